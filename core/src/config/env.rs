@@ -1,0 +1,57 @@
+//! Environment overlay: `RELAIS_APPSERVICE__AS_TOKEN=…` sets `[appservice] as_token`.
+
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+
+use super::ConfigError;
+
+const PREFIX: &str = "RELAIS_";
+
+/// Sets every `RELAIS_<SECTION>__<KEY>` variable into `table` as a string.
+///
+/// `RELAIS_CONFIG` and `RELAIS_LOG` are the CLI's own and are skipped.
+pub(super) fn overlay(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, value) in vars {
+        let Some(rest) = var.strip_prefix(PREFIX) else {
+            continue;
+        };
+        if matches!(rest, "CONFIG" | "LOG") {
+            continue;
+        }
+        let Some((section, key)) = rest.split_once("__") else {
+            return Err(ConfigError::EnvKey { var });
+        };
+        if section.is_empty() || key.is_empty() || key.contains("__") {
+            return Err(ConfigError::EnvKey { var });
+        }
+        let section = table
+            .entry(section.to_ascii_lowercase())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section) = section.as_table_mut() else {
+            return Err(ConfigError::EnvKey { var });
+        };
+        section.insert(key.to_ascii_lowercase(), toml::Value::String(value));
+    }
+    Ok(())
+}
+
+/// Accepts either the native TOML value or a string (as set from the environment).
+pub(super) fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned + std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Value(toml::Value),
+    }
+    match Either::deserialize(deserializer)? {
+        Either::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+        Either::Value(v) => v.try_into().map_err(serde::de::Error::custom),
+    }
+}

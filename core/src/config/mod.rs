@@ -1,0 +1,239 @@
+//! Configuration: a TOML file overlaid by `RELAIS_<SECTION>__<KEY>` environment variables.
+//!
+//! Loading fails with one [`ConfigError`] that names the offending key and says what to do.
+
+mod env;
+mod validate;
+
+use std::{net::SocketAddr, path::Path};
+
+use ruma::{OwnedServerName, OwnedUserId, UserId};
+use serde::Deserialize;
+use url::Url;
+
+use crate::Secret;
+
+/// The whole configuration of a Relais deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub homeserver: HomeserverConfig,
+    pub appservice: AppserviceConfig,
+    pub database: DatabaseConfig,
+    pub web: WebConfig,
+    #[serde(default)]
+    pub dispatch: DispatchConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+}
+
+/// `[homeserver]`: the Synapse this deployment plugs into.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeserverConfig {
+    /// Client-server API base URL, e.g. `http://127.0.0.1:8008`.
+    pub url: Url,
+    /// The server name in Matrix ids, e.g. `pcf.fr`.
+    pub server_name: OwnedServerName,
+    /// How long one client-server call may keep retrying while the homeserver is down.
+    #[serde(default = "defaults::retry_seconds", deserialize_with = "env::lenient")]
+    pub max_retry_seconds: u64,
+}
+
+/// `[appservice]`: how Synapse and Relais know each other.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppserviceConfig {
+    pub id: String,
+    /// Where Relais listens for the homeserver.
+    pub bind: SocketAddr,
+    /// How the homeserver reaches Relais.
+    pub url: Url,
+    pub as_token: Secret,
+    pub hs_token: Secret,
+    /// The bot user that owns provisioned rooms and answers commands.
+    pub sender_localpart: String,
+    /// Prefix of the other bot users' localparts (`@relais_…`).
+    #[serde(default = "defaults::user_prefix")]
+    pub user_prefix: String,
+    /// Prefix of the room aliases Relais manages (`#relais_…`).
+    #[serde(default = "defaults::alias_prefix")]
+    pub alias_prefix: String,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://relais.db?mode=rwc` (embedded default) or `postgres://user@host/db`.
+    pub url: Secret,
+    #[serde(
+        default = "defaults::max_connections",
+        deserialize_with = "env::lenient"
+    )]
+    pub max_connections: u32,
+}
+
+/// `[web]`: the members' and referents' pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+}
+
+/// `[dispatch]`: workers that hand stored events to the features.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// `false` makes this node intake-only: it stores events and another node handles them.
+    #[serde(default = "defaults::yes", deserialize_with = "env::lenient")]
+    pub enabled: bool,
+    /// Attempts before an event is parked as failed (kept for inspection, not retried).
+    #[serde(default = "defaults::max_attempts", deserialize_with = "env::lenient")]
+    pub max_attempts: u32,
+    /// Days handled events and transaction ids are kept for de-duplication.
+    #[serde(
+        default = "defaults::retention_days",
+        deserialize_with = "env::lenient"
+    )]
+    pub retention_days: u32,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_attempts: defaults::max_attempts(),
+            retention_days: defaults::retention_days(),
+        }
+    }
+}
+
+/// `[mail]`: only the keys the appservice namespace needs so far.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Localpart prefix of the ghost users that post email replies (`@courriel_…`).
+    #[serde(default = "defaults::ghost_prefix")]
+    pub ghost_prefix: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            ghost_prefix: defaults::ghost_prefix(),
+        }
+    }
+}
+
+mod defaults {
+    pub fn retry_seconds() -> u64 {
+        60
+    }
+    pub fn user_prefix() -> String {
+        "relais_".to_owned()
+    }
+    pub fn alias_prefix() -> String {
+        "relais_".to_owned()
+    }
+    pub fn max_connections() -> u32 {
+        8
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn max_attempts() -> u32 {
+        8
+    }
+    pub fn retention_days() -> u32 {
+        7
+    }
+    pub fn ghost_prefix() -> String {
+        "courriel_".to_owned()
+    }
+}
+
+/// Why the configuration could not be loaded; every variant says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read the configuration file {path}: {source}. Copy relais.example.toml to {path} or pass --config FILE"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error(
+        "environment variable {var} does not name a configuration key: use RELAIS_<SECTION>__<KEY>, e.g. RELAIS_HOMESERVER__URL"
+    )]
+    EnvKey { var: String },
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+impl Config {
+    /// Reads `path`, overlays the environment and validates the result.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_and_env(&text, &path.display().to_string(), std::env::vars())
+    }
+
+    /// Parses TOML `text` (named `origin` in errors) and overlays `vars` (`RELAIS_…` only).
+    pub fn from_toml_and_env(
+        text: &str,
+        origin: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        env::overlay(&mut table, vars)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Key {
+                    key: e.path().to_string(),
+                    message: e.inner().message().to_owned(),
+                }
+            })?;
+        validate::check(&config)?;
+        Ok(config)
+    }
+
+    /// The appservice's own bot user, `@<sender_localpart>:<server_name>`.
+    pub fn bot_user_id(&self) -> OwnedUserId {
+        // Validated at load time, see `validate::check`.
+        UserId::parse(format!(
+            "@{}:{}",
+            self.appservice.sender_localpart, self.homeserver.server_name
+        ))
+        .unwrap_or_else(|_| unreachable_user_id())
+    }
+
+    /// Whether `user_id` lies in the namespace this appservice owns (bots and mail ghosts).
+    pub fn is_own_user(&self, user_id: &UserId) -> bool {
+        if user_id.server_name() != self.homeserver.server_name {
+            return false;
+        }
+        let local = user_id.localpart();
+        local == self.appservice.sender_localpart
+            || local.starts_with(&self.appservice.user_prefix)
+            || local.starts_with(&self.mail.ghost_prefix)
+    }
+}
+
+#[cold]
+fn unreachable_user_id() -> OwnedUserId {
+    // `validate::check` refuses a sender_localpart that does not form a valid user id, so
+    // this is never reached for a loaded Config.
+    ruma::owned_user_id!("@invalid:invalid")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The intake journal and event queue behind the appservice.
+//!
+//! A transaction from the homeserver is recorded with all its events in one database
+//! transaction; only then is it acknowledged. Workers lease events, run the handlers, and record
+//! per-handler completion so a retry after a crash redoes only what had not been done.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::time::now_ms;
+
+/// An event as received from the homeserver, ready to be journaled.
+#[derive(Debug, Clone)]
+pub struct IncomingEvent {
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub event_type: String,
+    /// The event's JSON, as received.
+    pub body: String,
+}
+
+/// An event leased by a worker.
+#[derive(Debug, Clone)]
+pub struct QueuedEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub event_type: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// What recording a transaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// First time this transaction id is seen; `new_events` were not already queued.
+    Stored { new_events: u64 },
+    /// The transaction id was recorded before: nothing was written.
+    Duplicate,
+}
+
+/// Queue depth by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub pending: i64,
+    pub failed: i64,
+    pub done: i64,
+}
+
+/// The columns [`event_from_row`] reads, as a literal so queries stay `&'static str`.
+macro_rules! event_columns {
+    () => {
+        "seq, event_id, room_id, sender, event_type, body, attempts"
+    };
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedEvent, sqlx::Error> {
+    Ok(QueuedEvent {
+        seq: row.try_get("seq")?,
+        event_id: row.try_get("event_id")?,
+        room_id: row.try_get("room_id")?,
+        sender: row.try_get("sender")?,
+        event_type: row.try_get("event_type")?,
+        body: row.try_get("body")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+impl Store {
+    /// Journals transaction `txn_id` and its events atomically.
+    ///
+    /// An event id already queued (the homeserver resent it in another transaction) is skipped.
+    pub async fn record_transaction(
+        &self,
+        txn_id: &str,
+        events: &[IncomingEvent],
+    ) -> Result<TxnOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO appservice_txn (txn_id, received_at, event_count) VALUES ($1, $2, $3) \
+             ON CONFLICT (txn_id) DO NOTHING",
+        )
+        .bind(txn_id)
+        .bind(now)
+        .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(TxnOutcome::Duplicate);
+        }
+        let mut new_events = 0;
+        for event in events {
+            let done = sqlx::query(
+                "INSERT INTO event_queue (event_id, room_id, sender, event_type, body, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&event.event_id)
+            .bind(&event.room_id)
+            .bind(&event.sender)
+            .bind(&event.event_type)
+            .bind(&event.body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            new_events += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(TxnOutcome::Stored { new_events })
+    }
+
+    /// Leases up to `limit` ready events to `owner` for `lease_ms`, oldest first.
+    ///
+    /// An event whose lease expired (its worker died) becomes ready again. The lease condition is
+    /// repeated in the outer `WHERE` so two workers racing on PostgreSQL never both win a row.
+    pub async fn claim_events(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
+        let now = now_ms();
+        let sql = concat!(
+            "UPDATE event_queue SET lease_owner = $1, lease_until = $2 \
+             WHERE state = 'pending' AND lease_until <= $3 AND seq IN ( \
+               SELECT seq FROM event_queue \
+               WHERE state = 'pending' AND lease_until <= $3 AND not_before <= $3 \
+               ORDER BY seq LIMIT $4) \
+             RETURNING ",
+            event_columns!()
+        );
+        let rows = sqlx::query(sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.seq);
+        Ok(events)
+    }
+
+    /// The handlers that already completed `event_id`.
+    pub async fn handlers_done(&self, event_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT handler FROM event_handled WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("handler"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Records that `handler` applied its effects for `event_id`.
+    pub async fn mark_handler_done(&self, event_id: &str, handler: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO event_handled (event_id, handler, handled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (event_id, handler) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(handler)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a leased event handled and drops its body (data minimisation: the id stays for
+    /// de-duplication until pruned).
+    pub async fn complete_event(&self, seq: i64, owner: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE event_queue SET state = 'done', body = '', lease_owner = NULL, lease_until = 0, \
+             last_error = NULL, finished_at = $1 WHERE seq = $2 AND lease_owner = $3",
+        )
+        .bind(now_ms())
+        .bind(seq)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: retried after `retry_in_ms`, or parked as failed once
+    /// `max_attempts` is reached. `error` must not contain personal data.
+    pub async fn fail_event(
+        &self,
+        seq: i64,
+        owner: &str,
+        error: &str,
+        retry_in_ms: i64,
+        max_attempts: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE event_queue SET attempts = attempts + 1, lease_owner = NULL, lease_until = 0, \
+             last_error = $1, not_before = $2, \
+             state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END, \
+             finished_at = CASE WHEN attempts + 1 >= $3 THEN $4 ELSE NULL END \
+             WHERE seq = $5 AND lease_owner = $6",
+        )
+        .bind(error)
+        .bind(now + retry_in_ms)
+        .bind(max_attempts)
+        .bind(now)
+        .bind(seq)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up a lease without counting an attempt (graceful shutdown mid-batch).
+    pub async fn release_event(&self, seq: i64, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE event_queue SET lease_owner = NULL, lease_until = 0 WHERE seq = $1 AND lease_owner = $2",
+        )
+        .bind(seq)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Puts every failed event back in the queue; returns how many.
+    pub async fn retry_failed(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE event_queue SET state = 'pending', attempts = 0, not_before = 0, finished_at = NULL \
+             WHERE state = 'failed'",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Counts events by state.
+    pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM event_queue GROUP BY state")
+            .fetch_all(self.pool())
+            .await?;
+        let mut stats = QueueStats::default();
+        for row in rows {
+            let state: String = row.try_get("state")?;
+            let n: i64 = row.try_get("n")?;
+            match state.as_str() {
+                "pending" => stats.pending = n,
+                "failed" => stats.failed = n,
+                "done" => stats.done = n,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Failed events with their last error, oldest first.
+    pub async fn failed_events(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(QueuedEvent, String)>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            ", last_error FROM event_queue WHERE state = 'failed' ORDER BY seq LIMIT $1"
+        );
+        let rows = sqlx::query(sql).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                let error: Option<String> = row.try_get("last_error")?;
+                Ok((event_from_row(row)?, error.unwrap_or_default()))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Forgets handled events and transaction ids older than `before_ms`; returns rows removed.
+    pub async fn prune_intake(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let handled = sqlx::query(
+            "DELETE FROM event_handled WHERE event_id IN \
+             (SELECT event_id FROM event_queue WHERE state = 'done' AND finished_at < $1)",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+        let events =
+            sqlx::query("DELETE FROM event_queue WHERE state = 'done' AND finished_at < $1")
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await?;
+        let txns = sqlx::query("DELETE FROM appservice_txn WHERE received_at < $1")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(handled.rows_affected() + events.rows_affected() + txns.rows_affected())
+    }
+}
