@@ -1,1 +1,97 @@
-fn main() {}
+//! `relais`: the one binary of the Relais suite.
+//!
+//! Parses the command line, loads the configuration, and hands over to the crates. Errors are
+//! printed as one readable message (what failed and what to do), never as a panic or backtrace.
+
+mod commands;
+mod serve;
+mod web;
+
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+/// Relais: the party's Matrix messaging, provisioned from the membership file, with polls,
+/// broadcasts and a mail bridge for members who prefer email.
+#[derive(Debug, Parser)]
+#[command(name = "relais", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML); any key can also be set as RELAIS_<SECTION>__<KEY>.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "RELAIS_CONFIG",
+        default_value = "relais.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the appservice registration YAML for Synapse (app_service_config_files).
+    Registration,
+    /// Run everything that listens: the appservice, the bots, the web pages.
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Ask the homeserver to ping Relais back: checks tokens, registration and reachability.
+    Ping,
+    /// Inspect the intake queue: events waiting, failed, and retrying failed ones.
+    Queue {
+        #[command(subcommand)]
+        action: commands::QueueAction,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = relais_core::Config::load(&cli.config)?;
+    match cli.command {
+        Command::Registration => {
+            print!(
+                "{}",
+                relais_appservice::registration::registration_yaml(&config)
+            );
+            Ok(())
+        }
+        Command::Serve => serve::run(config).await,
+        Command::Migrate => commands::migrate(&config).await,
+        Command::Ping => commands::ping(&config).await,
+        Command::Queue { action } => commands::queue(&config, action).await,
+    }
+}
+
+/// Logs go to stderr; `RELAIS_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RELAIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}

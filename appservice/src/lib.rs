@@ -1,1 +1,23 @@
-//! appservice
+//! The application service: what Synapse calls, and how Relais calls Synapse back.
+//!
+//! Owns the Application Service API endpoints (typed with ruma and routed from ruma's metadata),
+//! the durable intake of transactions, the dispatcher that hands stored events to the features
+//! (bots, mail bridge, provisioning drift) through [`EventHandler`], the client-server
+//! [`MatrixClient`] that acts as the appservice's users, `/health` and `/metrics`.
+//! It knows no feature: features implement [`EventHandler`] and are registered by the binary.
+
+mod api;
+mod auth;
+pub mod client;
+pub mod dispatch;
+mod error;
+mod extract;
+mod intake;
+pub mod metrics;
+pub mod registration;
+
+pub use api::{AppState, router};
+pub use client::{ClientError, MatrixClient};
+pub use dispatch::{Dispatcher, EventHandler, HandlerError};
+pub use error::ApiError;
+pub use metrics::Metrics;

@@ -1,1 +1,12 @@
-//! bots
+//! The bots: commands typed in rooms (`!aide`, `!ping`, and later polls and broadcasts).
+//!
+//! The command language is parsed by pure code ([`command`]); the French texts members read live
+//! in one place ([`messages`]); [`BotHandler`] is the appservice event handler that joins rooms
+//! the bot is invited to and answers commands. This crate never talks to the database directly:
+//! it reaches the homeserver through the appservice's client.
+
+pub mod command;
+mod handler;
+pub mod messages;
+
+pub use handler::BotHandler;

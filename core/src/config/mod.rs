@@ -98,6 +98,9 @@ pub struct DispatchConfig {
         deserialize_with = "env::lenient"
     )]
     pub retention_days: u32,
+    /// How long a worker holds events it leased; a killed worker's events are retried after it.
+    #[serde(default = "defaults::lease_seconds", deserialize_with = "env::lenient")]
+    pub lease_seconds: u32,
 }
 
 impl Default for DispatchConfig {
@@ -106,6 +109,7 @@ impl Default for DispatchConfig {
             enabled: true,
             max_attempts: defaults::max_attempts(),
             retention_days: defaults::retention_days(),
+            lease_seconds: defaults::lease_seconds(),
         }
     }
 }
@@ -149,6 +153,9 @@ mod defaults {
     pub fn retention_days() -> u32 {
         7
     }
+    pub fn lease_seconds() -> u32 {
+        120
+    }
     pub fn ghost_prefix() -> String {
         "courriel_".to_owned()
     }
@@ -158,10 +165,11 @@ mod defaults {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read the configuration file {path}: {source}. Copy relais.example.toml to {path} or pass --config FILE"
+        "cannot read the configuration file {path} (copy relais.example.toml to {path} or pass --config FILE)"
     )]
     Read {
         path: String,
+        #[source]
         source: std::io::Error,
     },
     #[error("the configuration file {path} is not valid TOML: {message}")]

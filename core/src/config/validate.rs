@@ -6,20 +6,31 @@ use super::{Config, ConfigError};
 
 const MIN_TOKEN_LEN: usize = 16;
 
-pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
-    let key_err = |key: &str, message: String| ConfigError::Key {
+fn key_err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
         key: key.to_owned(),
-        message,
-    };
+        message: message.into(),
+    }
+}
+
+pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
+    check_appservice(config)?;
+    check_prefixes(config)?;
+    check_urls(config)?;
+    check_limits(config)
+}
+
+fn check_appservice(config: &Config) -> Result<(), ConfigError> {
     let app = &config.appservice;
     if app.id.trim().is_empty() {
-        return Err(key_err("appservice.id", "must not be empty".into()));
+        return Err(key_err("appservice.id", "must not be empty"));
     }
     for (key, token) in [
         ("appservice.as_token", &app.as_token),
         ("appservice.hs_token", &app.hs_token),
     ] {
-        if token.expose().len() < MIN_TOKEN_LEN || token.expose().contains(char::is_whitespace) {
+        let token = token.expose();
+        if token.len() < MIN_TOKEN_LEN || token.contains(char::is_whitespace) {
             return Err(key_err(
                 key,
                 format!(
@@ -31,14 +42,14 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     if app.as_token == app.hs_token {
         return Err(key_err(
             "appservice.hs_token",
-            "must differ from appservice.as_token".into(),
+            "must differ from appservice.as_token",
         ));
     }
     let bot = format!(
         "@{}:{}",
         app.sender_localpart, config.homeserver.server_name
     );
-    if UserId::parse(&bot).is_err() || app.sender_localpart.is_empty() {
+    if app.sender_localpart.is_empty() || UserId::parse(&bot).is_err() {
         return Err(key_err(
             "appservice.sender_localpart",
             format!(
@@ -47,29 +58,34 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             ),
         ));
     }
+    Ok(())
+}
+
+fn check_prefixes(config: &Config) -> Result<(), ConfigError> {
     for (key, prefix) in [
-        ("appservice.user_prefix", &app.user_prefix),
-        ("appservice.alias_prefix", &app.alias_prefix),
+        ("appservice.user_prefix", &config.appservice.user_prefix),
+        ("appservice.alias_prefix", &config.appservice.alias_prefix),
         ("mail.ghost_prefix", &config.mail.ghost_prefix),
     ] {
-        let ok = !prefix.is_empty()
-            && prefix
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._=-/".contains(c));
-        if !ok {
+        let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._=-/".contains(c);
+        if prefix.is_empty() || !prefix.chars().all(valid) {
             return Err(key_err(
                 key,
-                "must be non-empty lowercase letters, digits or ._=-/".into(),
+                "must be non-empty lowercase letters, digits or ._=-/",
             ));
         }
     }
+    Ok(())
+}
+
+fn check_urls(config: &Config) -> Result<(), ConfigError> {
     for (key, url) in [
         ("homeserver.url", &config.homeserver.url),
-        ("appservice.url", &app.url),
+        ("appservice.url", &config.appservice.url),
         ("web.public_url", &config.web.public_url),
     ] {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(key_err(key, "must be an http:// or https:// URL".into()));
+            return Err(key_err(key, "must be an http:// or https:// URL"));
         }
     }
     let db = config.database.url.expose();
@@ -79,20 +95,21 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     {
         return Err(key_err(
             "database.url",
-            "must start with sqlite: (embedded) or postgres:// (production)".into(),
+            "must start with sqlite: (embedded) or postgres:// (production)",
         ));
     }
-    if config.database.max_connections == 0 {
-        return Err(key_err(
-            "database.max_connections",
-            "must be at least 1".into(),
-        ));
-    }
-    if config.dispatch.max_attempts == 0 {
-        return Err(key_err(
-            "dispatch.max_attempts",
-            "must be at least 1".into(),
-        ));
+    Ok(())
+}
+
+fn check_limits(config: &Config) -> Result<(), ConfigError> {
+    for (key, value) in [
+        ("database.max_connections", config.database.max_connections),
+        ("dispatch.max_attempts", config.dispatch.max_attempts),
+        ("dispatch.lease_seconds", config.dispatch.lease_seconds),
+    ] {
+        if value == 0 {
+            return Err(key_err(key, "must be at least 1"));
+        }
     }
     Ok(())
 }

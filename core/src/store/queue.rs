@@ -217,6 +217,18 @@ impl Store {
         Ok(())
     }
 
+    /// Pushes back the expiry of every lease `owner` holds (a long batch is still alive).
+    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE event_queue SET lease_until = $1 WHERE lease_owner = $2 AND state = 'pending'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Gives up a lease without counting an attempt (graceful shutdown mid-batch).
     pub async fn release_event(&self, seq: i64, owner: &str) -> Result<(), StoreError> {
         sqlx::query(

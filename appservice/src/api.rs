@@ -1,0 +1,156 @@
+//! The HTTP listener the homeserver calls: Application Service API, `/health`, `/metrics`.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    handler::Handler,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{MethodFilter, get, on},
+};
+use ruma::api::{
+    IncomingRequest, Metadata,
+    appservice::{
+        event::push_events,
+        ping::send_ping,
+        query::{query_room_alias, query_user_id},
+    },
+    path_builder::PathBuilder,
+};
+use tokio::sync::Notify;
+
+use relais_core::{Config, Store, store::TxnOutcome};
+
+use crate::{
+    ApiError, Metrics, auth,
+    extract::{Ruma, RumaResponse},
+    intake,
+};
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    /// Woken after a transaction is committed, so dispatch starts at once.
+    pub new_events: Arc<Notify>,
+}
+
+/// The appservice router: API routes behind the token check, plus `/health` and `/metrics`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new();
+    let api = route::<push_events::v1::Request, _, _>(api, push_events);
+    let api = route::<query_user_id::v1::Request, _, _>(api, query_user);
+    let api = route::<query_room_alias::v1::Request, _, _>(api, query_alias);
+    let api = route::<send_ping::v1::Request, _, _>(api, ping).route_layer(
+        middleware::from_fn_with_state(state.clone(), auth::require_hs_token),
+    );
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .fallback(|| async { ApiError::Unrecognized })
+        .with_state(state)
+}
+
+/// Routes `handler` at every path ruma's metadata lists for `R`, with `R`'s method, and at the
+/// legacy unprefixed form of each (`/_matrix/app/v1/users/{id}` → `/users/{id}`) that older
+/// homeservers call.
+fn route<R, H, T>(router: Router<Arc<AppState>>, handler: H) -> Router<Arc<AppState>>
+where
+    R: IncomingRequest,
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    let filter = method_filter::<R>();
+    R::PATH_BUILDER.all_paths().fold(router, |router, path| {
+        let router = router.route(path, on(filter, handler.clone()));
+        match path.strip_prefix("/_matrix/app/v1") {
+            Some(legacy) => router.route(legacy, on(filter, handler.clone())),
+            None => router,
+        }
+    })
+}
+
+fn method_filter<R: Metadata>() -> MethodFilter {
+    // Every appservice endpoint uses GET, PUT or POST, which all have a filter.
+    MethodFilter::try_from(R::METHOD).unwrap_or(MethodFilter::GET)
+}
+
+async fn push_events(
+    State(state): State<Arc<AppState>>,
+    Ruma(request): Ruma<push_events::v1::Request>,
+) -> Result<RumaResponse<push_events::v1::Response>, ApiError> {
+    let (rows, malformed) = intake::journal_rows(&request);
+    state.metrics.events_malformed.add(malformed as u64);
+    let outcome = state
+        .store
+        .record_transaction(request.txn_id.as_str(), &rows)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    state.metrics.transactions.inc();
+    match outcome {
+        TxnOutcome::Stored { new_events } => {
+            state.metrics.events_received.add(new_events);
+            tracing::debug!(txn_id = %request.txn_id, new_events, "transaction journaled");
+            state.new_events.notify_waiters();
+        }
+        TxnOutcome::Duplicate => {
+            state.metrics.transactions_duplicate.inc();
+            tracing::debug!(txn_id = %request.txn_id, "transaction already journaled");
+        }
+    }
+    Ok(RumaResponse(push_events::v1::Response::new()))
+}
+
+async fn query_user(
+    State(state): State<Arc<AppState>>,
+    Ruma(request): Ruma<query_user_id::v1::Request>,
+) -> Result<RumaResponse<query_user_id::v1::Response>, ApiError> {
+    // The bot user always exists. Mail ghosts are registered by the bridge when it first posts
+    // for a member, so an unknown ghost is not conjured up on a mere lookup.
+    if request.user_id == state.config.bot_user_id() {
+        Ok(RumaResponse(query_user_id::v1::Response::new()))
+    } else {
+        Err(ApiError::NotFound("no such user in this appservice"))
+    }
+}
+
+async fn query_alias(
+    Ruma(_request): Ruma<query_room_alias::v1::Request>,
+) -> Result<RumaResponse<query_room_alias::v1::Response>, ApiError> {
+    // Provisioning creates its rooms with their aliases up front; nothing is created on lookup.
+    Err(ApiError::NotFound("no such room alias in this appservice"))
+}
+
+async fn ping(
+    State(state): State<Arc<AppState>>,
+    Ruma(request): Ruma<send_ping::v1::Request>,
+) -> RumaResponse<send_ping::v1::Response> {
+    state.metrics.pings.inc();
+    tracing::info!(transaction_id = ?request.transaction_id, "ping from the homeserver");
+    RumaResponse(send_ping::v1::Response::new())
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let queue = state.store.queue_stats().await.ok();
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(queue),
+    )
+        .into_response()
+}

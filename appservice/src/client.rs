@@ -1,0 +1,103 @@
+//! Client-server API calls made as the appservice, typed with ruma.
+//!
+//! Every call carries the `as_token` and, to act as one of our users, the `user_id=` identity
+//! assertion. A 429 is retried after the `retry_after_ms` the homeserver asked for; a homeserver
+//! that is down (connection refused, 502/503/504) is retried with exponential backoff, until
+//! `[homeserver] max_retry_seconds` runs out.
+
+mod call;
+mod ops;
+
+use std::{sync::Arc, time::Duration};
+
+use ruma::api::SupportedVersions;
+use tokio::sync::OnceCell;
+
+use relais_core::{Config, Secret};
+
+use crate::Metrics;
+
+/// Why a call failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the homeserver refused the request: {errcode} (HTTP {status})")]
+    Matrix {
+        status: u16,
+        errcode: String,
+        message: String,
+    },
+    #[error("the homeserver is unreachable: {0}")]
+    Unreachable(String),
+    #[error("cannot build the request: {0}")]
+    Request(String),
+    #[error("unexpected response from the homeserver: {0}")]
+    Response(String),
+}
+
+impl ClientError {
+    /// The Matrix `errcode`, when the homeserver answered with one.
+    pub fn errcode(&self) -> Option<&str> {
+        match self {
+            Self::Matrix { errcode, .. } => Some(errcode),
+            _ => None,
+        }
+    }
+}
+
+/// The appservice's client-server API client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MatrixClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    as_token: Secret,
+    max_retry: Duration,
+    versions: OnceCell<SupportedVersions>,
+    metrics: Arc<Metrics>,
+}
+
+impl MatrixClient {
+    /// A client for the homeserver of `config`.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("relais/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base_url: config
+                    .homeserver
+                    .url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+                as_token: config.appservice.as_token.clone(),
+                max_retry: Duration::from_secs(config.homeserver.max_retry_seconds),
+                versions: OnceCell::new(),
+                metrics,
+            }),
+        })
+    }
+
+    /// Overrides how long a call keeps retrying (tests and short-lived CLI commands).
+    pub fn with_max_retry(self, max_retry: Duration) -> Self {
+        let inner = Inner {
+            http: self.inner.http.clone(),
+            base_url: self.inner.base_url.clone(),
+            as_token: self.inner.as_token.clone(),
+            max_retry,
+            versions: OnceCell::new(),
+            metrics: self.inner.metrics.clone(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+}

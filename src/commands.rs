@@ -1,0 +1,111 @@
+//! The short-lived commands: `migrate`, `ping`, `queue`.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use relais_appservice::{ClientError, MatrixClient, Metrics};
+use relais_core::{Config, Store};
+
+#[derive(Debug, Subcommand)]
+pub enum QueueAction {
+    /// Events by state (pending, failed, done).
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The failed events with the reason of their last failure.
+    Failed,
+    /// Put every failed event back in the queue.
+    Retry,
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(
+        config.database.url.expose(),
+        config.database.max_connections,
+    )
+    .await
+    .context("opening the database named by [database] url")
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    store.close().await;
+    println!("Database schema is up to date.");
+    Ok(())
+}
+
+pub async fn ping(config: &Config) -> anyhow::Result<()> {
+    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?
+        .with_max_retry(Duration::from_secs(10));
+    match client.ping_appservice(&config.appservice.id).await {
+        Ok(rtt) => {
+            println!(
+                "The homeserver reached Relais at {} in {} ms.",
+                config.appservice.url,
+                rtt.as_millis()
+            );
+            Ok(())
+        }
+        Err(error) => Err(anyhow::anyhow!("{error}. {}", ping_hint(&error))),
+    }
+}
+
+fn ping_hint(error: &ClientError) -> &'static str {
+    match error.errcode() {
+        Some("M_UNKNOWN_TOKEN" | "M_FORBIDDEN") => {
+            "The homeserver does not know this as_token or appservice id: load the output of `relais registration` in Synapse's app_service_config_files and restart Synapse"
+        }
+        Some("M_URL_NOT_SET") => {
+            "The registration has no url: regenerate it with `relais registration`"
+        }
+        Some("M_CONNECTION_FAILED" | "M_CONNECTION_TIMEOUT") => {
+            "The homeserver cannot reach [appservice] url: is `relais serve` running and is the url right?"
+        }
+        Some("M_BAD_STATUS") => {
+            "Relais answered the homeserver with an error: check that hs_token matches the registration"
+        }
+        _ => "Check [homeserver] url and that Synapse is running",
+    }
+}
+
+pub async fn queue(config: &Config, action: QueueAction) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match action {
+        QueueAction::Status { json } => {
+            let s = store.queue_stats().await?;
+            if json {
+                println!(
+                    "{{\"pending\":{},\"failed\":{},\"done\":{}}}",
+                    s.pending, s.failed, s.done
+                );
+            } else {
+                println!(
+                    "pending: {}\nfailed:  {}\ndone:    {}",
+                    s.pending, s.failed, s.done
+                );
+            }
+        }
+        QueueAction::Failed => {
+            let failed = store.failed_events(100).await?;
+            if failed.is_empty() {
+                println!("No failed events.");
+            }
+            for (event, reason) in failed {
+                println!(
+                    "{} {} in {} after {} attempts: {reason}",
+                    event.event_id, event.event_type, event.room_id, event.attempts
+                );
+            }
+        }
+        QueueAction::Retry => {
+            let n = store.retry_failed().await?;
+            println!("{n} failed events put back in the queue.");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `relais serve`: the appservice listener, the dispatcher with the features, the web pages;
+//! stops gracefully on SIGTERM or Ctrl-C.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+    task::JoinSet,
+};
+
+use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
+use relais_bots::BotHandler;
+use relais_core::Config;
+
+use crate::{commands::open_store, web};
+
+/// How long in-flight work may take to finish after a stop signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+type Tasks = JoinSet<anyhow::Result<()>>;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    let metrics = Arc::new(Metrics::default());
+    let wakeup = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Tasks::new();
+
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        new_events: wakeup.clone(),
+    });
+    let appservice = relais_appservice::router(state);
+    let as_addr = listen(
+        &mut tasks,
+        "appservice",
+        config.appservice.bind,
+        appservice,
+        &stop_rx,
+    )
+    .await?;
+    let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(), &stop_rx).await?;
+
+    if config.dispatch.enabled {
+        let client = MatrixClient::new(&config, metrics.clone())?;
+        let handlers: Vec<Arc<dyn EventHandler>> =
+            vec![Arc::new(BotHandler::new(client, config.clone()))];
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            handlers,
+            metrics,
+            config.dispatch.clone(),
+            wakeup,
+        );
+        let rx = stop_rx.clone();
+        tasks.spawn(async move {
+            dispatcher.run(rx).await;
+            Ok(())
+        });
+    } else {
+        tracing::info!("dispatch disabled: this node only journals events");
+    }
+    tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
+
+    wait_for_stop_signal().await?;
+    tracing::info!("stopping: finishing in-flight work");
+    let _ = stop_tx.send(true);
+    drain(tasks).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds `addr` and serves `app` on it until the stop signal; returns the bound address.
+async fn listen(
+    tasks: &mut Tasks,
+    what: &'static str,
+    addr: std::net::SocketAddr,
+    app: Router,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on [{what}] bind = {addr}"))?;
+    let bound = listener.local_addr()?;
+    let mut rx = stop.clone();
+    tasks.spawn(async move {
+        let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .with_context(|| format!("{what} listener"))
+    });
+    Ok(bound)
+}
+
+/// Waits for every task, at most [`DRAIN`]; unfinished events stay queued for the next start.
+async fn drain(mut tasks: Tasks) {
+    let drained = tokio::time::timeout(DRAIN, async {
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "task failed"),
+                Err(error) => tracing::error!(%error, "task panicked"),
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight work did not finish in time; unfinished events stay queued");
+    }
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+        _ = term.recv() => Ok(()),
+    }
+}
