@@ -1,0 +1,123 @@
+//! A member's Matrix client: plain client-server API calls over HTTP, independent of Relais.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::eventually;
+
+pub struct Member {
+    pub user_id: String,
+    pub token: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Member {
+    pub fn new(base: &str, user_id: &str, token: &str) -> Self {
+        Self {
+            user_id: user_id.into(),
+            token: token.into(),
+            base: base.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status();
+        let json: Value = resp.json().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{method} {path} as {}: {status} {json}",
+            self.user_id
+        );
+        json
+    }
+
+    /// Creates a private room inviting `invite`; returns its id.
+    pub async fn create_room(&self, name: &str, invite: &[&str]) -> String {
+        let body = json!({"name": name, "preset": "private_chat", "invite": invite});
+        let json = self
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(body),
+            )
+            .await;
+        json["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    /// Sends a text message; returns its event id.
+    pub async fn send_text(&self, room: &str, body: &str) -> String {
+        let txn = format!("t{:016x}", rand::random::<u64>());
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+            enc(room)
+        );
+        let content = json!({"msgtype": "m.text", "body": body});
+        let json = self.call(reqwest::Method::PUT, &path, Some(content)).await;
+        json["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// The user ids joined to `room`.
+    pub async fn joined_members(&self, room: &str) -> Vec<String> {
+        let path = format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room));
+        let json = self.call(reqwest::Method::GET, &path, None).await;
+        json["joined"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The latest `limit` timeline events of `room`, oldest first.
+    pub async fn messages(&self, room: &str, limit: u32) -> Vec<Value> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit={limit}",
+            enc(room)
+        );
+        let json = self.call(reqwest::Method::GET, &path, None).await;
+        let mut events = json["chunk"].as_array().cloned().unwrap_or_default();
+        events.reverse();
+        events
+    }
+
+    /// Notices sent by `sender` in reply to `event_id`.
+    pub async fn replies_to(&self, room: &str, sender: &str, event_id: &str) -> Vec<Value> {
+        self.messages(room, 500)
+            .await
+            .into_iter()
+            .filter(|e| e["sender"] == sender && e["type"] == "m.room.message")
+            .filter(|e| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == event_id)
+            .collect()
+    }
+
+    /// Waits for the first reply by `sender` to `event_id` and returns its body.
+    pub async fn wait_reply(&self, room: &str, sender: &str, event_id: &str) -> String {
+        eventually(
+            &format!("a reply to {event_id}"),
+            Duration::from_secs(60),
+            || async {
+                let replies = self.replies_to(room, sender, event_id).await;
+                replies
+                    .first()
+                    .and_then(|e| e["content"]["body"].as_str().map(str::to_owned))
+            },
+        )
+        .await
+    }
+}

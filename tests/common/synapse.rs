@@ -1,0 +1,332 @@
+//! A real Synapse on loopback, from the virtualenv `scripts/setup-synapse.sh` builds.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+use super::{Member, eventually, free_port};
+
+pub const SERVER_NAME: &str = "pcf.test";
+
+pub struct Synapse {
+    pub url: String,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+    shared_secret: String,
+    http: reqwest::Client,
+}
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("RELAIS_SYNAPSE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-synapse/bin/python");
+    assert!(
+        p.exists(),
+        "Synapse is not installed: run `bash scripts/setup-synapse.sh` (or scripts/test.sh), \
+         or set RELAIS_SYNAPSE_PYTHON"
+    );
+    p
+}
+
+/// Standard base64 without padding, as Synapse's signing key file expects.
+fn base64_unpadded(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn homeserver_yaml(dir: &Path, port: u16, secret: &str) -> String {
+    let d = dir.display();
+    format!(
+        r#"server_name: "{SERVER_NAME}"
+public_baseurl: "http://127.0.0.1:{port}/"
+pid_file: "{d}/homeserver.pid"
+listeners:
+  - port: {port}
+    bind_addresses: ["127.0.0.1"]
+    type: http
+    tls: false
+    x_forwarded: false
+    resources:
+      - names: [client]
+        compress: false
+database:
+  name: sqlite3
+  args:
+    database: "{d}/homeserver.db"
+log_config: "{d}/log.yaml"
+media_store_path: "{d}/media"
+signing_key_path: "{d}/signing.key"
+registration_shared_secret: "{secret}"
+macaroon_secret_key: "{secret}-macaroon"
+form_secret: "{secret}-form"
+report_stats: false
+trusted_key_servers: []
+suppress_key_server_warning: true
+enable_registration: false
+presence:
+  enabled: false
+url_preview_enabled: false
+default_room_version: "10"
+app_service_config_files: ["{d}/relais-registration.yaml"]
+rc_registration: {{per_second: 1000, burst_count: 1000}}
+rc_login:
+  address: {{per_second: 1000, burst_count: 1000}}
+  account: {{per_second: 1000, burst_count: 1000}}
+  failed_attempts: {{per_second: 1000, burst_count: 1000}}
+rc_joins:
+  local: {{per_second: 1000, burst_count: 1000}}
+  remote: {{per_second: 1000, burst_count: 1000}}
+rc_invites:
+  per_room: {{per_second: 1000, burst_count: 1000}}
+  per_user: {{per_second: 1000, burst_count: 1000}}
+  per_issuer: {{per_second: 1000, burst_count: 1000}}
+"#
+    )
+}
+
+fn log_yaml(dir: &Path) -> String {
+    format!(
+        r#"version: 1
+formatters:
+  precise:
+    format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+handlers:
+  file:
+    class: logging.FileHandler
+    formatter: precise
+    filename: "{}/homeserver.log"
+root:
+  level: INFO
+  handlers: [file]
+disable_existing_loggers: false
+"#,
+        dir.display()
+    )
+}
+
+impl Synapse {
+    /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves.
+    pub async fn start(registration: &str) -> Self {
+        let dir = tempfile::tempdir().expect("synapse temp dir");
+        let port = free_port();
+        let secret = format!("secret{:016x}", rand::random::<u64>());
+        let seed: [u8; 32] = rand::random();
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.path().join(name), text).expect("write synapse file")
+        };
+        write(
+            "homeserver.yaml",
+            &homeserver_yaml(dir.path(), port, &secret),
+        );
+        write("log.yaml", &log_yaml(dir.path()));
+        write(
+            "signing.key",
+            &format!("ed25519 a_test {}\n", base64_unpadded(&seed)),
+        );
+        write("relais-registration.yaml", registration);
+        let child = Command::new(python())
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(dir.path().join("homeserver.yaml"))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log"))
+            .spawn()
+            .expect("start synapse");
+        let mut synapse = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            dir,
+            child,
+            shared_secret: secret,
+            http: reqwest::Client::new(),
+        };
+        synapse.wait_ready().await;
+        synapse
+    }
+
+    async fn wait_ready(&mut self) {
+        let url = format!("{}/_matrix/client/versions", self.url);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "Synapse exited ({status}) during startup:\n{}",
+                    self.log_tail()
+                );
+            }
+            if let Ok(resp) = self.http.get(&url).send().await
+                && resp.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Synapse did not start:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last lines of Synapse's logs, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let mut out = String::new();
+        for name in ["stderr.log", "homeserver.log"] {
+            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&format!(
+                "--- {name}\n{}\n",
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            ));
+        }
+        out
+    }
+
+    /// Registers a member with the shared secret, with message rate limits lifted for them.
+    pub async fn register(&self, localpart: &str) -> Member {
+        let member = self.register_raw(localpart, false).await;
+        let admin = self.admin().await;
+        let url = format!(
+            "{}/_synapse/admin/v1/users/{}/override_ratelimit",
+            self.url,
+            member.user_id.replace('@', "%40").replace(':', "%3A")
+        );
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&admin.token)
+            .json(&serde_json::json!({"messages_per_second": 0, "burst_count": 0}))
+            .send()
+            .await
+            .expect("override ratelimit");
+        assert!(
+            resp.status().is_success(),
+            "override ratelimit: {}",
+            resp.status()
+        );
+        member
+    }
+
+    async fn admin(&self) -> Member {
+        self.register_raw(&super::unique("admin"), true).await
+    }
+
+    async fn register_raw(&self, localpart: &str, admin: bool) -> Member {
+        let url = format!("{}/_synapse/admin/v1/register", self.url);
+        let nonce: serde_json::Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("nonce")
+            .json()
+            .await
+            .expect("nonce json");
+        let nonce = nonce["nonce"].as_str().expect("nonce field").to_owned();
+        let password = format!("pw-{localpart}-Relais!");
+        let mut mac =
+            Hmac::<Sha1>::new_from_slice(self.shared_secret.as_bytes()).expect("hmac key");
+        for (i, part) in [nonce.as_str(), localpart, password.as_str()]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                mac.update(b"\x00");
+            }
+            mac.update(part.as_bytes());
+        }
+        mac.update(b"\x00");
+        mac.update(if admin {
+            b"admin".as_slice()
+        } else {
+            b"notadmin".as_slice()
+        });
+        let body = serde_json::json!({
+            "nonce": nonce, "username": localpart, "password": password, "admin": admin,
+            "mac": hex::encode(mac.finalize().into_bytes()),
+        });
+        let resp = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("register");
+        let status = resp.status();
+        let json: serde_json::Value = resp.json().await.expect("register json");
+        assert!(status.is_success(), "register {localpart}: {json}");
+        Member::new(
+            &self.url,
+            json["user_id"].as_str().expect("user_id"),
+            json["access_token"].as_str().expect("access_token"),
+        )
+    }
+
+    /// Calls `POST /_matrix/client/v1/appservice/{id}/ping` as the appservice.
+    pub async fn ping_appservice(&self, id: &str, as_token: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/_matrix/client/v1/appservice/{id}/ping",
+                self.url
+            ))
+            .bearer_auth(as_token)
+            .json(&serde_json::json!({"transaction_id": "relais-test-ping"}))
+            .send()
+            .await
+            .expect("ping request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or_default())
+    }
+
+    /// Waits until Synapse's own view shows `user` joined in `room`.
+    pub async fn wait_joined(&self, member: &Member, room: &str, user: &str) {
+        eventually(
+            &format!("{user} joined {room}"),
+            Duration::from_secs(30),
+            || async {
+                member
+                    .joined_members(room)
+                    .await
+                    .contains(&user.to_owned())
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("Synapse logs:\n{}", self.log_tail());
+        }
+    }
+}
+
+#[test]
+fn base64_matches_the_standard_alphabet() {
+    assert_eq!(base64_unpadded(b"Man"), "TWFu");
+    assert_eq!(base64_unpadded(b"Ma"), "TWE");
+    assert_eq!(base64_unpadded(b"M"), "TQ");
+}
