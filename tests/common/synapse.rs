@@ -51,74 +51,17 @@ fn base64_unpadded(bytes: &[u8]) -> String {
     out
 }
 
-fn homeserver_yaml(dir: &Path, port: u16, secret: &str) -> String {
-    let d = dir.display();
-    format!(
-        r#"server_name: "{SERVER_NAME}"
-public_baseurl: "http://127.0.0.1:{port}/"
-pid_file: "{d}/homeserver.pid"
-listeners:
-  - port: {port}
-    bind_addresses: ["127.0.0.1"]
-    type: http
-    tls: false
-    x_forwarded: false
-    resources:
-      - names: [client]
-        compress: false
-database:
-  name: sqlite3
-  args:
-    database: "{d}/homeserver.db"
-log_config: "{d}/log.yaml"
-media_store_path: "{d}/media"
-signing_key_path: "{d}/signing.key"
-registration_shared_secret: "{secret}"
-macaroon_secret_key: "{secret}-macaroon"
-form_secret: "{secret}-form"
-report_stats: false
-trusted_key_servers: []
-suppress_key_server_warning: true
-enable_registration: false
-presence:
-  enabled: false
-url_preview_enabled: false
-default_room_version: "10"
-app_service_config_files: ["{d}/relais-registration.yaml"]
-rc_registration: {{per_second: 1000, burst_count: 1000}}
-rc_login:
-  address: {{per_second: 1000, burst_count: 1000}}
-  account: {{per_second: 1000, burst_count: 1000}}
-  failed_attempts: {{per_second: 1000, burst_count: 1000}}
-rc_joins:
-  local: {{per_second: 1000, burst_count: 1000}}
-  remote: {{per_second: 1000, burst_count: 1000}}
-rc_invites:
-  per_room: {{per_second: 1000, burst_count: 1000}}
-  per_user: {{per_second: 1000, burst_count: 1000}}
-  per_issuer: {{per_second: 1000, burst_count: 1000}}
-"#
-    )
-}
-
-fn log_yaml(dir: &Path) -> String {
-    format!(
-        r#"version: 1
-formatters:
-  precise:
-    format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
-handlers:
-  file:
-    class: logging.FileHandler
-    formatter: precise
-    filename: "{}/homeserver.log"
-root:
-  level: INFO
-  handlers: [file]
-disable_existing_loggers: false
-"#,
-        dir.display()
-    )
+/// Fills a template of `tests/synapse/` (shared with `scripts/demo.sh`).
+fn template(name: &str, dir: &Path, port: u16, secret: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/synapse")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@PORT@", &port.to_string())
+        .replace("@SECRET@", secret)
+        .replace("@SERVER_NAME@", SERVER_NAME)
 }
 
 impl Synapse {
@@ -131,11 +74,9 @@ impl Synapse {
         let write = |name: &str, text: &str| {
             std::fs::write(dir.path().join(name), text).expect("write synapse file")
         };
-        write(
-            "homeserver.yaml",
-            &homeserver_yaml(dir.path(), port, &secret),
-        );
-        write("log.yaml", &log_yaml(dir.path()));
+        let fill = |name: &str| template(name, dir.path(), port, &secret);
+        write("homeserver.yaml", &fill("homeserver.yaml.in"));
+        write("log.yaml", &fill("log.yaml.in"));
         write(
             "signing.key",
             &format!("ed25519 a_test {}\n", base64_unpadded(&seed)),

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs Relais locally on the embedded defaults: a local Synapse (SQLite) with Relais registered,
+# `relais serve` (SQLite), and a sample member who can log in with any Matrix client.
+#   bash scripts/demo.sh          run until Ctrl-C (state kept in .demo/)
+#   bash scripts/demo.sh --check  start everything on free ports, prove it works, stop
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+check=false
+[ "${1:-}" = "--check" ] && check=true
+
+bash scripts/setup-synapse.sh
+echo "Building relais..." >&2
+cargo build --locked --quiet
+relais="$root/target/debug/relais"
+py="$root/.venv-synapse/bin/python"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if $check; then
+  demo="$(mktemp -d)"
+  hs_port=$(free_port); as_port=$(free_port); web_port=$(free_port)
+else
+  demo="$root/.demo"
+  hs_port=${DEMO_SYNAPSE_PORT:-8008}; as_port=${DEMO_APPSERVICE_PORT:-9009}; web_port=${DEMO_WEB_PORT:-8080}
+fi
+mkdir -p "$demo/synapse"
+server_name="pcf.test"
+
+if [ ! -f "$demo/relais.toml" ] || $check; then
+  secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  sed -e "s/^url = \"http:\/\/127.0.0.1:8008\"/url = \"http:\/\/127.0.0.1:$hs_port\"/" \
+      -e "s/127.0.0.1:9009/127.0.0.1:$as_port/g" -e "s/127.0.0.1:8080/127.0.0.1:$web_port/g" \
+      -e "s/change-me-as-0123456789abcdef/as_$(python3 -c 'import secrets; print(secrets.token_hex(24))')/" \
+      -e "s/change-me-hs-0123456789abcdef/hs_$(python3 -c 'import secrets; print(secrets.token_hex(24))')/" \
+      -e "s|sqlite://relais.db|sqlite://$demo/relais.db|" \
+      relais.example.toml > "$demo/relais.toml"
+  echo "$secret" > "$demo/synapse/shared_secret"
+  for t in homeserver.yaml log.yaml; do
+    sed -e "s|@DIR@|$demo/synapse|g" -e "s|@PORT@|$hs_port|g" -e "s|@SECRET@|$secret|g" \
+        -e "s|@SERVER_NAME@|$server_name|g" "tests/synapse/$t.in" > "$demo/synapse/$t"
+  done
+  python3 -c 'import os,base64; print("ed25519 a_demo " + base64.b64encode(os.urandom(32)).decode().rstrip("="))' \
+    > "$demo/synapse/signing.key"
+fi
+secret=$(cat "$demo/synapse/shared_secret")
+"$relais" --config "$demo/relais.toml" registration > "$demo/synapse/relais-registration.yaml"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $check; then rm -rf "$demo"; fi
+}
+trap cleanup EXIT INT TERM
+
+wait_http() { # url what
+  for _ in $(seq 1 600); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "error: $2 did not start; see $demo" >&2; return 1
+}
+
+echo "Starting Synapse on 127.0.0.1:$hs_port..." >&2
+"$py" -m synapse.app.homeserver -c "$demo/synapse/homeserver.yaml" >"$demo/synapse/stderr.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$hs_port/_matrix/client/versions" Synapse
+echo "Starting relais serve..." >&2
+"$relais" --config "$demo/relais.toml" serve 2>"$demo/relais.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$as_port/health" Relais
+"$relais" --config "$demo/relais.toml" ping
+
+password="relais-demo-camille"
+"$root/.venv-synapse/bin/register_new_matrix_user" -u camille -p "$password" --no-admin -k "$secret" \
+  "http://127.0.0.1:$hs_port" >/dev/null 2>&1 || true
+"$py" scripts/demo_member.py "http://127.0.0.1:$hs_port" camille "$password" "@relais:$server_name"
+
+cat <<INFO
+
+Relais is running.
+  Matrix homeserver:  http://127.0.0.1:$hs_port   (server name $server_name)
+  Sample member:      camille / $password
+  Relais web pages:   http://127.0.0.1:$web_port/
+  Relais metrics:     http://127.0.0.1:$as_port/metrics
+Log in with any Matrix client (Element Desktop, or Element Web served locally): choose
+"Edit homeserver", enter http://127.0.0.1:$hs_port, then sign in as camille. Type !aide in the
+room "Bienvenue sur Relais" to talk to the bot.
+INFO
+if $check; then
+  echo "Demo check passed." >&2
+  exit 0
+fi
+echo "Press Ctrl-C to stop." >&2
+wait

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what is missing (PostgreSQL if stopped or
+# absent, Synapse in .venv-synapse), then rustfmt, clippy, unit and integration tests against the
+# real Synapse, SQLite and PostgreSQL, and finally the demo in check mode.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+for tool in cargo python3; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required (Rust toolchain, Python 3)" >&2; exit 1; }
+done
+bash scripts/ensure-postgres.sh
+bash scripts/setup-synapse.sh
+export RELAIS_TEST_POSTGRES_URL="${RELAIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --workspace --locked
+echo "== demo (check mode)"
+bash scripts/demo.sh --check
