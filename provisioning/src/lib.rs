@@ -1,5 +1,9 @@
 //! Provisioning: the membership file reconciled into spaces, rooms and who may enter them.
 //!
-//! Will own the CSV reader, the pure planner (desired state vs recorded state → a plan) and the
-//! executor that applies a plan through the appservice client. Not built yet: see the
-//! provisioning issue. The crate exists so the workspace layout and dependency rules are fixed.
+//! [`reader`] turns the CSV export into validated rows (pure). The planner compares the file's
+//! desired state with the state Relais recorded and produces a plan (pure); the executor applies
+//! a plan through the appservice client with a durable journal.
+
+pub mod model;
+pub mod reader;
+pub mod text;

@@ -8,7 +8,10 @@ const PREFIX: &str = "RELAIS_";
 
 /// Sets every `RELAIS_<SECTION>__<KEY>` variable into `table` as a string.
 ///
-/// `RELAIS_CONFIG` and `RELAIS_LOG` are the CLI's own and are skipped.
+/// `RELAIS_CONFIG`, `RELAIS_LOG` and `RELAIS_TEST_…` belong to the CLI and the test suite.
+/// Another `RELAIS_…` variable without the double underscore is most likely a typo
+/// (`RELAIS_HOMESERVER_URL`): it is ignored with a warning rather than refused, so an unrelated
+/// variable in the environment cannot stop the service.
 pub(super) fn overlay(
     table: &mut toml::Table,
     vars: impl IntoIterator<Item = (String, String)>,
@@ -17,11 +20,12 @@ pub(super) fn overlay(
         let Some(rest) = var.strip_prefix(PREFIX) else {
             continue;
         };
-        if matches!(rest, "CONFIG" | "LOG") {
+        if matches!(rest, "CONFIG" | "LOG") || rest.starts_with("TEST_") {
             continue;
         }
         let Some((section, key)) = rest.split_once("__") else {
-            return Err(ConfigError::EnvKey { var });
+            tracing::warn!(%var, "ignored: not of the form RELAIS_<SECTION>__<KEY>");
+            continue;
         };
         if section.is_empty() || key.is_empty() || key.contains("__") {
             return Err(ConfigError::EnvKey { var });

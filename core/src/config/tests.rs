@@ -99,8 +99,19 @@ fn invalid_values_are_named() {
 fn unknown_keys_and_bad_env_names_are_refused() {
     let err = load(&format!("{GOOD}\n[web2]\nx = 1\n"), &[]).expect_err("unknown section");
     assert!(err.to_string().contains("web2"), "{err}");
-    let err = load(GOOD, &[("RELAIS_HOMESERVER_URL", "x")]).expect_err("single underscore");
+    let err = load(GOOD, &[("RELAIS_HOMESERVER__URL__X", "x")]).expect_err("three parts");
     assert!(matches!(err, ConfigError::EnvKey { .. }));
+    let err = load(GOOD, &[("RELAIS_HOMESERVER__URLS", "x")]).expect_err("unknown key");
+    assert!(err.to_string().contains("urls"), "{err}");
+    // Unrelated or mistyped variables do not stop the service.
+    load(
+        GOOD,
+        &[
+            ("RELAIS_HOMESERVER_URL", "x"),
+            ("RELAIS_TEST_POSTGRES_URL", "y"),
+        ],
+    )
+    .expect("ignored");
 }
 
 #[test]
