@@ -1,10 +1,10 @@
 //! The membership file's rows, as the reader validates them.
 
 use ruma::OwnedUserId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An office that grants moderation rights.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Secrétaire fédéral(e): moderator of the federation's rooms.
@@ -18,7 +18,7 @@ pub enum Role {
 }
 
 /// How a member wants to be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Contact {
     Chat,
@@ -27,7 +27,7 @@ pub enum Contact {
 }
 
 /// One valid row of the membership file. Columns not listed here are never kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRow {
     /// Physical line where the row starts (the header is line 1).
     pub line: u64,

@@ -1,0 +1,249 @@
+//! The state the membership file asks for: which rooms exist, who may enter which, who
+//! moderates, who gets email. Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::OwnedUserId;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    model::{MemberRow, Role},
+    text::{fold, slug},
+};
+
+/// What a provisioned room is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    NationalSpace,
+    FederationSpace,
+    Discussion,
+    Announcements,
+    Section,
+    Cell,
+}
+
+impl RoomKind {
+    /// Spaces contain rooms; rooms hold conversations.
+    pub fn is_space(self) -> bool {
+        matches!(self, Self::NationalSpace | Self::FederationSpace)
+    }
+
+    /// Restricted rooms are entered by being in the federation space; the others by invitation.
+    pub fn is_restricted(self) -> bool {
+        matches!(self, Self::Discussion | Self::Announcements)
+    }
+
+    /// Creation order: a parent before its children.
+    pub fn level(self) -> u8 {
+        match self {
+            Self::NationalSpace => 0,
+            Self::FederationSpace => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A room the file asks for. `key` is stable across exports and forms the alias.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSpec {
+    pub key: String,
+    pub kind: RoomKind,
+    pub name: String,
+    /// The space that lists this room.
+    pub parent: Option<String>,
+}
+
+/// The whole desired state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub rooms: BTreeMap<String, RoomSpec>,
+    /// (room key, member id) → Matrix user allowed in.
+    pub access: BTreeMap<(String, String), OwnedUserId>,
+    /// Room key → moderators (power level 50).
+    pub moderators: BTreeMap<String, BTreeSet<OwnedUserId>>,
+    /// (room key, member id) of email subscribers.
+    pub subscriptions: BTreeSet<(String, String)>,
+}
+
+pub const NATIONAL: &str = "national";
+
+pub fn federation_key(federation: &str) -> String {
+    slug(federation)
+}
+
+pub fn section_key(federation: &str, section: &str) -> String {
+    format!("{}.s.{}", slug(federation), slug(section))
+}
+
+pub fn cell_key(federation: &str, section: Option<&str>, cell: &str) -> String {
+    match section {
+        Some(section) => format!("{}.c.{}", section_key(federation, section), slug(cell)),
+        None => format!("{}.c.{}", slug(federation), slug(cell)),
+    }
+}
+
+pub fn discussion_key(federation: &str) -> String {
+    format!("{}.discussion", slug(federation))
+}
+
+pub fn announcements_key(federation: &str) -> String {
+    format!("{}.annonces", slug(federation))
+}
+
+fn cell_name(cell: &str) -> String {
+    if fold(cell).starts_with("cellule") {
+        cell.to_owned()
+    } else {
+        format!("Cellule {cell}")
+    }
+}
+
+/// Computes the desired state of `rows` (one per member, already validated).
+pub fn desired(rows: &[MemberRow], national_name: &str) -> Desired {
+    let mut d = Desired::default();
+    d.rooms.insert(
+        NATIONAL.into(),
+        RoomSpec {
+            key: NATIONAL.into(),
+            kind: RoomKind::NationalSpace,
+            name: national_name.into(),
+            parent: None,
+        },
+    );
+    for row in rows {
+        add_rooms(&mut d, row);
+    }
+    for row in rows.iter().filter(|r| r.active) {
+        add_member(&mut d, row);
+    }
+    d
+}
+
+fn add_room(d: &mut Desired, key: String, kind: RoomKind, name: String, parent: &str) {
+    // The first spelling met names the room; later rows with another case keep it.
+    d.rooms.entry(key.clone()).or_insert(RoomSpec {
+        key,
+        kind,
+        name,
+        parent: Some(parent.to_owned()),
+    });
+}
+
+fn add_rooms(d: &mut Desired, row: &MemberRow) {
+    let fed = &row.federation;
+    let fed_key = federation_key(fed);
+    add_room(
+        d,
+        fed_key.clone(),
+        RoomKind::FederationSpace,
+        format!("Fédération {fed}"),
+        NATIONAL,
+    );
+    add_room(
+        d,
+        discussion_key(fed),
+        RoomKind::Discussion,
+        format!("{fed} — discussion"),
+        &fed_key,
+    );
+    add_room(
+        d,
+        announcements_key(fed),
+        RoomKind::Announcements,
+        format!("{fed} — annonces"),
+        &fed_key,
+    );
+    if let Some(section) = &row.section {
+        add_room(
+            d,
+            section_key(fed, section),
+            RoomKind::Section,
+            format!("Section {section} ({fed})"),
+            &fed_key,
+        );
+    }
+    if let Some(cell) = &row.cell {
+        let key = cell_key(fed, row.section.as_deref(), cell);
+        add_room(
+            d,
+            key,
+            RoomKind::Cell,
+            format!("{} ({fed})", cell_name(cell)),
+            &fed_key,
+        );
+    }
+}
+
+/// The rooms a member belongs to, federation rooms first.
+pub fn member_rooms(row: &MemberRow) -> Vec<String> {
+    let fed = &row.federation;
+    let mut rooms = vec![
+        federation_key(fed),
+        discussion_key(fed),
+        announcements_key(fed),
+    ];
+    if let Some(section) = &row.section {
+        rooms.push(section_key(fed, section));
+    }
+    if let Some(cell) = &row.cell {
+        rooms.push(cell_key(fed, row.section.as_deref(), cell));
+    }
+    rooms
+}
+
+fn add_member(d: &mut Desired, row: &MemberRow) {
+    let rooms = member_rooms(row);
+    if let Some(user) = &row.matrix_id {
+        for room in &rooms {
+            d.access
+                .insert((room.clone(), row.member_id.clone()), user.clone());
+        }
+        let fed_moderator = row
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::FederationSecretary | Role::DigitalReferent));
+        let section_moderator = row.roles.contains(&Role::SectionSecretary);
+        let fed = &row.federation;
+        if fed_moderator {
+            for room in [
+                federation_key(fed),
+                discussion_key(fed),
+                announcements_key(fed),
+            ] {
+                d.moderators.entry(room).or_default().insert(user.clone());
+            }
+            // The federation's office holders moderate every room of their federation.
+            let fed_prefix = format!("{}.", federation_key(fed));
+            let children: Vec<String> = d
+                .rooms
+                .keys()
+                .filter(|k| k.starts_with(&fed_prefix))
+                .cloned()
+                .collect();
+            for room in children {
+                d.moderators.entry(room).or_default().insert(user.clone());
+            }
+        }
+        if section_moderator && let Some(section) = &row.section {
+            let key = section_key(fed, section);
+            let cells: Vec<String> = d
+                .rooms
+                .keys()
+                .filter(|k| k.starts_with(&format!("{key}.c.")))
+                .cloned()
+                .collect();
+            for room in std::iter::once(key).chain(cells) {
+                d.moderators.entry(room).or_default().insert(user.clone());
+            }
+        }
+    }
+    if row.is_email_subscriber() {
+        d.subscriptions
+            .insert((announcements_key(&row.federation), row.member_id.clone()));
+        if let Some(section) = &row.section {
+            d.subscriptions
+                .insert((section_key(&row.federation, section), row.member_id.clone()));
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The plan: what to change so the homeserver and the store match the file. Pure: no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::OwnedUserId;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    desired::{Desired, RoomKind, RoomSpec, desired},
+    model::MemberRow,
+    reader::ReadReport,
+};
+
+/// What Relais recorded after the previous imports.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    pub rooms: BTreeMap<String, RoomSpec>,
+    pub access: BTreeMap<(String, String), OwnedUserId>,
+    pub moderators: BTreeMap<String, BTreeSet<OwnedUserId>>,
+    pub subscriptions: BTreeSet<(String, String)>,
+    /// Member id → the row last applied (absent members are kept, inactive).
+    pub members: BTreeMap<String, MemberRow>,
+}
+
+/// One change. Homeserver writes: create, rename, set moderators, invite, kick. The others only
+/// update what Relais records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    CreateRoom {
+        room: String,
+        kind: RoomKind,
+        name: String,
+        parent: Option<String>,
+    },
+    RenameRoom {
+        room: String,
+        name: String,
+    },
+    SetModerators {
+        room: String,
+        moderators: Vec<OwnedUserId>,
+    },
+    Invite {
+        room: String,
+        member_id: String,
+        user_id: OwnedUserId,
+    },
+    /// Entry to a restricted room through the federation space: nothing to send.
+    Grant {
+        room: String,
+        member_id: String,
+        user_id: OwnedUserId,
+    },
+    Kick {
+        room: String,
+        member_id: String,
+        user_id: OwnedUserId,
+        reason: String,
+    },
+    Subscribe {
+        room: String,
+        member_id: String,
+    },
+    Unsubscribe {
+        room: String,
+        member_id: String,
+    },
+    SaveMember {
+        member: MemberRow,
+    },
+}
+
+impl Action {
+    /// The name used in summaries and JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CreateRoom { .. } => "create_room",
+            Self::RenameRoom { .. } => "rename_room",
+            Self::SetModerators { .. } => "set_moderators",
+            Self::Invite { .. } => "invite",
+            Self::Grant { .. } => "grant",
+            Self::Kick { .. } => "kick",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::SaveMember { .. } => "save_member",
+        }
+    }
+
+    /// The room whose serial queue runs this action (`None`: store only, no room).
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Self::CreateRoom { room, .. }
+            | Self::RenameRoom { room, .. }
+            | Self::SetModerators { room, .. }
+            | Self::Invite { room, .. }
+            | Self::Grant { room, .. }
+            | Self::Kick { room, .. }
+            | Self::Subscribe { room, .. }
+            | Self::Unsubscribe { room, .. } => Some(room),
+            Self::SaveMember { .. } => None,
+        }
+    }
+
+    /// Whether applying it writes to the homeserver.
+    pub fn writes_homeserver(&self) -> bool {
+        matches!(
+            self,
+            Self::CreateRoom { .. }
+                | Self::RenameRoom { .. }
+                | Self::SetModerators { .. }
+                | Self::Invite { .. }
+                | Self::Kick { .. }
+        )
+    }
+}
+
+/// A plan and the figures the safety guard needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Active members recorded before this import.
+    pub recorded_active: usize,
+    /// Of those, how many this plan would take out (lapsed, left the file).
+    pub removed_active: usize,
+    /// Active members with no Matrix account who asked for the chat (to onboard).
+    pub awaiting_account: usize,
+}
+
+impl Plan {
+    /// Counts per action kind.
+    pub fn summary(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for action in &self.actions {
+            *counts.entry(action.kind()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Whether the plan removes more than `max_percent` % of the active members.
+    pub fn exceeds_removal_limit(&self, max_percent: u32) -> bool {
+        self.recorded_active > 0
+            && self.removed_active * 100 > self.recorded_active * max_percent as usize
+    }
+}
+
+/// Why a member loses access to a room, as the member reads it in the kick event.
+mod reasons {
+    pub const LAPSED: &str = "Cotisation non à jour : accès suspendu jusqu'au renouvellement.";
+    pub const LEFT: &str = "N'apparaît plus dans le fichier des adhérents.";
+    pub const MOVED: &str =
+        "Changement de fédération, de section ou de cellule dans le fichier des adhérents.";
+    pub const NEW_ID: &str = "Identifiant Matrix modifié dans le fichier des adhérents.";
+}
+
+/// The rows to apply: valid rows, plus the recorded state of members whose rows are bad, plus
+/// members absent from the file, kept as inactive.
+fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
+    let mut rows: BTreeMap<String, MemberRow> = report
+        .rows
+        .iter()
+        .map(|r| (r.member_id.clone(), r.clone()))
+        .collect();
+    for (id, member) in &recorded.members {
+        if rows.contains_key(id) {
+            continue;
+        }
+        let mut kept = member.clone();
+        if !report.frozen_ids.contains(id) {
+            kept.active = false;
+        }
+        rows.insert(id.clone(), kept);
+    }
+    rows.into_values().collect()
+}
+
+/// Plans the changes from `recorded` to what `report` asks for.
+pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Plan {
+    let rows = effective_rows(report, recorded);
+    let want = desired(&rows, national_name);
+    let by_id: BTreeMap<&str, &MemberRow> =
+        rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
+    let mut actions = Vec::new();
+    plan_rooms(&want, recorded, &mut actions);
+    plan_access(&want, recorded, &by_id, &mut actions);
+    plan_subscriptions(&want, recorded, &mut actions);
+    for row in &rows {
+        let mut row = row.clone();
+        row.line = 0;
+        if recorded.members.get(&row.member_id) != Some(&row) {
+            actions.push(Action::SaveMember { member: row });
+        }
+    }
+    let recorded_active = recorded.members.values().filter(|m| m.active).count();
+    let removed_active = recorded
+        .members
+        .values()
+        .filter(|m| m.active && !by_id.get(m.member_id.as_str()).is_some_and(|r| r.active))
+        .count();
+    let awaiting_account = rows
+        .iter()
+        .filter(|r| r.active && r.matrix_id.is_none() && r.contact == crate::model::Contact::Chat)
+        .count();
+    Plan {
+        actions,
+        recorded_active,
+        removed_active,
+        awaiting_account,
+    }
+}
+
+fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
+    let mut specs: Vec<&RoomSpec> = want.rooms.values().collect();
+    specs.sort_by_key(|s| (s.kind.level(), s.key.clone()));
+    for spec in specs {
+        match recorded.rooms.get(&spec.key) {
+            None => actions.push(Action::CreateRoom {
+                room: spec.key.clone(),
+                kind: spec.kind,
+                name: spec.name.clone(),
+                parent: spec.parent.clone(),
+            }),
+            Some(old) if old.name != spec.name => {
+                actions.push(Action::RenameRoom {
+                    room: spec.key.clone(),
+                    name: spec.name.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let empty = BTreeSet::new();
+    for key in want.rooms.keys() {
+        let wanted = want.moderators.get(key).unwrap_or(&empty);
+        let had = recorded.moderators.get(key).unwrap_or(&empty);
+        if wanted != had {
+            actions.push(Action::SetModerators {
+                room: key.clone(),
+                moderators: wanted.iter().cloned().collect(),
+            });
+        }
+    }
+}
+
+fn plan_access(
+    want: &Desired,
+    recorded: &Recorded,
+    rows: &BTreeMap<&str, &MemberRow>,
+    actions: &mut Vec<Action>,
+) {
+    for ((room, member_id), user_id) in &recorded.access {
+        let still = want.access.get(&(room.clone(), member_id.clone()));
+        if still == Some(user_id) {
+            continue;
+        }
+        let reason = match rows.get(member_id.as_str()) {
+            _ if still.is_some() => reasons::NEW_ID,
+            Some(row) if !row.active && report_has(row) => reasons::LAPSED,
+            Some(row) if row.active => reasons::MOVED,
+            _ => reasons::LEFT,
+        };
+        actions.push(Action::Kick {
+            room: room.clone(),
+            member_id: member_id.clone(),
+            user_id: user_id.clone(),
+            reason: reason.to_owned(),
+        });
+    }
+    for ((room, member_id), user_id) in &want.access {
+        if recorded.access.get(&(room.clone(), member_id.clone())) == Some(user_id) {
+            continue;
+        }
+        let restricted = want.rooms.get(room).is_some_and(|r| r.kind.is_restricted());
+        let (room, member_id, user_id) = (room.clone(), member_id.clone(), user_id.clone());
+        actions.push(if restricted {
+            Action::Grant {
+                room,
+                member_id,
+                user_id,
+            }
+        } else {
+            Action::Invite {
+                room,
+                member_id,
+                user_id,
+            }
+        });
+    }
+}
+
+/// A row that came from the file (line > 0) rather than from the record of an absent member.
+fn report_has(row: &MemberRow) -> bool {
+    row.line > 0
+}
+
+fn plan_subscriptions(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
+    for (room, member_id) in recorded.subscriptions.difference(&want.subscriptions) {
+        actions.push(Action::Unsubscribe {
+            room: room.clone(),
+            member_id: member_id.clone(),
+        });
+    }
+    for (room, member_id) in want.subscriptions.difference(&recorded.subscriptions) {
+        actions.push(Action::Subscribe {
+            room: room.clone(),
+            member_id: member_id.clone(),
+        });
+    }
+}
+
+/// What recorded state becomes once `actions` are all applied (used by tests and dry runs).
+pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
+    match action {
+        Action::CreateRoom {
+            room,
+            kind,
+            name,
+            parent,
+        } => {
+            recorded.rooms.insert(
+                room.clone(),
+                RoomSpec {
+                    key: room.clone(),
+                    kind: *kind,
+                    name: name.clone(),
+                    parent: parent.clone(),
+                },
+            );
+        }
+        Action::RenameRoom { room, name } => {
+            if let Some(spec) = recorded.rooms.get_mut(room) {
+                spec.name = name.clone();
+            }
+        }
+        Action::SetModerators { room, moderators } => {
+            recorded
+                .moderators
+                .insert(room.clone(), moderators.iter().cloned().collect());
+        }
+        Action::Invite {
+            room,
+            member_id,
+            user_id,
+        }
+        | Action::Grant {
+            room,
+            member_id,
+            user_id,
+        } => {
+            recorded
+                .access
+                .insert((room.clone(), member_id.clone()), user_id.clone());
+        }
+        Action::Kick {
+            room,
+            member_id,
+            user_id,
+            ..
+        } => {
+            let key = (room.clone(), member_id.clone());
+            if recorded.access.get(&key) == Some(user_id) {
+                recorded.access.remove(&key);
+            }
+        }
+        Action::Subscribe { room, member_id } => {
+            recorded
+                .subscriptions
+                .insert((room.clone(), member_id.clone()));
+        }
+        Action::Unsubscribe { room, member_id } => {
+            recorded
+                .subscriptions
+                .remove(&(room.clone(), member_id.clone()));
+        }
+        Action::SaveMember { member } => {
+            recorded
+                .members
+                .insert(member.member_id.clone(), member.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
