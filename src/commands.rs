@@ -109,3 +109,56 @@ pub async fn queue(config: &Config, action: QueueAction) -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Print, as JSON, everything Relais stores about a member (right of access).
+    Export {
+        /// The member id as in the membership file (N° adhérent).
+        member_id: String,
+    },
+    /// Erase everything Relais stores about a member (right to erasure). Their Matrix account
+    /// and messages are the homeserver's, not touched here.
+    Forget { member_id: String },
+}
+
+pub async fn audit(config: &Config, limit: i64, json: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    for e in store.audit(limit).await? {
+        if json {
+            let line = serde_json::json!({"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail});
+            println!("{line}");
+        } else {
+            println!(
+                "{} {} {} {}: {}",
+                e.at, e.actor, e.action, e.target, e.detail
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    match action {
+        MemberAction::Export { member_id } => {
+            let export = store.member_export(&member_id).await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        MemberAction::Forget { member_id } => {
+            let removed = store.member_forget(&member_id, &actor).await?;
+            if removed == 0 {
+                println!("Relais stores nothing about member {member_id}.");
+            } else {
+                println!("Erased {removed} records about member {member_id}.");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}

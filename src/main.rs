@@ -4,6 +4,7 @@
 //! printed as one readable message (what failed and what to do), never as a panic or backtrace.
 
 mod commands;
+mod provision;
 mod serve;
 mod web;
 
@@ -39,6 +40,22 @@ enum Command {
     Migrate,
     /// Ask the homeserver to ping Relais back: checks tokens, registration and reachability.
     Ping,
+    /// Reconcile the membership file into spaces, rooms, moderators and email subscribers.
+    Provision(provision::ProvisionArgs),
+    /// Show the audit log: every change provisioning applied (who, what, when, why).
+    Audit {
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A member's data (GDPR): export everything stored about them, or erase it.
+    Member {
+        #[command(subcommand)]
+        action: commands::MemberAction,
+    },
     /// Inspect the intake queue: events waiting, failed, and retrying failed ones.
     Queue {
         #[command(subcommand)]
@@ -60,7 +77,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -68,9 +85,10 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = relais_core::Config::load(&cli.config)?;
-    match cli.command {
+    let done = match cli.command {
+        Command::Provision(args) => return provision::run(&config, args).await,
         Command::Registration => {
             print!(
                 "{}",
@@ -82,7 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => commands::migrate(&config).await,
         Command::Ping => commands::ping(&config).await,
         Command::Queue { action } => commands::queue(&config, action).await,
-    }
+        Command::Audit { limit, json } => commands::audit(&config, limit, json).await,
+        Command::Member { action } => commands::member(&config, action).await,
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// Logs go to stderr; `RELAIS_LOG` sets the filter (default `info`).

@@ -7,6 +7,7 @@
 
 mod call;
 mod ops;
+pub mod rooms;
 
 use std::{sync::Arc, time::Duration};
 

@@ -4,8 +4,10 @@
 //! desired state with the state Relais recorded and produces a plan (pure); the executor applies
 //! a plan through the appservice client with a durable journal.
 
+pub mod apply;
 pub mod desired;
 pub mod model;
 pub mod plan;
 pub mod reader;
+pub mod run;
 pub mod text;

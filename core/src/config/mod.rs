@@ -25,6 +25,36 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     #[serde(default)]
     pub mail: MailConfig,
+    #[serde(default)]
+    pub provisioning: ProvisioningConfig,
+}
+
+/// `[provisioning]`: reconciling the membership file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningConfig {
+    /// A plan removing more than this share of active members is refused without `--force`.
+    #[serde(
+        default = "defaults::max_removal_percent",
+        deserialize_with = "env::lenient"
+    )]
+    pub max_removal_percent: u32,
+    /// Name of the national space that holds the federation spaces.
+    #[serde(default = "defaults::national_name")]
+    pub national_name: String,
+    /// Rooms worked on in parallel while applying (each room's actions stay in order).
+    #[serde(default = "defaults::concurrency", deserialize_with = "env::lenient")]
+    pub concurrency: u32,
+}
+
+impl Default for ProvisioningConfig {
+    fn default() -> Self {
+        Self {
+            max_removal_percent: defaults::max_removal_percent(),
+            national_name: defaults::national_name(),
+            concurrency: defaults::concurrency(),
+        }
+    }
 }
 
 /// `[homeserver]`: the Synapse this deployment plugs into.
@@ -155,6 +185,15 @@ mod defaults {
     }
     pub fn lease_seconds() -> u32 {
         120
+    }
+    pub fn max_removal_percent() -> u32 {
+        10
+    }
+    pub fn national_name() -> String {
+        "PCF — national".to_owned()
+    }
+    pub fn concurrency() -> u32 {
+        8
     }
     pub fn ghost_prefix() -> String {
         "courriel_".to_owned()

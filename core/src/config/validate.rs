@@ -102,10 +102,20 @@ fn check_urls(config: &Config) -> Result<(), ConfigError> {
 }
 
 fn check_limits(config: &Config) -> Result<(), ConfigError> {
+    if config.provisioning.max_removal_percent > 100 {
+        return Err(key_err(
+            "provisioning.max_removal_percent",
+            "must be between 0 and 100",
+        ));
+    }
+    if config.provisioning.national_name.trim().is_empty() {
+        return Err(key_err("provisioning.national_name", "must not be empty"));
+    }
     for (key, value) in [
         ("database.max_connections", config.database.max_connections),
         ("dispatch.max_attempts", config.dispatch.max_attempts),
         ("dispatch.lease_seconds", config.dispatch.lease_seconds),
+        ("provisioning.concurrency", config.provisioning.concurrency),
     ] {
         if value == 0 {
             return Err(key_err(key, "must be at least 1"));

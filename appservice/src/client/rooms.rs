@@ -1,0 +1,142 @@
+//! Room administration as the appservice's bot: create, resolve, invite, kick, read and write state.
+
+use ruma::{
+    OwnedRoomAliasId, OwnedRoomId, RoomId, RoomVersionId, UserId,
+    api::client::{
+        alias::get_alias,
+        membership::{
+            invite_user::{self, v3::InviteUserId},
+            kick_user,
+        },
+        room::{Visibility, create_room},
+        state::{get_state_event_for_key, send_state_event},
+    },
+    events::StateEventType,
+    room::RoomType,
+    serde::Raw,
+};
+use serde_json::Value;
+
+use super::{ClientError, MatrixClient};
+
+/// A room to create.
+#[derive(Debug, Clone)]
+pub struct NewRoom {
+    /// Localpart of the canonical alias; a second creation attempt finds the first by it.
+    pub alias_localpart: String,
+    pub name: String,
+    pub space: bool,
+    /// The whole `m.room.power_levels` content.
+    pub power_levels: Value,
+    /// Initial state events as JSON (`type`, `state_key`, `content`).
+    pub initial_state: Vec<Value>,
+}
+
+fn raw<T>(value: &Value) -> Result<Raw<T>, ClientError> {
+    serde_json::value::to_raw_value(value)
+        .map(Raw::from_json)
+        .map_err(|e| ClientError::Request(e.to_string()))
+}
+
+impl MatrixClient {
+    /// Creates a private room (or space) owned by the bot, room version 10.
+    pub async fn create_room(&self, room: &NewRoom) -> Result<OwnedRoomId, ClientError> {
+        let mut request = create_room::v3::Request::new();
+        request.room_alias_name = Some(room.alias_localpart.clone());
+        request.name = Some(room.name.clone());
+        request.visibility = Visibility::Private;
+        request.room_version = Some(RoomVersionId::V10);
+        request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+        if room.space {
+            let mut creation = create_room::v3::CreationContent::new();
+            creation.room_type = Some(RoomType::Space);
+            request.creation_content =
+                Some(Raw::new(&creation).map_err(|e| ClientError::Request(e.to_string()))?);
+        }
+        request.power_level_content_override = Some(raw(&room.power_levels)?);
+        request.initial_state = room
+            .initial_state
+            .iter()
+            .map(raw)
+            .collect::<Result<_, _>>()?;
+        Ok(self.send(request, None).await?.room_id)
+    }
+
+    /// The room an alias points to, if any.
+    pub async fn resolve_alias(
+        &self,
+        alias: &OwnedRoomAliasId,
+    ) -> Result<Option<OwnedRoomId>, ClientError> {
+        match self
+            .send(get_alias::v3::Request::new(alias.clone()), None)
+            .await
+        {
+            Ok(response) => Ok(Some(response.room_id)),
+            Err(ClientError::Matrix { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Invites `user_id` as the bot.
+    pub async fn invite(&self, room_id: &RoomId, user_id: &UserId) -> Result<(), ClientError> {
+        let recipient = InviteUserId::new(user_id.to_owned()).into();
+        self.send(
+            invite_user::v3::Request::new(room_id.to_owned(), recipient),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Kicks `user_id` (or withdraws their invitation) with a reason they will read.
+    pub async fn kick(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        let mut request = kick_user::v3::Request::new(room_id.to_owned(), user_id.to_owned());
+        request.reason = Some(reason.to_owned());
+        self.send(request, None).await?;
+        Ok(())
+    }
+
+    /// The content of a state event, or `None` when the room has none.
+    pub async fn state(
+        &self,
+        room_id: &RoomId,
+        event_type: &str,
+        state_key: &str,
+    ) -> Result<Option<Value>, ClientError> {
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.to_owned(),
+            StateEventType::from(event_type),
+            state_key.to_owned(),
+        );
+        match self.send(request, None).await {
+            Ok(response) => serde_json::from_str(response.event_or_content.get())
+                .map(Some)
+                .map_err(|e| ClientError::Response(e.to_string())),
+            Err(ClientError::Matrix { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a state event as the bot.
+    pub async fn put_state(
+        &self,
+        room_id: &RoomId,
+        event_type: &str,
+        state_key: &str,
+        content: &Value,
+    ) -> Result<(), ClientError> {
+        let request = send_state_event::v3::Request::new_raw(
+            room_id.to_owned(),
+            StateEventType::from(event_type),
+            state_key.to_owned(),
+            raw(content)?,
+        );
+        self.send(request, None).await?;
+        Ok(())
+    }
+}

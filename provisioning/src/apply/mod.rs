@@ -1,0 +1,220 @@
+//! Applying a plan: journal first, then execute, recording each completed action with its
+//! effect in one transaction. A killed process or a homeserver outage leaves the rest pending,
+//! and the next run finishes it before planning anything new.
+//!
+//! Store-only actions are recorded in batches. Rooms are created parents first. Every other
+//! homeserver action runs in its room's serial queue; rooms run in parallel, bounded.
+
+mod homeserver;
+mod record;
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use tokio::{sync::Semaphore, task::JoinSet};
+
+use relais_core::{
+    Store, StoreError,
+    store::provisioning::{AuditEntry, Effect, PendingAction},
+    time::now_ms,
+};
+
+pub use homeserver::{Failure, Homeserver};
+pub use record::{describe, recorded, store_effect};
+
+use crate::plan::Action;
+
+/// Store-only actions recorded per transaction.
+const BATCH: usize = 500;
+
+/// Why applying stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "the homeserver is unreachable ({0}); nothing is lost: run the same command again to finish"
+    )]
+    HomeserverDown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub done: usize,
+    /// (action kind and target, error) of actions that could not be done.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Executes journaled actions.
+#[derive(Debug, Clone)]
+pub struct Applier {
+    pub homeserver: Homeserver,
+    pub store: Store,
+    pub actor: String,
+    pub concurrency: usize,
+    /// Actions completed so far, for progress display.
+    pub progress: Arc<AtomicUsize>,
+}
+
+struct Job {
+    run_id: i64,
+    seq: i64,
+    action: Action,
+}
+
+impl Applier {
+    fn audit(&self, action: &Action) -> AuditEntry {
+        let (target, detail) = describe(action);
+        AuditEntry {
+            at: now_ms(),
+            actor: self.actor.clone(),
+            action: action.kind().into(),
+            target,
+            detail,
+        }
+    }
+
+    /// Runs every pending action of every unfinished run.
+    pub async fn finish_pending(&self) -> Result<ApplyReport, ApplyError> {
+        let pending = self.store.prov_pending_actions().await?;
+        let mut report = ApplyReport::default();
+        let jobs = self.parse(pending, &mut report).await?;
+        let (store_only, homeserver): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| !j.action.writes_homeserver());
+        for chunk in store_only.chunks(BATCH) {
+            let done: Vec<_> = chunk
+                .iter()
+                .map(|j| {
+                    (
+                        j.run_id,
+                        j.seq,
+                        store_effect(&j.action),
+                        self.audit(&j.action),
+                    )
+                })
+                .collect();
+            self.store.prov_complete(&done).await?;
+            report.done += done.len();
+            self.progress.fetch_add(done.len(), Ordering::Relaxed);
+        }
+        let (creations, others): (Vec<Job>, Vec<Job>) = homeserver
+            .into_iter()
+            .partition(|j| matches!(j.action, Action::CreateRoom { .. }));
+        let mut by_level: BTreeMap<u8, Vec<Job>> = BTreeMap::new();
+        for job in creations {
+            if let Action::CreateRoom { kind, .. } = &job.action {
+                by_level.entry(kind.level()).or_default().push(job);
+            }
+        }
+        for (_, level) in by_level {
+            self.run_queues(level.into_iter().map(|j| vec![j]).collect(), &mut report)
+                .await?;
+        }
+        let mut by_room: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        for job in others {
+            by_room
+                .entry(job.action.room().unwrap_or_default().to_owned())
+                .or_default()
+                .push(job);
+        }
+        self.run_queues(by_room.into_values().collect(), &mut report)
+            .await?;
+        self.store.prov_close_finished_runs().await?;
+        Ok(report)
+    }
+
+    async fn parse(
+        &self,
+        pending: Vec<PendingAction>,
+        report: &mut ApplyReport,
+    ) -> Result<Vec<Job>, ApplyError> {
+        let mut jobs = Vec::with_capacity(pending.len());
+        for p in pending {
+            match serde_json::from_str::<Action>(&p.payload) {
+                Ok(action) => jobs.push(Job {
+                    run_id: p.run_id,
+                    seq: p.seq,
+                    action,
+                }),
+                Err(e) => {
+                    let error = format!("unreadable journal entry: {e}");
+                    self.store.prov_fail(p.run_id, p.seq, &error).await?;
+                    report
+                        .failed
+                        .push((format!("journal {}/{}", p.run_id, p.seq), error));
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Runs each queue serially, up to `concurrency` queues at once. Stops at the first outage.
+    async fn run_queues(
+        &self,
+        queues: Vec<Vec<Job>>,
+        report: &mut ApplyReport,
+    ) -> Result<(), ApplyError> {
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for queue in queues {
+            let this = self.clone();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                this.run_queue(queue).await
+            });
+        }
+        let mut outage = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(queue_report)) => {
+                    report.done += queue_report.done;
+                    report.failed.extend(queue_report.failed);
+                }
+                Ok(Err(e)) => {
+                    outage.get_or_insert(e);
+                    tasks.abort_all();
+                }
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => outage = Some(ApplyError::HomeserverDown(format!("task failed: {e}"))),
+            }
+        }
+        outage.map_or(Ok(()), Err)
+    }
+
+    async fn run_queue(&self, queue: Vec<Job>) -> Result<ApplyReport, ApplyError> {
+        let mut report = ApplyReport::default();
+        for job in queue {
+            match self.homeserver.execute(&job.action).await {
+                Ok(effect) => {
+                    self.complete(&job, effect).await?;
+                    report.done += 1;
+                }
+                Err(Failure::Transient(e)) => return Err(ApplyError::HomeserverDown(e)),
+                Err(Failure::Permanent(e)) => {
+                    tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
+                    self.store.prov_fail(job.run_id, job.seq, &e).await?;
+                    let (target, _) = describe(&job.action);
+                    report
+                        .failed
+                        .push((format!("{} {target}", job.action.kind()), e));
+                }
+            }
+            self.progress.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(report)
+    }
+
+    async fn complete(&self, job: &Job, effect: Effect) -> Result<(), StoreError> {
+        self.store
+            .prov_complete(&[(job.run_id, job.seq, Some(effect), self.audit(&job.action))])
+            .await
+    }
+}

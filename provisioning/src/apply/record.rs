@@ -1,0 +1,135 @@
+//! Conversions between the store's shapes and the planner's.
+
+use std::collections::BTreeSet;
+
+use ruma::{OwnedUserId, UserId};
+
+use relais_core::store::provisioning::{Effect, Snapshot};
+
+use crate::{
+    desired::{RoomKind, RoomSpec},
+    model::MemberRow,
+    plan::{Action, Recorded},
+};
+
+/// Parses what the store holds into the planner's view. Unreadable records are skipped with a
+/// log line: a corrupt row must not stop every later import.
+pub fn recorded(snapshot: &Snapshot) -> Recorded {
+    let mut rec = Recorded::default();
+    for room in &snapshot.rooms {
+        let Ok(kind) =
+            serde_json::from_value::<RoomKind>(serde_json::Value::String(room.kind.clone()))
+        else {
+            tracing::warn!(room = %room.key, "unknown room kind in the record; skipped");
+            continue;
+        };
+        rec.rooms.insert(
+            room.key.clone(),
+            RoomSpec {
+                key: room.key.clone(),
+                kind,
+                name: room.name.clone(),
+                parent: room.parent_key.clone(),
+            },
+        );
+        let moderators: BTreeSet<OwnedUserId> =
+            serde_json::from_str(&room.moderators).unwrap_or_default();
+        if !moderators.is_empty() {
+            rec.moderators.insert(room.key.clone(), moderators);
+        }
+    }
+    for (id, json) in &snapshot.members {
+        match serde_json::from_str::<MemberRow>(json) {
+            Ok(row) => {
+                rec.members.insert(id.clone(), row);
+            }
+            Err(_) => tracing::warn!("unreadable member record skipped"),
+        }
+    }
+    for (room, member, user) in &snapshot.access {
+        if let Ok(user) = UserId::parse(user) {
+            rec.access.insert((room.clone(), member.clone()), user);
+        }
+    }
+    rec.subscriptions = snapshot.subscriptions.iter().cloned().collect();
+    rec
+}
+
+/// The effect of a store-only action (`None` for homeserver actions, whose effect needs the
+/// homeserver's answer).
+pub fn store_effect(action: &Action) -> Option<Effect> {
+    Some(match action {
+        Action::Grant {
+            room,
+            member_id,
+            user_id,
+        } => Effect::Grant {
+            room_key: room.clone(),
+            member_id: member_id.clone(),
+            user_id: user_id.to_string(),
+        },
+        Action::Subscribe { room, member_id } => Effect::Subscribe {
+            room_key: room.clone(),
+            member_id: member_id.clone(),
+        },
+        Action::Unsubscribe { room, member_id } => Effect::Unsubscribe {
+            room_key: room.clone(),
+            member_id: member_id.clone(),
+        },
+        Action::SaveMember { member } => Effect::Member {
+            member_id: member.member_id.clone(),
+            record: serde_json::to_string(member).unwrap_or_default(),
+            active: member.active,
+            matrix_id: member.matrix_id.as_ref().map(ToString::to_string),
+            email: member.email.clone(),
+        },
+        _ => return None,
+    })
+}
+
+/// Audit wording: the target and the why of an action, without personal data beyond ids.
+pub fn describe(action: &Action) -> (String, String) {
+    match action {
+        Action::CreateRoom { room, name, .. } => {
+            (format!("room {room}"), format!("created \"{name}\""))
+        }
+        Action::RenameRoom { room, name } => {
+            (format!("room {room}"), format!("renamed \"{name}\""))
+        }
+        Action::SetModerators { room, moderators } => (
+            format!("room {room}"),
+            format!("{} moderators", moderators.len()),
+        ),
+        Action::Invite {
+            room, member_id, ..
+        } => (format!("room {room} member {member_id}"), "invited".into()),
+        Action::Grant {
+            room, member_id, ..
+        } => (
+            format!("room {room} member {member_id}"),
+            "allowed through the space".into(),
+        ),
+        Action::Kick {
+            room,
+            member_id,
+            reason,
+            ..
+        } => (format!("room {room} member {member_id}"), reason.clone()),
+        Action::Subscribe { room, member_id } => (
+            format!("room {room} member {member_id}"),
+            "email subscriber".into(),
+        ),
+        Action::Unsubscribe { room, member_id } => (
+            format!("room {room} member {member_id}"),
+            "no longer email subscriber".into(),
+        ),
+        Action::SaveMember { member } => (
+            format!("member {}", member.member_id),
+            if member.active {
+                "recorded as active".into()
+            } else {
+                "recorded as inactive".into()
+            },
+        ),
+    }
+}

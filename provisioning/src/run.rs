@@ -1,0 +1,121 @@
+//! One provisioning run, as the CLI and the referents' page start it: read, resume what a
+//! previous run left, plan, guard, journal, apply.
+
+use serde::Serialize;
+
+use relais_core::StoreError;
+
+use crate::{
+    apply::{Applier, ApplyError, ApplyReport, recorded},
+    plan::{Plan, plan},
+    reader::{FileError, ReadReport, read},
+};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dry_run: bool,
+    pub force: bool,
+    pub max_removal_percent: u32,
+    pub national_name: String,
+    /// Where the file came from, for the run history (a file name, never its content).
+    pub source: String,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: ReadReport,
+    pub plan: Plan,
+    /// Work a previous, interrupted run left and this run finished first.
+    pub resumed: Option<ApplyReport>,
+    /// The plan's application (`None` for a dry run or a refused plan).
+    pub applied: Option<ApplyReport>,
+    /// Refused by the safety guard.
+    pub refused: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    counts: std::collections::BTreeMap<&'static str, usize>,
+    rows: usize,
+    errors: usize,
+    recorded_active: usize,
+    removed_active: usize,
+    awaiting_account: usize,
+    source: &'a str,
+}
+
+/// Runs provisioning of the file `bytes`.
+pub async fn provision(
+    bytes: &[u8],
+    applier: &Applier,
+    options: &Options,
+) -> Result<Outcome, RunError> {
+    let report = read(bytes)?;
+    let store = &applier.store;
+    let resumed = if options.dry_run {
+        None
+    } else {
+        let resumed = applier.finish_pending().await?;
+        (resumed.done + resumed.failed.len() > 0).then_some(resumed)
+    };
+    let snapshot = store.prov_snapshot().await?;
+    let plan = plan(&report, &recorded(&snapshot), &options.national_name);
+    let summary = serde_json::to_string(&Summary {
+        counts: plan.summary(),
+        rows: report.rows.len(),
+        errors: report.errors.len(),
+        recorded_active: plan.recorded_active,
+        removed_active: plan.removed_active,
+        awaiting_account: plan.awaiting_account,
+        source: &options.source,
+    })
+    .unwrap_or_default();
+    let errors = serde_json::to_string(&report.errors).unwrap_or_default();
+    let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
+    if options.dry_run || refused {
+        let state = if refused { "refused" } else { "dry_run" };
+        store
+            .prov_record_run(&applier.actor, &options.source, state, &summary, &errors)
+            .await?;
+        return Ok(Outcome {
+            report,
+            plan,
+            resumed,
+            applied: None,
+            refused,
+        });
+    }
+    let journal: Vec<(Option<String>, String)> = plan
+        .actions
+        .iter()
+        .map(|a| {
+            (
+                a.room().map(str::to_owned),
+                serde_json::to_string(a).unwrap_or_default(),
+            )
+        })
+        .collect();
+    store
+        .prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal)
+        .await?;
+    let applied = applier.finish_pending().await?;
+    Ok(Outcome {
+        report,
+        plan,
+        resumed,
+        applied: Some(applied),
+        refused,
+    })
+}

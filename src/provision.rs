@@ -1,0 +1,190 @@
+//! `relais provision FILE`: the membership file reconciled into the homeserver.
+
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, atomic::AtomicUsize},
+    time::Duration,
+};
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+
+use relais_appservice::{MatrixClient, Metrics};
+use relais_core::Config;
+use relais_provisioning::{
+    apply::{Applier, ApplyReport, Homeserver},
+    run::{Options, Outcome, provision},
+};
+
+use crate::commands::open_store;
+
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The membership file (CSV export of the member-management software).
+    file: PathBuf,
+    /// Show the plan; change nothing anywhere.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON object (errors, actions, summary) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Apply even if the plan removes more active members than [provisioning] max_removal_percent.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Exit status when the safety guard refused the plan.
+const REFUSED: u8 = 2;
+/// Exit status when some actions could not be applied.
+const PARTIAL: u8 = 3;
+
+pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read the membership file {}", args.file.display()))?;
+    let store = open_store(config).await?;
+    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
+    let progress = Arc::new(AtomicUsize::new(0));
+    let applier = Applier {
+        homeserver: Homeserver::new(client, store.clone(), config),
+        store: store.clone(),
+        actor: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        concurrency: config.provisioning.concurrency as usize,
+        progress: progress.clone(),
+    };
+    let options = Options {
+        dry_run: args.dry_run,
+        force: args.force,
+        max_removal_percent: config.provisioning.max_removal_percent,
+        national_name: config.provisioning.national_name.clone(),
+        source: args
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let ticker = (!args.json).then(|| tokio::spawn(show_progress(progress)));
+    let outcome = provision(&bytes, &applier, &options).await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
+    store.close().await;
+    let outcome = outcome.context("provisioning")?;
+    if args.json {
+        println!("{}", to_json(&outcome, args.dry_run));
+    } else {
+        print_text(&outcome, config, args.dry_run);
+    }
+    Ok(if outcome.refused {
+        ExitCode::from(REFUSED)
+    } else if outcome
+        .applied
+        .iter()
+        .chain(&outcome.resumed)
+        .any(|r| !r.failed.is_empty())
+    {
+        ExitCode::from(PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn show_progress(progress: Arc<AtomicUsize>) {
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = progress.load(std::sync::atomic::Ordering::Relaxed);
+        if now != last {
+            eprintln!("… {now} actions applied");
+            last = now;
+        }
+    }
+}
+
+fn report_json(report: &ApplyReport) -> serde_json::Value {
+    json!({
+        "done": report.done,
+        "failed": report.failed.iter().map(|(what, error)| json!({"action": what, "error": error})).collect::<Vec<_>>(),
+    })
+}
+
+fn to_json(outcome: &Outcome, dry_run: bool) -> serde_json::Value {
+    json!({
+        "errors": outcome.report.errors,
+        "actions": outcome.plan.actions,
+        "summary": outcome.plan.summary(),
+        "rows": outcome.report.rows.len(),
+        "recorded_active": outcome.plan.recorded_active,
+        "removed_active": outcome.plan.removed_active,
+        "awaiting_account": outcome.plan.awaiting_account,
+        "dry_run": dry_run,
+        "refused": outcome.refused,
+        "resumed": outcome.resumed.as_ref().map(report_json),
+        "applied": outcome.applied.as_ref().map(report_json),
+    })
+}
+
+fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
+    let r = &outcome.report;
+    println!(
+        "Read {} member rows ({:?}, separator '{}'); {} rows with errors.",
+        r.rows.len(),
+        r.encoding,
+        r.separator.escape_default(),
+        r.errors.len()
+    );
+    if !r.ignored_columns.is_empty() {
+        println!(
+            "Ignored columns (never stored): {}",
+            r.ignored_columns.join(", ")
+        );
+    }
+    for e in &r.errors {
+        println!("  line {}: {}", e.line, e.message);
+    }
+    if let Some(resumed) = &outcome.resumed {
+        println!(
+            "Finished an interrupted run first: {} actions done, {} failed.",
+            resumed.done,
+            resumed.failed.len()
+        );
+    }
+    let summary = outcome.plan.summary();
+    if summary.is_empty() {
+        println!("Plan: nothing to do, the homeserver already matches the file.");
+    } else {
+        let parts: Vec<String> = summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!("Plan: {}.", parts.join(", "));
+    }
+    let p = &outcome.plan;
+    println!(
+        "Removals: {} of {} active members (limit {} %). Active members without a Matrix account: {}.",
+        p.removed_active,
+        p.recorded_active,
+        config.provisioning.max_removal_percent,
+        p.awaiting_account
+    );
+    if outcome.refused {
+        println!(
+            "REFUSED: this plan removes more than {} % of active members. Nothing was changed. \
+             Check the export is complete; if the removals are intended, run again with --force.",
+            config.provisioning.max_removal_percent
+        );
+    } else if dry_run {
+        println!("Dry run: nothing was changed.");
+    }
+    if let Some(applied) = &outcome.applied {
+        println!(
+            "Applied: {} actions done, {} failed.",
+            applied.done,
+            applied.failed.len()
+        );
+        for (what, error) in &applied.failed {
+            println!("  failed: {what}: {error}");
+        }
+    }
+}
