@@ -49,6 +49,80 @@ impl Member {
         json
     }
 
+    /// Tries to join a room by id or alias; returns the HTTP status.
+    pub async fn try_join(&self, room: &str) -> u16 {
+        let path = format!("/_matrix/client/v3/join/{}", enc(room));
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("join request");
+        resp.status().as_u16()
+    }
+
+    /// The room an alias points to.
+    pub async fn resolve(&self, alias: &str) -> String {
+        let path = format!("/_matrix/client/v3/directory/room/{}", enc(alias));
+        let json = self.call(reqwest::Method::GET, &path, None).await;
+        json["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    /// The rooms this member is invited to, from an initial sync.
+    pub async fn invites(&self) -> Vec<String> {
+        let json = self
+            .call(
+                reqwest::Method::GET,
+                "/_matrix/client/v3/sync?timeout=0",
+                None,
+            )
+            .await;
+        json["rooms"]["invite"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends a text message; returns the HTTP status instead of failing.
+    pub async fn try_send_text(&self, room: &str, body: &str) -> u16 {
+        let txn = format!("t{:016x}", rand::random::<u64>());
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+            enc(room)
+        );
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"msgtype": "m.text", "body": body}))
+            .send()
+            .await
+            .expect("send request");
+        resp.status().as_u16()
+    }
+
+    /// A state event's content, as this client may read it.
+    pub async fn state(&self, room: &str, event_type: &str, state_key: &str) -> Value {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/{event_type}/{}",
+            enc(room),
+            enc(state_key)
+        );
+        self.call(reqwest::Method::GET, &path, None).await
+    }
+
+    /// The rooms of a space, as the space hierarchy API lists them.
+    pub async fn hierarchy(&self, space: &str) -> Vec<Value> {
+        let path = format!(
+            "/_matrix/client/v1/rooms/{}/hierarchy?limit=100",
+            enc(space)
+        );
+        let json = self.call(reqwest::Method::GET, &path, None).await;
+        json["rooms"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Creates a private room inviting `invite`; returns its id.
     pub async fn create_room(&self, name: &str, invite: &[&str]) -> String {
         let body = json!({"name": name, "preset": "private_chat", "invite": invite});

@@ -1,0 +1,306 @@
+//! `relais provision` against a real Synapse: who can and cannot enter what after a first
+//! import, after a second export with moves, lapses and departures, after a truncated export,
+//! and after a kill -9 in the middle of applying.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Member, RelaisOptions, Stack, eventually, unique};
+use serde_json::Value;
+
+const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Téléphone;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
+
+fn row(id: &str, fed: &str, section: &str, roles: &str, active: &str, user: &str) -> String {
+    format!(
+        "{id};Prénom{id};Nom{id};m{id}@example.org;0600000000;{fed};{section};{roles};{active};{user};messagerie\n"
+    )
+}
+
+fn alias(key: &str) -> String {
+    format!("#relais_{key}:pcf.test")
+}
+
+/// Runs `relais provision FILE --json` and returns (exit code, JSON).
+fn provision(stack: &Stack, csv: &str, extra: &[&str]) -> (i32, Value) {
+    let file = stack
+        .relais
+        .dir
+        .path()
+        .join(format!("{}.csv", unique("members")));
+    std::fs::write(&file, csv).expect("write csv");
+    let file = file.display().to_string();
+    let mut args = vec!["provision", file.as_str(), "--json"];
+    args.extend_from_slice(extra);
+    let (status, stdout, stderr) = stack.relais.cli(&args);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("provision output is not JSON ({e}): {stdout}\n{stderr}"));
+    (status.code().unwrap_or(-1), json)
+}
+
+struct People {
+    a: Member,
+    b: Member,
+    c: Member,
+    d: Member,
+}
+
+async fn people(stack: &Stack) -> People {
+    let s = &stack.synapse;
+    People {
+        a: s.register(&unique("a")).await,
+        b: s.register(&unique("b")).await,
+        c: s.register(&unique("c")).await,
+        d: s.register(&unique("d")).await,
+    }
+}
+
+#[tokio::test]
+async fn first_import_then_moves_lapses_departures_and_a_guarded_truncation() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let p = people(&stack).await;
+    let first = format!(
+        "{HEADER}{}{}{}{}",
+        row(
+            "001",
+            "Nord",
+            "Lille",
+            "Secrétaire de section",
+            "oui",
+            &p.a.user_id
+        ),
+        row("002", " nord ", "Lille", "", "OUI", &p.b.user_id),
+        row("003", "Nord", "Roubaix", "", "oui", &p.c.user_id),
+        row(
+            "004",
+            "Paris",
+            "Paris 11e",
+            "Secrétaire fédéral",
+            "oui",
+            &p.d.user_id
+        ),
+    );
+    let (code, out) = provision(&stack, &first, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["errors"], serde_json::json!([]));
+    assert_eq!(out["applied"]["failed"], serde_json::json!([]), "{out}");
+
+    // a: federation space, its rooms, their section — nothing else.
+    let nord = p.a.resolve(&alias("nord")).await;
+    assert!(p.a.invites().await.contains(&nord));
+    assert_eq!(p.a.try_join(&nord).await, 200);
+    assert_eq!(
+        p.a.try_join(&alias("nord.discussion")).await,
+        200,
+        "restricted room, entered through the space"
+    );
+    assert_eq!(p.a.try_join(&alias("nord.annonces")).await, 200);
+    assert_eq!(p.a.try_join(&alias("nord.s.lille")).await, 200);
+    assert_eq!(
+        p.a.try_join(&alias("nord.s.roubaix")).await,
+        403,
+        "another section's room"
+    );
+    assert_eq!(
+        p.a.try_join(&alias("paris")).await,
+        403,
+        "another federation's space"
+    );
+    assert_eq!(p.d.try_join(&alias("nord.discussion")).await, 403);
+    // a moderates their section; plain members cannot post announcements.
+    let lille = p.a.resolve(&alias("nord.s.lille")).await;
+    let levels = p.a.state(&lille, "m.room.power_levels", "").await;
+    assert_eq!(levels["users"][&p.a.user_id], 50, "{levels}");
+    assert_eq!(levels["users"]["@relais:pcf.test"], 100);
+    assert_eq!(levels["invite"], 50, "only moderators invite");
+    assert_eq!(p.b.try_join(&nord).await, 200);
+    assert_eq!(p.b.try_join(&alias("nord.annonces")).await, 200);
+    assert_eq!(
+        p.b.try_send_text(&alias_room(&p.b, "nord.annonces").await, "hello")
+            .await,
+        403
+    );
+    let join_rules =
+        p.a.state(
+            &alias_room(&p.a, "nord.discussion").await,
+            "m.room.join_rules",
+            "",
+        )
+        .await;
+    assert_eq!(join_rules["join_rule"], "restricted");
+
+    // The same file again: nothing to do.
+    let (code, out) = provision(&stack, &first, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out["actions"], serde_json::json!([]), "{out}");
+
+    // a moves to Roubaix, b lapses, c leaves the file: 2 of 4 active members removed.
+    let second = format!(
+        "{HEADER}{}{}{}",
+        row("001", "Nord", "Roubaix", "", "oui", &p.a.user_id),
+        row("002", "Nord", "Lille", "", "non", &p.b.user_id),
+        row(
+            "004",
+            "Paris",
+            "Paris 11e",
+            "Secrétaire fédéral",
+            "oui",
+            &p.d.user_id
+        ),
+    );
+    let (code, out) = provision(&stack, &second, &[]);
+    assert_eq!(code, 2, "refused by the guard: {out}");
+    assert_eq!(out["refused"], true);
+    assert_eq!(
+        p.b.try_join(&nord).await,
+        200,
+        "nothing changed: b still has access"
+    );
+
+    let (code, out) = provision(&stack, &second, &["--force"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        p.a.try_join(&alias("nord.s.roubaix")).await,
+        200,
+        "a was invited to the new section"
+    );
+    assert_eq!(
+        p.a.try_join(&lille).await,
+        403,
+        "a was removed from the old one"
+    );
+    assert_eq!(
+        p.b.try_join(&nord).await,
+        403,
+        "b lapsed: out of the federation space"
+    );
+    assert_eq!(p.b.try_join(&alias("nord.discussion")).await, 403);
+    assert_eq!(
+        p.c.try_join(&alias("nord.s.roubaix")).await,
+        403,
+        "c left the file"
+    );
+    let paris = alias_room(&p.d, "paris").await;
+    assert_eq!(p.d.try_join(&paris).await, 200);
+    let levels = p.d.state(&paris, "m.room.power_levels", "").await;
+    assert_eq!(
+        levels["users"][&p.d.user_id], 50,
+        "d is a federation moderator"
+    );
+
+    // b renews: back in.
+    let third = second.replace(";non;", ";oui;");
+    let (code, out) = provision(&stack, &third, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(p.b.try_join(&nord).await, 200);
+    assert_eq!(p.b.try_join(&alias("nord.s.lille")).await, 200);
+}
+
+async fn alias_room(member: &Member, key: &str) -> String {
+    member.resolve(&alias(key)).await
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_and_a_dry_run_changes_nothing() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let p = people(&stack).await;
+    let csv = format!(
+        "{HEADER}{}{}{}",
+        row("010", "Nord", "Lille", "", "oui", &p.a.user_id),
+        row("011", "", "Lille", "", "oui", &p.b.user_id),
+        row("012", "Nord", "Lille", "", "oui", "pas-un-identifiant"),
+    );
+    let (code, out) = provision(&stack, &csv, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<u64> = out["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(lines, [3, 4]);
+    assert!(
+        out["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("fédération")
+    );
+    assert!(!out["actions"].as_array().expect("actions").is_empty());
+    assert!(out["applied"].is_null());
+    assert_eq!(
+        p.a.try_join(&alias("nord")).await,
+        404,
+        "dry run: the space does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_kill_during_apply_is_finished_by_the_next_run_without_duplicates() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let mut users = Vec::new();
+    for _ in 0..24 {
+        users.push(stack.synapse.register(&unique("m")).await);
+    }
+    let csv: String = std::iter::once(HEADER.to_owned())
+        .chain(users.iter().enumerate().map(|(i, u)| {
+            let section = format!("Section {}", i % 6);
+            row(
+                &format!("{i:03}"),
+                if i % 2 == 0 { "Nord" } else { "Paris" },
+                &section,
+                "",
+                "oui",
+                &u.user_id,
+            )
+        }))
+        .collect();
+    let file = stack.relais.dir.path().join("big.csv");
+    std::fs::write(&file, &csv).expect("write csv");
+
+    let mut child = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .args(["provision", &file.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn provision");
+    eventually("some actions applied", Duration::from_secs(60), || async {
+        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
+        (stdout.lines().count() >= 20).then_some(())
+    })
+    .await;
+    child.kill().await.expect("kill -9 provision");
+
+    let (code, out) = provision(&stack, &csv, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["applied"]["failed"], serde_json::json!([]), "{out}");
+    let (code, again) = provision(&stack, &csv, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(again["actions"], serde_json::json!([]), "all done: {again}");
+    for (i, user) in users.iter().enumerate() {
+        let fed = if i % 2 == 0 { "nord" } else { "paris" };
+        assert_eq!(
+            user.try_join(&alias(fed)).await,
+            200,
+            "{} into {fed}",
+            user.user_id
+        );
+        assert_eq!(
+            user.try_join(&alias(&format!("{fed}.s.section-{}", i % 6)))
+                .await,
+            200
+        );
+    }
+    // One room per alias: the space lists each of its rooms once.
+    let nord = users[0].resolve(&alias("nord")).await;
+    let hierarchy = users[0].hierarchy(&nord).await;
+    let mut names: Vec<String> = hierarchy
+        .iter()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect();
+    let total = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), total, "no duplicated room: {names:?}");
+}
