@@ -71,21 +71,26 @@ pids+=($!)
 wait_http "http://127.0.0.1:$as_port/health" Relais
 "$relais" --config "$demo/relais.toml" ping
 
+# The sample members who use the chat get an account (the others are email subscribers).
+for name in camille karim ines paul; do
+  "$root/.venv-synapse/bin/register_new_matrix_user" -u "$name" -p "relais-demo-$name" --no-admin -k "$secret" \
+    "http://127.0.0.1:$hs_port" >/dev/null 2>&1 || true
+done
+echo "Provisioning the sample membership file tests/data/members.csv..." >&2
+"$relais" --config "$demo/relais.toml" provision tests/data/members.csv
 password="relais-demo-camille"
-"$root/.venv-synapse/bin/register_new_matrix_user" -u camille -p "$password" --no-admin -k "$secret" \
-  "http://127.0.0.1:$hs_port" >/dev/null 2>&1 || true
 "$py" scripts/demo_member.py "http://127.0.0.1:$hs_port" camille "$password" "@relais:$server_name"
 
 cat <<INFO
 
 Relais is running.
   Matrix homeserver:  http://127.0.0.1:$hs_port   (server name $server_name)
-  Sample member:      camille / $password
+  Sample members:     camille / $password  (also karim, ines, paul: password relais-demo-<name>)
   Relais web pages:   http://127.0.0.1:$web_port/
   Relais metrics:     http://127.0.0.1:$as_port/metrics
 Log in with any Matrix client (Element Desktop, or Element Web served locally): choose
-"Edit homeserver", enter http://127.0.0.1:$hs_port, then sign in as camille. Type !aide in the
-room "Bienvenue sur Relais" to talk to the bot.
+"Edit homeserver", enter http://127.0.0.1:$hs_port, then sign in as camille: she is in the
+"Fédération Nord" space with its rooms and her section, and can type !aide to talk to the bot.
 INFO
 if $check; then
   echo "Demo check passed." >&2

@@ -27,10 +27,19 @@ def main():
         "password": password,
     })
     token = login["access_token"]
+    q = urllib.parse.quote
+    invites = call(base, "GET", "/_matrix/client/v3/sync?timeout=0", token).get("rooms", {}).get("invite", {})
+    names = []
+    for room_id, room in sorted(invites.items()):
+        call(base, "POST", f"/_matrix/client/v3/join/{q(room_id)}", token, {})
+        for ev in room.get("invite_state", {}).get("events", []):
+            if ev.get("type") == "m.room.name":
+                names.append(ev["content"].get("name", room_id))
+    if names:
+        print(f"  {user} accepted her invitations: " + ", ".join(names))
     room = call(base, "POST", "/_matrix/client/v3/createRoom", token, {
         "name": "Bienvenue sur Relais", "preset": "private_chat", "invite": [bot],
     })["room_id"]
-    q = urllib.parse.quote
     deadline = time.time() + 60
     while bot not in call(base, "GET", f"/_matrix/client/v3/rooms/{q(room)}/joined_members", token)["joined"]:
         if time.time() > deadline:
