@@ -3,6 +3,7 @@
 //! Parses the command line, loads the configuration, and hands over to the crates. Errors are
 //! printed as one readable message (what failed and what to do), never as a panic or backtrace.
 
+mod bench;
 mod commands;
 mod provision;
 mod serve;
@@ -42,6 +43,8 @@ enum Command {
     Ping,
     /// Reconcile the membership file into spaces, rooms, moderators and email subscribers.
     Provision(provision::ProvisionArgs),
+    /// Benchmarks (figures for docs/benchmarks.md); needs no configuration.
+    Bench(bench::BenchArgs),
     /// Show the audit log: every change provisioning applied (who, what, when, why).
     Audit {
         /// How many entries, newest first.
@@ -86,6 +89,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Bench(args) = cli.command {
+        return bench::run(args).await.map(|()| ExitCode::SUCCESS);
+    }
     let config = relais_core::Config::load(&cli.config)?;
     let done = match cli.command {
         Command::Provision(args) => return provision::run(&config, args).await,
@@ -102,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue { action } => commands::queue(&config, action).await,
         Command::Audit { limit, json } => commands::audit(&config, limit, json).await,
         Command::Member { action } => commands::member(&config, action).await,
+        Command::Bench(_) => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
 }

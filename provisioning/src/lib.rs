@@ -10,4 +10,5 @@ pub mod model;
 pub mod plan;
 pub mod reader;
 pub mod run;
+pub mod synth;
 pub mod text;

@@ -7,10 +7,7 @@ use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
 use serde_json::{Value, json};
 
 use relais_appservice::{ClientError, MatrixClient, client::rooms::NewRoom};
-use relais_core::{
-    Config, Store,
-    store::provisioning::{Effect, RoomRecord},
-};
+use relais_core::{Config, Store};
 
 use crate::{desired::RoomKind, plan::Action};
 
@@ -70,77 +67,57 @@ impl Homeserver {
         RoomId::parse(&id).map_err(|_| Failure::Permanent(format!("room {key} has an invalid id")))
     }
 
-    /// Applies a homeserver action and returns its effect on the record.
-    pub async fn execute(&self, action: &Action) -> Result<Effect, Failure> {
+    /// Applies a homeserver action; returns the id of the room it created, if it created one.
+    pub async fn execute(&self, action: &Action) -> Result<Option<OwnedRoomId>, Failure> {
         match action {
             Action::CreateRoom {
                 room,
                 kind,
                 name,
                 parent,
-            } => self.create(room, *kind, name, parent.as_deref()).await,
+            } => self
+                .create(room, *kind, name, parent.as_deref())
+                .await
+                .map(Some),
             Action::RenameRoom { room, name } => {
                 let id = self.room_id(room).await?;
                 self.client
                     .put_state(&id, "m.room.name", "", &json!({ "name": name }))
                     .await?;
-                Ok(Effect::Rename {
-                    key: room.clone(),
-                    name: name.clone(),
-                })
+                Ok(None)
             }
             Action::SetModerators { room, moderators } => {
                 let id = self.room_id(room).await?;
                 let wanted: BTreeSet<String> = moderators.iter().map(ToString::to_string).collect();
                 self.set_moderators(&id, &wanted).await?;
-                let json = serde_json::to_string(moderators).unwrap_or_else(|_| "[]".into());
-                Ok(Effect::Moderators {
-                    key: room.clone(),
-                    moderators: json,
-                })
+                Ok(None)
             }
-            Action::Invite {
-                room,
-                member_id,
-                user_id,
-            } => {
+            Action::Invite { room, user_id, .. } => {
                 let id = self.room_id(room).await?;
                 if let Err(e) = self.client.invite(&id, user_id).await {
                     // Already joined or invited: the invitation is in effect.
-                    if !matches!(
-                        self.membership(&id, user_id).await?.as_deref(),
-                        Some("join" | "invite")
-                    ) {
+                    let membership = self.membership(&id, user_id).await?;
+                    if !matches!(membership.as_deref(), Some("join" | "invite")) {
                         return Err(e.into());
                     }
                 }
-                Ok(Effect::Grant {
-                    room_key: room.clone(),
-                    member_id: member_id.clone(),
-                    user_id: user_id.to_string(),
-                })
+                Ok(None)
             }
             Action::Kick {
                 room,
-                member_id,
                 user_id,
                 reason,
+                ..
             } => {
                 let id = self.room_id(room).await?;
                 if let Err(e) = self.client.kick(&id, user_id, reason).await {
                     // Never joined, already left or kicked: they are out, which is the goal.
-                    if matches!(
-                        self.membership(&id, user_id).await?.as_deref(),
-                        Some("join" | "invite" | "knock")
-                    ) {
+                    let membership = self.membership(&id, user_id).await?;
+                    if matches!(membership.as_deref(), Some("join" | "invite" | "knock")) {
                         return Err(e.into());
                     }
                 }
-                Ok(Effect::Revoke {
-                    room_key: room.clone(),
-                    member_id: member_id.clone(),
-                    user_id: user_id.to_string(),
-                })
+                Ok(None)
             }
             _ => Err(Failure::Permanent("not a homeserver action".into())),
         }
@@ -183,7 +160,7 @@ impl Homeserver {
         kind: RoomKind,
         name: &str,
         parent: Option<&str>,
-    ) -> Result<Effect, Failure> {
+    ) -> Result<OwnedRoomId, Failure> {
         let parent_id = match parent {
             Some(parent) => Some(self.room_id(parent).await?),
             None => None,
@@ -232,17 +209,7 @@ impl Homeserver {
                 .put_state(space, "m.space.child", room_id.as_str(), &child)
                 .await?;
         }
-        Ok(Effect::Room(RoomRecord {
-            key: key.to_owned(),
-            kind: serde_json::to_value(kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            name: name.to_owned(),
-            parent_key: parent.map(str::to_owned),
-            room_id: room_id.to_string(),
-            moderators: "[]".into(),
-        }))
+        Ok(room_id)
     }
 
     async fn set_moderators(

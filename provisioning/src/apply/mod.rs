@@ -25,7 +25,7 @@ use relais_core::{
 };
 
 pub use homeserver::{Failure, Homeserver};
-pub use record::{describe, recorded, store_effect};
+pub use record::{describe, effect_of, recorded};
 
 use crate::plan::Action;
 
@@ -95,7 +95,7 @@ impl Applier {
                     (
                         j.run_id,
                         j.seq,
-                        store_effect(&j.action),
+                        Some(effect_of(&j.action, "")),
                         self.audit(&j.action),
                     )
                 })
@@ -193,7 +193,9 @@ impl Applier {
         let mut report = ApplyReport::default();
         for job in queue {
             match self.homeserver.execute(&job.action).await {
-                Ok(effect) => {
+                Ok(created) => {
+                    let effect =
+                        effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
                     self.complete(&job, effect).await?;
                     report.done += 1;
                 }

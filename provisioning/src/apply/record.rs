@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use ruma::{OwnedUserId, UserId};
 
-use relais_core::store::provisioning::{Effect, Snapshot};
+use relais_core::store::provisioning::{Effect, RoomRecord, Snapshot};
 
 use crate::{
     desired::{RoomKind, RoomSpec},
@@ -55,15 +55,54 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
     rec
 }
 
-/// The effect of a store-only action (`None` for homeserver actions, whose effect needs the
-/// homeserver's answer).
-pub fn store_effect(action: &Action) -> Option<Effect> {
-    Some(match action {
-        Action::Grant {
+/// What completing `action` changes in the record. `room_id` is the id of the room a
+/// `CreateRoom` made (unused for the other actions).
+pub fn effect_of(action: &Action, room_id: &str) -> Effect {
+    match action {
+        Action::CreateRoom {
+            room,
+            kind,
+            name,
+            parent,
+        } => Effect::Room(RoomRecord {
+            key: room.clone(),
+            kind: serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            name: name.clone(),
+            parent_key: parent.clone(),
+            room_id: room_id.to_owned(),
+            moderators: "[]".into(),
+        }),
+        Action::RenameRoom { room, name } => Effect::Rename {
+            key: room.clone(),
+            name: name.clone(),
+        },
+        Action::SetModerators { room, moderators } => Effect::Moderators {
+            key: room.clone(),
+            moderators: serde_json::to_string(moderators).unwrap_or_else(|_| "[]".into()),
+        },
+        Action::Invite {
+            room,
+            member_id,
+            user_id,
+        }
+        | Action::Grant {
             room,
             member_id,
             user_id,
         } => Effect::Grant {
+            room_key: room.clone(),
+            member_id: member_id.clone(),
+            user_id: user_id.to_string(),
+        },
+        Action::Kick {
+            room,
+            member_id,
+            user_id,
+            ..
+        } => Effect::Revoke {
             room_key: room.clone(),
             member_id: member_id.clone(),
             user_id: user_id.to_string(),
@@ -83,8 +122,7 @@ pub fn store_effect(action: &Action) -> Option<Effect> {
             matrix_id: member.matrix_id.as_ref().map(ToString::to_string),
             email: member.email.clone(),
         },
-        _ => return None,
-    })
+    }
 }
 
 /// Audit wording: the target and the why of an action, without personal data beyond ids.

@@ -1,0 +1,155 @@
+//! `relais bench`: measured figures for docs/benchmarks.md, never timing assertions in tests.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use relais_core::{Store, store::provisioning::AuditEntry, time::now_ms};
+use relais_provisioning::{
+    apply::{effect_of, recorded},
+    plan::{Recorded, plan},
+    reader::read,
+    synth::{Shape, membership_file},
+};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
+    Provision {
+        #[arg(long, default_value_t = Shape::NATIONAL.members)]
+        members: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.federations)]
+        federations: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.sections)]
+        sections: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.cells)]
+        cells: usize,
+        /// Store to record into (default: a temporary SQLite file). Use an empty database.
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+/// Limits from the provisioning issue.
+const PLAN_LIMIT_S: f64 = 2.0;
+const MEMORY_LIMIT_MB: f64 = 300.0;
+const REPLAN_LIMIT_S: f64 = 10.0;
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let BenchWhat::Provision {
+        members,
+        federations,
+        sections,
+        cells,
+        database,
+    } = args.what;
+    let shape = Shape {
+        members,
+        federations,
+        sections,
+        cells,
+    };
+    let file = membership_file(shape, "pcf.test");
+    let baseline_mb = peak_rss_mb().unwrap_or(0.0);
+
+    let started = Instant::now();
+    let report = read(file.as_bytes())?;
+    let first = plan(&report, &Recorded::default(), "PCF — national");
+    let plan_s = started.elapsed().as_secs_f64();
+    let peak_mb = peak_rss_mb().unwrap_or(0.0);
+
+    let dir = tempfile::tempdir()?;
+    let url = database.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
+    });
+    let store = Store::open(&url, 4)
+        .await
+        .context("opening the benchmark database")?;
+    let started = Instant::now();
+    record_all(&store, &first.actions).await?;
+    let record_s = started.elapsed().as_secs_f64();
+    drop(first);
+
+    let started = Instant::now();
+    let report = read(file.as_bytes())?;
+    let snapshot = store.prov_snapshot().await?;
+    let again = plan(&report, &recorded(&snapshot), "PCF — national");
+    let replan_s = started.elapsed().as_secs_f64();
+    store.close().await;
+
+    let out = json!({
+        "members": members, "federations": federations, "sections": sections, "cells": cells,
+        "file_bytes": file.len(),
+        "rows_with_errors": report.errors.len(),
+        "plan_seconds": plan_s, "plan_ratio_to_limit": plan_s / PLAN_LIMIT_S,
+        "peak_rss_mb": peak_mb, "baseline_rss_mb": baseline_mb, "peak_ratio_to_limit": peak_mb / MEMORY_LIMIT_MB,
+        "record_seconds": record_s,
+        "replan_seconds": replan_s, "replan_ratio_to_limit": replan_s / REPLAN_LIMIT_S,
+        "replan_actions": again.actions.len(),
+        "backend": if url.starts_with("sqlite") { "sqlite" } else { "postgres" },
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    anyhow::ensure!(
+        again.actions.is_empty(),
+        "re-planning the unchanged file produced actions"
+    );
+    Ok(())
+}
+
+/// Records every action as done, as an apply against an agreeing homeserver would.
+async fn record_all(
+    store: &Store,
+    actions: &[relais_provisioning::plan::Action],
+) -> anyhow::Result<()> {
+    let journal: Vec<(Option<String>, String)> = actions
+        .iter()
+        .map(|a| {
+            (
+                a.room().map(str::to_owned),
+                serde_json::to_string(a).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let run_id = store
+        .prov_start_run("bench", "synthetic", "{}", "[]", &journal)
+        .await?;
+    for (chunk_index, chunk) in actions.chunks(1000).enumerate() {
+        let done: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let seq = i64::try_from(chunk_index * 1000 + i).unwrap_or(i64::MAX);
+                let room_id = format!("!bench-{}:pcf.test", a.room().unwrap_or_default());
+                let audit = AuditEntry {
+                    at: now_ms(),
+                    actor: "bench".into(),
+                    action: a.kind().into(),
+                    target: String::new(),
+                    detail: String::new(),
+                };
+                (run_id, seq, Some(effect_of(a, &room_id)), audit)
+            })
+            .collect();
+        store.prov_complete(&done).await?;
+    }
+    Ok(())
+}
