@@ -14,7 +14,7 @@ echo "Building relais..." >&2
 cargo build --locked --quiet
 relais="$root/target/debug/relais"
 py="$root/.venv-synapse/bin/python"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$root/scripts/lib.sh"
 
 if $check; then
   demo="$(mktemp -d)"
@@ -23,7 +23,7 @@ else
   demo="$root/.demo"
   hs_port=${DEMO_SYNAPSE_PORT:-8008}; as_port=${DEMO_APPSERVICE_PORT:-9009}; web_port=${DEMO_WEB_PORT:-8080}
 fi
-mkdir -p "$demo/synapse"
+mkdir -p "$demo"
 server_name="pcf.test"
 
 if [ ! -f "$demo/relais.toml" ] || $check; then
@@ -34,13 +34,8 @@ if [ ! -f "$demo/relais.toml" ] || $check; then
       -e "s/change-me-hs-0123456789abcdef/hs_$(python3 -c 'import secrets; print(secrets.token_hex(24))')/" \
       -e "s|sqlite://relais.db|sqlite://$demo/relais.db|" \
       relais.example.toml > "$demo/relais.toml"
+  synapse_prepare "$demo/synapse" "$hs_port" "$secret" "$server_name"
   echo "$secret" > "$demo/synapse/shared_secret"
-  for t in homeserver.yaml log.yaml; do
-    sed -e "s|@DIR@|$demo/synapse|g" -e "s|@PORT@|$hs_port|g" -e "s|@SECRET@|$secret|g" \
-        -e "s|@SERVER_NAME@|$server_name|g" "tests/synapse/$t.in" > "$demo/synapse/$t"
-  done
-  python3 -c 'import os,base64; print("ed25519 a_demo " + base64.b64encode(os.urandom(32)).decode().rstrip("="))' \
-    > "$demo/synapse/signing.key"
 fi
 secret=$(cat "$demo/synapse/shared_secret")
 "$relais" --config "$demo/relais.toml" registration > "$demo/synapse/relais-registration.yaml"
@@ -52,14 +47,6 @@ cleanup() {
   if $check; then rm -rf "$demo"; fi
 }
 trap cleanup EXIT INT TERM
-
-wait_http() { # url what
-  for _ in $(seq 1 600); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "error: $2 did not start; see $demo" >&2; return 1
-}
 
 echo "Starting Synapse on 127.0.0.1:$hs_port..." >&2
 "$py" -m synapse.app.homeserver -c "$demo/synapse/homeserver.yaml" >"$demo/synapse/stderr.log" 2>&1 &

@@ -22,6 +22,19 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 enum BenchWhat {
+    /// Print a synthetic membership file (CSV) of the given shape, for other benchmarks.
+    MembershipFile {
+        #[arg(long, default_value_t = Shape::NATIONAL.members)]
+        members: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.federations)]
+        federations: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.sections)]
+        sections: usize,
+        #[arg(long, default_value_t = Shape::NATIONAL.cells)]
+        cells: usize,
+        #[arg(long, default_value = "pcf.test")]
+        server_name: String,
+    },
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
     Provision {
         #[arg(long, default_value_t = Shape::NATIONAL.members)]
@@ -52,19 +65,16 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let BenchWhat::Provision {
-        members,
-        federations,
-        sections,
-        cells,
-        database,
-    } = args.what;
-    let shape = Shape {
-        members,
-        federations,
-        sections,
-        cells,
+    let (members, federations, sections, cells, database) = match args.what {
+        BenchWhat::MembershipFile { members, federations, sections, cells, server_name } => {
+            print!("{}", membership_file(Shape { members, federations, sections, cells }, &server_name));
+            return Ok(());
+        }
+        BenchWhat::Provision { members, federations, sections, cells, database } => {
+            (members, federations, sections, cells, database)
+        }
     };
+    let shape = Shape { members, federations, sections, cells };
     let file = membership_file(shape, "pcf.test");
     let baseline_mb = peak_rss_mb().unwrap_or(0.0);
 
@@ -75,15 +85,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let peak_mb = peak_rss_mb().unwrap_or(0.0);
 
     let dir = tempfile::tempdir()?;
-    let url = database.unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        )
-    });
-    let store = Store::open(&url, 4)
-        .await
-        .context("opening the benchmark database")?;
+    let url =
+        database.unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
+    let store = Store::open(&url, 4).await.context("opening the benchmark database")?;
     let started = Instant::now();
     record_all(&store, &first.actions).await?;
     let record_s = started.elapsed().as_secs_f64();
@@ -108,30 +112,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "backend": if url.starts_with("sqlite") { "sqlite" } else { "postgres" },
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
-    anyhow::ensure!(
-        again.actions.is_empty(),
-        "re-planning the unchanged file produced actions"
-    );
+    anyhow::ensure!(again.actions.is_empty(), "re-planning the unchanged file produced actions");
     Ok(())
 }
 
 /// Records every action as done, as an apply against an agreeing homeserver would.
-async fn record_all(
-    store: &Store,
-    actions: &[relais_provisioning::plan::Action],
-) -> anyhow::Result<()> {
+async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]) -> anyhow::Result<()> {
     let journal: Vec<(Option<String>, String)> = actions
         .iter()
-        .map(|a| {
-            (
-                a.room().map(str::to_owned),
-                serde_json::to_string(a).unwrap_or_default(),
-            )
-        })
+        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
-    let run_id = store
-        .prov_start_run("bench", "synthetic", "{}", "[]", &journal)
-        .await?;
+    let run_id = store.prov_start_run("bench", "synthetic", "{}", "[]", &journal).await?;
     for (chunk_index, chunk) in actions.chunks(1000).enumerate() {
         let done: Vec<_> = chunk
             .iter()

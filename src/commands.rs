@@ -23,12 +23,9 @@ pub enum QueueAction {
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(
-        config.database.url.expose(),
-        config.database.max_connections,
-    )
-    .await
-    .context("opening the database named by [database] url")
+    Store::open(config.database.url.expose(), config.database.max_connections)
+        .await
+        .context("opening the database named by [database] url")
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -39,15 +36,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn ping(config: &Config) -> anyhow::Result<()> {
-    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?
-        .with_max_retry(Duration::from_secs(10));
+    let client =
+        MatrixClient::new(config, Arc::new(Metrics::default()))?.with_max_retry(Duration::from_secs(10));
     match client.ping_appservice(&config.appservice.id).await {
         Ok(rtt) => {
-            println!(
-                "The homeserver reached Relais at {} in {} ms.",
-                config.appservice.url,
-                rtt.as_millis()
-            );
+            println!("The homeserver reached Relais at {} in {} ms.", config.appservice.url, rtt.as_millis());
             Ok(())
         }
         Err(error) => Err(anyhow::anyhow!("{error}. {}", ping_hint(&error))),
@@ -59,9 +52,7 @@ fn ping_hint(error: &ClientError) -> &'static str {
         Some("M_UNKNOWN_TOKEN" | "M_FORBIDDEN") => {
             "The homeserver does not know this as_token or appservice id: load the output of `relais registration` in Synapse's app_service_config_files and restart Synapse"
         }
-        Some("M_URL_NOT_SET") => {
-            "The registration has no url: regenerate it with `relais registration`"
-        }
+        Some("M_URL_NOT_SET") => "The registration has no url: regenerate it with `relais registration`",
         Some("M_CONNECTION_FAILED" | "M_CONNECTION_TIMEOUT") => {
             "The homeserver cannot reach [appservice] url: is `relais serve` running and is the url right?"
         }
@@ -78,15 +69,9 @@ pub async fn queue(config: &Config, action: QueueAction) -> anyhow::Result<()> {
         QueueAction::Status { json } => {
             let s = store.queue_stats().await?;
             if json {
-                println!(
-                    "{{\"pending\":{},\"failed\":{},\"done\":{}}}",
-                    s.pending, s.failed, s.done
-                );
+                println!("{{\"pending\":{},\"failed\":{},\"done\":{}}}", s.pending, s.failed, s.done);
             } else {
-                println!(
-                    "pending: {}\nfailed:  {}\ndone:    {}",
-                    s.pending, s.failed, s.done
-                );
+                println!("pending: {}\nfailed:  {}\ndone:    {}", s.pending, s.failed, s.done);
             }
         }
         QueueAction::Failed => {
@@ -129,10 +114,7 @@ pub async fn audit(config: &Config, limit: i64, json: bool) -> anyhow::Result<()
             let line = serde_json::json!({"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail});
             println!("{line}");
         } else {
-            println!(
-                "{} {} {} {}: {}",
-                e.at, e.actor, e.action, e.target, e.detail
-            );
+            println!("{} {} {} {}: {}", e.at, e.actor, e.action, e.target, e.detail);
         }
     }
     store.close().await;
@@ -141,10 +123,7 @@ pub async fn audit(config: &Config, limit: i64, json: bool) -> anyhow::Result<()
 
 pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    );
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
     match action {
         MemberAction::Export { member_id } => {
             let export = store.member_export(&member_id).await?;

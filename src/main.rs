@@ -19,13 +19,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "relais", version, about, long_about = None)]
 struct Cli {
     /// Configuration file (TOML); any key can also be set as RELAIS_<SECTION>__<KEY>.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "RELAIS_CONFIG",
-        default_value = "relais.toml"
-    )]
+    #[arg(long, short, global = true, env = "RELAIS_CONFIG", default_value = "relais.toml")]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -69,10 +63,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -96,10 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let done = match cli.command {
         Command::Provision(args) => return provision::run(&config, args).await,
         Command::Registration => {
-            print!(
-                "{}",
-                relais_appservice::registration::registration_yaml(&config)
-            );
+            print!("{}", relais_appservice::registration::registration_yaml(&config));
             Ok(())
         }
         Command::Serve => serve::run(config).await,

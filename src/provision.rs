@@ -49,10 +49,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     let applier = Applier {
         homeserver: Homeserver::new(client, store.clone(), config),
         store: store.clone(),
-        actor: format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        ),
+        actor: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
         concurrency: config.provisioning.concurrency as usize,
         progress: progress.clone(),
     };
@@ -61,11 +58,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         force: args.force,
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
-        source: args
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     let ticker = (!args.json).then(|| tokio::spawn(show_progress(progress)));
     let outcome = provision(&bytes, &applier, &options).await;
@@ -81,12 +74,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     }
     Ok(if outcome.refused {
         ExitCode::from(REFUSED)
-    } else if outcome
-        .applied
-        .iter()
-        .chain(&outcome.resumed)
-        .any(|r| !r.failed.is_empty())
-    {
+    } else if outcome.applied.iter().chain(&outcome.resumed).any(|r| !r.failed.is_empty()) {
         ExitCode::from(PARTIAL)
     } else {
         ExitCode::SUCCESS
@@ -138,10 +126,7 @@ fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
         r.errors.len()
     );
     if !r.ignored_columns.is_empty() {
-        println!(
-            "Ignored columns (never stored): {}",
-            r.ignored_columns.join(", ")
-        );
+        println!("Ignored columns (never stored): {}", r.ignored_columns.join(", "));
     }
     for e in &r.errors {
         println!("  line {}: {}", e.line, e.message);
@@ -163,10 +148,7 @@ fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
     let p = &outcome.plan;
     println!(
         "Removals: {} of {} active members (limit {} %). Active members without a Matrix account: {}.",
-        p.removed_active,
-        p.recorded_active,
-        config.provisioning.max_removal_percent,
-        p.awaiting_account
+        p.removed_active, p.recorded_active, config.provisioning.max_removal_percent, p.awaiting_account
     );
     if outcome.refused {
         println!(
@@ -178,11 +160,7 @@ fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
         println!("Dry run: nothing was changed.");
     }
     if let Some(applied) = &outcome.applied {
-        println!(
-            "Applied: {} actions done, {} failed.",
-            applied.done,
-            applied.failed.len()
-        );
+        println!("Applied: {} actions done, {} failed.", applied.done, applied.failed.len());
         for (what, error) in &applied.failed {
             println!("  failed: {what}: {error}");
         }

@@ -37,27 +37,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         new_events: wakeup.clone(),
     });
     let appservice = relais_appservice::router(state);
-    let as_addr = listen(
-        &mut tasks,
-        "appservice",
-        config.appservice.bind,
-        appservice,
-        &stop_rx,
-    )
-    .await?;
+    let as_addr = listen(&mut tasks, "appservice", config.appservice.bind, appservice, &stop_rx).await?;
     let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(), &stop_rx).await?;
 
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;
-        let handlers: Vec<Arc<dyn EventHandler>> =
-            vec![Arc::new(BotHandler::new(client, config.clone()))];
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            handlers,
-            metrics,
-            config.dispatch.clone(),
-            wakeup,
-        );
+        let handlers: Vec<Arc<dyn EventHandler>> = vec![Arc::new(BotHandler::new(client, config.clone()))];
+        let dispatcher = Dispatcher::new(store.clone(), handlers, metrics, config.dispatch.clone(), wakeup);
         let rx = stop_rx.clone();
         tasks.spawn(async move {
             dispatcher.run(rx).await;
@@ -85,9 +71,8 @@ async fn listen(
     app: Router,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on [{what}] bind = {addr}"))?;
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on [{what}] bind = {addr}"))?;
     let bound = listener.local_addr()?;
     let mut rx = stop.clone();
     tasks.spawn(async move {

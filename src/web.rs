@@ -12,7 +12,5 @@ const INDEX: &str = r#"<!doctype html>
 "#;
 
 pub fn router() -> Router {
-    Router::new()
-        .route("/", get(|| async { Html(INDEX) }))
-        .route("/health", get(|| async { "ok\n" }))
+    Router::new().route("/", get(|| async { Html(INDEX) })).route("/health", get(|| async { "ok\n" }))
 }

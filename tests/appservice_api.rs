@@ -34,24 +34,10 @@ async fn homeserver_token_is_required_and_checked() {
     let path = "/_matrix/app/v1/transactions/t-auth";
 
     let (status, body) = put(&relais, path, None, &txn_body("$a")).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (401, Some("M_UNAUTHORIZED")),
-        "{body}"
-    );
+    assert_eq!((status, body["errcode"].as_str()), (401, Some("M_UNAUTHORIZED")), "{body}");
     let (status, body) = put(&relais, path, Some("not-the-token"), &txn_body("$a")).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (403, Some("M_FORBIDDEN")),
-        "{body}"
-    );
-    let (status, _) = put(
-        &relais,
-        path,
-        Some(&relais.hs_token.clone()),
-        &txn_body("$a"),
-    )
-    .await;
+    assert_eq!((status, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{body}");
+    let (status, _) = put(&relais, path, Some(&relais.hs_token.clone()), &txn_body("$a")).await;
     assert_eq!(status, 200);
     // Older homeservers pass the token as a query parameter.
     let legacy = format!("{path}-legacy?access_token={}", relais.hs_token);
@@ -61,11 +47,7 @@ async fn homeserver_token_is_required_and_checked() {
     let rejected = relais.metric("relais_auth_rejected_total").await;
     assert_eq!(rejected, Some(2.0));
     let received = relais.metric("relais_events_received_total").await;
-    assert_eq!(
-        received,
-        Some(2.0),
-        "both accepted transactions were journaled"
-    );
+    assert_eq!(received, Some(2.0), "both accepted transactions were journaled");
     assert!(relais.terminate().await.success());
 }
 
@@ -77,17 +59,9 @@ async fn malformed_requests_get_matrix_errors_and_bad_events_are_skipped() {
     let path = "/_matrix/app/v1/transactions/t-bad";
 
     let (status, body) = put(&relais, path, Some(&token), "{not json").await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_NOT_JSON")),
-        "{body}"
-    );
+    assert_eq!((status, body["errcode"].as_str()), (400, Some("M_NOT_JSON")), "{body}");
     let (status, body) = put(&relais, path, Some(&token), r#"{"no_events": []}"#).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_BAD_JSON")),
-        "{body}"
-    );
+    assert_eq!((status, body["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{body}");
     assert_eq!(
         relais.metric("relais_transactions_total").await,
         Some(0.0),
@@ -101,21 +75,11 @@ async fn malformed_requests_get_matrix_errors_and_bad_events_are_skipped() {
     ]});
     let (status, _) = put(&relais, path, Some(&token), &mixed.to_string()).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        relais.metric("relais_events_malformed_total").await,
-        Some(1.0)
-    );
-    assert_eq!(
-        relais.metric("relais_events_received_total").await,
-        Some(1.0)
-    );
+    assert_eq!(relais.metric("relais_events_malformed_total").await, Some(1.0));
+    assert_eq!(relais.metric("relais_events_received_total").await, Some(1.0));
 
     let (status, body) = put(&relais, "/_matrix/app/v1/unknown", Some(&token), "{}").await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (404, Some("M_UNRECOGNIZED")),
-        "{body}"
-    );
+    assert_eq!((status, body["errcode"].as_str()), (404, Some("M_UNRECOGNIZED")), "{body}");
     assert!(relais.terminate().await.success());
 }
 
@@ -125,39 +89,17 @@ async fn user_and_alias_queries_and_legacy_paths() {
     relais.start().await;
     let http = reqwest::Client::new();
     let get = |path: String| {
-        let req = http
-            .get(format!("{}{path}", relais.as_url))
-            .bearer_auth(&relais.hs_token);
+        let req = http.get(format!("{}{path}", relais.as_url)).bearer_auth(&relais.hs_token);
         async move { req.send().await.expect("get").status().as_u16() }
     };
-    assert_eq!(
-        get("/_matrix/app/v1/users/%40relais%3Apcf.test".into()).await,
-        200
-    );
-    assert_eq!(
-        get("/users/%40relais%3Apcf.test".into()).await,
-        200,
-        "legacy path"
-    );
-    assert_eq!(
-        get("/_matrix/app/v1/users/%40relais_ghost%3Apcf.test".into()).await,
-        404
-    );
-    assert_eq!(
-        get("/_matrix/app/v1/rooms/%23relais_x%3Apcf.test".into()).await,
-        404
-    );
-    let (status, _) = put(
-        &relais,
-        "/transactions/legacy-1",
-        Some(&relais.hs_token.clone()),
-        &txn_body("$l"),
-    )
-    .await;
+    assert_eq!(get("/_matrix/app/v1/users/%40relais%3Apcf.test".into()).await, 200);
+    assert_eq!(get("/users/%40relais%3Apcf.test".into()).await, 200, "legacy path");
+    assert_eq!(get("/_matrix/app/v1/users/%40relais_ghost%3Apcf.test".into()).await, 404);
+    assert_eq!(get("/_matrix/app/v1/rooms/%23relais_x%3Apcf.test".into()).await, 404);
+    let (status, _) =
+        put(&relais, "/transactions/legacy-1", Some(&relais.hs_token.clone()), &txn_body("$l")).await;
     assert_eq!(status, 200, "legacy transaction path");
-    let health = reqwest::get(format!("{}/health", relais.web_url))
-        .await
-        .expect("web health");
+    let health = reqwest::get(format!("{}/health", relais.web_url)).await.expect("web health");
     assert!(health.status().is_success());
     assert!(relais.terminate().await.success(), "SIGTERM exits 0");
 }

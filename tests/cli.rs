@@ -7,11 +7,7 @@ use std::process::Command;
 use common::relais::BIN;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run relais");
+    let out = Command::new(BIN).args(args).envs(env.iter().copied()).output().expect("run relais");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -39,10 +35,7 @@ fn every_command_has_help() {
 fn missing_config_file_says_what_to_do() {
     let (ok, _, stderr) = run(&["--config", "/nonexistent/relais.toml", "serve"], &[]);
     assert!(!ok);
-    assert!(
-        stderr.contains("cannot read the configuration file /nonexistent/relais.toml"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot read the configuration file /nonexistent/relais.toml"), "{stderr}");
     assert!(stderr.contains("relais.example.toml"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -53,19 +46,12 @@ fn bad_key_from_file_or_environment_is_named() {
     let (ok, stdout, stderr) = run(&["--config", example, "registration"], &[]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("rate_limited: false"));
-    let (ok, _, stderr) = run(
-        &["--config", example, "registration"],
-        &[("RELAIS_APPSERVICE__BIND", "nowhere")],
-    );
+    let (ok, _, stderr) =
+        run(&["--config", example, "registration"], &[("RELAIS_APPSERVICE__BIND", "nowhere")]);
     assert!(!ok);
-    assert!(
-        stderr.contains("configuration key `appservice.bind`"),
-        "{stderr}"
-    );
-    let (ok, _, stderr) = run(
-        &["--config", example, "registration"],
-        &[("RELAIS_WEB__PUBLIC_URL", "ftp://x")],
-    );
+    assert!(stderr.contains("configuration key `appservice.bind`"), "{stderr}");
+    let (ok, _, stderr) =
+        run(&["--config", example, "registration"], &[("RELAIS_WEB__PUBLIC_URL", "ftp://x")]);
     assert!(!ok);
     assert!(stderr.contains("web.public_url"), "{stderr}");
 }

@@ -23,11 +23,7 @@ fn alias(key: &str) -> String {
 
 /// Runs `relais provision FILE --json` and returns (exit code, JSON).
 fn provision(stack: &Stack, csv: &str, extra: &[&str]) -> (i32, Value) {
-    let file = stack
-        .relais
-        .dir
-        .path()
-        .join(format!("{}.csv", unique("members")));
+    let file = stack.relais.dir.path().join(format!("{}.csv", unique("members")));
     std::fs::write(&file, csv).expect("write csv");
     let file = file.display().to_string();
     let mut args = vec!["provision", file.as_str(), "--json"];
@@ -61,24 +57,10 @@ async fn first_import_then_moves_lapses_departures_and_a_guarded_truncation() {
     let p = people(&stack).await;
     let first = format!(
         "{HEADER}{}{}{}{}",
-        row(
-            "001",
-            "Nord",
-            "Lille",
-            "Secrétaire de section",
-            "oui",
-            &p.a.user_id
-        ),
+        row("001", "Nord", "Lille", "Secrétaire de section", "oui", &p.a.user_id),
         row("002", " nord ", "Lille", "", "OUI", &p.b.user_id),
         row("003", "Nord", "Roubaix", "", "oui", &p.c.user_id),
-        row(
-            "004",
-            "Paris",
-            "Paris 11e",
-            "Secrétaire fédéral",
-            "oui",
-            &p.d.user_id
-        ),
+        row("004", "Paris", "Paris 11e", "Secrétaire fédéral", "oui", &p.d.user_id),
     );
     let (code, out) = provision(&stack, &first, &[]);
     assert_eq!(code, 0, "{out}");
@@ -105,16 +87,8 @@ async fn check_first_import(p: &People) {
     );
     assert_eq!(p.a.try_join(&alias("nord.annonces")).await, 200);
     assert_eq!(p.a.try_join(&alias("nord.s.lille")).await, 200);
-    assert_eq!(
-        p.a.try_join(&alias("nord.s.roubaix")).await,
-        403,
-        "another section's room"
-    );
-    assert_eq!(
-        p.a.try_join(&alias("paris")).await,
-        403,
-        "another federation's space"
-    );
+    assert_eq!(p.a.try_join(&alias("nord.s.roubaix")).await, 403, "another section's room");
+    assert_eq!(p.a.try_join(&alias("paris")).await, 403, "another federation's space");
     assert_eq!(p.d.try_join(&alias("nord.discussion")).await, 403);
     // a moderates their section; plain members cannot post announcements.
     let lille = p.a.resolve(&alias("nord.s.lille")).await;
@@ -124,18 +98,8 @@ async fn check_first_import(p: &People) {
     assert_eq!(levels["invite"], 50, "only moderators invite");
     assert_eq!(p.b.try_join(&nord).await, 200);
     assert_eq!(p.b.try_join(&alias("nord.annonces")).await, 200);
-    assert_eq!(
-        p.b.try_send_text(&alias_room(&p.b, "nord.annonces").await, "hello")
-            .await,
-        403
-    );
-    let join_rules =
-        p.a.state(
-            &alias_room(&p.a, "nord.discussion").await,
-            "m.room.join_rules",
-            "",
-        )
-        .await;
+    assert_eq!(p.b.try_send_text(&alias_room(&p.b, "nord.annonces").await, "hello").await, 403);
+    let join_rules = p.a.state(&alias_room(&p.a, "nord.discussion").await, "m.room.join_rules", "").await;
     assert_eq!(join_rules["join_rule"], "restricted");
 }
 
@@ -147,54 +111,24 @@ async fn check_second_export(stack: &Stack, p: &People) {
         "{HEADER}{}{}{}",
         row("001", "Nord", "Roubaix", "", "oui", &p.a.user_id),
         row("002", "Nord", "Lille", "", "non", &p.b.user_id),
-        row(
-            "004",
-            "Paris",
-            "Paris 11e",
-            "Secrétaire fédéral",
-            "oui",
-            &p.d.user_id
-        ),
+        row("004", "Paris", "Paris 11e", "Secrétaire fédéral", "oui", &p.d.user_id),
     );
     let (code, out) = provision(stack, &second, &[]);
     assert_eq!(code, 2, "refused by the guard: {out}");
     assert_eq!(out["refused"], true);
-    assert_eq!(
-        p.b.try_join(&nord).await,
-        200,
-        "nothing changed: b still has access"
-    );
+    assert_eq!(p.b.try_join(&nord).await, 200, "nothing changed: b still has access");
 
     let (code, out) = provision(stack, &second, &["--force"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(
-        p.a.try_join(&alias("nord.s.roubaix")).await,
-        200,
-        "a was invited to the new section"
-    );
-    assert_eq!(
-        p.a.try_join(&lille).await,
-        403,
-        "a was removed from the old one"
-    );
-    assert_eq!(
-        p.b.try_join(&nord).await,
-        403,
-        "b lapsed: out of the federation space"
-    );
+    assert_eq!(p.a.try_join(&alias("nord.s.roubaix")).await, 200, "a was invited to the new section");
+    assert_eq!(p.a.try_join(&lille).await, 403, "a was removed from the old one");
+    assert_eq!(p.b.try_join(&nord).await, 403, "b lapsed: out of the federation space");
     assert_eq!(p.b.try_join(&alias("nord.discussion")).await, 403);
-    assert_eq!(
-        p.c.try_join(&alias("nord.s.roubaix")).await,
-        403,
-        "c left the file"
-    );
+    assert_eq!(p.c.try_join(&alias("nord.s.roubaix")).await, 403, "c left the file");
     let paris = alias_room(&p.d, "paris").await;
     assert_eq!(p.d.try_join(&paris).await, 200);
     let levels = p.d.state(&paris, "m.room.power_levels", "").await;
-    assert_eq!(
-        levels["users"][&p.d.user_id], 50,
-        "d is a federation moderator"
-    );
+    assert_eq!(levels["users"][&p.d.user_id], 50, "d is a federation moderator");
 
     // b renews: back in.
     let third = second.replace(";non;", ";oui;");
@@ -220,26 +154,13 @@ async fn bad_rows_are_reported_and_a_dry_run_changes_nothing() {
     );
     let (code, out) = provision(&stack, &csv, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
-    let lines: Vec<u64> = out["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| e["line"].as_u64().expect("line"))
-        .collect();
+    let lines: Vec<u64> =
+        out["errors"].as_array().expect("errors").iter().map(|e| e["line"].as_u64().expect("line")).collect();
     assert_eq!(lines, [3, 4]);
-    assert!(
-        out["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("fédération")
-    );
+    assert!(out["errors"][0]["message"].as_str().expect("message").contains("fédération"));
     assert!(!out["actions"].as_array().expect("actions").is_empty());
     assert!(out["applied"].is_null());
-    assert_eq!(
-        p.a.try_join(&alias("nord")).await,
-        404,
-        "dry run: the space does not exist"
-    );
+    assert_eq!(p.a.try_join(&alias("nord")).await, 404, "dry run: the space does not exist");
 }
 
 #[tokio::test]
@@ -288,25 +209,14 @@ async fn a_kill_during_apply_is_finished_by_the_next_run_without_duplicates() {
     assert_eq!(again["actions"], serde_json::json!([]), "all done: {again}");
     for (i, user) in users.iter().enumerate() {
         let fed = if i % 2 == 0 { "nord" } else { "paris" };
-        assert_eq!(
-            user.try_join(&alias(fed)).await,
-            200,
-            "{} into {fed}",
-            user.user_id
-        );
-        assert_eq!(
-            user.try_join(&alias(&format!("{fed}.s.section-{}", i % 6)))
-                .await,
-            200
-        );
+        assert_eq!(user.try_join(&alias(fed)).await, 200, "{} into {fed}", user.user_id);
+        assert_eq!(user.try_join(&alias(&format!("{fed}.s.section-{}", i % 6))).await, 200);
     }
     // One room per alias: the space lists each of its rooms once.
     let nord = users[0].resolve(&alias("nord")).await;
     let hierarchy = users[0].hierarchy(&nord).await;
-    let mut names: Vec<String> = hierarchy
-        .iter()
-        .filter_map(|r| r["name"].as_str().map(str::to_owned))
-        .collect();
+    let mut names: Vec<String> =
+        hierarchy.iter().filter_map(|r| r["name"].as_str().map(str::to_owned)).collect();
     let total = names.len();
     names.sort();
     names.dedup();

@@ -19,10 +19,7 @@ async fn room_with_bot(stack: &Stack, member: &Member) -> String {
 #[tokio::test]
 async fn synapse_loads_the_registration_and_pings_reach_relais() {
     let stack = Stack::start(RelaisOptions::default()).await;
-    let (status, body) = stack
-        .synapse
-        .ping_appservice("relais", &stack.relais.as_token)
-        .await;
+    let (status, body) = stack.synapse.ping_appservice("relais", &stack.relais.as_token).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["duration_ms"].is_number(), "{body}");
     assert_eq!(stack.relais.metric("relais_pings_total").await, Some(1.0));
@@ -32,10 +29,7 @@ async fn synapse_loads_the_registration_and_pings_reach_relais() {
     assert!(stdout.contains("The homeserver reached Relais"), "{stdout}");
 
     // A wrong as_token is refused by Synapse itself.
-    let (status, _) = stack
-        .synapse
-        .ping_appservice("relais", "wrong-token-0123456789")
-        .await;
+    let (status, _) = stack.synapse.ping_appservice("relais", "wrong-token-0123456789").await;
     assert_eq!(status, 401);
 }
 
@@ -47,27 +41,16 @@ async fn bot_joins_on_invitation_and_answers_commands_in_french() {
     let bot = stack.relais.bot();
 
     let ping = alice.send_text(&room, "!ping").await;
-    assert!(
-        alice
-            .wait_reply(&room, &bot, &ping)
-            .await
-            .starts_with("Pong")
-    );
+    assert!(alice.wait_reply(&room, &bot, &ping).await.starts_with("Pong"));
     let help = alice.send_text(&room, "!aide").await;
     let text = alice.wait_reply(&room, &bot, &help).await;
-    assert!(
-        text.contains("Commandes disponibles") && text.contains("!ping"),
-        "{text}"
-    );
+    assert!(text.contains("Commandes disponibles") && text.contains("!ping"), "{text}");
     let unknown = alice.send_text(&room, "!inconnue").await;
     let text = alice.wait_reply(&room, &bot, &unknown).await;
     assert!(text.contains("Tapez !aide"), "{text}");
 
     let notices = alice.replies_to(&room, &bot, &ping).await;
-    assert_eq!(
-        notices[0]["content"]["msgtype"], "m.notice",
-        "bot replies are notices"
-    );
+    assert_eq!(notices[0]["content"]["msgtype"], "m.notice", "bot replies are notices");
 }
 
 #[tokio::test]
@@ -87,10 +70,7 @@ async fn the_same_transaction_or_event_twice_is_handled_once() {
     let http = reqwest::Client::new();
     for txn in ["replay-1", "replay-1", "replay-2"] {
         let resp = http
-            .put(format!(
-                "{}/_matrix/app/v1/transactions/{txn}",
-                stack.relais.as_url
-            ))
+            .put(format!("{}/_matrix/app/v1/transactions/{txn}", stack.relais.as_url))
             .bearer_auth(&stack.relais.hs_token)
             .json(&body)
             .send()
@@ -98,24 +78,14 @@ async fn the_same_transaction_or_event_twice_is_handled_once() {
             .expect("put transaction");
         assert_eq!(resp.status().as_u16(), 200);
     }
-    assert_eq!(
-        stack
-            .relais
-            .metric("relais_transactions_duplicate_total")
-            .await,
-        Some(1.0)
-    );
+    assert_eq!(stack.relais.metric("relais_transactions_duplicate_total").await, Some(1.0));
     alice.wait_reply(&room, &bot, &event_id).await;
 
     // A later command is answered only after the replay was dispatched (the queue is ordered),
     // so by then any second answer to the replayed event would be visible.
     let sentinel = alice.send_text(&room, "!ping").await;
     alice.wait_reply(&room, &bot, &sentinel).await;
-    assert_eq!(
-        alice.replies_to(&room, &bot, &event_id).await.len(),
-        1,
-        "answered exactly once"
-    );
+    assert_eq!(alice.replies_to(&room, &bot, &event_id).await.len(), 1, "answered exactly once");
 }
 
 /// Sends `n` commands and returns their event ids.
@@ -136,35 +106,23 @@ async fn assert_each_answered_once(stack: &Stack, member: &Member, room: &str, i
     let sentinel = member.send_text(room, "!ping").await;
     member.wait_reply(room, &bot, &sentinel).await;
     for id in ids {
-        assert_eq!(
-            member.replies_to(room, &bot, id).await.len(),
-            1,
-            "{id} answered once"
-        );
+        assert_eq!(member.replies_to(room, &bot, id).await.len(), 1, "{id} answered once");
     }
 }
 
 #[tokio::test]
 async fn kill_9_after_acknowledging_loses_no_event() {
-    let options = RelaisOptions {
-        env: vec![("RELAIS_DISPATCH__LEASE_SECONDS".into(), "2".into())],
-    };
+    let options = RelaisOptions { env: vec![("RELAIS_DISPATCH__LEASE_SECONDS".into(), "2".into())] };
     let mut stack = Stack::start(options).await;
     let alice = stack.synapse.register(&unique("alice")).await;
     let room = room_with_bot(&stack, &alice).await;
 
     // An intake-only node acknowledges and journals but does not handle.
     stack.relais.kill9().await;
-    stack
-        .relais
-        .start_with(&[("RELAIS_DISPATCH__ENABLED", "false")])
-        .await;
+    stack.relais.start_with(&[("RELAIS_DISPATCH__ENABLED", "false")]).await;
     let journaled = send_commands(&alice, &room, 5).await;
     eventually("5 events journaled", Duration::from_secs(60), || async {
-        let pending = stack
-            .relais
-            .metric("relais_queue_events{state=\"pending\"}")
-            .await?;
+        let pending = stack.relais.metric("relais_queue_events{state=\"pending\"}").await?;
         (pending >= 5.0).then_some(())
     })
     .await;

@@ -46,9 +46,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = route::<push_events::v1::Request, _, _>(api, push_events);
     let api = route::<query_user_id::v1::Request, _, _>(api, query_user);
     let api = route::<query_room_alias::v1::Request, _, _>(api, query_alias);
-    let api = route::<send_ping::v1::Request, _, _>(api, ping).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_hs_token),
-    );
+    let api = route::<send_ping::v1::Request, _, _>(api, ping)
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_hs_token));
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -148,9 +147,5 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let queue = state.store.queue_stats().await.ok();
-    (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(queue),
-    )
-        .into_response()
+    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(queue)).into_response()
 }

@@ -22,11 +22,7 @@ use crate::Metrics;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("the homeserver refused the request: {errcode} (HTTP {status})")]
-    Matrix {
-        status: u16,
-        errcode: String,
-        message: String,
-    },
+    Matrix { status: u16, errcode: String, message: String },
     #[error("the homeserver is unreachable: {0}")]
     Unreachable(String),
     #[error("cannot build the request: {0}")]
@@ -73,12 +69,7 @@ impl MatrixClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                base_url: config
-                    .homeserver
-                    .url
-                    .as_str()
-                    .trim_end_matches('/')
-                    .to_owned(),
+                base_url: config.homeserver.url.as_str().trim_end_matches('/').to_owned(),
                 as_token: config.appservice.as_token.clone(),
                 max_retry: Duration::from_secs(config.homeserver.max_retry_seconds),
                 versions: OnceCell::new(),
@@ -97,8 +88,6 @@ impl MatrixClient {
             versions: OnceCell::new(),
             metrics: self.inner.metrics.clone(),
         };
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self { inner: Arc::new(inner) }
     }
 }

@@ -62,14 +62,7 @@ impl Dispatcher {
         wakeup: Arc<Notify>,
     ) -> Self {
         let owner = format!("worker-{:016x}", rand::random::<u64>());
-        Self {
-            store,
-            handlers,
-            metrics,
-            config,
-            owner,
-            wakeup,
-        }
+        Self { store, handlers, metrics, config, owner, wakeup }
     }
 
     fn lease_ms(&self) -> i64 {
@@ -85,11 +78,7 @@ impl Dispatcher {
                 self.prune().await;
                 last_prune = tokio::time::Instant::now();
             }
-            let batch = match self
-                .store
-                .claim_events(&self.owner, self.lease_ms(), BATCH)
-                .await
-            {
+            let batch = match self.store.claim_events(&self.owner, self.lease_ms(), BATCH).await {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, "cannot claim events; retrying");
@@ -148,19 +137,13 @@ impl Dispatcher {
             }
             match handler.handle(event).await {
                 Ok(()) => {
-                    if let Err(error) = self
-                        .store
-                        .mark_handler_done(&event.event_id, handler.name())
-                        .await
-                    {
+                    if let Err(error) = self.store.mark_handler_done(&event.event_id, handler.name()).await {
                         return self.fail(event, &format!("store: {error}"), false).await;
                     }
                 }
                 Err(error) => {
                     let permanent = matches!(error, HandlerError::Permanent(_));
-                    return self
-                        .fail(event, &format!("{}: {error}", handler.name()), permanent)
-                        .await;
+                    return self.fail(event, &format!("{}: {error}", handler.name()), permanent).await;
                 }
             }
         }
@@ -178,18 +161,10 @@ impl Dispatcher {
     async fn fail(&self, event: &QueuedEvent, reason: &str, permanent: bool) {
         self.metrics.event_attempts_failed.inc();
         let attempts = event.attempts.saturating_add(1);
-        let max = if permanent {
-            0
-        } else {
-            i64::from(self.config.max_attempts)
-        };
+        let max = if permanent { 0 } else { i64::from(self.config.max_attempts) };
         let retry_in = backoff_ms(attempts);
         tracing::warn!(attempts, permanent, reason, "event handling failed");
-        if let Err(error) = self
-            .store
-            .fail_event(event.seq, &self.owner, reason, retry_in, max)
-            .await
-        {
+        if let Err(error) = self.store.fail_event(event.seq, &self.owner, reason, retry_in, max).await {
             tracing::error!(%error, "cannot record a failed attempt; the lease will expire");
         }
     }

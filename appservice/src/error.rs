@@ -51,10 +51,6 @@ impl IntoResponse for ApiError {
         if let Self::Unavailable(source) = &self {
             tracing::error!(error = %source, "request failed on storage");
         }
-        (
-            status,
-            Json(json!({ "errcode": errcode, "error": self.to_string() })),
-        )
-            .into_response()
+        (status, Json(json!({ "errcode": errcode, "error": self.to_string() }))).into_response()
     }
 }

@@ -30,9 +30,7 @@ where
             .await
             .map_err(|_| ApiError::BadJson("a path parameter is not valid UTF-8".into()))?;
         let args: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::TooLarge)?;
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::TooLarge)?;
         if !bytes.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
             return Err(ApiError::NotJson);
         }

@@ -66,12 +66,11 @@ mod tests {
             .uri("/_matrix/app/v1/transactions/t1")
             .body(bytes.as_slice())
             .expect("request");
-        let parsed =
-            <push_events::v1::Request as ruma::api::IncomingRequestExt>::try_from_http_request(
-                request,
-                &["t1"],
-            )
-            .expect("parses");
+        let parsed = <push_events::v1::Request as ruma::api::IncomingRequestExt>::try_from_http_request(
+            request,
+            &["t1"],
+        )
+        .expect("parses");
         let (rows, malformed) = journal_rows(&parsed);
         assert_eq!(malformed, 2);
         assert_eq!(rows.len(), 1);

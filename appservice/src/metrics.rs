@@ -44,11 +44,7 @@ impl Metrics {
     /// Renders the exposition text, with the queue gauges when the store answered.
     pub fn render(&self, queue: Option<QueueStats>) -> String {
         let counters: [(&str, &str, &Counter); 11] = [
-            (
-                "relais_transactions_total",
-                "Transactions received from the homeserver.",
-                &self.transactions,
-            ),
+            ("relais_transactions_total", "Transactions received from the homeserver.", &self.transactions),
             (
                 "relais_transactions_duplicate_total",
                 "Transactions received again and not reprocessed.",
@@ -64,11 +60,7 @@ impl Metrics {
                 "Events skipped because they were not valid.",
                 &self.events_malformed,
             ),
-            (
-                "relais_events_handled_total",
-                "Events every handler completed.",
-                &self.events_handled,
-            ),
+            ("relais_events_handled_total", "Events every handler completed.", &self.events_handled),
             (
                 "relais_event_attempts_failed_total",
                 "Handler attempts that failed and were rescheduled.",
@@ -79,11 +71,7 @@ impl Metrics {
                 "Appservice API calls refused for a missing or wrong token.",
                 &self.auth_rejected,
             ),
-            (
-                "relais_pings_total",
-                "Appservice pings received from the homeserver.",
-                &self.pings,
-            ),
+            ("relais_pings_total", "Appservice pings received from the homeserver.", &self.pings),
             (
                 "relais_client_requests_total",
                 "Client-server API calls made to the homeserver.",
@@ -103,23 +91,12 @@ impl Metrics {
         let mut out = String::new();
         for (name, help, counter) in counters {
             // Writing to a String cannot fail.
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.get()
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
         }
         if let Some(q) = queue {
-            let _ = writeln!(
-                out,
-                "# HELP relais_queue_events Events in the intake queue by state."
-            );
+            let _ = writeln!(out, "# HELP relais_queue_events Events in the intake queue by state.");
             let _ = writeln!(out, "# TYPE relais_queue_events gauge");
-            for (state, n) in [
-                ("pending", q.pending),
-                ("failed", q.failed),
-                ("done", q.done),
-            ] {
+            for (state, n) in [("pending", q.pending), ("failed", q.failed), ("done", q.done)] {
                 let _ = writeln!(out, "relais_queue_events{{state=\"{state}\"}} {n}");
             }
         }
@@ -135,16 +112,9 @@ mod tests {
     fn renders_counters_and_gauges() {
         let m = Metrics::default();
         m.transactions.add(3);
-        let text = m.render(Some(QueueStats {
-            pending: 2,
-            failed: 1,
-            done: 5,
-        }));
+        let text = m.render(Some(QueueStats { pending: 2, failed: 1, done: 5 }));
         assert!(text.contains("relais_transactions_total 3\n"), "{text}");
-        assert!(
-            text.contains("relais_queue_events{state=\"pending\"} 2\n"),
-            "{text}"
-        );
+        assert!(text.contains("relais_queue_events{state=\"pending\"} 2\n"), "{text}");
         assert!(!m.render(None).contains("relais_queue_events{"));
     }
 }

@@ -86,10 +86,7 @@ pub struct Options {
 impl Options {
     /// The value of option `name`, if given with a value.
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.named
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_deref())
+        self.named.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
     }
 
     /// Whether flag `name` was given.
@@ -138,14 +135,7 @@ mod tests {
 
     #[test]
     fn plain_chat_is_not_a_command() {
-        for body in [
-            "bonjour",
-            "! pas une commande",
-            "!!",
-            "> <@a:b> !aide",
-            "!123",
-            "",
-        ] {
+        for body in ["bonjour", "! pas une commande", "!!", "> <@a:b> !aide", "!123", ""] {
             assert_eq!(parse(body), Ok(None), "{body:?}");
         }
     }
@@ -154,33 +144,19 @@ mod tests {
     fn quotes_of_every_kind_group_words() {
         let (name, w) = words(r#"!Sondage "Quelle date ?" “Le 12” « Le 19 » --choix 2 --secret"#);
         assert_eq!(name, "sondage");
-        assert_eq!(
-            w,
-            [
-                "Quelle date ?",
-                "Le 12",
-                "Le 19",
-                "--choix",
-                "2",
-                "--secret"
-            ]
-        );
+        assert_eq!(w, ["Quelle date ?", "Le 12", "Le 19", "--choix", "2", "--secret"]);
         let (_, w) = words("  !aide   sondage  ");
         assert_eq!(w, ["sondage"]);
     }
 
     #[test]
     fn unterminated_quote_is_an_error() {
-        assert_eq!(
-            parse(r#"!sondage "Question"#),
-            Err(ParseError::UnterminatedQuote)
-        );
+        assert_eq!(parse(r#"!sondage "Question"#), Err(ParseError::UnterminatedQuote));
     }
 
     #[test]
     fn options_split_from_arguments() {
-        let (_, w) =
-            words(r#"!sondage "Q ?" "A" "B" --choix 2 --secret --jusqu'à "2026-12-01 18:00""#);
+        let (_, w) = words(r#"!sondage "Q ?" "A" "B" --choix 2 --secret --jusqu'à "2026-12-01 18:00""#);
         let opts = split_options(&w, &["secret"]).expect("valid");
         assert_eq!(opts.positional, ["Q ?", "A", "B"]);
         assert_eq!(opts.value("choix"), Some("2"));

@@ -15,9 +15,7 @@ use ruma::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use relais_appservice::{
-    ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture,
-};
+use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
 use relais_core::{Config, store::QueuedEvent};
 
 use crate::{command, messages};
@@ -72,11 +70,7 @@ impl BotHandler {
                 Ok(())
             }
             // The invitation was withdrawn or the room is gone: nothing left to do.
-            Err(
-                e @ ClientError::Matrix {
-                    status: 403 | 404, ..
-                },
-            ) => {
+            Err(e @ ClientError::Matrix { status: 403 | 404, .. }) => {
                 tracing::info!(room_id = %env.room_id, error = %e, "invitation no longer valid");
                 Ok(())
             }
@@ -106,19 +100,11 @@ impl BotHandler {
 
     async fn reply(&self, env: &Envelope, text: String) -> Result<(), HandlerError> {
         let mut content = RoomMessageEventContent::notice_plain(text);
-        content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(
-            env.event_id.clone(),
-        ))));
+        content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(env.event_id.clone()))));
         // Derived from the command's id: a resend after a crash is de-duplicated by the homeserver.
-        let txn_id = OwnedTransactionId::from(format!(
-            "reply.{}",
-            env.event_id.as_str().trim_start_matches('$')
-        ));
-        match self
-            .client
-            .send_message(&env.room_id, &txn_id, &content, None)
-            .await
-        {
+        let txn_id =
+            OwnedTransactionId::from(format!("reply.{}", env.event_id.as_str().trim_start_matches('$')));
+        match self.client.send_message(&env.room_id, &txn_id, &content, None).await {
             Ok(_) => Ok(()),
             Err(e @ ClientError::Matrix { status: 403, .. }) => {
                 // Not allowed to speak here (left the room, muted): retrying will not help.
@@ -161,22 +147,10 @@ mod tests {
     #[test]
     fn answers_known_unknown_and_broken_commands() {
         assert!(answer("!aide").expect("help").contains("!ping"));
-        assert!(
-            answer("!HELP")
-                .expect("alias")
-                .starts_with("Commandes disponibles")
-        );
+        assert!(answer("!HELP").expect("alias").starts_with("Commandes disponibles"));
         assert!(answer("!ping").expect("pong").starts_with("Pong"));
-        assert!(
-            answer("!voter")
-                .expect("unknown")
-                .contains("Commande inconnue : !voter")
-        );
-        assert!(
-            answer("!sondage \"oups")
-                .expect("quote")
-                .contains("guillemet")
-        );
+        assert!(answer("!voter").expect("unknown").contains("Commande inconnue : !voter"));
+        assert!(answer("!sondage \"oups").expect("quote").contains("guillemet"));
         assert_eq!(answer("bonjour à tous"), None);
     }
 }

@@ -16,12 +16,7 @@ pub const COMMANDS: &[CommandHelp] = &[
         usage: "!aide",
         summary: "affiche les commandes disponibles ici",
     },
-    CommandHelp {
-        name: "ping",
-        aliases: &[],
-        usage: "!ping",
-        summary: "vérifie que Relais répond",
-    },
+    CommandHelp { name: "ping", aliases: &[], usage: "!ping", summary: "vérifie que Relais répond" },
 ];
 
 pub fn help() -> String {
@@ -47,7 +42,5 @@ pub fn unterminated_quote() -> String {
 
 /// The canonical name for `typed` (French name or English alias).
 pub fn resolve(typed: &str) -> Option<&'static CommandHelp> {
-    COMMANDS
-        .iter()
-        .find(|c| c.name == typed || c.aliases.contains(&typed))
+    COMMANDS.iter().find(|c| c.name == typed || c.aliases.contains(&typed))
 }

@@ -92,11 +92,7 @@ pub fn announcements_key(federation: &str) -> String {
 }
 
 fn cell_name(cell: &str) -> String {
-    if fold(cell).starts_with("cellule") {
-        cell.to_owned()
-    } else {
-        format!("Cellule {cell}")
-    }
+    if fold(cell).starts_with("cellule") { cell.to_owned() } else { format!("Cellule {cell}") }
 }
 
 /// Computes the desired state of `rows` (one per member, already validated).
@@ -122,38 +118,15 @@ pub fn desired(rows: &[MemberRow], national_name: &str) -> Desired {
 
 fn add_room(d: &mut Desired, key: String, kind: RoomKind, name: String, parent: &str) {
     // The first spelling met names the room; later rows with another case keep it.
-    d.rooms.entry(key.clone()).or_insert(RoomSpec {
-        key,
-        kind,
-        name,
-        parent: Some(parent.to_owned()),
-    });
+    d.rooms.entry(key.clone()).or_insert(RoomSpec { key, kind, name, parent: Some(parent.to_owned()) });
 }
 
 fn add_rooms(d: &mut Desired, row: &MemberRow) {
     let fed = &row.federation;
     let fed_key = federation_key(fed);
-    add_room(
-        d,
-        fed_key.clone(),
-        RoomKind::FederationSpace,
-        format!("Fédération {fed}"),
-        NATIONAL,
-    );
-    add_room(
-        d,
-        discussion_key(fed),
-        RoomKind::Discussion,
-        format!("{fed} — discussion"),
-        &fed_key,
-    );
-    add_room(
-        d,
-        announcements_key(fed),
-        RoomKind::Announcements,
-        format!("{fed} — annonces"),
-        &fed_key,
-    );
+    add_room(d, fed_key.clone(), RoomKind::FederationSpace, format!("Fédération {fed}"), NATIONAL);
+    add_room(d, discussion_key(fed), RoomKind::Discussion, format!("{fed} — discussion"), &fed_key);
+    add_room(d, announcements_key(fed), RoomKind::Announcements, format!("{fed} — annonces"), &fed_key);
     if let Some(section) = &row.section {
         add_room(
             d,
@@ -165,24 +138,14 @@ fn add_rooms(d: &mut Desired, row: &MemberRow) {
     }
     if let Some(cell) = &row.cell {
         let key = cell_key(fed, row.section.as_deref(), cell);
-        add_room(
-            d,
-            key,
-            RoomKind::Cell,
-            format!("{} ({fed})", cell_name(cell)),
-            &fed_key,
-        );
+        add_room(d, key, RoomKind::Cell, format!("{} ({fed})", cell_name(cell)), &fed_key);
     }
 }
 
 /// The rooms a member belongs to, federation rooms first.
 pub fn member_rooms(row: &MemberRow) -> Vec<String> {
     let fed = &row.federation;
-    let mut rooms = vec![
-        federation_key(fed),
-        discussion_key(fed),
-        announcements_key(fed),
-    ];
+    let mut rooms = vec![federation_key(fed), discussion_key(fed), announcements_key(fed)];
     if let Some(section) = &row.section {
         rooms.push(section_key(fed, section));
     }
@@ -196,54 +159,37 @@ fn add_member(d: &mut Desired, row: &MemberRow) {
     let rooms = member_rooms(row);
     if let Some(user) = &row.matrix_id {
         for room in &rooms {
-            d.access
-                .insert((room.clone(), row.member_id.clone()), user.clone());
+            d.access.insert((room.clone(), row.member_id.clone()), user.clone());
         }
-        let fed_moderator = row
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::FederationSecretary | Role::DigitalReferent));
+        let fed_moderator =
+            row.roles.iter().any(|r| matches!(r, Role::FederationSecretary | Role::DigitalReferent));
         let section_moderator = row.roles.contains(&Role::SectionSecretary);
         let fed = &row.federation;
         if fed_moderator {
-            for room in [
-                federation_key(fed),
-                discussion_key(fed),
-                announcements_key(fed),
-            ] {
+            for room in [federation_key(fed), discussion_key(fed), announcements_key(fed)] {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
             // The federation's office holders moderate every room of their federation.
             let fed_prefix = format!("{}.", federation_key(fed));
-            let children: Vec<String> = d
-                .rooms
-                .keys()
-                .filter(|k| k.starts_with(&fed_prefix))
-                .cloned()
-                .collect();
+            let children: Vec<String> =
+                d.rooms.keys().filter(|k| k.starts_with(&fed_prefix)).cloned().collect();
             for room in children {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
         }
         if section_moderator && let Some(section) = &row.section {
             let key = section_key(fed, section);
-            let cells: Vec<String> = d
-                .rooms
-                .keys()
-                .filter(|k| k.starts_with(&format!("{key}.c.")))
-                .cloned()
-                .collect();
+            let cells: Vec<String> =
+                d.rooms.keys().filter(|k| k.starts_with(&format!("{key}.c."))).cloned().collect();
             for room in std::iter::once(key).chain(cells) {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
         }
     }
     if row.is_email_subscriber() {
-        d.subscriptions
-            .insert((announcements_key(&row.federation), row.member_id.clone()));
+        d.subscriptions.insert((announcements_key(&row.federation), row.member_id.clone()));
         if let Some(section) = &row.section {
-            d.subscriptions
-                .insert((section_key(&row.federation, section), row.member_id.clone()));
+            d.subscriptions.insert((section_key(&row.federation, section), row.member_id.clone()));
         }
     }
 }

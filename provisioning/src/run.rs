@@ -57,11 +57,7 @@ struct Summary<'a> {
 }
 
 /// Runs provisioning of the file `bytes`.
-pub async fn provision(
-    bytes: &[u8],
-    applier: &Applier,
-    options: &Options,
-) -> Result<Outcome, RunError> {
+pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Result<Outcome, RunError> {
     let report = read(bytes)?;
     let store = &applier.store;
     let resumed = if options.dry_run {
@@ -86,36 +82,15 @@ pub async fn provision(
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
         let state = if refused { "refused" } else { "dry_run" };
-        store
-            .prov_record_run(&applier.actor, &options.source, state, &summary, &errors)
-            .await?;
-        return Ok(Outcome {
-            report,
-            plan,
-            resumed,
-            applied: None,
-            refused,
-        });
+        store.prov_record_run(&applier.actor, &options.source, state, &summary, &errors).await?;
+        return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
     let journal: Vec<(Option<String>, String)> = plan
         .actions
         .iter()
-        .map(|a| {
-            (
-                a.room().map(str::to_owned),
-                serde_json::to_string(a).unwrap_or_default(),
-            )
-        })
+        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
-    store
-        .prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal)
-        .await?;
+    store.prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal).await?;
     let applied = applier.finish_pending().await?;
-    Ok(Outcome {
-        report,
-        plan,
-        resumed,
-        applied: Some(applied),
-        refused,
-    })
+    Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }

@@ -13,12 +13,7 @@ pub struct Shape {
 
 impl Shape {
     /// The national scale the benchmarks target.
-    pub const NATIONAL: Self = Self {
-        members: 50_000,
-        federations: 100,
-        sections: 1_000,
-        cells: 3_000,
-    };
+    pub const NATIONAL: Self = Self { members: 50_000, federations: 100, sections: 1_000, cells: 3_000 };
 }
 
 /// A membership file of `shape`, as a federation's software exports it (French headers, `;`,
@@ -45,11 +40,7 @@ pub fn membership_file(shape: Shape, server_name: &str) -> String {
             1 => (format!("@m{i:06}:{server_name}"), "courriel"),
             _ => (format!("@m{i:06}:{server_name}"), "messagerie"),
         };
-        let cell_name = if cell < cells_per_section {
-            format!("Cellule {cell}")
-        } else {
-            String::new()
-        };
+        let cell_name = if cell < cells_per_section { format!("Cellule {cell}") } else { String::new() };
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
@@ -66,27 +57,15 @@ mod tests {
 
     #[test]
     fn generates_a_valid_file_of_the_requested_shape() {
-        let shape = Shape {
-            members: 2_000,
-            federations: 10,
-            sections: 100,
-            cells: 300,
-        };
+        let shape = Shape { members: 2_000, federations: 10, sections: 100, cells: 300 };
         let report = read(membership_file(shape, "pcf.test").as_bytes()).expect("reads");
-        assert!(
-            report.errors.is_empty(),
-            "{:?}",
-            &report.errors[..3.min(report.errors.len())]
-        );
+        assert!(report.errors.is_empty(), "{:?}", &report.errors[..3.min(report.errors.len())]);
         assert_eq!(report.rows.len(), 2_000);
         let feds: std::collections::BTreeSet<&str> =
             report.rows.iter().map(|r| r.federation.as_str()).collect();
         assert_eq!(feds.len(), 10);
-        let sections: std::collections::BTreeSet<_> = report
-            .rows
-            .iter()
-            .filter_map(|r| r.section.as_ref())
-            .collect();
+        let sections: std::collections::BTreeSet<_> =
+            report.rows.iter().filter_map(|r| r.section.as_ref()).collect();
         assert_eq!(sections.len(), 100);
     }
 }

@@ -23,10 +23,7 @@ pub fn fold(s: &str) -> String {
 
 /// Header key: folded, letters and digits only (`N° adhérent` → `nadherent`).
 pub fn header_key(s: &str) -> String {
-    fold(s)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect()
+    fold(s).chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 /// Name key and alias fragment: folded, runs of anything else than letters and digits become

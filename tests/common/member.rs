@@ -19,33 +19,19 @@ fn enc(s: &str) -> String {
 
 impl Member {
     pub fn new(base: &str, user_id: &str, token: &str) -> Self {
-        Self {
-            user_id: user_id.into(),
-            token: token.into(),
-            base: base.into(),
-            http: reqwest::Client::new(),
-        }
+        Self { user_id: user_id.into(), token: token.into(), base: base.into(), http: reqwest::Client::new() }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+        let mut req =
+            self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = resp.status();
         let json: Value = resp.json().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "{method} {path} as {}: {status} {json}",
-            self.user_id
-        );
+        assert!(status.is_success(), "{method} {path} as {}: {status} {json}", self.user_id);
         json
     }
 
@@ -72,26 +58,14 @@ impl Member {
 
     /// The rooms this member is invited to, from an initial sync.
     pub async fn invites(&self) -> Vec<String> {
-        let json = self
-            .call(
-                reqwest::Method::GET,
-                "/_matrix/client/v3/sync?timeout=0",
-                None,
-            )
-            .await;
-        json["rooms"]["invite"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        let json = self.call(reqwest::Method::GET, "/_matrix/client/v3/sync?timeout=0", None).await;
+        json["rooms"]["invite"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// Sends a text message; returns the HTTP status instead of failing.
     pub async fn try_send_text(&self, room: &str, body: &str) -> u16 {
         let txn = format!("t{:016x}", rand::random::<u64>());
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
-            enc(room)
-        );
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", enc(room));
         let resp = self
             .http
             .put(format!("{}{path}", self.base))
@@ -105,20 +79,13 @@ impl Member {
 
     /// A state event's content, as this client may read it.
     pub async fn state(&self, room: &str, event_type: &str, state_key: &str) -> Value {
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/state/{event_type}/{}",
-            enc(room),
-            enc(state_key)
-        );
+        let path = format!("/_matrix/client/v3/rooms/{}/state/{event_type}/{}", enc(room), enc(state_key));
         self.call(reqwest::Method::GET, &path, None).await
     }
 
     /// The rooms of a space, as the space hierarchy API lists them.
     pub async fn hierarchy(&self, space: &str) -> Vec<Value> {
-        let path = format!(
-            "/_matrix/client/v1/rooms/{}/hierarchy?limit=100",
-            enc(space)
-        );
+        let path = format!("/_matrix/client/v1/rooms/{}/hierarchy?limit=100", enc(space));
         let json = self.call(reqwest::Method::GET, &path, None).await;
         json["rooms"].as_array().cloned().unwrap_or_default()
     }
@@ -126,23 +93,14 @@ impl Member {
     /// Creates a private room inviting `invite`; returns its id.
     pub async fn create_room(&self, name: &str, invite: &[&str]) -> String {
         let body = json!({"name": name, "preset": "private_chat", "invite": invite});
-        let json = self
-            .call(
-                reqwest::Method::POST,
-                "/_matrix/client/v3/createRoom",
-                Some(body),
-            )
-            .await;
+        let json = self.call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", Some(body)).await;
         json["room_id"].as_str().expect("room_id").to_owned()
     }
 
     /// Sends a text message; returns its event id.
     pub async fn send_text(&self, room: &str, body: &str) -> String {
         let txn = format!("t{:016x}", rand::random::<u64>());
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
-            enc(room)
-        );
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", enc(room));
         let content = json!({"msgtype": "m.text", "body": body});
         let json = self.call(reqwest::Method::PUT, &path, Some(content)).await;
         json["event_id"].as_str().expect("event_id").to_owned()
@@ -152,18 +110,12 @@ impl Member {
     pub async fn joined_members(&self, room: &str) -> Vec<String> {
         let path = format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room));
         let json = self.call(reqwest::Method::GET, &path, None).await;
-        json["joined"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        json["joined"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// The latest `limit` timeline events of `room`, oldest first.
     pub async fn messages(&self, room: &str, limit: u32) -> Vec<Value> {
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit={limit}",
-            enc(room)
-        );
+        let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit={limit}", enc(room));
         let json = self.call(reqwest::Method::GET, &path, None).await;
         let mut events = json["chunk"].as_array().cloned().unwrap_or_default();
         events.reverse();
@@ -182,16 +134,10 @@ impl Member {
 
     /// Waits for the first reply by `sender` to `event_id` and returns its body.
     pub async fn wait_reply(&self, room: &str, sender: &str, event_id: &str) -> String {
-        eventually(
-            &format!("a reply to {event_id}"),
-            Duration::from_secs(60),
-            || async {
-                let replies = self.replies_to(room, sender, event_id).await;
-                replies
-                    .first()
-                    .and_then(|e| e["content"]["body"].as_str().map(str::to_owned))
-            },
-        )
+        eventually(&format!("a reply to {event_id}"), Duration::from_secs(60), || async {
+            let replies = self.replies_to(room, sender, event_id).await;
+            replies.first().and_then(|e| e["content"]["body"].as_str().map(str::to_owned))
+        })
         .await
     }
 }

@@ -102,19 +102,10 @@ public_url = "{web_url}"
             .arg("--config")
             .arg(self.config_path())
             .args(args)
-            .envs(
-                self.options
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
+            .envs(self.options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .expect("run relais");
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stdout).into(),
-            String::from_utf8_lossy(&out.stderr).into(),
-        )
+        (out.status, String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
     }
 
     /// The registration YAML, from `relais registration`.
@@ -141,12 +132,7 @@ public_url = "{web_url}"
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")
-            .envs(
-                self.options
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
+            .envs(self.options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied())
             .env("RELAIS_LOG", "info,relais=debug,relais_appservice=debug")
             .stdin(Stdio::null())
@@ -170,11 +156,7 @@ public_url = "{web_url}"
             {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "relais did not become healthy:\n{}",
-                self.log()
-            );
+            assert!(tokio::time::Instant::now() < deadline, "relais did not become healthy:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -189,9 +171,7 @@ public_url = "{web_url}"
     pub async fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("relais running");
         let pid = child.id().expect("pid");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         assert!(sent.expect("kill -TERM").success());
         tokio::time::timeout(Duration::from_secs(40), child.wait())
             .await
@@ -205,12 +185,7 @@ public_url = "{web_url}"
 
     /// Reads one sample from `/metrics`, e.g. `relais_queue_events{state="pending"}`.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.as_url))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = reqwest::get(format!("{}/metrics", self.as_url)).await.ok()?.text().await.ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())

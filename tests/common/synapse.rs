@@ -40,10 +40,7 @@ fn base64_unpadded(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -53,9 +50,7 @@ fn base64_unpadded(bytes: &[u8]) -> String {
 
 /// Fills a template of `tests/synapse/` (shared with `scripts/demo.sh`).
 fn template(name: &str, dir: &Path, port: u16, secret: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/synapse")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synapse").join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
         .replace("@DIR@", &dir.display().to_string())
@@ -71,16 +66,12 @@ impl Synapse {
         let port = free_port();
         let secret = format!("secret{:016x}", rand::random::<u64>());
         let seed: [u8; 32] = rand::random();
-        let write = |name: &str, text: &str| {
-            std::fs::write(dir.path().join(name), text).expect("write synapse file")
-        };
+        let write =
+            |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write synapse file");
         let fill = |name: &str| template(name, dir.path(), port, &secret);
         write("homeserver.yaml", &fill("homeserver.yaml.in"));
         write("log.yaml", &fill("log.yaml.in"));
-        write(
-            "signing.key",
-            &format!("ed25519 a_test {}\n", base64_unpadded(&seed)),
-        );
+        write("signing.key", &format!("ed25519 a_test {}\n", base64_unpadded(&seed)));
         write("relais-registration.yaml", registration);
         let child = Command::new(python())
             .args(["-m", "synapse.app.homeserver", "-c"])
@@ -108,21 +99,14 @@ impl Synapse {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "Synapse exited ({status}) during startup:\n{}",
-                    self.log_tail()
-                );
+                panic!("Synapse exited ({status}) during startup:\n{}", self.log_tail());
             }
             if let Ok(resp) = self.http.get(&url).send().await
                 && resp.status().is_success()
             {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "Synapse did not start:\n{}",
-                self.log_tail()
-            );
+            assert!(tokio::time::Instant::now() < deadline, "Synapse did not start:\n{}", self.log_tail());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -133,10 +117,7 @@ impl Synapse {
         for name in ["stderr.log", "homeserver.log"] {
             let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            out.push_str(&format!(
-                "--- {name}\n{}\n",
-                lines[lines.len().saturating_sub(40)..].join("\n")
-            ));
+            out.push_str(&format!("--- {name}\n{}\n", lines[lines.len().saturating_sub(40)..].join("\n")));
         }
         out
     }
@@ -158,11 +139,7 @@ impl Synapse {
             .send()
             .await
             .expect("override ratelimit");
-        assert!(
-            resp.status().is_success(),
-            "override ratelimit: {}",
-            resp.status()
-        );
+        assert!(resp.status().is_success(), "override ratelimit: {}", resp.status());
         member
     }
 
@@ -172,45 +149,24 @@ impl Synapse {
 
     async fn register_raw(&self, localpart: &str, admin: bool) -> Member {
         let url = format!("{}/_synapse/admin/v1/register", self.url);
-        let nonce: serde_json::Value = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("nonce")
-            .json()
-            .await
-            .expect("nonce json");
+        let nonce: serde_json::Value =
+            self.http.get(&url).send().await.expect("nonce").json().await.expect("nonce json");
         let nonce = nonce["nonce"].as_str().expect("nonce field").to_owned();
         let password = format!("pw-{localpart}-Relais!");
-        let mut mac =
-            Hmac::<Sha1>::new_from_slice(self.shared_secret.as_bytes()).expect("hmac key");
-        for (i, part) in [nonce.as_str(), localpart, password.as_str()]
-            .iter()
-            .enumerate()
-        {
+        let mut mac = Hmac::<Sha1>::new_from_slice(self.shared_secret.as_bytes()).expect("hmac key");
+        for (i, part) in [nonce.as_str(), localpart, password.as_str()].iter().enumerate() {
             if i > 0 {
                 mac.update(b"\x00");
             }
             mac.update(part.as_bytes());
         }
         mac.update(b"\x00");
-        mac.update(if admin {
-            b"admin".as_slice()
-        } else {
-            b"notadmin".as_slice()
-        });
+        mac.update(if admin { b"admin".as_slice() } else { b"notadmin".as_slice() });
         let body = serde_json::json!({
             "nonce": nonce, "username": localpart, "password": password, "admin": admin,
             "mac": hex::encode(mac.finalize().into_bytes()),
         });
-        let resp = self
-            .http
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .expect("register");
+        let resp = self.http.post(&url).json(&body).send().await.expect("register");
         let status = resp.status();
         let json: serde_json::Value = resp.json().await.expect("register json");
         assert!(status.is_success(), "register {localpart}: {json}");
@@ -225,10 +181,7 @@ impl Synapse {
     pub async fn ping_appservice(&self, id: &str, as_token: &str) -> (u16, serde_json::Value) {
         let resp = self
             .http
-            .post(format!(
-                "{}/_matrix/client/v1/appservice/{id}/ping",
-                self.url
-            ))
+            .post(format!("{}/_matrix/client/v1/appservice/{id}/ping", self.url))
             .bearer_auth(as_token)
             .json(&serde_json::json!({"transaction_id": "relais-test-ping"}))
             .send()
@@ -240,17 +193,9 @@ impl Synapse {
 
     /// Waits until Synapse's own view shows `user` joined in `room`.
     pub async fn wait_joined(&self, member: &Member, room: &str, user: &str) {
-        eventually(
-            &format!("{user} joined {room}"),
-            Duration::from_secs(30),
-            || async {
-                member
-                    .joined_members(room)
-                    .await
-                    .contains(&user.to_owned())
-                    .then_some(())
-            },
-        )
+        eventually(&format!("{user} joined {room}"), Duration::from_secs(30), || async {
+            member.joined_members(room).await.contains(&user.to_owned()).then_some(())
+        })
         .await;
     }
 }

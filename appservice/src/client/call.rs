@@ -85,10 +85,7 @@ impl MatrixClient {
                 )));
             }
             self.inner.metrics.client_retries.inc();
-            tracing::debug!(
-                wait_ms = wait.as_millis() as u64,
-                "retrying a homeserver call"
-            );
+            tracing::debug!(wait_ms = wait.as_millis() as u64, "retrying a homeserver call");
             tokio::time::sleep(wait).await;
         }
     }
@@ -141,16 +138,8 @@ impl MatrixClient {
             unstable_features: std::collections::BTreeMap<String, bool>,
         }
         let url = format!("{}/_matrix/client/versions", self.inner.base_url);
-        let fetched = async {
-            self.inner
-                .http
-                .get(url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json::<Versions>()
-                .await
-        };
+        let fetched =
+            async { self.inner.http.get(url).send().await?.error_for_status()?.json::<Versions>().await };
         match fetched.await {
             Ok(v) => {
                 let v = SupportedVersions::from_parts(&v.versions, &v.unstable_features);
@@ -179,9 +168,7 @@ async fn classify<T: IncomingResponse>(response: reqwest::Response) -> Next<T> {
         Err(_) => return Next::RetryAfter(None),
     };
     if status.as_u16() == 429 {
-        let asked = serde_json::from_slice::<ErrorBody>(&body)
-            .ok()
-            .and_then(|e| e.retry_after_ms);
+        let asked = serde_json::from_slice::<ErrorBody>(&body).ok().and_then(|e| e.retry_after_ms);
         return Next::RetryAfter(asked.map(Duration::from_millis).or(retry_after));
     }
     if matches!(status.as_u16(), 502..=504) {
@@ -190,11 +177,7 @@ async fn classify<T: IncomingResponse>(response: reqwest::Response) -> Next<T> {
     if status.as_u16() >= 400 {
         let parsed = serde_json::from_slice::<ErrorBody>(&body).ok();
         let (errcode, message) = parsed.map(|e| (e.errcode, e.error)).unwrap_or_default();
-        return Next::Done(Err(ClientError::Matrix {
-            status: status.as_u16(),
-            errcode,
-            message,
-        }));
+        return Next::Done(Err(ClientError::Matrix { status: status.as_u16(), errcode, message }));
     }
     let mut builder = http::Response::builder().status(status);
     if let Some(h) = builder.headers_mut() {
@@ -204,7 +187,5 @@ async fn classify<T: IncomingResponse>(response: reqwest::Response) -> Next<T> {
         Ok(r) => r,
         Err(e) => return Next::Done(Err(ClientError::Response(e.to_string()))),
     };
-    Next::Done(
-        T::try_from_http_response(http_response).map_err(|e| ClientError::Response(e.to_string())),
-    )
+    Next::Done(T::try_from_http_response(http_response).map_err(|e| ClientError::Response(e.to_string())))
 }

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use ruma::{
     OwnedEventId, RoomId, TransactionId, UserId,
-    api::client::{
-        appservice::request_ping, membership::join_room_by_id, message::send_message_event,
-    },
+    api::client::{appservice::request_ping, membership::join_room_by_id, message::send_message_event},
     events::room::message::RoomMessageEventContent,
 };
 
@@ -14,16 +12,8 @@ use super::{ClientError, MatrixClient};
 
 impl MatrixClient {
     /// Joins `room_id` as `as_user` (the sender user when `None`); joining twice is harmless.
-    pub async fn join_room(
-        &self,
-        room_id: &RoomId,
-        as_user: Option<&UserId>,
-    ) -> Result<(), ClientError> {
-        self.send(
-            join_room_by_id::v3::Request::new(room_id.to_owned()),
-            as_user,
-        )
-        .await?;
+    pub async fn join_room(&self, room_id: &RoomId, as_user: Option<&UserId>) -> Result<(), ClientError> {
+        self.send(join_room_by_id::v3::Request::new(room_id.to_owned()), as_user).await?;
         Ok(())
     }
 
@@ -35,9 +25,8 @@ impl MatrixClient {
         content: &RoomMessageEventContent,
         as_user: Option<&UserId>,
     ) -> Result<OwnedEventId, ClientError> {
-        let request =
-            send_message_event::v3::Request::new(room_id.to_owned(), txn_id.to_owned(), content)
-                .map_err(|e| ClientError::Request(e.to_string()))?;
+        let request = send_message_event::v3::Request::new(room_id.to_owned(), txn_id.to_owned(), content)
+            .map_err(|e| ClientError::Request(e.to_string()))?;
         Ok(self.send(request, as_user).await?.event_id)
     }
 

@@ -54,23 +54,13 @@ impl MatrixClient {
                 Some(Raw::new(&creation).map_err(|e| ClientError::Request(e.to_string()))?);
         }
         request.power_level_content_override = Some(raw(&room.power_levels)?);
-        request.initial_state = room
-            .initial_state
-            .iter()
-            .map(raw)
-            .collect::<Result<_, _>>()?;
+        request.initial_state = room.initial_state.iter().map(raw).collect::<Result<_, _>>()?;
         Ok(self.send(request, None).await?.room_id)
     }
 
     /// The room an alias points to, if any.
-    pub async fn resolve_alias(
-        &self,
-        alias: &OwnedRoomAliasId,
-    ) -> Result<Option<OwnedRoomId>, ClientError> {
-        match self
-            .send(get_alias::v3::Request::new(alias.clone()), None)
-            .await
-        {
+    pub async fn resolve_alias(&self, alias: &OwnedRoomAliasId) -> Result<Option<OwnedRoomId>, ClientError> {
+        match self.send(get_alias::v3::Request::new(alias.clone()), None).await {
             Ok(response) => Ok(Some(response.room_id)),
             Err(ClientError::Matrix { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -80,21 +70,12 @@ impl MatrixClient {
     /// Invites `user_id` as the bot.
     pub async fn invite(&self, room_id: &RoomId, user_id: &UserId) -> Result<(), ClientError> {
         let recipient = InviteUserId::new(user_id.to_owned()).into();
-        self.send(
-            invite_user::v3::Request::new(room_id.to_owned(), recipient),
-            None,
-        )
-        .await?;
+        self.send(invite_user::v3::Request::new(room_id.to_owned(), recipient), None).await?;
         Ok(())
     }
 
     /// Kicks `user_id` (or withdraws their invitation) with a reason they will read.
-    pub async fn kick(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        reason: &str,
-    ) -> Result<(), ClientError> {
+    pub async fn kick(&self, room_id: &RoomId, user_id: &UserId, reason: &str) -> Result<(), ClientError> {
         let mut request = kick_user::v3::Request::new(room_id.to_owned(), user_id.to_owned());
         request.reason = Some(reason.to_owned());
         self.send(request, None).await?;

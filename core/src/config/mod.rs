@@ -34,10 +34,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ProvisioningConfig {
     /// A plan removing more than this share of active members is refused without `--force`.
-    #[serde(
-        default = "defaults::max_removal_percent",
-        deserialize_with = "env::lenient"
-    )]
+    #[serde(default = "defaults::max_removal_percent", deserialize_with = "env::lenient")]
     pub max_removal_percent: u32,
     /// Name of the national space that holds the federation spaces.
     #[serde(default = "defaults::national_name")]
@@ -97,10 +94,7 @@ pub struct AppserviceConfig {
 pub struct DatabaseConfig {
     /// `sqlite://relais.db?mode=rwc` (embedded default) or `postgres://user@host/db`.
     pub url: Secret,
-    #[serde(
-        default = "defaults::max_connections",
-        deserialize_with = "env::lenient"
-    )]
+    #[serde(default = "defaults::max_connections", deserialize_with = "env::lenient")]
     pub max_connections: u32,
 }
 
@@ -123,10 +117,7 @@ pub struct DispatchConfig {
     #[serde(default = "defaults::max_attempts", deserialize_with = "env::lenient")]
     pub max_attempts: u32,
     /// Days handled events and transaction ids are kept for de-duplication.
-    #[serde(
-        default = "defaults::retention_days",
-        deserialize_with = "env::lenient"
-    )]
+    #[serde(default = "defaults::retention_days", deserialize_with = "env::lenient")]
     pub retention_days: u32,
     /// How long a worker holds events it leased; a killed worker's events are retried after it.
     #[serde(default = "defaults::lease_seconds", deserialize_with = "env::lenient")]
@@ -155,9 +146,7 @@ pub struct MailConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self {
-            ghost_prefix: defaults::ghost_prefix(),
-        }
+        Self { ghost_prefix: defaults::ghost_prefix() }
     }
 }
 
@@ -224,10 +213,8 @@ pub enum ConfigError {
 impl Config {
     /// Reads `path`, overlays the environment and validates the result.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         Self::from_toml_and_env(&text, &path.display().to_string(), std::env::vars())
     }
 
@@ -237,18 +224,12 @@ impl Config {
         origin: &str,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: origin.to_owned(),
-            message: e.message().to_owned(),
-        })?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { path: origin.to_owned(), message: e.message().to_owned() })?;
         env::overlay(&mut table, vars)?;
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                ConfigError::Key {
-                    key: e.path().to_string(),
-                    message: e.inner().message().to_owned(),
-                }
-            })?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError::Key { key: e.path().to_string(), message: e.inner().message().to_owned() }
+        })?;
         validate::check(&config)?;
         Ok(config)
     }
@@ -256,11 +237,8 @@ impl Config {
     /// The appservice's own bot user, `@<sender_localpart>:<server_name>`.
     pub fn bot_user_id(&self) -> OwnedUserId {
         // Validated at load time, see `validate::check`.
-        UserId::parse(format!(
-            "@{}:{}",
-            self.appservice.sender_localpart, self.homeserver.server_name
-        ))
-        .unwrap_or_else(|_| unreachable_user_id())
+        UserId::parse(format!("@{}:{}", self.appservice.sender_localpart, self.homeserver.server_name))
+            .unwrap_or_else(|_| unreachable_user_id())
     }
 
     /// Whether `user_id` lies in the namespace this appservice owns (bots and mail ghosts).

@@ -68,22 +68,10 @@ fn missing_key_is_named() {
 #[test]
 fn invalid_values_are_named() {
     let cases = [
-        (
-            GOOD.replace("127.0.0.1:9009\"\nurl", "nowhere\"\nurl"),
-            "appservice.bind",
-        ),
-        (
-            GOOD.replace("as-token-0123456789abcdef", "…"),
-            "appservice.as_token",
-        ),
-        (
-            GOOD.replace("hs-token-0123456789abcdef", "as-token-0123456789abcdef"),
-            "appservice.hs_token",
-        ),
-        (
-            GOOD.replace("sqlite://relais.db?mode=rwc", "mysql://x"),
-            "database.url",
-        ),
+        (GOOD.replace("127.0.0.1:9009\"\nurl", "nowhere\"\nurl"), "appservice.bind"),
+        (GOOD.replace("as-token-0123456789abcdef", "…"), "appservice.as_token"),
+        (GOOD.replace("hs-token-0123456789abcdef", "as-token-0123456789abcdef"), "appservice.hs_token"),
+        (GOOD.replace("sqlite://relais.db?mode=rwc", "mysql://x"), "database.url"),
         (
             GOOD.replace("server_name = \"pcf.test\"", "server_name = \"not a name\""),
             "homeserver.server_name",
@@ -104,14 +92,7 @@ fn unknown_keys_and_bad_env_names_are_refused() {
     let err = load(GOOD, &[("RELAIS_HOMESERVER__URLS", "x")]).expect_err("unknown key");
     assert!(err.to_string().contains("urls"), "{err}");
     // Unrelated or mistyped variables do not stop the service.
-    load(
-        GOOD,
-        &[
-            ("RELAIS_HOMESERVER_URL", "x"),
-            ("RELAIS_TEST_POSTGRES_URL", "y"),
-        ],
-    )
-    .expect("ignored");
+    load(GOOD, &[("RELAIS_HOMESERVER_URL", "x"), ("RELAIS_TEST_POSTGRES_URL", "y")]).expect("ignored");
 }
 
 #[test]

@@ -7,10 +7,7 @@ use super::{Config, ConfigError};
 const MIN_TOKEN_LEN: usize = 16;
 
 fn key_err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Key {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError::Key { key: key.to_owned(), message: message.into() }
 }
 
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
@@ -25,10 +22,7 @@ fn check_appservice(config: &Config) -> Result<(), ConfigError> {
     if app.id.trim().is_empty() {
         return Err(key_err("appservice.id", "must not be empty"));
     }
-    for (key, token) in [
-        ("appservice.as_token", &app.as_token),
-        ("appservice.hs_token", &app.hs_token),
-    ] {
+    for (key, token) in [("appservice.as_token", &app.as_token), ("appservice.hs_token", &app.hs_token)] {
         let token = token.expose();
         if token.len() < MIN_TOKEN_LEN || token.contains(char::is_whitespace) {
             return Err(key_err(
@@ -40,22 +34,13 @@ fn check_appservice(config: &Config) -> Result<(), ConfigError> {
         }
     }
     if app.as_token == app.hs_token {
-        return Err(key_err(
-            "appservice.hs_token",
-            "must differ from appservice.as_token",
-        ));
+        return Err(key_err("appservice.hs_token", "must differ from appservice.as_token"));
     }
-    let bot = format!(
-        "@{}:{}",
-        app.sender_localpart, config.homeserver.server_name
-    );
+    let bot = format!("@{}:{}", app.sender_localpart, config.homeserver.server_name);
     if app.sender_localpart.is_empty() || UserId::parse(&bot).is_err() {
         return Err(key_err(
             "appservice.sender_localpart",
-            format!(
-                "`{}` does not form a valid Matrix user id",
-                app.sender_localpart
-            ),
+            format!("`{}` does not form a valid Matrix user id", app.sender_localpart),
         ));
     }
     Ok(())
@@ -69,10 +54,7 @@ fn check_prefixes(config: &Config) -> Result<(), ConfigError> {
     ] {
         let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._=-/".contains(c);
         if prefix.is_empty() || !prefix.chars().all(valid) {
-            return Err(key_err(
-                key,
-                "must be non-empty lowercase letters, digits or ._=-/",
-            ));
+            return Err(key_err(key, "must be non-empty lowercase letters, digits or ._=-/"));
         }
     }
     Ok(())
@@ -89,10 +71,7 @@ fn check_urls(config: &Config) -> Result<(), ConfigError> {
         }
     }
     let db = config.database.url.expose();
-    if !(db.starts_with("sqlite:")
-        || db.starts_with("postgres://")
-        || db.starts_with("postgresql://"))
-    {
+    if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
         return Err(key_err(
             "database.url",
             "must start with sqlite: (embedded) or postgres:// (production)",
@@ -103,10 +82,7 @@ fn check_urls(config: &Config) -> Result<(), ConfigError> {
 
 fn check_limits(config: &Config) -> Result<(), ConfigError> {
     if config.provisioning.max_removal_percent > 100 {
-        return Err(key_err(
-            "provisioning.max_removal_percent",
-            "must be between 0 and 100",
-        ));
+        return Err(key_err("provisioning.max_removal_percent", "must be between 0 and 100"));
     }
     if config.provisioning.national_name.trim().is_empty() {
         return Err(key_err("provisioning.national_name", "must not be empty"));

@@ -107,23 +107,22 @@ impl Store {
     /// Loads the whole recorded state.
     pub async fn prov_snapshot(&self) -> Result<Snapshot, StoreError> {
         let pool = self.pool();
-        let rooms = sqlx::query(
-            "SELECT room_key, kind, name, parent_key, room_id, moderators FROM prov_room",
-        )
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(RoomRecord {
-                key: r.try_get("room_key")?,
-                kind: r.try_get("kind")?,
-                name: r.try_get("name")?,
-                parent_key: r.try_get("parent_key")?,
-                room_id: r.try_get("room_id")?,
-                moderators: r.try_get("moderators")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+        let rooms =
+            sqlx::query("SELECT room_key, kind, name, parent_key, room_id, moderators FROM prov_room")
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(RoomRecord {
+                        key: r.try_get("room_key")?,
+                        kind: r.try_get("kind")?,
+                        name: r.try_get("name")?,
+                        parent_key: r.try_get("parent_key")?,
+                        room_id: r.try_get("room_id")?,
+                        moderators: r.try_get("moderators")?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()?;
         let members = sqlx::query("SELECT member_id, record FROM prov_member")
             .fetch_all(pool)
             .await?
@@ -134,13 +133,7 @@ impl Store {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("room_key")?,
-                    r.try_get("member_id")?,
-                    r.try_get("user_id")?,
-                ))
-            })
+            .map(|r| Ok((r.try_get("room_key")?, r.try_get("member_id")?, r.try_get("user_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let subscriptions = sqlx::query("SELECT room_key, member_id FROM prov_subscription")
             .fetch_all(pool)
@@ -148,12 +141,7 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("room_key")?, r.try_get("member_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
-        Ok(Snapshot {
-            rooms,
-            members,
-            access,
-            subscriptions,
-        })
+        Ok(Snapshot { rooms, members, access, subscriptions })
     }
 
     /// The Matrix room id of a provisioned room.
@@ -188,15 +176,13 @@ impl Store {
         .await?;
         let run_id: i64 = row.try_get("run_id")?;
         for (seq, (room_key, payload)) in actions.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(run_id)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .bind(room_key.as_deref())
-            .bind(payload)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)")
+                .bind(run_id)
+                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                .bind(room_key.as_deref())
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(run_id)
@@ -324,20 +310,16 @@ impl Store {
     }
 
     /// Failed actions of a run, with their error.
-    pub async fn prov_failed_actions(
-        &self,
-        run_id: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT payload, error FROM prov_action WHERE run_id = $1 AND state = 'failed' ORDER BY seq")
-            .bind(run_id)
-            .fetch_all(self.pool())
-            .await?;
+    pub async fn prov_failed_actions(&self, run_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT payload, error FROM prov_action WHERE run_id = $1 AND state = 'failed' ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("payload")?,
-                    r.try_get::<Option<String>, _>("error")?.unwrap_or_default(),
-                ))
+                Ok((r.try_get("payload")?, r.try_get::<Option<String>, _>("error")?.unwrap_or_default()))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
@@ -345,12 +327,11 @@ impl Store {
 
     /// The audit log, newest first.
     pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -375,24 +356,18 @@ impl Store {
 }
 
 async fn insert_audit(tx: &mut Transaction<'_, Any>, e: &AuditEntry) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(e.at)
-    .bind(&e.actor)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(&e.detail)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.detail)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
-async fn apply_effect(
-    tx: &mut Transaction<'_, Any>,
-    effect: &Effect,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+async fn apply_effect(tx: &mut Transaction<'_, Any>, effect: &Effect, now: i64) -> Result<(), sqlx::Error> {
     let q = match effect {
         Effect::Room(r) => sqlx::query(
             "INSERT INTO prov_room (room_key, kind, name, parent_key, room_id, moderators) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -467,24 +442,22 @@ impl Store {
             }
             None => serde_json::Value::Null,
         };
-        let access: Vec<(String, String)> = sqlx::query(
-            "SELECT room_key, user_id FROM prov_access WHERE member_id = $1 ORDER BY room_key",
-        )
-        .bind(member_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("room_key")?, r.try_get("user_id")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-        let subscriptions: Vec<String> = sqlx::query(
-            "SELECT room_key FROM prov_subscription WHERE member_id = $1 ORDER BY room_key",
-        )
-        .bind(member_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("room_key"))
-        .collect::<Result<_, sqlx::Error>>()?;
+        let access: Vec<(String, String)> =
+            sqlx::query("SELECT room_key, user_id FROM prov_access WHERE member_id = $1 ORDER BY room_key")
+                .bind(member_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("room_key")?, r.try_get("user_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let subscriptions: Vec<String> =
+            sqlx::query("SELECT room_key FROM prov_subscription WHERE member_id = $1 ORDER BY room_key")
+                .bind(member_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("room_key"))
+                .collect::<Result<_, sqlx::Error>>()?;
         let pattern = audit_pattern(member_id);
         let audit: Vec<serde_json::Value> = sqlx::query(
             "SELECT at, actor, action, detail FROM audit_log WHERE target LIKE $1 ESCAPE '\\' ORDER BY id",
@@ -521,19 +494,13 @@ impl Store {
             "DELETE FROM prov_access WHERE member_id = $1",
             "DELETE FROM prov_subscription WHERE member_id = $1",
         ] {
-            removed += sqlx::query(sql)
-                .bind(member_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            removed += sqlx::query(sql).bind(member_id).execute(&mut *tx).await?.rows_affected();
         }
         let pattern = audit_pattern(member_id);
-        sqlx::query(
-            "UPDATE audit_log SET target = 'member [erased]' WHERE target LIKE $1 ESCAPE '\\'",
-        )
-        .bind(&pattern)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE audit_log SET target = 'member [erased]' WHERE target LIKE $1 ESCAPE '\\'")
+            .bind(&pattern)
+            .execute(&mut *tx)
+            .await?;
         let payload = format!("%\"member_id\":\"{}\"%", like_escape(member_id));
         sqlx::query("UPDATE prov_action SET payload = '' WHERE payload LIKE $1 ESCAPE '\\'")
             .bind(&payload)
@@ -555,9 +522,7 @@ impl Store {
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Audit targets name a member as `… member <id>` at the end.

@@ -139,10 +139,7 @@ impl Store {
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
-        let mut events = rows
-            .iter()
-            .map(event_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
         events.sort_by_key(|e| e.seq);
         Ok(events)
     }
@@ -153,10 +150,7 @@ impl Store {
             .bind(event_id)
             .fetch_all(self.pool())
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("handler"))
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(|r| r.try_get("handler")).collect::<Result<_, _>>()?)
     }
 
     /// Records that `handler` applied its effects for `event_id`.
@@ -219,13 +213,11 @@ impl Store {
 
     /// Pushes back the expiry of every lease `owner` holds (a long batch is still alive).
     pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE event_queue SET lease_until = $1 WHERE lease_owner = $2 AND state = 'pending'",
-        )
-        .bind(now_ms() + lease_ms)
-        .bind(owner)
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE event_queue SET lease_until = $1 WHERE lease_owner = $2 AND state = 'pending'")
+            .bind(now_ms() + lease_ms)
+            .bind(owner)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -272,10 +264,7 @@ impl Store {
     }
 
     /// Failed events with their last error, oldest first.
-    pub async fn failed_events(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<(QueuedEvent, String)>, StoreError> {
+    pub async fn failed_events(&self, limit: i64) -> Result<Vec<(QueuedEvent, String)>, StoreError> {
         let sql = concat!(
             "SELECT ",
             event_columns!(),
@@ -301,11 +290,10 @@ impl Store {
         .bind(before_ms)
         .execute(&mut *tx)
         .await?;
-        let events =
-            sqlx::query("DELETE FROM event_queue WHERE state = 'done' AND finished_at < $1")
-                .bind(before_ms)
-                .execute(&mut *tx)
-                .await?;
+        let events = sqlx::query("DELETE FROM event_queue WHERE state = 'done' AND finished_at < $1")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
         let txns = sqlx::query("DELETE FROM appservice_txn WHERE received_at < $1")
             .bind(before_ms)
             .execute(&mut *tx)

@@ -58,11 +58,7 @@ impl Homeserver {
     }
 
     async fn room_id(&self, key: &str) -> Result<OwnedRoomId, Failure> {
-        let id = self
-            .store
-            .prov_room_id(key)
-            .await
-            .map_err(|e| Failure::Transient(e.to_string()))?;
+        let id = self.store.prov_room_id(key).await.map_err(|e| Failure::Transient(e.to_string()))?;
         let id = id.ok_or_else(|| Failure::Permanent(format!("room {key} was not created")))?;
         RoomId::parse(&id).map_err(|_| Failure::Permanent(format!("room {key} has an invalid id")))
     }
@@ -70,20 +66,12 @@ impl Homeserver {
     /// Applies a homeserver action; returns the id of the room it created, if it created one.
     pub async fn execute(&self, action: &Action) -> Result<Option<OwnedRoomId>, Failure> {
         match action {
-            Action::CreateRoom {
-                room,
-                kind,
-                name,
-                parent,
-            } => self
-                .create(room, *kind, name, parent.as_deref())
-                .await
-                .map(Some),
+            Action::CreateRoom { room, kind, name, parent } => {
+                self.create(room, *kind, name, parent.as_deref()).await.map(Some)
+            }
             Action::RenameRoom { room, name } => {
                 let id = self.room_id(room).await?;
-                self.client
-                    .put_state(&id, "m.room.name", "", &json!({ "name": name }))
-                    .await?;
+                self.client.put_state(&id, "m.room.name", "", &json!({ "name": name })).await?;
                 Ok(None)
             }
             Action::SetModerators { room, moderators } => {
@@ -103,12 +91,7 @@ impl Homeserver {
                 }
                 Ok(None)
             }
-            Action::Kick {
-                room,
-                user_id,
-                reason,
-                ..
-            } => {
+            Action::Kick { room, user_id, reason, .. } => {
                 let id = self.room_id(room).await?;
                 if let Err(e) = self.client.kick(&id, user_id, reason).await {
                     // Never joined, already left or kicked: they are out, which is the goal.
@@ -124,10 +107,7 @@ impl Homeserver {
     }
 
     async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<String>, Failure> {
-        let state = self
-            .client
-            .state(room, "m.room.member", user.as_str())
-            .await?;
+        let state = self.client.state(room, "m.room.member", user.as_str()).await?;
         Ok(state.and_then(|c| c["membership"].as_str().map(str::to_owned)))
     }
 
@@ -205,23 +185,14 @@ impl Homeserver {
         };
         if let Some(space) = &parent_id {
             let child = json!({"via": [self.server_name], "suggested": kind.is_restricted()});
-            self.client
-                .put_state(space, "m.space.child", room_id.as_str(), &child)
-                .await?;
+            self.client.put_state(space, "m.space.child", room_id.as_str(), &child).await?;
         }
         Ok(room_id)
     }
 
-    async fn set_moderators(
-        &self,
-        room: &RoomId,
-        wanted: &BTreeSet<String>,
-    ) -> Result<(), Failure> {
-        let mut levels = self
-            .client
-            .state(room, "m.room.power_levels", "")
-            .await?
-            .unwrap_or_else(|| json!({}));
+    async fn set_moderators(&self, room: &RoomId, wanted: &BTreeSet<String>) -> Result<(), Failure> {
+        let mut levels =
+            self.client.state(room, "m.room.power_levels", "").await?.unwrap_or_else(|| json!({}));
         let users = levels["users"].as_object().cloned().unwrap_or_default();
         let mut next = serde_json::Map::new();
         for (user, level) in users {
@@ -239,9 +210,7 @@ impl Homeserver {
         }
         next.insert(self.bot.clone(), json!(100));
         levels["users"] = Value::Object(next);
-        self.client
-            .put_state(room, "m.room.power_levels", "", &levels)
-            .await?;
+        self.client.put_state(room, "m.room.power_levels", "", &levels).await?;
         Ok(())
     }
 }

@@ -35,9 +35,7 @@ const BATCH: usize = 500;
 /// Why applying stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error(
-        "the homeserver is unreachable ({0}); nothing is lost: run the same command again to finish"
-    )]
+    #[error("the homeserver is unreachable ({0}); nothing is lost: run the same command again to finish")]
     HomeserverDown(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -71,13 +69,7 @@ struct Job {
 impl Applier {
     fn audit(&self, action: &Action) -> AuditEntry {
         let (target, detail) = describe(action);
-        AuditEntry {
-            at: now_ms(),
-            actor: self.actor.clone(),
-            action: action.kind().into(),
-            target,
-            detail,
-        }
+        AuditEntry { at: now_ms(), actor: self.actor.clone(), action: action.kind().into(), target, detail }
     }
 
     /// Runs every pending action of every unfinished run.
@@ -85,28 +77,19 @@ impl Applier {
         let pending = self.store.prov_pending_actions().await?;
         let mut report = ApplyReport::default();
         let jobs = self.parse(pending, &mut report).await?;
-        let (store_only, homeserver): (Vec<Job>, Vec<Job>) = jobs
-            .into_iter()
-            .partition(|j| !j.action.writes_homeserver());
+        let (store_only, homeserver): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| !j.action.writes_homeserver());
         for chunk in store_only.chunks(BATCH) {
             let done: Vec<_> = chunk
                 .iter()
-                .map(|j| {
-                    (
-                        j.run_id,
-                        j.seq,
-                        Some(effect_of(&j.action, "")),
-                        self.audit(&j.action),
-                    )
-                })
+                .map(|j| (j.run_id, j.seq, Some(effect_of(&j.action, "")), self.audit(&j.action)))
                 .collect();
             self.store.prov_complete(&done).await?;
             report.done += done.len();
             self.progress.fetch_add(done.len(), Ordering::Relaxed);
         }
-        let (creations, others): (Vec<Job>, Vec<Job>) = homeserver
-            .into_iter()
-            .partition(|j| matches!(j.action, Action::CreateRoom { .. }));
+        let (creations, others): (Vec<Job>, Vec<Job>) =
+            homeserver.into_iter().partition(|j| matches!(j.action, Action::CreateRoom { .. }));
         let mut by_level: BTreeMap<u8, Vec<Job>> = BTreeMap::new();
         for job in creations {
             if let Action::CreateRoom { kind, .. } = &job.action {
@@ -114,18 +97,13 @@ impl Applier {
             }
         }
         for (_, level) in by_level {
-            self.run_queues(level.into_iter().map(|j| vec![j]).collect(), &mut report)
-                .await?;
+            self.run_queues(level.into_iter().map(|j| vec![j]).collect(), &mut report).await?;
         }
         let mut by_room: BTreeMap<String, Vec<Job>> = BTreeMap::new();
         for job in others {
-            by_room
-                .entry(job.action.room().unwrap_or_default().to_owned())
-                .or_default()
-                .push(job);
+            by_room.entry(job.action.room().unwrap_or_default().to_owned()).or_default().push(job);
         }
-        self.run_queues(by_room.into_values().collect(), &mut report)
-            .await?;
+        self.run_queues(by_room.into_values().collect(), &mut report).await?;
         self.store.prov_close_finished_runs().await?;
         Ok(report)
     }
@@ -138,17 +116,11 @@ impl Applier {
         let mut jobs = Vec::with_capacity(pending.len());
         for p in pending {
             match serde_json::from_str::<Action>(&p.payload) {
-                Ok(action) => jobs.push(Job {
-                    run_id: p.run_id,
-                    seq: p.seq,
-                    action,
-                }),
+                Ok(action) => jobs.push(Job { run_id: p.run_id, seq: p.seq, action }),
                 Err(e) => {
                     let error = format!("unreadable journal entry: {e}");
                     self.store.prov_fail(p.run_id, p.seq, &error).await?;
-                    report
-                        .failed
-                        .push((format!("journal {}/{}", p.run_id, p.seq), error));
+                    report.failed.push((format!("journal {}/{}", p.run_id, p.seq), error));
                 }
             }
         }
@@ -156,11 +128,7 @@ impl Applier {
     }
 
     /// Runs each queue serially, up to `concurrency` queues at once. Stops at the first outage.
-    async fn run_queues(
-        &self,
-        queues: Vec<Vec<Job>>,
-        report: &mut ApplyReport,
-    ) -> Result<(), ApplyError> {
+    async fn run_queues(&self, queues: Vec<Vec<Job>>, report: &mut ApplyReport) -> Result<(), ApplyError> {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for queue in queues {
@@ -194,8 +162,7 @@ impl Applier {
         for job in queue {
             match self.homeserver.execute(&job.action).await {
                 Ok(created) => {
-                    let effect =
-                        effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
+                    let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
                     self.complete(&job, effect).await?;
                     report.done += 1;
                 }
@@ -204,9 +171,7 @@ impl Applier {
                     tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
                     self.store.prov_fail(job.run_id, job.seq, &e).await?;
                     let (target, _) = describe(&job.action);
-                    report
-                        .failed
-                        .push((format!("{} {target}", job.action.kind()), e));
+                    report.failed.push((format!("{} {target}", job.action.kind()), e));
                 }
             }
             self.progress.fetch_add(1, Ordering::Relaxed);
@@ -215,8 +180,6 @@ impl Applier {
     }
 
     async fn complete(&self, job: &Job, effect: Effect) -> Result<(), StoreError> {
-        self.store
-            .prov_complete(&[(job.run_id, job.seq, Some(effect), self.audit(&job.action))])
-            .await
+        self.store.prov_complete(&[(job.run_id, job.seq, Some(effect), self.audit(&job.action))]).await
     }
 }

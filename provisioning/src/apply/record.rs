@@ -17,8 +17,7 @@ use crate::{
 pub fn recorded(snapshot: &Snapshot) -> Recorded {
     let mut rec = Recorded::default();
     for room in &snapshot.rooms {
-        let Ok(kind) =
-            serde_json::from_value::<RoomKind>(serde_json::Value::String(room.kind.clone()))
+        let Ok(kind) = serde_json::from_value::<RoomKind>(serde_json::Value::String(room.kind.clone()))
         else {
             tracing::warn!(room = %room.key, "unknown room kind in the record; skipped");
             continue;
@@ -32,8 +31,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
                 parent: room.parent_key.clone(),
             },
         );
-        let moderators: BTreeSet<OwnedUserId> =
-            serde_json::from_str(&room.moderators).unwrap_or_default();
+        let moderators: BTreeSet<OwnedUserId> = serde_json::from_str(&room.moderators).unwrap_or_default();
         if !moderators.is_empty() {
             rec.moderators.insert(room.key.clone(), moderators);
         }
@@ -59,12 +57,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
 /// `CreateRoom` made (unused for the other actions).
 pub fn effect_of(action: &Action, room_id: &str) -> Effect {
     match action {
-        Action::CreateRoom {
-            room,
-            kind,
-            name,
-            parent,
-        } => Effect::Room(RoomRecord {
+        Action::CreateRoom { room, kind, name, parent } => Effect::Room(RoomRecord {
             key: room.clone(),
             kind: serde_json::to_value(kind)
                 .ok()
@@ -75,46 +68,29 @@ pub fn effect_of(action: &Action, room_id: &str) -> Effect {
             room_id: room_id.to_owned(),
             moderators: "[]".into(),
         }),
-        Action::RenameRoom { room, name } => Effect::Rename {
-            key: room.clone(),
-            name: name.clone(),
-        },
+        Action::RenameRoom { room, name } => Effect::Rename { key: room.clone(), name: name.clone() },
         Action::SetModerators { room, moderators } => Effect::Moderators {
             key: room.clone(),
             moderators: serde_json::to_string(moderators).unwrap_or_else(|_| "[]".into()),
         },
-        Action::Invite {
-            room,
-            member_id,
-            user_id,
+        Action::Invite { room, member_id, user_id } | Action::Grant { room, member_id, user_id } => {
+            Effect::Grant {
+                room_key: room.clone(),
+                member_id: member_id.clone(),
+                user_id: user_id.to_string(),
+            }
         }
-        | Action::Grant {
-            room,
-            member_id,
-            user_id,
-        } => Effect::Grant {
+        Action::Kick { room, member_id, user_id, .. } => Effect::Revoke {
             room_key: room.clone(),
             member_id: member_id.clone(),
             user_id: user_id.to_string(),
         },
-        Action::Kick {
-            room,
-            member_id,
-            user_id,
-            ..
-        } => Effect::Revoke {
-            room_key: room.clone(),
-            member_id: member_id.clone(),
-            user_id: user_id.to_string(),
-        },
-        Action::Subscribe { room, member_id } => Effect::Subscribe {
-            room_key: room.clone(),
-            member_id: member_id.clone(),
-        },
-        Action::Unsubscribe { room, member_id } => Effect::Unsubscribe {
-            room_key: room.clone(),
-            member_id: member_id.clone(),
-        },
+        Action::Subscribe { room, member_id } => {
+            Effect::Subscribe { room_key: room.clone(), member_id: member_id.clone() }
+        }
+        Action::Unsubscribe { room, member_id } => {
+            Effect::Unsubscribe { room_key: room.clone(), member_id: member_id.clone() }
+        }
         Action::SaveMember { member } => Effect::Member {
             member_id: member.member_id.clone(),
             record: serde_json::to_string(member).unwrap_or_default(),
@@ -128,46 +104,29 @@ pub fn effect_of(action: &Action, room_id: &str) -> Effect {
 /// Audit wording: the target and the why of an action, without personal data beyond ids.
 pub fn describe(action: &Action) -> (String, String) {
     match action {
-        Action::CreateRoom { room, name, .. } => {
-            (format!("room {room}"), format!("created \"{name}\""))
+        Action::CreateRoom { room, name, .. } => (format!("room {room}"), format!("created \"{name}\"")),
+        Action::RenameRoom { room, name } => (format!("room {room}"), format!("renamed \"{name}\"")),
+        Action::SetModerators { room, moderators } => {
+            (format!("room {room}"), format!("{} moderators", moderators.len()))
         }
-        Action::RenameRoom { room, name } => {
-            (format!("room {room}"), format!("renamed \"{name}\""))
+        Action::Invite { room, member_id, .. } => {
+            (format!("room {room} member {member_id}"), "invited".into())
         }
-        Action::SetModerators { room, moderators } => (
-            format!("room {room}"),
-            format!("{} moderators", moderators.len()),
-        ),
-        Action::Invite {
-            room, member_id, ..
-        } => (format!("room {room} member {member_id}"), "invited".into()),
-        Action::Grant {
-            room, member_id, ..
-        } => (
-            format!("room {room} member {member_id}"),
-            "allowed through the space".into(),
-        ),
-        Action::Kick {
-            room,
-            member_id,
-            reason,
-            ..
-        } => (format!("room {room} member {member_id}"), reason.clone()),
-        Action::Subscribe { room, member_id } => (
-            format!("room {room} member {member_id}"),
-            "email subscriber".into(),
-        ),
-        Action::Unsubscribe { room, member_id } => (
-            format!("room {room} member {member_id}"),
-            "no longer email subscriber".into(),
-        ),
+        Action::Grant { room, member_id, .. } => {
+            (format!("room {room} member {member_id}"), "allowed through the space".into())
+        }
+        Action::Kick { room, member_id, reason, .. } => {
+            (format!("room {room} member {member_id}"), reason.clone())
+        }
+        Action::Subscribe { room, member_id } => {
+            (format!("room {room} member {member_id}"), "email subscriber".into())
+        }
+        Action::Unsubscribe { room, member_id } => {
+            (format!("room {room} member {member_id}"), "no longer email subscriber".into())
+        }
         Action::SaveMember { member } => (
             format!("member {}", member.member_id),
-            if member.active {
-                "recorded as active".into()
-            } else {
-                "recorded as inactive".into()
-            },
+            if member.active { "recorded as active".into() } else { "recorded as inactive".into() },
         ),
     }
 }

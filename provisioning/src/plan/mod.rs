@@ -139,8 +139,7 @@ impl Plan {
 
     /// Whether the plan removes more than `max_percent` % of the active members.
     pub fn exceeds_removal_limit(&self, max_percent: u32) -> bool {
-        self.recorded_active > 0
-            && self.removed_active * 100 > self.recorded_active * max_percent as usize
+        self.recorded_active > 0 && self.removed_active * 100 > self.recorded_active * max_percent as usize
     }
 }
 
@@ -156,11 +155,8 @@ mod reasons {
 /// The rows to apply: valid rows, plus the recorded state of members whose rows are bad, plus
 /// members absent from the file, kept as inactive.
 fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
-    let mut rows: BTreeMap<String, MemberRow> = report
-        .rows
-        .iter()
-        .map(|r| (r.member_id.clone(), r.clone()))
-        .collect();
+    let mut rows: BTreeMap<String, MemberRow> =
+        report.rows.iter().map(|r| (r.member_id.clone(), r.clone())).collect();
     for (id, member) in &recorded.members {
         if rows.contains_key(id) {
             continue;
@@ -178,8 +174,7 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
 pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Plan {
     let rows = effective_rows(report, recorded);
     let want = desired(&rows, national_name);
-    let by_id: BTreeMap<&str, &MemberRow> =
-        rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
+    let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
     plan_access(&want, recorded, &by_id, &mut actions);
@@ -201,12 +196,7 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Pl
         .iter()
         .filter(|r| r.active && r.matrix_id.is_none() && r.contact == crate::model::Contact::Chat)
         .count();
-    Plan {
-        actions,
-        recorded_active,
-        removed_active,
-        awaiting_account,
-    }
+    Plan { actions, recorded_active, removed_active, awaiting_account }
 }
 
 fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
@@ -221,10 +211,7 @@ fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
                 parent: spec.parent.clone(),
             }),
             Some(old) if old.name != spec.name => {
-                actions.push(Action::RenameRoom {
-                    room: spec.key.clone(),
-                    name: spec.name.clone(),
-                });
+                actions.push(Action::RenameRoom { room: spec.key.clone(), name: spec.name.clone() });
             }
             Some(_) => {}
         }
@@ -273,17 +260,9 @@ fn plan_access(
         let restricted = want.rooms.get(room).is_some_and(|r| r.kind.is_restricted());
         let (room, member_id, user_id) = (room.clone(), member_id.clone(), user_id.clone());
         actions.push(if restricted {
-            Action::Grant {
-                room,
-                member_id,
-                user_id,
-            }
+            Action::Grant { room, member_id, user_id }
         } else {
-            Action::Invite {
-                room,
-                member_id,
-                user_id,
-            }
+            Action::Invite { room, member_id, user_id }
         });
     }
 }
@@ -295,36 +274,20 @@ fn report_has(row: &MemberRow) -> bool {
 
 fn plan_subscriptions(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
     for (room, member_id) in recorded.subscriptions.difference(&want.subscriptions) {
-        actions.push(Action::Unsubscribe {
-            room: room.clone(),
-            member_id: member_id.clone(),
-        });
+        actions.push(Action::Unsubscribe { room: room.clone(), member_id: member_id.clone() });
     }
     for (room, member_id) in want.subscriptions.difference(&recorded.subscriptions) {
-        actions.push(Action::Subscribe {
-            room: room.clone(),
-            member_id: member_id.clone(),
-        });
+        actions.push(Action::Subscribe { room: room.clone(), member_id: member_id.clone() });
     }
 }
 
 /// What recorded state becomes once `actions` are all applied (used by tests and dry runs).
 pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
     match action {
-        Action::CreateRoom {
-            room,
-            kind,
-            name,
-            parent,
-        } => {
+        Action::CreateRoom { room, kind, name, parent } => {
             recorded.rooms.insert(
                 room.clone(),
-                RoomSpec {
-                    key: room.clone(),
-                    kind: *kind,
-                    name: name.clone(),
-                    parent: parent.clone(),
-                },
+                RoomSpec { key: room.clone(), kind: *kind, name: name.clone(), parent: parent.clone() },
             );
         }
         Action::RenameRoom { room, name } => {
@@ -333,49 +296,25 @@ pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
             }
         }
         Action::SetModerators { room, moderators } => {
-            recorded
-                .moderators
-                .insert(room.clone(), moderators.iter().cloned().collect());
+            recorded.moderators.insert(room.clone(), moderators.iter().cloned().collect());
         }
-        Action::Invite {
-            room,
-            member_id,
-            user_id,
+        Action::Invite { room, member_id, user_id } | Action::Grant { room, member_id, user_id } => {
+            recorded.access.insert((room.clone(), member_id.clone()), user_id.clone());
         }
-        | Action::Grant {
-            room,
-            member_id,
-            user_id,
-        } => {
-            recorded
-                .access
-                .insert((room.clone(), member_id.clone()), user_id.clone());
-        }
-        Action::Kick {
-            room,
-            member_id,
-            user_id,
-            ..
-        } => {
+        Action::Kick { room, member_id, user_id, .. } => {
             let key = (room.clone(), member_id.clone());
             if recorded.access.get(&key) == Some(user_id) {
                 recorded.access.remove(&key);
             }
         }
         Action::Subscribe { room, member_id } => {
-            recorded
-                .subscriptions
-                .insert((room.clone(), member_id.clone()));
+            recorded.subscriptions.insert((room.clone(), member_id.clone()));
         }
         Action::Unsubscribe { room, member_id } => {
-            recorded
-                .subscriptions
-                .remove(&(room.clone(), member_id.clone()));
+            recorded.subscriptions.remove(&(room.clone(), member_id.clone()));
         }
         Action::SaveMember { member } => {
-            recorded
-                .members
-                .insert(member.member_id.clone(), member.clone());
+            recorded.members.insert(member.member_id.clone(), member.clone());
         }
     }
 }

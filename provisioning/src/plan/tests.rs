@@ -17,21 +17,14 @@ fn apply_all(recorded: &mut Recorded, plan: &Plan) {
 
 /// Compares `value` with the golden file `name`; `UPDATE_GOLDEN=1` rewrites it.
 fn golden(name: &str, value: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     let text = serde_json::to_string_pretty(value).expect("json") + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &text).expect("write golden");
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(
-        text,
-        expected,
-        "plan differs from {} (UPDATE_GOLDEN=1 to accept)",
-        path.display()
-    );
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(text, expected, "plan differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
 }
 
 const SAMPLE: &str = include_str!("../../../tests/data/members.csv");
@@ -68,11 +61,7 @@ fn moves_lapses_departures_and_renewals() {
     let p = plan(&report(&first), &recorded, NATIONAL);
     apply_all(&mut recorded, &p);
     assert_eq!(recorded.moderators["nord.s.lille"].len(), 1);
-    assert!(
-        recorded
-            .subscriptions
-            .contains(&("paris.annonces".into(), "4".into()))
-    );
+    assert!(recorded.subscriptions.contains(&("paris.annonces".into(), "4".into())));
 
     // 1 moves to Roubaix, 2 lapses, 3 leaves the file, 4 stays.
     let second = format!(
@@ -85,28 +74,15 @@ fn moves_lapses_departures_and_renewals() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Kick {
-                room,
-                member_id,
-                reason,
-                ..
-            } => Some((
-                room.as_str(),
-                member_id.as_str(),
-                reason.split(' ').next().unwrap_or_default(),
-            )),
+            Action::Kick { room, member_id, reason, .. } => {
+                Some((room.as_str(), member_id.as_str(), reason.split(' ').next().unwrap_or_default()))
+            }
             _ => None,
         })
         .collect();
-    assert!(
-        kicks.contains(&("nord.s.lille", "1", "Changement")),
-        "{kicks:?}"
-    );
+    assert!(kicks.contains(&("nord.s.lille", "1", "Changement")), "{kicks:?}");
     assert!(kicks.contains(&("nord", "2", "Cotisation")), "{kicks:?}");
-    assert!(
-        kicks.contains(&("nord.s.roubaix", "3", "N'apparaît")),
-        "{kicks:?}"
-    );
+    assert!(kicks.contains(&("nord.s.roubaix", "3", "N'apparaît")), "{kicks:?}");
     assert!(!kicks.iter().any(|(_, id, _)| *id == "4"));
     assert!(p.actions.contains(&Action::Invite {
         room: "nord.s.roubaix".into(),
@@ -124,9 +100,7 @@ fn moves_lapses_departures_and_renewals() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Invite {
-                room, member_id, ..
-            } if member_id == "2" => Some(room.as_str()),
+            Action::Invite { room, member_id, .. } if member_id == "2" => Some(room.as_str()),
             _ => None,
         })
         .collect();
@@ -135,20 +109,14 @@ fn moves_lapses_departures_and_renewals() {
 
 #[test]
 fn a_truncated_export_trips_the_guard_and_a_bad_row_changes_nothing() {
-    let rows: String = (1..=20)
-        .map(|i| format!("{i};Nord;Lille;;;oui;@u{i}:pcf.test;;\n"))
-        .collect();
+    let rows: String = (1..=20).map(|i| format!("{i};Nord;Lille;;;oui;@u{i}:pcf.test;;\n")).collect();
     let mut recorded = Recorded::default();
     let p = plan(&report(&format!("{HEADER}{rows}")), &recorded, NATIONAL);
     assert!(!p.exceeds_removal_limit(10), "first import removes nobody");
     apply_all(&mut recorded, &p);
 
     let truncated: String = rows.lines().take(15).map(|l| format!("{l}\n")).collect();
-    let p = plan(
-        &report(&format!("{HEADER}{truncated}")),
-        &recorded,
-        NATIONAL,
-    );
+    let p = plan(&report(&format!("{HEADER}{truncated}")), &recorded, NATIONAL);
     assert_eq!(p.removed_active, 5);
     assert!(p.exceeds_removal_limit(10));
     assert!(!p.exceeds_removal_limit(25));

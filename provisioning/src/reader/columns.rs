@@ -22,54 +22,23 @@ pub enum Field {
 const ALIASES: &[(Field, &[&str], &str)] = &[
     (
         Field::MemberId,
-        &[
-            "nadherent",
-            "numeroadherent",
-            "noadherent",
-            "numadherent",
-            "id",
-            "memberid",
-            "adherent",
-        ],
+        &["nadherent", "numeroadherent", "noadherent", "numadherent", "id", "memberid", "adherent"],
         "N° adhérent",
     ),
     (Field::FirstName, &["prenom", "firstname"], "Prénom"),
     (Field::LastName, &["nom", "lastname", "nomdefamille"], "Nom"),
     (
         Field::Email,
-        &[
-            "courriel",
-            "email",
-            "mail",
-            "adressecourriel",
-            "adressemail",
-            "adresseemail",
-        ],
+        &["courriel", "email", "mail", "adressecourriel", "adressemail", "adresseemail"],
         "Courriel",
     ),
     (Field::Federation, &["federation"], "Fédération"),
     (Field::Section, &["section"], "Section"),
     (Field::Cell, &["cellule", "cell"], "Cellule"),
-    (
-        Field::Roles,
-        &["responsabilites", "responsabilite", "roles", "role"],
-        "Responsabilités",
-    ),
-    (
-        Field::Active,
-        &["cotisationajour", "active", "actif", "ajourdecotisation"],
-        "Cotisation à jour",
-    ),
-    (
-        Field::MatrixId,
-        &["identifiantmatrix", "matrixid", "matrix"],
-        "Identifiant Matrix",
-    ),
-    (
-        Field::Contact,
-        &["preferencedecontact", "preferencecontact", "contact"],
-        "Préférence de contact",
-    ),
+    (Field::Roles, &["responsabilites", "responsabilite", "roles", "role"], "Responsabilités"),
+    (Field::Active, &["cotisationajour", "active", "actif", "ajourdecotisation"], "Cotisation à jour"),
+    (Field::MatrixId, &["identifiantmatrix", "matrixid", "matrix"], "Identifiant Matrix"),
+    (Field::Contact, &["preferencedecontact", "preferencecontact", "contact"], "Préférence de contact"),
 ];
 
 /// Column index of each field found in the header; other columns are ignored and never stored.
@@ -94,10 +63,7 @@ impl Columns {
         let mut columns = Self::default();
         for (index, header) in headers.enumerate() {
             let key = header_key(header);
-            match ALIASES
-                .iter()
-                .find(|(_, aliases, _)| aliases.contains(&key.as_str()))
-            {
+            match ALIASES.iter().find(|(_, aliases, _)| aliases.contains(&key.as_str())) {
                 Some((field, _, _)) if columns.index(*field).is_some() => {
                     return Err(HeaderError::Duplicate(header.trim().to_owned()));
                 }
@@ -108,10 +74,8 @@ impl Columns {
         }
         for required in [Field::MemberId, Field::Federation] {
             if columns.index(required).is_none() {
-                let (_, aliases, name) = ALIASES
-                    .iter()
-                    .find(|(f, _, _)| *f == required)
-                    .expect("every field has aliases");
+                let (_, aliases, name) =
+                    ALIASES.iter().find(|(f, _, _)| *f == required).expect("every field has aliases");
                 return Err(HeaderError::Missing(name, aliases.join(", ")));
             }
         }
@@ -119,9 +83,6 @@ impl Columns {
     }
 
     pub fn index(&self, field: Field) -> Option<usize> {
-        self.found
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, i)| *i)
+        self.found.iter().find(|(f, _)| *f == field).map(|(_, i)| *i)
     }
 }

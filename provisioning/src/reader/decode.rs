@@ -9,8 +9,8 @@ pub enum Encoding {
 
 /// Windows-1252 code points for bytes 0x80–0x9F (the rest is Latin-1).
 const CP1252_HIGH: [char; 32] = [
-    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
-    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}',
+    '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
 ];
 
 /// Decodes `bytes`: valid UTF-8 (BOM dropped) is taken as is, anything else as Windows-1252,
@@ -44,10 +44,7 @@ pub fn detect_separator(text: &str) -> u8 {
             entry.1 += 1;
         }
     }
-    counts
-        .iter()
-        .max_by_key(|(_, n)| *n)
-        .map_or(b';', |(sep, _)| *sep)
+    counts.iter().max_by_key(|(_, n)| *n).map_or(b';', |(sep, _)| *sep)
 }
 
 #[cfg(test)]
@@ -56,14 +53,8 @@ mod tests {
 
     #[test]
     fn decodes_the_encodings_federations_export() {
-        assert_eq!(
-            decode("\u{feff}Prénom".as_bytes()),
-            ("Prénom".to_owned(), Encoding::Utf8)
-        );
-        assert_eq!(
-            decode(b"Pr\xe9nom \x80 \x9c"),
-            ("Prénom € œ".to_owned(), Encoding::Windows1252)
-        );
+        assert_eq!(decode("\u{feff}Prénom".as_bytes()), ("Prénom".to_owned(), Encoding::Utf8));
+        assert_eq!(decode(b"Pr\xe9nom \x80 \x9c"), ("Prénom € œ".to_owned(), Encoding::Windows1252));
     }
 
     #[test]

@@ -11,9 +11,7 @@ pub fn active(value: &str) -> Result<bool, String> {
     match fold(value.trim()).as_str() {
         "oui" | "o" | "yes" | "y" | "1" | "true" | "vrai" | "x" => Ok(true),
         "non" | "n" | "no" | "0" | "false" | "faux" | "" => Ok(false),
-        other => Err(format!(
-            "cotisation à jour illisible : « {other} » (attendu : oui ou non)"
-        )),
+        other => Err(format!("cotisation à jour illisible : « {other} » (attendu : oui ou non)")),
     }
 }
 
@@ -35,9 +33,7 @@ pub fn roles(value: &str) -> Vec<Role> {
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| match header_key(r).as_str() {
-            "secretairefederal" | "secretairefederale" | "federationsecretary" => {
-                Role::FederationSecretary
-            }
+            "secretairefederal" | "secretairefederale" | "federationsecretary" => Role::FederationSecretary,
             "referentnumerique" | "referentenumerique" | "digitalreferent" => Role::DigitalReferent,
             "secretairedesection" | "sectionsecretary" => Role::SectionSecretary,
             _ => Role::Other(r.to_owned()),
@@ -60,9 +56,7 @@ pub fn email(value: &str) -> Result<Option<String>, String> {
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-    }) && !value
-        .chars()
-        .any(|c| c.is_whitespace() || c == ',' || c == ';');
+    }) && !value.chars().any(|c| c.is_whitespace() || c == ',' || c == ';');
     if valid {
         Ok(Some(value.to_owned()))
     } else {
@@ -99,27 +93,13 @@ mod tests {
     fn reads_roles_contacts_emails_and_ids() {
         assert_eq!(
             roles("Secrétaire fédérale | Référente numérique|Trésorier"),
-            [
-                Role::FederationSecretary,
-                Role::DigitalReferent,
-                Role::Other("Trésorier".into())
-            ]
+            [Role::FederationSecretary, Role::DigitalReferent, Role::Other("Trésorier".into())]
         );
         assert_eq!(contact("Courriel"), Ok(Contact::Email));
         assert_eq!(contact(""), Ok(Contact::Chat));
         assert!(contact("pigeon").is_err());
-        assert_eq!(
-            email(" a.b@example.org "),
-            Ok(Some("a.b@example.org".into()))
-        );
-        for bad in [
-            "a.b@",
-            "@x.org",
-            "a b@x.org",
-            "a@b",
-            "a@@b.org",
-            "a@x.org;b@y.org",
-        ] {
+        assert_eq!(email(" a.b@example.org "), Ok(Some("a.b@example.org".into())));
+        for bad in ["a.b@", "@x.org", "a b@x.org", "a@b", "a@@b.org", "a@x.org;b@y.org"] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert!(matrix_id("@camille:pcf.fr").expect("valid").is_some());

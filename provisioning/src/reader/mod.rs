@@ -58,10 +58,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadReport, FileError> {
         .flexible(true)
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| FileError::Csv(e.to_string()))?
-        .clone();
+    let headers = reader.headers().map_err(|e| FileError::Csv(e.to_string()))?.clone();
     let columns = Columns::from_header(headers.iter())?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -72,10 +69,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadReport, FileError> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
-                errors.push(RowError {
-                    line,
-                    message: format!("ligne illisible : {e}"),
-                });
+                errors.push(RowError { line, message: format!("ligne illisible : {e}") });
                 continue;
             }
         };
@@ -83,12 +77,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadReport, FileError> {
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
-        let cell = |field| {
-            columns
-                .index(field)
-                .and_then(|i| record.get(i))
-                .unwrap_or("")
-        };
+        let cell = |field| columns.index(field).and_then(|i| record.get(i)).unwrap_or("");
         let id = cell(Field::MemberId).trim();
         if !id.is_empty() {
             *seen.entry(id.to_owned()).or_default() += 1;
@@ -132,14 +121,9 @@ fn row<'a>(line: u64, cell: &impl Fn(Field) -> &'a str) -> Result<MemberRow, Str
     }
     let section = optional(cell(Field::Section));
     let cell_name = optional(cell(Field::Cell));
-    for name in [Some(&federation), section.as_ref(), cell_name.as_ref()]
-        .into_iter()
-        .flatten()
-    {
+    for name in [Some(&federation), section.as_ref(), cell_name.as_ref()].into_iter().flatten() {
         if slug(name).is_empty() {
-            return Err(format!(
-                "nom inutilisable : « {name} » (il faut au moins une lettre ou un chiffre)"
-            ));
+            return Err(format!("nom inutilisable : « {name} » (il faut au moins une lettre ou un chiffre)"));
         }
     }
     let matrix_id = fields::matrix_id(cell(Field::MatrixId))?;
@@ -174,11 +158,7 @@ fn reject_duplicates(
     frozen: &mut BTreeSet<String>,
     seen: &BTreeMap<String, usize>,
 ) {
-    let dup: BTreeSet<&String> = seen
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| id)
-        .collect();
+    let dup: BTreeSet<&String> = seen.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id).collect();
     rows.retain(|r| {
         if dup.contains(&r.member_id) {
             errors.push(RowError {

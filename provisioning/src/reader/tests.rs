@@ -15,10 +15,7 @@ fn reads_the_shipped_sample() {
     let camille = &report.rows[0];
     assert_eq!(camille.member_id, "000123", "leading zeros kept");
     assert_eq!(camille.line, 2);
-    assert_eq!(
-        camille.roles,
-        [Role::FederationSecretary, Role::DigitalReferent]
-    );
+    assert_eq!(camille.roles, [Role::FederationSecretary, Role::DigitalReferent]);
 }
 
 #[test]
@@ -56,25 +53,13 @@ fn bad_rows_are_reported_by_line_and_freeze_their_member() {
     let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [3, 4, 5, 6, 7, 8, 9, 10]);
     assert!(report.errors[0].message.contains("fédération manquante"));
-    assert!(
-        report.errors[1]
-            .message
-            .contains("numéro d'adhérent manquant")
-    );
+    assert!(report.errors[1].message.contains("numéro d'adhérent manquant"));
     assert!(report.errors[2].message.contains("courriel invalide"));
-    assert!(
-        report.errors[3]
-            .message
-            .contains("identifiant Matrix invalide")
-    );
+    assert!(report.errors[3].message.contains("identifiant Matrix invalide"));
     assert!(report.errors[5].message.contains("en double"));
     assert!(report.errors[6].message.contains("en double"));
     let ids: Vec<&str> = report.rows.iter().map(|r| r.member_id.as_str()).collect();
-    assert_eq!(
-        ids,
-        ["1", "8"],
-        "a bad address is ignored for a chat member"
-    );
+    assert_eq!(ids, ["1", "8"], "a bad address is ignored for a chat member");
     assert!(report.rows[1].email.is_none());
     let frozen: Vec<&str> = report.frozen_ids.iter().map(String::as_str).collect();
     assert_eq!(frozen, ["2", "3", "4", "5", "6", "7"]);
@@ -83,10 +68,7 @@ fn bad_rows_are_reported_by_line_and_freeze_their_member() {
 #[test]
 fn missing_required_columns_and_empty_files_fail_whole() {
     assert!(matches!(read(b""), Err(FileError::Empty)));
-    assert!(matches!(
-        read("\u{feff}\r\n".as_bytes()),
-        Err(FileError::Empty)
-    ));
+    assert!(matches!(read("\u{feff}\r\n".as_bytes()), Err(FileError::Empty)));
     let err = read(b"Nom;Prenom\nA;B\n").expect_err("no id column");
     assert!(err.to_string().contains("N° adhérent"), "{err}");
     let err = read(b"id;Nom\n1;A\n").expect_err("no federation column");
@@ -103,11 +85,7 @@ fn contact_preferences_decide_email_subscription() {
         3;Nord;c@example.org;;\n\
         4;Nord;d@example.org;;aucun\n";
     let report = ok(text.as_bytes());
-    let subs: Vec<bool> = report
-        .rows
-        .iter()
-        .map(MemberRow::is_email_subscriber)
-        .collect();
+    let subs: Vec<bool> = report.rows.iter().map(MemberRow::is_email_subscriber).collect();
     assert_eq!(subs, [false, true, true, false]);
     assert_eq!(report.rows[3].contact, Contact::None);
 }
