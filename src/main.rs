@@ -37,6 +37,8 @@ enum Command {
     Ping,
     /// Reconcile the membership file into spaces, rooms, moderators and email subscribers.
     Provision(provision::ProvisionArgs),
+    /// Compare the homeserver with what provisioning recorded and repair manual changes.
+    Drift(provision::DriftArgs),
     /// Benchmarks (figures for docs/benchmarks.md); needs no configuration.
     Bench(bench::BenchArgs),
     /// Show the audit log: every change provisioning applied (who, what, when, why).
@@ -86,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = relais_core::Config::load(&cli.config)?;
     let done = match cli.command {
         Command::Provision(args) => return provision::run(&config, args).await,
+        Command::Drift(args) => return provision::drift(&config, args).await,
         Command::Registration => {
             print!("{}", relais_appservice::registration::registration_yaml(&config));
             Ok(())

@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 
 use relais_appservice::{MatrixClient, Metrics};
-use relais_core::Config;
+use relais_core::{Config, Store};
 use relais_provisioning::{
     apply::{Applier, ApplyReport, Homeserver},
     run::{Options, Outcome, provision},
@@ -44,15 +44,8 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read the membership file {}", args.file.display()))?;
     let store = open_store(config).await?;
-    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
     let progress = Arc::new(AtomicUsize::new(0));
-    let applier = Applier {
-        homeserver: Homeserver::new(client, store.clone(), config),
-        store: store.clone(),
-        actor: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
-        concurrency: config.provisioning.concurrency as usize,
-        progress: progress.clone(),
-    };
+    let applier = applier(config, &store, cli_actor(), progress.clone())?;
     let options = Options {
         dry_run: args.dry_run,
         force: args.force,
@@ -79,6 +72,70 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The executor of provisioning actions for this deployment.
+pub fn applier(
+    config: &Config,
+    store: &Store,
+    actor: String,
+    progress: Arc<AtomicUsize>,
+) -> anyhow::Result<Applier> {
+    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
+    Ok(Applier {
+        homeserver: Homeserver::new(client, store.clone(), config),
+        store: store.clone(),
+        actor,
+        concurrency: config.provisioning.concurrency as usize,
+        progress,
+    })
+}
+
+/// Who runs a CLI command, for the audit log.
+pub fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Show what differs; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn drift(config: &Config, args: DriftArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    let applier = applier(config, &store, cli_actor(), Arc::new(AtomicUsize::new(0)))?;
+    let outcome = relais_provisioning::run::drift(&applier, args.dry_run).await;
+    store.close().await;
+    let outcome = outcome.context("checking drift")?;
+    let r = &outcome.report;
+    if args.json {
+        let out = json!({
+            "actions": r.actions, "guests": r.guests, "respected": r.respected, "dry_run": args.dry_run,
+            "applied": outcome.applied.as_ref().map(report_json),
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "Drift: {} repairs needed; {} guests not in the membership file left alone; {} members who left or were banned respected.",
+            r.actions.len(),
+            r.guests,
+            r.respected
+        );
+        for a in &r.actions {
+            let (target, detail) = relais_provisioning::apply::describe(a);
+            println!("  {} {target}: {detail}", a.kind());
+        }
+        if let Some(applied) = &outcome.applied {
+            println!("Repaired: {} actions done, {} failed.", applied.done, applied.failed.len());
+        }
+    }
+    let failed = outcome.applied.is_some_and(|a| !a.failed.is_empty());
+    Ok(if failed { ExitCode::from(PARTIAL) } else { ExitCode::SUCCESS })
 }
 
 async fn show_progress(progress: Arc<AtomicUsize>) {

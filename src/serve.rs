@@ -52,6 +52,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
+    if config.provisioning.drift_interval_minutes > 0 {
+        let applier = crate::provision::applier(&config, &store, "serve:drift".into(), Default::default())?;
+        let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
+        tasks.spawn(drift_job(applier, every, stop_rx.clone()));
+    }
     tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
 
     wait_for_stop_signal().await?;
@@ -61,6 +66,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Repairs drift every `every`, skipping a round when another worker did it recently.
+async fn drift_job(
+    applier: relais_provisioning::apply::Applier,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+        let window = i64::try_from(every.as_millis()).unwrap_or(i64::MAX) / 2;
+        let recent = applier.store.prov_runs(50).await.map(|runs| {
+            runs.iter().any(|r| r.source == "drift" && r.started_at > relais_core::time::now_ms() - window)
+        });
+        if recent.unwrap_or(false) {
+            continue;
+        }
+        match relais_provisioning::run::drift(&applier, false).await {
+            Ok(outcome) => tracing::info!(
+                repairs = outcome.report.actions.len(),
+                guests = outcome.report.guests,
+                "drift check done"
+            ),
+            Err(error) => tracing::warn!(%error, "drift check failed; will try again"),
+        }
+    }
 }
 
 /// Binds `addr` and serves `app` on it until the stop signal; returns the bound address.

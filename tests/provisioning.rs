@@ -222,3 +222,59 @@ async fn a_kill_during_apply_is_finished_by_the_next_run_without_duplicates() {
     names.dedup();
     assert_eq!(names.len(), total, "no duplicated room: {names:?}");
 }
+
+#[tokio::test]
+async fn drift_repair_undoes_manual_changes_and_respects_choices() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let p = people(&stack).await;
+    let csv = format!(
+        "{HEADER}{}{}{}{}",
+        row("021", "Nord", "Lille", "Secrétaire de section", "oui", &p.a.user_id),
+        row("022", "Nord", "Lille", "", "oui", &p.b.user_id),
+        row("023", "Nord", "Roubaix", "", "oui", &p.c.user_id),
+        row("024", "Nord", "Lille", "", "oui", &p.d.user_id),
+    );
+    let (code, out) = provision(&stack, &csv, &[]);
+    assert_eq!(code, 0, "{out}");
+    let lille = p.a.resolve(&alias("nord.s.lille")).await;
+    assert_eq!(p.a.try_join(&lille).await, 200);
+    assert_eq!(p.d.try_join(&lille).await, 200);
+    // By hand, the section secretary lets in c (another section) and withdraws b's invitation;
+    // d leaves by themselves.
+    p.a.post(
+        &format!("/_matrix/client/v3/rooms/{lille}/invite"),
+        serde_json::json!({"user_id": p.c.user_id}),
+    )
+    .await;
+    p.a.post(&format!("/_matrix/client/v3/rooms/{lille}/kick"), serde_json::json!({"user_id": p.b.user_id}))
+        .await;
+    p.d.post(&format!("/_matrix/client/v3/rooms/{lille}/leave"), serde_json::json!({})).await;
+
+    let (code, out) = drift(&stack, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    let kinds: Vec<(&str, &str)> = out["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["type"].as_str().unwrap_or_default(), a["member_id"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(kinds, [("invite", "022"), ("kick", "023")], "{out}");
+    assert_eq!(out["respected"], 1, "d left by themselves");
+    assert_eq!(p.c.try_join(&lille).await, 200, "dry run changed nothing");
+
+    let (code, out) = drift(&stack, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(p.c.try_join(&lille).await, 403, "c was removed");
+    assert_eq!(p.b.try_join(&lille).await, 200, "b was invited again");
+    let (_, out) = drift(&stack, &[]);
+    assert_eq!(out["actions"], serde_json::json!([]), "nothing left to repair: {out}");
+}
+
+fn drift(stack: &Stack, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["drift", "--json"];
+    args.extend_from_slice(extra);
+    let (status, stdout, stderr) = stack.relais.cli(&args);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("drift output is not JSON ({e}): {stdout}\n{stderr}"));
+    (status.code().unwrap_or(-1), json)
+}

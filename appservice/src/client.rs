@@ -8,6 +8,8 @@
 mod call;
 mod ops;
 pub mod rooms;
+#[cfg(test)]
+mod tests;
 
 use std::{sync::Arc, time::Duration};
 

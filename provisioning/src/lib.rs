@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod drift;
 pub mod model;
 pub mod plan;
 pub mod reader;

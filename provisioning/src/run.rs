@@ -94,3 +94,41 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
     let applied = applier.finish_pending().await?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }
+
+/// What a drift check found and did.
+#[derive(Debug)]
+pub struct DriftOutcome {
+    pub report: crate::drift::DriftReport,
+    pub applied: Option<ApplyReport>,
+}
+
+/// Compares the homeserver with the record and repairs the difference (unless `dry_run`).
+pub async fn drift(applier: &Applier, dry_run: bool) -> Result<DriftOutcome, RunError> {
+    let store = &applier.store;
+    if !dry_run {
+        applier.finish_pending().await?;
+    }
+    let snapshot = store.prov_snapshot().await?;
+    let room_ids = snapshot.rooms.iter().map(|r| (r.key.clone(), r.room_id.clone())).collect();
+    let recorded = recorded(&snapshot);
+    let hs = &applier.homeserver;
+    let observed = crate::apply::observe::observe(&hs.client, &room_ids, &recorded, applier.concurrency)
+        .await
+        .map_err(|e| ApplyError::HomeserverDown(e.to_string()))?;
+    let bot = ruma::UserId::parse(&hs.bot).map_err(|e| ApplyError::HomeserverDown(e.to_string()))?;
+    let report = crate::drift::repair(&recorded, &observed, &bot);
+    let summary = serde_json::json!({"actions": report.actions.len(), "guests": report.guests, "respected": report.respected}).to_string();
+    if dry_run || report.actions.is_empty() {
+        let state = if dry_run { "dry_run" } else { "done" };
+        store.prov_record_run(&applier.actor, "drift", state, &summary, "[]").await?;
+        return Ok(DriftOutcome { report, applied: None });
+    }
+    let journal: Vec<(Option<String>, String)> = report
+        .actions
+        .iter()
+        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
+        .collect();
+    store.prov_start_run(&applier.actor, "drift", &summary, "[]", &journal).await?;
+    let applied = applier.finish_pending().await?;
+    Ok(DriftOutcome { report, applied: Some(applied) })
+}

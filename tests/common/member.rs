@@ -35,6 +35,11 @@ impl Member {
         json
     }
 
+    /// POSTs `body` to `path` (a client-server API path), failing the test on an error.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
     /// Tries to join a room by id or alias; returns the HTTP status.
     pub async fn try_join(&self, room: &str) -> u16 {
         let path = format!("/_matrix/client/v3/join/{}", enc(room));

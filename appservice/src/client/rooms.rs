@@ -5,6 +5,7 @@ use ruma::{
     api::client::{
         alias::get_alias,
         membership::{
+            get_member_events,
             invite_user::{self, v3::InviteUserId},
             kick_user,
         },
@@ -80,6 +81,12 @@ impl MatrixClient {
         request.reason = Some(reason.to_owned());
         self.send(request, None).await?;
         Ok(())
+    }
+
+    /// Every `m.room.member` event of the room's current state, as JSON.
+    pub async fn member_events(&self, room_id: &RoomId) -> Result<Vec<Value>, ClientError> {
+        let response = self.send(get_member_events::v3::Request::new(room_id.to_owned()), None).await?;
+        Ok(response.chunk.iter().filter_map(|raw| serde_json::from_str(raw.json().get()).ok()).collect())
     }
 
     /// The content of a state event, or `None` when the room has none.

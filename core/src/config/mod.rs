@@ -42,6 +42,9 @@ pub struct ProvisioningConfig {
     /// Rooms worked on in parallel while applying (each room's actions stay in order).
     #[serde(default = "defaults::concurrency", deserialize_with = "env::lenient")]
     pub concurrency: u32,
+    /// `relais serve` checks and repairs drift this often (minutes); 0 turns it off.
+    #[serde(default = "defaults::drift_interval_minutes", deserialize_with = "env::lenient")]
+    pub drift_interval_minutes: u32,
 }
 
 impl Default for ProvisioningConfig {
@@ -50,6 +53,7 @@ impl Default for ProvisioningConfig {
             max_removal_percent: defaults::max_removal_percent(),
             national_name: defaults::national_name(),
             concurrency: defaults::concurrency(),
+            drift_interval_minutes: defaults::drift_interval_minutes(),
         }
     }
 }
@@ -183,6 +187,9 @@ mod defaults {
     }
     pub fn concurrency() -> u32 {
         8
+    }
+    pub fn drift_interval_minutes() -> u32 {
+        1440
     }
     pub fn ghost_prefix() -> String {
         "courriel_".to_owned()

@@ -6,6 +6,7 @@
 //! homeserver action runs in its room's serial queue; rooms run in parallel, bounded.
 
 mod homeserver;
+pub mod observe;
 mod record;
 
 use std::{

@@ -1,0 +1,182 @@
+//! Drift: what someone changed by hand on the homeserver, compared with what Relais recorded,
+//! and the actions that repair it. Pure: the observation is made by the caller.
+//!
+//! Repaired: an entitled member whose invitation was withdrawn or who was kicked by someone else
+//! is invited again; a party member recorded without access to a room (lapsed, moved) who is in
+//! it anyway is removed; moderators are restored. Respected: a member who left by themselves, a
+//! ban (moderation), and guests who are not in the membership file at all (a moderator may
+//! invite a speaker), who are only counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::OwnedUserId;
+use serde::Serialize;
+
+use crate::plan::{Action, Recorded};
+
+/// A member's membership as the room state shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub membership: String,
+    /// Who sent the membership event.
+    pub sender: OwnedUserId,
+}
+
+/// One room as observed on the homeserver.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedRoom {
+    pub members: BTreeMap<OwnedUserId, Observed>,
+    /// Users at moderator level (50) in the power levels.
+    pub moderators: BTreeSet<OwnedUserId>,
+}
+
+/// The repair plan and what was left alone.
+#[derive(Debug, Default, Serialize)]
+pub struct DriftReport {
+    pub actions: Vec<Action>,
+    /// Users in provisioned rooms who are not in the membership file (left alone).
+    pub guests: usize,
+    /// Entitled members who left by themselves or were banned (respected).
+    pub respected: usize,
+}
+
+const REASON: &str = "Accès réservé par le fichier des adhérents (correction d'une modification manuelle).";
+
+/// Compares `observed` (by room key) with `recorded`; `bot` is the appservice's sender user.
+pub fn repair(
+    recorded: &Recorded,
+    observed: &BTreeMap<String, ObservedRoom>,
+    bot: &OwnedUserId,
+) -> DriftReport {
+    let mut report = DriftReport::default();
+    let party: BTreeMap<&OwnedUserId, &str> = recorded
+        .members
+        .values()
+        .filter_map(|m| m.matrix_id.as_ref().map(|u| (u, m.member_id.as_str())))
+        .collect();
+    let mut entitled: BTreeMap<&str, BTreeMap<&OwnedUserId, &str>> = BTreeMap::new();
+    for ((room, member), user) in &recorded.access {
+        entitled.entry(room.as_str()).or_default().insert(user, member.as_str());
+    }
+    for (key, room) in observed {
+        let Some(spec) = recorded.rooms.get(key) else { continue };
+        let allowed = entitled.get(key.as_str()).cloned().unwrap_or_default();
+        if !spec.kind.is_restricted() {
+            for (user, member_id) in &allowed {
+                match room.members.get(*user) {
+                    Some(o) if matches!(o.membership.as_str(), "join" | "invite") => {}
+                    Some(o) if o.membership == "ban" || (o.membership == "leave" && &o.sender == *user) => {
+                        report.respected += 1;
+                    }
+                    _ => report.actions.push(Action::Invite {
+                        room: key.clone(),
+                        member_id: (*member_id).to_owned(),
+                        user_id: (*user).clone(),
+                    }),
+                }
+            }
+        }
+        for (user, o) in &room.members {
+            if user == bot
+                || allowed.contains_key(user)
+                || !matches!(o.membership.as_str(), "join" | "invite")
+            {
+                continue;
+            }
+            match party.get(user) {
+                Some(member_id) => report.actions.push(Action::Kick {
+                    room: key.clone(),
+                    member_id: (*member_id).to_owned(),
+                    user_id: user.clone(),
+                    reason: REASON.to_owned(),
+                }),
+                None => report.guests += 1,
+            }
+        }
+        let wanted = recorded.moderators.get(key).cloned().unwrap_or_default();
+        if room.moderators != wanted {
+            report
+                .actions
+                .push(Action::SetModerators { room: key.clone(), moderators: wanted.into_iter().collect() });
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use ruma::owned_user_id;
+
+    use super::*;
+    use crate::{plan::plan, reader::read};
+
+    fn observed(members: &[(&str, &str, &str)], moderators: &[&str]) -> ObservedRoom {
+        ObservedRoom {
+            members: members
+                .iter()
+                .map(|(u, m, s)| {
+                    (
+                        OwnedUserId::try_from(*u).expect("user"),
+                        Observed {
+                            membership: (*m).into(),
+                            sender: OwnedUserId::try_from(*s).expect("sender"),
+                        },
+                    )
+                })
+                .collect(),
+            moderators: moderators.iter().map(|u| OwnedUserId::try_from(*u).expect("user")).collect(),
+        }
+    }
+
+    #[test]
+    fn repairs_withdrawn_invites_intruders_and_moderators_but_respects_choices() {
+        let csv = "id;federation;section;roles;active;matrix_id\n\
+            1;Nord;Lille;Secrétaire de section;oui;@a:pcf.test\n\
+            2;Nord;Lille;;oui;@b:pcf.test\n\
+            3;Nord;Lille;;oui;@c:pcf.test\n\
+            4;Nord;Lille;;oui;@d:pcf.test\n\
+            5;Nord;Roubaix;;oui;@e:pcf.test\n\
+            6;Nord;Lille;;non;@f:pcf.test\n";
+        let mut recorded = Recorded::default();
+        let p = plan(&read(csv.as_bytes()).expect("reads"), &recorded, "N");
+        for a in &p.actions {
+            crate::plan::apply_to_record(&mut recorded, a);
+        }
+        let bot = owned_user_id!("@relais:pcf.test");
+        let room = observed(
+            &[
+                ("@relais:pcf.test", "join", "@relais:pcf.test"),
+                ("@a:pcf.test", "join", "@a:pcf.test"),
+                ("@b:pcf.test", "leave", "@a:pcf.test"), // invitation withdrawn by a: re-invite
+                ("@c:pcf.test", "leave", "@c:pcf.test"), // left by themselves: respected
+                // d: no membership at all: invite
+                ("@e:pcf.test", "join", "@e:pcf.test"), // another section's member: remove
+                ("@f:pcf.test", "invite", "@a:pcf.test"), // lapsed member invited by hand: remove
+                ("@guest:example.org", "join", "@guest:example.org"), // not in the file: left alone
+            ],
+            &["@e:pcf.test"],
+        );
+        let report = repair(&recorded, &BTreeMap::from([("nord.s.lille".to_owned(), room)]), &bot);
+        let summary: Vec<String> = report
+            .actions
+            .iter()
+            .map(|a| match a {
+                Action::Invite { user_id, .. } => format!("invite {user_id}"),
+                Action::Kick { user_id, .. } => format!("kick {user_id}"),
+                Action::SetModerators { moderators, .. } => format!("moderators {moderators:?}"),
+                other => other.kind().to_owned(),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "invite @b:pcf.test",
+                "invite @d:pcf.test",
+                "kick @e:pcf.test",
+                "kick @f:pcf.test",
+                "moderators [\"@a:pcf.test\"]",
+            ]
+        );
+        assert_eq!((report.guests, report.respected), (1, 1));
+    }
+}
