@@ -9,7 +9,7 @@ use serde_json::json;
 use relais_core::{Store, store::provisioning::AuditEntry, time::now_ms};
 use relais_provisioning::{
     apply::{effect_of, recorded},
-    plan::{Recorded, plan},
+    plan::{PlanOptions, Recorded, plan},
     reader::read,
     synth::{Shape, membership_file},
 };
@@ -80,7 +80,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let report = read(file.as_bytes())?;
-    let first = plan(&report, &Recorded::default(), "PCF — national");
+    let options =
+        PlanOptions { national_name: "PCF — national".into(), invitations: true, now_ms: now_ms() };
+    let first = plan(&report, &Recorded::default(), &options);
     let plan_s = started.elapsed().as_secs_f64();
     let peak_mb = peak_rss_mb().unwrap_or(0.0);
 
@@ -96,7 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = read(file.as_bytes())?;
     let snapshot = store.prov_snapshot().await?;
-    let again = plan(&report, &recorded(&snapshot), "PCF — national");
+    let again = plan(&report, &recorded(&snapshot), &options);
     let replan_s = started.elapsed().as_secs_f64();
     store.close().await;
 
@@ -123,6 +125,11 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
     let run_id = store.prov_start_run("bench", "synthetic", "{}", "[]", &journal).await?;
+    for a in actions {
+        if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {
+            store.issue_invitation(member_id, &format!("bench-{member_id}"), i64::MAX).await?;
+        }
+    }
     for (chunk_index, chunk) in actions.chunks(1000).enumerate() {
         let done: Vec<_> = chunk
             .iter()

@@ -13,8 +13,9 @@ use serde_json::json;
 
 use relais_appservice::{MatrixClient, Metrics};
 use relais_core::{Config, Store};
+use relais_mail::Mailer;
 use relais_provisioning::{
-    apply::{Applier, ApplyReport, Homeserver},
+    apply::{Applier, ApplyReport, Homeserver, Inviter},
     run::{Options, Outcome, provision},
 };
 
@@ -51,6 +52,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         force: args.force,
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
+        invitations: config.invitations_enabled(),
         source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     let ticker = (!args.json).then(|| tokio::spawn(show_progress(progress)));
@@ -82,12 +84,21 @@ pub fn applier(
     progress: Arc<AtomicUsize>,
 ) -> anyhow::Result<Applier> {
     let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
+    let inviter = match (&config.mail.smtp_url, config.invitations_enabled()) {
+        (Some(url), true) => Some(Inviter {
+            mailer: Mailer::new(url.expose(), &config.mail.from).context("configuring [mail]")?,
+            web_url: config.web.public_url.as_str().trim_end_matches('/').to_owned(),
+            valid_days: config.provisioning.invitation_days,
+        }),
+        _ => None,
+    };
     Ok(Applier {
         homeserver: Homeserver::new(client, store.clone(), config),
         store: store.clone(),
         actor,
         concurrency: config.provisioning.concurrency as usize,
         progress,
+        inviter,
     })
 }
 

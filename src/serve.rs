@@ -38,7 +38,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let appservice = relais_appservice::router(state);
     let as_addr = listen(&mut tasks, "appservice", config.appservice.bind, appservice, &stop_rx).await?;
-    let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(), &stop_rx).await?;
+    let web_state = Arc::new(web::WebState {
+        config: config.clone(),
+        store: store.clone(),
+        client: MatrixClient::new(&config, metrics.clone())?,
+        applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
+    });
+    let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
 
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;

@@ -5,6 +5,7 @@
 //! that is down (connection refused, 502/503/504) is retried with exponential backoff, until
 //! `[homeserver] max_retry_seconds` runs out.
 
+mod admin;
 mod call;
 mod ops;
 pub mod rooms;

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod desired;
 pub mod drift;
 pub mod model;
+pub mod onboarding;
 pub mod plan;
 pub mod reader;
 pub mod run;

@@ -7,7 +7,7 @@ use relais_core::StoreError;
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
-    plan::{Plan, plan},
+    plan::{Plan, PlanOptions, plan},
     reader::{FileError, ReadReport, read},
 };
 
@@ -18,6 +18,8 @@ pub struct Options {
     pub force: bool,
     pub max_removal_percent: u32,
     pub national_name: String,
+    /// Invite members without an account by email.
+    pub invitations: bool,
     /// Where the file came from, for the run history (a file name, never its content).
     pub source: String,
 }
@@ -67,7 +69,12 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
         (resumed.done + resumed.failed.len() > 0).then_some(resumed)
     };
     let snapshot = store.prov_snapshot().await?;
-    let plan = plan(&report, &recorded(&snapshot), &options.national_name);
+    let plan_options = PlanOptions {
+        national_name: options.national_name.clone(),
+        invitations: options.invitations,
+        now_ms: relais_core::time::now_ms(),
+    };
+    let plan = plan(&report, &recorded(&snapshot), &plan_options);
     let summary = serde_json::to_string(&Summary {
         counts: plan.summary(),
         rows: report.rows.len(),
@@ -131,4 +138,38 @@ pub async fn drift(applier: &Applier, dry_run: bool) -> Result<DriftOutcome, Run
     store.prov_start_run(&applier.actor, "drift", &summary, "[]", &journal).await?;
     let applied = applier.finish_pending().await?;
     Ok(DriftOutcome { report, applied: Some(applied) })
+}
+
+/// Lets a member who just created their account into their spaces and rooms, at once: the
+/// member's recorded row with their new id is planned, every other member frozen as recorded.
+pub async fn welcome(
+    applier: &Applier,
+    member_id: &str,
+    national_name: &str,
+) -> Result<ApplyReport, RunError> {
+    let store = &applier.store;
+    let snapshot = store.prov_snapshot().await?;
+    let recorded = recorded(&snapshot);
+    let Some(mut row) = recorded.members.get(member_id).cloned() else {
+        return Ok(ApplyReport::default());
+    };
+    row.matrix_id = recorded.linked.get(member_id).cloned().or(row.matrix_id);
+    row.line = 1;
+    let report = ReadReport {
+        rows: vec![row],
+        errors: Vec::new(),
+        frozen_ids: recorded.members.keys().filter(|id| *id != member_id).cloned().collect(),
+        encoding: crate::reader::Encoding::Utf8,
+        separator: ';',
+        ignored_columns: Vec::new(),
+    };
+    let options = PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0 };
+    let plan = plan(&report, &recorded, &options);
+    let journal: Vec<(Option<String>, String)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
+        .collect();
+    store.prov_start_run(&applier.actor, "onboarding", "{}", "[]", &journal).await?;
+    Ok(applier.finish_pending().await?)
 }

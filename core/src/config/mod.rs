@@ -42,6 +42,9 @@ pub struct ProvisioningConfig {
     /// Rooms worked on in parallel while applying (each room's actions stay in order).
     #[serde(default = "defaults::concurrency", deserialize_with = "env::lenient")]
     pub concurrency: u32,
+    /// Days an invitation link stays valid.
+    #[serde(default = "defaults::invitation_days", deserialize_with = "env::lenient")]
+    pub invitation_days: u32,
     /// `relais serve` checks and repairs drift this often (minutes); 0 turns it off.
     #[serde(default = "defaults::drift_interval_minutes", deserialize_with = "env::lenient")]
     pub drift_interval_minutes: u32,
@@ -53,6 +56,7 @@ impl Default for ProvisioningConfig {
             max_removal_percent: defaults::max_removal_percent(),
             national_name: defaults::national_name(),
             concurrency: defaults::concurrency(),
+            invitation_days: defaults::invitation_days(),
             drift_interval_minutes: defaults::drift_interval_minutes(),
         }
     }
@@ -66,6 +70,13 @@ pub struct HomeserverConfig {
     pub url: Url,
     /// The server name in Matrix ids, e.g. `pcf.fr`.
     pub server_name: OwnedServerName,
+    /// The address members type in their Matrix client (default: `url`).
+    #[serde(default)]
+    pub public_url: Option<Url>,
+    /// Synapse's `registration_shared_secret`: lets Relais create the accounts of members who
+    /// accept an invitation. Without it, no invitation is sent.
+    #[serde(default)]
+    pub registration_shared_secret: Option<Secret>,
     /// How long one client-server call may keep retrying while the homeserver is down.
     #[serde(default = "defaults::retry_seconds", deserialize_with = "env::lenient")]
     pub max_retry_seconds: u64,
@@ -139,18 +150,25 @@ impl Default for DispatchConfig {
     }
 }
 
-/// `[mail]`: only the keys the appservice namespace needs so far.
+/// `[mail]`: outgoing mail and the mail ghosts' namespace.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
     /// Localpart prefix of the ghost users that post email replies (`@courriel_…`).
     #[serde(default = "defaults::ghost_prefix")]
     pub ghost_prefix: String,
+    /// SMTP submission: `smtp://host:port` (local MTA), `smtp://…?tls=required`, `smtps://…`,
+    /// with `user:password@` if needed. Without it, Relais sends no mail.
+    #[serde(default)]
+    pub smtp_url: Option<Secret>,
+    /// Sender of Relais's own mail, `Name <address>`.
+    #[serde(default = "defaults::mail_from")]
+    pub from: String,
 }
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { ghost_prefix: defaults::ghost_prefix() }
+        Self { ghost_prefix: defaults::ghost_prefix(), smtp_url: None, from: defaults::mail_from() }
     }
 }
 
@@ -190,6 +208,12 @@ mod defaults {
     }
     pub fn drift_interval_minutes() -> u32 {
         1440
+    }
+    pub fn invitation_days() -> u32 {
+        14
+    }
+    pub fn mail_from() -> String {
+        "Relais <relais@localhost>".to_owned()
     }
     pub fn ghost_prefix() -> String {
         "courriel_".to_owned()
@@ -239,6 +263,16 @@ impl Config {
         })?;
         validate::check(&config)?;
         Ok(config)
+    }
+
+    /// The homeserver address for members' clients.
+    pub fn homeserver_public_url(&self) -> &Url {
+        self.homeserver.public_url.as_ref().unwrap_or(&self.homeserver.url)
+    }
+
+    /// Whether invitations by email can be sent and redeemed.
+    pub fn invitations_enabled(&self) -> bool {
+        self.mail.smtp_url.is_some() && self.homeserver.registration_shared_secret.is_some()
     }
 
     /// The appservice's own bot user, `@<sender_localpart>:<server_name>`.

@@ -81,6 +81,14 @@ fn check_urls(config: &Config) -> Result<(), ConfigError> {
 }
 
 fn check_limits(config: &Config) -> Result<(), ConfigError> {
+    if config.provisioning.invitation_days == 0 {
+        return Err(key_err("provisioning.invitation_days", "must be at least 1"));
+    }
+    if let Some(url) = &config.mail.smtp_url
+        && !["smtp://", "smtps://"].iter().any(|s| url.expose().starts_with(s))
+    {
+        return Err(key_err("mail.smtp_url", "must start with smtp:// or smtps://"));
+    }
     if config.provisioning.max_removal_percent > 100 {
         return Err(key_err("provisioning.max_removal_percent", "must be between 0 and 100"));
     }

@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub access: Vec<(String, String, String)>,
     /// (room key, member id).
     pub subscriptions: Vec<(String, String)>,
+    /// Onboarding invitations.
+    pub invitations: Vec<super::onboarding::Invitation>,
 }
 
 /// A journaled action not yet done.
@@ -77,6 +79,10 @@ pub enum Effect {
         active: bool,
         matrix_id: Option<String>,
         email: Option<String>,
+    },
+    /// The invitation email of a member without an account went out.
+    InvitationSent {
+        member_id: String,
     },
 }
 
@@ -141,7 +147,8 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("room_key")?, r.try_get("member_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
-        Ok(Snapshot { rooms, members, access, subscriptions })
+        let invitations = self.invitations().await?;
+        Ok(Snapshot { rooms, members, access, subscriptions, invitations })
     }
 
     /// The Matrix room id of a provisioned room.
@@ -418,6 +425,9 @@ async fn apply_effect(tx: &mut Transaction<'_, Any>, effect: &Effect, now: i64) 
         .bind(matrix_id.as_deref())
         .bind(email.as_deref())
         .bind(now),
+        Effect::InvitationSent { member_id } => {
+            sqlx::query("UPDATE onboarding SET sent_at = $1 WHERE member_id = $2").bind(now).bind(member_id)
+        }
     };
     q.execute(&mut **tx).await?;
     Ok(())
@@ -493,6 +503,7 @@ impl Store {
             "DELETE FROM prov_member WHERE member_id = $1",
             "DELETE FROM prov_access WHERE member_id = $1",
             "DELETE FROM prov_subscription WHERE member_id = $1",
+            "DELETE FROM onboarding WHERE member_id = $1",
         ] {
             removed += sqlx::query(sql).bind(member_id).execute(&mut *tx).await?.rows_affected();
         }

@@ -6,6 +6,7 @@
 //! homeserver action runs in its room's serial queue; rooms run in parallel, bounded.
 
 mod homeserver;
+mod invite;
 pub mod observe;
 mod record;
 
@@ -26,6 +27,7 @@ use relais_core::{
 };
 
 pub use homeserver::{Failure, Homeserver};
+pub use invite::Inviter;
 pub use record::{describe, effect_of, recorded};
 
 use crate::plan::Action;
@@ -59,6 +61,8 @@ pub struct Applier {
     pub concurrency: usize,
     /// Actions completed so far, for progress display.
     pub progress: Arc<AtomicUsize>,
+    /// Invitation emails (`None`: mail or registration not configured).
+    pub inviter: Option<Inviter>,
 }
 
 struct Job {
@@ -78,8 +82,10 @@ impl Applier {
         let pending = self.store.prov_pending_actions().await?;
         let mut report = ApplyReport::default();
         let jobs = self.parse(pending, &mut report).await?;
-        let (store_only, homeserver): (Vec<Job>, Vec<Job>) =
-            jobs.into_iter().partition(|j| !j.action.writes_homeserver());
+        let (store_only, external): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.action.is_store_only());
+        let (homeserver, invitations): (Vec<Job>, Vec<Job>) =
+            external.into_iter().partition(|j| j.action.writes_homeserver());
         for chunk in store_only.chunks(BATCH) {
             let done: Vec<_> = chunk
                 .iter()
@@ -105,6 +111,7 @@ impl Applier {
             by_room.entry(job.action.room().unwrap_or_default().to_owned()).or_default().push(job);
         }
         self.run_queues(by_room.into_values().collect(), &mut report).await?;
+        self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &mut report).await?;
         self.store.prov_close_finished_runs().await?;
         Ok(report)
     }
@@ -161,7 +168,7 @@ impl Applier {
     async fn run_queue(&self, queue: Vec<Job>) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
         for job in queue {
-            match self.homeserver.execute(&job.action).await {
+            match self.execute(&job.action).await {
                 Ok(created) => {
                     let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
                     self.complete(&job, effect).await?;
@@ -178,6 +185,18 @@ impl Applier {
             self.progress.fetch_add(1, Ordering::Relaxed);
         }
         Ok(report)
+    }
+
+    async fn execute(&self, action: &Action) -> Result<Option<ruma::OwnedRoomId>, Failure> {
+        match (action, &self.inviter) {
+            (Action::SendInvitation { .. }, Some(inviter)) => {
+                inviter.send(&self.store, action).await.map(|()| None)
+            }
+            (Action::SendInvitation { .. }, None) => Err(Failure::Permanent(
+                "invitations need [mail] smtp_url and [homeserver] registration_shared_secret".into(),
+            )),
+            _ => self.homeserver.execute(action).await,
+        }
     }
 
     async fn complete(&self, job: &Job, effect: Effect) -> Result<(), StoreError> {

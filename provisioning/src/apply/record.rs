@@ -50,6 +50,17 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
         }
     }
     rec.subscriptions = snapshot.subscriptions.iter().cloned().collect();
+    for invitation in &snapshot.invitations {
+        match invitation.user_id.as_deref().map(UserId::parse) {
+            Some(Ok(user)) => {
+                rec.linked.insert(invitation.member_id.clone(), user);
+            }
+            _ if invitation.used_at.is_none() => {
+                rec.invitations.insert(invitation.member_id.clone(), invitation.expires_at);
+            }
+            _ => {}
+        }
+    }
     rec
 }
 
@@ -91,6 +102,7 @@ pub fn effect_of(action: &Action, room_id: &str) -> Effect {
         Action::Unsubscribe { room, member_id } => {
             Effect::Unsubscribe { room_key: room.clone(), member_id: member_id.clone() }
         }
+        Action::SendInvitation { member_id, .. } => Effect::InvitationSent { member_id: member_id.clone() },
         Action::SaveMember { member } => Effect::Member {
             member_id: member.member_id.clone(),
             record: serde_json::to_string(member).unwrap_or_default(),
@@ -123,6 +135,9 @@ pub fn describe(action: &Action) -> (String, String) {
         }
         Action::Unsubscribe { room, member_id } => {
             (format!("room {room} member {member_id}"), "no longer email subscriber".into())
+        }
+        Action::SendInvitation { member_id, .. } => {
+            (format!("member {member_id}"), "invitation to create an account emailed".into())
         }
         Action::SaveMember { member } => (
             format!("member {}", member.member_id),

@@ -20,6 +20,20 @@ pub struct Recorded {
     pub subscriptions: BTreeSet<(String, String)>,
     /// Member id → the row last applied (absent members are kept, inactive).
     pub members: BTreeMap<String, MemberRow>,
+    /// Member id → the account they created from an invitation (the file has no Matrix id).
+    pub linked: BTreeMap<String, OwnedUserId>,
+    /// Member id → expiry (ms) of their pending, unused invitation.
+    pub invitations: BTreeMap<String, i64>,
+}
+
+/// What a plan takes besides the file and the record.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub national_name: String,
+    /// Whether to invite members without an account by email (mail and registration configured).
+    pub invitations: bool,
+    /// The current time (ms), for invitation expiry.
+    pub now_ms: i64,
 }
 
 /// One change. Homeserver writes: create, rename, set moderators, invite, kick. The others only
@@ -69,6 +83,13 @@ pub enum Action {
     SaveMember {
         member: MemberRow,
     },
+    /// Email a single-use link to create an account (member with no Matrix id who chose the chat).
+    SendInvitation {
+        member_id: String,
+        email: String,
+        first_name: String,
+        federation: String,
+    },
 }
 
 impl Action {
@@ -84,6 +105,7 @@ impl Action {
             Self::Subscribe { .. } => "subscribe",
             Self::Unsubscribe { .. } => "unsubscribe",
             Self::SaveMember { .. } => "save_member",
+            Self::SendInvitation { .. } => "send_invitation",
         }
     }
 
@@ -98,8 +120,13 @@ impl Action {
             | Self::Kick { room, .. }
             | Self::Subscribe { room, .. }
             | Self::Unsubscribe { room, .. } => Some(room),
-            Self::SaveMember { .. } => None,
+            Self::SaveMember { .. } | Self::SendInvitation { .. } => None,
         }
+    }
+
+    /// Whether applying it only changes what Relais records (no homeserver, no mail).
+    pub fn is_store_only(&self) -> bool {
+        !self.writes_homeserver() && !matches!(self, Self::SendInvitation { .. })
     }
 
     /// Whether applying it writes to the homeserver.
@@ -157,6 +184,12 @@ mod reasons {
 fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
     let mut rows: BTreeMap<String, MemberRow> =
         report.rows.iter().map(|r| (r.member_id.clone(), r.clone())).collect();
+    // An account created from an invitation stands for the Matrix id the file does not have.
+    for (id, row) in rows.iter_mut() {
+        if row.matrix_id.is_none() {
+            row.matrix_id = recorded.linked.get(id).cloned();
+        }
+    }
     for (id, member) in &recorded.members {
         if rows.contains_key(id) {
             continue;
@@ -171,9 +204,9 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
 }
 
 /// Plans the changes from `recorded` to what `report` asks for.
-pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Plan {
+pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Plan {
     let rows = effective_rows(report, recorded);
-    let want = desired(&rows, national_name);
+    let want = desired(&rows, &options.national_name);
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
@@ -186,6 +219,9 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Pl
             actions.push(Action::SaveMember { member: row });
         }
     }
+    if options.invitations {
+        plan_invitations(&rows, recorded, options.now_ms, &mut actions);
+    }
     let recorded_active = recorded.members.values().filter(|m| m.active).count();
     let removed_active = recorded
         .members
@@ -197,6 +233,21 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, national_name: &str) -> Pl
         .filter(|r| r.active && r.matrix_id.is_none() && r.contact == crate::model::Contact::Chat)
         .count();
     Plan { actions, recorded_active, removed_active, awaiting_account }
+}
+
+fn plan_invitations(rows: &[MemberRow], recorded: &Recorded, now_ms: i64, actions: &mut Vec<Action>) {
+    for row in rows {
+        let wants_chat = row.active && row.contact == crate::model::Contact::Chat && row.matrix_id.is_none();
+        let pending = recorded.invitations.get(&row.member_id).is_some_and(|expires| *expires > now_ms);
+        if let (true, false, Some(email)) = (wants_chat, pending, &row.email) {
+            actions.push(Action::SendInvitation {
+                member_id: row.member_id.clone(),
+                email: email.clone(),
+                first_name: row.first_name.clone(),
+                federation: row.federation.clone(),
+            });
+        }
+    }
 }
 
 fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
@@ -315,6 +366,9 @@ pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
         }
         Action::SaveMember { member } => {
             recorded.members.insert(member.member_id.clone(), member.clone());
+        }
+        Action::SendInvitation { member_id, .. } => {
+            recorded.invitations.insert(member_id.clone(), i64::MAX);
         }
     }
 }

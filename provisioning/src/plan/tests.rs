@@ -5,6 +5,10 @@ use crate::reader::read;
 
 const NATIONAL: &str = "PCF — national";
 
+fn opts() -> PlanOptions {
+    PlanOptions { national_name: NATIONAL.into(), invitations: true, now_ms: 1_000 }
+}
+
 fn report(text: &str) -> ReadReport {
     read(text.as_bytes()).expect("reads")
 }
@@ -24,14 +28,22 @@ fn golden(name: &str, value: &serde_json::Value) {
     }
     let expected =
         std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(text, expected, "plan differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
+    if let Some((n, (got, want))) = text.lines().zip(expected.lines()).enumerate().find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "plan differs from {} at line {}: `{got}` instead of `{want}` (UPDATE_GOLDEN=1 to accept)",
+            path.display(),
+            n + 1
+        );
+    }
+    assert_eq!(text.lines().count(), expected.lines().count(), "plan length differs from {}", path.display());
 }
 
 const SAMPLE: &str = include_str!("../../../tests/data/members.csv");
 
 #[test]
 fn first_import_of_the_sample_matches_the_golden_plan() {
-    let plan = plan(&report(SAMPLE), &Recorded::default(), NATIONAL);
+    let plan = plan(&report(SAMPLE), &Recorded::default(), &opts());
     let json = serde_json::json!({ "summary": plan.summary(), "actions": plan.actions });
     golden("sample-first-import.json", &json);
 }
@@ -40,10 +52,10 @@ fn first_import_of_the_sample_matches_the_golden_plan() {
 fn applying_then_replanning_the_same_file_does_nothing() {
     let file = report(SAMPLE);
     let mut recorded = Recorded::default();
-    let first = plan(&file, &recorded, NATIONAL);
+    let first = plan(&file, &recorded, &opts());
     assert!(!first.actions.is_empty());
     apply_all(&mut recorded, &first);
-    let second = plan(&file, &recorded, NATIONAL);
+    let second = plan(&file, &recorded, &opts());
     assert!(second.actions.is_empty(), "{:#?}", second.actions);
 }
 
@@ -58,7 +70,7 @@ fn moves_lapses_departures_and_renewals() {
          4;Paris;P11;;;oui;@d:pcf.test;d@example.org;courriel\n"
     );
     let mut recorded = Recorded::default();
-    let p = plan(&report(&first), &recorded, NATIONAL);
+    let p = plan(&report(&first), &recorded, &opts());
     apply_all(&mut recorded, &p);
     assert_eq!(recorded.moderators["nord.s.lille"].len(), 1);
     assert!(recorded.subscriptions.contains(&("paris.annonces".into(), "4".into())));
@@ -69,7 +81,7 @@ fn moves_lapses_departures_and_renewals() {
          2;Nord;Lille;;;non;@b:pcf.test;;\n\
          4;Paris;P11;;;oui;@d:pcf.test;d@example.org;courriel\n"
     );
-    let p = plan(&report(&second), &recorded, NATIONAL);
+    let p = plan(&report(&second), &recorded, &opts());
     let kicks: Vec<(&str, &str, &str)> = p
         .actions
         .iter()
@@ -95,7 +107,7 @@ fn moves_lapses_departures_and_renewals() {
 
     // 2 renews: back in.
     let third = second.replace("2;Nord;Lille;;;non", "2;Nord;Lille;;;oui");
-    let p = plan(&report(&third), &recorded, NATIONAL);
+    let p = plan(&report(&third), &recorded, &opts());
     let invited: Vec<&str> = p
         .actions
         .iter()
@@ -111,18 +123,18 @@ fn moves_lapses_departures_and_renewals() {
 fn a_truncated_export_trips_the_guard_and_a_bad_row_changes_nothing() {
     let rows: String = (1..=20).map(|i| format!("{i};Nord;Lille;;;oui;@u{i}:pcf.test;;\n")).collect();
     let mut recorded = Recorded::default();
-    let p = plan(&report(&format!("{HEADER}{rows}")), &recorded, NATIONAL);
+    let p = plan(&report(&format!("{HEADER}{rows}")), &recorded, &opts());
     assert!(!p.exceeds_removal_limit(10), "first import removes nobody");
     apply_all(&mut recorded, &p);
 
     let truncated: String = rows.lines().take(15).map(|l| format!("{l}\n")).collect();
-    let p = plan(&report(&format!("{HEADER}{truncated}")), &recorded, NATIONAL);
+    let p = plan(&report(&format!("{HEADER}{truncated}")), &recorded, &opts());
     assert_eq!(p.removed_active, 5);
     assert!(p.exceeds_removal_limit(10));
     assert!(!p.exceeds_removal_limit(25));
 
     // Member 7's row has a broken Matrix id: 7 keeps everything, nobody else changes.
     let typo = rows.replace("7;Nord;Lille;;;oui;@u7:pcf.test", "7;Nord;Lille;;;oui;u7");
-    let p = plan(&report(&format!("{HEADER}{typo}")), &recorded, NATIONAL);
+    let p = plan(&report(&format!("{HEADER}{typo}")), &recorded, &opts());
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
 }

@@ -1,0 +1,53 @@
+//! Synapse's shared-secret registration (`/_synapse/admin/v1/register`): how Relais creates the
+//! account of a member who accepted an invitation. Synapse-specific, off the Matrix spec.
+
+use hmac::{Hmac, Mac};
+use ruma::OwnedUserId;
+use serde_json::{Value, json};
+use sha1::Sha1;
+
+use relais_core::Secret;
+
+use super::{ClientError, MatrixClient};
+
+impl MatrixClient {
+    /// Creates a (non-admin) user with `password`; `M_USER_IN_USE` when the name is taken.
+    pub async fn register_user(
+        &self,
+        shared_secret: &Secret,
+        localpart: &str,
+        password: &str,
+        displayname: &str,
+    ) -> Result<OwnedUserId, ClientError> {
+        let url = format!("{}/_synapse/admin/v1/register", self.inner.base_url);
+        let nonce: Value = self.raw(self.inner.http.get(&url)).await?;
+        let nonce = nonce["nonce"].as_str().ok_or_else(|| ClientError::Response("no nonce".into()))?;
+        let mut mac = Hmac::<Sha1>::new_from_slice(shared_secret.expose().as_bytes())
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        mac.update(format!("{nonce}\0{localpart}\0{password}\0notadmin").as_bytes());
+        let body = json!({
+            "nonce": nonce, "username": localpart, "password": password, "admin": false,
+            "displayname": displayname, "mac": hex::encode(mac.finalize().into_bytes()),
+        });
+        let created: Value = self.raw(self.inner.http.post(&url).json(&body)).await?;
+        created["user_id"]
+            .as_str()
+            .and_then(|u| OwnedUserId::try_from(u).ok())
+            .ok_or_else(|| ClientError::Response("no user_id in the registration answer".into()))
+    }
+
+    async fn raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+        self.inner.metrics.client_requests.inc();
+        let response = request.send().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        if status >= 400 {
+            return Err(ClientError::Matrix {
+                status,
+                errcode: body["errcode"].as_str().unwrap_or_default().to_owned(),
+                message: body["error"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,84 @@
+//! Onboarding invitations: issued by provisioning, redeemed on the web page.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::time::now_ms;
+
+/// An invitation as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub member_id: String,
+    pub expires_at: i64,
+    pub sent_at: Option<i64>,
+    pub used_at: Option<i64>,
+    /// The account the member created with it.
+    pub user_id: Option<String>,
+}
+
+fn invitation(r: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
+    Ok(Invitation {
+        member_id: r.try_get("member_id")?,
+        expires_at: r.try_get("expires_at")?,
+        sent_at: r.try_get("sent_at")?,
+        used_at: r.try_get("used_at")?,
+        user_id: r.try_get("user_id")?,
+    })
+}
+
+impl Store {
+    /// Every invitation, for planning.
+    pub async fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        let rows = sqlx::query("SELECT member_id, expires_at, sent_at, used_at, user_id FROM onboarding")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(invitation).collect::<Result<_, _>>()?)
+    }
+
+    /// Records a new token for `member_id` (replacing an older, unused one).
+    pub async fn issue_invitation(
+        &self,
+        member_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO onboarding (member_id, token_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (member_id) DO UPDATE SET token_hash = $2, expires_at = $3, sent_at = NULL \
+             WHERE onboarding.used_at IS NULL",
+        )
+        .bind(member_id)
+        .bind(token_hash)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The invitation a token hash belongs to.
+    pub async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT member_id, expires_at, sent_at, used_at, user_id FROM onboarding WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(invitation).transpose()?)
+    }
+
+    /// Redeems a token once: links the account and forgets the token. `false` if the token was
+    /// used, replaced or expired meanwhile.
+    pub async fn redeem_invitation(&self, token_hash: &str, user_id: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE onboarding SET used_at = $1, user_id = $2, token_hash = NULL \
+             WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(token_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,71 @@
+//! Outgoing mail: SMTP submission shared by the features that write to members (provisioning's
+//! invitations, the mail bridge's lists and digests).
+//!
+//! One message per recipient, never a list of addresses. `[mail] smtp_url` is `smtp://host:port`
+//! (plain, for a local MTA), `smtp://…?tls=starttls`, or `smtps://host:port`, with optional
+//! `user:password@` credentials.
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, header::ContentType},
+};
+
+/// A message to one member.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("[mail] smtp_url is not usable: {0}")]
+    Url(String),
+    #[error("invalid address {0}")]
+    Address(String),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    #[error("the mail server refused or could not be reached: {0}")]
+    Send(String),
+}
+
+/// An SMTP submission client; cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("from", &self.from.to_string()).finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer for `smtp_url`, sending as `from` (`Name <address>`).
+    pub fn new(smtp_url: &str, from: &str) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| MailError::Url(e.to_string()))?
+            .build();
+        let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
+        Ok(Self { transport, from })
+    }
+
+    /// Sends one message to one recipient.
+    pub async fn send(&self, mail: &Outgoing) -> Result<(), MailError> {
+        let to: Mailbox = mail.to.parse().map_err(|_| MailError::Address(mail.to.clone()))?;
+        let builder = Message::builder().from(self.from.clone()).to(to).subject(mail.subject.clone());
+        let message = match &mail.html {
+            Some(html) => {
+                builder.multipart(MultiPart::alternative_plain_html(mail.text.clone(), html.clone()))
+            }
+            None => builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone()),
+        }
+        .map_err(|e| MailError::Build(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| MailError::Send(e.to_string()))?;
+        Ok(())
+    }
+}

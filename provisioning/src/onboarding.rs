@@ -1,0 +1,132 @@
+//! Onboarding of members without a Matrix account: the invitation email, the token, and the
+//! checks of the account form. Pure; the web page and the executor do the I/O.
+
+use sha2::{Digest, Sha256};
+
+/// A fresh random token (256 bits, hex) for an invitation link.
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// What the store keeps of a token: its SHA-256, so a database leak reveals no usable link.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The invitation email (subject, text, HTML), in French.
+pub fn invitation_email(
+    first_name: &str,
+    federation: &str,
+    link: &str,
+    days: u32,
+) -> (String, String, String) {
+    let hello = if first_name.is_empty() { "Bonjour,".to_owned() } else { format!("Bonjour {first_name},") };
+    let subject = "Votre invitation à la messagerie du Parti".to_owned();
+    let text = format!(
+        "{hello}\n\n\
+         La fédération {federation} vous invite à rejoindre la messagerie du Parti, où se retrouvent \
+         votre fédération, votre section et votre cellule.\n\n\
+         Pour créer votre compte, ouvrez ce lien (valable {days} jours, utilisable une seule fois) :\n\
+         {link}\n\n\
+         Vous y choisirez un nom d'utilisateur et un mot de passe. Ensuite, installez l'application \
+         Element sur votre téléphone ou votre ordinateur et connectez-vous : vos salons vous y attendent.\n\n\
+         Si vous préférez ne pas utiliser la messagerie, ignorez ce message : vous continuerez à \
+         recevoir les informations de votre fédération par courriel.\n"
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"fr\"><body style=\"font-family:sans-serif;max-width:36em\">\
+         <p>{}</p><p>La fédération {} vous invite à rejoindre la messagerie du Parti, où se retrouvent \
+         votre fédération, votre section et votre cellule.</p>\
+         <p><a href=\"{}\" style=\"background:#d40000;color:#fff;padding:.6em 1em;text-decoration:none;border-radius:4px\">\
+         Créer mon compte</a></p><p>Ce lien est valable {days} jours et ne sert qu'une fois.</p>\
+         <p>Si vous préférez ne pas utiliser la messagerie, ignorez ce message : vous continuerez à recevoir \
+         les informations de votre fédération par courriel.</p></body></html>",
+        escape(&hello),
+        escape(federation),
+        escape(link)
+    );
+    (subject, text, html)
+}
+
+/// HTML escaping for text and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A suggested user name from the member's name (`Camille Martin` → `camille.martin`).
+pub fn suggested_username(first_name: &str, last_name: &str) -> String {
+    let name = format!("{} {}", crate::text::slug(first_name), crate::text::slug(last_name));
+    crate::text::slug(&name).replace('-', ".")
+}
+
+/// Checks a chosen user name; `reserved` are the prefixes of the appservice's users. The error
+/// is French, shown on the form.
+pub fn check_username(name: &str, reserved: &[&str]) -> Result<String, String> {
+    let name = name.trim().trim_start_matches('@').to_lowercase();
+    if !(3..=32).contains(&name.chars().count()) {
+        return Err("Le nom d'utilisateur doit faire entre 3 et 32 caractères.".into());
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
+        return Err("Le nom d'utilisateur ne peut contenir que des lettres sans accent, des chiffres, « . », « _ » ou « - ».".into());
+    }
+    if reserved.iter().any(|p| name.starts_with(p)) {
+        return Err("Ce nom d'utilisateur est réservé : choisissez-en un autre.".into());
+    }
+    Ok(name)
+}
+
+/// Checks a chosen password and its confirmation.
+pub fn check_password(password: &str, confirmation: &str) -> Result<(), String> {
+    if password != confirmation {
+        return Err("Les deux mots de passe ne sont pas identiques.".into());
+    }
+    if password.chars().count() < 10 {
+        return Err("Le mot de passe doit faire au moins 10 caractères.".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn the_email_carries_the_link_and_escapes_html() {
+        let (subject, text, html) = invitation_email("Camille", "Nord <&>", "https://x/inscription/t", 14);
+        assert!(subject.contains("invitation"));
+        assert!(text.contains("https://x/inscription/t") && text.contains("14 jours"));
+        assert!(html.contains("Nord &lt;&amp;&gt;"));
+    }
+
+    #[test]
+    fn usernames_and_passwords_are_checked_in_french() {
+        assert_eq!(suggested_username("Inès", "Le Moreau"), "ines.le.moreau");
+        assert_eq!(check_username(" @Camille.Martin ", &["relais"]), Ok("camille.martin".into()));
+        assert!(check_username("ab", &[]).is_err());
+        assert!(check_username("élodie", &[]).is_err());
+        assert!(check_username("relais_x", &["relais"]).is_err());
+        assert!(check_password("0123456789", "0123456789").is_ok());
+        assert!(check_password("court", "court").is_err());
+        assert!(check_password("0123456789", "0123456788").is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! The invitation page: a member without a Matrix account chooses a user name and a password;
+//! Relais creates the account, links it to the member and lets them into their rooms.
+
+use std::sync::Arc;
+
+use axum::{
+    Form,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use relais_core::{store::onboarding::Invitation, time::now_ms};
+use relais_provisioning::{
+    model::MemberRow,
+    onboarding::{check_password, check_username, escape, suggested_username, token_hash},
+};
+
+use super::{WebState, page::page};
+
+#[derive(Debug, Deserialize)]
+pub struct AccountForm {
+    nom_utilisateur: String,
+    mot_de_passe: String,
+    confirmation: String,
+}
+
+fn gone() -> Response {
+    let body = "<p>Ce lien d'invitation n'est plus valable : il a déjà servi, ou il a expiré.</p>\
+        <p>Si vous n'avez pas encore de compte, demandez une nouvelle invitation au référent numérique de \
+        votre fédération.</p>";
+    (StatusCode::GONE, Html(page("Lien expiré", body))).into_response()
+}
+
+fn unavailable() -> Response {
+    let body = "<p>Le service est momentanément indisponible. Réessayez dans quelques minutes : votre lien \
+        reste valable.</p>";
+    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
+}
+
+/// The invitation behind `token`, if it can still be used, and the member's recorded row.
+async fn valid(state: &WebState, token: &str) -> Result<Option<(Invitation, Option<MemberRow>)>, Response> {
+    let invitation = state.store.invitation_by_token(&token_hash(token)).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read invitations");
+        unavailable()
+    })?;
+    let Some(invitation) = invitation.filter(|i| i.used_at.is_none() && i.expires_at > now_ms()) else {
+        return Ok(None);
+    };
+    let export = state.store.member_export(&invitation.member_id).await.map_err(|_| unavailable())?;
+    let row = serde_json::from_value::<MemberRow>(export["member"]["record"].clone()).ok();
+    Ok(Some((invitation, row)))
+}
+
+fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> String {
+    let error =
+        error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let server = escape(state.config.homeserver.server_name.as_str());
+    let body = format!(
+        "<p>Bienvenue ! Choisissez votre nom d'utilisateur et votre mot de passe pour la messagerie du Parti.</p>\
+         {error}<form method=\"post\" action=\"/inscription/{token}\">\
+         <label for=\"nom\">Nom d'utilisateur</label>\
+         <input id=\"nom\" name=\"nom_utilisateur\" value=\"{}\" autocomplete=\"username\" required \
+         aria-describedby=\"nom-aide\"><p id=\"nom-aide\" class=\"hint\">Votre identifiant sera \
+         @nom:{server}. Lettres sans accent, chiffres, « . », « _ » ou « - ».</p>\
+         <label for=\"mdp\">Mot de passe</label>\
+         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"new-password\" required minlength=\"10\" \
+         aria-describedby=\"mdp-aide\"><p id=\"mdp-aide\" class=\"hint\">Au moins 10 caractères.</p>\
+         <label for=\"conf\">Confirmez le mot de passe</label>\
+         <input id=\"conf\" name=\"confirmation\" type=\"password\" autocomplete=\"new-password\" required>\
+         <button type=\"submit\">Créer mon compte</button></form>",
+        escape(username),
+        token = escape(token),
+    );
+    page("Créer votre compte", &body)
+}
+
+pub async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    match valid(&state, &token).await {
+        Err(response) => response,
+        Ok(None) => gone(),
+        Ok(Some((_, row))) => {
+            let suggestion = row.map(|r| suggested_username(&r.first_name, &r.last_name)).unwrap_or_default();
+            Html(form(&state, &token, &suggestion, None)).into_response()
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<Arc<WebState>>,
+    Path(token): Path<String>,
+    Form(input): Form<AccountForm>,
+) -> Response {
+    let (invitation, row) = match valid(&state, &token).await {
+        Err(response) => return response,
+        Ok(None) => return gone(),
+        Ok(Some(found)) => found,
+    };
+    let app = &state.config.appservice;
+    let reserved =
+        [app.sender_localpart.as_str(), app.user_prefix.as_str(), state.config.mail.ghost_prefix.as_str()];
+    let checked = check_username(&input.nom_utilisateur, &reserved)
+        .and_then(|name| check_password(&input.mot_de_passe, &input.confirmation).map(|()| name));
+    let username = match checked {
+        Ok(name) => name,
+        Err(error) => {
+            let page = form(&state, &token, &input.nom_utilisateur, Some(&error));
+            return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
+        }
+    };
+    let Some(secret) = &state.config.homeserver.registration_shared_secret else { return unavailable() };
+    let display = row.as_ref().map(|r| format!("{} {}", r.first_name, r.last_name)).unwrap_or_default();
+    let user_id =
+        match state.client.register_user(secret, &username, &input.mot_de_passe, display.trim()).await {
+            Ok(user_id) => user_id,
+            Err(e) if e.errcode() == Some("M_USER_IN_USE") => {
+                let page = form(
+                    &state,
+                    &token,
+                    &username,
+                    Some("Ce nom d'utilisateur est déjà pris : choisissez-en un autre."),
+                );
+                return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "account creation failed");
+                return unavailable();
+            }
+        };
+    match state.store.redeem_invitation(&token_hash(&token), user_id.as_str()).await {
+        Ok(true) => {}
+        Ok(false) => return gone(),
+        Err(_) => return unavailable(),
+    }
+    tracing::info!("an invitation was redeemed");
+    if let Err(e) = relais_provisioning::run::welcome(
+        &state.applier,
+        &invitation.member_id,
+        &state.config.provisioning.national_name,
+    )
+    .await
+    {
+        // The account is linked: the next provisioning or drift run lets them in.
+        tracing::warn!(error = %e, "could not grant access right away");
+    }
+    let body = format!(
+        "<p>Votre compte <strong>{}</strong> est créé.</p>\
+         <p>Installez l'application <strong>Element</strong> (téléphone ou ordinateur), choisissez « Se connecter », \
+         indiquez le serveur <strong>{}</strong>, puis votre nom d'utilisateur et votre mot de passe.</p>\
+         <p>Vous y trouverez les invitations de votre fédération et de votre section.</p>",
+        escape(user_id.as_str()),
+        escape(state.config.homeserver_public_url().as_str())
+    );
+    Html(page("Compte créé", &body)).into_response()
+}
