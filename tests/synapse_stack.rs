@@ -112,7 +112,10 @@ async fn assert_each_answered_once(stack: &Stack, member: &Member, room: &str, i
 
 #[tokio::test]
 async fn kill_9_after_acknowledging_loses_no_event() {
-    let options = RelaisOptions { env: vec![("RELAIS_DISPATCH__LEASE_SECONDS".into(), "2".into())] };
+    let options = RelaisOptions {
+        env: vec![("RELAIS_DISPATCH__LEASE_SECONDS".into(), "2".into())],
+        ..Default::default()
+    };
     let mut stack = Stack::start(options).await;
     let alice = stack.synapse.register(&unique("alice")).await;
     let room = room_with_bot(&stack, &alice).await;

@@ -8,6 +8,7 @@
 
 pub mod member;
 pub mod relais;
+pub mod smtp;
 pub mod synapse;
 
 use std::{future::Future, time::Duration};

@@ -17,6 +17,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_relais");
 pub struct RelaisOptions {
     /// Extra `RELAIS_…` environment variables.
     pub env: Vec<(String, String)>,
+    /// `[mail] smtp_url`.
+    pub smtp_url: Option<String>,
 }
 
 pub struct Relais {
@@ -27,6 +29,7 @@ pub struct Relais {
     pub hs_token: String,
     options: RelaisOptions,
     homeserver_url: String,
+    shared_secret: Option<String>,
     child: Option<Child>,
 }
 
@@ -44,6 +47,7 @@ impl Relais {
             hs_token,
             options,
             homeserver_url: "http://127.0.0.1:9".into(),
+            shared_secret: None,
             child: None,
             dir,
         };
@@ -56,6 +60,7 @@ impl Relais {
             r#"[homeserver]
 url = "{hs}"
 server_name = "{server}"
+{secret}
 [appservice]
 id = "relais"
 bind = "{as_addr}"
@@ -68,6 +73,9 @@ url = "sqlite://{db}?mode=rwc"
 [web]
 bind = "{web_addr}"
 public_url = "{web_url}"
+[mail]
+from = "Relais <relais@pcf.test>"
+{smtp}
 "#,
             hs = self.homeserver_url,
             server = super::synapse::SERVER_NAME,
@@ -78,6 +86,12 @@ public_url = "{web_url}"
             db = self.dir.path().join("relais.db").display(),
             web_addr = self.web_url.trim_start_matches("http://"),
             web_url = self.web_url,
+            secret = self
+                .shared_secret
+                .as_ref()
+                .map(|s| format!("registration_shared_secret = \"{s}\""))
+                .unwrap_or_default(),
+            smtp = self.options.smtp_url.as_ref().map(|u| format!("smtp_url = \"{u}\"")).unwrap_or_default(),
         );
         std::fs::write(self.config_path(), text).expect("write relais.toml");
     }
@@ -93,6 +107,7 @@ public_url = "{web_url}"
     /// Aims Relais at `synapse`.
     pub fn point_at(&mut self, synapse: &Synapse) {
         self.homeserver_url = synapse.url.clone();
+        self.shared_secret = Some(synapse.shared_secret.clone());
         self.write_config();
     }
 

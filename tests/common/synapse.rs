@@ -18,11 +18,11 @@ pub struct Synapse {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Child,
-    shared_secret: String,
+    pub shared_secret: String,
     http: reqwest::Client,
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("RELAIS_SYNAPSE_PYTHON") {
         return PathBuf::from(p);
     }
