@@ -48,6 +48,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Mail is captured in a local maildir by a real SMTP server instead of being delivered.
+smtp_port=$(free_port)
+"$py" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$demo/mail" 2>"$demo/smtp.log" &
+pids+=($!)
+export RELAIS_MAIL__SMTP_URL="smtp://127.0.0.1:$smtp_port"
+export RELAIS_HOMESERVER__REGISTRATION_SHARED_SECRET="$secret"
+
 echo "Starting Synapse on 127.0.0.1:$hs_port..." >&2
 "$py" -m synapse.app.homeserver -c "$demo/synapse/homeserver.yaml" >"$demo/synapse/stderr.log" 2>&1 &
 pids+=($!)
@@ -65,6 +72,10 @@ for name in camille karim ines paul; do
 done
 echo "Provisioning the sample membership file tests/data/members.csv..." >&2
 "$relais" --config "$demo/relais.toml" provision tests/data/members.csv
+invitation=$(for _ in $(seq 1 50); do
+  grep -l "lucie.garnier" "$demo"/mail/new/* 2>/dev/null | head -n 1 && break; sleep 0.2; done)
+if [ -z "$invitation" ]; then echo "error: the invitation email was not captured" >&2; exit 1; fi
+link=$(sed -e ':a' -e '/=$/N; s/=\n//; ta' "$invitation" | grep -oE "http://[^ ]*/inscription/[0-9a-f]{64}" | head -n 1)
 password="relais-demo-camille"
 "$py" scripts/demo_member.py "http://127.0.0.1:$hs_port" camille "$password" "@relais:$server_name"
 
@@ -74,12 +85,16 @@ Relais is running.
   Matrix homeserver:  http://127.0.0.1:$hs_port   (server name $server_name)
   Sample members:     camille / $password  (also karim, ines, paul: password relais-demo-<name>)
   Relais web pages:   http://127.0.0.1:$web_port/
+  Mail captured in:   $demo/mail/new  (Lucie has no account yet: her invitation is there;
+                      open $link
+                      to create her account as she would)
   Relais metrics:     http://127.0.0.1:$as_port/metrics
 Log in with any Matrix client (Element Desktop, or Element Web served locally): choose
 "Edit homeserver", enter http://127.0.0.1:$hs_port, then sign in as camille: she is in the
 "Fédération Nord" space with its rooms and her section, and can type !aide to talk to the bot.
 INFO
 if $check; then
+  python3 -c "import urllib.request,sys; assert 'Créer votre compte' in urllib.request.urlopen(sys.argv[1]).read().decode()" "$link"
   echo "Demo check passed." >&2
   exit 0
 fi
