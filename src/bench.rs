@@ -24,31 +24,38 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Print a synthetic membership file (CSV) of the given shape, for other benchmarks.
     MembershipFile {
-        #[arg(long, default_value_t = Shape::NATIONAL.members)]
-        members: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.federations)]
-        federations: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.sections)]
-        sections: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.cells)]
-        cells: usize,
+        #[command(flatten)]
+        shape: ShapeArgs,
         #[arg(long, default_value = "pcf.test")]
         server_name: String,
     },
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
     Provision {
-        #[arg(long, default_value_t = Shape::NATIONAL.members)]
-        members: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.federations)]
-        federations: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.sections)]
-        sections: usize,
-        #[arg(long, default_value_t = Shape::NATIONAL.cells)]
-        cells: usize,
+        #[command(flatten)]
+        shape: ShapeArgs,
         /// Store to record into (default: a temporary SQLite file). Use an empty database.
         #[arg(long)]
         database: Option<String>,
     },
+}
+
+/// The size of the synthetic party (national scale by default).
+#[derive(Debug, Args)]
+struct ShapeArgs {
+    #[arg(long, default_value_t = Shape::NATIONAL.members)]
+    members: usize,
+    #[arg(long, default_value_t = Shape::NATIONAL.federations)]
+    federations: usize,
+    #[arg(long, default_value_t = Shape::NATIONAL.sections)]
+    sections: usize,
+    #[arg(long, default_value_t = Shape::NATIONAL.cells)]
+    cells: usize,
+}
+
+impl From<ShapeArgs> for Shape {
+    fn from(a: ShapeArgs) -> Self {
+        Shape { members: a.members, federations: a.federations, sections: a.sections, cells: a.cells }
+    }
 }
 
 /// Limits from the provisioning issue.
@@ -65,16 +72,14 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let (members, federations, sections, cells, database) = match args.what {
-        BenchWhat::MembershipFile { members, federations, sections, cells, server_name } => {
-            print!("{}", membership_file(Shape { members, federations, sections, cells }, &server_name));
+    let (shape, database) = match args.what {
+        BenchWhat::MembershipFile { shape, server_name } => {
+            print!("{}", membership_file(shape.into(), &server_name));
             return Ok(());
         }
-        BenchWhat::Provision { members, federations, sections, cells, database } => {
-            (members, federations, sections, cells, database)
-        }
+        BenchWhat::Provision { shape, database } => (Shape::from(shape), database),
     };
-    let shape = Shape { members, federations, sections, cells };
+    let Shape { members, federations, sections, cells } = shape;
     let file = membership_file(shape, "pcf.test");
     let baseline_mb = peak_rss_mb().unwrap_or(0.0);
 

@@ -21,17 +21,22 @@ fn alias(key: &str) -> String {
     format!("#relais_{key}:pcf.test")
 }
 
-/// Runs `relais provision FILE --json` and returns (exit code, JSON).
+/// Runs a `relais` command that prints JSON; returns (exit code, JSON).
+fn relais_json(stack: &Stack, args: &[&str]) -> (i32, Value) {
+    let (status, stdout, stderr) = stack.relais.cli(args);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("relais {args:?} did not print JSON ({e}): {stdout}\n{stderr}"));
+    (status.code().unwrap_or(-1), json)
+}
+
+/// Runs `relais provision FILE --json` on `csv`.
 fn provision(stack: &Stack, csv: &str, extra: &[&str]) -> (i32, Value) {
     let file = stack.relais.dir.path().join(format!("{}.csv", unique("members")));
     std::fs::write(&file, csv).expect("write csv");
     let file = file.display().to_string();
     let mut args = vec!["provision", file.as_str(), "--json"];
     args.extend_from_slice(extra);
-    let (status, stdout, stderr) = stack.relais.cli(&args);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("provision output is not JSON ({e}): {stdout}\n{stderr}"));
-    (status.code().unwrap_or(-1), json)
+    relais_json(stack, &args)
 }
 
 struct People {
@@ -273,8 +278,5 @@ async fn drift_repair_undoes_manual_changes_and_respects_choices() {
 fn drift(stack: &Stack, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["drift", "--json"];
     args.extend_from_slice(extra);
-    let (status, stdout, stderr) = stack.relais.cli(&args);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("drift output is not JSON ({e}): {stdout}\n{stderr}"));
-    (status.code().unwrap_or(-1), json)
+    relais_json(stack, &args)
 }
