@@ -199,9 +199,10 @@ async fn a_kill_during_apply_is_finished_by_the_next_run_without_duplicates() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn provision");
-    eventually("some actions applied", Duration::from_secs(60), || async {
+    // 72 store-only records (24 members, 48 grants) come first: wait for homeserver actions too.
+    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
         let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
-        (stdout.lines().count() >= 20).then_some(())
+        (stdout.lines().count() >= 85).then_some(())
     })
     .await;
     child.kill().await.expect("kill -9 provision");
@@ -279,4 +280,61 @@ fn drift(stack: &Stack, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["drift", "--json"];
     args.extend_from_slice(extra);
     relais_json(stack, &args)
+}
+
+#[tokio::test]
+async fn a_homeserver_outage_during_apply_is_finished_by_the_next_run() {
+    let mut stack = Stack::start(RelaisOptions::default()).await;
+    let mut users = Vec::new();
+    for _ in 0..16 {
+        users.push(stack.synapse.register(&unique("o")).await);
+    }
+    let csv: String = std::iter::once(HEADER.to_owned())
+        .chain(users.iter().enumerate().map(|(i, u)| {
+            row(&format!("{i:03}"), "Nord", &format!("Section {}", i % 4), "", "oui", &u.user_id)
+        }))
+        .collect();
+    let file = stack.relais.dir.path().join("outage.csv");
+    std::fs::write(&file, &csv).expect("write csv");
+    let file = file.display().to_string();
+
+    let child = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .args(["provision", &file, "--json"])
+        .env("RELAIS_HOMESERVER__MAX_RETRY_SECONDS", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn provision");
+    // 48 store-only records (16 members, 32 grants) come first: wait for homeserver actions too.
+    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
+        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
+        (stdout.lines().count() >= 60).then_some(())
+    })
+    .await;
+    stack.synapse.kill();
+    let output = child.wait_with_output().await.expect("provision ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        // The run was fast enough to finish before the outage: nothing to resume, still valid.
+        eprintln!("provisioning finished before the homeserver went down");
+    } else {
+        assert!(stderr.contains("run the same command again"), "a clear message: {stderr}");
+    }
+
+    stack.synapse.restart().await;
+    let (code, out) = provision(&stack, &csv, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["applied"]["failed"], serde_json::json!([]), "{out}");
+    let (_, again) = provision(&stack, &csv, &[]);
+    assert_eq!(again["actions"], serde_json::json!([]), "all done: {again}");
+    for (i, user) in users.iter().enumerate() {
+        assert_eq!(user.try_join(&alias("nord")).await, 200, "{}", user.user_id);
+        assert_eq!(user.try_join(&alias(&format!("nord.s.section-{}", i % 4))).await, 200);
+    }
+    let nord = users[0].resolve(&alias("nord")).await;
+    let rooms = users[0].hierarchy(&nord).await;
+    let children = rooms[0]["children_state"].as_array().map_or(0, Vec::len);
+    assert_eq!(children, 2 + 4, "the space lists its 6 rooms, none created twice");
 }

@@ -59,6 +59,19 @@ fn template(name: &str, dir: &Path, port: u16, secret: &str) -> String {
         .replace("@SERVER_NAME@", SERVER_NAME)
 }
 
+fn spawn(dir: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log"));
+    Command::new(python())
+        .args(["-m", "synapse.app.homeserver", "-c"])
+        .arg(dir.join("homeserver.yaml"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr.expect("stderr log"))
+        .spawn()
+        .expect("start synapse")
+}
+
 impl Synapse {
     /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves.
     pub async fn start(registration: &str) -> Self {
@@ -73,15 +86,7 @@ impl Synapse {
         write("log.yaml", &fill("log.yaml.in"));
         write("signing.key", &format!("ed25519 a_test {}\n", base64_unpadded(&seed)));
         write("relais-registration.yaml", registration);
-        let child = Command::new(python())
-            .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(dir.path().join("homeserver.yaml"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log"))
-            .spawn()
-            .expect("start synapse");
+        let child = spawn(dir.path());
         let mut synapse = Self {
             url: format!("http://127.0.0.1:{port}"),
             port,
@@ -92,6 +97,19 @@ impl Synapse {
         };
         synapse.wait_ready().await;
         synapse
+    }
+
+    /// Kills Synapse with SIGKILL: the homeserver goes down mid-way.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts Synapse again on the same port and database, and waits until it serves.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.dir.path());
+        self.wait_ready().await;
     }
 
     async fn wait_ready(&mut self) {
