@@ -65,7 +65,28 @@ impl Mailer {
             None => builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone()),
         }
         .map_err(|e| MailError::Build(e.to_string()))?;
-        self.transport.send(message).await.map_err(|e| MailError::Send(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| MailError::Send(redact_addresses(&e.to_string())))?;
         Ok(())
+    }
+}
+
+/// Server replies often quote the recipient; errors end up in logs, addresses must not.
+fn redact_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| if word.contains('@') { "[address]" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_addresses;
+
+    #[test]
+    fn server_replies_lose_their_addresses() {
+        assert_eq!(
+            redact_addresses("permanent error (550): 5.1.1 <jeanne@example.org>: Recipient address rejected"),
+            "permanent error (550): 5.1.1 [address] Recipient address rejected"
+        );
     }
 }
