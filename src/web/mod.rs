@@ -6,7 +6,12 @@ mod page;
 
 use std::sync::Arc;
 
-use axum::{Router, response::Html, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    response::{Html, IntoResponse},
+    routing::get,
+};
 
 use relais_appservice::MatrixClient;
 use relais_core::{Config, Store};
@@ -29,5 +34,17 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/", get(|| async { Html(page::page("Relais", INDEX)) }))
         .route("/health", get(|| async { "ok\n" }))
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
+        .route("/.well-known/matrix/client", get(well_known_client))
         .with_state(state)
+}
+
+/// Client discovery (`/.well-known/matrix/client`), for deployments where Relais's web listener
+/// answers for the server name's domain (the demo, tests); production serves the static file
+/// from element-config/ instead.
+async fn well_known_client(State(state): State<Arc<WebState>>) -> impl IntoResponse {
+    let base_url = state.config.homeserver_public_url().as_str().trim_end_matches('/').to_owned();
+    (
+        [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        Json(serde_json::json!({ "m.homeserver": { "base_url": base_url } })),
+    )
 }
