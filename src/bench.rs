@@ -85,8 +85,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let report = read(file.as_bytes())?;
-    let options =
-        PlanOptions { national_name: "PCF — national".into(), invitations: true, now_ms: now_ms() };
+    let options = PlanOptions {
+        national_name: "PCF — national".into(),
+        invitations: true,
+        now_ms: now_ms(),
+        scope: None,
+    };
     let first = plan(&report, &Recorded::default(), &options);
     let plan_s = started.elapsed().as_secs_f64();
     let peak_mb = peak_rss_mb().unwrap_or(0.0);

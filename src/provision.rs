@@ -34,6 +34,9 @@ pub struct ProvisionArgs {
     /// Apply even if the plan removes more active members than [provisioning] max_removal_percent.
     #[arg(long)]
     force: bool,
+    /// The file is this federation's own export: members of other federations are left as they are.
+    #[arg(long, value_name = "NAME")]
+    federation: Option<String>,
 }
 
 /// Exit status when the safety guard refused the plan.
@@ -53,6 +56,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
         invitations: config.invitations_enabled(),
+        federation: args.federation.clone(),
         source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     let ticker = (!args.json).then(|| tokio::spawn(show_progress(progress)));

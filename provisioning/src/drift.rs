@@ -138,7 +138,12 @@ mod tests {
             5;Nord;Roubaix;;oui;@e:pcf.test\n\
             6;Nord;Lille;;non;@f:pcf.test\n";
         let mut recorded = Recorded::default();
-        let options = crate::plan::PlanOptions { national_name: "N".into(), invitations: false, now_ms: 0 };
+        let options = crate::plan::PlanOptions {
+            national_name: "N".into(),
+            invitations: false,
+            now_ms: 0,
+            scope: None,
+        };
         let p = plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options);
         for a in &p.actions {
             crate::plan::apply_to_record(&mut recorded, a);

@@ -20,6 +20,8 @@ pub struct Options {
     pub national_name: String,
     /// Invite members without an account by email.
     pub invitations: bool,
+    /// The file is one federation's export (its name as in the file): only its members change.
+    pub federation: Option<String>,
     /// Where the file came from, for the run history (a file name, never its content).
     pub source: String,
 }
@@ -61,6 +63,10 @@ struct Summary<'a> {
 /// Runs provisioning of the file `bytes`.
 pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Result<Outcome, RunError> {
     let report = read(bytes)?;
+    let report = match &options.federation {
+        Some(federation) => crate::plan::scope_report(report, federation),
+        None => report,
+    };
     let store = &applier.store;
     let resumed = if options.dry_run {
         None
@@ -73,6 +79,7 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
         national_name: options.national_name.clone(),
         invitations: options.invitations,
         now_ms: relais_core::time::now_ms(),
+        scope: options.federation.as_deref().map(crate::desired::federation_key),
     };
     let plan = plan(&report, &recorded(&snapshot), &plan_options);
     let summary = serde_json::to_string(&Summary {
@@ -163,7 +170,8 @@ pub async fn welcome(
         separator: ';',
         ignored_columns: Vec::new(),
     };
-    let options = PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0 };
+    let options =
+        PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0, scope: None };
     let plan = plan(&report, &recorded, &options);
     let journal: Vec<(Option<String>, String)> = plan
         .actions

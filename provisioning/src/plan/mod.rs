@@ -34,6 +34,33 @@ pub struct PlanOptions {
     pub invitations: bool,
     /// The current time (ms), for invitation expiry.
     pub now_ms: i64,
+    /// A federation's own export: only its members are planned (federation key, see
+    /// [`crate::desired::federation_key`]); everyone else keeps what they have.
+    pub scope: Option<String>,
+}
+
+impl PlanOptions {
+    fn in_scope(&self, row: &MemberRow) -> bool {
+        self.scope.as_ref().is_none_or(|key| *key == crate::desired::federation_key(&row.federation))
+    }
+}
+
+/// Narrows a file to one federation's export: rows of another federation are reported (French)
+/// and not applied, and their members keep their state.
+pub fn scope_report(mut report: ReadReport, federation: &str) -> ReadReport {
+    let key = crate::desired::federation_key(federation);
+    let (inside, outside): (Vec<MemberRow>, Vec<MemberRow>) =
+        report.rows.into_iter().partition(|r| crate::desired::federation_key(&r.federation) == key);
+    for row in outside {
+        report.errors.push(crate::model::RowError {
+            line: row.line,
+            message: format!("adhérent d'une autre fédération ({}) : ligne ignorée dans l'import de la fédération {federation}", row.federation),
+        });
+        report.frozen_ids.insert(row.member_id);
+    }
+    report.errors.sort_by_key(|e| e.line);
+    report.rows = inside;
+    report
 }
 
 /// One change. Homeserver writes: create, rename, set moderators, invite, kick. The others only
@@ -181,7 +208,7 @@ mod reasons {
 
 /// The rows to apply: valid rows, plus the recorded state of members whose rows are bad, plus
 /// members absent from the file, kept as inactive.
-fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
+fn effective_rows(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Vec<MemberRow> {
     let mut rows: BTreeMap<String, MemberRow> =
         report.rows.iter().map(|r| (r.member_id.clone(), r.clone())).collect();
     // An account created from an invitation stands for the Matrix id the file does not have.
@@ -195,7 +222,9 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
             continue;
         }
         let mut kept = member.clone();
-        if !report.frozen_ids.contains(id) {
+        // Absent from the file: out, unless their row was bad or they belong to another
+        // federation than the one this export covers.
+        if !report.frozen_ids.contains(id) && options.in_scope(member) {
             kept.active = false;
         }
         rows.insert(id.clone(), kept);
@@ -205,7 +234,7 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded) -> Vec<MemberRow> {
 
 /// Plans the changes from `recorded` to what `report` asks for.
 pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Plan {
-    let rows = effective_rows(report, recorded);
+    let rows = effective_rows(report, recorded, options);
     let want = desired(&rows, &options.national_name);
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
@@ -222,11 +251,13 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
     if options.invitations {
         plan_invitations(&rows, recorded, options.now_ms, &mut actions);
     }
-    let recorded_active = recorded.members.values().filter(|m| m.active).count();
+    let recorded_active = recorded.members.values().filter(|m| m.active && options.in_scope(m)).count();
     let removed_active = recorded
         .members
         .values()
-        .filter(|m| m.active && !by_id.get(m.member_id.as_str()).is_some_and(|r| r.active))
+        .filter(|m| {
+            m.active && options.in_scope(m) && !by_id.get(m.member_id.as_str()).is_some_and(|r| r.active)
+        })
         .count();
     let awaiting_account = rows
         .iter()

@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::{collections::BTreeSet, path::Path};
 
 use super::*;
 use crate::reader::read;
@@ -6,7 +6,7 @@ use crate::reader::read;
 const NATIONAL: &str = "PCF — national";
 
 fn opts() -> PlanOptions {
-    PlanOptions { national_name: NATIONAL.into(), invitations: true, now_ms: 1_000 }
+    PlanOptions { national_name: NATIONAL.into(), invitations: true, now_ms: 1_000, scope: None }
 }
 
 fn report(text: &str) -> ReadReport {
@@ -137,4 +137,36 @@ fn a_truncated_export_trips_the_guard_and_a_bad_row_changes_nothing() {
     let typo = rows.replace("7;Nord;Lille;;;oui;@u7:pcf.test", "7;Nord;Lille;;;oui;u7");
     let p = plan(&report(&format!("{HEADER}{typo}")), &recorded, &opts());
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
+}
+
+#[test]
+fn a_federation_export_changes_only_that_federation() {
+    let both = format!(
+        "{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n\
+         2;Nord;Lille;;;oui;@b:pcf.test;;\n\
+         3;Paris;P11;;;oui;@c:pcf.test;;\n\
+         4;Paris;P11;;;oui;@d:pcf.test;;\n"
+    );
+    let mut recorded = Recorded::default();
+    let first = plan(&report(&both), &recorded, &opts());
+    apply_all(&mut recorded, &first);
+
+    // Nord's own export: member 2 left; a Paris row slipped in by mistake.
+    let nord = format!("{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n3;Paris;P11;;;non;@c:pcf.test;;\n");
+    let scoped = scope_report(report(&nord), " nord ");
+    assert_eq!(scoped.errors.len(), 1);
+    assert_eq!(scoped.errors[0].line, 3);
+    assert!(scoped.errors[0].message.contains("autre fédération"), "{}", scoped.errors[0].message);
+    let options = PlanOptions { scope: Some("nord".into()), ..opts() };
+    let p = plan(&scoped, &recorded, &options);
+    let kicked: BTreeSet<&str> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Kick { member_id, .. } => Some(member_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kicked, BTreeSet::from(["2"]), "Paris members are untouched");
+    assert_eq!((p.recorded_active, p.removed_active), (2, 1), "the guard counts Nord only");
 }
