@@ -55,7 +55,7 @@ impl MemberRow {
 }
 
 /// A row that is not applied, and why (in French: referents read it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     pub line: u64,
     pub message: String,

@@ -96,7 +96,10 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
         let state = if refused { "refused" } else { "dry_run" };
-        store.prov_record_run(&applier.actor, &options.source, state, &summary, &errors).await?;
+        let run_id = store.prov_record_run(&applier.actor, &options.source, state, &summary, &errors).await?;
+        if let Some(scope) = &plan_options.scope {
+            store.prov_set_scope(run_id, scope).await?;
+        }
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
     let journal: Vec<(Option<String>, String)> = plan
@@ -104,7 +107,10 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
-    store.prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal).await?;
+    let run_id = store.prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal).await?;
+    if let Some(scope) = &plan_options.scope {
+        store.prov_set_scope(run_id, scope).await?;
+    }
     let applied = applier.finish_pending().await?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }

@@ -3,6 +3,7 @@
 
 mod onboarding;
 mod page;
+mod referent;
 
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub struct WebState {
     pub applier: Applier,
 }
 
+/// Largest membership file accepted from the page (a national export is ~8 MB).
+const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
+
 const INDEX: &str = "<p>La messagerie du Parti : vos fédérations, sections et cellules, par l'application \
     de discussion ou par courriel.</p>";
 
@@ -35,6 +39,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
         .route("/.well-known/matrix/client", get(well_known_client))
+        .merge(referent::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
         .with_state(state)
 }
 

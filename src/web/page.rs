@@ -6,16 +6,49 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34em;margin
 line-height:1.5;color:#1a1a1a}h1{color:#b00000;font-size:1.5em}label{display:block;margin-top:1em;font-weight:600}\
 input{width:100%;padding:.6em;font-size:1em;box-sizing:border-box;border:1px solid #666;border-radius:4px}\
 button{margin-top:1.2em;background:#b00000;color:#fff;border:0;padding:.8em 1.4em;font-size:1em;border-radius:4px}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em;text-align:left}\
 .error{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}.hint{color:#555;font-size:.9em}";
 
 /// A whole page; `body` is already-escaped HTML.
 pub fn page(title: &str, body: &str) -> String {
+    page_with_head(title, "", body)
+}
+
+/// A whole page with extra `<head>` content (already-escaped HTML).
+pub fn page_with_head(title: &str, head: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
          <title>{} — Relais</title><style>{STYLE}</style></head>\
          <body><main><h1>{}</h1>{body}</main></body></html>",
         escape(title),
         escape(title)
     )
+}
+
+/// `YYYY-MM-DD HH:MM UTC` for milliseconds since the epoch (civil calendar, no time zone data).
+pub fn date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(super::date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::date(1_795_488_015_383), "2026-11-24 02:40 UTC");
+        assert_eq!(super::date(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
 }

@@ -51,3 +51,24 @@ impl MatrixClient {
         Ok(body)
     }
 }
+
+impl MatrixClient {
+    /// Checks a user's password with the homeserver (a password login, then logout of that
+    /// session at once); returns the user id the homeserver confirmed.
+    pub async fn verify_password(&self, user: &str, password: &str) -> Result<OwnedUserId, ClientError> {
+        let url = format!("{}/_matrix/client/v3/login", self.inner.base_url);
+        let body = json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user},
+            "password": password,
+            "initial_device_display_name": "Relais (vérification)",
+        });
+        let session: Value = self.raw(self.inner.http.post(&url).json(&body)).await?;
+        let user_id = session["user_id"].as_str().and_then(|u| OwnedUserId::try_from(u).ok());
+        if let Some(token) = session["access_token"].as_str() {
+            let logout = format!("{}/_matrix/client/v3/logout", self.inner.base_url);
+            let _ = self.raw(self.inner.http.post(&logout).bearer_auth(token).json(&json!({}))).await;
+        }
+        user_id.ok_or_else(|| ClientError::Response("no user_id in the login answer".into()))
+    }
+}

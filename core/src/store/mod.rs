@@ -6,6 +6,7 @@
 pub mod onboarding;
 pub mod provisioning;
 mod queue;
+pub mod web;
 
 use std::time::Duration;
 

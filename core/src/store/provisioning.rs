@@ -107,6 +107,8 @@ pub struct RunRecord {
     pub state: String,
     pub summary: String,
     pub errors: String,
+    /// The federation key of a federation's own import (`None`: the national file).
+    pub scope: Option<String>,
 }
 
 impl Store {
@@ -220,6 +222,16 @@ impl Store {
         Ok(row.try_get("run_id")?)
     }
 
+    /// Marks a run as covering one federation's export.
+    pub async fn prov_set_scope(&self, run_id: i64, scope: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE prov_run SET scope = $1 WHERE run_id = $2")
+            .bind(scope)
+            .bind(run_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Actions of unfinished runs, oldest first.
     pub async fn prov_pending_actions(&self) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(
@@ -293,7 +305,7 @@ impl Store {
     /// The latest runs, newest first.
     pub async fn prov_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT run_id, started_at, finished_at, actor, source, state, summary, errors FROM prov_run \
+            "SELECT run_id, started_at, finished_at, actor, source, state, summary, errors, scope FROM prov_run \
              ORDER BY run_id DESC LIMIT $1",
         )
         .bind(limit)
@@ -310,6 +322,7 @@ impl Store {
                     state: r.try_get("state")?,
                     summary: r.try_get("summary")?,
                     errors: r.try_get("errors")?,
+                    scope: r.try_get("scope")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

@@ -1,0 +1,167 @@
+//! Referents' web sessions and uploaded files (kept only until applied or expired).
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::time::now_ms;
+
+/// A signed-in referent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub user_id: String,
+    /// Federation key (slug) the referent may see.
+    pub federation: String,
+}
+
+/// A file uploaded for a dry run.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub upload_id: String,
+    pub user_id: String,
+    pub federation: String,
+    pub file_name: String,
+    pub content: String,
+}
+
+/// How long an uploaded file is kept without being applied.
+const UPLOAD_TTL_MS: i64 = 3600 * 1000;
+
+impl Store {
+    pub async fn session_create(
+        &self,
+        token_hash: &str,
+        session: &WebSession,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_session WHERE expires_at < $1")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO web_session (token_hash, user_id, federation, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(&session.user_id)
+        .bind(&session.federation)
+        .bind(now_ms() + ttl_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session_get(&self, token_hash: &str) -> Result<Option<WebSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, federation FROM web_session WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|r| {
+                Ok::<_, sqlx::Error>(WebSession {
+                    user_id: r.try_get("user_id")?,
+                    federation: r.try_get("federation")?,
+                })
+            })
+            .transpose()?)
+    }
+
+    pub async fn session_delete(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_session WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn upload_save(&self, upload: &Upload) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_upload WHERE created_at < $1")
+            .bind(now_ms() - UPLOAD_TTL_MS)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO web_upload (upload_id, user_id, federation, file_name, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&upload.upload_id)
+        .bind(&upload.user_id)
+        .bind(&upload.federation)
+        .bind(&upload.file_name)
+        .bind(&upload.content)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes an upload out of the store (it is applied once).
+    pub async fn upload_take(&self, upload_id: &str, user_id: &str) -> Result<Option<Upload>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM web_upload WHERE upload_id = $1 AND user_id = $2 AND created_at > $3 \
+             RETURNING upload_id, user_id, federation, file_name, content",
+        )
+        .bind(upload_id)
+        .bind(user_id)
+        .bind(now_ms() - UPLOAD_TTL_MS)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|r| {
+                Ok::<_, sqlx::Error>(Upload {
+                    upload_id: r.try_get("upload_id")?,
+                    user_id: r.try_get("user_id")?,
+                    federation: r.try_get("federation")?,
+                    file_name: r.try_get("file_name")?,
+                    content: r.try_get("content")?,
+                })
+            })
+            .transpose()?)
+    }
+
+    /// The recorded row (JSON) of the member with this Matrix id.
+    pub async fn member_by_matrix_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT record FROM prov_member WHERE matrix_id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("record")).transpose()?)
+    }
+
+    /// Every recorded member row (JSON) and each member's email subscriptions count.
+    pub async fn member_records(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.record, (SELECT COUNT(*) FROM prov_subscription s WHERE s.member_id = m.member_id) AS subs \
+             FROM prov_member m ORDER BY m.member_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("record")?, r.try_get("subs")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Progress of the newest run that covered `scope`: (state, done, total).
+    pub async fn run_progress(&self, scope: &str) -> Result<Option<(i64, String, i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.run_id, r.state, \
+               (SELECT COUNT(*) FROM prov_action a WHERE a.run_id = r.run_id AND a.state <> 'pending') AS done, \
+               (SELECT COUNT(*) FROM prov_action a WHERE a.run_id = r.run_id) AS total \
+             FROM prov_run r WHERE r.scope = $1 ORDER BY r.run_id DESC LIMIT 1",
+        )
+        .bind(scope)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get("run_id")?,
+                    r.try_get("state")?,
+                    r.try_get("done")?,
+                    r.try_get("total")?,
+                ))
+            })
+            .transpose()?)
+    }
+}

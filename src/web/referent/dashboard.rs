@@ -1,0 +1,138 @@
+//! The referent's dashboard: progress, imports, members not yet on the chat, email subscribers.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::{Html, IntoResponse, Response},
+};
+
+use relais_core::store::provisioning::RunRecord;
+use relais_provisioning::{
+    desired::federation_key,
+    model::{Contact, MemberRow, RowError},
+    onboarding::escape,
+};
+
+use super::{WebState, login_page, session};
+use crate::web::page::{date, page_with_head};
+
+fn state_label(state: &str) -> &'static str {
+    match state {
+        "applying" => "en cours",
+        "done" => "appliqué",
+        "dry_run" => "essai, rien changé",
+        "refused" => "refusé : trop de retraits",
+        _ => "inconnu",
+    }
+}
+
+fn run_row(run: &RunRecord) -> String {
+    let summary: serde_json::Value = serde_json::from_str(&run.summary).unwrap_or_default();
+    let counts = summary["counts"]
+        .as_object()
+        .map(|c| {
+            c.iter()
+                .map(|(k, v)| format!("{v} {}", super::import::action_label(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let errors: Vec<RowError> = serde_json::from_str(&run.errors).unwrap_or_default();
+    let errors = if errors.is_empty() {
+        "aucune".to_owned()
+    } else {
+        let items: String =
+            errors.iter().map(|e| format!("<li>ligne {} : {}</li>", e.line, escape(&e.message))).collect();
+        format!("<ul>{items}</ul>")
+    };
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
+        date(run.started_at),
+        escape(&run.source),
+        state_label(&run.state),
+        escape(&counts)
+    )
+}
+
+pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(session) = session(&state, &headers).await else {
+        return Html(login_page(None)).into_response();
+    };
+    let members: Vec<(MemberRow, i64)> = state
+        .store
+        .member_records()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(json, subs)| serde_json::from_str::<MemberRow>(&json).ok().map(|m| (m, subs)))
+        .filter(|(m, _)| federation_key(&m.federation) == session.federation)
+        .collect();
+    let name = members.first().map_or(session.federation.clone(), |(m, _)| m.federation.clone());
+    let mut head = String::new();
+    let mut body = format!(
+        "<p>Connecté·e : {} — <form method=\"post\" action=\"/relais/deconnexion\" style=\"display:inline\">\
+         <button type=\"submit\">Se déconnecter</button></form></p>",
+        escape(&session.user_id)
+    );
+    if let Ok(Some((_, run_state, done, total))) = state.store.run_progress(&session.federation).await
+        && run_state == "applying"
+    {
+        head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
+        body.push_str(&format!(
+            "<p role=\"status\"><strong>Import en cours : {done} / {total} changements appliqués.</strong> \
+             <progress value=\"{done}\" max=\"{total}\"></progress></p>"
+        ));
+    }
+    body.push_str(
+        "<h2>Importer le fichier des adhérents</h2>\
+         <form method=\"post\" action=\"/relais/referent/import\" enctype=\"multipart/form-data\">\
+         <label for=\"fichier\">Fichier (CSV exporté du logiciel des adhérents)</label>\
+         <input id=\"fichier\" name=\"fichier\" type=\"file\" accept=\".csv,text/csv\" required>\
+         <button type=\"submit\">Voir ce qui changerait</button></form>",
+    );
+    let runs: Vec<String> = state
+        .store
+        .prov_runs(200)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.scope.as_deref() == Some(session.federation.as_str()))
+        .take(5)
+        .map(run_row)
+        .collect();
+    body.push_str("<h2>Derniers imports</h2>");
+    if runs.is_empty() {
+        body.push_str("<p>Aucun import de votre fédération pour l'instant.</p>");
+    } else {
+        body.push_str(&format!(
+            "<table><tr><th>Date</th><th>Fichier</th><th>État</th><th>Changements</th><th>Lignes en erreur</th></tr>{}</table>",
+            runs.concat()
+        ));
+    }
+    body.push_str(&people_sections(&members));
+    Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response()
+}
+
+fn people_sections(members: &[(MemberRow, i64)]) -> String {
+    let waiting: Vec<String> = members
+        .iter()
+        .filter(|(m, _)| m.active && m.matrix_id.is_none() && m.contact == Contact::Chat)
+        .map(|(m, _)| format!("<li>{} {}</li>", escape(&m.first_name), escape(&m.last_name)))
+        .collect();
+    let subscribers: Vec<String> = members
+        .iter()
+        .filter(|(m, subs)| m.active && *subs > 0)
+        .map(|(m, _)| format!("<li>{} {}</li>", escape(&m.first_name), escape(&m.last_name)))
+        .collect();
+    format!(
+        "<h2>Adhérents pas encore sur la messagerie ({})</h2><p class=\"hint\">Ils ont reçu une invitation par \
+         courriel quand leur adresse est connue.</p><ul>{}</ul>\
+         <h2>Abonnés par courriel ({})</h2><ul>{}</ul>",
+        waiting.len(),
+        waiting.concat(),
+        subscribers.len(),
+        subscribers.concat()
+    )
+}

@@ -1,0 +1,236 @@
+//! Import from the page: upload → dry run shown as a readable diff → apply (same guard as the
+//! CLI), running in the background while the dashboard shows progress.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    Form,
+    extract::{Multipart, State},
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use relais_core::store::web::{Upload, WebSession};
+use relais_provisioning::{
+    onboarding::{escape, new_token},
+    plan::Action,
+    run::{Options, Outcome, RunError, provision},
+};
+
+use super::{WebState, login_page, session};
+use crate::web::page::page;
+
+/// French label of an action kind, for counts.
+pub(super) fn action_label(kind: &str) -> &'static str {
+    match kind {
+        "create_room" => "salons créés",
+        "rename_room" => "salons renommés",
+        "set_moderators" => "listes de modérateurs mises à jour",
+        "invite" => "invitations dans un salon",
+        "grant" => "accès ouverts par l'espace de la fédération",
+        "kick" => "retraits d'un salon",
+        "subscribe" => "abonnements par courriel",
+        "unsubscribe" => "désabonnements",
+        "save_member" => "fiches d'adhérent enregistrées",
+        "send_invitation" => "invitations à créer un compte",
+        _ => "autres changements",
+    }
+}
+
+fn options(state: &WebState, session: &WebSession, source: &str, dry_run: bool, force: bool) -> Options {
+    Options {
+        dry_run,
+        force,
+        max_removal_percent: state.config.provisioning.max_removal_percent,
+        national_name: state.config.provisioning.national_name.clone(),
+        invitations: state.config.invitations_enabled(),
+        federation: Some(session.federation.clone()),
+        source: source.to_owned(),
+    }
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/relais/referent\">Retour</a></p>",
+        escape(message)
+    );
+    (status, Html(page("Import impossible", &body))).into_response()
+}
+
+pub async fn dry_run(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let Some(session) = session(&state, &headers).await else {
+        return Html(login_page(None)).into_response();
+    };
+    let (mut name, mut bytes) = (String::from("fichier.csv"), None);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("fichier") {
+            name = field.file_name().unwrap_or("fichier.csv").to_owned();
+            bytes = field.bytes().await.ok();
+        }
+    }
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Aucun fichier reçu : choisissez le fichier CSV des adhérents.",
+        );
+    };
+    let mut applier = state.applier.clone();
+    applier.actor = format!("web:{}", session.user_id);
+    let outcome = match provision(&bytes, &applier, &options(&state, &session, &name, true, false)).await {
+        Ok(outcome) => outcome,
+        Err(RunError::File(e)) => {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Le fichier n'a pas pu être lu : {e}"),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "dry run from the referents' page failed");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible : réessayez dans quelques minutes.",
+            );
+        }
+    };
+    let upload = Upload {
+        upload_id: new_token(),
+        user_id: session.user_id.clone(),
+        federation: session.federation.clone(),
+        file_name: name.clone(),
+        content: hex::encode(&bytes),
+    };
+    if state.store.upload_save(&upload).await.is_err() {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service indisponible : réessayez dans quelques minutes.",
+        );
+    }
+    Html(page("Ce que l'import changerait", &plan_body(&outcome, &upload.upload_id, &state))).into_response()
+}
+
+fn plan_body(outcome: &Outcome, upload_id: &str, state: &WebState) -> String {
+    let r = &outcome.report;
+    let mut body = format!("<p>{} adhérents lus, {} lignes en erreur.</p>", r.rows.len(), r.errors.len());
+    if !r.errors.is_empty() {
+        let items: String =
+            r.errors.iter().map(|e| format!("<li>ligne {} : {}</li>", e.line, escape(&e.message))).collect();
+        body.push_str(&format!(
+            "<h2>Lignes en erreur (non appliquées)</h2><p class=\"hint\">Ces adhérents gardent leurs accès \
+             actuels.</p><ul>{items}</ul>"
+        ));
+    }
+    let counts = outcome.plan.summary();
+    if counts.is_empty() {
+        body.push_str(
+            "<p><strong>Rien ne changerait : la messagerie correspond déjà au fichier.</strong></p>",
+        );
+        return body + "<p><a href=\"/relais/referent\">Retour</a></p>";
+    }
+    let items: String = counts.iter().map(|(k, n)| format!("<li>{n} {}</li>", action_label(k))).collect();
+    body.push_str(&format!("<h2>Changements</h2><ul>{items}</ul>{}", member_changes(outcome)));
+    let p = &outcome.plan;
+    let confirm = if outcome.refused {
+        format!(
+            "<p class=\"error\" role=\"alert\">Attention : cet import retirerait {} adhérents actifs sur {}, plus de \
+             {} %. Vérifiez que l'export est complet avant de continuer.</p>\
+             <label><input type=\"checkbox\" name=\"confirmer\" value=\"oui\" required> Je confirme ces retraits</label>",
+            p.removed_active, p.recorded_active, state.config.provisioning.max_removal_percent
+        )
+    } else {
+        String::new()
+    };
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/relais/referent/appliquer\"><input type=\"hidden\" name=\"upload\" \
+         value=\"{}\">{confirm}<button type=\"submit\">Appliquer</button></form>\
+         <p><a href=\"/relais/referent\">Annuler</a></p>",
+        escape(upload_id)
+    ));
+    body
+}
+
+/// Who gains and who loses access, member by member.
+fn member_changes(outcome: &Outcome) -> String {
+    let names: BTreeMap<&str, String> = outcome
+        .report
+        .rows
+        .iter()
+        .map(|r| (r.member_id.as_str(), format!("{} {}", r.first_name, r.last_name)))
+        .collect();
+    let who = |id: &str| names.get(id).cloned().unwrap_or_else(|| format!("adhérent n° {id}"));
+    let mut lines = Vec::new();
+    for action in &outcome.plan.actions {
+        match action {
+            Action::Invite { room, member_id, .. } => {
+                lines.push(format!(
+                    "<li>+ {} : invité·e dans {}</li>",
+                    escape(&who(member_id)),
+                    escape(room)
+                ));
+            }
+            Action::Kick { room, member_id, reason, .. } => lines.push(format!(
+                "<li>− {} : retiré·e de {} ({})</li>",
+                escape(&who(member_id)),
+                escape(room),
+                escape(reason)
+            )),
+            Action::SendInvitation { member_id, .. } => {
+                lines.push(format!("<li>✉ {} : invitation à créer un compte</li>", escape(&who(member_id))));
+            }
+            _ => {}
+        }
+    }
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Par adhérent</h2><ul>{}</ul>", lines.concat())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApplyForm {
+    upload: String,
+    confirmer: Option<String>,
+}
+
+pub async fn apply(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<ApplyForm>,
+) -> Response {
+    let Some(session) = session(&state, &headers).await else {
+        return Html(login_page(None)).into_response();
+    };
+    let upload = match state.store.upload_take(&form.upload, &session.user_id).await {
+        Ok(Some(upload)) if upload.federation == session.federation => upload,
+        Ok(_) => {
+            return error_page(
+                StatusCode::GONE,
+                "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
+            );
+        }
+        Err(_) => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible."),
+    };
+    let Ok(bytes) = hex::decode(&upload.content) else {
+        return error_page(StatusCode::GONE, "Ce fichier est illisible : recommencez l'import.");
+    };
+    let options = options(&state, &session, &upload.file_name, false, form.confirmer.is_some());
+    let mut applier = state.applier.clone();
+    applier.actor = format!("web:{}", session.user_id);
+    // Applying a large file takes minutes: it runs on; the dashboard shows its progress, and an
+    // interruption is finished by the next import.
+    tokio::spawn(async move {
+        match provision(&bytes, &applier, &options).await {
+            Ok(outcome) if outcome.refused => {
+                tracing::info!("import from the referents' page refused by the guard")
+            }
+            Ok(_) => tracing::info!("import from the referents' page applied"),
+            Err(error) => tracing::warn!(%error, "import from the referents' page stopped"),
+        }
+    });
+    Redirect::to("/relais/referent").into_response()
+}

@@ -1,0 +1,125 @@
+//! The referents' page: a federation's digital referent (or secretary) signs in with their
+//! Matrix account and sees only their federation — imports and their errors, the dry run of a
+//! new file and its application, members not yet on the chat, email subscribers.
+
+mod dashboard;
+mod import;
+
+use std::sync::Arc;
+
+use axum::{
+    Form, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+
+use relais_core::store::web::WebSession;
+use relais_provisioning::{
+    desired::federation_key,
+    model::{MemberRow, Role},
+    onboarding::{escape, new_token, token_hash},
+};
+
+use super::{WebState, page::page};
+
+const COOKIE: &str = "relais_referent";
+const SESSION_MS: i64 = 8 * 3600 * 1000;
+
+pub fn routes() -> Router<Arc<WebState>> {
+    Router::new()
+        .route("/relais/referent", get(dashboard::show))
+        .route("/relais/connexion", post(sign_in))
+        .route("/relais/deconnexion", post(sign_out))
+        .route("/relais/referent/import", post(import::dry_run))
+        .route("/relais/referent/appliquer", post(import::apply))
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The signed-in referent, if any.
+pub(super) async fn session(state: &WebState, headers: &HeaderMap) -> Option<WebSession> {
+    let token = session_token(headers)?;
+    state.store.session_get(&token_hash(&token)).await.ok().flatten()
+}
+
+pub(super) fn login_page(error: Option<&str>) -> String {
+    let error =
+        error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<p>Espace des référents numériques et des secrétaires fédéraux : imports du fichier des adhérents \
+         de votre fédération.</p>{error}\
+         <form method=\"post\" action=\"/relais/connexion\">\
+         <label for=\"id\">Identifiant Matrix</label>\
+         <input id=\"id\" name=\"identifiant\" autocomplete=\"username\" required placeholder=\"@prenom.nom:pcf.fr\">\
+         <label for=\"mdp\">Mot de passe</label>\
+         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Se connecter</button></form>"
+    );
+    page("Espace référents", &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignIn {
+    identifiant: String,
+    mot_de_passe: String,
+}
+
+/// The federation a Matrix user may manage: an active member with a referent or secretary role.
+async fn federation_of(state: &WebState, user_id: &str) -> Option<(String, String)> {
+    let record = state.store.member_by_matrix_id(user_id).await.ok().flatten()?;
+    let row: MemberRow = serde_json::from_str(&record).ok()?;
+    let manages = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
+    (row.active && manages).then(|| (federation_key(&row.federation), row.federation))
+}
+
+async fn sign_in(State(state): State<Arc<WebState>>, Form(form): Form<SignIn>) -> Response {
+    let user_id = match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe).await {
+        Ok(user_id) => user_id,
+        Err(e) if e.errcode() == Some("M_FORBIDDEN") || e.errcode() == Some("M_INVALID_PARAM") => {
+            let page = login_page(Some("Identifiant ou mot de passe incorrect."));
+            return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a referent's password");
+            let page =
+                login_page(Some("Le serveur de messagerie ne répond pas : réessayez dans quelques minutes."));
+            return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+        }
+    };
+    let Some((federation, _)) = federation_of(&state, user_id.as_str()).await else {
+        let page = login_page(Some(
+            "Cet espace est réservé aux référents numériques et aux secrétaires fédéraux inscrits dans le fichier des adhérents.",
+        ));
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    };
+    let token = new_token();
+    let session = WebSession { user_id: user_id.to_string(), federation };
+    if state.store.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Html(login_page(Some("Service indisponible."))))
+            .into_response();
+    }
+    let secure = if state.config.web.public_url.scheme() == "https" { "; Secure" } else { "" };
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/relais; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        SESSION_MS / 1000
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
+}
+
+async fn sign_out(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_token(&headers) {
+        let _ = state.store.session_delete(&token_hash(&token)).await;
+    }
+    let cookie = format!("{COOKIE}=; Path=/relais; HttpOnly; SameSite=Strict; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
+}
