@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what is missing (PostgreSQL if stopped or
 # absent, Synapse in .venv-synapse), then rustfmt, clippy, unit and integration tests against the
-# real Synapse, SQLite and PostgreSQL, and finally the demo in check mode.
+# real Synapse, SQLite and PostgreSQL, a real SMTP server, matrix-nio and headless Chromium,
+# and finally the demo in check mode. Screenshots land in test-artifacts/screenshots/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -11,6 +12,14 @@ for tool in cargo python3; do
 done
 bash scripts/ensure-postgres.sh
 bash scripts/setup-synapse.sh
+# Browser tests: Debian's Chromium driven by playwright-core (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Chromium (apt-get)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+command -v node >/dev/null || { echo "error: Node.js is required for the browser tests" >&2; exit 1; }
+npm ci --prefix tests/browser --no-audit --no-fund --silent
 export RELAIS_TEST_POSTGRES_URL="${RELAIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 echo "== rustfmt"

@@ -12,7 +12,9 @@ CREATE TABLE web_upload (
     federation TEXT NOT NULL,
     file_name  TEXT NOT NULL,
     content    TEXT NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- Set when the referent pressed "apply"; the row goes once the import has run.
+    applying_since BIGINT
 );
 
 -- Which federation a provisioning run covered (NULL: the national file).

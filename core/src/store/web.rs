@@ -95,12 +95,14 @@ impl Store {
         Ok(())
     }
 
-    /// Takes an upload out of the store (it is applied once).
-    pub async fn upload_take(&self, upload_id: &str, user_id: &str) -> Result<Option<Upload>, StoreError> {
+    /// Claims an upload for applying, once: later claims of the same upload find nothing.
+    pub async fn upload_claim(&self, upload_id: &str, user_id: &str) -> Result<Option<Upload>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM web_upload WHERE upload_id = $1 AND user_id = $2 AND created_at > $3 \
+            "UPDATE web_upload SET applying_since = $1 \
+             WHERE upload_id = $2 AND user_id = $3 AND created_at > $4 AND applying_since IS NULL \
              RETURNING upload_id, user_id, federation, file_name, content",
         )
+        .bind(now_ms())
         .bind(upload_id)
         .bind(user_id)
         .bind(now_ms() - UPLOAD_TTL_MS)
@@ -117,6 +119,27 @@ impl Store {
                 })
             })
             .transpose()?)
+    }
+
+    /// Forgets an upload once its import has run (its content is members' data).
+    pub async fn upload_done(&self, upload_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_upload WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an import of `federation` was started from the page and has not finished.
+    pub async fn upload_applying(&self, federation: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM web_upload WHERE federation = $1 AND applying_since IS NOT NULL AND applying_since > $2",
+        )
+        .bind(federation)
+        .bind(now_ms() - UPLOAD_TTL_MS)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
     /// The recorded row (JSON) of the member with this Matrix id.

@@ -76,14 +76,21 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
          <button type=\"submit\">Se déconnecter</button></form></p>",
         escape(&session.user_id)
     );
-    if let Ok(Some((_, run_state, done, total))) = state.store.run_progress(&session.federation).await
-        && run_state == "applying"
-    {
-        head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
-        body.push_str(&format!(
-            "<p role=\"status\"><strong>Import en cours : {done} / {total} changements appliqués.</strong> \
-             <progress value=\"{done}\" max=\"{total}\"></progress></p>"
-        ));
+    let progress = state.store.run_progress(&session.federation).await.ok().flatten();
+    let starting = state.store.upload_applying(&session.federation).await.unwrap_or(false);
+    match progress {
+        Some((_, run_state, done, total)) if run_state == "applying" => {
+            head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
+            body.push_str(&format!(
+                "<p role=\"status\"><strong>Import en cours : {done} / {total} changements appliqués.</strong> \
+                 <progress value=\"{done}\" max=\"{total}\"></progress></p>"
+            ));
+        }
+        _ if starting => {
+            head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
+            body.push_str("<p role=\"status\"><strong>Import en cours : préparation…</strong></p>");
+        }
+        _ => {}
     }
     body.push_str(
         "<h2>Importer le fichier des adhérents</h2>\

@@ -205,7 +205,7 @@ pub async fn apply(
     let Some(session) = session(&state, &headers).await else {
         return Html(login_page(None)).into_response();
     };
-    let upload = match state.store.upload_take(&form.upload, &session.user_id).await {
+    let upload = match state.store.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {
             return error_page(
@@ -230,6 +230,9 @@ pub async fn apply(
             }
             Ok(_) => tracing::info!("import from the referents' page applied"),
             Err(error) => tracing::warn!(%error, "import from the referents' page stopped"),
+        }
+        if let Err(error) = applier.store.upload_done(&upload.upload_id).await {
+            tracing::warn!(%error, "cannot forget an applied upload; it expires within the hour");
         }
     });
     Redirect::to("/relais/referent").into_response()

@@ -1,0 +1,103 @@
+//! Relais's pages in a real browser: Debian's Chromium driven by playwright-core
+//! (tests/browser/pages.mjs), on a phone-sized screen, with a screenshot of every step kept in
+//! test-artifacts/screenshots/.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
+    std::fs::create_dir_all(&dir).expect("artefacts dir");
+    dir
+}
+
+/// Runs the browser script; returns what it printed as JSON.
+async fn browse(args: &[&str]) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/pages.mjs");
+    assert!(
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/playwright-core"))
+            .exists(),
+        "playwright-core is not installed: run scripts/test.sh (npm ci --prefix tests/browser)"
+    );
+    let out = tokio::process::Command::new("node").arg(script).args(args).output().await.expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "browser: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("browser output is not JSON ({e}): {stdout}"))
+}
+
+fn provision(stack: &Stack, csv: &str) {
+    let file = stack.relais.dir.path().join(format!("{}.csv", unique("f")));
+    std::fs::write(&file, csv).expect("csv");
+    let (status, stdout, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+}
+
+#[tokio::test]
+async fn onboarding_in_chromium() {
+    let smtp = SmtpSink::start().await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), ..Default::default() }).await;
+    let address = format!("{}@example.org", unique("lea"));
+    provision(
+        &stack,
+        &format!(
+            "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Cotisation à jour\n51;Léa;Roux;{address};Nord;Lille;oui\n"
+        ),
+    );
+    let mail = smtp.wait_for(&address).await;
+    let start = mail.find(&format!("{}/inscription/", stack.relais.web_url)).expect("link in the mail");
+    let link: String =
+        mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/._-".contains(*c)).collect();
+    let username = unique("lea");
+    let out = artifacts().display().to_string();
+    let seen = browse(&["onboarding", &link, &username, "une-phrase-de-passe", &out]).await;
+    assert_eq!(seen["title"], "Créer votre compte");
+    let result = seen["result"].as_str().unwrap_or_default();
+    assert!(result.contains("Votre compte") && result.contains(&format!("@{username}:pcf.test")), "{result}");
+    for shot in ["onboarding-1-form.png", "onboarding-2-done.png"] {
+        assert!(std::fs::metadata(artifacts().join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot}");
+    }
+}
+
+#[tokio::test]
+async fn referents_page_in_chromium() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let (referent_name, other_name) = (unique("camille"), unique("karim"));
+    let referent: Member = stack.synapse.register(&referent_name).await;
+    let other: Member = stack.synapse.register(&other_name).await;
+    let header =
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n";
+    provision(
+        &stack,
+        &format!("{header}1;Camille;Martin;Nord;Lille;Référente numérique;oui;{}\n", referent.user_id),
+    );
+    let export = stack.relais.dir.path().join("nord.csv");
+    let csv = format!(
+        "{header}1;Camille;Martin;Nord;Lille;Référente numérique;oui;{}\n2;Karim;Benali;Nord;Lille;;oui;{}\n",
+        referent.user_id, other.user_id
+    );
+    std::fs::write(&export, csv).expect("csv");
+    let out = artifacts().display().to_string();
+    let password = format!("pw-{referent_name}-Relais!");
+    let seen = browse(&[
+        "referent",
+        &stack.relais.web_url,
+        &referent.user_id,
+        &password,
+        &export.display().to_string(),
+        &out,
+    ])
+    .await;
+    assert_eq!(seen["dashboard"], "Fédération Nord");
+    let dry_run = seen["dryRun"].as_str().unwrap_or_default();
+    assert!(dry_run.contains("+ Karim Benali : invité·e dans nord"), "{dry_run}");
+    assert!(seen["after"].as_str().unwrap_or_default().contains("appliqué"));
+    assert_eq!(other.try_join("#relais_nord:pcf.test").await, 200, "applied from the browser");
+    for shot in ["referent-1-login", "referent-2-dashboard", "referent-3-dry-run", "referent-4-applied"] {
+        let path = artifacts().join(format!("{shot}.png"));
+        assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{}", path.display());
+    }
+}

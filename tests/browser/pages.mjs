@@ -1,0 +1,68 @@
+// Drives Debian's Chromium (playwright-core, no browser download) through Relais's pages as a
+// member and a referent would, saving a screenshot of each step in the artefacts folder.
+// Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR
+//        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
+// Prints one JSON line with what the pages showed; exits non-zero on failure.
+import { chromium } from "playwright-core";
+import path from "node:path";
+
+const [mode, ...args] = process.argv.slice(2);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+// A phone-sized screen: members use their phones.
+const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: "fr-FR" });
+const shot = async (dir, name) => page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+
+try {
+  if (mode === "onboarding") {
+    const [url, username, password, out] = args;
+    await page.goto(url);
+    await shot(out, "onboarding-1-form");
+    const title = await page.textContent("h1");
+    await page.fill("#nom", username);
+    await page.fill("#mdp", password);
+    await page.fill("#conf", password);
+    await page.getByRole("button", { name: "Créer mon compte" }).click();
+    await page.waitForSelector("h1");
+    await shot(out, "onboarding-2-done");
+    console.log(JSON.stringify({ title, result: await page.textContent("main") }));
+  } else if (mode === "referent") {
+    const [base, user, password, csv, out] = args;
+    await page.goto(`${base}/relais/referent`);
+    await shot(out, "referent-1-login");
+    await page.fill("#id", user);
+    await page.fill("#mdp", password);
+    await page.getByRole("button", { name: "Se connecter" }).click();
+    await page.waitForSelector("#fichier");
+    await shot(out, "referent-2-dashboard");
+    const dashboard = await page.textContent("h1");
+    await page.setInputFiles("#fichier", csv);
+    await page.getByRole("button", { name: "Voir ce qui changerait" }).click();
+    await page.waitForSelector("h1");
+    await shot(out, "referent-3-dry-run");
+    const dryRun = await page.textContent("main");
+    const confirm = page.getByLabel("Je confirme ces retraits");
+    if (await confirm.count()) await confirm.check();
+    await page.getByRole("button", { name: "Appliquer" }).click();
+    await page.waitForSelector("#fichier");
+    // The dashboard refreshes itself while the import runs.
+    await page.waitForFunction(() => !document.body.innerText.includes("Import en cours"), null, { timeout: 60000 });
+    await page.waitForSelector("text=appliqué", { timeout: 60000 });
+    await shot(out, "referent-4-applied");
+    console.log(JSON.stringify({ dashboard, dryRun, after: await page.textContent("main") }));
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+} catch (error) {
+  // What the page showed when it went wrong, for the test's failure message.
+  const out = args[args.length - 1];
+  await shot(out, `${mode}-error`).catch(() => {});
+  console.error(`page at failure (${page.url()}):\n${await page.innerText("body").catch(() => "?")}`);
+  throw error;
+} finally {
+  await browser.close();
+}
