@@ -84,7 +84,8 @@ cat <<INFO
 Relais is running.
   Matrix homeserver:  http://127.0.0.1:$hs_port   (server name $server_name)
   Sample members:     camille / $password  (also karim, ines, paul: password relais-demo-<name>)
-  Relais web pages:   http://127.0.0.1:$web_port/
+  Referents' page:    http://127.0.0.1:$web_port/relais/referent  (camille is Nord's digital referent:
+                      sign in as @camille:$server_name / $password, upload tests/data/members.csv)
   Mail captured in:   $demo/mail/new  (Lucie has no account yet: her invitation is there;
                       open $link
                       to create her account as she would)
@@ -95,6 +96,8 @@ Log in with any Matrix client (Element Desktop, or Element Web served locally): 
 INFO
 if $check; then
   python3 -c "import urllib.request,sys; assert 'Créer votre compte' in urllib.request.urlopen(sys.argv[1]).read().decode()" "$link"
+  python3 -c "import urllib.request,sys; assert 'Espace référents' in urllib.request.urlopen(sys.argv[1]).read().decode()" \
+    "http://127.0.0.1:$web_port/relais/referent"
   echo "Demo check passed." >&2
   exit 0
 fi

@@ -93,7 +93,7 @@ async fn referents_page_in_chromium() {
     .await;
     assert_eq!(seen["dashboard"], "Fédération Nord");
     let dry_run = seen["dryRun"].as_str().unwrap_or_default();
-    assert!(dry_run.contains("+ Karim Benali : invité·e dans nord"), "{dry_run}");
+    assert!(dry_run.contains("+ Karim Benali : invité·e dans « Section Lille (Nord) »"), "{dry_run}");
     assert!(seen["after"].as_str().unwrap_or_default().contains("appliqué"));
     assert_eq!(other.try_join("#relais_nord:pcf.test").await, 200, "applied from the browser");
     for shot in ["referent-1-login", "referent-2-dashboard", "referent-3-dry-run", "referent-4-applied"] {

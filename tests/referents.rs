@@ -100,8 +100,8 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
         .expect("upload");
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.expect("html");
-    assert!(html.contains("+ Lucas Test : invité·e dans nord"), "{html}");
-    assert!(html.contains("− Karim Test : retiré·e de nord"), "{html}");
+    assert!(html.contains("+ Lucas Test : invité·e dans « Fédération Nord »"), "{html}");
+    assert!(html.contains("− Karim Test : retiré·e de « Fédération Nord »"), "{html}");
     assert!(html.contains("Je confirme ces retraits"), "1 of 2 active members: the guard asks");
     assert_eq!(karim.try_join("#relais_nord:pcf.test").await, 200, "the dry run changed nothing");
     let upload =

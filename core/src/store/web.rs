@@ -142,6 +142,15 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
+    /// Display names of the provisioned rooms, by room key.
+    pub async fn room_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT room_key, name FROM prov_room").fetch_all(self.pool()).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("room_key")?, r.try_get("name")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// The recorded row (JSON) of the member with this Matrix id.
     pub async fn member_by_matrix_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT record FROM prov_member WHERE matrix_id = $1")

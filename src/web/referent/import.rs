@@ -110,10 +110,23 @@ pub async fn dry_run(
             "Service indisponible : réessayez dans quelques minutes.",
         );
     }
-    Html(page("Ce que l'import changerait", &plan_body(&outcome, &upload.upload_id, &state))).into_response()
+    let mut rooms: BTreeMap<String, String> =
+        state.store.room_names().await.unwrap_or_default().into_iter().collect();
+    for action in &outcome.plan.actions {
+        if let Action::CreateRoom { room, name, .. } = action {
+            rooms.insert(room.clone(), name.clone());
+        }
+    }
+    Html(page("Ce que l'import changerait", &plan_body(&outcome, &upload.upload_id, &state, &rooms)))
+        .into_response()
 }
 
-fn plan_body(outcome: &Outcome, upload_id: &str, state: &WebState) -> String {
+fn plan_body(
+    outcome: &Outcome,
+    upload_id: &str,
+    state: &WebState,
+    rooms: &BTreeMap<String, String>,
+) -> String {
     let r = &outcome.report;
     let mut body = format!("<p>{} adhérents lus, {} lignes en erreur.</p>", r.rows.len(), r.errors.len());
     if !r.errors.is_empty() {
@@ -132,7 +145,7 @@ fn plan_body(outcome: &Outcome, upload_id: &str, state: &WebState) -> String {
         return body + "<p><a href=\"/relais/referent\">Retour</a></p>";
     }
     let items: String = counts.iter().map(|(k, n)| format!("<li>{n} {}</li>", action_label(k))).collect();
-    body.push_str(&format!("<h2>Changements</h2><ul>{items}</ul>{}", member_changes(outcome)));
+    body.push_str(&format!("<h2>Changements</h2><ul>{items}</ul>{}", member_changes(outcome, rooms)));
     let p = &outcome.plan;
     let confirm = if outcome.refused {
         format!(
@@ -153,8 +166,9 @@ fn plan_body(outcome: &Outcome, upload_id: &str, state: &WebState) -> String {
     body
 }
 
-/// Who gains and who loses access, member by member.
-fn member_changes(outcome: &Outcome) -> String {
+/// Who gains and who loses access, member by member, with the rooms' names.
+fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> String {
+    let room = |key: &String| rooms.get(key).cloned().unwrap_or_else(|| key.clone());
     let names: BTreeMap<&str, String> = outcome
         .report
         .rows
@@ -165,17 +179,17 @@ fn member_changes(outcome: &Outcome) -> String {
     let mut lines = Vec::new();
     for action in &outcome.plan.actions {
         match action {
-            Action::Invite { room, member_id, .. } => {
+            Action::Invite { room: key, member_id, .. } => {
                 lines.push(format!(
-                    "<li>+ {} : invité·e dans {}</li>",
+                    "<li>+ {} : invité·e dans « {} »</li>",
                     escape(&who(member_id)),
-                    escape(room)
+                    escape(&room(key))
                 ));
             }
-            Action::Kick { room, member_id, reason, .. } => lines.push(format!(
-                "<li>− {} : retiré·e de {} ({})</li>",
+            Action::Kick { room: key, member_id, reason, .. } => lines.push(format!(
+                "<li>− {} : retiré·e de « {} » ({})</li>",
                 escape(&who(member_id)),
-                escape(room),
+                escape(&room(key)),
                 escape(reason)
             )),
             Action::SendInvitation { member_id, .. } => {
