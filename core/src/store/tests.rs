@@ -188,3 +188,38 @@ async fn a_member_can_be_exported_then_forgotten() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_workers_never_lease_the_same_event() {
+    on_both(|store| async move {
+        let events: Vec<IncomingEvent> = (0..200).map(|i| event(&format!("$c{i}"))).collect();
+        store.record_transaction("bulk", &events).await.expect("bulk");
+        let mut workers = Vec::new();
+        for w in 0..4 {
+            let store = store.clone();
+            workers.push(tokio::spawn(async move {
+                let owner = format!("worker-{w}");
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store.claim_events(&owner, 60_000, 7).await.expect("claim");
+                    if batch.is_empty() {
+                        break mine;
+                    }
+                    for e in batch {
+                        assert!(store.complete_event(e.seq, &owner).await.expect("complete"), "lease held");
+                        mine.push(e.event_id);
+                    }
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.expect("worker"));
+        }
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((total, all.len()), (200, 200), "each event handled exactly once across workers");
+    })
+    .await;
+}
