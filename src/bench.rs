@@ -29,6 +29,20 @@ enum BenchWhat {
         #[arg(long, default_value = "pcf.test")]
         server_name: String,
     },
+    /// Acknowledge transactions over HTTP as Synapse sends them; events journaled per second.
+    Intake {
+        #[arg(long, default_value_t = 2000)]
+        transactions: usize,
+        #[arg(long, default_value_t = 50)]
+        events: usize,
+        /// Transactions in flight at once (Synapse sends one at a time per appservice; more
+        /// models several homeservers or a backlog).
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Store to journal into (default: a temporary SQLite file). Use an empty database.
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
     Provision {
         #[command(flatten)]
@@ -78,6 +92,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         BenchWhat::Provision { shape, database } => (Shape::from(shape), database),
+        BenchWhat::Intake { transactions, events, concurrency, database } => {
+            return crate::bench_intake::run(transactions, events, concurrency, database).await;
+        }
     };
     let Shape { members, federations, sections, cells } = shape;
     let file = membership_file(shape, "pcf.test");

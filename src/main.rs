@@ -4,6 +4,7 @@
 //! printed as one readable message (what failed and what to do), never as a panic or backtrace.
 
 mod bench;
+mod bench_intake;
 mod commands;
 mod provision;
 mod serve;
