@@ -49,7 +49,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;
         let handlers: Vec<Arc<dyn EventHandler>> = vec![Arc::new(BotHandler::new(client, config.clone()))];
-        let dispatcher = Dispatcher::new(store.clone(), handlers, metrics, config.dispatch.clone(), wakeup);
+        let dispatcher =
+            Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
         let rx = stop_rx.clone();
         tasks.spawn(async move {
             dispatcher.run(rx).await;
@@ -64,6 +65,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tasks.spawn(drift_job(applier, every, stop_rx.clone()));
     }
     tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
+    tokio::spawn(self_check(MatrixClient::new(&config, metrics.clone())?, config.appservice.id.clone()));
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping: finishing in-flight work");
@@ -72,6 +74,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Asks the homeserver to ping us once we listen, so a wrong registration, token or URL shows
+/// in the log at start rather than as silence later.
+async fn self_check(client: MatrixClient, appservice_id: String) {
+    match client.with_max_retry(Duration::from_secs(120)).ping_appservice(&appservice_id).await {
+        Ok(rtt) => tracing::info!(rtt_ms = rtt.as_millis() as u64, "the homeserver reaches this appservice"),
+        Err(error) => tracing::warn!(
+            %error,
+            "the homeserver could not ping this appservice: check the registration Synapse loaded \
+             (`relais registration`), the tokens and [appservice] url; `relais ping` retries"
+        ),
+    }
 }
 
 /// Repairs drift every `every`, skipping a round when another worker did it recently.
