@@ -112,11 +112,14 @@ async fn check_second_export(stack: &Stack, p: &People) {
     let nord = p.a.resolve(&alias("nord")).await;
     let lille = p.a.resolve(&alias("nord.s.lille")).await;
     // a moves to Roubaix, b lapses, c leaves the file: 2 of 4 active members removed.
+    // …and e joins the party.
+    let e = stack.synapse.register(&unique("e")).await;
     let second = format!(
-        "{HEADER}{}{}{}",
+        "{HEADER}{}{}{}{}",
         row("001", "Nord", "Roubaix", "", "oui", &p.a.user_id),
         row("002", "Nord", "Lille", "", "non", &p.b.user_id),
         row("004", "Paris", "Paris 11e", "Secrétaire fédéral", "oui", &p.d.user_id),
+        row("005", "Paris", "Paris 11e", "", "oui", &e.user_id),
     );
     let (code, out) = provision(stack, &second, &[]);
     assert_eq!(code, 2, "refused by the guard: {out}");
@@ -130,6 +133,8 @@ async fn check_second_export(stack: &Stack, p: &People) {
     assert_eq!(p.b.try_join(&nord).await, 403, "b lapsed: out of the federation space");
     assert_eq!(p.b.try_join(&alias("nord.discussion")).await, 403);
     assert_eq!(p.c.try_join(&alias("nord.s.roubaix")).await, 403, "c left the file");
+    assert_eq!(e.try_join(&alias("paris")).await, 200, "the new member is in their federation space");
+    assert_eq!(e.try_join(&alias("paris.s.paris-11e")).await, 200, "and their section");
     let paris = alias_room(&p.d, "paris").await;
     assert_eq!(p.d.try_join(&paris).await, 200);
     let levels = p.d.state(&paris, "m.room.power_levels", "").await;
