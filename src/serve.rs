@@ -59,6 +59,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
+    // A provisioning run cut short by a crash (from the CLI or the referents' page) resumes now.
+    let resume = crate::provision::applier(&config, &store, "serve:resume".into(), Default::default())?;
+    tokio::spawn(async move {
+        match resume.finish_pending().await {
+            Ok(report) if report.done + report.failed.len() > 0 => {
+                tracing::info!(
+                    done = report.done,
+                    failed = report.failed.len(),
+                    "finished an interrupted provisioning run"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not finish an interrupted provisioning run; the next one will")
+            }
+        }
+    });
     if config.provisioning.drift_interval_minutes > 0 {
         let applier = crate::provision::applier(&config, &store, "serve:drift".into(), Default::default())?;
         let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);

@@ -343,3 +343,49 @@ async fn a_homeserver_outage_during_apply_is_finished_by_the_next_run() {
     let children = rooms[0]["children_state"].as_array().map_or(0, Vec::len);
     assert_eq!(children, 2 + 4, "the space lists its 6 rooms, none created twice");
 }
+
+#[tokio::test]
+async fn relais_serve_finishes_a_run_cut_short_by_a_crash() {
+    let mut stack = Stack::start(RelaisOptions::default()).await;
+    let mut users = Vec::new();
+    for _ in 0..16 {
+        users.push(stack.synapse.register(&unique("r")).await);
+    }
+    let csv: String = std::iter::once(HEADER.to_owned())
+        .chain(
+            users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| row(&format!("{i:03}"), "Nord", "Lille", "", "oui", &u.user_id)),
+        )
+        .collect();
+    let file = stack.relais.dir.path().join("crash.csv");
+    std::fs::write(&file, &csv).expect("write csv");
+    let mut child = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .args(["provision", &file.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn provision");
+    // 48 store-only records (16 members, 32 grants) come first: wait for homeserver actions too.
+    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
+        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
+        (stdout.lines().count() >= 55).then_some(())
+    })
+    .await;
+    child.kill().await.expect("kill -9 provision");
+    // The service restarts (as after a host crash) and finishes the run by itself.
+    stack.relais.kill9().await;
+    stack.relais.start().await;
+    eventually("the interrupted run finished by relais serve", Duration::from_secs(60), || async {
+        stack.relais.log().contains("finished an interrupted provisioning run").then_some(())
+    })
+    .await;
+    for user in &users {
+        assert_eq!(user.try_join(&alias("nord.s.lille")).await, 200, "{}", user.user_id);
+    }
+    let (_, again) = provision(&stack, &csv, &[]);
+    assert_eq!(again["actions"], serde_json::json!([]), "nothing left: {again}");
+}

@@ -26,6 +26,10 @@ pub struct Upload {
 /// How long an uploaded file is kept without being applied.
 const UPLOAD_TTL_MS: i64 = 3600 * 1000;
 
+/// How long an applied upload counts as "starting": journaling takes seconds, after which the
+/// run's own progress shows; a process that died meanwhile must not leave "starting" for hours.
+const STARTING_MS: i64 = 10 * 60 * 1000;
+
 impl Store {
     pub async fn session_create(
         &self,
@@ -136,7 +140,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM web_upload WHERE federation = $1 AND applying_since IS NOT NULL AND applying_since > $2",
         )
         .bind(federation)
-        .bind(now_ms() - UPLOAD_TTL_MS)
+        .bind(now_ms() - STARTING_MS)
         .fetch_one(self.pool())
         .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
