@@ -39,6 +39,31 @@ fn provision(stack: &Stack, csv: &str, extra: &[&str]) -> (i32, Value) {
     relais_json(stack, &args)
 }
 
+/// Starts `relais provision FILE --json` in the background (extra environment in `env`) and
+/// returns once the audit log holds `lines` entries, i.e. in the middle of applying.
+async fn provision_until(
+    stack: &Stack,
+    file: &std::path::Path,
+    env: &[(&str, &str)],
+    lines: usize,
+) -> tokio::process::Child {
+    let child = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .args(["provision", &file.display().to_string(), "--json"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn provision");
+    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
+        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
+        (stdout.lines().count() >= lines).then_some(())
+    })
+    .await;
+    child
+}
+
 struct People {
     a: Member,
     b: Member,
@@ -196,20 +221,8 @@ async fn a_kill_during_apply_is_finished_by_the_next_run_without_duplicates() {
     let file = stack.relais.dir.path().join("big.csv");
     std::fs::write(&file, &csv).expect("write csv");
 
-    let mut child = tokio::process::Command::new(common::relais::BIN)
-        .arg("--config")
-        .arg(stack.relais.config_path())
-        .args(["provision", &file.display().to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn provision");
     // 72 store-only records (24 members, 48 grants) come first: wait for homeserver actions too.
-    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
-        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
-        (stdout.lines().count() >= 85).then_some(())
-    })
-    .await;
+    let mut child = provision_until(&stack, &file, &[], 85).await;
     child.kill().await.expect("kill -9 provision");
 
     let (code, out) = provision(&stack, &csv, &[]);
@@ -301,23 +314,9 @@ async fn a_homeserver_outage_during_apply_is_finished_by_the_next_run() {
         .collect();
     let file = stack.relais.dir.path().join("outage.csv");
     std::fs::write(&file, &csv).expect("write csv");
-    let file = file.display().to_string();
 
-    let child = tokio::process::Command::new(common::relais::BIN)
-        .arg("--config")
-        .arg(stack.relais.config_path())
-        .args(["provision", &file, "--json"])
-        .env("RELAIS_HOMESERVER__MAX_RETRY_SECONDS", "2")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn provision");
     // 48 store-only records (16 members, 32 grants) come first: wait for homeserver actions too.
-    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
-        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
-        (stdout.lines().count() >= 60).then_some(())
-    })
-    .await;
+    let child = provision_until(&stack, &file, &[("RELAIS_HOMESERVER__MAX_RETRY_SECONDS", "2")], 60).await;
     stack.synapse.kill();
     let output = child.wait_with_output().await.expect("provision ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -361,20 +360,8 @@ async fn relais_serve_finishes_a_run_cut_short_by_a_crash() {
         .collect();
     let file = stack.relais.dir.path().join("crash.csv");
     std::fs::write(&file, &csv).expect("write csv");
-    let mut child = tokio::process::Command::new(common::relais::BIN)
-        .arg("--config")
-        .arg(stack.relais.config_path())
-        .args(["provision", &file.display().to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn provision");
     // 48 store-only records (16 members, 32 grants) come first: wait for homeserver actions too.
-    eventually("some homeserver actions applied", Duration::from_secs(60), || async {
-        let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
-        (stdout.lines().count() >= 55).then_some(())
-    })
-    .await;
+    let mut child = provision_until(&stack, &file, &[], 55).await;
     child.kill().await.expect("kill -9 provision");
     // The service restarts (as after a host crash) and finishes the run by itself.
     stack.relais.kill9().await;
