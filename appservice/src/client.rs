@@ -7,6 +7,7 @@
 
 mod admin;
 mod call;
+mod ghosts;
 mod ops;
 pub mod rooms;
 #[cfg(test)]

@@ -125,6 +125,8 @@ pub(crate) fn answer(body: &str) -> Option<String> {
     let reply = match messages::resolve(&invocation.name).map(|c| c.name) {
         Some("aide") => messages::help(),
         Some("ping") => messages::pong(),
+        // Answered by the mail bridge.
+        Some("courriel") => return None,
         _ => messages::unknown_command(&invocation.name),
     };
     Some(reply)
@@ -152,5 +154,6 @@ mod tests {
         assert!(answer("!voter").expect("unknown").contains("Commande inconnue : !voter"));
         assert!(answer("!sondage \"oups").expect("quote").contains("guillemet"));
         assert_eq!(answer("bonjour à tous"), None);
+        assert_eq!(answer("!courriel abonner"), None);
     }
 }

@@ -17,6 +17,12 @@ pub const COMMANDS: &[CommandHelp] = &[
         summary: "affiche les commandes disponibles ici",
     },
     CommandHelp { name: "ping", aliases: &[], usage: "!ping", summary: "vérifie que Relais répond" },
+    CommandHelp {
+        name: "courriel",
+        aliases: &["email"],
+        usage: "!courriel abonner|désabonner|état",
+        summary: "recevoir ce salon par courriel et y répondre par courriel (modérateurs : activer|désactiver)",
+    },
 ];
 
 pub fn help() -> String {

@@ -1,5 +1,19 @@
 //! Mail bridge: rooms mirrored to mailing lists, digests, and email replies posted back.
 //!
-//! Will own outgoing mail rendering and SMTP submission, the inbound SMTP/LMTP listener, and the
-//! subscriber store. Not built yet: see the mail bridge issue. The crate exists so the workspace
-//! layout and dependency rules are fixed.
+//! Outgoing: [`handler::BridgeHandler`] stores each message of a list room and queues it, in the
+//! same transaction, for the members who receive every message; digests are opened on schedule
+//! ([`digest`]); the [`outbound::worker::Outbox`] renders and sends. Incoming: the SMTP/LMTP
+//! listener ([`inbound::smtp`]) stores mail before answering 250; [`inbound::process`] checks
+//! and posts it as the member's ghost user.
+
+pub mod digest;
+pub mod event;
+pub mod handler;
+pub mod inbound;
+pub mod keys;
+pub mod lists;
+pub mod messages;
+pub mod outbound;
+pub mod schedule;
+
+pub use handler::BridgeHandler;

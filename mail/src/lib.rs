@@ -27,15 +27,28 @@ pub enum MailError {
     Address(String),
     #[error("cannot build the message: {0}")]
     Build(String),
-    #[error("the mail server refused or could not be reached: {0}")]
+    #[error("the mail server could not be reached or deferred the message: {0}")]
     Send(String),
+    #[error("the mail server refused the message: {0}")]
+    Rejected(String),
 }
+
+impl MailError {
+    /// Whether trying again later cannot help (the server refused for good).
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Send(_))
+    }
+}
+
+pub use lettre::Message as MailMessage;
+pub use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 
 /// An SMTP submission client; cheap to clone.
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    dkim: Option<std::sync::Arc<DkimConfig>>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -51,7 +64,38 @@ impl Mailer {
             .map_err(|e| MailError::Url(e.to_string()))?
             .build();
         let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
-        Ok(Self { transport, from })
+        Ok(Self { transport, from, dkim: None })
+    }
+
+    /// A mailer whose SMTP connection pool keeps up to `connections` sessions open.
+    pub fn pooled(smtp_url: &str, from: &str, connections: u32) -> Result<Self, MailError> {
+        let pool = lettre::transport::smtp::PoolConfig::new().max_size(connections.max(1));
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| MailError::Url(e.to_string()))?
+            .pool_config(pool)
+            .build();
+        let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
+        Ok(Self { transport, from, dkim: None })
+    }
+
+    /// Signs every message with DKIM from now on.
+    pub fn with_dkim(mut self, dkim: DkimConfig) -> Self {
+        self.dkim = Some(std::sync::Arc::new(dkim));
+        self
+    }
+
+    /// Relais's own sender (`[mail] from`).
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Sends a fully built message to its envelope's recipients (DKIM-signed when configured).
+    pub async fn send_message(&self, mut message: Message) -> Result<(), MailError> {
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        self.transport.send(message).await.map_err(smtp_error)?;
+        Ok(())
     }
 
     /// Sends one message to one recipient.
@@ -65,9 +109,13 @@ impl Mailer {
             None => builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone()),
         }
         .map_err(|e| MailError::Build(e.to_string()))?;
-        self.transport.send(message).await.map_err(|e| MailError::Send(redact_addresses(&e.to_string())))?;
-        Ok(())
+        self.send_message(message).await
     }
+}
+
+fn smtp_error(e: lettre::transport::smtp::Error) -> MailError {
+    let text = redact_addresses(&e.to_string());
+    if e.is_permanent() { MailError::Rejected(text) } else { MailError::Send(text) }
 }
 
 /// Server replies often quote the recipient; errors end up in logs, addresses must not.

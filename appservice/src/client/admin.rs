@@ -36,7 +36,7 @@ impl MatrixClient {
             .ok_or_else(|| ClientError::Response("no user_id in the registration answer".into()))
     }
 
-    async fn raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    pub(super) async fn raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
         self.inner.metrics.client_requests.inc();
         let response = request.send().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let status = response.status().as_u16();

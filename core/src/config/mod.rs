@@ -150,7 +150,7 @@ impl Default for DispatchConfig {
     }
 }
 
-/// `[mail]`: outgoing mail and the mail ghosts' namespace.
+/// `[mail]`: outgoing mail, the mail bridge and the mail ghosts' namespace.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
@@ -164,11 +164,142 @@ pub struct MailConfig {
     /// Sender of Relais's own mail, `Name <address>`.
     #[serde(default = "defaults::mail_from")]
     pub from: String,
+    /// Domain of the lists (`<list>@<domain>`), reply and bounce addresses. Without it, rooms
+    /// are not mirrored by mail.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Where the SMTP/LMTP listener for incoming mail listens (the mail domain's MTA hands mail
+    /// to it). Without it, replies by email are not received.
+    #[serde(default)]
+    pub inbound_bind: Option<SocketAddr>,
+    /// `smtp` or `lmtp` on `inbound_bind`.
+    #[serde(default = "defaults::inbound_protocol")]
+    pub inbound_protocol: InboundProtocol,
+    /// Delivery mode of email subscribers who did not choose: `message`, `daily` or `weekly`.
+    #[serde(default = "defaults::default_mode")]
+    pub default_mode: DeliveryMode,
+    /// Local time (Europe/Paris) when digests go out, `HH:MM`.
+    #[serde(default = "defaults::digest_time")]
+    pub digest_time: String,
+    /// Day of the weekly digest, 1 = Monday … 7 = Sunday.
+    #[serde(default = "defaults::weekly_day", deserialize_with = "env::lenient")]
+    pub weekly_day: u32,
+    /// Key signing reply addresses, unsubscribe and preference links. Keep it secret and stable:
+    /// changing it invalidates the links in mail already sent.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// How the sender of incoming mail is authenticated: `upstream` trusts the
+    /// `Authentication-Results` header added by the MTA named `authserv_id` (SPF/DKIM/DMARC
+    /// checked there); `none` accepts any sender (development only).
+    #[serde(default = "defaults::inbound_auth")]
+    pub inbound_auth: InboundAuth,
+    /// The authserv-id of the MTA whose `Authentication-Results` Relais trusts.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
+    /// Largest incoming mail accepted, in bytes (a clear bounce above).
+    #[serde(default = "defaults::max_inbound_bytes", deserialize_with = "env::lenient")]
+    pub max_inbound_bytes: u64,
+    /// Images up to this size are attached to outgoing mail; larger ones are linked.
+    #[serde(default = "defaults::max_attachment_bytes", deserialize_with = "env::lenient")]
+    pub max_attachment_bytes: u64,
+    /// Bounce score at which an address is disabled (hard bounce 2, soft bounce 1).
+    #[serde(default = "defaults::bounce_limit", deserialize_with = "env::lenient")]
+    pub bounce_limit: u32,
+    /// Messages sent in parallel to the SMTP server.
+    #[serde(default = "defaults::smtp_concurrency", deserialize_with = "env::lenient")]
+    pub smtp_concurrency: u32,
+    /// DKIM selector and PEM private key file (RSA or Ed25519); both or neither.
+    #[serde(default)]
+    pub dkim_selector: Option<String>,
+    #[serde(default)]
+    pub dkim_key_file: Option<std::path::PathBuf>,
+    /// Element Web's address, for "open the room" links (default: `[web] public_url`'s site).
+    #[serde(default)]
+    pub element_url: Option<Url>,
+}
+
+impl MailConfig {
+    /// `digest_time` as minutes after local midnight.
+    pub fn digest_minutes(&self) -> Option<u32> {
+        let (h, m) = self.digest_time.split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+
+    /// Whether rooms are mirrored by mail: a domain to write from and a server to send through.
+    pub fn bridge_enabled(&self) -> bool {
+        self.domain.is_some() && self.smtp_url.is_some()
+    }
+}
+
+/// How a subscriber receives a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    Message,
+    Daily,
+    Weekly,
+    None,
+}
+
+impl DeliveryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "message" => Self::Message,
+            "daily" => Self::Daily,
+            "weekly" => Self::Weekly,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundProtocol {
+    Smtp,
+    Lmtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundAuth {
+    Upstream,
+    None,
 }
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { ghost_prefix: defaults::ghost_prefix(), smtp_url: None, from: defaults::mail_from() }
+        Self {
+            ghost_prefix: defaults::ghost_prefix(),
+            smtp_url: None,
+            from: defaults::mail_from(),
+            domain: None,
+            inbound_bind: None,
+            inbound_protocol: defaults::inbound_protocol(),
+            default_mode: defaults::default_mode(),
+            digest_time: defaults::digest_time(),
+            weekly_day: defaults::weekly_day(),
+            secret: None,
+            inbound_auth: defaults::inbound_auth(),
+            authserv_id: None,
+            max_inbound_bytes: defaults::max_inbound_bytes(),
+            max_attachment_bytes: defaults::max_attachment_bytes(),
+            bounce_limit: defaults::bounce_limit(),
+            smtp_concurrency: defaults::smtp_concurrency(),
+            dkim_selector: None,
+            dkim_key_file: None,
+            element_url: None,
+        }
     }
 }
 
@@ -217,6 +348,33 @@ mod defaults {
     }
     pub fn ghost_prefix() -> String {
         "courriel_".to_owned()
+    }
+    pub fn inbound_protocol() -> super::InboundProtocol {
+        super::InboundProtocol::Smtp
+    }
+    pub fn default_mode() -> super::DeliveryMode {
+        super::DeliveryMode::Daily
+    }
+    pub fn digest_time() -> String {
+        "07:00".to_owned()
+    }
+    pub fn weekly_day() -> u32 {
+        1
+    }
+    pub fn inbound_auth() -> super::InboundAuth {
+        super::InboundAuth::Upstream
+    }
+    pub fn max_inbound_bytes() -> u64 {
+        10 * 1024 * 1024
+    }
+    pub fn max_attachment_bytes() -> u64 {
+        2 * 1024 * 1024
+    }
+    pub fn bounce_limit() -> u32 {
+        4
+    }
+    pub fn smtp_concurrency() -> u32 {
+        8
     }
 }
 

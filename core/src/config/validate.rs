@@ -14,7 +14,45 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_appservice(config)?;
     check_prefixes(config)?;
     check_urls(config)?;
-    check_limits(config)
+    check_limits(config)?;
+    check_mail(config)
+}
+
+fn check_mail(config: &Config) -> Result<(), ConfigError> {
+    let mail = &config.mail;
+    if let Some(domain) = &mail.domain {
+        let valid = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+        if domain.is_empty() || !domain.chars().all(valid) {
+            return Err(key_err("mail.domain", "must be a domain name such as pcf.fr"));
+        }
+    }
+    if mail.digest_minutes().is_none() {
+        return Err(key_err("mail.digest_time", "must be a local time HH:MM, such as 07:00"));
+    }
+    if !(1..=7).contains(&mail.weekly_day) {
+        return Err(key_err("mail.weekly_day", "must be 1 (Monday) to 7 (Sunday)"));
+    }
+    if mail.inbound_bind.is_some()
+        && mail.inbound_auth == super::InboundAuth::Upstream
+        && mail.authserv_id.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(key_err(
+            "mail.authserv_id",
+            "is required with inbound_auth = \"upstream\": the authserv-id your MTA writes in Authentication-Results",
+        ));
+    }
+    if mail.dkim_selector.is_some() != mail.dkim_key_file.is_some() {
+        return Err(key_err("mail.dkim_key_file", "set both dkim_selector and dkim_key_file, or neither"));
+    }
+    if let Some(secret) = &mail.secret
+        && secret.expose().len() < MIN_TOKEN_LEN
+    {
+        return Err(key_err("mail.secret", "must be at least 16 characters; use `openssl rand -hex 32`"));
+    }
+    if mail.smtp_concurrency == 0 || mail.bounce_limit == 0 {
+        return Err(key_err("mail.smtp_concurrency", "smtp_concurrency and bounce_limit must be at least 1"));
+    }
+    Ok(())
 }
 
 fn check_appservice(config: &Config) -> Result<(), ConfigError> {

@@ -3,6 +3,7 @@
 //! Queries use `$n` placeholders, which both SQLite and PostgreSQL accept, and portable SQL
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
+pub mod mail;
 pub mod onboarding;
 pub mod provisioning;
 mod queue;
@@ -121,3 +122,5 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod mail_tests;

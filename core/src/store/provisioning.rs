@@ -512,7 +512,22 @@ impl Store {
     pub async fn member_forget(&self, member_id: &str, actor: &str) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
         let mut removed = 0;
+        // Mail first: the address is found through the member's record.
+        removed += sqlx::query(
+            "DELETE FROM mail_address WHERE email = (SELECT email FROM prov_member WHERE member_id = $1)",
+        )
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE mail_message SET author_member = NULL WHERE author_member = $1")
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
         for sql in [
+            "DELETE FROM mail_pref WHERE member_id = $1",
+            "DELETE FROM mail_optin WHERE member_id = $1",
+            "DELETE FROM mail_outbox WHERE member_id = $1",
             "DELETE FROM prov_member WHERE member_id = $1",
             "DELETE FROM prov_access WHERE member_id = $1",
             "DELETE FROM prov_subscription WHERE member_id = $1",

@@ -16,7 +16,7 @@ fn admin_url() -> String {
 }
 
 /// Runs `body` once on a fresh SQLite file and once on a fresh PostgreSQL database.
-async fn on_both<F, Fut>(body: F)
+pub(super) async fn on_both<F, Fut>(body: F)
 where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,

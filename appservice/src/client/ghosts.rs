@@ -1,0 +1,103 @@
+//! The appservice's own users other than the bot (mail ghosts): registration and profile.
+
+use ruma::{
+    UserId,
+    api::client::profile::{ProfileFieldValue, set_profile_field},
+};
+use serde_json::{Value, json};
+
+use super::{ClientError, MatrixClient};
+
+impl MatrixClient {
+    /// Registers `localpart` in the appservice namespace; an existing user is success.
+    pub async fn register_appservice_user(&self, localpart: &str) -> Result<(), ClientError> {
+        let url = format!("{}/_matrix/client/v3/register", self.inner.base_url);
+        let body = json!({"type": "m.login.application_service", "username": localpart, "inhibit_login": true});
+        let request = self.inner.http.post(&url).bearer_auth(self.inner.as_token.expose()).json(&body);
+        match self.raw(request).await {
+            Ok(_) => Ok(()),
+            Err(ClientError::Matrix { errcode, .. }) if errcode == "M_USER_IN_USE" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the display name of one of the appservice's users.
+    pub async fn set_display_name(&self, user_id: &UserId, name: &str) -> Result<(), ClientError> {
+        let request = set_profile_field::v3::Request::new(
+            user_id.to_owned(),
+            ProfileFieldValue::DisplayName(name.to_owned()),
+        );
+        self.send(request, Some(user_id)).await?;
+        Ok(())
+    }
+
+    /// Uploads media as `as_user`; returns its `mxc://` URI.
+    pub async fn upload_media(
+        &self,
+        as_user: &UserId,
+        content_type: &str,
+        file_name: &str,
+        data: Vec<u8>,
+    ) -> Result<String, ClientError> {
+        let url = format!(
+            "{}/_matrix/media/v3/upload?user_id={}&filename={}",
+            self.inner.base_url,
+            urlencode(as_user.as_str()),
+            urlencode(file_name)
+        );
+        let request = self
+            .inner
+            .http
+            .post(&url)
+            .bearer_auth(self.inner.as_token.expose())
+            .header("content-type", content_type)
+            .body(data);
+        let answer: Value = self.raw(request).await?;
+        answer["content_uri"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Response("no content_uri in the upload answer".into()))
+    }
+
+    /// Sends any event content as `as_user` with a caller-chosen transaction id (idempotent).
+    pub async fn send_raw_event(
+        &self,
+        room_id: &ruma::RoomId,
+        event_type: &str,
+        txn_id: &str,
+        content: &Value,
+        as_user: &UserId,
+    ) -> Result<String, ClientError> {
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/send/{}/{}?user_id={}",
+            self.inner.base_url,
+            urlencode(room_id.as_str()),
+            urlencode(event_type),
+            urlencode(txn_id),
+            urlencode(as_user.as_str())
+        );
+        let request = self
+            .inner
+            .http
+            .put(&url)
+            .bearer_auth(self.inner.as_token.expose())
+            .json(content);
+        let answer = self.raw(request).await?;
+        answer["event_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Response("no event_id in the send answer".into()))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,58 @@
+//! Digest scheduling: a daily and a weekly digest open at `[mail] digest_time` (Europe/Paris),
+//! each over the messages stored since the previous digest of its kind.
+
+use relais_core::{
+    Store,
+    config::{DeliveryMode, MailConfig},
+    store::{StoreError, mail::Digest},
+    time::now_ms,
+};
+
+use crate::schedule::last_due;
+
+/// Opens the digests that are due at `now` and not opened yet; returns them with the number of
+/// mails queued.
+pub async fn open_due(store: &Store, mail: &MailConfig, now: i64) -> Result<Vec<(Digest, u64)>, StoreError> {
+    let minutes = mail.digest_minutes().unwrap_or(7 * 60);
+    let mut opened = Vec::new();
+    for (mode, weekday) in [(DeliveryMode::Daily, None), (DeliveryMode::Weekly, Some(mail.weekly_day))] {
+        let due = last_due(now, minutes, weekday);
+        let last = store.mail_last_digest_at(mode).await?;
+        if last.is_some_and(|at| at >= due) {
+            continue;
+        }
+        if let Some(digest) = store.mail_create_digest(mode, mail.default_mode).await? {
+            opened.push(digest);
+        }
+    }
+    Ok(opened)
+}
+
+/// Opens a daily and a weekly digest at once (`relais mail digest --now`).
+pub async fn open_now(store: &Store, mail: &MailConfig) -> Result<Vec<(Digest, u64)>, StoreError> {
+    let mut opened = Vec::new();
+    for mode in [DeliveryMode::Daily, DeliveryMode::Weekly] {
+        if let Some(digest) = store.mail_create_digest(mode, mail.default_mode).await? {
+            opened.push(digest);
+        }
+    }
+    Ok(opened)
+}
+
+/// Checks every minute whether a digest is due; runs until `shutdown`.
+pub async fn run(store: Store, mail: MailConfig, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match open_due(&store, &mail, now_ms()).await {
+            Ok(opened) => {
+                for (digest, queued) in opened {
+                    tracing::info!(mode = digest.mode.as_str(), queued, "digest opened");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot open digests, retrying in a minute"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The bridge as an appservice event handler: room messages of lists are stored and queued for
+//! mail in one transaction; edits and redactions update what is not sent yet; `!courriel`
+//! commands manage subscriptions.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+
+use ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
+use serde_json::Value;
+
+use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
+use relais_core::{
+    Config, Store,
+    config::DeliveryMode,
+    store::{QueuedEvent, StoreError, mail::MailMessage},
+    time::now_ms,
+};
+
+use crate::{
+    event::{self, Parsed},
+    lists, messages,
+};
+
+/// How often lists are created for newly provisioned rooms, at most.
+const SYNC_EVERY_MS: i64 = 60_000;
+
+#[derive(Debug)]
+pub struct BridgeHandler {
+    store: Store,
+    client: MatrixClient,
+    config: Arc<Config>,
+    last_sync: AtomicI64,
+}
+
+fn transient(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(e.to_string())
+}
+
+impl BridgeHandler {
+    pub fn new(store: Store, client: MatrixClient, config: Arc<Config>) -> Self {
+        Self { store, client, config, last_sync: AtomicI64::new(0) }
+    }
+
+    fn default_mode(&self) -> DeliveryMode {
+        self.config.mail.default_mode
+    }
+
+    async fn on_event(&self, queued: &QueuedEvent) -> Result<(), HandlerError> {
+        let Ok(raw) = serde_json::from_str::<Value>(&queued.body) else { return Ok(()) };
+        let Some(parsed) = event::parse(&raw) else { return Ok(()) };
+        match parsed {
+            Parsed::Command { room_id, event_id, sender, args } => {
+                self.on_command(&room_id, &event_id, &sender, &args).await
+            }
+            Parsed::Message(message) => self.on_message(message, &raw).await,
+            Parsed::Edit { target, body } => {
+                self.store.mail_edit(&target, &body, None).await.map_err(transient)?;
+                Ok(())
+            }
+            Parsed::Redaction { target } => {
+                self.store.mail_redact(&target).await.map_err(transient)?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn ensure_lists(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        if now - self.last_sync.load(Ordering::Relaxed) < SYNC_EVERY_MS {
+            return Ok(());
+        }
+        self.last_sync.store(now, Ordering::Relaxed);
+        lists::sync_provisioned(&self.store).await?;
+        Ok(())
+    }
+
+    async fn on_message(&self, mut message: MailMessage, raw: &Value) -> Result<(), HandlerError> {
+        let sender = raw.get("sender").and_then(Value::as_str).unwrap_or_default();
+        let Ok(sender) = UserId::parse(sender) else { return Ok(()) };
+        if sender == self.config.bot_user_id() && event::is_reply(raw) {
+            // The bot's answers to commands are for the room, not for mailboxes.
+            return Ok(());
+        }
+        if self.store.mail_list(&message.room_id).await.map_err(transient)?.is_none() {
+            self.ensure_lists().await.map_err(transient)?;
+        }
+        match self.store.mail_list(&message.room_id).await.map_err(transient)? {
+            Some(list) if list.enabled => {}
+            _ => return Ok(()),
+        }
+        let (name, member) = self.author(&sender).await.map_err(transient)?;
+        message.sender_name = name;
+        message.author_member = member;
+        let queued = self.store.mail_store_message(&message, self.default_mode()).await.map_err(transient)?;
+        tracing::debug!(queued, "room message stored for mail");
+        Ok(())
+    }
+
+    /// The author's name as members know it, and their member id when known.
+    async fn author(&self, sender: &UserId) -> Result<(String, Option<String>), StoreError> {
+        let ghost = sender.localpart().strip_prefix(&self.config.mail.ghost_prefix);
+        let record = match ghost.and_then(crate::keys::decode_member) {
+            Some(member) => {
+                self.store.member_record(&member).await?.map(|(record, _, _)| (member.clone(), record))
+            }
+            None => self.store.member_of_matrix_id(sender.as_str()).await?,
+        };
+        if let Some((member, record)) = record {
+            let record: Value = serde_json::from_str(&record).unwrap_or_default();
+            let first = record.get("first_name").and_then(Value::as_str).unwrap_or_default();
+            let last = record.get("last_name").and_then(Value::as_str).unwrap_or_default();
+            let name = format!("{first} {last}").trim().to_owned();
+            if !name.is_empty() {
+                return Ok((name, Some(member)));
+            }
+        }
+        if sender == self.config.bot_user_id() {
+            return Ok(("Relais".into(), None));
+        }
+        Ok((sender.localpart().to_owned(), None))
+    }
+
+    async fn on_command(
+        &self,
+        room_id: &RoomId,
+        event_id: &OwnedEventId,
+        sender: &OwnedUserId,
+        args: &[String],
+    ) -> Result<(), HandlerError> {
+        if self.config.is_own_user(sender) {
+            return Ok(());
+        }
+        let reply = self.command_reply(room_id, sender, args).await?;
+        self.reply(room_id, event_id, reply).await
+    }
+
+    async fn command_reply(
+        &self,
+        room_id: &RoomId,
+        sender: &OwnedUserId,
+        args: &[String],
+    ) -> Result<String, HandlerError> {
+        let Some(domain) = self.config.mail.domain.clone().filter(|_| self.config.mail.bridge_enabled()) else {
+            return Ok(messages::no_bridge());
+        };
+        let sub = args.first().map(|s| s.to_lowercase());
+        match sub.as_deref() {
+            Some("activer" | "enable" | "désactiver" | "desactiver" | "disable") => {
+                if !self.is_moderator(room_id, sender).await.map_err(transient)? {
+                    return Ok(messages::moderators_only());
+                }
+                let on = matches!(sub.as_deref(), Some("activer" | "enable"));
+                self.set_enabled(room_id, on, &domain).await
+            }
+            Some("abonner" | "subscribe") => {
+                let Some(mode) = messages::parse_mode(args.get(1).map(String::as_str)) else {
+                    return Ok(messages::usage());
+                };
+                self.subscribe(room_id, sender, Some(mode), &domain).await
+            }
+            Some("désabonner" | "desabonner" | "unsubscribe") => {
+                self.subscribe(room_id, sender, None, &domain).await
+            }
+            Some("état" | "etat" | "status") | None => self.status(room_id, sender, &domain).await,
+            Some(_) => Ok(messages::usage()),
+        }
+    }
+
+    async fn set_enabled(&self, room_id: &RoomId, on: bool, domain: &str) -> Result<String, HandlerError> {
+        if !on {
+            self.store.mail_list_set_enabled(room_id.as_str(), false).await.map_err(transient)?;
+            return Ok(messages::disabled());
+        }
+        let name = self
+            .client
+            .state(room_id, "m.room.name", "")
+            .await
+            .map_err(transient)?
+            .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| "salon".to_owned());
+        let localpart = lists::enable(&self.store, room_id.as_str(), &name).await.map_err(transient)?;
+        Ok(messages::enabled(&format!("{localpart}@{domain}")))
+    }
+
+    async fn subscribe(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        mode: Option<DeliveryMode>,
+        domain: &str,
+    ) -> Result<String, HandlerError> {
+        let Some(list) = self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        else {
+            return Ok(messages::not_a_list());
+        };
+        let Some((member, _)) = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)? else {
+            return Ok(messages::not_a_member());
+        };
+        self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
+        Ok(match mode {
+            Some(mode) => messages::subscribed(&format!("{}@{domain}", list.localpart), mode),
+            None => messages::unsubscribed(),
+        })
+    }
+
+    async fn status(&self, room_id: &RoomId, sender: &UserId, domain: &str) -> Result<String, HandlerError> {
+        let Some(list) = self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        else {
+            return Ok(messages::not_a_list());
+        };
+        let member = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)?;
+        let mode = match member {
+            Some((member, _)) => self
+                .store
+                .mail_member_lists(&member, self.default_mode())
+                .await
+                .map_err(transient)?
+                .into_iter()
+                .find(|l| l.list.room_id == list.room_id)
+                .map(|l| l.mode),
+            None => None,
+        };
+        Ok(messages::status(&format!("{}@{domain}", list.localpart), mode))
+    }
+
+    async fn is_moderator(&self, room_id: &RoomId, user: &UserId) -> Result<bool, ClientError> {
+        let Some(levels) = self.client.state(room_id, "m.room.power_levels", "").await? else {
+            return Ok(false);
+        };
+        let level = levels
+            .get("users")
+            .and_then(|u| u.get(user.as_str()))
+            .and_then(Value::as_i64)
+            .or_else(|| levels.get("users_default").and_then(Value::as_i64))
+            .unwrap_or(0);
+        Ok(level >= 50)
+    }
+
+    async fn reply(&self, room_id: &RoomId, event_id: &OwnedEventId, text: String) -> Result<(), HandlerError> {
+        let mut content = ruma::events::room::message::RoomMessageEventContent::notice_plain(text);
+        content.relates_to = Some(ruma::events::room::message::Relation::Reply(
+            ruma::events::relation::Reply::new(ruma::events::relation::InReplyTo::new(event_id.clone())),
+        ));
+        let txn = OwnedTransactionId::from(format!("mail.{}", event_id.as_str().trim_start_matches('$')));
+        let room: OwnedRoomId = room_id.to_owned();
+        match self.client.send_message(&room, &txn, &content, None).await {
+            Ok(_) => Ok(()),
+            Err(e @ ClientError::Matrix { status: 403, .. }) => Err(HandlerError::Permanent(e.to_string())),
+            Err(e) => Err(transient(e)),
+        }
+    }
+}
+
+impl EventHandler for BridgeHandler {
+    fn name(&self) -> &'static str {
+        "mail"
+    }
+
+    fn handle<'a>(&'a self, event: &'a QueuedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(self.on_event(event))
+    }
+}

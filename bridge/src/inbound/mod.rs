@@ -1,0 +1,3 @@
+pub mod auth_results;
+pub mod smtp;
+pub mod strip;

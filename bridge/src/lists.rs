@@ -1,0 +1,114 @@
+//! Which rooms are lists: the provisioned announcements and section rooms, plus rooms a
+//! moderator turned on with `!courriel activer`.
+
+use relais_core::{
+    Store,
+    store::{StoreError, mail::MailList},
+};
+
+/// Local parts Relais keeps for itself.
+const RESERVED: &[&str] = &["bounces", "tout", "relais", "postmaster", "abuse", "noreply"];
+const MAX_LOCALPART: usize = 40;
+
+/// A list local part from a provisioning room key (`nord.s.lille-centre` → `nord-lille-centre`)
+/// or a room name: lowercase ASCII letters, digits and dashes.
+pub fn localpart_for(key_or_name: &str) -> String {
+    let mut out = String::new();
+    for part in key_or_name.split('.').filter(|p| *p != "s" && *p != "c") {
+        for c in part.chars() {
+            let c = fold_char(c);
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_matches('-').chars().take(MAX_LOCALPART).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() || RESERVED.contains(&out.as_str()) {
+        out = format!("liste-{out}");
+    }
+    out
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        'à' | 'â' | 'ä' | 'À' | 'Â' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' => 'e',
+        'î' | 'ï' | 'Î' => 'i',
+        'ô' | 'ö' | 'Ô' => 'o',
+        'ù' | 'û' | 'ü' | 'Û' => 'u',
+        'ç' | 'Ç' => 'c',
+        'œ' => 'o',
+        _ => c,
+    }
+}
+
+/// A local part not used by another room.
+async fn free_localpart(store: &Store, room_id: &str, wanted: String) -> Result<String, StoreError> {
+    let mut candidate = wanted.clone();
+    for n in 2.. {
+        match store.mail_list_by_localpart(&candidate).await? {
+            Some(list) if list.room_id != room_id => candidate = format!("{wanted}-{n}"),
+            _ => break,
+        }
+    }
+    Ok(candidate)
+}
+
+/// Creates the lists of provisioned announcements and section rooms that have none yet.
+/// Returns how many were created.
+pub async fn sync_provisioned(store: &Store) -> Result<usize, StoreError> {
+    let rooms = store.prov_rooms_of_kinds(&["announcements", "section"]).await?;
+    let mut created = 0;
+    for (key, name, room_id) in rooms {
+        if store.mail_list(&room_id).await?.is_some() {
+            continue;
+        }
+        let localpart = free_localpart(store, &room_id, localpart_for(&key)).await?;
+        store
+            .mail_list_upsert(&MailList { room_id, localpart, name, room_key: Some(key), enabled: true })
+            .await?;
+        created += 1;
+    }
+    Ok(created)
+}
+
+/// Turns a room into a list (or back on); returns its local part.
+pub async fn enable(store: &Store, room_id: &str, name: &str) -> Result<String, StoreError> {
+    if let Some(list) = store.mail_list(room_id).await? {
+        store.mail_list_set_enabled(room_id, true).await?;
+        return Ok(list.localpart);
+    }
+    let localpart = free_localpart(store, room_id, localpart_for(name)).await?;
+    store
+        .mail_list_upsert(&MailList {
+            room_id: room_id.to_owned(),
+            localpart: localpart.clone(),
+            name: name.to_owned(),
+            room_key: None,
+            enabled: true,
+        })
+        .await?;
+    Ok(localpart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::localpart_for;
+
+    #[test]
+    fn local_parts_are_plain_and_short() {
+        assert_eq!(localpart_for("nord.annonces"), "nord-annonces");
+        assert_eq!(localpart_for("nord.s.lille-centre"), "nord-lille-centre");
+        assert_eq!(localpart_for("Comité de quartier Écoles"), "comite-de-quartier-ecoles");
+        assert_eq!(localpart_for("tout"), "liste-tout");
+        assert!(localpart_for(&"x".repeat(90)).len() <= 40);
+    }
+}

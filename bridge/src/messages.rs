@@ -1,0 +1,105 @@
+//! Every text a member reads from the mail bridge in the rooms and in bounces, in French.
+
+use relais_core::config::DeliveryMode;
+
+pub fn mode_label(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::Message => "chaque message",
+        DeliveryMode::Daily => "un résumé par jour",
+        DeliveryMode::Weekly => "un résumé par semaine",
+        DeliveryMode::None => "rien",
+    }
+}
+
+/// `!courriel abonner [chaque|quotidien|hebdo]`'s argument.
+pub fn parse_mode(word: Option<&str>) -> Option<DeliveryMode> {
+    match word.map(str::to_lowercase).as_deref() {
+        None | Some("chaque" | "message" | "messages" | "each") => Some(DeliveryMode::Message),
+        Some("quotidien" | "jour" | "daily") => Some(DeliveryMode::Daily),
+        Some("hebdo" | "hebdomadaire" | "semaine" | "weekly") => Some(DeliveryMode::Weekly),
+        _ => None,
+    }
+}
+
+pub fn usage() -> String {
+    "Usage : !courriel abonner [chaque|quotidien|hebdo] · !courriel désabonner · !courriel état · \
+     !courriel activer / désactiver (modérateurs)"
+        .to_owned()
+}
+
+pub fn subscribed(address: &str, mode: DeliveryMode) -> String {
+    format!(
+        "C'est noté : vous recevrez {} de ce salon par courriel ({address}). Répondre au courriel publie votre réponse ici.",
+        mode_label(mode)
+    )
+}
+
+pub fn unsubscribed() -> String {
+    "C'est noté : vous ne recevrez plus ce salon par courriel.".to_owned()
+}
+
+pub fn not_a_member() -> String {
+    "Je ne trouve pas votre adhésion liée à ce compte : l'abonnement par courriel utilise l'adresse du fichier \
+     des adhérents. Demandez à votre référent(e) numérique de renseigner votre identifiant Matrix."
+        .to_owned()
+}
+
+pub fn not_a_list() -> String {
+    "Ce salon n'est pas diffusé par courriel. Un(e) modérateur(trice) peut l'activer avec !courriel activer."
+        .to_owned()
+}
+
+pub fn no_bridge() -> String {
+    "La passerelle courriel n'est pas configurée sur ce serveur.".to_owned()
+}
+
+pub fn moderators_only() -> String {
+    "Seuls les modérateurs du salon peuvent activer ou désactiver la diffusion par courriel.".to_owned()
+}
+
+pub fn enabled(address: &str) -> String {
+    format!("La diffusion par courriel est activée : la liste de ce salon est {address}.")
+}
+
+pub fn disabled() -> String {
+    "La diffusion par courriel de ce salon est désactivée.".to_owned()
+}
+
+pub fn status(address: &str, mode: Option<DeliveryMode>) -> String {
+    match mode {
+        Some(mode) if mode != DeliveryMode::None => {
+            format!("Liste de ce salon : {address}. Vous recevez {} par courriel.", mode_label(mode))
+        }
+        _ => format!("Liste de ce salon : {address}. Vous ne la recevez pas par courriel (!courriel abonner)."),
+    }
+}
+
+/// Bounce texts: why a mail was not posted, and what to do.
+pub mod bounce {
+    pub const SUBJECT: &str = "Votre message n'a pas été publié";
+
+    pub fn body(reason: &str) -> String {
+        format!(
+            "Bonjour,\n\nVotre courriel n'a pas été publié dans le salon : {reason}\n\n\
+             Pour écrire dans un salon par courriel, répondez à un message reçu de la liste, depuis l'adresse \
+             à laquelle vous l'avez reçu. Votre référent(e) numérique peut vous aider.\n\n-- \nRelais\n"
+        )
+    }
+
+    pub const NOT_SUBSCRIBED: &str = "vous n'êtes pas (ou plus) abonné(e) à cette liste.";
+    pub const WRONG_SENDER: &str = "l'adresse d'expédition ne correspond pas à celle de l'abonné(e).";
+    pub const NOT_AUTHENTICATED: &str =
+        "votre fournisseur de messagerie n'a pas pu prouver que ce courriel vient bien de vous (SPF/DKIM/DMARC).";
+    pub const BAD_KEY: &str = "l'adresse de réponse est incorrecte ou a été modifiée.";
+    pub const BARE_LIST: &str = "les messages envoyés directement à l'adresse de la liste ne sont pas publiés.";
+    pub const EMPTY: &str = "il ne contient pas de texte nouveau (seulement une citation ou une signature).";
+    pub const UNREADABLE: &str = "il n'a pas pu être lu (format de courriel invalide).";
+
+    pub fn too_big(limit_mb: u64) -> String {
+        format!("il est trop volumineux (limite : {limit_mb} Mo, pièces jointes comprises).")
+    }
+
+    pub const UNSUBSCRIBED_SUBJECT: &str = "Désabonnement confirmé";
+    pub const UNSUBSCRIBED: &str = "Bonjour,\n\nC'est noté : vous ne recevrez plus cette liste par courriel. \
+         Vous pouvez vous réabonner depuis la page de préférences indiquée dans chaque courriel.\n\n-- \nRelais\n";
+}

@@ -1,0 +1,5 @@
+//! Outgoing mail: rendering (pure) and the outbox worker that hands it to SMTP.
+
+pub mod html;
+pub mod render;
+pub mod worker;

@@ -1,0 +1,287 @@
+//! The outbox worker: leases due deliveries, renders each for its member, hands it to SMTP and
+//! records the outcome. Several workers (processes) may share one database: leases keep them
+//! apart, and a lease left by a killed worker expires so its deliveries are made by another.
+//!
+//! Delivery is at-least-once: a worker killed after the SMTP server accepted a mail but before
+//! the commit that records it sends that mail again, with the same `Message-ID` (mail clients
+//! show it once). At most `concurrency` mails are in that window at any time.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use relais_core::{
+    Store,
+    config::DeliveryMode,
+    store::{
+        StoreError,
+        mail::{Digest, MailList, MailMessage, OutboxItem},
+    },
+    time::now_ms,
+};
+use relais_mail::{MailError, Mailer};
+use tokio::{
+    sync::{Mutex, Semaphore, watch},
+    task::JoinSet,
+};
+
+use super::render::{self, DigestSection, Recipient, Site};
+use crate::keys::Keys;
+
+const BATCH: i64 = 256;
+const LEASE_MS: i64 = 5 * 60 * 1000;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// A delivery refused this many times for temporary reasons is given up.
+const MAX_ATTEMPTS: i64 = 12;
+
+/// Everything a worker needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub keys: Keys,
+    pub site: Site,
+    pub default_mode: DeliveryMode,
+    pub concurrency: usize,
+    pub bounce_limit: i64,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassStats {
+    pub sent: u64,
+    pub cancelled: u64,
+    pub retried: u64,
+    pub failed: u64,
+}
+
+enum Outcome {
+    Sent,
+    Cancelled(&'static str),
+    Retry(String),
+    Failed(String),
+}
+
+/// Per-pass cache of what many deliveries share (the message of a fan-out, a digest's window).
+#[derive(Debug, Default)]
+struct Cache {
+    lists: HashMap<String, Option<MailList>>,
+    messages: HashMap<String, Option<MailMessage>>,
+    digests: HashMap<i64, Option<(Digest, Arc<Vec<MailMessage>>)>>,
+}
+
+fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(0, 7) as u32;
+    (30_000i64 << exp).min(3_600_000)
+}
+
+impl Outbox {
+    /// Runs until `shutdown` turns true, sending whatever is due.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let idle = match self.pass().await {
+                Ok(stats) => stats == PassStats::default(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail outbox: database unavailable, retrying");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Sends everything due now, pass after pass, until nothing is left.
+    pub async fn drain(&self) -> Result<PassStats, StoreError> {
+        let mut total = PassStats::default();
+        loop {
+            let stats = self.pass().await?;
+            if stats == PassStats::default() {
+                return Ok(total);
+            }
+            total.sent += stats.sent;
+            total.cancelled += stats.cancelled;
+            total.retried += stats.retried;
+            total.failed += stats.failed;
+        }
+    }
+
+    /// Leases one batch and delivers it with up to `concurrency` mails in flight.
+    pub async fn pass(&self) -> Result<PassStats, StoreError> {
+        let items = self.store.mail_claim_outbox(BATCH, LEASE_MS).await?;
+        let mut stats = PassStats::default();
+        if items.is_empty() {
+            return Ok(stats);
+        }
+        let cache = Arc::new(Mutex::new(Cache::default()));
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for item in items {
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let this = self.clone();
+            let cache = cache.clone();
+            tasks.spawn(async move {
+                let outcome = this.deliver(&item, &cache).await;
+                let result = this.record(&item, outcome).await;
+                drop(permit);
+                result
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(kind)) => match kind {
+                    0 => stats.sent += 1,
+                    1 => stats.cancelled += 1,
+                    2 => stats.retried += 1,
+                    _ => stats.failed += 1,
+                },
+                Ok(Err(e)) => return Err(e),
+                Err(e) => tracing::error!(error = %e, "mail delivery task failed"),
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn record(&self, item: &OutboxItem, outcome: Outcome) -> Result<u8, StoreError> {
+        match outcome {
+            Outcome::Sent => {
+                self.store.mail_outbox_finish(item.id, "sent", None).await?;
+                Ok(0)
+            }
+            Outcome::Cancelled(why) => {
+                self.store.mail_outbox_finish(item.id, "cancelled", Some(why)).await?;
+                Ok(1)
+            }
+            Outcome::Retry(error) if item.attempts + 1 < MAX_ATTEMPTS => {
+                tracing::info!(outbox_id = item.id, error = %error, "mail deferred, will retry");
+                self.store.mail_outbox_retry(item.id, &error, now_ms() + backoff_ms(item.attempts)).await?;
+                Ok(2)
+            }
+            Outcome::Retry(error) | Outcome::Failed(error) => {
+                tracing::warn!(outbox_id = item.id, error = %error, "mail delivery failed");
+                self.store.mail_outbox_finish(item.id, "failed", Some(&error)).await?;
+                // A refusal at submission counts like a hard bounce.
+                if !item.email.is_empty() {
+                    self.store.mail_bounce(&item.email, 2, self.bounce_limit).await?;
+                }
+                Ok(3)
+            }
+        }
+    }
+
+    async fn deliver(&self, item: &OutboxItem, cache: &Mutex<Cache>) -> Outcome {
+        let rendered = match item.kind.as_str() {
+            "message" => self.render_message(item, cache).await,
+            "digest" => self.render_digest(item, cache).await,
+            _ => return Outcome::Failed("unknown delivery kind".into()),
+        };
+        let message = match rendered {
+            Ok(Some(message)) => message,
+            Ok(None) => return Outcome::Cancelled("nothing left to send"),
+            Err(e) => return Outcome::Retry(e),
+        };
+        match self.mailer.send_message(message).await {
+            Ok(()) => Outcome::Sent,
+            Err(e @ MailError::Send(_)) => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    async fn list(&self, room_id: &str, cache: &Mutex<Cache>) -> Result<Option<MailList>, StoreError> {
+        if let Some(hit) = cache.lock().await.lists.get(room_id) {
+            return Ok(hit.clone());
+        }
+        let list = self.store.mail_list(room_id).await?;
+        cache.lock().await.lists.insert(room_id.to_owned(), list.clone());
+        Ok(list)
+    }
+
+    async fn message(&self, event_id: &str, cache: &Mutex<Cache>) -> Result<Option<MailMessage>, StoreError> {
+        if let Some(hit) = cache.lock().await.messages.get(event_id) {
+            return Ok(hit.clone());
+        }
+        let message = self.store.mail_message(event_id).await?;
+        cache.lock().await.messages.insert(event_id.to_owned(), message.clone());
+        Ok(message)
+    }
+
+    async fn render_message(
+        &self,
+        item: &OutboxItem,
+        cache: &Mutex<Cache>,
+    ) -> Result<Option<relais_mail::MailMessage>, String> {
+        let message = self.message(&item.reference, cache).await.map_err(|e| e.to_string())?;
+        let Some(message) = message.filter(|m| !m.redacted) else { return Ok(None) };
+        let Some(list) = self.list(&message.room_id, cache).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let parent = message.thread_root.as_ref().or(message.reply_to.as_ref());
+        let root = match parent {
+            Some(id) => self.message(id, cache).await.map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let recipient = Recipient { member_id: &item.member_id, email: &item.email, outbox_id: item.id };
+        let subject = root.as_ref().filter(|r| !r.redacted).map(|r| r.body.as_str());
+        let parent_mail = if parent.is_some() { Some(subject.unwrap_or("…")) } else { None };
+        render::message_mail(&self.site, &self.keys, &list, &message, parent_mail, recipient)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn digest(
+        &self,
+        digest_id: i64,
+        cache: &Mutex<Cache>,
+    ) -> Result<Option<(Digest, Arc<Vec<MailMessage>>)>, StoreError> {
+        if let Some(hit) = cache.lock().await.digests.get(&digest_id) {
+            return Ok(hit.clone());
+        }
+        let loaded = match self.store.mail_digest(digest_id).await? {
+            Some(digest) => {
+                let messages = self.store.mail_messages_between(digest.seq_from, digest.seq_to).await?;
+                Some((digest, Arc::new(messages)))
+            }
+            None => None,
+        };
+        cache.lock().await.digests.insert(digest_id, loaded.clone());
+        Ok(loaded)
+    }
+
+    async fn render_digest(
+        &self,
+        item: &OutboxItem,
+        cache: &Mutex<Cache>,
+    ) -> Result<Option<relais_mail::MailMessage>, String> {
+        let digest_id: i64 = item.reference.parse().map_err(|_| "bad digest reference".to_owned())?;
+        let Some((digest, messages)) = self.digest(digest_id, cache).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let lists = self
+            .store
+            .mail_member_lists(&item.member_id, self.default_mode)
+            .await
+            .map_err(|e| e.to_string())?;
+        let lists: Vec<MailList> =
+            lists.into_iter().filter(|l| l.mode == digest.mode && l.list.enabled).map(|l| l.list).collect();
+        let sections: Vec<DigestSection<'_>> = lists
+            .iter()
+            .map(|list| DigestSection {
+                list,
+                messages: messages.iter().filter(|m| m.room_id == list.room_id).collect(),
+            })
+            .filter(|s| !s.messages.is_empty())
+            .collect();
+        if sections.is_empty() {
+            return Ok(None);
+        }
+        let recipient = Recipient { member_id: &item.member_id, email: &item.email, outbox_id: item.id };
+        render::digest_mail(&self.site, &self.keys, digest.mode, digest_id, &sections, recipient)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,122 @@
+//! Mail store tests on both backends: subscribers follow provisioning, fan-out, redactions,
+//! digests, leases, bounces, erasure.
+
+use super::{
+    Store,
+    mail::{MailList, MailMessage},
+    provisioning::{AuditEntry, Effect, RoomRecord},
+    tests::on_both,
+};
+use crate::config::DeliveryMode;
+
+const ROOM: &str = "!section:pcf.test";
+
+fn audit() -> AuditEntry {
+    AuditEntry { at: 1, actor: "test".into(), action: "seed".into(), target: String::new(), detail: String::new() }
+}
+
+async fn seed(store: &Store) {
+    let run = store.prov_start_run("test", "seed", "{}", "[]", &[]).await.expect("run");
+    let mut done = vec![(
+        run,
+        0,
+        Some(Effect::Room(RoomRecord {
+            key: "nord.s.lille".into(),
+            kind: "section".into(),
+            name: "Section Lille".into(),
+            parent_key: None,
+            room_id: ROOM.into(),
+            moderators: "[]".into(),
+        })),
+        audit(),
+    )];
+    for (id, active) in [("1", true), ("2", true), ("3", false)] {
+        done.push((
+            run,
+            0,
+            Some(Effect::Member {
+                member_id: id.into(),
+                record: "{}".into(),
+                active,
+                matrix_id: None,
+                email: Some(format!("m{id}@example.org")),
+            }),
+            audit(),
+        ));
+        done.push((run, 0, Some(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() }), audit()));
+    }
+    store.prov_complete(&done).await.expect("seed");
+    store
+        .mail_list_upsert(&MailList {
+            room_id: ROOM.into(),
+            localpart: "nord-lille".into(),
+            name: "Section Lille".into(),
+            room_key: Some("nord.s.lille".into()),
+            enabled: true,
+        })
+        .await
+        .expect("list");
+}
+
+fn message(id: &str, author: Option<&str>) -> MailMessage {
+    MailMessage {
+        event_id: id.into(),
+        room_id: ROOM.into(),
+        sender_name: "Paul".into(),
+        author_member: author.map(str::to_owned),
+        kind: "text".into(),
+        body: format!("texte {id}"),
+        origin_ts: 1,
+        ..MailMessage::default()
+    }
+}
+
+#[tokio::test]
+async fn fan_out_follows_subscribers_modes_and_redactions() {
+    on_both(|store| async move {
+        seed(&store).await;
+        // Default "message": members 1 and 2 (3 has lapsed); the author gets no copy.
+        assert_eq!(store.mail_store_message(&message("$a", Some("1")), DeliveryMode::Message).await.expect("a"), 1);
+        assert_eq!(store.mail_store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"), 0);
+        store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
+        assert_eq!(store.mail_store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"), 1);
+        let items = store.mail_claim_outbox(10, 60_000).await.expect("claim");
+        assert_eq!(items.len(), 1, "member 2's mail of $a was cancelled when they chose weekly");
+        assert!(store.mail_claim_outbox(10, 60_000).await.expect("leased").is_empty(), "leases are exclusive");
+        store.mail_redact("$b").await.expect("redact");
+        assert!(store.mail_message("$b").await.expect("b").is_some_and(|m| m.redacted && m.body.is_empty()));
+        store.mail_outbox_finish(items[0].id, "sent", None).await.expect("finish");
+        let stats = store.mail_outbox_stats().await.expect("stats");
+        assert_eq!((stats.sent, stats.pending), (1, 0), "the redacted message's pending mail is cancelled");
+
+        // Weekly digest: only member 2, only unredacted messages.
+        let (digest, queued) =
+            store.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest").expect("new");
+        assert_eq!(queued, 1);
+        let messages = store.mail_messages_between(digest.seq_from, digest.seq_to).await.expect("window");
+        assert_eq!(messages.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["$a"]);
+        assert!(store.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("none").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
+    on_both(|store| async move {
+        seed(&store).await;
+        assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("1"));
+        assert!(store.mail_bounce("m1@example.org", 2, 4).await.expect("2"), "disabled at the limit");
+        assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("3"), "disabled once");
+        let subs = store.mail_subscribers(ROOM, DeliveryMode::Daily, DeliveryMode::Daily).await.expect("subs");
+        assert_eq!(subs, [("2".to_owned(), "m2@example.org".to_owned())], "disabled and lapsed excluded");
+        store.mail_opt_in(ROOM, "2", Some(DeliveryMode::Message)).await.expect("opt in");
+        store.mail_store_message(&message("$c", None), DeliveryMode::Daily).await.expect("c");
+        let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
+        assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
+        store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
+        store.member_forget("2", "test").await.expect("forget");
+        assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
+        assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
+    })
+    .await;
+}
