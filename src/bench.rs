@@ -43,6 +43,8 @@ enum BenchWhat {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Mail: fan-out to smtp-sink beside smtp-source, a daily digest, inbound parse+verify+queue.
+    Mail(crate::bench_mail::MailBenchArgs),
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
     Provision {
         #[command(flatten)]
@@ -95,6 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Intake { transactions, events, concurrency, database } => {
             return crate::bench_intake::run(transactions, events, concurrency, database).await;
         }
+        BenchWhat::Mail(args) => return crate::bench_mail::run(args).await,
     };
     let Shape { members, federations, sections, cells } = shape;
     let file = membership_file(shape, "pcf.test");

@@ -5,7 +5,9 @@
 
 mod bench;
 mod bench_intake;
+mod bench_mail;
 mod commands;
+mod mail;
 mod provision;
 mod serve;
 mod web;
@@ -56,11 +58,30 @@ enum Command {
         #[command(subcommand)]
         action: commands::MemberAction,
     },
+    /// The mail bridge: lists, digests, the outbox.
+    Mail {
+        #[command(subcommand)]
+        action: MailAction,
+    },
     /// Inspect the intake queue: events waiting, failed, and retrying failed ones.
     Queue {
         #[command(subcommand)]
         action: commands::QueueAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailAction {
+    /// Open the daily and weekly digests of everything not digested yet, and send them.
+    Digest {
+        /// Required: digests otherwise go out at [mail] digest_time by `relais serve`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Send what is due in the outbox now (`relais serve` does it continuously).
+    Send,
+    /// The lists, their addresses, and the outbox counts.
+    Lists,
 }
 
 fn main() -> ExitCode {
@@ -100,6 +121,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue { action } => commands::queue(&config, action).await,
         Command::Audit { limit, json } => commands::audit(&config, limit, json).await,
         Command::Member { action } => commands::member(&config, action).await,
+        Command::Mail { action } => {
+            let store = commands::open_store(&config).await?;
+            let result = match action {
+                MailAction::Digest { now: true } => mail::digest_now(&config, &store).await,
+                MailAction::Digest { now: false } => Err(anyhow::anyhow!(
+                    "digests go out at [mail] digest_time by `relais serve`; use --now to send them at once"
+                )),
+                MailAction::Send => mail::send_now(&config, &store).await,
+                MailAction::Lists => mail::show_lists(&config, &store).await,
+            };
+            store.close().await;
+            result
+        }
         Command::Bench(_) => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)

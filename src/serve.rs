@@ -13,6 +13,7 @@ use tokio::{
 
 use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
 use relais_bots::BotHandler;
+use relais_bridge::BridgeHandler;
 use relais_core::Config;
 
 use crate::{commands::open_store, web};
@@ -48,7 +49,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;
-        let handlers: Vec<Arc<dyn EventHandler>> = vec![Arc::new(BotHandler::new(client, config.clone()))];
+        let mut handlers: Vec<Arc<dyn EventHandler>> = vec![Arc::new(BotHandler::new(client, config.clone()))];
+        if config.mail.bridge_enabled() {
+            let client = MatrixClient::new(&config, metrics.clone())?;
+            handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));
+        }
         let dispatcher =
             Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
         let rx = stop_rx.clone();
@@ -81,6 +86,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
         tasks.spawn(drift_job(applier, every, stop_rx.clone()));
     }
+    crate::mail::spawn(&mut tasks, &config, &store, &metrics, &stop_rx).await?;
     tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
     tokio::spawn(self_check(MatrixClient::new(&config, metrics.clone())?, config.appservice.id.clone()));
 

@@ -1,5 +1,6 @@
 //! Relais's pages in a real browser: Debian's Chromium driven by playwright-core
-//! (tests/browser/pages.mjs), on a phone-sized screen, with a screenshot of every step kept in
+//! (tests/browser/pages.mjs): the invitation page, the referents' page and the mail preferences
+//! page, on a phone-sized screen, with a screenshot of every step kept in
 //! test-artifacts/screenshots/.
 
 mod common;
@@ -97,6 +98,49 @@ async fn referents_page_in_chromium() {
     assert!(seen["after"].as_str().unwrap_or_default().contains("appliqué"));
     assert_eq!(other.try_join("#relais_nord:pcf.test").await, 200, "applied from the browser");
     for shot in ["referent-1-login", "referent-2-dashboard", "referent-3-dry-run", "referent-4-applied"] {
+        let path = artifacts().join(format!("{shot}.png"));
+        assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn mail_preferences_in_chromium() {
+    let smtp = SmtpSink::start().await;
+    let env = vec![
+        ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
+        ("RELAIS_MAIL__SECRET".to_owned(), "browser-test-mail-secret".to_owned()),
+    ];
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let paul: Member = stack.synapse.register(&unique("paul")).await;
+    let address = format!("{}@example.org", unique("ines"));
+    provision(
+        &stack,
+        &format!(
+            "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Cotisation à jour;Identifiant Matrix;Préférence de contact\n\
+             61;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n62;Inès;Haddad;{address};Nord;Lille;oui;;courriel\n",
+            paul.user_id
+        ),
+    );
+    assert_eq!(paul.try_join("#relais_nord.s.lille:pcf.test").await, 200);
+    let room = paul.resolve("#relais_nord.s.lille:pcf.test").await;
+    paul.send_text(&room, "Bienvenue dans la section !").await;
+    // The digest carries the preferences link.
+    let digest = common::eventually("Inès's digest", std::time::Duration::from_secs(60), || async {
+        let (status, stdout, stderr) = stack.relais.cli(&["mail", "digest", "--now"]);
+        assert!(status.success(), "{stdout}\n{stderr}");
+        common::mail::mails_to(&smtp, &address).into_iter().next()
+    })
+    .await;
+    let link = digest.link(&format!("{}/relais/courriel/", stack.relais.web_url));
+    let out = artifacts().display().to_string();
+    let seen = browse(&["preferences", &link, &out]).await;
+    let before = seen["before"].as_str().unwrap_or_default();
+    assert!(before.contains("Section Lille (Nord)") && before.contains("Nord — annonces"), "{before}");
+    assert!(seen["saved"].as_str().unwrap_or_default().contains("enregistrées"), "{seen}");
+    assert_eq!(seen["checked"], true, "each message is now chosen");
+    assert!(seen["nothing"].as_str().unwrap_or_default().contains("plus aucun courriel"), "{seen}");
+    assert_eq!(seen["none"], true);
+    for shot in ["preferences-1-lists", "preferences-2-saved", "preferences-3-nothing"] {
         let path = artifacts().join(format!("{shot}.png"));
         assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{}", path.display());
     }

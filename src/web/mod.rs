@@ -1,6 +1,7 @@
 //! The public web listener (`[web] bind`): a landing page, `/health`, and the invitation page
 //! where members without a Matrix account create one. More pages come with their features.
 
+mod courriel;
 mod onboarding;
 mod page;
 mod referent;
@@ -40,6 +41,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(referent::routes())
+        .merge(courriel::routes())
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
         .with_state(state)
 }

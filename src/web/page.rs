@@ -7,7 +7,10 @@ line-height:1.5;color:#1a1a1a}h1{color:#b00000;font-size:1.5em}label{display:blo
 input{width:100%;padding:.6em;font-size:1em;box-sizing:border-box;border:1px solid #666;border-radius:4px}\
 button{margin-top:1.2em;background:#b00000;color:#fff;border:0;padding:.8em 1.4em;font-size:1em;border-radius:4px}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em;text-align:left}\
-.error{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}.hint{color:#555;font-size:.9em}";
+.error{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}.hint{color:#555;font-size:.9em}\
+.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.6em 1em}fieldset{border:1px solid #ccc;\
+border-radius:4px;margin-top:1em}legend{font-weight:600}.choice{display:flex;align-items:center;gap:.6em;\
+margin:.4em 0}.choice input{width:1.3em;height:1.3em}.choice label{display:inline;margin:0;font-weight:400}";
 
 /// A whole page; `body` is already-escaped HTML.
 pub fn page(title: &str, body: &str) -> String {

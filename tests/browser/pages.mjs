@@ -2,6 +2,7 @@
 // member and a referent would, saving a screenshot of each step in the artefacts folder.
 // Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR
 //        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
+//        node pages.mjs preferences PREFERENCES_URL OUT_DIR
 // Prints one JSON line with what the pages showed; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -54,6 +55,24 @@ try {
     await page.waitForSelector("text=appliqué", { timeout: 60000 });
     await shot(out, "referent-4-applied");
     console.log(JSON.stringify({ dashboard, dryRun, after: await page.textContent("main") }));
+  } else if (mode === "preferences") {
+    const [url, out] = args;
+    await page.goto(url);
+    await shot(out, "preferences-1-lists");
+    const before = await page.textContent("main");
+    // The first list: each message instead of the daily digest.
+    await page.getByLabel("chaque message").first().check();
+    await page.getByRole("button", { name: "Enregistrer" }).click();
+    await page.waitForSelector("[role=status]");
+    await shot(out, "preferences-2-saved");
+    const saved = await page.textContent("[role=status]");
+    const checked = await page.getByLabel("chaque message").first().isChecked();
+    await page.getByRole("button", { name: "Ne plus rien recevoir" }).click();
+    await page.waitForSelector("[role=status]");
+    await shot(out, "preferences-3-nothing");
+    const nothing = await page.textContent("[role=status]");
+    const none = await page.getByLabel("rien").first().isChecked();
+    console.log(JSON.stringify({ before, saved, checked, nothing, none }));
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

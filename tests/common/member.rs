@@ -111,6 +111,18 @@ impl Member {
         json["event_id"].as_str().expect("event_id").to_owned()
     }
 
+    /// A GET on the client-server API (`path` from `/_matrix`).
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Redacts one of the room's events.
+    pub async fn redact(&self, room: &str, event_id: &str) {
+        let txn = format!("r{:016x}", rand::random::<u64>());
+        let path = format!("/_matrix/client/v3/rooms/{}/redact/{}/{txn}", enc(room), enc(event_id));
+        self.call(reqwest::Method::PUT, &path, Some(json!({"reason": "retiré"}))).await;
+    }
+
     /// The user ids joined to `room`.
     pub async fn joined_members(&self, room: &str) -> Vec<String> {
         let path = format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room));

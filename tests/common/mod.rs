@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod mail;
 pub mod member;
 pub mod relais;
 pub mod smtp;

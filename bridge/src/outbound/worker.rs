@@ -27,7 +27,9 @@ use super::render::{self, DigestSection, Recipient, Site};
 use crate::keys::Keys;
 
 const BATCH: i64 = 256;
-const LEASE_MS: i64 = 5 * 60 * 1000;
+/// A batch's leases last this long and are renewed every third of it while it is sent, so a
+/// killed worker's deliveries are taken over within half a minute.
+const LEASE_MS: i64 = 30_000;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// A delivery refused this many times for temporary reasons is given up.
 const MAX_ATTEMPTS: i64 = 12;
@@ -66,6 +68,15 @@ struct Cache {
     lists: HashMap<String, Option<MailList>>,
     messages: HashMap<String, Option<MailMessage>>,
     digests: HashMap<i64, Option<(Digest, Arc<Vec<MailMessage>>)>>,
+}
+
+/// A random owner id for a batch's leases, without a dependency: the standard library's
+/// randomly seeded hasher.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.finish()
 }
 
 fn backoff_ms(attempts: i64) -> i64 {
@@ -113,11 +124,29 @@ impl Outbox {
 
     /// Leases one batch and delivers it with up to `concurrency` mails in flight.
     pub async fn pass(&self) -> Result<PassStats, StoreError> {
-        let items = self.store.mail_claim_outbox(BATCH, LEASE_MS).await?;
-        let mut stats = PassStats::default();
+        let owner = format!("outbox-{:016x}", rand_u64());
+        let items = self.store.mail_claim_outbox(&owner, BATCH, LEASE_MS).await?;
         if items.is_empty() {
-            return Ok(stats);
+            return Ok(PassStats::default());
         }
+        let renew = {
+            let (store, owner) = (self.store.clone(), owner.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(LEASE_MS as u64 / 3)).await;
+                    if let Err(e) = store.mail_renew_outbox(&owner, LEASE_MS).await {
+                        tracing::warn!(error = %e, "cannot renew mail leases");
+                    }
+                }
+            })
+        };
+        let result = self.send_batch(items).await;
+        renew.abort();
+        result
+    }
+
+    async fn send_batch(&self, items: Vec<OutboxItem>) -> Result<PassStats, StoreError> {
+        let mut stats = PassStats::default();
         let cache = Arc::new(Mutex::new(Cache::default()));
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();

@@ -72,6 +72,7 @@ CREATE TABLE mail_outbox (
     attempts    BIGINT NOT NULL DEFAULT 0,
     next_at     BIGINT NOT NULL,
     lease_until BIGINT NOT NULL DEFAULT 0,
+    lease_owner TEXT,
     sent_at     BIGINT,
     error       TEXT,
     UNIQUE (kind, ref, member_id)

@@ -506,12 +506,17 @@ impl Store {
         }
     }
 
-    /// Leases up to `limit` due deliveries. A delivery whose lease expired (its worker died
-    /// mid-send) is due again: at-least-once, with the same Message-ID.
-    pub async fn mail_claim_outbox(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxItem>, StoreError> {
+    /// Leases up to `limit` due deliveries to `owner`. A delivery whose lease expired (its
+    /// worker died mid-send) is due again: at-least-once, with the same Message-ID.
+    pub async fn mail_claim_outbox(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         let now = now_ms();
         let rows = sqlx::query(
-            "UPDATE mail_outbox SET state = 'sending', lease_until = $1 \
+            "UPDATE mail_outbox SET state = 'sending', lease_until = $1, lease_owner = $4 \
              WHERE ((state = 'pending' AND next_at <= $2) OR (state = 'sending' AND lease_until < $2)) \
              AND id IN (SELECT id FROM mail_outbox \
                  WHERE (state = 'pending' AND next_at <= $2) OR (state = 'sending' AND lease_until < $2) \
@@ -521,6 +526,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
+        .bind(owner)
         .fetch_all(self.pool())
         .await?;
         let mut items = rows
@@ -540,10 +546,21 @@ impl Store {
         Ok(items)
     }
 
+    /// Keeps `owner`'s leases alive while its batch is being sent.
+    pub async fn mail_renew_outbox(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE mail_outbox SET lease_until = $1 WHERE lease_owner = $2 AND state = 'sending'")
+            .bind(now_ms() + lease_ms)
+            .bind(owner)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Ends a delivery: `sent`, `cancelled` or `failed`. The address is erased from the row.
     pub async fn mail_outbox_finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE mail_outbox SET state = $1, error = $2, email = '', sent_at = $3, lease_until = 0 \
+            "UPDATE mail_outbox SET state = $1, error = $2, email = '', sent_at = $3, lease_until = 0, \
+             lease_owner = NULL \
              WHERE id = $4",
         )
         .bind(state)
@@ -559,7 +576,7 @@ impl Store {
     pub async fn mail_outbox_retry(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET state = 'pending', attempts = attempts + 1, error = $1, next_at = $2, \
-             lease_until = 0 WHERE id = $3",
+             lease_until = 0, lease_owner = NULL WHERE id = $3",
         )
         .bind(error)
         .bind(next_at)

@@ -80,9 +80,9 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
         assert_eq!(store.mail_store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"), 0);
         store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
         assert_eq!(store.mail_store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"), 1);
-        let items = store.mail_claim_outbox(10, 60_000).await.expect("claim");
+        let items = store.mail_claim_outbox("w", 10, 60_000).await.expect("claim");
         assert_eq!(items.len(), 1, "member 2's mail of $a was cancelled when they chose weekly");
-        assert!(store.mail_claim_outbox(10, 60_000).await.expect("leased").is_empty(), "leases are exclusive");
+        assert!(store.mail_claim_outbox("w", 10, 60_000).await.expect("leased").is_empty(), "leases are exclusive");
         store.mail_redact("$b").await.expect("redact");
         assert!(store.mail_message("$b").await.expect("b").is_some_and(|m| m.redacted && m.body.is_empty()));
         store.mail_outbox_finish(items[0].id, "sent", None).await.expect("finish");

@@ -1,0 +1,297 @@
+//! The inbound worker: takes stored mail, decides (see [`examine`]), checks the sender against
+//! the subscriber, and posts the reply into the room as the member's ghost user. A homeserver
+//! outage leaves the mail queued and retried; refusals get a short explanatory answer.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use lettre::{
+    Message,
+    address::Envelope,
+    message::{
+        Mailbox,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
+};
+use relais_appservice::{ClientError, MatrixClient};
+use relais_core::{
+    Config, Store,
+    config::InboundAuth,
+    store::{StoreError, mail::InboundItem},
+    time::now_ms,
+};
+use relais_mail::Mailer;
+use ruma::{OwnedUserId, RoomId, UserId};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, watch};
+
+use super::{
+    auth_results::BounceKind,
+    examine::{self, AuthPolicy, Examined, Reply},
+};
+use crate::{
+    keys::{Keys, encode_member},
+    messages::bounce,
+};
+
+const BATCH: i64 = 32;
+const LEASE_MS: i64 = 120_000;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Everything the inbound worker needs.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub store: Store,
+    pub client: MatrixClient,
+    pub keys: Keys,
+    pub config: Arc<Config>,
+    /// For refusals; without it refusals are only recorded.
+    pub mailer: Option<Mailer>,
+    /// (room, ghost) pairs known to be joined.
+    joined: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+/// How one mail ended, for the record (no personal data).
+enum Settled {
+    Done(&'static str, String),
+    Retry(String),
+}
+
+impl Inbound {
+    pub fn new(store: Store, client: MatrixClient, keys: Keys, config: Arc<Config>, mailer: Option<Mailer>) -> Self {
+        Self { store, client, keys, config, mailer, joined: Arc::default() }
+    }
+
+    fn domain(&self) -> &str {
+        self.config.mail.domain.as_deref().unwrap_or("localhost")
+    }
+
+    fn policy(&self) -> AuthPolicy {
+        match (self.config.mail.inbound_auth, &self.config.mail.authserv_id) {
+            (InboundAuth::Upstream, Some(id)) => AuthPolicy::Upstream(id.clone()),
+            (InboundAuth::Upstream, None) => AuthPolicy::Upstream(String::new()),
+            (InboundAuth::None, _) => AuthPolicy::None,
+        }
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let idle = match self.pass().await {
+                Ok(n) => n == 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "inbound mail: database unavailable, retrying");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Handles one batch; returns how many mails it took.
+    pub async fn pass(&self) -> Result<usize, StoreError> {
+        let items = self.store.mail_claim_inbound(BATCH, LEASE_MS).await?;
+        for item in &items {
+            match self.settle(item).await? {
+                Settled::Done(state, outcome) => {
+                    tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
+                    self.store.mail_inbound_finish(item.id, state, &outcome).await?;
+                }
+                Settled::Retry(error) => {
+                    let delay = (5_000i64 << item.attempts.clamp(0, 8)).min(600_000);
+                    tracing::warn!(inbound_id = item.id, error = %error, "cannot post inbound mail yet");
+                    self.store.mail_inbound_retry(item.id, &error, now_ms() + delay).await?;
+                }
+            }
+        }
+        Ok(items.len())
+    }
+
+    async fn settle(&self, item: &InboundItem) -> Result<Settled, StoreError> {
+        let examined =
+            examine::examine(&item.raw, &item.rcpt, &item.mail_from, &self.keys, self.domain(), &self.policy());
+        match examined {
+            Examined::Drop(why) => Ok(Settled::Done("dropped", why.into())),
+            Examined::Refuse(reason) => Ok(self.refuse(item, &reason, "refused").await),
+            Examined::Bounce { outbox_id, kind } => self.bounce(outbox_id, kind).await,
+            Examined::Unsubscribe { list, member } => self.unsubscribe(item, &list, &member, true).await,
+            Examined::Reply(reply) => self.reply(item, reply).await,
+        }
+    }
+
+    async fn refuse(&self, item: &InboundItem, reason: &str, state: &'static str) -> Settled {
+        match self.answer(&item.mail_from, bounce::SUBJECT, &bounce::body(reason)).await {
+            Ok(()) => Settled::Done(state, "explained to the sender".into()),
+            Err(e) => Settled::Done(state, format!("explanation not sent: {e}")),
+        }
+    }
+
+    /// An automatic answer to `to`, from Relais, with a null return path so it cannot loop.
+    async fn answer(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let Some(mailer) = &self.mailer else { return Err("no SMTP configured".into()) };
+        let to: Mailbox = to.parse().map_err(|_| "invalid sender address".to_owned())?;
+        let envelope = Envelope::new(None, vec![to.email.clone()]).map_err(|e| e.to_string())?;
+        let message = Message::builder()
+            .from(mailer.from().clone())
+            .to(to)
+            .subject(subject)
+            .envelope(envelope)
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Loop"), format!("relais@{}", self.domain())))
+            .header(ContentType::TEXT_PLAIN)
+            .body(text.to_owned())
+            .map_err(|e| e.to_string())?;
+        mailer.send_message(message).await.map_err(|e| e.to_string())
+    }
+
+    async fn bounce(&self, outbox_id: i64, kind: BounceKind) -> Result<Settled, StoreError> {
+        let Some(member) = self.store.mail_outbox_member(outbox_id).await? else {
+            return Ok(Settled::Done("dropped", "bounce for an unknown delivery".into()));
+        };
+        let Some((_, Some(email), _)) = self.store.member_record(&member).await? else {
+            return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
+        };
+        let points = if kind == BounceKind::Hard { 2 } else { 1 };
+        let disabled = self.store.mail_bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
+        if disabled {
+            let entry = relais_core::store::provisioning::AuditEntry {
+                at: now_ms(),
+                actor: "mail".into(),
+                action: "disable_address".into(),
+                target: format!("member {member}"),
+                detail: "too many bounces: mail to this member is suspended".into(),
+            };
+            self.store.audit_append(&entry).await?;
+        }
+        Ok(Settled::Done("bounce", if disabled { "address disabled".into() } else { "bounce counted".into() }))
+    }
+
+    async fn unsubscribe(
+        &self,
+        item: &InboundItem,
+        list: &str,
+        member: &str,
+        confirm: bool,
+    ) -> Result<Settled, StoreError> {
+        let lists = match list {
+            "tout" => self.store.mail_member_lists(member, self.config.mail.default_mode).await?,
+            _ => match self.store.mail_list_by_localpart(list).await? {
+                Some(l) => vec![relais_core::store::mail::MemberList { list: l, mode: self.config.mail.default_mode }],
+                None => Vec::new(),
+            },
+        };
+        for entry in &lists {
+            self.store.mail_set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None).await?;
+        }
+        if confirm {
+            let _ = self.answer(&item.mail_from, bounce::UNSUBSCRIBED_SUBJECT, bounce::UNSUBSCRIBED).await;
+        }
+        Ok(Settled::Done("unsubscribed", format!("{} list(s)", lists.len())))
+    }
+
+    async fn reply(&self, item: &InboundItem, reply: Reply) -> Result<Settled, StoreError> {
+        let Some(list) = self.store.mail_list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
+            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+        };
+        let record = self.store.member_record(&reply.member).await?;
+        let Some((record, Some(email), true)) = record else {
+            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+        };
+        if !email.eq_ignore_ascii_case(&reply.from) {
+            return Ok(self.refuse(item, bounce::WRONG_SENDER, "refused").await);
+        }
+        if !reply.authenticated {
+            return Ok(self.refuse(item, bounce::NOT_AUTHENTICATED, "refused").await);
+        }
+        if !self.store.mail_is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await? {
+            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+        }
+        if reply.unsubscribe {
+            return self.unsubscribe(item, &list.localpart, &reply.member, true).await;
+        }
+        if reply.text.trim().is_empty() && reply.attachments.is_empty() {
+            return Ok(self.refuse(item, bounce::EMPTY, "refused").await);
+        }
+        match self.post(item, &list.room_id, &reply, &record).await {
+            Ok(()) => Ok(Settled::Done("posted", "posted in the room".into())),
+            Err(ClientError::Matrix { status: 403, .. }) => {
+                Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await)
+            }
+            Err(e) => Ok(Settled::Retry(e.to_string())),
+        }
+    }
+
+    /// The ghost of `member`, registered, named and in the room.
+    async fn ghost(&self, member: &str, record: &str, room_id: &RoomId) -> Result<OwnedUserId, ClientError> {
+        let localpart = format!("{}{}", self.config.mail.ghost_prefix, encode_member(member));
+        let server = &self.config.homeserver.server_name;
+        let ghost = UserId::parse(format!("@{localpart}:{server}"))
+            .map_err(|e| ClientError::Request(format!("ghost id: {e}")))?;
+        let key = (room_id.to_string(), ghost.to_string());
+        if self.joined.lock().await.contains(&key) {
+            return Ok(ghost);
+        }
+        self.client.register_appservice_user(&localpart).await?;
+        let record: Value = serde_json::from_str(record).unwrap_or_default();
+        let name = format!(
+            "{} {} (courriel)",
+            record.get("first_name").and_then(Value::as_str).unwrap_or_default(),
+            record.get("last_name").and_then(Value::as_str).unwrap_or_default()
+        );
+        self.client.set_display_name(&ghost, name.trim()).await?;
+        match self.client.invite(room_id, &ghost).await {
+            // Already in the room (or already invited): joining settles it.
+            Ok(()) | Err(ClientError::Matrix { status: 403, .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.client.join_room(room_id, Some(&ghost)).await?;
+        self.joined.lock().await.insert(key);
+        Ok(ghost)
+    }
+
+    async fn post(&self, item: &InboundItem, room_id: &str, reply: &Reply, record: &str) -> Result<(), ClientError> {
+        let room_id = RoomId::parse(room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+        let ghost = self.ghost(&reply.member, record, &room_id).await?;
+        let relation = self.relation(reply.seq).await.map_err(|e| ClientError::Request(e.to_string()))?;
+        if !reply.text.trim().is_empty() {
+            let mut content = json!({"msgtype": "m.text", "body": reply.text});
+            if let Some(relation) = &relation {
+                content["m.relates_to"] = relation.clone();
+            }
+            let txn = format!("mail-in.{}", item.id);
+            self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &ghost).await?;
+        }
+        for (n, file) in reply.attachments.iter().enumerate() {
+            let uri = self.client.upload_media(&ghost, &file.content_type, &file.name, file.data.clone()).await?;
+            let msgtype = if file.content_type.starts_with("image/") { "m.image" } else { "m.file" };
+            let mut content = json!({"msgtype": msgtype, "body": file.name, "url": uri,
+                "info": {"mimetype": file.content_type, "size": file.data.len()}});
+            if let Some(relation) = &relation {
+                content["m.relates_to"] = relation.clone();
+            }
+            let txn = format!("mail-in.{}.{n}", item.id);
+            self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &ghost).await?;
+        }
+        Ok(())
+    }
+
+    /// The relation of a reply to message `seq`: in its thread when it was in one, else a reply.
+    async fn relation(&self, seq: i64) -> Result<Option<Value>, StoreError> {
+        if seq == 0 {
+            return Ok(None);
+        }
+        let Some(message) = self.store.mail_message_by_seq(seq).await? else { return Ok(None) };
+        Ok(Some(match message.thread_root {
+            Some(root) => json!({"rel_type": "m.thread", "event_id": root, "is_falling_back": true,
+                                 "m.in_reply_to": {"event_id": message.event_id}}),
+            None => json!({"m.in_reply_to": {"event_id": message.event_id}}),
+        }))
+    }
+}

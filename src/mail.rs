@@ -1,0 +1,162 @@
+//! The mail bridge wired into the binary: its workers in `relais serve`, and `relais mail …`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::{sync::watch, task::JoinSet};
+
+use relais_appservice::{MatrixClient, Metrics};
+use relais_bridge::{
+    digest,
+    inbound::{listener, process::Inbound, smtp},
+    keys::Keys,
+    lists,
+    outbound::{render::Site, worker::Outbox},
+};
+use relais_core::{Config, Store};
+use relais_mail::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey, Mailer};
+
+/// Where mail links point and who digests come from.
+pub fn site(config: &Config) -> anyhow::Result<Site> {
+    let domain = config.mail.domain.clone().context("[mail] domain is not set")?;
+    let web_url = ensure_slash(config.web.public_url.as_str());
+    let element_url = match &config.mail.element_url {
+        Some(url) => ensure_slash(url.as_str()),
+        None => web_url.clone(),
+    };
+    let from = config.mail.from.parse().with_context(|| format!("[mail] from = {:?} is not an address", config.mail.from))?;
+    Ok(Site { domain, web_url, element_url, from })
+}
+
+fn ensure_slash(url: &str) -> String {
+    if url.ends_with('/') { url.to_owned() } else { format!("{url}/") }
+}
+
+/// The SMTP client of the bridge (pooled, DKIM-signing when configured), if SMTP is configured.
+pub fn mailer(config: &Config) -> anyhow::Result<Option<Mailer>> {
+    let Some(url) = &config.mail.smtp_url else { return Ok(None) };
+    let mut mailer = Mailer::pooled(url.expose(), &config.mail.from, config.mail.smtp_concurrency)?;
+    if let (Some(selector), Some(file), Some(domain)) =
+        (&config.mail.dkim_selector, &config.mail.dkim_key_file, &config.mail.domain)
+    {
+        let pem = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read [mail] dkim_key_file {}", file.display()))?;
+        let algorithm = if pem.contains("RSA") { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
+        let key = DkimSigningKey::new(&pem, algorithm)
+            .map_err(|e| anyhow::anyhow!("[mail] dkim_key_file is not a usable {algorithm:?} key: {e}"))?;
+        mailer = mailer.with_dkim(DkimConfig::default_config(selector.clone(), domain.clone(), key));
+    }
+    Ok(Some(mailer))
+}
+
+/// The outbox worker, when the bridge is configured.
+pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> {
+    if !config.mail.bridge_enabled() {
+        return Ok(None);
+    }
+    let Some(mailer) = mailer(config)? else { return Ok(None) };
+    Ok(Some(Outbox {
+        store: store.clone(),
+        mailer,
+        keys: Keys::from_config(config),
+        site: site(config)?,
+        default_mode: config.mail.default_mode,
+        concurrency: config.mail.smtp_concurrency as usize,
+        bounce_limit: i64::from(config.mail.bounce_limit),
+    }))
+}
+
+/// Starts the bridge's workers in `relais serve`: lists for provisioned rooms, the outbox, the
+/// digest clock, the inbound worker and listener.
+pub async fn spawn(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    config: &Arc<Config>,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let Some(outbox) = outbox(config, store)? else {
+        tracing::info!("mail bridge off: set [mail] domain and smtp_url to mirror rooms by mail");
+        return Ok(());
+    };
+    let created = lists::sync_provisioned(store).await?;
+    tracing::info!(created, "mail lists ready");
+    let rx = stop.clone();
+    tasks.spawn(async move {
+        outbox.run(rx).await;
+        Ok(())
+    });
+    let (store2, mail, rx) = (store.clone(), config.mail.clone(), stop.clone());
+    tasks.spawn(async move {
+        digest::run(store2, mail, rx).await;
+        Ok(())
+    });
+    let inbound = Inbound::new(
+        store.clone(),
+        MatrixClient::new(config, metrics.clone())?,
+        Keys::from_config(config),
+        config.clone(),
+        mailer(config)?,
+    );
+    let rx = stop.clone();
+    tasks.spawn(async move {
+        inbound.run(rx).await;
+        Ok(())
+    });
+    if let Some(bind) = config.mail.inbound_bind {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on [mail] inbound_bind = {bind}"))?;
+        let addr = listener.local_addr()?;
+        let domain = config.mail.domain.clone().context("[mail] domain is not set")?;
+        let server = listener::server_config(config, &domain);
+        let delivery = Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
+        let mut rx = stop.clone();
+        tasks.spawn(async move {
+            let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
+            smtp::serve(listener, server, delivery, shutdown).await.context("mail listener")
+        });
+        tracing::info!(%addr, "mail listener ready");
+    }
+    Ok(())
+}
+
+/// `relais mail digest --now`: opens the daily and weekly digests and sends them.
+pub async fn digest_now(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let outbox = outbox(config, store)?.context("the mail bridge needs [mail] domain and smtp_url")?;
+    lists::sync_provisioned(store).await?;
+    let opened = digest::open_now(store, &config.mail).await?;
+    for (digest, queued) in &opened {
+        println!("{} digest: {queued} mail(s) queued", digest.mode.as_str());
+    }
+    if opened.is_empty() {
+        println!("no new message since the last digests");
+    }
+    let stats = outbox.drain().await?;
+    println!("sent {}, deferred {}, failed {}, cancelled {}", stats.sent, stats.retried, stats.failed, stats.cancelled);
+    Ok(())
+}
+
+/// `relais mail send`: sends what is due in the outbox now.
+pub async fn send_now(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let outbox = outbox(config, store)?.context("the mail bridge needs [mail] domain and smtp_url")?;
+    let stats = outbox.drain().await?;
+    println!("sent {}, deferred {}, failed {}, cancelled {}", stats.sent, stats.retried, stats.failed, stats.cancelled);
+    Ok(())
+}
+
+/// `relais mail lists`: the lists and their addresses.
+pub async fn show_lists(config: &Config, store: &Store) -> anyhow::Result<()> {
+    lists::sync_provisioned(store).await?;
+    let domain = config.mail.domain.as_deref().unwrap_or("(no [mail] domain)");
+    for list in store.mail_lists().await? {
+        let state = if list.enabled { "on " } else { "off" };
+        println!("{state} {}@{domain}\t{}\t{}", list.localpart, list.name, list.room_id);
+    }
+    let stats = store.mail_outbox_stats().await?;
+    println!(
+        "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending",
+        stats.pending, stats.sent, stats.failed, stats.cancelled, stats.inbound_pending
+    );
+    Ok(())
+}

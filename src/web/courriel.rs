@@ -1,0 +1,170 @@
+//! The mail preferences page (`/relais/courriel/{token}`, linked from every mail) and the
+//! one-click unsubscribe endpoint (`/relais/courriel/desabonner/{token}`, RFC 8058).
+//!
+//! The signed token in the address is the only credential: it names one member and cannot be
+//! forged without `[mail] secret`. Plain HTML forms, no JavaScript.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Form, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+
+use relais_bridge::{keys::Keys, messages::mode_label};
+use relais_core::{config::DeliveryMode, store::mail::MemberList};
+use relais_provisioning::onboarding::escape;
+
+use super::{WebState, page::page};
+
+pub fn routes() -> Router<Arc<WebState>> {
+    Router::new()
+        .route("/relais/courriel/{token}", get(show).post(save))
+        .route("/relais/courriel/desabonner/{token}", get(confirm_unsubscribe).post(unsubscribe))
+}
+
+fn keys(state: &WebState) -> Keys {
+    Keys::from_config(&state.config)
+}
+
+fn invalid() -> Response {
+    let body = "<p>Ce lien n'est pas valable : il est incomplet ou a été modifié. Utilisez le lien du dernier \
+        courriel reçu, ou demandez de l'aide au référent numérique de votre fédération.</p>";
+    (StatusCode::NOT_FOUND, Html(page("Lien non valable", body))).into_response()
+}
+
+fn unavailable() -> Response {
+    let body = "<p>Le service est momentanément indisponible. Réessayez dans quelques minutes.</p>";
+    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
+}
+
+const MODES: [DeliveryMode; 4] =
+    [DeliveryMode::Message, DeliveryMode::Daily, DeliveryMode::Weekly, DeliveryMode::None];
+
+fn list_fieldset(index: usize, entry: &MemberList) -> String {
+    let mut out = format!("<fieldset><legend>{}</legend>", escape(&entry.list.name));
+    for mode in MODES {
+        let id = format!("l{index}-{}", mode.as_str());
+        let checked = if entry.mode == mode { " checked" } else { "" };
+        out.push_str(&format!(
+            "<div class=\"choice\"><input type=\"radio\" id=\"{id}\" name=\"l{index}\" value=\"{}\"{checked}>\
+             <label for=\"{id}\">{}</label></div>",
+            mode.as_str(),
+            escape(mode_label(mode)),
+        ));
+    }
+    out.push_str("</fieldset>");
+    out
+}
+
+fn preferences_page(lists: &[MemberList], token: &str, notice: Option<&str>) -> String {
+    let notice = notice.map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", escape(n))).unwrap_or_default();
+    if lists.is_empty() {
+        return page(
+            "Mes courriels",
+            &format!("{notice}<p>Vous n'êtes abonné(e) à aucune liste de discussion par courriel.</p>"),
+        );
+    }
+    let fieldsets: String = lists.iter().enumerate().map(|(i, l)| list_fieldset(i, l)).collect();
+    let action = format!("/relais/courriel/{}", escape(token));
+    page(
+        "Mes courriels",
+        &format!(
+            "{notice}<p>Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent \
+             le matin.</p><form method=\"post\" action=\"{action}\">{fieldsets}\
+             <button type=\"submit\" name=\"action\" value=\"enregistrer\">Enregistrer</button></form>\
+             <form method=\"post\" action=\"{action}\"><p class=\"hint\">Vous pouvez aussi tout arrêter : \
+             vous ne recevrez plus aucun courriel des salons.</p>\
+             <button type=\"submit\" name=\"action\" value=\"tout\">Ne plus rien recevoir</button></form>"
+        ),
+    )
+}
+
+async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>, Response> {
+    state.store.mail_member_lists(member, state.config.mail.default_mode).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read mail preferences");
+        unavailable()
+    })
+}
+
+async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    let Ok(member) = keys(&state).check_preferences_token(&token) else { return invalid() };
+    match member_lists(&state, &member).await {
+        Ok(lists) => Html(preferences_page(&lists, &token, None)).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn save(
+    State(state): State<Arc<WebState>>,
+    Path(token): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let Ok(member) = keys(&state).check_preferences_token(&token) else { return invalid() };
+    let lists = match member_lists(&state, &member).await {
+        Ok(lists) => lists,
+        Err(response) => return response,
+    };
+    let everything = form.get("action").map(String::as_str) == Some("tout");
+    for (index, entry) in lists.iter().enumerate() {
+        let chosen = if everything {
+            Some(DeliveryMode::None)
+        } else {
+            form.get(&format!("l{index}")).and_then(|m| DeliveryMode::parse(m))
+        };
+        if let Some(mode) = chosen.filter(|m| *m != entry.mode)
+            && let Err(e) = state.store.mail_set_mode(&member, &entry.list.room_id, mode).await
+        {
+            tracing::error!(error = %e, "cannot save mail preferences");
+            return unavailable();
+        }
+    }
+    let notice = if everything {
+        "C'est noté : vous ne recevrez plus aucun courriel des salons."
+    } else {
+        "Vos préférences sont enregistrées."
+    };
+    match member_lists(&state, &member).await {
+        Ok(lists) => Html(preferences_page(&lists, &token, Some(notice))).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// A GET only shows a button: link checkers and mail scanners follow links, they must not
+/// unsubscribe anyone.
+async fn confirm_unsubscribe(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    if keys(&state).check_unsubscribe_token(&token).is_err() {
+        return invalid();
+    }
+    let action = format!("/relais/courriel/desabonner/{}", escape(&token));
+    let body = format!(
+        "<p>Voulez-vous ne plus recevoir cette liste par courriel ?</p><form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <button type=\"submit\">Me désabonner</button></form>"
+    );
+    Html(page("Se désabonner", &body)).into_response()
+}
+
+/// RFC 8058 one-click unsubscribe, and the confirmation form's target.
+async fn unsubscribe(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    let Ok((list, member)) = keys(&state).check_unsubscribe_token(&token) else { return invalid() };
+    let lists = match member_lists(&state, &member).await {
+        Ok(lists) => lists,
+        Err(response) => return response,
+    };
+    for entry in lists.iter().filter(|l| list == "tout" || l.list.localpart == list) {
+        if let Err(e) = state.store.mail_set_mode(&member, &entry.list.room_id, DeliveryMode::None).await {
+            tracing::error!(error = %e, "cannot unsubscribe");
+            return unavailable();
+        }
+    }
+    let prefs = format!("/relais/courriel/{}", escape(&keys(&state).preferences_token(&member)));
+    let body = format!(
+        "<p role=\"status\">C'est noté : vous ne recevrez plus ces courriels.</p>\
+         <p><a href=\"{prefs}\">Gérer mes autres abonnements</a></p>"
+    );
+    Html(page("Désabonnement confirmé", &body)).into_response()
+}

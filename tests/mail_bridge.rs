@@ -1,0 +1,272 @@
+//! The mail bridge against the real Synapse and a real SMTP server (aiosmtpd): a section room
+//! mirrored to a list, a daily digest, the preferences page, each-message mail with list
+//! headers, a reply by email (sent with smtplib) posted into the room by the member's ghost,
+//! refusals that post nothing, redactions, and one-click unsubscribe.
+
+mod common;
+
+use common::{
+    Member, RelaisOptions, Stack, free_port,
+    mail::{self, Received, mails_to, wait_mail},
+    smtp::SmtpSink,
+};
+
+const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
+const DOMAIN: &str = "listes.pcf.test";
+const SECTION: &str = "#relais_nord.s.lille:pcf.test";
+const JEANNE: &str = "jeanne.martin@example.org";
+const MARC: &str = "marc.petit@example.org";
+const GOOD_AUTH: &str = "mx.pcf.test; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; \
+    dmarc=pass header.from=example.org";
+
+struct World {
+    smtp: SmtpSink,
+    stack: Stack,
+    inbound: u16,
+    paul: Member,
+    room: String,
+}
+
+async fn world(extra_env: &[(&str, &str)]) -> World {
+    let smtp = SmtpSink::start().await;
+    let inbound = free_port();
+    let mut env = vec![
+        ("RELAIS_MAIL__DOMAIN".to_owned(), DOMAIN.to_owned()),
+        ("RELAIS_MAIL__INBOUND_BIND".to_owned(), format!("127.0.0.1:{inbound}")),
+        ("RELAIS_MAIL__AUTHSERV_ID".to_owned(), "mx.pcf.test".to_owned()),
+        ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
+    ];
+    env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let paul = stack.synapse.register(&common::unique("paul")).await;
+    let csv = format!(
+        "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
+         1002;Jeanne;Martin;{JEANNE};Nord;Lille;oui;;courriel\n\
+         1003;Marc;Petit;{MARC};Nord;Lille;oui;;courriel\n",
+        paul.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, stdout, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert_eq!(paul.try_join(SECTION).await, 200, "Paul joins his section room");
+    let room = paul.resolve(SECTION).await;
+    World { smtp, stack, inbound, paul, room }
+}
+
+/// Opens and sends digests until `to` has one with `needle` (the bridge stores room messages
+/// asynchronously, so the first attempts may find nothing new).
+async fn digest_until(world: &World, to: &str, needle: &str) -> Received {
+    common::eventually(&format!("a digest to {to} with {needle:?}"), std::time::Duration::from_secs(60), || async {
+        let (status, stdout, stderr) = world.stack.relais.cli(&["mail", "digest", "--now"]);
+        assert!(status.success(), "{stdout}\n{stderr}");
+        mails_to(&world.smtp, to).into_iter().find(|m| m.subject.contains("Résumé") && m.text.contains(needle))
+    })
+    .await
+}
+
+/// The ghost's messages in the room, as Paul reads them.
+async fn ghost_messages(world: &World, ghost: &str) -> Vec<serde_json::Value> {
+    let messages = world.paul.messages(&world.room, 100).await;
+    messages.into_iter().filter(|e| e["sender"] == ghost && e["type"] == "m.room.message").collect()
+}
+
+#[tokio::test]
+async fn a_section_reads_by_mail_and_answers_into_the_room() {
+    let world = world(&[]).await;
+    let first = world.paul.send_text(&world.room, "Réunion de section jeudi à 18h au local.").await;
+
+    // Email-only members default to the daily digest.
+    let digest = digest_until(&world, JEANNE, "Réunion de section").await;
+    assert!(digest.subject.contains("Résumé quotidien"), "{}", digest.subject);
+    assert!(digest.text.contains("Paul Durand"), "{}", digest.text);
+    assert_eq!(digest.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    assert!(digest.header("X-MailFrom").is_some_and(|f| f.starts_with(&format!("bounces+"))), "VERP");
+    assert!(digest.html.contains("Réunion de section"), "HTML part");
+    assert_eq!(mails_to(&world.smtp, MARC).len(), 1, "Marc has his digest too");
+
+    // Jeanne chooses each message on her preferences page.
+    let prefs = digest.link(&format!("{}/relais/courriel/", world.stack.relais.web_url));
+    let http = reqwest::Client::new();
+    let page = http.get(&prefs).send().await.expect("prefs").text().await.expect("html");
+    assert!(page.contains("Section Lille (Nord)") && page.contains("un résumé par jour"), "{page}");
+    let saved = http.post(&prefs).form(&[("l0", "message"), ("l1", "message"), ("action", "enregistrer")]).send().await.expect("post");
+    assert_eq!(saved.status(), 200);
+    assert!(saved.text().await.expect("html").contains("Vos préférences sont enregistrées"));
+    let forged = prefs.replace("/relais/courriel/1002.", "/relais/courriel/1003.");
+    assert_eq!(http.get(&forged).send().await.expect("forged").status(), 404, "a forged link is refused");
+
+    let second = world.paul.send_text(&world.room, "Qui peut apporter des tracts samedi ?").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "Qui peut apporter").await;
+    assert!(mail.subject.starts_with("[Section Lille (Nord)]"), "{}", mail.subject);
+    assert_eq!(mail.from(), ("Paul Durand (via Relais)".to_owned(), format!("nord-lille@{DOMAIN}")));
+    assert_eq!(mail.header("Precedence").as_deref(), Some("list"));
+    assert!(mail.header("List-Id").is_some_and(|v| v.contains(&format!("nord-lille.{DOMAIN}"))));
+    assert!(mail.header("Message-ID").is_some_and(|v| v.contains(second.trim_start_matches('$').split(':').next().unwrap_or_default())));
+    let reply_to = mail.reply_to();
+    assert!(reply_to.starts_with("nord-lille+r.") && reply_to.ends_with(DOMAIN), "{reply_to}");
+    assert!(mails_to(&world.smtp, MARC).iter().all(|m| !m.text.contains("Qui peut apporter")), "Marc stays on digests");
+    let _ = first;
+
+    // Jeanne answers from her mail client, quoting the message as Gmail does.
+    let body = "Moi, j'en ai 200 à la maison.\n\nLe mar. 24 nov. 2026 à 09:12, Paul Durand (via Relais) <x@listes.pcf.test> a écrit :\n> Qui peut apporter des tracts samedi ?\n";
+    let message_id = mail.header("Message-ID").expect("id");
+    let raw = mail::reply(
+        GOOD_AUTH,
+        &format!("Jeanne Martin <{JEANNE}>"),
+        &reply_to,
+        &format!("Re: {}", mail.subject),
+        &format!("In-Reply-To: {message_id}\r\n"),
+        body,
+    );
+    assert_eq!(mail::send(world.inbound, JEANNE, &reply_to, &raw), "accepted");
+    let ghost = "@courriel_1002:pcf.test";
+    let posted = common::eventually("Jeanne's reply in the room", std::time::Duration::from_secs(60), || async {
+        ghost_messages(&world, ghost).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(posted["content"]["body"], "Moi, j'en ai 200 à la maison.", "quote stripped: {posted}");
+    assert_eq!(posted["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], second.as_str());
+    let profile = world.paul.get(&format!("/_matrix/client/v3/profile/{ghost}/displayname")).await;
+    assert_eq!(profile["displayname"], "Jeanne Martin (courriel)");
+
+    // "STOP" by reply unsubscribes her, with a confirmation.
+    let stop = mail::reply(GOOD_AUTH, JEANNE, &reply_to, "Re: tracts", "", "STOP");
+    assert_eq!(mail::send(world.inbound, JEANNE, &reply_to, &stop), "accepted");
+    wait_mail(&world.smtp, JEANNE, "Désabonnement confirmé").await;
+    world.paul.send_text(&world.room, "Collage d'affiches dimanche.").await;
+    digest_until(&world, MARC, "Collage d'affiches").await;
+    assert!(
+        mails_to(&world.smtp, JEANNE).iter().all(|m| !m.text.contains("Collage d'affiches")),
+        "Jeanne unsubscribed gets nothing more"
+    );
+}
+
+#[tokio::test]
+async fn refused_mail_posts_nothing_and_says_why() {
+    let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message"), ("RELAIS_MAIL__MAX_INBOUND_BYTES", "100000")]).await;
+    world.paul.send_text(&world.room, "Assemblée générale le 12.").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "Assemblée générale").await;
+    let jeanne_key = mail.reply_to();
+    let marc_key = wait_mail(&world.smtp, MARC, "Assemblée générale").await.reply_to();
+    let inbound = world.inbound;
+
+    // A tampered reply address is refused during the SMTP dialogue.
+    let tampered = jeanne_key.replace("+r.", "+r.9");
+    let answer = mail::send(inbound, JEANNE, &tampered, &mail::reply(GOOD_AUTH, JEANNE, &tampered, "Re", "", "x"));
+    assert!(answer.starts_with("refused 550"), "{answer}");
+    // Too big: refused at the end of DATA.
+    let big = mail::reply(GOOD_AUTH, JEANNE, &jeanne_key, "Re", "", &"x".repeat(150_000));
+    let answer = mail::send(inbound, JEANNE, &jeanne_key, &big);
+    assert!(answer.starts_with("refused 552"), "{answer}");
+
+    // Accepted, then refused with an explanation: spoofed (DMARC fails), Jeanne's key used by
+    // someone else, broken mail. An auto-reply is dropped without an answer.
+    let spoof_auth = "mx.pcf.test; spf=fail smtp.mailfrom=example.org; dmarc=fail header.from=example.org";
+    let spoofed = mail::reply(spoof_auth, JEANNE, &jeanne_key, "Re", "", "Je suis Jeanne, vraiment.");
+    assert_eq!(mail::send(inbound, "spoofer@evil.example", &jeanne_key, &spoofed), "accepted");
+    let other = mail::reply(GOOD_AUTH, MARC, &jeanne_key, "Re", "", "Marc avec la clé de Jeanne");
+    assert_eq!(mail::send(inbound, MARC, &jeanne_key, &other), "accepted");
+    let broken = "Subject: \u{fffd}\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--nope\r\ngarbage";
+    assert_eq!(mail::send(inbound, "broken@example.net", &marc_key, broken), "accepted");
+    let auto = mail::reply(GOOD_AUTH, MARC, &marc_key, "Absence", "Auto-Submitted: auto-replied\r\n", "Je suis absent.");
+    assert_eq!(mail::send(inbound, MARC, &marc_key, &auto), "accepted");
+    // A good reply last: once it is posted, everything before it has been handled.
+    let good = mail::reply(GOOD_AUTH, MARC, &marc_key, "Re", "", "Présent le 12.");
+    assert_eq!(mail::send(inbound, MARC, &marc_key, &good), "accepted");
+
+    let spoof_bounce = wait_mail(&world.smtp, "spoofer@evil.example", "SPF/DKIM/DMARC").await;
+    assert_eq!(spoof_bounce.header("Auto-Submitted").as_deref(), Some("auto-replied"));
+    wait_mail(&world.smtp, MARC, "ne correspond pas").await;
+    wait_mail(&world.smtp, "broken@example.net", "n'a pas pu être lu").await;
+    let posted = common::eventually("Marc's reply", std::time::Duration::from_secs(60), || async {
+        let mine = ghost_messages(&world, "@courriel_1003:pcf.test").await;
+        (!mine.is_empty()).then_some(mine)
+    })
+    .await;
+    let bodies: Vec<_> = posted.iter().map(|e| e["content"]["body"].as_str().unwrap_or_default()).collect();
+    assert_eq!(bodies, ["Présent le 12."], "only the good reply is posted");
+    assert!(ghost_messages(&world, "@courriel_1002:pcf.test").await.is_empty(), "nothing as Jeanne");
+    assert!(
+        mails_to(&world.smtp, MARC).iter().all(|m| !m.subject.contains("n'a pas été publié") || m.text.contains("ne correspond pas")),
+        "the auto-reply got no answer"
+    );
+}
+
+#[tokio::test]
+async fn redacted_messages_are_never_mailed_and_one_click_unsubscribes() {
+    let world = world(&[]).await;
+    let oops = world.paul.send_text(&world.room, "Code de la porte : 4589").await;
+    world.paul.redact(&world.room, &oops).await;
+    world.paul.send_text(&world.room, "Ordre du jour de jeudi : élections.").await;
+    let digest = digest_until(&world, MARC, "Ordre du jour").await;
+    assert!(!digest.text.contains("4589") && !digest.html.contains("4589"), "redacted text is gone");
+
+    let unsubscribe = digest.header("List-Unsubscribe").expect("List-Unsubscribe");
+    let url = unsubscribe.split(['<', '>']).find(|p| p.starts_with("http")).expect("https link").to_owned();
+    let http = reqwest::Client::new();
+    let get = http.get(&url).send().await.expect("get").text().await.expect("html");
+    assert!(get.contains("Me désabonner"), "a GET only asks: {get}");
+    let post = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .expect("one-click");
+    assert_eq!(post.status(), 200);
+    world.paul.send_text(&world.room, "Dernières nouvelles.").await;
+    digest_until(&world, JEANNE, "Dernières nouvelles").await;
+    assert!(mails_to(&world.smtp, MARC).iter().all(|m| !m.text.contains("Dernières nouvelles")));
+}
+
+#[tokio::test]
+async fn a_fan_out_killed_midway_loses_nothing() {
+    let smtp = SmtpSink::start().await;
+    let env = vec![
+        ("RELAIS_MAIL__DOMAIN".to_owned(), DOMAIN.to_owned()),
+        ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
+        ("RELAIS_MAIL__SMTP_CONCURRENCY".to_owned(), "4".to_owned()),
+    ];
+    let mut stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let paul = stack.synapse.register(&common::unique("paul")).await;
+    let count = 1000;
+    let mut csv = format!("{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n", paul.user_id);
+    for i in 0..count {
+        csv.push_str(&format!("{};Membre;N{i};membre{i}@example.org;Nord;Lille;oui;;courriel\n", 5000 + i));
+    }
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, stdout, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert_eq!(paul.try_join(SECTION).await, 200);
+    let room = paul.resolve(SECTION).await;
+    paul.send_text(&room, "Appel à la mobilisation de samedi.").await;
+
+    // Kill relais once part of the fan-out is out, then start it again.
+    common::eventually("the fan-out under way", std::time::Duration::from_secs(60), || async {
+        (smtp.messages().len() >= 50).then_some(())
+    })
+    .await;
+    stack.relais.kill9().await;
+    let at_kill = smtp.messages().len();
+    stack.relais.start().await;
+
+    let per_recipient = common::eventually("every member's mail", std::time::Duration::from_secs(120), || async {
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        for raw in smtp.messages() {
+            if let Some(to) = raw.lines().find_map(|l| l.strip_prefix("X-RcptTo: ")) {
+                *seen.entry(to.trim().to_owned()).or_default() += 1;
+            }
+        }
+        (seen.len() >= count).then_some(seen)
+    })
+    .await;
+    assert!(at_kill < count, "relais was killed mid-fan-out ({at_kill} of {count} sent)");
+    assert_eq!(per_recipient.len(), count, "no member lost");
+    let duplicates: usize = per_recipient.values().map(|n| n - 1).sum();
+    // At-least-once: only mails in flight when the process died (at most smtp_concurrency) can
+    // go twice, with the same Message-ID.
+    assert!(duplicates <= 4, "{duplicates} duplicates");
+    eprintln!("fan-out killed after {at_kill} of {count} mails; {duplicates} sent twice");
+}
