@@ -95,7 +95,13 @@ fn unsafe_is_root() -> bool {
 
 async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
     let run_id = store.prov_start_run("bench", "synthetic", "{}", "[]", &[]).await?;
-    let audit = || AuditEntry { at: now_ms(), actor: "bench".into(), action: "seed".into(), target: String::new(), detail: String::new() };
+    let audit = || AuditEntry {
+        at: now_ms(),
+        actor: "bench".into(),
+        action: "seed".into(),
+        target: String::new(),
+        detail: String::new(),
+    };
     let room = Effect::Room(RoomRecord {
         key: "bench.s.lille".into(),
         kind: "section".into(),
@@ -111,7 +117,8 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
             let member_id = format!("{}", 100_000 + i);
             let record = json!({"first_name": "Membre", "last_name": format!("N{i}")}).to_string();
             let email = Some(format!("membre{i}@bench.example"));
-            let member = Effect::Member { member_id: member_id.clone(), record, active: true, matrix_id: None, email };
+            let member =
+                Effect::Member { member_id: member_id.clone(), record, active: true, matrix_id: None, email };
             let subscribe = Effect::Subscribe { room_key: "bench.s.lille".into(), member_id };
             done.push((run_id, 0, Some(member), audit()));
             done.push((run_id, 0, Some(subscribe), audit()));
@@ -176,7 +183,11 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     let store = Store::open(&url, 8).await?;
     seed(&store, args.subscribers).await?;
     let keys = Keys::new(b"bench secret");
-    let mailer = Mailer::pooled(&format!("smtp://127.0.0.1:{port}"), "Relais <relais@listes.pcf.test>", args.concurrency)?;
+    let mailer = Mailer::pooled(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Relais <relais@listes.pcf.test>",
+        args.concurrency,
+    )?;
     let outbox = Outbox {
         store: store.clone(),
         mailer,
@@ -212,7 +223,8 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     }
     let daily = Outbox { default_mode: DeliveryMode::Daily, ..outbox.clone() };
     let start = Instant::now();
-    let (_, digest_queued) = store.mail_create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
+    let (_, digest_queued) =
+        store.mail_create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
     let digest_stats = daily.drain().await?;
     let digest_s = start.elapsed().as_secs_f64();
 

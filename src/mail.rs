@@ -24,7 +24,11 @@ pub fn site(config: &Config) -> anyhow::Result<Site> {
         Some(url) => ensure_slash(url.as_str()),
         None => web_url.clone(),
     };
-    let from = config.mail.from.parse().with_context(|| format!("[mail] from = {:?} is not an address", config.mail.from))?;
+    let from = config
+        .mail
+        .from
+        .parse()
+        .with_context(|| format!("[mail] from = {:?} is not an address", config.mail.from))?;
     Ok(Site { domain, web_url, element_url, from })
 }
 
@@ -41,7 +45,8 @@ pub fn mailer(config: &Config) -> anyhow::Result<Option<Mailer>> {
     {
         let pem = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read [mail] dkim_key_file {}", file.display()))?;
-        let algorithm = if pem.contains("RSA") { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
+        let algorithm =
+            if pem.contains("RSA") { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
         let key = DkimSigningKey::new(&pem, algorithm)
             .map_err(|e| anyhow::anyhow!("[mail] dkim_key_file is not a usable {algorithm:?} key: {e}"))?;
         mailer = mailer.with_dkim(DkimConfig::default_config(selector.clone(), domain.clone(), key));
@@ -110,7 +115,8 @@ pub async fn spawn(
         let addr = listener.local_addr()?;
         let domain = config.mail.domain.clone().context("[mail] domain is not set")?;
         let server = listener::server_config(config, &domain);
-        let delivery = Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
+        let delivery =
+            Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
         let mut rx = stop.clone();
         tasks.spawn(async move {
             let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
@@ -133,7 +139,10 @@ pub async fn digest_now(config: &Config, store: &Store) -> anyhow::Result<()> {
         println!("no new message since the last digests");
     }
     let stats = outbox.drain().await?;
-    println!("sent {}, deferred {}, failed {}, cancelled {}", stats.sent, stats.retried, stats.failed, stats.cancelled);
+    println!(
+        "sent {}, deferred {}, failed {}, cancelled {}",
+        stats.sent, stats.retried, stats.failed, stats.cancelled
+    );
     Ok(())
 }
 
@@ -141,7 +150,10 @@ pub async fn digest_now(config: &Config, store: &Store) -> anyhow::Result<()> {
 pub async fn send_now(config: &Config, store: &Store) -> anyhow::Result<()> {
     let outbox = outbox(config, store)?.context("the mail bridge needs [mail] domain and smtp_url")?;
     let stats = outbox.drain().await?;
-    println!("sent {}, deferred {}, failed {}, cancelled {}", stats.sent, stats.retried, stats.failed, stats.cancelled);
+    println!(
+        "sent {}, deferred {}, failed {}, cancelled {}",
+        stats.sent, stats.retried, stats.failed, stats.cancelled
+    );
     Ok(())
 }
 

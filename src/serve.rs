@@ -49,7 +49,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;
-        let mut handlers: Vec<Arc<dyn EventHandler>> = vec![Arc::new(BotHandler::new(client, config.clone()))];
+        let mut handlers: Vec<Arc<dyn EventHandler>> =
+            vec![Arc::new(BotHandler::new(client, config.clone()))];
         if config.mail.bridge_enabled() {
             let client = MatrixClient::new(&config, metrics.clone())?;
             handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));

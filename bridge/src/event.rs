@@ -9,12 +9,22 @@ use relais_core::store::mail::MailMessage;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// `!courriel …` / `!email …`: its arguments.
-    Command { room_id: OwnedRoomId, event_id: OwnedEventId, sender: OwnedUserId, args: Vec<String> },
+    Command {
+        room_id: OwnedRoomId,
+        event_id: OwnedEventId,
+        sender: OwnedUserId,
+        args: Vec<String>,
+    },
     /// A message to mirror (sender name and author member are filled in later).
     Message(MailMessage),
     /// An edit of `target`: its new text.
-    Edit { target: String, body: String },
-    Redaction { target: String },
+    Edit {
+        target: String,
+        body: String,
+    },
+    Redaction {
+        target: String,
+    },
 }
 
 fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -175,7 +185,8 @@ mod tests {
         let Some(Parsed::Message(m)) = parse(&thread) else { panic!("thread") };
         assert_eq!((m.thread_root.as_deref(), m.reply_to), (Some("$root"), None));
 
-        let edit = event(json!({"msgtype": "m.text", "body": "* corrigé", "m.new_content": {"body": "corrigé"},
+        let edit =
+            event(json!({"msgtype": "m.text", "body": "* corrigé", "m.new_content": {"body": "corrigé"},
             "m.relates_to": {"rel_type": "m.replace", "event_id": "$old"}}));
         assert_eq!(parse(&edit), Some(Parsed::Edit { target: "$old".into(), body: "corrigé".into() }));
 

@@ -142,7 +142,8 @@ impl BridgeHandler {
         sender: &OwnedUserId,
         args: &[String],
     ) -> Result<String, HandlerError> {
-        let Some(domain) = self.config.mail.domain.clone().filter(|_| self.config.mail.bridge_enabled()) else {
+        let Some(domain) = self.config.mail.domain.clone().filter(|_| self.config.mail.bridge_enabled())
+        else {
             return Ok(messages::no_bridge());
         };
         let sub = args.first().map(|s| s.to_lowercase());
@@ -191,11 +192,13 @@ impl BridgeHandler {
         mode: Option<DeliveryMode>,
         domain: &str,
     ) -> Result<String, HandlerError> {
-        let Some(list) = self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        let Some(list) =
+            self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
         else {
             return Ok(messages::not_a_list());
         };
-        let Some((member, _)) = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)? else {
+        let Some((member, _)) = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)?
+        else {
             return Ok(messages::not_a_member());
         };
         self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
@@ -206,7 +209,8 @@ impl BridgeHandler {
     }
 
     async fn status(&self, room_id: &RoomId, sender: &UserId, domain: &str) -> Result<String, HandlerError> {
-        let Some(list) = self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        let Some(list) =
+            self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
         else {
             return Ok(messages::not_a_list());
         };
@@ -238,7 +242,12 @@ impl BridgeHandler {
         Ok(level >= 50)
     }
 
-    async fn reply(&self, room_id: &RoomId, event_id: &OwnedEventId, text: String) -> Result<(), HandlerError> {
+    async fn reply(
+        &self,
+        room_id: &RoomId,
+        event_id: &OwnedEventId,
+        text: String,
+    ) -> Result<(), HandlerError> {
         let mut content = ruma::events::room::message::RoomMessageEventContent::notice_plain(text);
         content.relates_to = Some(ruma::events::room::message::Relation::Reply(
             ruma::events::relation::Reply::new(ruma::events::relation::InReplyTo::new(event_id.clone())),

@@ -70,7 +70,9 @@ pub fn status(address: &str, mode: Option<DeliveryMode>) -> String {
         Some(mode) if mode != DeliveryMode::None => {
             format!("Liste de ce salon : {address}. Vous recevez {} par courriel.", mode_label(mode))
         }
-        _ => format!("Liste de ce salon : {address}. Vous ne la recevez pas par courriel (!courriel abonner)."),
+        _ => {
+            format!("Liste de ce salon : {address}. Vous ne la recevez pas par courriel (!courriel abonner).")
+        }
     }
 }
 
@@ -88,10 +90,10 @@ pub mod bounce {
 
     pub const NOT_SUBSCRIBED: &str = "vous n'êtes pas (ou plus) abonné(e) à cette liste.";
     pub const WRONG_SENDER: &str = "l'adresse d'expédition ne correspond pas à celle de l'abonné(e).";
-    pub const NOT_AUTHENTICATED: &str =
-        "votre fournisseur de messagerie n'a pas pu prouver que ce courriel vient bien de vous (SPF/DKIM/DMARC).";
+    pub const NOT_AUTHENTICATED: &str = "votre fournisseur de messagerie n'a pas pu prouver que ce courriel vient bien de vous (SPF/DKIM/DMARC).";
     pub const BAD_KEY: &str = "l'adresse de réponse est incorrecte ou a été modifiée.";
-    pub const BARE_LIST: &str = "les messages envoyés directement à l'adresse de la liste ne sont pas publiés.";
+    pub const BARE_LIST: &str =
+        "les messages envoyés directement à l'adresse de la liste ne sont pas publiés.";
     pub const EMPTY: &str = "il ne contient pas de texte nouveau (seulement une citation ou une signature).";
     pub const UNREADABLE: &str = "il n'a pas pu être lu (format de courriel invalide).";
 

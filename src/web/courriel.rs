@@ -61,7 +61,8 @@ fn list_fieldset(index: usize, entry: &MemberList) -> String {
 }
 
 fn preferences_page(lists: &[MemberList], token: &str, notice: Option<&str>) -> String {
-    let notice = notice.map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", escape(n))).unwrap_or_default();
+    let notice =
+        notice.map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", escape(n))).unwrap_or_default();
     if lists.is_empty() {
         return page(
             "Mes courriels",

@@ -12,7 +12,8 @@ impl MatrixClient {
     /// Registers `localpart` in the appservice namespace; an existing user is success.
     pub async fn register_appservice_user(&self, localpart: &str) -> Result<(), ClientError> {
         let url = format!("{}/_matrix/client/v3/register", self.inner.base_url);
-        let body = json!({"type": "m.login.application_service", "username": localpart, "inhibit_login": true});
+        let body =
+            json!({"type": "m.login.application_service", "username": localpart, "inhibit_login": true});
         let request = self.inner.http.post(&url).bearer_auth(self.inner.as_token.expose()).json(&body);
         match self.raw(request).await {
             Ok(_) => Ok(()),
@@ -76,12 +77,7 @@ impl MatrixClient {
             urlencode(txn_id),
             urlencode(as_user.as_str())
         );
-        let request = self
-            .inner
-            .http
-            .put(&url)
-            .bearer_auth(self.inner.as_token.expose())
-            .json(content);
+        let request = self.inner.http.put(&url).bearer_auth(self.inner.as_token.expose()).json(content);
         let answer = self.raw(request).await?;
         answer["event_id"]
             .as_str()

@@ -7,8 +7,12 @@
 /// The verdict on the sender's domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Pass { method: &'static str },
-    Fail { reason: String },
+    Pass {
+        method: &'static str,
+    },
+    Fail {
+        reason: String,
+    },
     /// No header from the trusted MTA.
     None,
 }
@@ -87,7 +91,8 @@ fn aligned(a: &str, b: &str) -> bool {
 
 /// The verdict of the trusted MTA on mail whose `From` is in `from_domain`.
 pub fn evaluate(headers: &[&str], authserv_id: &str, from_domain: &str) -> Verdict {
-    let trusted = headers.iter().map(|h| parse(h)).find(|(id, _)| id.eq_ignore_ascii_case(authserv_id.trim()));
+    let trusted =
+        headers.iter().map(|h| parse(h)).find(|(id, _)| id.eq_ignore_ascii_case(authserv_id.trim()));
     let Some((_, clauses)) = trusted else { return Verdict::None };
     if clauses.is_empty() {
         return Verdict::Fail { reason: "no authentication result".into() };
@@ -100,15 +105,17 @@ pub fn evaluate(headers: &[&str], authserv_id: &str, from_domain: &str) -> Verdi
             Verdict::Fail { reason: format!("dmarc={}", dmarc.result) }
         };
     }
-    let dkim = clauses.iter().filter(|c| c.method == "dkim" && c.result == "pass").any(|c| {
-        c.prop("header.d").or_else(|| c.prop("header.i")).is_some_and(|d| aligned(d, from_domain))
-    });
+    let dkim = clauses
+        .iter()
+        .filter(|c| c.method == "dkim" && c.result == "pass")
+        .any(|c| c.prop("header.d").or_else(|| c.prop("header.i")).is_some_and(|d| aligned(d, from_domain)));
     if dkim {
         return Verdict::Pass { method: "dkim" };
     }
-    let spf = clauses.iter().filter(|c| c.method == "spf" && c.result == "pass").any(|c| {
-        c.prop("smtp.mailfrom").is_some_and(|d| aligned(d, from_domain))
-    });
+    let spf = clauses
+        .iter()
+        .filter(|c| c.method == "spf" && c.result == "pass")
+        .any(|c| c.prop("smtp.mailfrom").is_some_and(|d| aligned(d, from_domain)));
     if spf {
         return Verdict::Pass { method: "spf" };
     }
@@ -146,7 +153,8 @@ pub fn classify_dsn(delivery_status: &str) -> Option<BounceKind> {
 /// A guess from the text of a non-standard bounce.
 pub fn classify_text_bounce(text: &str) -> Option<BounceKind> {
     let text = text.to_lowercase();
-    const SOFT: [&str; 6] = ["mailbox full", "boîte pleine", "boite pleine", "quota", "over quota", "temporar"];
+    const SOFT: [&str; 6] =
+        ["mailbox full", "boîte pleine", "boite pleine", "quota", "over quota", "temporar"];
     const HARD: [&str; 8] = [
         "user unknown",
         "no such user",
@@ -201,7 +209,10 @@ mod tests {
 
     #[test]
     fn bounces_and_automatic_mail() {
-        assert_eq!(classify_dsn("Final-Recipient: rfc822; a@b\nAction: failed\nStatus: 5.1.1\n"), Some(BounceKind::Hard));
+        assert_eq!(
+            classify_dsn("Final-Recipient: rfc822; a@b\nAction: failed\nStatus: 5.1.1\n"),
+            Some(BounceKind::Hard)
+        );
         assert_eq!(classify_dsn("Action: delayed\nStatus: 4.4.1\n"), Some(BounceKind::Soft));
         assert_eq!(classify_dsn("Reporting-MTA: dns; mx"), None);
         assert_eq!(classify_text_bounce("Boîte pleine, réessayez"), Some(BounceKind::Soft));

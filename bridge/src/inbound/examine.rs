@@ -40,8 +40,14 @@ pub struct Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Examined {
     Reply(Reply),
-    Bounce { outbox_id: i64, kind: BounceKind },
-    Unsubscribe { list: String, member: String },
+    Bounce {
+        outbox_id: i64,
+        kind: BounceKind,
+    },
+    Unsubscribe {
+        list: String,
+        member: String,
+    },
     /// Refused with an explanatory answer to the sender.
     Refuse(String),
     /// Dropped without an answer (auto-replies, loops, bounces of bounces). The reason is for logs.
@@ -73,7 +79,14 @@ fn is_stop(text: &str) -> bool {
 }
 
 /// Examines one mail received for `rcpt` from envelope sender `mail_from` (empty: null sender).
-pub fn examine(raw: &[u8], rcpt: &str, mail_from: &str, keys: &Keys, domain: &str, auth: &AuthPolicy) -> Examined {
+pub fn examine(
+    raw: &[u8],
+    rcpt: &str,
+    mail_from: &str,
+    keys: &Keys,
+    domain: &str,
+    auth: &AuthPolicy,
+) -> Examined {
     let Some(localpart) = our_localpart(rcpt, domain) else {
         return Examined::Drop("recipient outside the mail domain");
     };
@@ -85,7 +98,11 @@ pub fn examine(raw: &[u8], rcpt: &str, mail_from: &str, keys: &Keys, domain: &st
         Err(_) => return Examined::Refuse(bounce::BAD_KEY.into()),
     };
     let Some(message) = MessageParser::default().parse(raw) else {
-        return if mail_from.is_empty() { Examined::Drop("unreadable") } else { Examined::Refuse(bounce::UNREADABLE.into()) };
+        return if mail_from.is_empty() {
+            Examined::Drop("unreadable")
+        } else {
+            Examined::Refuse(bounce::UNREADABLE.into())
+        };
     };
     if let Target::Bounce { outbox_id } = target {
         return match bounce_kind(&message) {
@@ -107,7 +124,9 @@ pub fn examine(raw: &[u8], rcpt: &str, mail_from: &str, keys: &Keys, domain: &st
     if message.message_id().is_some_and(|id| id.to_ascii_lowercase().ends_with(&format!("@{domain}"))) {
         return Examined::Drop("our own Message-ID");
     }
-    if header("Precedence").is_some_and(|p| matches!(p.to_ascii_lowercase().as_str(), "bulk" | "junk" | "list")) {
+    if header("Precedence")
+        .is_some_and(|p| matches!(p.to_ascii_lowercase().as_str(), "bulk" | "junk" | "list"))
+    {
         return Examined::Drop("bulk or list mail");
     }
     match target {
@@ -118,7 +137,13 @@ pub fn examine(raw: &[u8], rcpt: &str, mail_from: &str, keys: &Keys, domain: &st
     }
 }
 
-fn reply(message: &mail_parser::Message<'_>, list: String, seq: i64, member: String, auth: &AuthPolicy) -> Examined {
+fn reply(
+    message: &mail_parser::Message<'_>,
+    list: String,
+    seq: i64,
+    member: String,
+    auth: &AuthPolicy,
+) -> Examined {
     let Some(from) = message.from().and_then(|a| a.first()).and_then(|a| a.address()) else {
         return Examined::Refuse(bounce::UNREADABLE.into());
     };
@@ -189,7 +214,8 @@ fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
 fn bounce_kind(message: &mail_parser::Message<'_>) -> Option<BounceKind> {
     for part in &message.parts {
         let is_status = part.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status"))
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("delivery-status"))
         });
         if is_status {
             let text = String::from_utf8_lossy(part.contents());

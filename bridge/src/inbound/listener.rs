@@ -24,7 +24,11 @@ impl StoreDelivery {
 }
 
 fn unknown() -> Reply {
-    Reply::new(550, "5.1.1", "Adresse inconnue, ou adresse de reponse modifiee : repondez a un message recu de la liste")
+    Reply::new(
+        550,
+        "5.1.1",
+        "Adresse inconnue, ou adresse de reponse modifiee : repondez a un message recu de la liste",
+    )
 }
 
 impl Delivery for StoreDelivery {
@@ -35,9 +39,12 @@ impl Delivery for StoreDelivery {
         }
         match self.keys.parse_localpart(local) {
             // The bare list address is accepted so the sender gets an explanation.
-            Ok(Target::List { .. } | Target::Reply { .. } | Target::Bounce { .. } | Target::Unsubscribe { .. }) => {
-                Ok(())
-            }
+            Ok(
+                Target::List { .. }
+                | Target::Reply { .. }
+                | Target::Bounce { .. }
+                | Target::Unsubscribe { .. },
+            ) => Ok(()),
             Err(KeyError::BadSignature | KeyError::Unknown) => Err(unknown()),
         }
     }

@@ -57,7 +57,13 @@ enum Settled {
 }
 
 impl Inbound {
-    pub fn new(store: Store, client: MatrixClient, keys: Keys, config: Arc<Config>, mailer: Option<Mailer>) -> Self {
+    pub fn new(
+        store: Store,
+        client: MatrixClient,
+        keys: Keys,
+        config: Arc<Config>,
+        mailer: Option<Mailer>,
+    ) -> Self {
         Self { store, client, keys, config, mailer, joined: Arc::default() }
     }
 
@@ -115,8 +121,14 @@ impl Inbound {
     }
 
     async fn settle(&self, item: &InboundItem) -> Result<Settled, StoreError> {
-        let examined =
-            examine::examine(&item.raw, &item.rcpt, &item.mail_from, &self.keys, self.domain(), &self.policy());
+        let examined = examine::examine(
+            &item.raw,
+            &item.rcpt,
+            &item.mail_from,
+            &self.keys,
+            self.domain(),
+            &self.policy(),
+        );
         match examined {
             Examined::Drop(why) => Ok(Settled::Done("dropped", why.into())),
             Examined::Refuse(reason) => Ok(self.refuse(item, &reason, "refused").await),
@@ -143,8 +155,14 @@ impl Inbound {
             .to(to)
             .subject(subject)
             .envelope(envelope)
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Loop"), format!("relais@{}", self.domain())))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-replied".into(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Loop"),
+                format!("relais@{}", self.domain()),
+            ))
             .header(ContentType::TEXT_PLAIN)
             .body(text.to_owned())
             .map_err(|e| e.to_string())?;
@@ -159,7 +177,8 @@ impl Inbound {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
         };
         let points = if kind == BounceKind::Hard { 2 } else { 1 };
-        let disabled = self.store.mail_bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
+        let disabled =
+            self.store.mail_bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
         if disabled {
             let entry = relais_core::store::provisioning::AuditEntry {
                 at: now_ms(),
@@ -170,7 +189,10 @@ impl Inbound {
             };
             self.store.audit_append(&entry).await?;
         }
-        Ok(Settled::Done("bounce", if disabled { "address disabled".into() } else { "bounce counted".into() }))
+        Ok(Settled::Done(
+            "bounce",
+            if disabled { "address disabled".into() } else { "bounce counted".into() },
+        ))
     }
 
     async fn unsubscribe(
@@ -183,12 +205,17 @@ impl Inbound {
         let lists = match list {
             "tout" => self.store.mail_member_lists(member, self.config.mail.default_mode).await?,
             _ => match self.store.mail_list_by_localpart(list).await? {
-                Some(l) => vec![relais_core::store::mail::MemberList { list: l, mode: self.config.mail.default_mode }],
+                Some(l) => vec![relais_core::store::mail::MemberList {
+                    list: l,
+                    mode: self.config.mail.default_mode,
+                }],
                 None => Vec::new(),
             },
         };
         for entry in &lists {
-            self.store.mail_set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None).await?;
+            self.store
+                .mail_set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None)
+                .await?;
         }
         if confirm {
             let _ = self.answer(&item.mail_from, bounce::UNSUBSCRIBED_SUBJECT, bounce::UNSUBSCRIBED).await;
@@ -210,7 +237,8 @@ impl Inbound {
         if !reply.authenticated {
             return Ok(self.refuse(item, bounce::NOT_AUTHENTICATED, "refused").await);
         }
-        if !self.store.mail_is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await? {
+        if !self.store.mail_is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await?
+        {
             return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
         }
         if reply.unsubscribe {
@@ -256,7 +284,13 @@ impl Inbound {
         Ok(ghost)
     }
 
-    async fn post(&self, item: &InboundItem, room_id: &str, reply: &Reply, record: &str) -> Result<(), ClientError> {
+    async fn post(
+        &self,
+        item: &InboundItem,
+        room_id: &str,
+        reply: &Reply,
+        record: &str,
+    ) -> Result<(), ClientError> {
         let room_id = RoomId::parse(room_id).map_err(|e| ClientError::Request(e.to_string()))?;
         let ghost = self.ghost(&reply.member, record, &room_id).await?;
         let relation = self.relation(reply.seq).await.map_err(|e| ClientError::Request(e.to_string()))?;
@@ -269,7 +303,8 @@ impl Inbound {
             self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &ghost).await?;
         }
         for (n, file) in reply.attachments.iter().enumerate() {
-            let uri = self.client.upload_media(&ghost, &file.content_type, &file.name, file.data.clone()).await?;
+            let uri =
+                self.client.upload_media(&ghost, &file.content_type, &file.name, file.data.clone()).await?;
             let msgtype = if file.content_type.starts_with("image/") { "m.image" } else { "m.file" };
             let mut content = json!({"msgtype": msgtype, "body": file.name, "url": uri,
                 "info": {"mimetype": file.content_type, "size": file.data.len()}});

@@ -50,7 +50,11 @@ pub trait Delivery: Send + Sync + 'static {
     fn check_recipient(&self, rcpt: &str) -> Result<(), Reply>;
     /// After `DATA`: stores the message durably; one result per recipient, in order. The
     /// server answers 250 only for `Ok`.
-    fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> impl Future<Output = Vec<Result<(), Reply>>> + Send;
+    fn deliver(
+        &self,
+        envelope: Envelope,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Vec<Result<(), Reply>>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +167,8 @@ impl<'a, D: Delivery> Session<'a, D> {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let read = tokio::time::timeout(self.config.idle_timeout, reader.read_until(b'\n', &mut line)).await;
+            let read =
+                tokio::time::timeout(self.config.idle_timeout, reader.read_until(b'\n', &mut line)).await;
             let n = match read {
                 Ok(result) => result?,
                 Err(_) => {
@@ -269,7 +274,11 @@ impl<'a, D: Delivery> Session<'a, D> {
         }
     }
 
-    async fn finish_data<W: AsyncWrite + Unpin>(&mut self, data: Option<Vec<u8>>, write: &mut W) -> std::io::Result<()> {
+    async fn finish_data<W: AsyncWrite + Unpin>(
+        &mut self,
+        data: Option<Vec<u8>>,
+        write: &mut W,
+    ) -> std::io::Result<()> {
         let recipients = std::mem::take(&mut self.rcpt_to);
         let mail_from = self.mail_from.take().unwrap_or_default();
         let Some(data) = data else {
@@ -289,10 +298,8 @@ impl<'a, D: Delivery> Session<'a, D> {
         };
         let mut results = self.delivery.deliver(envelope, data).await;
         results.resize(recipients.len(), Err(Reply::new(451, "4.3.0", "Not stored")));
-        let replies: Vec<Reply> = results
-            .into_iter()
-            .map(|r| r.map_or_else(|reply| reply, |()| ok("Message accepted")))
-            .collect();
+        let replies: Vec<Reply> =
+            results.into_iter().map(|r| r.map_or_else(|reply| reply, |()| ok("Message accepted"))).collect();
         match self.config.protocol {
             Protocol::Lmtp => {
                 for reply in replies {
@@ -300,7 +307,8 @@ impl<'a, D: Delivery> Session<'a, D> {
                 }
             }
             Protocol::Smtp => {
-                let reply = replies.into_iter().find(|r| r.code >= 400).unwrap_or_else(|| ok("Message accepted"));
+                let reply =
+                    replies.into_iter().find(|r| r.code >= 400).unwrap_or_else(|| ok("Message accepted"));
                 write.write_all(reply.line().as_bytes()).await?;
             }
         }
@@ -320,7 +328,10 @@ fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
 
 /// Reads message data up to the lone dot, undoing dot-stuffing; `None` when it exceeded `max`
 /// (read to its end anyway, so the session can go on).
-async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
     let mut data = Vec::new();
     let mut too_big = false;
     let mut line = Vec::new();

@@ -20,7 +20,8 @@ const SEPARATORS: &[&str] = &[
 ];
 
 /// Header names of the quoted block of Outlook/SFR/Orange ("De : …", "From: …").
-const HEADER_NAMES: &[&str] = &["de", "from", "envoyé", "envoye", "sent", "date", "à", "a", "to", "objet", "subject", "cc"];
+const HEADER_NAMES: &[&str] =
+    &["de", "from", "envoyé", "envoye", "sent", "date", "à", "a", "to", "objet", "subject", "cc"];
 
 /// Mobile footers removed when they end the reply.
 const FOOTERS: &[&str] = &[
@@ -74,9 +75,14 @@ fn history_start(lines: &[&str]) -> Option<usize> {
         }
         if is_attribution_end(line) {
             // A wrapped attribution starts on the line above.
-            let start = if i > 0 && starts_attribution(lines[i - 1]) && !starts_attribution(line) { i - 1 } else { i };
+            let start = if i > 0 && starts_attribution(lines[i - 1]) && !starts_attribution(line) {
+                i - 1
+            } else {
+                i
+            };
             // An attribution must be followed by quoted text or nothing, else it is prose.
-            let rest_quoted = lines[i + 1..].iter().all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'));
+            let rest_quoted =
+                lines[i + 1..].iter().all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'));
             if starts_attribution(lines[start]) || rest_quoted {
                 return Some(start);
             }
@@ -107,7 +113,10 @@ pub fn strip_reply(text: &str) -> String {
         }
         kept.push(line.trim_end());
     }
-    while kept.last().is_some_and(|l| l.trim().is_empty() || FOOTERS.iter().any(|f| normalise(l).starts_with(f))) {
+    while kept
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || FOOTERS.iter().any(|f| normalise(l).starts_with(f)))
+    {
         kept.pop();
     }
     let first = kept.iter().position(|l| !l.trim().is_empty()).unwrap_or(kept.len());
@@ -145,7 +154,8 @@ pub fn html_to_text(html: &str) -> String {
         rest = &after[gt + 1..];
         let lower = tag.to_ascii_lowercase();
         let closing = lower.starts_with('/');
-        let name: String = lower.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String =
+            lower.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
         // Gmail, Outlook and Apple quote containers: everything from there on is history.
         if !closing
             && (lower.contains("gmail_quote")
@@ -231,13 +241,25 @@ mod tests {
     fn edge_cases() {
         assert_eq!(strip_reply(""), "");
         assert_eq!(strip_reply("> tout cité\n> encore"), "");
-        assert_eq!(strip_reply("Oui.\r\n\r\nLe lun. 23 nov. 2026 à 18:02, Jeanne <j@x.org> a écrit :\r\n> Q ?\r\n"), "Oui.");
-        assert_eq!(strip_reply("Paul a écrit un tract magnifique.\nBravo."), "Paul a écrit un tract magnifique.\nBravo.");
+        assert_eq!(
+            strip_reply("Oui.\r\n\r\nLe lun. 23 nov. 2026 à 18:02, Jeanne <j@x.org> a écrit :\r\n> Q ?\r\n"),
+            "Oui."
+        );
+        assert_eq!(
+            strip_reply("Paul a écrit un tract magnifique.\nBravo."),
+            "Paul a écrit un tract magnifique.\nBravo."
+        );
         assert_eq!(strip_reply("Merci\n-- \nJeanne\nSecrétaire"), "Merci");
         assert_eq!(strip_reply("D'accord\n\nEnvoyé de mon iPhone"), "D'accord");
-        assert_eq!(html_to_text("<p>Bonjour&nbsp;à tous</p><p>Oui &amp; non <b>é</b></p>"), "Bonjour à tous\n\nOui & non é");
+        assert_eq!(
+            html_to_text("<p>Bonjour&nbsp;à tous</p><p>Oui &amp; non <b>é</b></p>"),
+            "Bonjour à tous\n\nOui & non é"
+        );
         assert_eq!(html_to_text("a < b <i"), "a < b <i");
-        assert_eq!(html_to_text("<div>Réponse</div><div class=\"gmail_quote\">Le … a écrit</div>"), "Réponse");
+        assert_eq!(
+            html_to_text("<div>Réponse</div><div class=\"gmail_quote\">Le … a écrit</div>"),
+            "Réponse"
+        );
         assert_eq!(html_to_text("<style>p{}</style>é&#233;&#xE9;"), "ééé");
     }
 }

@@ -139,7 +139,10 @@ fn assemble(
         .raw_header(header("X-Loop", format!("relais@{}", site.domain)))
         .raw_header(header("List-Post", format!("<mailto:{}>", frame.list_post)))
         .raw_header(header("List-Archive", format!("<{}>", frame.archive)))
-        .raw_header(header("List-Unsubscribe", format!("<{unsub_url}>, <mailto:{unsub_mailto}?subject=unsubscribe>")))
+        .raw_header(header(
+            "List-Unsubscribe",
+            format!("<{unsub_url}>, <mailto:{unsub_mailto}?subject=unsubscribe>"),
+        ))
         .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
     if let Some(list_id) = frame.list_id {
         builder = builder.raw_header(header("List-Id", list_id));
@@ -169,7 +172,8 @@ pub fn message_mail(
     recipient: Recipient<'_>,
 ) -> Result<Message, RenderError> {
     let list_address = address(&list.localpart, &site.domain)?;
-    let reply = address(&keys.reply_localpart(&list.localpart, message.seq, recipient.member_id), &site.domain)?;
+    let reply =
+        address(&keys.reply_localpart(&list.localpart, message.seq, recipient.member_id), &site.domain)?;
     let post = format!("{}@{}", keys.reply_localpart(&list.localpart, 0, recipient.member_id), site.domain);
     let subject = match thread_subject {
         Some(root) => format!("Re: [{}] {}", list.name, subject_line(root)),
@@ -317,7 +321,8 @@ fn digest_bodies(
     let mut html = String::new();
     for section in sections {
         let room = room_link(site, &section.list.room_id);
-        let reply = format!("{}@{}", keys.reply_localpart(&section.list.localpart, 0, member_id), site.domain);
+        let reply =
+            format!("{}@{}", keys.reply_localpart(&section.list.localpart, 0, member_id), site.domain);
         text.push_str(&format!("\n=== {} ===\n", section.list.name));
         html.push_str(&format!("<h2>{}</h2>\n", escape(&section.list.name)));
         for thread in threads(&section.messages) {

@@ -62,12 +62,15 @@ enum Outcome {
     Failed(String),
 }
 
+/// A digest with the messages of its window.
+type LoadedDigest = Option<(Digest, Arc<Vec<MailMessage>>)>;
+
 /// Per-pass cache of what many deliveries share (the message of a fan-out, a digest's window).
 #[derive(Debug, Default)]
 struct Cache {
     lists: HashMap<String, Option<MailList>>,
     messages: HashMap<String, Option<MailMessage>>,
-    digests: HashMap<i64, Option<(Digest, Arc<Vec<MailMessage>>)>>,
+    digests: HashMap<i64, LoadedDigest>,
 }
 
 /// A random owner id for a batch's leases, without a dependency: the standard library's
@@ -75,7 +78,9 @@ struct Cache {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+    );
     hasher.finish()
 }
 
@@ -262,11 +267,7 @@ impl Outbox {
             .map_err(|e| e.to_string())
     }
 
-    async fn digest(
-        &self,
-        digest_id: i64,
-        cache: &Mutex<Cache>,
-    ) -> Result<Option<(Digest, Arc<Vec<MailMessage>>)>, StoreError> {
+    async fn digest(&self, digest_id: i64, cache: &Mutex<Cache>) -> Result<LoadedDigest, StoreError> {
         if let Some(hit) = cache.lock().await.digests.get(&digest_id) {
             return Ok(hit.clone());
         }

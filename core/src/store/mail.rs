@@ -187,7 +187,10 @@ impl Store {
     }
 
     /// Provisioned rooms of the given kinds: (room key, name, room id).
-    pub async fn prov_rooms_of_kinds(&self, kinds: &[&str]) -> Result<Vec<(String, String, String)>, StoreError> {
+    pub async fn prov_rooms_of_kinds(
+        &self,
+        kinds: &[&str],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
         let rows = sqlx::query("SELECT room_key, kind, name, room_id FROM prov_room ORDER BY room_key")
             .fetch_all(self.pool())
             .await?;
@@ -208,7 +211,8 @@ impl Store {
         mode: DeliveryMode,
         default: DeliveryMode,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let sql = format!("SELECT member_id, email FROM ({SUBSCRIBERS}) subs WHERE mode = $3 ORDER BY member_id");
+        let sql =
+            format!("SELECT member_id, email FROM ({SUBSCRIBERS}) subs WHERE mode = $3 ORDER BY member_id");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(room_id)
             .bind(default.as_str())
@@ -307,13 +311,12 @@ impl Store {
     /// message was known.
     pub async fn mail_redact(&self, event_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let known = sqlx::query(
-            "UPDATE mail_message SET redacted = 1, body = '', html = NULL WHERE event_id = $1",
-        )
-        .bind(event_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let known =
+            sqlx::query("UPDATE mail_message SET redacted = 1, body = '', html = NULL WHERE event_id = $1")
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         sqlx::query(
             "UPDATE mail_outbox SET state = 'cancelled', email = '' \
              WHERE kind = 'message' AND ref = $1 AND state IN ('pending', 'sending')",
@@ -326,15 +329,19 @@ impl Store {
     }
 
     /// An edit: mail not yet sent and digests carry the new text.
-    pub async fn mail_edit(&self, event_id: &str, body: &str, html: Option<&str>) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE mail_message SET body = $1, html = $2 WHERE event_id = $3 AND redacted = 0",
-        )
-        .bind(body)
-        .bind(html)
-        .bind(event_id)
-        .execute(self.pool())
-        .await?;
+    pub async fn mail_edit(
+        &self,
+        event_id: &str,
+        body: &str,
+        html: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE mail_message SET body = $1, html = $2 WHERE event_id = $3 AND redacted = 0")
+                .bind(body)
+                .bind(html)
+                .bind(event_id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -356,12 +363,11 @@ impl Store {
         default: DeliveryMode,
     ) -> Result<Option<(Digest, u64)>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let from: i64 =
-            sqlx::query("SELECT COALESCE(MAX(seq_to), 0) AS s FROM mail_digest WHERE mode = $1")
-                .bind(mode.as_str())
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("s")?;
+        let from: i64 = sqlx::query("SELECT COALESCE(MAX(seq_to), 0) AS s FROM mail_digest WHERE mode = $1")
+            .bind(mode.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("s")?;
         let to: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM mail_message")
             .fetch_one(&mut *tx)
             .await?
@@ -408,10 +414,11 @@ impl Store {
     }
 
     pub async fn mail_digest(&self, digest_id: i64) -> Result<Option<Digest>, StoreError> {
-        let row = sqlx::query("SELECT digest_id, mode, seq_from, seq_to FROM mail_digest WHERE digest_id = $1")
-            .bind(digest_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT digest_id, mode, seq_from, seq_to FROM mail_digest WHERE digest_id = $1")
+                .bind(digest_id)
+                .fetch_optional(self.pool())
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let mode: String = row.try_get("mode")?;
         Ok(Some(Digest {
@@ -445,7 +452,11 @@ impl Store {
              LEFT JOIN mail_pref p ON p.member_id = lm.member_id AND p.room_id = lm.room_id \
              WHERE lm.member_id = $1 ORDER BY l.name"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(member_id).bind(default.as_str()).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(member_id)
+            .bind(default.as_str())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(MemberList {
@@ -459,7 +470,12 @@ impl Store {
 
     /// Sets a member's mode for one list. Mail of that list not sent yet is cancelled when the
     /// member no longer wants each message.
-    pub async fn mail_set_mode(&self, member_id: &str, room_id: &str, mode: DeliveryMode) -> Result<(), StoreError> {
+    pub async fn mail_set_mode(
+        &self,
+        member_id: &str,
+        room_id: &str,
+        mode: DeliveryMode,
+    ) -> Result<(), StoreError> {
         if mode != DeliveryMode::Message {
             sqlx::query(
                 "UPDATE mail_outbox SET state = 'cancelled', email = '' WHERE member_id = $1 AND kind = 'message' \
@@ -557,7 +573,12 @@ impl Store {
     }
 
     /// Ends a delivery: `sent`, `cancelled` or `failed`. The address is erased from the row.
-    pub async fn mail_outbox_finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
+    pub async fn mail_outbox_finish(
+        &self,
+        id: i64,
+        state: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET state = $1, error = $2, email = '', sent_at = $3, lease_until = 0, \
              lease_owner = NULL \
@@ -601,16 +622,20 @@ impl Store {
                 _ => stats.cancelled += n,
             }
         }
-        stats.inbound_pending =
-            sqlx::query("SELECT COUNT(*) AS n FROM mail_inbound WHERE state = 'pending'")
-                .fetch_one(self.pool())
-                .await?
-                .try_get("n")?;
+        stats.inbound_pending = sqlx::query("SELECT COUNT(*) AS n FROM mail_inbound WHERE state = 'pending'")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
         Ok(stats)
     }
 
     /// Keeps received mail until it is handled; the listener answers 250 only after this.
-    pub async fn mail_inbound_store(&self, rcpt: &str, mail_from: &str, raw: &[u8]) -> Result<i64, StoreError> {
+    pub async fn mail_inbound_store(
+        &self,
+        rcpt: &str,
+        mail_from: &str,
+        raw: &[u8],
+    ) -> Result<i64, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO mail_inbound (received_at, rcpt, mail_from, raw, next_at) VALUES ($1, $2, $3, $4, $1) \
@@ -625,7 +650,11 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
-    pub async fn mail_claim_inbound(&self, limit: i64, lease_ms: i64) -> Result<Vec<InboundItem>, StoreError> {
+    pub async fn mail_claim_inbound(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<InboundItem>, StoreError> {
         let now = now_ms();
         let rows = sqlx::query(
             "UPDATE mail_inbound SET lease_until = $1 \
@@ -758,7 +787,10 @@ impl Store {
     }
 
     /// A member's record (JSON) and address, by member id.
-    pub async fn member_record(&self, member_id: &str) -> Result<Option<(String, Option<String>, bool)>, StoreError> {
+    pub async fn member_record(
+        &self,
+        member_id: &str,
+    ) -> Result<Option<(String, Option<String>, bool)>, StoreError> {
         let row = sqlx::query("SELECT record, email, active FROM prov_member WHERE member_id = $1")
             .bind(member_id)
             .fetch_optional(self.pool())
@@ -776,10 +808,11 @@ impl Store {
 
     /// The member linked to a Matrix account: (member id, record JSON).
     pub async fn member_of_matrix_id(&self, user_id: &str) -> Result<Option<(String, String)>, StoreError> {
-        let row = sqlx::query("SELECT member_id, record FROM prov_member WHERE matrix_id = $1 AND active = 1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT member_id, record FROM prov_member WHERE matrix_id = $1 AND active = 1")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("member_id")?, r.try_get("record")?))).transpose()?)
     }
 

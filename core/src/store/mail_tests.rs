@@ -12,7 +12,13 @@ use crate::config::DeliveryMode;
 const ROOM: &str = "!section:pcf.test";
 
 fn audit() -> AuditEntry {
-    AuditEntry { at: 1, actor: "test".into(), action: "seed".into(), target: String::new(), detail: String::new() }
+    AuditEntry {
+        at: 1,
+        actor: "test".into(),
+        action: "seed".into(),
+        target: String::new(),
+        detail: String::new(),
+    }
 }
 
 async fn seed(store: &Store) {
@@ -43,7 +49,12 @@ async fn seed(store: &Store) {
             }),
             audit(),
         ));
-        done.push((run, 0, Some(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() }), audit()));
+        done.push((
+            run,
+            0,
+            Some(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() }),
+            audit(),
+        ));
     }
     store.prov_complete(&done).await.expect("seed");
     store
@@ -76,13 +87,25 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
     on_both(|store| async move {
         seed(&store).await;
         // Default "message": members 1 and 2 (3 has lapsed); the author gets no copy.
-        assert_eq!(store.mail_store_message(&message("$a", Some("1")), DeliveryMode::Message).await.expect("a"), 1);
-        assert_eq!(store.mail_store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"), 0);
+        assert_eq!(
+            store.mail_store_message(&message("$a", Some("1")), DeliveryMode::Message).await.expect("a"),
+            1
+        );
+        assert_eq!(
+            store.mail_store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"),
+            0
+        );
         store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
-        assert_eq!(store.mail_store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"), 1);
+        assert_eq!(
+            store.mail_store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"),
+            1
+        );
         let items = store.mail_claim_outbox("w", 10, 60_000).await.expect("claim");
         assert_eq!(items.len(), 1, "member 2's mail of $a was cancelled when they chose weekly");
-        assert!(store.mail_claim_outbox("w", 10, 60_000).await.expect("leased").is_empty(), "leases are exclusive");
+        assert!(
+            store.mail_claim_outbox("w", 10, 60_000).await.expect("leased").is_empty(),
+            "leases are exclusive"
+        );
         store.mail_redact("$b").await.expect("redact");
         assert!(store.mail_message("$b").await.expect("b").is_some_and(|m| m.redacted && m.body.is_empty()));
         store.mail_outbox_finish(items[0].id, "sent", None).await.expect("finish");
@@ -90,12 +113,21 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
         assert_eq!((stats.sent, stats.pending), (1, 0), "the redacted message's pending mail is cancelled");
 
         // Weekly digest: only member 2, only unredacted messages.
-        let (digest, queued) =
-            store.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest").expect("new");
+        let (digest, queued) = store
+            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
+            .await
+            .expect("digest")
+            .expect("new");
         assert_eq!(queued, 1);
         let messages = store.mail_messages_between(digest.seq_from, digest.seq_to).await.expect("window");
         assert_eq!(messages.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["$a"]);
-        assert!(store.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("none").is_none());
+        assert!(
+            store
+                .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
+                .await
+                .expect("none")
+                .is_none()
+        );
     })
     .await;
 }
@@ -107,7 +139,8 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
         assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("1"));
         assert!(store.mail_bounce("m1@example.org", 2, 4).await.expect("2"), "disabled at the limit");
         assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("3"), "disabled once");
-        let subs = store.mail_subscribers(ROOM, DeliveryMode::Daily, DeliveryMode::Daily).await.expect("subs");
+        let subs =
+            store.mail_subscribers(ROOM, DeliveryMode::Daily, DeliveryMode::Daily).await.expect("subs");
         assert_eq!(subs, [("2".to_owned(), "m2@example.org".to_owned())], "disabled and lapsed excluded");
         store.mail_opt_in(ROOM, "2", Some(DeliveryMode::Message)).await.expect("opt in");
         store.mail_store_message(&message("$c", None), DeliveryMode::Daily).await.expect("c");

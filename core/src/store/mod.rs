@@ -121,6 +121,6 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod mail_tests;
+#[cfg(test)]
+mod tests;
