@@ -212,6 +212,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     let size = sample.formatted().len();
     let start = Instant::now();
     let queued = store.mail_store_message(&first, DeliveryMode::Message).await?;
+    let enqueue_s = start.elapsed().as_secs_f64();
     let stats = outbox.drain().await?;
     let relais_s = start.elapsed().as_secs_f64();
     anyhow::ensure!(stats.sent as usize == args.subscribers, "sent {} of {}", stats.sent, args.subscribers);
@@ -231,7 +232,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     let inbound = inbound(&store, &keys, args.inbound).await?;
     let out = json!({
         "fanout": {
-            "subscribers": args.subscribers, "queued": queued, "message_bytes": size,
+            "subscribers": args.subscribers, "queued": queued, "message_bytes": size, "enqueue_seconds": enqueue_s,
             "concurrency": args.concurrency,
             "relais_seconds": relais_s, "relais_per_second": args.subscribers as f64 / relais_s,
             "smtp_source_seconds": source_s, "smtp_source_per_second": args.subscribers as f64 / source_s,

@@ -44,9 +44,12 @@ pub use lettre::Message as MailMessage;
 pub use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 
 /// An SMTP submission client; cheap to clone.
+mod local;
+
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    local: Option<local::LocalPool>,
     from: Mailbox,
     dkim: Option<std::sync::Arc<DkimConfig>>,
 }
@@ -64,7 +67,7 @@ impl Mailer {
             .map_err(|e| MailError::Url(e.to_string()))?
             .build();
         let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
-        Ok(Self { transport, from, dkim: None })
+        Ok(Self { transport, from, dkim: None, local: None })
     }
 
     /// A mailer whose SMTP connection pool keeps up to `connections` sessions open.
@@ -75,7 +78,8 @@ impl Mailer {
             .pool_config(pool)
             .build();
         let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
-        Ok(Self { transport, from, dkim: None })
+        let local = local::LocalPool::for_url(smtp_url, connections);
+        Ok(Self { transport, from, dkim: None, local })
     }
 
     /// Signs every message with DKIM from now on.
@@ -94,8 +98,10 @@ impl Mailer {
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
-        self.transport.send(message).await.map_err(smtp_error)?;
-        Ok(())
+        match &self.local {
+            Some(pool) => pool.send(message.envelope(), &message.formatted()).await,
+            None => self.transport.send(message).await.map(|_| ()).map_err(smtp_error),
+        }
     }
 
     /// Sends one message to one recipient.
