@@ -356,3 +356,116 @@ async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory {
+        mails: Mutex<Vec<(Envelope, Vec<u8>)>>,
+    }
+
+    impl Delivery for Memory {
+        fn check_recipient(&self, rcpt: &str) -> Result<(), Reply> {
+            if rcpt.starts_with("inconnu") { Err(Reply::new(550, "5.1.1", "Unknown")) } else { Ok(()) }
+        }
+
+        async fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> Vec<Result<(), Reply>> {
+            let results = envelope
+                .rcpt_to
+                .iter()
+                .map(|r| if r.starts_with("plein") { Err(Reply::new(452, "4.2.2", "Full")) } else { Ok(()) })
+                .collect();
+            self.mails.lock().expect("lock").push((envelope, data));
+            results
+        }
+    }
+
+    async fn server(protocol: Protocol, max: usize) -> (SocketAddr, Arc<Memory>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let memory = Arc::new(Memory::default());
+        let config = ServerConfig {
+            protocol,
+            hostname: "listes.pcf.test".into(),
+            max_message_bytes: max,
+            max_recipients: 10,
+            idle_timeout: Duration::from_secs(10),
+        };
+        tokio::spawn(serve(listener, config, memory.clone(), std::future::pending()));
+        (addr, memory)
+    }
+
+    /// Sends `input` at once (pipelined) and reads `replies` reply lines' codes (multi-line
+    /// replies count once).
+    async fn dialogue(addr: SocketAddr, input: &str, replies: usize) -> Vec<String> {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        write.write_all(input.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        while out.len() < replies {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.expect("read") == 0 {
+                break;
+            }
+            if line.as_bytes().get(3) == Some(&b'-') {
+                continue;
+            }
+            out.push(line.trim_end().to_owned());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_smtp_session_with_dot_stuffing() {
+        let (addr, memory) = server(Protocol::Smtp, 1000).await;
+        let input = "EHLO mx.example.org\r\nMAIL FROM:<jeanne@example.org> SIZE=100 BODY=8BITMIME\r\n\
+                     RCPT TO:<liste@listes.pcf.test>\r\nRCPT TO:<inconnu@listes.pcf.test>\r\nDATA\r\n\
+                     Subject: x\r\n\r\n..point\r\nfin\n.\r\nQUIT\r\n";
+        let replies = dialogue(addr, input, 8).await;
+        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
+        assert_eq!(codes, ["220", "250", "250", "250", "550", "354", "250", "221"], "{replies:?}");
+        let mails = memory.mails.lock().expect("lock");
+        assert_eq!(mails[0].0.mail_from, "jeanne@example.org");
+        assert_eq!(mails[0].0.rcpt_to, ["liste@listes.pcf.test"]);
+        assert_eq!(mails[0].1, b"Subject: x\r\n\r\n.point\r\nfin\r\n");
+    }
+
+    #[tokio::test]
+    async fn sequence_size_and_null_sender() {
+        let (addr, memory) = server(Protocol::Smtp, 50).await;
+        let big = "x".repeat(80);
+        let input = format!(
+            "DATA\r\nHELO a\r\nMAIL FROM:<> SIZE=999\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\n{big}\r\n.\r\n\
+             MAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\nbounce\r\n.\r\nBOGUS\r\nQUIT\r\n"
+        );
+        let replies = dialogue(addr, &input, 14).await;
+        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
+        assert_eq!(
+            codes,
+            [
+                "220", "503", "250", "552", "250", "250", "354", "552", "250", "250", "354", "250", "500",
+                "221"
+            ],
+            "{replies:?}"
+        );
+        assert!(replies[7].contains("trop volumineux"), "the size refusal is explained");
+        let mails = memory.mails.lock().expect("lock");
+        assert_eq!((mails.len(), mails[0].0.mail_from.as_str()), (1, ""), "only the small null-sender mail");
+    }
+
+    #[tokio::test]
+    async fn lmtp_answers_per_recipient() {
+        let (addr, _) = server(Protocol::Lmtp, 1000).await;
+        let input = "EHLO a\r\nLHLO mx\r\nMAIL FROM:<x@y>\r\nRCPT TO:<a@b>\r\nRCPT TO:<plein@b>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n";
+        let replies = dialogue(addr, input, 9).await;
+        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
+        assert_eq!(codes, ["220", "500", "250", "250", "250", "250", "354", "250", "452"], "{replies:?}");
+    }
+}
