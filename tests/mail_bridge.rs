@@ -300,3 +300,52 @@ async fn a_fan_out_killed_midway_loses_nothing() {
     assert!(duplicates <= 4, "{duplicates} duplicates");
     eprintln!("fan-out killed after {at_kill} of {count} mails; {duplicates} sent twice");
 }
+
+/// A delivery status notification as a receiving MTA sends it (RFC 3464), from the null sender.
+fn dsn(verp: &str, status: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: {verp}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; {MARC}\r\nAction: failed\r\nStatus: {status}\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n--b--\r\n"
+    )
+}
+
+#[tokio::test]
+async fn bounces_disable_a_dead_address_once_counted() {
+    let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;
+    world.paul.send_text(&world.room, "Premier message.").await;
+    world.paul.send_text(&world.room, "Deuxième message.").await;
+    let first = wait_mail(&world.smtp, MARC, "Premier message").await;
+    let second = wait_mail(&world.smtp, MARC, "Deuxième message").await;
+    let verps: Vec<String> =
+        [&first, &second].iter().map(|m| m.header("X-MailFrom").expect("VERP")).collect();
+    assert_ne!(verps[0], verps[1], "one return path per delivery");
+    // The first bounce arrives twice: it counts once (2 points of 4), the address stays on.
+    for _ in 0..2 {
+        assert_eq!(mail::send(world.inbound, "", &verps[0], &dsn(&verps[0], "5.1.1")), "accepted");
+    }
+    common::eventually("the bounces handled", std::time::Duration::from_secs(60), || async {
+        let (_, out, _) = world.stack.relais.cli(&["mail", "lists"]);
+        out.contains("inbound: 0 pending").then_some(())
+    })
+    .await;
+    let (_, audit, _) = world.stack.relais.cli(&["audit", "--limit", "20"]);
+    assert!(!audit.contains("disable_address"), "one bounce counted once does not disable: {audit}");
+    assert_eq!(mail::send(world.inbound, "", &verps[1], &dsn(&verps[1], "5.1.1")), "accepted");
+    common::eventually("the address disabled", std::time::Duration::from_secs(60), || async {
+        let (_, out, _) = world.stack.relais.cli(&["audit", "--limit", "20"]);
+        out.contains("disable_address").then_some(())
+    })
+    .await;
+    world.paul.send_text(&world.room, "Troisième message.").await;
+    wait_mail(&world.smtp, JEANNE, "Troisième message").await;
+    assert!(
+        mails_to(&world.smtp, MARC).iter().all(|m| !m.text.contains("Troisième")),
+        "no more mail to a dead address"
+    );
+    assert!(mails_to(&world.smtp, "mailer-daemon").is_empty(), "a bounce is never answered");
+}

@@ -170,8 +170,8 @@ impl Inbound {
     }
 
     async fn bounce(&self, outbox_id: i64, kind: BounceKind) -> Result<Settled, StoreError> {
-        let Some(member) = self.store.mail_outbox_member(outbox_id).await? else {
-            return Ok(Settled::Done("dropped", "bounce for an unknown delivery".into()));
+        let Some(member) = self.store.mail_outbox_bounced(outbox_id).await? else {
+            return Ok(Settled::Done("dropped", "bounce for an unknown or already counted delivery".into()));
         };
         let Some((_, Some(email), _)) = self.store.member_record(&member).await? else {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));

@@ -617,7 +617,7 @@ impl Store {
             let n: i64 = row.try_get("n")?;
             match state.as_str() {
                 "pending" | "sending" => stats.pending += n,
-                "sent" => stats.sent += n,
+                "sent" | "bounced" => stats.sent += n,
                 "failed" => stats.failed += n,
                 _ => stats.cancelled += n,
             }
@@ -727,12 +727,15 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    /// The member a delivery was for (bounces name the delivery, not the address).
-    pub async fn mail_outbox_member(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT member_id FROM mail_outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+    /// Marks a sent delivery as bounced and returns its member; `None` when unknown or already
+    /// counted (an MTA may send the same notification twice).
+    pub async fn mail_outbox_bounced(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE mail_outbox SET state = 'bounced' WHERE id = $1 AND state = 'sent' RETURNING member_id",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get("member_id")).transpose()?)
     }
 
@@ -824,7 +827,7 @@ impl Store {
         for sql in [
             "DELETE FROM mail_message WHERE origin_ts < $1",
             "DELETE FROM mail_inbound WHERE state <> 'pending' AND received_at < $1",
-            "DELETE FROM mail_outbox WHERE state IN ('sent', 'cancelled', 'failed') AND sent_at < $1",
+            "DELETE FROM mail_outbox WHERE state IN ('sent', 'bounced', 'cancelled', 'failed') AND sent_at < $1",
         ] {
             pruned += sqlx::query(sql).bind(before).execute(self.pool()).await?.rows_affected();
         }
