@@ -82,6 +82,8 @@ enum MailAction {
     Send,
     /// The lists, their addresses, and the outbox counts.
     Lists,
+    /// Send mail again to a member whose address was suspended after bounces (once it is fixed).
+    Reactivate { member_id: String },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +132,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )),
                 MailAction::Send => mail::send_now(&config, &store).await,
                 MailAction::Lists => mail::show_lists(&config, &store).await,
+                MailAction::Reactivate { member_id } => match store.mail_address_reset(&member_id).await {
+                    Ok(0) => Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}")),
+                    Ok(_) => {
+                        println!("mail to member {member_id} resumes");
+                        Ok(())
+                    }
+                    Err(e) => Err(e.into()),
+                },
             };
             store.close().await;
             result

@@ -348,4 +348,9 @@ async fn bounces_disable_a_dead_address_once_counted() {
         "no more mail to a dead address"
     );
     assert!(mails_to(&world.smtp, "mailer-daemon").is_empty(), "a bounce is never answered");
+    // Once Marc's mailbox works again, his referent turns mail back on.
+    let (status, out, err) = world.stack.relais.cli(&["mail", "reactivate", "1003"]);
+    assert!(status.success(), "{out}{err}");
+    world.paul.send_text(&world.room, "Quatrième message.").await;
+    wait_mail(&world.smtp, MARC, "Quatrième message").await;
 }

@@ -767,6 +767,17 @@ impl Store {
         Ok(newly)
     }
 
+    /// Clears a member's address record (bounce score, suspension) once the address is fixed.
+    pub async fn mail_address_reset(&self, member_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM mail_address WHERE email = (SELECT email FROM prov_member WHERE member_id = $1)",
+        )
+        .bind(member_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Addresses with bounces of the members of `room_keys`' lists, for the referents' page:
     /// (member id, score, disabled).
     pub async fn mail_bounced_members(&self) -> Result<Vec<(String, i64, bool)>, StoreError> {

@@ -1,4 +1,5 @@
-//! The referent's dashboard: progress, imports, members not yet on the chat, email subscribers.
+//! The referent's dashboard: progress, imports, members not yet on the chat, email subscribers,
+//! addresses that bounce.
 
 use std::sync::Arc;
 
@@ -119,7 +120,36 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
         ));
     }
     body.push_str(&people_sections(&members));
+    let bounced = state.store.mail_bounced_members().await.unwrap_or_default();
+    body.push_str(&bounce_section(&members, &bounced));
     Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response()
+}
+
+/// Members of the federation whose address bounces: the referent can check it with them.
+fn bounce_section(members: &[(MemberRow, i64)], bounced: &[(String, i64, bool)]) -> String {
+    let rows: Vec<String> = bounced
+        .iter()
+        .filter_map(|(id, score, disabled)| {
+            let (m, _) = members.iter().find(|(m, _)| &m.member_id == id)?;
+            let state = if *disabled { "envois suspendus" } else { "en surveillance" };
+            Some(format!(
+                "<tr><td>{} {}</td><td>{score}</td><td>{state}</td></tr>",
+                escape(&m.first_name),
+                escape(&m.last_name)
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return "<h2>Adresses en échec</h2><p>Aucune adresse de votre fédération ne revient en erreur.</p>"
+            .into();
+    }
+    format!(
+        "<h2>Adresses en échec ({})</h2><p class=\"hint\">Les courriels reviennent en erreur : vérifiez l'adresse \
+         avec l'adhérent·e, puis corrigez-la dans le fichier des adhérents.</p>\
+         <table><tr><th>Adhérent·e</th><th>Score</th><th>État</th></tr>{}</table>",
+        rows.len(),
+        rows.concat()
+    )
 }
 
 fn people_sections(members: &[(MemberRow, i64)]) -> String {
@@ -142,4 +172,43 @@ fn people_sections(members: &[(MemberRow, i64)]) -> String {
         subscribers.len(),
         subscribers.concat()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use relais_provisioning::model::{Contact, MemberRow};
+
+    use super::bounce_section;
+
+    fn member(id: &str, first: &str) -> (MemberRow, i64) {
+        let row = MemberRow {
+            line: 2,
+            member_id: id.into(),
+            first_name: first.into(),
+            last_name: "Petit".into(),
+            email: Some(format!("{first}@example.org")),
+            federation: "Nord".into(),
+            section: None,
+            cell: None,
+            roles: Vec::new(),
+            active: true,
+            matrix_id: None,
+            contact: Contact::Email,
+        };
+        (row, 1)
+    }
+
+    #[test]
+    fn only_the_federations_bounces_are_listed() {
+        let members = [member("1", "Marc"), member("2", "Léa")];
+        let bounced = [("1".to_owned(), 4, true), ("9".to_owned(), 2, false)];
+        let html = bounce_section(&members, &bounced);
+        assert!(
+            html.contains("Adresses en échec (1)")
+                && html.contains("Marc Petit")
+                && html.contains("suspendus")
+        );
+        assert!(!html.contains("Léa"), "{html}");
+        assert!(bounce_section(&members, &[]).contains("Aucune adresse"));
+    }
 }
