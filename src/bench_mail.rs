@@ -196,6 +196,8 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         default_mode: DeliveryMode::Message,
         concurrency: args.concurrency as usize,
         bounce_limit: 4,
+        media: None,
+        max_attachment_bytes: 0,
     };
 
     // One message to every subscriber.
@@ -208,6 +210,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         &first,
         None,
         Recipient { member_id: "100000", email: "membre0@bench.example", outbox_id: 1 },
+        &relais_bridge::outbound::render::Media::None,
     )?;
     let size = sample.formatted().len();
     let start = Instant::now();

@@ -68,6 +68,8 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
         default_mode: config.mail.default_mode,
         concurrency: config.mail.smtp_concurrency as usize,
         bounce_limit: i64::from(config.mail.bounce_limit),
+        media: Some(MatrixClient::new(config, Arc::new(Metrics::default()))?),
+        max_attachment_bytes: config.mail.max_attachment_bytes,
     }))
 }
 

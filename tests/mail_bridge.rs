@@ -354,3 +354,54 @@ async fn bounces_disable_a_dead_address_once_counted() {
     world.paul.send_text(&world.room, "Quatrième message.").await;
     wait_mail(&world.smtp, MARC, "Quatrième message").await;
 }
+
+#[tokio::test]
+async fn images_go_out_attached_or_linked_and_attachments_come_back() {
+    let world =
+        world(&[("RELAIS_MAIL__DEFAULT_MODE", "message"), ("RELAIS_MAIL__MAX_ATTACHMENT_BYTES", "4000")])
+            .await;
+    let small: Vec<u8> = (0..1500u32).map(|i| (i * 7 % 251) as u8).collect();
+    let big: Vec<u8> = (0..9000u32).map(|i| (i * 13 % 253) as u8).collect();
+    for (data, name) in [(&small, "affiche.png"), (&big, "grande-affiche.png")] {
+        let mxc = world.paul.upload(data.clone(), "image/png", name).await;
+        let content = serde_json::json!({"msgtype": "m.image", "body": name, "url": mxc,
+            "info": {"mimetype": "image/png", "size": data.len()}});
+        world.paul.send_content(&world.room, content).await;
+    }
+    let attached = wait_mail(&world.smtp, JEANNE, "[Image : affiche.png]").await;
+    assert!(attached.text.contains("en pièce jointe"), "{}", attached.text);
+    let parsed = mail_parser::MessageParser::default().parse(attached.raw.as_bytes()).expect("mail");
+    let part = parsed.attachments().next().expect("an attachment");
+    assert_eq!(part.contents(), small.as_slice(), "the image itself is attached");
+
+    let linked = wait_mail(&world.smtp, JEANNE, "[Image : grande-affiche.png]").await;
+    let url = linked.link(&format!("{}/relais/courriel/media/", world.stack.relais.web_url));
+    let fetched = reqwest::get(&url).await.expect("media page");
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.expect("bytes").to_vec(), big, "too large: linked, served by Relais");
+
+    // A reply with a photo: the text and the photo reach the room.
+    let reply_to = attached.reply_to();
+    let boundary = "b0undary";
+    let raw = format!(
+        "Authentication-Results: {GOOD_AUTH}\r\nFrom: Jeanne Martin <{JEANNE}>\r\nTo: {reply_to}\r\nSubject: Re: affiche\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nVoici la mienne.\r\n\
+         --{boundary}\r\nContent-Type: image/png; name=\"photo.png\"\r\nContent-Disposition: attachment; filename=\"photo.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUg==\r\n--{boundary}--\r\n"
+    );
+    assert_eq!(mail::send(world.inbound, JEANNE, &reply_to, &raw), "accepted");
+    let posted =
+        common::eventually("Jeanne's photo in the room", std::time::Duration::from_secs(60), || async {
+            let mine = ghost_messages(&world, "@courriel_1002:pcf.test").await;
+            (mine.len() >= 2).then_some(mine)
+        })
+        .await;
+    assert_eq!(posted[0]["content"]["body"], "Voici la mienne.");
+    assert_eq!(posted[1]["content"]["msgtype"], "m.image");
+    let mxc = posted[1]["content"]["url"].as_str().expect("url");
+    assert_eq!(
+        world.paul.download(mxc).await,
+        [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R']
+    );
+}

@@ -144,7 +144,13 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
     // In a thread, the in-reply-to of a plain thread message is a fallback to the last one.
     let falling_back = relation.and_then(|r| r.get("is_falling_back")).and_then(Value::as_bool) == Some(true);
     let reply_to = if falling_back { None } else { reply_to };
+    let media_url = str_at(content, &["url"]).filter(|u| u.starts_with("mxc://")).map(str::to_owned);
+    let media_type = str_at(content, &["info", "mimetype"]).map(str::to_owned);
+    let media_size = content.get("info").and_then(|i| i.get("size")).and_then(Value::as_i64);
     Some(Parsed::Message(MailMessage {
+        media_url,
+        media_type,
+        media_size,
         event_id: event_id.to_owned(),
         room_id: room_id.to_owned(),
         kind: msg_kind.to_owned(),

@@ -148,6 +148,18 @@ impl Keys {
         Ok((list.to_owned(), decode_member(member).ok_or(KeyError::Unknown)?))
     }
 
+    /// A token for the media of message `seq` (images too large to attach).
+    pub fn media_token(&self, seq: i64) -> String {
+        let seq = seq.to_string();
+        format!("{seq}.{}", self.mac("media", &[&seq]))
+    }
+
+    pub fn check_media_token(&self, token: &str) -> Result<i64, KeyError> {
+        let (seq, mac) = token.split_once('.').ok_or(KeyError::Unknown)?;
+        self.check("media", &[seq], mac)?;
+        seq.parse().map_err(|_| KeyError::Unknown)
+    }
+
     /// What a local part of our domain means, with its signature checked.
     pub fn parse_localpart(&self, localpart: &str) -> Result<Target, KeyError> {
         let localpart = localpart.to_ascii_lowercase();

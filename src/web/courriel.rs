@@ -24,6 +24,43 @@ pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/relais/courriel/{token}", get(show).post(save))
         .route("/relais/courriel/desabonner/{token}", get(confirm_unsubscribe).post(unsubscribe))
+        .route("/relais/courriel/media/{token}", get(media))
+}
+
+/// Largest file served to mail readers through this page.
+const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
+
+/// An image or file too large to attach, for whoever received the mail (the link is signed per
+/// message; a redacted message's media is gone).
+async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    let Ok(seq) = keys(&state).check_media_token(&token) else { return invalid() };
+    let message = match state.store.mail_message_by_seq(seq).await {
+        Ok(message) => message,
+        Err(_) => return unavailable(),
+    };
+    let Some((mxc, name)) = message.filter(|m| !m.redacted).and_then(|m| Some((m.media_url?, m.body))) else {
+        return invalid();
+    };
+    match state.client.download_media(&mxc, MEDIA_LIMIT).await {
+        Ok((data, content_type)) => {
+            let safe: String =
+                name.chars().filter(|c| c.is_ascii_alphanumeric() || ".-_ ".contains(*c)).collect();
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type),
+                    (axum::http::header::CONTENT_DISPOSITION, format!("inline; filename=\"{safe}\"")),
+                    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+                    (axum::http::header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+                ],
+                data,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot fetch media for a mail reader");
+            unavailable()
+        }
+    }
 }
 
 fn keys(state: &WebState) -> Keys {

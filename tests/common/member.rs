@@ -116,6 +116,39 @@ impl Member {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// Uploads a file to the media repository; returns its `mxc://` URI.
+    pub async fn upload(&self, data: Vec<u8>, content_type: &str, name: &str) -> String {
+        let url = format!("{}/_matrix/media/v3/upload?filename={}", self.base, enc(name));
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(data)
+            .send()
+            .await
+            .expect("upload");
+        let json: Value = resp.json().await.expect("upload json");
+        json["content_uri"].as_str().expect("content_uri").to_owned()
+    }
+
+    /// Sends any `m.room.message` content; returns its event id.
+    pub async fn send_content(&self, room: &str, content: Value) -> String {
+        let txn = format!("t{:016x}", rand::random::<u64>());
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", enc(room));
+        let json = self.call(reqwest::Method::PUT, &path, Some(content)).await;
+        json["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Downloads media (authenticated media API).
+    pub async fn download(&self, mxc: &str) -> Vec<u8> {
+        let path = mxc.trim_start_matches("mxc://");
+        let url = format!("{}/_matrix/client/v1/media/download/{path}", self.base);
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await.expect("download");
+        assert!(resp.status().is_success(), "download {mxc}: {}", resp.status());
+        resp.bytes().await.expect("bytes").to_vec()
+    }
+
     /// Redacts one of the room's events.
     pub async fn redact(&self, room: &str, event_id: &str) {
         let txn = format!("r{:016x}", rand::random::<u64>());

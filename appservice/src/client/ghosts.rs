@@ -60,6 +60,45 @@ impl MatrixClient {
             .ok_or_else(|| ClientError::Response("no content_uri in the upload answer".into()))
     }
 
+    /// Downloads media (authenticated media API, as the appservice); returns the bytes and the
+    /// content type. Refuses a file larger than `max_bytes`.
+    pub async fn download_media(&self, mxc: &str, max_bytes: u64) -> Result<(Vec<u8>, String), ClientError> {
+        let path =
+            mxc.strip_prefix("mxc://").ok_or_else(|| ClientError::Request("not an mxc:// URI".into()))?;
+        let url = format!("{}/_matrix/client/v1/media/download/{path}", self.inner.base_url);
+        self.inner.metrics.client_requests.inc();
+        let response = self
+            .inner
+            .http
+            .get(&url)
+            .bearer_auth(self.inner.as_token.expose())
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            return Err(ClientError::Matrix {
+                status,
+                errcode: String::new(),
+                message: "media download".into(),
+            });
+        }
+        if response.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(ClientError::Response("media larger than the limit".into()));
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(ClientError::Response("media larger than the limit".into()));
+        }
+        Ok((bytes.to_vec(), content_type))
+    }
+
     /// Sends any event content as `as_user` with a caller-chosen transaction id (idempotent).
     pub async fn send_raw_event(
         &self,

@@ -5,12 +5,14 @@
 //! carries the list headers (RFC 2369, 2919, 8058). Text and HTML are both built from the
 //! message's plain text, so nothing a sender typed can inject markup.
 
+use std::sync::Arc;
+
 use lettre::{
     Address, Message,
     address::Envelope,
     message::{
-        Mailbox, MultiPart,
-        header::{HeaderName, HeaderValue},
+        Attachment, Mailbox, MultiPart,
+        header::{ContentType, HeaderName, HeaderValue},
     },
 };
 use relais_core::{
@@ -48,6 +50,17 @@ pub struct Recipient<'a> {
 pub struct DigestSection<'a> {
     pub list: &'a MailList,
     pub messages: Vec<&'a MailMessage>,
+}
+
+/// The image or file of a message, as the mail carries it.
+#[derive(Debug, Clone, Default)]
+pub enum Media {
+    #[default]
+    None,
+    /// Attached (under `[mail] max_attachment_bytes`).
+    Attached { name: String, content_type: String, data: Arc<Vec<u8>> },
+    /// Too large (or unavailable): a link to Relais's media page.
+    Linked { url: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +130,7 @@ fn assemble(
     recipient: Recipient<'_>,
     ids: (String, Vec<String>),
     body: (String, String),
+    media: &Media,
 ) -> Result<Message, RenderError> {
     let to: Mailbox = recipient.email.parse().map_err(|_| RenderError::Address)?;
     let verp = address(&keys.bounce_localpart(recipient.outbox_id), &site.domain)?;
@@ -151,9 +165,17 @@ fn assemble(
         builder = builder.in_reply_to(parent.clone()).references(references.join(" "));
     }
     let (text, html) = body;
-    builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| RenderError::Build(e.to_string()))
+    let alternative = MultiPart::alternative_plain_html(text, html);
+    let content = match media {
+        Media::Attached { name, content_type, data } => {
+            let content_type = ContentType::parse(content_type).unwrap_or(ContentType::TEXT_PLAIN);
+            MultiPart::mixed()
+                .multipart(alternative)
+                .singlepart(Attachment::new(name.clone()).body(data.to_vec(), content_type))
+        }
+        _ => alternative,
+    };
+    builder.multipart(content).map_err(|e| RenderError::Build(e.to_string()))
 }
 
 /// Display name on mail from a room: "Jeanne Martin (via Relais)".
@@ -170,6 +192,7 @@ pub fn message_mail(
     message: &MailMessage,
     thread_subject: Option<&str>,
     recipient: Recipient<'_>,
+    media: &Media,
 ) -> Result<Message, RenderError> {
     let list_address = address(&list.localpart, &site.domain)?;
     let reply =
@@ -195,15 +218,21 @@ pub fn message_mail(
         unsubscribe_list: list.localpart.clone(),
         subject,
     };
-    let body = message_bodies(site, keys, list, message, recipient.member_id);
-    assemble(site, keys, frame, recipient, (message_id(&message.event_id, &site.domain), references), body)
+    let body = message_bodies(site, keys, list, message, recipient.member_id, media);
+    let ids = (message_id(&message.event_id, &site.domain), references);
+    assemble(site, keys, frame, recipient, ids, body, media)
 }
 
-fn message_text(message: &MailMessage) -> String {
+fn message_text(message: &MailMessage, media: &Media) -> String {
+    let where_ = match media {
+        Media::Attached { .. } => "en pièce jointe".to_owned(),
+        Media::Linked { url } => format!("à ouvrir ici : {url}"),
+        Media::None => "dans le salon".to_owned(),
+    };
     match message.kind.as_str() {
         "poll" => format!("Sondage : {}\n\nPour voter, ouvrez le salon (lien ci-dessous).", message.body),
-        "image" => format!("[Image : {}] — visible dans le salon.", message.body),
-        "file" | "video" | "audio" => format!("[Fichier : {}] — disponible dans le salon.", message.body),
+        "image" => format!("[Image : {}] — {where_}", message.body),
+        "file" | "video" | "audio" => format!("[Fichier : {}] — {where_}", message.body),
         "emote" => format!("* {} {}", message.sender_name, message.body),
         _ => message.body.clone(),
     }
@@ -215,11 +244,12 @@ fn message_bodies(
     list: &MailList,
     message: &MailMessage,
     member_id: &str,
+    media: &Media,
 ) -> (String, String) {
     let room = room_link(site, &list.room_id);
     let prefs = preferences_url(site, keys, member_id);
     let unsub = unsubscribe_url(site, keys, &list.localpart, member_id);
-    let content = message_text(message);
+    let content = message_text(message, media);
     let text = format!(
         "{content}\n\n-- \n{} a écrit dans « {} » le {}.\nRépondez à ce courriel pour répondre dans le salon.\n\
          Ouvrir le salon : {room}\nVos préférences de courriel : {prefs}\nSe désabonner de cette liste : {unsub}\n",
@@ -285,7 +315,7 @@ pub fn digest_mail(
     };
     let ids = (format!("<digest.{digest_id}.{}@{}>", recipient.outbox_id, site.domain), Vec::new());
     let body = digest_bodies(site, keys, period, sections, recipient.member_id);
-    assemble(site, keys, frame, recipient, ids, body)
+    assemble(site, keys, frame, recipient, ids, body, &Media::None)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -330,7 +360,7 @@ fn digest_bodies(
             for (i, message) in thread.iter().enumerate() {
                 let indent = if i == 0 { "" } else { "    ↳ " };
                 let when = format_paris(message.origin_ts);
-                let content = message_text(message);
+                let content = message_text(message, &Media::None);
                 text.push_str(&format!("\n{indent}{} — {when}\n", message.sender_name));
                 for line in content.lines() {
                     text.push_str(&format!("{}{line}\n", if i == 0 { "" } else { "      " }));

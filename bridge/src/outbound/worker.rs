@@ -23,7 +23,9 @@ use tokio::{
     task::JoinSet,
 };
 
-use super::render::{self, DigestSection, Recipient, Site};
+use relais_appservice::MatrixClient;
+
+use super::render::{self, DigestSection, Media, Recipient, Site};
 use crate::keys::Keys;
 
 const BATCH: i64 = 256;
@@ -44,6 +46,9 @@ pub struct Outbox {
     pub default_mode: DeliveryMode,
     pub concurrency: usize,
     pub bounce_limit: i64,
+    /// Fetches images and files to attach; `None`: media are only linked.
+    pub media: Option<MatrixClient>,
+    pub max_attachment_bytes: u64,
 }
 
 /// What one pass did.
@@ -71,6 +76,8 @@ struct Cache {
     lists: HashMap<String, Option<MailList>>,
     messages: HashMap<String, Option<MailMessage>>,
     digests: HashMap<i64, LoadedDigest>,
+    /// mxc URI → the attachment (or the link when it could not be attached).
+    media: HashMap<String, Media>,
 }
 
 /// A random owner id for a batch's leases, without a dependency: the standard library's
@@ -262,9 +269,40 @@ impl Outbox {
         let recipient = Recipient { member_id: &item.member_id, email: &item.email, outbox_id: item.id };
         let subject = root.as_ref().filter(|r| !r.redacted).map(|r| r.body.as_str());
         let parent_mail = if parent.is_some() { Some(subject.unwrap_or("…")) } else { None };
-        render::message_mail(&self.site, &self.keys, &list, &message, parent_mail, recipient)
+        let media = self.media(&message, cache).await;
+        render::message_mail(&self.site, &self.keys, &list, &message, parent_mail, recipient, &media)
             .map(Some)
             .map_err(|e| e.to_string())
+    }
+
+    /// The image or file of `message`: attached when small enough and reachable, else linked.
+    async fn media(&self, message: &MailMessage, cache: &Mutex<Cache>) -> Media {
+        let Some(mxc) = &message.media_url else { return Media::None };
+        if let Some(hit) = cache.lock().await.media.get(mxc) {
+            return hit.clone();
+        }
+        let link = Media::Linked {
+            url: format!("{}relais/courriel/media/{}", self.site.web_url, self.keys.media_token(message.seq)),
+        };
+        let small = message
+            .media_size
+            .is_none_or(|n| u64::try_from(n).unwrap_or(u64::MAX) <= self.max_attachment_bytes);
+        let media = match &self.media {
+            Some(client) if small => match client.download_media(mxc, self.max_attachment_bytes).await {
+                Ok((data, content_type)) => Media::Attached {
+                    name: message.body.clone(),
+                    content_type: message.media_type.clone().unwrap_or(content_type),
+                    data: Arc::new(data),
+                },
+                Err(e) => {
+                    tracing::info!(error = %e, "media not attached, linked instead");
+                    link
+                }
+            },
+            _ => link,
+        };
+        cache.lock().await.media.insert(mxc.clone(), media.clone());
+        media
     }
 
     async fn digest(&self, digest_id: i64, cache: &Mutex<Cache>) -> Result<LoadedDigest, StoreError> {

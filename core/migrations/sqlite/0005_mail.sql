@@ -47,6 +47,10 @@ CREATE TABLE mail_message (
     html          TEXT,
     reply_to      TEXT,
     thread_root   TEXT,
+    -- An image or file: its mxc:// URI, type and size (attached to mail under the size limit).
+    media_url     TEXT,
+    media_type    TEXT,
+    media_size    BIGINT,
     origin_ts     BIGINT NOT NULL,
     redacted      BIGINT NOT NULL DEFAULT 0
 );

@@ -35,6 +35,10 @@ pub struct MailMessage {
     pub html: Option<String>,
     pub reply_to: Option<String>,
     pub thread_root: Option<String>,
+    /// An image or file: `mxc://` URI, content type, size in bytes.
+    pub media_url: Option<String>,
+    pub media_type: Option<String>,
+    pub media_size: Option<i64>,
     pub origin_ts: i64,
     pub redacted: bool,
 }
@@ -127,6 +131,9 @@ fn message_from_row(row: &AnyRow) -> Result<MailMessage, sqlx::Error> {
         html: row.try_get("html")?,
         reply_to: row.try_get("reply_to")?,
         thread_root: row.try_get("thread_root")?,
+        media_url: row.try_get("media_url")?,
+        media_type: row.try_get("media_type")?,
+        media_size: row.try_get("media_size")?,
         origin_ts: row.try_get("origin_ts")?,
         redacted: row.try_get::<i64, _>("redacted")? != 0,
     })
@@ -134,7 +141,7 @@ fn message_from_row(row: &AnyRow) -> Result<MailMessage, sqlx::Error> {
 
 const LIST_COLUMNS: &str = "room_id, localpart, name, room_key, enabled";
 const MESSAGE_COLUMNS: &str = "seq, event_id, room_id, sender_name, author_member, kind, body, html, \
-     reply_to, thread_root, origin_ts, redacted";
+     reply_to, thread_root, media_url, media_type, media_size, origin_ts, redacted";
 
 fn mode_of(text: &str, default: DeliveryMode) -> DeliveryMode {
     DeliveryMode::parse(text).unwrap_or(default)
@@ -256,7 +263,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO mail_message (event_id, room_id, sender_name, author_member, kind, body, html, \
-             reply_to, thread_root, origin_ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             reply_to, thread_root, origin_ts, media_url, media_type, media_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(&message.event_id)
@@ -269,6 +277,9 @@ impl Store {
         .bind(message.reply_to.as_deref())
         .bind(message.thread_root.as_deref())
         .bind(message.origin_ts)
+        .bind(message.media_url.as_deref())
+        .bind(message.media_type.as_deref())
+        .bind(message.media_size)
         .execute(&mut *tx)
         .await?
         .rows_affected();
