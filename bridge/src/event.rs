@@ -16,7 +16,7 @@ pub enum Parsed {
         args: Vec<String>,
     },
     /// A message to mirror (sender name and author member are filled in later).
-    Message(MailMessage),
+    Message(Box<MailMessage>),
     /// An edit of `target`: its new text.
     Edit {
         target: String,
@@ -147,7 +147,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
     let media_url = str_at(content, &["url"]).filter(|u| u.starts_with("mxc://")).map(str::to_owned);
     let media_type = str_at(content, &["info", "mimetype"]).map(str::to_owned);
     let media_size = content.get("info").and_then(|i| i.get("size")).and_then(Value::as_i64);
-    Some(Parsed::Message(MailMessage {
+    Some(Parsed::Message(Box::new(MailMessage {
         media_url,
         media_type,
         media_size,
@@ -159,7 +159,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
         thread_root,
         origin_ts: raw.get("origin_server_ts").and_then(Value::as_i64).unwrap_or_default(),
         ..MailMessage::default()
-    }))
+    })))
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ impl BridgeHandler {
             Parsed::Command { room_id, event_id, sender, args } => {
                 self.on_command(&room_id, &event_id, &sender, &args).await
             }
-            Parsed::Message(message) => self.on_message(message, &raw).await,
+            Parsed::Message(message) => self.on_message(*message, &raw).await,
             Parsed::Edit { target, body } => {
                 self.store.mail_edit(&target, &body, None).await.map_err(transient)?;
                 Ok(())
