@@ -21,6 +21,7 @@ const GOOD_AUTH: &str = "mx.pcf.test; spf=pass smtp.mailfrom=example.org; dkim=p
 
 struct World {
     smtp: SmtpSink,
+    smtp_port: u16,
     stack: Stack,
     inbound: u16,
     paul: Member,
@@ -51,7 +52,7 @@ async fn world(extra_env: &[(&str, &str)]) -> World {
     assert!(status.success(), "{stdout}\n{stderr}");
     assert_eq!(paul.try_join(SECTION).await, 200, "Paul joins his section room");
     let room = paul.resolve(SECTION).await;
-    World { smtp, stack, inbound, paul, room }
+    World { smtp_port: smtp.port, smtp, stack, inbound, paul, room }
 }
 
 /// Opens and sends digests until `to` has one with `needle` (the bridge stores room messages
@@ -404,4 +405,94 @@ async fn images_go_out_attached_or_linked_and_attachments_come_back() {
         world.paul.download(mxc).await,
         [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R']
     );
+}
+
+/// The bot's notice answering `event_id`, as a member reads it.
+async fn bot_answer(world: &World, member: &Member, room: &str, event_id: &str) -> String {
+    member.wait_reply(room, &world.stack.relais.bot(), event_id).await
+}
+
+#[tokio::test]
+async fn members_and_moderators_manage_mail_from_the_room() {
+    let world = world(&[]).await;
+    let sophie = world.stack.synapse.register(&common::unique("sophie")).await;
+    let csv = format!(
+        "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
+         1002;Jeanne;Martin;{JEANNE};Nord;Lille;oui;;courriel\n1003;Marc;Petit;{MARC};Nord;Lille;oui;;courriel\n\
+         1004;Sophie;Blanc;sophie@example.org;Nord;Lille;oui;{};messagerie\n",
+        world.paul.user_id, sophie.user_id
+    );
+    let file = world.stack.relais.dir.path().join("members2.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = world.stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    assert_eq!(sophie.try_join(SECTION).await, 200);
+
+    // A chat member asks for the section's messages by mail.
+    let ask = sophie.send_text(&world.room, "!courriel abonner chaque").await;
+    let answer = bot_answer(&world, &sophie, &world.room, &ask).await;
+    assert!(
+        answer.contains("chaque message") && answer.contains(&format!("nord-lille@{DOMAIN}")),
+        "{answer}"
+    );
+    world.paul.send_text(&world.room, "Le car part à 7h.").await;
+    wait_mail(&world.smtp, "sophie@example.org", "Le car part").await;
+
+    // Paul's own room becomes a list; only a moderator may do that.
+    let own = world.paul.create_room("Comité des fêtes", &[&world.stack.relais.bot(), &sophie.user_id]).await;
+    world.stack.synapse.wait_joined(&world.paul, &own, &world.stack.relais.bot()).await;
+    assert_eq!(sophie.try_join(&own).await, 200);
+    let refused = sophie.send_text(&own, "!courriel activer").await;
+    assert!(bot_answer(&world, &sophie, &own, &refused).await.contains("Seuls les modérateurs"));
+    let enable = world.paul.send_text(&own, "!courriel activer").await;
+    let enabled = bot_answer(&world, &world.paul, &own, &enable).await;
+    assert!(enabled.contains(&format!("comite-des-fetes@{DOMAIN}")), "{enabled}");
+    let sub = sophie.send_text(&own, "!email subscribe").await;
+    bot_answer(&world, &sophie, &own, &sub).await;
+    world.paul.send_text(&own, "Buvette : qui tient le stand ?").await;
+    let mail = wait_mail(&world.smtp, "sophie@example.org", "Buvette").await;
+    assert!(mail.subject.starts_with("[Comité des fêtes]"), "{}", mail.subject);
+
+    // Unsubscribing from the room works the same way.
+    let stop = sophie.send_text(&own, "!courriel désabonner").await;
+    assert!(bot_answer(&world, &sophie, &own, &stop).await.contains("ne recevrez plus"));
+}
+
+#[tokio::test]
+async fn outages_of_the_mail_server_and_the_homeserver_lose_nothing() {
+    let mut world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;
+    // The mail server goes away; a message is posted meanwhile.
+    let port = world.smtp_port;
+    drop(std::mem::replace(&mut world.smtp, SmtpSink::start().await));
+    world.paul.send_text(&world.room, "Message pendant la panne du serveur de courriel.").await;
+    common::eventually("the delivery deferred", std::time::Duration::from_secs(60), || async {
+        world.stack.relais.log().contains("mail deferred, will retry").then_some(())
+    })
+    .await;
+    // Back on the same port: the deferred mails go out.
+    world.smtp = SmtpSink::start_on(port).await;
+    let mail = wait_mail(&world.smtp, JEANNE, "pendant la panne").await;
+
+    // The homeserver goes away; Jeanne answers meanwhile.
+    world.stack.synapse.kill();
+    let reply_to = mail.reply_to();
+    let raw = mail::reply(GOOD_AUTH, JEANNE, &reply_to, "Re: panne", "", "Bien reçu malgré la panne.");
+    assert_eq!(
+        mail::send(world.inbound, JEANNE, &reply_to, &raw),
+        "accepted",
+        "accepted while Synapse is down"
+    );
+    common::eventually("the reply waiting", std::time::Duration::from_secs(60), || async {
+        let (_, out, _) = world.stack.relais.cli(&["mail", "lists"]);
+        out.contains("inbound: 1 pending").then_some(())
+    })
+    .await;
+    world.stack.synapse.restart().await;
+    let posted = common::eventually(
+        "the reply posted after the outage",
+        std::time::Duration::from_secs(120),
+        || async { ghost_messages(&world, "@courriel_1002:pcf.test").await.into_iter().next() },
+    )
+    .await;
+    assert_eq!(posted["content"]["body"], "Bien reçu malgré la panne.");
 }

@@ -23,8 +23,8 @@ use crate::{
     lists, messages,
 };
 
-/// How often lists are created for newly provisioned rooms, at most.
-const SYNC_EVERY_MS: i64 = 60_000;
+/// How often lists are created for newly provisioned rooms, at most (two queries each time).
+const SYNC_EVERY_MS: i64 = 5_000;
 
 #[derive(Debug)]
 pub struct BridgeHandler {
@@ -66,6 +66,15 @@ impl BridgeHandler {
         }
     }
 
+    /// The list of a room, creating the lists of newly provisioned rooms first if needed.
+    async fn list_of(&self, room_id: &str) -> Result<Option<relais_core::store::mail::MailList>, StoreError> {
+        if let Some(list) = self.store.mail_list(room_id).await? {
+            return Ok(Some(list));
+        }
+        self.ensure_lists().await?;
+        self.store.mail_list(room_id).await
+    }
+
     async fn ensure_lists(&self) -> Result<(), StoreError> {
         let now = now_ms();
         if now - self.last_sync.load(Ordering::Relaxed) < SYNC_EVERY_MS {
@@ -83,10 +92,7 @@ impl BridgeHandler {
             // The bot's answers to commands are for the room, not for mailboxes.
             return Ok(());
         }
-        if self.store.mail_list(&message.room_id).await.map_err(transient)?.is_none() {
-            self.ensure_lists().await.map_err(transient)?;
-        }
-        match self.store.mail_list(&message.room_id).await.map_err(transient)? {
+        match self.list_of(&message.room_id).await.map_err(transient)? {
             Some(list) if list.enabled => {}
             _ => return Ok(()),
         }
@@ -192,8 +198,7 @@ impl BridgeHandler {
         mode: Option<DeliveryMode>,
         domain: &str,
     ) -> Result<String, HandlerError> {
-        let Some(list) =
-            self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        let Some(list) = self.list_of(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
         else {
             return Ok(messages::not_a_list());
         };
@@ -209,8 +214,7 @@ impl BridgeHandler {
     }
 
     async fn status(&self, room_id: &RoomId, sender: &UserId, domain: &str) -> Result<String, HandlerError> {
-        let Some(list) =
-            self.store.mail_list(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
+        let Some(list) = self.list_of(room_id.as_str()).await.map_err(transient)?.filter(|l| l.enabled)
         else {
             return Ok(messages::not_a_list());
         };

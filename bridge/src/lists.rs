@@ -66,9 +66,11 @@ async fn free_localpart(store: &Store, room_id: &str, wanted: String) -> Result<
 /// Returns how many were created.
 pub async fn sync_provisioned(store: &Store) -> Result<usize, StoreError> {
     let rooms = store.prov_rooms_of_kinds(&["announcements", "section"]).await?;
+    let existing: std::collections::HashSet<String> =
+        store.mail_lists().await?.into_iter().map(|l| l.room_id).collect();
     let mut created = 0;
     for (key, name, room_id) in rooms {
-        if store.mail_list(&room_id).await?.is_some() {
+        if existing.contains(&room_id) {
             continue;
         }
         let localpart = free_localpart(store, &room_id, localpart_for(&key)).await?;

@@ -17,8 +17,12 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    /// Starts on a given port (to bring a stopped server back where Relais expects it).
+    pub async fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("maildir");
-        let port = free_port();
         let child = Command::new(super::synapse::python())
             .args([
                 "-m",

@@ -33,8 +33,9 @@ const BATCH: i64 = 256;
 /// killed worker's deliveries are taken over within half a minute.
 const LEASE_MS: i64 = 30_000;
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// A delivery refused this many times for temporary reasons is given up.
-const MAX_ATTEMPTS: i64 = 12;
+/// A delivery deferred this many times is given up: with the backoff below (5 s doubling up to
+/// 15 minutes), about three days of an unreachable or deferring mail server.
+const MAX_ATTEMPTS: i64 = 300;
 
 /// Everything a worker needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -63,7 +64,11 @@ pub struct PassStats {
 enum Outcome {
     Sent,
     Cancelled(&'static str),
+    /// Deferred: the server is unreachable or answered 4xx.
     Retry(String),
+    /// The server refused the address for good (5xx): counts like a hard bounce.
+    Rejected(String),
+    /// Cannot be rendered or sent, and trying again will not help.
     Failed(String),
 }
 
@@ -92,8 +97,8 @@ fn rand_u64() -> u64 {
 }
 
 fn backoff_ms(attempts: i64) -> i64 {
-    let exp = attempts.clamp(0, 7) as u32;
-    (30_000i64 << exp).min(3_600_000)
+    let exp = attempts.clamp(0, 8) as u32;
+    (5_000i64 << exp).min(900_000)
 }
 
 impl Outbox {
@@ -203,13 +208,18 @@ impl Outbox {
                 self.store.mail_outbox_retry(item.id, &error, now_ms() + backoff_ms(item.attempts)).await?;
                 Ok(2)
             }
-            Outcome::Retry(error) | Outcome::Failed(error) => {
-                tracing::warn!(outbox_id = item.id, error = %error, "mail delivery failed");
+            Outcome::Rejected(error) => {
+                tracing::warn!(outbox_id = item.id, error = %error, "mail refused by the server");
                 self.store.mail_outbox_finish(item.id, "failed", Some(&error)).await?;
                 // A refusal at submission counts like a hard bounce.
                 if !item.email.is_empty() {
                     self.store.mail_bounce(&item.email, 2, self.bounce_limit).await?;
                 }
+                Ok(3)
+            }
+            Outcome::Retry(error) | Outcome::Failed(error) => {
+                tracing::warn!(outbox_id = item.id, error = %error, "mail delivery given up");
+                self.store.mail_outbox_finish(item.id, "failed", Some(&error)).await?;
                 Ok(3)
             }
         }
@@ -229,6 +239,7 @@ impl Outbox {
         match self.mailer.send_message(message).await {
             Ok(()) => Outcome::Sent,
             Err(e @ MailError::Send(_)) => Outcome::Retry(e.to_string()),
+            Err(e @ MailError::Rejected(_)) => Outcome::Rejected(e.to_string()),
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }

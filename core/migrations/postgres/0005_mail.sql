@@ -62,7 +62,8 @@ CREATE TABLE mail_digest (
     mode       TEXT NOT NULL,
     seq_from   BIGINT NOT NULL,
     seq_to     BIGINT NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    UNIQUE (mode, seq_from)
 );
 
 -- One row per (message or digest, member): delivered once, retried with backoff.

@@ -374,30 +374,29 @@ impl Store {
         default: DeliveryMode,
     ) -> Result<Option<(Digest, u64)>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let from: i64 = sqlx::query("SELECT COALESCE(MAX(seq_to), 0) AS s FROM mail_digest WHERE mode = $1")
-            .bind(mode.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("s")?;
-        let to: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM mail_message")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("s")?;
-        if to <= from {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let digest_id: i64 = sqlx::query(
-            "INSERT INTO mail_digest (mode, seq_from, seq_to, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING digest_id",
+        // A write first: SQLite takes the write lock now (a read upgraded to a write later can
+        // fail when another process wrote meanwhile), and the unique (mode, seq_from) makes two
+        // workers opening the same digest a no-op for the second.
+        let row = sqlx::query(
+            "INSERT INTO mail_digest (mode, seq_from, seq_to, created_at) \
+             SELECT $1, COALESCE((SELECT MAX(seq_to) FROM mail_digest WHERE mode = $1), 0), \
+                    COALESCE((SELECT MAX(seq) FROM mail_message), 0), $2 WHERE 1 = 1 \
+             ON CONFLICT (mode, seq_from) DO NOTHING RETURNING digest_id, seq_from, seq_to",
         )
         .bind(mode.as_str())
-        .bind(from)
-        .bind(to)
         .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("digest_id")?;
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let (digest_id, from, to): (i64, i64, i64) =
+            (row.try_get("digest_id")?, row.try_get("seq_from")?, row.try_get("seq_to")?);
+        if to <= from {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         let sql = format!(
             "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) \
              SELECT DISTINCT 'digest', $1, m.member_id, m.email, $2 FROM ({LIST_MEMBERS}) lm \
