@@ -8,7 +8,7 @@ use relais_core::{
     time::now_ms,
 };
 
-use crate::schedule::last_due;
+use relais_core::time::last_due;
 
 /// Opens the digests that are due at `now` and not opened yet; returns them with the number of
 /// mails queued.

@@ -14,6 +14,5 @@ pub mod keys;
 pub mod lists;
 pub mod messages;
 pub mod outbound;
-pub mod schedule;
 
 pub use handler::BridgeHandler;

@@ -21,7 +21,9 @@ use relais_core::{
 };
 
 use super::html::{escape, page, text_to_html};
-use crate::{keys::Keys, schedule::format_paris};
+use relais_core::time::format_paris;
+
+use crate::keys::Keys;
 
 /// Where links in mail point.
 #[derive(Debug, Clone)]

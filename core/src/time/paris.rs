@@ -4,7 +4,7 @@
 const DAY_MS: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -48,6 +48,31 @@ pub fn paris_offset_minutes(utc_ms: i64) -> i64 {
 /// Local wall-clock (ms since the local epoch) of an instant.
 pub fn paris_local_ms(utc_ms: i64) -> i64 {
     utc_ms + paris_offset_minutes(utc_ms) * 60_000
+}
+
+/// The instant (UTC ms) of a Paris wall-clock time given as local ms since the local epoch.
+/// Within the autumn changeover hour, the first (summer) reading is taken.
+pub fn paris_to_utc(local_ms: i64) -> i64 {
+    let summer = local_ms - 120 * 60_000;
+    if paris_offset_minutes(summer) == 120 { summer } else { local_ms - 60 * 60_000 }
+}
+
+/// Parses `YYYY-MM-DD HH:MM` (Paris time) to UTC ms.
+pub fn parse_paris(text: &str) -> Option<i64> {
+    let (date, time) = text.trim().split_once([' ', 'T'])?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, u32, u32) =
+        (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (h, mi) = time.trim().split_once(':')?;
+    let (h, mi): (i64, i64) = (h.parse().ok()?, mi.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&mi) {
+        return None;
+    }
+    let days = days_from_civil(y, m, day);
+    if civil_from_days(days) != (y, m, day) {
+        return None;
+    }
+    Some(paris_to_utc(days * DAY_MS + h * 3_600_000 + mi * 60_000))
 }
 
 /// `"lun. 23/11 à 18:02"`-style local time for digests.
@@ -97,6 +122,9 @@ mod tests {
         assert_eq!(paris_offset_minutes(utc(2026, 10, 25, 1, 0)), 60);
         assert_eq!(format_paris(utc(2026, 11, 23, 17, 2)), "lun. 23/11 à 18:02");
         assert_eq!(civil_from_days(days_from_civil(2028, 2, 29)), (2028, 2, 29));
+        assert_eq!(parse_paris("2026-11-23 18:02"), Some(utc(2026, 11, 23, 17, 2)));
+        assert_eq!(parse_paris("2026-07-01 08:00"), Some(utc(2026, 7, 1, 6, 0)));
+        assert_eq!(parse_paris("2026-02-30 08:00"), None);
     }
 
     #[test]
