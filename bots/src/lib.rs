@@ -8,5 +8,6 @@
 pub mod command;
 mod handler;
 pub mod messages;
+pub mod poll;
 
 pub use handler::BotHandler;

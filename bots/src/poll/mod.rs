@@ -1,0 +1,6 @@
+//! Polls and votes: the `!sondage` command, MSC3381 events, and the count. Pure parts here;
+//! the handler and the store do the I/O.
+
+pub mod events;
+pub mod spec;
+pub mod tally;
