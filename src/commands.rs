@@ -141,3 +141,47 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
     store.close().await;
     Ok(())
 }
+
+/// `relais poll results EVENT_ID [--json|--csv]`.
+pub async fn poll_results(config: &Config, event_id: &str, json: bool, csv: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let poll =
+        store.poll(event_id).await?.with_context(|| format!("no poll with the event id {event_id}"))?;
+    let polls = relais_bots::poll::service::Polls {
+        store: store.clone(),
+        client: relais_appservice::MatrixClient::new(
+            config,
+            std::sync::Arc::new(relais_appservice::Metrics::default()),
+        )?,
+        config: std::sync::Arc::new(config.clone()),
+    };
+    let (spec, result) = polls.count(&poll).await?.context("the poll's record is unreadable")?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else if csv {
+        println!("answer;count");
+        for answer in &result.answers {
+            println!("\"{}\";{}", answer.text.replace('"', "\"\""), answer.count);
+        }
+        println!(
+            "\"(eligible)\";{}\n\"(voted)\";{}\n\"(ignored)\";{}",
+            result.eligible, result.voted, result.ignored
+        );
+    } else {
+        let state = if poll.closed_at.is_some() { "closed" } else { "open (count so far)" };
+        println!("{} — {state}", spec.question);
+        for answer in &result.answers {
+            println!("  {:>5}  {}", answer.count, answer.text);
+        }
+        println!(
+            "eligible {}, voted {}, ignored {}, quorum {}, winner {}",
+            result.eligible,
+            result.voted,
+            result.ignored,
+            if result.quorum_reached { "reached" } else { "not reached" },
+            result.winner.as_deref().unwrap_or("none")
+        );
+    }
+    Ok(())
+}

@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::MemberAction,
     },
+    /// Polls: results of a poll, by the id of its start event.
+    Poll {
+        #[command(subcommand)]
+        action: PollAction,
+    },
     /// The mail bridge: lists, digests, the outbox.
     Mail {
         #[command(subcommand)]
@@ -67,6 +72,21 @@ enum Command {
     Queue {
         #[command(subcommand)]
         action: commands::QueueAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PollAction {
+    /// The count of a poll (as closed, or so far): answers, turnout, ignored responses, quorum.
+    Results {
+        /// The poll's start event id ($…).
+        event_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print CSV (answer;count).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
 }
 
@@ -123,6 +143,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue { action } => commands::queue(&config, action).await,
         Command::Audit { limit, json } => commands::audit(&config, limit, json).await,
         Command::Member { action } => commands::member(&config, action).await,
+        Command::Poll { action: PollAction::Results { event_id, json, csv } } => {
+            commands::poll_results(&config, &event_id, json, csv).await
+        }
         Command::Mail { action } => {
             let store = commands::open_store(&config).await?;
             let result = match action {

@@ -50,7 +50,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.dispatch.enabled {
         let client = MatrixClient::new(&config, metrics.clone())?;
         let mut handlers: Vec<Arc<dyn EventHandler>> =
-            vec![Arc::new(BotHandler::new(client, config.clone()))];
+            vec![Arc::new(BotHandler::new(client, config.clone(), store.clone()))];
         if config.mail.bridge_enabled() {
             let client = MatrixClient::new(&config, metrics.clone())?;
             handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));
@@ -62,6 +62,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             dispatcher.run(rx).await;
             Ok(())
         });
+        let polls = relais_bots::poll::service::Polls {
+            store: store.clone(),
+            client: MatrixClient::new(&config, metrics.clone())?,
+            config: config.clone(),
+        };
+        tasks.spawn(poll_clock(polls, stop_rx.clone()));
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
@@ -110,6 +116,22 @@ async fn self_check(client: MatrixClient, appservice_id: String) {
             "the homeserver could not ping this appservice: check the registration Synapse loaded \
              (`relais registration`), the tokens and [appservice] url; `relais ping` retries"
         ),
+    }
+}
+
+/// Closes polls at their deadline and reminds rooms before it.
+async fn poll_clock(
+    polls: relais_bots::poll::service::Polls,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        if let Err(error) = polls.tick(relais_core::time::now_ms()).await {
+            tracing::warn!(%error, "poll deadlines: will try again");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => return Ok(()),
+        }
     }
 }
 

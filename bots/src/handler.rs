@@ -16,15 +16,31 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
-use relais_core::{Config, store::QueuedEvent};
+use relais_core::{Config, Store, store::QueuedEvent};
 
-use crate::{command, messages};
+use crate::{
+    command, messages,
+    poll::{
+        events,
+        service::{PollError, Polls},
+    },
+};
+
+fn poll_error(e: PollError) -> HandlerError {
+    match e {
+        PollError::Homeserver(ClientError::Matrix { status: 403, .. }) => {
+            HandlerError::Permanent(e.to_string())
+        }
+        e => HandlerError::Transient(e.to_string()),
+    }
+}
 
 /// Answers commands as the appservice's sender user.
 #[derive(Debug)]
 pub struct BotHandler {
     client: MatrixClient,
     config: Arc<Config>,
+    polls: Polls,
 }
 
 /// The fields the bot reads from any event; the content is typed per event type.
@@ -40,8 +56,9 @@ struct Envelope {
 }
 
 impl BotHandler {
-    pub fn new(client: MatrixClient, config: Arc<Config>) -> Self {
-        Self { client, config }
+    pub fn new(client: MatrixClient, config: Arc<Config>, store: Store) -> Self {
+        let polls = Polls { store, client: client.clone(), config: config.clone() };
+        Self { client, config, polls }
     }
 
     async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
@@ -50,6 +67,10 @@ impl BotHandler {
         match env.kind.as_str() {
             "m.room.member" => self.on_member(&env).await,
             "m.room.message" => self.on_message(&env).await,
+            events::RESPONSE | events::STABLE_RESPONSE => {
+                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+                self.polls.record_response(&raw).await.map_err(poll_error)
+            }
             _ => Ok(()),
         }
     }
@@ -92,10 +113,24 @@ impl BotHandler {
         let MessageType::Text(text) = &content.msgtype else {
             return Ok(());
         };
+        if let Ok(Some(invocation)) = command::parse(&text.body)
+            && messages::resolve(&invocation.name).is_some_and(|c| c.name == "sondage")
+        {
+            let reply = self.poll_command(env, &invocation.words).await?;
+            return self.reply(env, reply).await;
+        }
         let Some(reply) = answer(&text.body) else {
             return Ok(());
         };
         self.reply(env, reply).await
+    }
+
+    async fn poll_command(&self, env: &Envelope, words: &[String]) -> Result<String, HandlerError> {
+        let result = match words.first().map(|w| w.to_lowercase()).as_deref() {
+            Some("clore" | "close" | "fermer") => self.polls.close_latest(&env.room_id, &env.sender).await,
+            _ => self.polls.open(&env.room_id, &env.sender, env.event_id.as_str(), words).await,
+        };
+        result.map_err(poll_error)
     }
 
     async fn reply(&self, env: &Envelope, text: String) -> Result<(), HandlerError> {

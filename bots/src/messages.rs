@@ -18,6 +18,12 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp { name: "ping", aliases: &[], usage: "!ping", summary: "vérifie que Relais répond" },
     CommandHelp {
+        name: "sondage",
+        aliases: &["poll"],
+        usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
+        summary: "ouvre un sondage que les membres votent avec Element ; les votants sont les adhérents du salon",
+    },
+    CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",
@@ -49,4 +55,42 @@ pub fn unterminated_quote() -> String {
 /// The canonical name for `typed` (French name or English alias).
 pub fn resolve(typed: &str) -> Option<&'static CommandHelp> {
     COMMANDS.iter().find(|c| c.name == typed || c.aliases.contains(&typed))
+}
+
+pub fn poll_usage() -> String {
+    "Exemple : !sondage \"Date de l'AG ?\" \"Le 12\" \"Le 19\" --jusqu'à \"2026-12-01 18:00\" --quorum 25%"
+        .to_owned()
+}
+
+pub fn secret_not_ready() -> String {
+    "Le vote à bulletin secret n'est pas encore disponible : ce sondage n'a pas été ouvert. Sans --secret, les \
+     réponses sont visibles de tous dans le salon."
+        .to_owned()
+}
+
+pub fn poll_opened(voters: usize, deadline: Option<&str>) -> String {
+    let closing = match deadline {
+        Some(at) => format!(" Clôture automatique le {at}."),
+        None => " Clôture par son auteur ou un modérateur avec !sondage clore.".to_owned(),
+    };
+    format!(
+        "Sondage ouvert. Liste des votants arrêtée à l'ouverture : {voters} adhérent(s) de ce salon. Les réponses \
+         d'autres personnes ne sont pas comptées ; on peut changer son vote jusqu'à la clôture.{closing}"
+    )
+}
+
+pub fn no_open_poll() -> String {
+    "Aucun sondage ouvert dans ce salon.".to_owned()
+}
+
+pub fn poll_close_refused() -> String {
+    "Seuls l'auteur du sondage et les modérateurs du salon peuvent le clore.".to_owned()
+}
+
+pub fn poll_closed() -> String {
+    "Sondage clos : les résultats sont affichés sur le sondage.".to_owned()
+}
+
+pub fn poll_reminder(question: &str, at: &str) -> String {
+    format!("Rappel : le sondage « {question} » se termine le {at}. Pensez à voter.")
 }

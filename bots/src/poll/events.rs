@@ -82,7 +82,7 @@ pub fn results_text(spec_question: &str, result: &PollResult) -> String {
     for answer in &result.answers {
         text.push_str(&format!("• {} : {}\n", answer.text, answer.count));
     }
-    let turnout = if result.eligible > 0 { result.voted * 100 / result.eligible } else { 0 };
+    let turnout = (result.voted * 100).checked_div(result.eligible).unwrap_or(0);
     text.push_str(&format!("Participation : {} sur {} ({turnout} %).", result.voted, result.eligible));
     if result.ignored > 0 {
         text.push_str(&format!(" Réponses non comptées (hors liste ou hors délai) : {}.", result.ignored));

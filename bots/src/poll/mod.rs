@@ -2,5 +2,6 @@
 //! the handler and the store do the I/O.
 
 pub mod events;
+pub mod service;
 pub mod spec;
 pub mod tally;

@@ -116,7 +116,7 @@ pub fn tally<'r>(ballot: &Ballot<'_>, responses: impl IntoIterator<Item = &'r Re
 /// The top answer and whether it meets `majority` over `ballots` non-blank ballots.
 fn decide(answers: &[AnswerCount], ballots: u64, majority: Majority) -> (Option<String>, bool) {
     let mut sorted: Vec<&AnswerCount> = answers.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count));
+    sorted.sort_by_key(|a| std::cmp::Reverse(a.count));
     let Some(top) = sorted.first().filter(|t| t.count > 0) else { return (None, false) };
     let unique = sorted.get(1).is_none_or(|second| second.count < top.count);
     let met = unique

@@ -5,6 +5,7 @@
 
 pub mod mail;
 pub mod onboarding;
+pub mod polls;
 pub mod provisioning;
 mod queue;
 pub mod web;

@@ -1,0 +1,204 @@
+//! Polls at work: opening (voter list frozen from the membership file), recording responses,
+//! closing by command or deadline with the native end event, reminders, results.
+
+use std::{collections::HashSet, sync::Arc};
+
+use ruma::{RoomId, UserId};
+use serde_json::Value;
+
+use relais_appservice::{ClientError, MatrixClient};
+use relais_core::{
+    Config, Store,
+    store::{StoreError, polls::PollRecord},
+    time::{format_paris, now_ms},
+};
+
+use super::{
+    events,
+    spec::{self, PollSpec},
+    tally::{Ballot, PollResult, Response, tally},
+};
+
+/// Why a poll operation failed: worth retrying, or not.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Homeserver(#[from] ClientError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Polls {
+    pub store: Store,
+    pub client: MatrixClient,
+    pub config: Arc<Config>,
+}
+
+/// A stored poll's specification (written by [`Polls::open`]).
+pub fn spec_of(poll: &PollRecord) -> Option<PollSpec> {
+    serde_json::from_str(&poll.spec).ok()
+}
+
+impl Polls {
+    /// Opens the poll `words` describe; returns the notice for the room.
+    pub async fn open(
+        &self,
+        room_id: &RoomId,
+        author: &UserId,
+        command_event: &str,
+        words: &[String],
+    ) -> Result<String, PollError> {
+        let now = now_ms();
+        let spec = match spec::parse(words, now) {
+            Ok(spec) => spec,
+            Err(e) => return Ok(format!("{e}\n{}", crate::messages::poll_usage())),
+        };
+        if spec.secret {
+            return Ok(crate::messages::secret_not_ready());
+        }
+        let voters = self.eligible(room_id).await?;
+        let bot = self.config.bot_user_id();
+        let txn = format!("poll.{}", command_event.trim_start_matches('$'));
+        let content = events::start_content(&spec);
+        let poll_id = self.client.send_raw_event(room_id, events::START, &txn, &content, &bot).await?;
+        let record = PollRecord {
+            poll_id,
+            room_id: room_id.to_string(),
+            author: author.to_string(),
+            spec: serde_json::to_string(&spec).unwrap_or_default(),
+            created_at: now,
+            deadline: spec.deadline,
+            reminded_at: None,
+            closed_at: None,
+            result: None,
+        };
+        self.store.poll_create(&record, &voters).await?;
+        Ok(crate::messages::poll_opened(voters.len(), spec.deadline.map(format_paris).as_deref()))
+    }
+
+    /// The voter list: active members of the room per the membership file, or — for a room
+    /// provisioning does not manage — its joined members other than Relais's own users.
+    async fn eligible(&self, room_id: &RoomId) -> Result<Vec<String>, PollError> {
+        if let Some(members) = self.store.room_members_by_file(room_id.as_str()).await? {
+            return Ok(members);
+        }
+        let events = self.client.member_events(room_id).await?;
+        Ok(events
+            .iter()
+            .filter(|e| e["content"]["membership"] == "join")
+            .filter_map(|e| e["state_key"].as_str())
+            .filter(|u| UserId::parse(u).is_ok_and(|u| !self.config.is_own_user(&u)))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Keeps a response event.
+    pub async fn record_response(&self, raw: &Value) -> Result<(), PollError> {
+        let Some((poll, voter, answers, ts)) = events::parse_response(raw) else { return Ok(()) };
+        let Some(event_id) = raw.get("event_id").and_then(Value::as_str) else { return Ok(()) };
+        let answers = serde_json::to_string(&answers).unwrap_or_else(|_| "[]".into());
+        self.store.poll_add_response(&poll, event_id, &voter, &answers, ts).await?;
+        Ok(())
+    }
+
+    /// Counts a poll now (closed polls: at their closing time).
+    pub async fn count(&self, poll: &PollRecord) -> Result<Option<(PollSpec, PollResult)>, PollError> {
+        let Some(spec) = spec_of(poll) else { return Ok(None) };
+        let eligible: HashSet<String> = self.store.poll_voters(&poll.poll_id).await?.into_iter().collect();
+        let responses: Vec<Response> = self
+            .store
+            .poll_responses(&poll.poll_id)
+            .await?
+            .into_iter()
+            .map(|(voter, answers, ts)| Response {
+                voter,
+                answers: serde_json::from_str(&answers).unwrap_or_default(),
+                ts,
+            })
+            .collect();
+        let answers = events::answer_ids(&spec);
+        let ballot = Ballot {
+            answers: &answers,
+            max_selections: spec.max_selections,
+            eligible: &eligible,
+            closed_at: poll.closed_at,
+            quorum: spec.quorum,
+            majority: spec.majority,
+        };
+        let result = tally(&ballot, &responses);
+        Ok(Some((spec, result)))
+    }
+
+    /// Closes `poll` now: stores the result, then posts the native end event with it. Returns
+    /// the results text, or `None` when another worker closed it first.
+    pub async fn close(&self, poll: &PollRecord) -> Result<Option<String>, PollError> {
+        let closed_at = poll.closed_at.unwrap_or_else(now_ms);
+        let closing = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
+        let Some((spec, result)) = self.count(&closing).await? else { return Ok(None) };
+        let result_json = serde_json::to_string(&result).unwrap_or_default();
+        let text = events::results_text(&spec.question, &result);
+        let room_id = RoomId::parse(&poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+        // The end event first, with a transaction id of its own: if two workers close at once,
+        // or a crash comes before the record, the homeserver keeps one end event.
+        let txn = format!("poll-end.{}", poll.poll_id.trim_start_matches('$'));
+        let content = events::end_content(&poll.poll_id, &text);
+        let end = self
+            .client
+            .send_raw_event(&room_id, events::END, &txn, &content, &self.config.bot_user_id())
+            .await?;
+        if !self.store.poll_close(&poll.poll_id, closed_at, &result_json).await? {
+            return Ok(None);
+        }
+        self.store.poll_set_end_event(&poll.poll_id, &end).await?;
+        Ok(Some(text))
+    }
+
+    /// `!sondage clore`: the newest open poll of the room, by its author or a moderator.
+    pub async fn close_latest(&self, room_id: &RoomId, sender: &UserId) -> Result<String, PollError> {
+        let Some(poll) = self.store.poll_latest_open(room_id.as_str()).await? else {
+            return Ok(crate::messages::no_open_poll());
+        };
+        if poll.author != sender.as_str() && !self.is_moderator(room_id, sender).await? {
+            return Ok(crate::messages::poll_close_refused());
+        }
+        Ok(match self.close(&poll).await? {
+            Some(_) => crate::messages::poll_closed(),
+            None => crate::messages::no_open_poll(),
+        })
+    }
+
+    async fn is_moderator(&self, room_id: &RoomId, user: &UserId) -> Result<bool, ClientError> {
+        let Some(levels) = self.client.state(room_id, "m.room.power_levels", "").await? else {
+            return Ok(false);
+        };
+        let level =
+            levels["users"][user.as_str()].as_i64().or_else(|| levels["users_default"].as_i64()).unwrap_or(0);
+        Ok(level >= 50)
+    }
+
+    /// Closes polls past their deadline and reminds rooms before it (a fifth of the poll's
+    /// duration, at most an hour, before closing).
+    pub async fn tick(&self, now: i64) -> Result<(), PollError> {
+        for poll in self.store.polls_due(now).await? {
+            self.close(&poll).await?;
+        }
+        for poll in self.store.polls_unreminded().await? {
+            let Some(deadline) = poll.deadline else { continue };
+            let lead = ((deadline - poll.created_at) / 5).min(3_600_000);
+            if now < deadline - lead {
+                continue;
+            }
+            let Some(spec) = spec_of(&poll) else { continue };
+            let room_id = RoomId::parse(&poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+            let text = crate::messages::poll_reminder(&spec.question, &format_paris(deadline));
+            let content = serde_json::json!({"msgtype": "m.notice", "body": text});
+            let txn = format!("poll-reminder.{}", poll.poll_id.trim_start_matches('$'));
+            self.client
+                .send_raw_event(&room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
+                .await?;
+            self.store.poll_mark_reminded(&poll.poll_id).await?;
+        }
+        Ok(())
+    }
+}

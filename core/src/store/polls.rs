@@ -1,0 +1,205 @@
+//! Polls: what was asked, who may vote (frozen at opening), every response as received, and the
+//! result once closed. Responses of open polls are public in the room anyway (secret ballots are
+//! a separate design).
+
+use sqlx::{Row, any::AnyRow};
+
+use super::{Store, StoreError};
+use crate::time::now_ms;
+
+/// A poll as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollRecord {
+    pub poll_id: String,
+    pub room_id: String,
+    pub author: String,
+    /// The poll's specification, JSON (the bots crate owns its shape).
+    pub spec: String,
+    pub created_at: i64,
+    pub deadline: Option<i64>,
+    pub reminded_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    /// The result, JSON, once closed.
+    pub result: Option<String>,
+}
+
+fn poll_from_row(row: &AnyRow) -> Result<PollRecord, sqlx::Error> {
+    Ok(PollRecord {
+        poll_id: row.try_get("poll_id")?,
+        room_id: row.try_get("room_id")?,
+        author: row.try_get("author")?,
+        spec: row.try_get("spec")?,
+        created_at: row.try_get("created_at")?,
+        deadline: row.try_get("deadline")?,
+        reminded_at: row.try_get("reminded_at")?,
+        closed_at: row.try_get("closed_at")?,
+        result: row.try_get("result")?,
+    })
+}
+
+const POLL_COLUMNS: &str =
+    "poll_id, room_id, author, spec, created_at, deadline, reminded_at, closed_at, result";
+
+impl Store {
+    /// Records an opened poll and its voter list; a second call for the same poll changes nothing.
+    pub async fn poll_create(&self, poll: &PollRecord, voters: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO poll (poll_id, room_id, author, spec, created_at, deadline) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (poll_id) DO NOTHING",
+        )
+        .bind(&poll.poll_id)
+        .bind(&poll.room_id)
+        .bind(&poll.author)
+        .bind(&poll.spec)
+        .bind(poll.created_at)
+        .bind(poll.deadline)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            for voter in voters {
+                sqlx::query(
+                    "INSERT INTO poll_voter (poll_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&poll.poll_id)
+                .bind(voter)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps one response event (a redelivered event is kept once).
+    pub async fn poll_add_response(
+        &self,
+        poll_id: &str,
+        event_id: &str,
+        voter: &str,
+        answers_json: &str,
+        ts: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(poll_id)
+        .bind(voter)
+        .bind(answers_json)
+        .bind(ts)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn poll(&self, poll_id: &str) -> Result<Option<PollRecord>, StoreError> {
+        let sql = format!("SELECT {POLL_COLUMNS} FROM poll WHERE poll_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(poll_id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(poll_from_row).transpose()?)
+    }
+
+    /// The newest poll of a room still open.
+    pub async fn poll_latest_open(&self, room_id: &str) -> Result<Option<PollRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {POLL_COLUMNS} FROM poll WHERE room_id = $1 AND closed_at IS NULL ORDER BY created_at DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(poll_from_row).transpose()?)
+    }
+
+    /// Open polls whose deadline is at or before `at`.
+    pub async fn polls_due(&self, at: i64) -> Result<Vec<PollRecord>, StoreError> {
+        let sql = format!("SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NULL AND deadline <= $1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Open polls with a deadline and no reminder yet.
+    pub async fn polls_unreminded(&self) -> Result<Vec<PollRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NULL AND deadline IS NOT NULL AND reminded_at IS NULL"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn poll_mark_reminded(&self, poll_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE poll SET reminded_at = $1 WHERE poll_id = $2")
+            .bind(now_ms())
+            .bind(poll_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn poll_voters(&self, poll_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT user_id FROM poll_voter WHERE poll_id = $1")
+            .bind(poll_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
+    }
+
+    /// (voter, answers JSON, ts) in the order received.
+    pub async fn poll_responses(&self, poll_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT voter, answers, ts FROM poll_response WHERE poll_id = $1 ORDER BY seq")
+                .bind(poll_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("voter")?, r.try_get("answers")?, r.try_get("ts")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Closes a poll with its result; false when it was already closed (by another worker).
+    pub async fn poll_close(&self, poll_id: &str, closed_at: i64, result: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE poll SET closed_at = $1, result = $2 WHERE poll_id = $3 AND closed_at IS NULL",
+        )
+        .bind(closed_at)
+        .bind(result)
+        .bind(poll_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn poll_set_end_event(&self, poll_id: &str, event_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE poll SET end_event_id = $1 WHERE poll_id = $2")
+            .bind(event_id)
+            .bind(poll_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The Matrix users allowed in a provisioned room by the membership file (active members):
+    /// its own access list, or its federation space's for rooms entered through the space.
+    /// `None` when the room is not provisioned.
+    pub async fn room_members_by_file(&self, room_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let room = sqlx::query("SELECT room_key, kind, parent_key FROM prov_room WHERE room_id = $1")
+            .bind(room_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(room) = room else { return Ok(None) };
+        let kind: String = room.try_get("kind")?;
+        let key: String = if matches!(kind.as_str(), "discussion" | "announcements") {
+            room.try_get::<Option<String>, _>("parent_key")?.unwrap_or_default()
+        } else {
+            room.try_get("room_key")?
+        };
+        let rows = sqlx::query(
+            "SELECT a.user_id AS user_id FROM prov_access a JOIN prov_member m ON m.member_id = a.member_id \
+             WHERE a.room_key = $1 AND m.active = 1 ORDER BY a.user_id",
+        )
+        .bind(&key)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?))
+    }
+}
