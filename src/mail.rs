@@ -14,7 +14,7 @@ use relais_bridge::{
     outbound::{render::Site, worker::Outbox},
 };
 use relais_core::{Config, Store};
-use relais_mail::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey, Mailer};
+use relais_mail::Mailer;
 
 /// Where mail links point and who digests come from.
 pub fn site(config: &Config) -> anyhow::Result<Site> {
@@ -43,13 +43,10 @@ pub fn mailer(config: &Config) -> anyhow::Result<Option<Mailer>> {
     if let (Some(selector), Some(file), Some(domain)) =
         (&config.mail.dkim_selector, &config.mail.dkim_key_file, &config.mail.domain)
     {
-        let pem = std::fs::read_to_string(file)
+        let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read [mail] dkim_key_file {}", file.display()))?;
-        let algorithm =
-            if pem.contains("RSA") { DkimSigningAlgorithm::Rsa } else { DkimSigningAlgorithm::Ed25519 };
-        let key = DkimSigningKey::new(&pem, algorithm)
-            .map_err(|e| anyhow::anyhow!("[mail] dkim_key_file is not a usable {algorithm:?} key: {e}"))?;
-        mailer = mailer.with_dkim(DkimConfig::default_config(selector.clone(), domain.clone(), key));
+        let dkim = relais_mail::dkim_config(selector, domain, &text).context("[mail] dkim_key_file")?;
+        mailer = mailer.with_dkim(dkim);
     }
     Ok(Some(mailer))
 }

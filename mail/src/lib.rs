@@ -119,6 +119,25 @@ impl Mailer {
     }
 }
 
+/// The DKIM signer for `domain` with `selector` from a key file's text: an RSA key in PKCS#1 PEM
+/// (`-----BEGIN RSA PRIVATE KEY-----`, as `opendkim-genkey` or `openssl genrsa -traditional`
+/// write it) or an Ed25519 key as the base64 of its 32-byte seed.
+pub fn dkim_config(selector: &str, domain: &str, key_text: &str) -> Result<DkimConfig, MailError> {
+    let key = if key_text.contains("BEGIN RSA PRIVATE KEY") {
+        DkimSigningKey::new(key_text, DkimSigningAlgorithm::Rsa)
+    } else if key_text.contains("-----BEGIN") {
+        return Err(MailError::Build(
+            "the DKIM key must be an RSA key in PKCS#1 PEM (BEGIN RSA PRIVATE KEY; convert with \
+             `openssl rsa -traditional`) or an Ed25519 seed in base64"
+                .into(),
+        ));
+    } else {
+        DkimSigningKey::new(key_text.trim(), DkimSigningAlgorithm::Ed25519)
+    }
+    .map_err(|e| MailError::Build(format!("unusable DKIM key: {e}")))?;
+    Ok(DkimConfig::default_config(selector.to_owned(), domain.to_owned(), key))
+}
+
 fn smtp_error(e: lettre::transport::smtp::Error) -> MailError {
     let text = redact_addresses(&e.to_string());
     if e.is_permanent() { MailError::Rejected(text) } else { MailError::Send(text) }
@@ -134,7 +153,24 @@ fn redact_addresses(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_addresses;
+    use super::{dkim_config, redact_addresses};
+
+    #[test]
+    fn messages_are_dkim_signed_with_an_ed25519_key() {
+        // The base64 of a 32-byte seed (a test key, never used anywhere else).
+        let dkim = dkim_config("relais", "listes.pcf.test", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .expect("key");
+        let mut message = lettre::Message::builder()
+            .from("Relais <relais@listes.pcf.test>".parse().expect("from"))
+            .to("jeanne@example.org".parse().expect("to"))
+            .subject("Test")
+            .body("Bonjour".to_owned())
+            .expect("message");
+        message.sign(&dkim);
+        let raw = String::from_utf8(message.formatted()).expect("utf-8");
+        assert!(raw.contains("DKIM-Signature: v=1; a=ed25519-sha256; d=listes.pcf.test; s=relais;"), "{raw}");
+        assert!(dkim_config("s", "d", "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----").is_err());
+    }
 
     #[test]
     fn server_replies_lose_their_addresses() {
