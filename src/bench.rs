@@ -43,6 +43,12 @@ enum BenchWhat {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Count a poll of this many voters (with vote changes and ineligible responses), pure and
+    /// from the store.
+    Poll {
+        #[arg(long, default_value_t = 50_000)]
+        voters: usize,
+    },
     /// Mail: fan-out to smtp-sink beside smtp-source, a daily digest, inbound parse+verify+queue.
     Mail(crate::bench_mail::MailBenchArgs),
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
@@ -98,6 +104,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return crate::bench_intake::run(transactions, events, concurrency, database).await;
         }
         BenchWhat::Mail(args) => return crate::bench_mail::run(args).await,
+        BenchWhat::Poll { voters } => return crate::bench_poll::run(voters).await,
     };
     let Shape { members, federations, sections, cells } = shape;
     let file = membership_file(shape, "pcf.test");

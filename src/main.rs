@@ -6,6 +6,7 @@
 mod bench;
 mod bench_intake;
 mod bench_mail;
+mod bench_poll;
 mod commands;
 mod mail;
 mod provision;
