@@ -10,12 +10,10 @@ use relais_bots::poll::{
 };
 use relais_core::{Store, store::polls::PollRecord};
 
-pub async fn run(voters: usize) -> anyhow::Result<()> {
-    let answers: Vec<(String, String)> = (1..=4).map(|i| (format!("r{i}"), format!("Réponse {i}"))).collect();
-    let eligible: HashSet<String> = (0..voters).map(|i| format!("@membre{i}:pcf.test")).collect();
-    // Every voter answers once, one in ten changes their vote, and 5 % of responses come from
-    // people not on the list.
-    let mut responses: Vec<Response> = Vec::new();
+/// Every voter answers once, one in ten changes their vote, and 5 % of responses come from
+/// people not on the list.
+fn responses(voters: usize) -> Vec<Response> {
+    let mut responses = Vec::new();
     for i in 0..voters {
         let voter = format!("@membre{i}:pcf.test");
         responses.push(Response {
@@ -34,6 +32,13 @@ pub async fn run(voters: usize) -> anyhow::Result<()> {
             });
         }
     }
+    responses
+}
+
+pub async fn run(voters: usize) -> anyhow::Result<()> {
+    let answers: Vec<(String, String)> = (1..=4).map(|i| (format!("r{i}"), format!("Réponse {i}"))).collect();
+    let eligible: HashSet<String> = (0..voters).map(|i| format!("@membre{i}:pcf.test")).collect();
+    let responses = responses(voters);
     let ballot = Ballot {
         answers: &answers,
         max_selections: 1,
@@ -47,7 +52,25 @@ pub async fn run(voters: usize) -> anyhow::Result<()> {
     let pure_s = start.elapsed().as_secs_f64();
     anyhow::ensure!(result.voted as usize == voters, "every voter counted once");
 
-    // The same through the store: record the poll and its responses, then load and count.
+    let (from_store, store_s) = through_store(&ballot, &eligible, &responses).await?;
+    anyhow::ensure!(from_store == result, "the store count matches");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "voters": voters, "responses": responses.len(), "ignored": result.ignored,
+            "tally_seconds": pure_s, "load_and_tally_seconds": store_s, "limit_seconds": 1.0,
+            "ratio_to_limit": store_s,
+        }))?
+    );
+    Ok(())
+}
+
+/// Records the poll, its voters and responses in a SQLite store, then times loading and counting.
+async fn through_store(
+    ballot: &Ballot<'_>,
+    eligible: &HashSet<String>,
+    responses: &[Response],
+) -> anyhow::Result<(relais_bots::poll::tally::PollResult, f64)> {
     let dir = tempfile::tempdir()?;
     let store =
         Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), 4).await?;
@@ -88,17 +111,8 @@ pub async fn run(voters: usize) -> anyhow::Result<()> {
             ts,
         })
         .collect();
-    let from_store = tally(&Ballot { eligible: &loaded_voters, ..ballot.clone() }, &loaded);
-    let store_s = start.elapsed().as_secs_f64();
-    anyhow::ensure!(from_store == result, "the store count matches");
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "voters": voters, "responses": responses.len(), "ignored": result.ignored,
-            "tally_seconds": pure_s, "load_and_tally_seconds": store_s, "limit_seconds": 1.0,
-            "ratio_to_limit": store_s,
-        }))?
-    );
+    let result = tally(&Ballot { eligible: &loaded_voters, ..ballot.clone() }, &loaded);
+    let seconds = start.elapsed().as_secs_f64();
     store.close().await;
-    Ok(())
+    Ok((result, seconds))
 }
