@@ -13,21 +13,8 @@ const MAX_LOCALPART: usize = 40;
 /// A list local part from a provisioning room key (`nord.s.lille-centre` → `nord-lille-centre`)
 /// or a room name: lowercase ASCII letters, digits and dashes.
 pub fn localpart_for(key_or_name: &str) -> String {
-    let mut out = String::new();
-    for part in key_or_name.split('.').filter(|p| *p != "s" && *p != "c") {
-        for c in part.chars() {
-            let c = fold_char(c);
-            if c.is_ascii_alphanumeric() {
-                out.push(c.to_ascii_lowercase());
-            } else if !out.ends_with('-') && !out.is_empty() {
-                out.push('-');
-            }
-        }
-        if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let mut out: String = out.trim_matches('-').chars().take(MAX_LOCALPART).collect();
+    let parts: Vec<&str> = key_or_name.split('.').filter(|p| *p != "s" && *p != "c").collect();
+    let mut out: String = relais_core::text::slug(&parts.join(" ")).chars().take(MAX_LOCALPART).collect();
     while out.ends_with('-') {
         out.pop();
     }
@@ -35,19 +22,6 @@ pub fn localpart_for(key_or_name: &str) -> String {
         out = format!("liste-{out}");
     }
     out
-}
-
-fn fold_char(c: char) -> char {
-    match c {
-        'à' | 'â' | 'ä' | 'À' | 'Â' => 'a',
-        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' => 'e',
-        'î' | 'ï' | 'Î' => 'i',
-        'ô' | 'ö' | 'Ô' => 'o',
-        'ù' | 'û' | 'ü' | 'Û' => 'u',
-        'ç' | 'Ç' => 'c',
-        'œ' => 'o',
-        _ => c,
-    }
 }
 
 /// A local part not used by another room.

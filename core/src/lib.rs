@@ -7,6 +7,7 @@
 pub mod config;
 pub mod secret;
 pub mod store;
+pub mod text;
 pub mod time;
 
 pub use config::{Config, ConfigError};
