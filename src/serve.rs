@@ -48,26 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
 
     if config.dispatch.enabled {
-        let client = MatrixClient::new(&config, metrics.clone())?;
-        let mut handlers: Vec<Arc<dyn EventHandler>> =
-            vec![Arc::new(BotHandler::new(client, config.clone(), store.clone()))];
-        if config.mail.bridge_enabled() {
-            let client = MatrixClient::new(&config, metrics.clone())?;
-            handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));
-        }
-        let dispatcher =
-            Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
-        let rx = stop_rx.clone();
-        tasks.spawn(async move {
-            dispatcher.run(rx).await;
-            Ok(())
-        });
-        let polls = relais_bots::poll::service::Polls {
-            store: store.clone(),
-            client: MatrixClient::new(&config, metrics.clone())?,
-            config: config.clone(),
-        };
-        tasks.spawn(poll_clock(polls, stop_rx.clone()));
+        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, &stop_rx)?;
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
@@ -106,6 +87,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The dispatcher with the features' handlers, and the bots' clock (poll deadlines, scheduled
+/// broadcasts).
+fn spawn_features(
+    tasks: &mut Tasks,
+    config: &Arc<Config>,
+    store: &relais_core::Store,
+    metrics: &Arc<Metrics>,
+    wakeup: Arc<Notify>,
+    stop_rx: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let client = MatrixClient::new(config, metrics.clone())?;
+    let mut handlers: Vec<Arc<dyn EventHandler>> =
+        vec![Arc::new(BotHandler::new(client, config.clone(), store.clone()))];
+    if config.mail.bridge_enabled() {
+        let client = MatrixClient::new(config, metrics.clone())?;
+        handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));
+    }
+    let dispatcher =
+        Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
+    let rx = stop_rx.clone();
+    tasks.spawn(async move {
+        dispatcher.run(rx).await;
+        Ok(())
+    });
+    let polls = relais_bots::poll::service::Polls {
+        store: store.clone(),
+        client: MatrixClient::new(config, metrics.clone())?,
+        config: config.clone(),
+    };
+    let broadcasts = relais_bots::broadcast::Broadcasts {
+        store: store.clone(),
+        client: MatrixClient::new(config, metrics.clone())?,
+        config: config.clone(),
+    };
+    tasks.spawn(bot_clock(polls, broadcasts, stop_rx.clone()));
+    Ok(())
+}
+
 /// Asks the homeserver to ping us once we listen, so a wrong registration, token or URL shows
 /// in the log at start rather than as silence later.
 async fn self_check(client: MatrixClient, appservice_id: String) {
@@ -119,14 +138,19 @@ async fn self_check(client: MatrixClient, appservice_id: String) {
     }
 }
 
-/// Closes polls at their deadline and reminds rooms before it.
-async fn poll_clock(
+/// Closes polls at their deadline (reminding rooms before it) and sends scheduled broadcasts.
+async fn bot_clock(
     polls: relais_bots::poll::service::Polls,
+    broadcasts: relais_bots::broadcast::Broadcasts,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     loop {
-        if let Err(error) = polls.tick(relais_core::time::now_ms()).await {
+        let now = relais_core::time::now_ms();
+        if let Err(error) = polls.tick(now).await {
             tracing::warn!(%error, "poll deadlines: will try again");
+        }
+        if let Err(error) = broadcasts.deliver_due(now).await {
+            tracing::warn!(%error, "scheduled broadcasts: will try again");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

@@ -19,6 +19,7 @@ use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, d
 use relais_core::{Config, Store, store::QueuedEvent};
 
 use crate::{
+    broadcast::Broadcasts,
     command, messages,
     poll::{
         events,
@@ -41,6 +42,7 @@ pub struct BotHandler {
     client: MatrixClient,
     config: Arc<Config>,
     polls: Polls,
+    broadcasts: Broadcasts,
 }
 
 /// The fields the bot reads from any event; the content is typed per event type.
@@ -57,8 +59,9 @@ struct Envelope {
 
 impl BotHandler {
     pub fn new(client: MatrixClient, config: Arc<Config>, store: Store) -> Self {
-        let polls = Polls { store, client: client.clone(), config: config.clone() };
-        Self { client, config, polls }
+        let polls = Polls { store: store.clone(), client: client.clone(), config: config.clone() };
+        let broadcasts = Broadcasts { store, client: client.clone(), config: config.clone() };
+        Self { client, config, polls, broadcasts }
     }
 
     async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
@@ -113,11 +116,31 @@ impl BotHandler {
         let MessageType::Text(text) = &content.msgtype else {
             return Ok(());
         };
-        if let Ok(Some(invocation)) = command::parse(&text.body)
-            && messages::resolve(&invocation.name).is_some_and(|c| c.name == "sondage")
-        {
-            let reply = self.poll_command(env, &invocation.words).await?;
-            return self.reply(env, reply).await;
+        if let Ok(Some(invocation)) = command::parse(&text.body) {
+            let reply = match messages::resolve(&invocation.name).map(|c| c.name) {
+                Some("sondage") => Some(self.poll_command(env, &invocation.words).await?),
+                Some("diffuser") => {
+                    let reply_to = match &content.relates_to {
+                        Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.to_string()),
+                        _ => None,
+                    };
+                    let result = self
+                        .broadcasts
+                        .command(
+                            &env.room_id,
+                            &env.sender,
+                            env.event_id.as_str(),
+                            reply_to.as_deref(),
+                            &invocation.words,
+                        )
+                        .await;
+                    Some(result.map_err(|e| HandlerError::Transient(e.to_string()))?)
+                }
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                return self.reply(env, reply).await;
+            }
         }
         let Some(reply) = answer(&text.body) else {
             return Ok(());

@@ -5,6 +5,7 @@
 //! the bot is invited to and answers commands. This crate never talks to the database directly:
 //! it reaches the homeserver through the appservice's client.
 
+pub mod broadcast;
 pub mod command;
 mod handler;
 pub mod messages;

@@ -24,6 +24,12 @@ pub const COMMANDS: &[CommandHelp] = &[
         summary: "ouvre un sondage que les membres votent avec Element ; les votants sont les adhérents du salon",
     },
     CommandHelp {
+        name: "diffuser",
+        aliases: &["broadcast"],
+        usage: "!diffuser --fédérations Nord,Paris | --toutes [--à \"18:30\"] (en réponse à un message)",
+        summary: "salon national de communication : copie le message dans les salons d'annonces des fédérations",
+    },
+    CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",
@@ -93,4 +99,35 @@ pub fn poll_closed() -> String {
 
 pub fn poll_reminder(question: &str, at: &str) -> String {
     format!("Rappel : le sondage « {question} » se termine le {at}. Pensez à voter.")
+}
+
+/// Broadcast texts.
+pub mod broadcast {
+    pub fn usage() -> String {
+        "Usage : répondez au message à diffuser par !diffuser --fédérations Nord,Paris (ou --toutes), \
+         éventuellement --à \"18:30\"."
+            .to_owned()
+    }
+    pub fn wrong_room() -> String {
+        "!diffuser s'utilise dans le salon national de communication.".to_owned()
+    }
+    pub fn refused() -> String {
+        "Seuls les modérateurs du salon national de communication peuvent diffuser.".to_owned()
+    }
+    pub fn not_a_reply() -> String {
+        "Répondez au message à diffuser (clic sur « Répondre »), en tapant !diffuser dans la réponse."
+            .to_owned()
+    }
+    pub fn unknown_federations(names: &[String]) -> String {
+        format!("Fédération(s) inconnue(s) : {}. Rien n'a été diffusé.", names.join(", "))
+    }
+    pub fn bad_time() -> String {
+        "--à attend une heure « 18:30 », une date « AAAA-MM-JJ HH:MM » (heure de Paris) ou un délai « 30min ».".to_owned()
+    }
+    pub fn sent(delivered: i64, total: i64) -> String {
+        format!("Diffusé dans {delivered} salon(s) d'annonces sur {total}.")
+    }
+    pub fn scheduled(rooms: usize, at: &str) -> String {
+        format!("Diffusion programmée le {at} vers {rooms} salon(s) d'annonces.")
+    }
 }

@@ -37,4 +37,3 @@ pub fn slug(s: &str) -> String {
     }
     out
 }
-

@@ -99,6 +99,17 @@ impl MatrixClient {
         Ok((bytes.to_vec(), content_type))
     }
 
+    /// One event of a room, as the bot sees it.
+    pub async fn room_event(&self, room_id: &ruma::RoomId, event_id: &str) -> Result<Value, ClientError> {
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/event/{}",
+            self.inner.base_url,
+            urlencode(room_id.as_str()),
+            urlencode(event_id)
+        );
+        self.raw(self.inner.http.get(&url).bearer_auth(self.inner.as_token.expose())).await
+    }
+
     /// Sends any event content as `as_user` with a caller-chosen transaction id (idempotent).
     pub async fn send_raw_event(
         &self,

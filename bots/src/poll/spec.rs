@@ -82,7 +82,7 @@ impl From<OptionError> for SpecError {
 }
 
 /// A duration such as `30min`, `2h`, `3j`, `45s` in ms.
-fn duration_ms(text: &str) -> Option<i64> {
+pub fn duration_ms(text: &str) -> Option<i64> {
     let text = text.trim().to_lowercase();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);

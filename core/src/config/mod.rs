@@ -27,6 +27,18 @@ pub struct Config {
     pub mail: MailConfig,
     #[serde(default)]
     pub provisioning: ProvisioningConfig,
+    #[serde(default)]
+    pub bots: BotsConfig,
+}
+
+/// `[bots]`: what the bots need beyond the appservice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotsConfig {
+    /// The national communication room (room id or alias): its moderators broadcast to the
+    /// federations with `!diffuser`. Unset: no broadcasts.
+    #[serde(default)]
+    pub national_room: Option<String>,
 }
 
 /// `[provisioning]`: reconciling the membership file.

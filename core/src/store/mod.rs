@@ -3,6 +3,7 @@
 //! Queries use `$n` placeholders, which both SQLite and PostgreSQL accept, and portable SQL
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
+pub mod broadcasts;
 pub mod mail;
 pub mod onboarding;
 pub mod polls;

@@ -5,7 +5,7 @@ mod paris;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use paris::{
-    civil_from_days, days_from_civil, format_paris, last_due, paris_local_ms, paris_offset_minutes,
+    DAY_MS, civil_from_days, days_from_civil, format_paris, last_due, paris_local_ms, paris_offset_minutes,
     paris_to_utc, parse_paris, weekday,
 };
 

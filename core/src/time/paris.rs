@@ -1,7 +1,8 @@
 //! Local time in Europe/Paris (the party's time zone) without a time zone database: EU rules,
 //! summer time from the last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC.
 
-const DAY_MS: i64 = 86_400_000;
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {

@@ -1,0 +1,190 @@
+//! `!diffuser [--fédérations Nord,Paris | --toutes] [--à "18:30"]`, typed as a reply to a message
+//! in the national communication room by one of its moderators: the message is copied into the
+//! announcements room of each targeted federation (and so to their email subscribers), now or
+//! at the given time. Each copy is recorded once it is sent; a copy's transaction id derives
+//! from the broadcast and the room, so a retry never posts twice.
+
+use std::sync::Arc;
+
+use ruma::{OwnedRoomAliasId, OwnedRoomId, RoomId, UserId};
+use serde_json::Value;
+
+use relais_appservice::{ClientError, MatrixClient};
+use relais_core::{
+    Config, Store,
+    store::{StoreError, broadcasts::NewBroadcast},
+    text::slug,
+    time::{DAY_MS, format_paris, now_ms, paris_local_ms, paris_to_utc, parse_paris},
+};
+
+use crate::command::split_options;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BroadcastError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Homeserver(#[from] ClientError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Broadcasts {
+    pub store: Store,
+    pub client: MatrixClient,
+    pub config: Arc<Config>,
+}
+
+/// `--à`: `HH:MM` (today, or tomorrow if passed), `AAAA-MM-JJ HH:MM`, or a delay (`30min`).
+pub fn parse_when(text: &str, now: i64) -> Option<i64> {
+    if let Some(at) = parse_paris(text) {
+        return Some(at);
+    }
+    if let Some((h, m)) = text.trim().split_once(':') {
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        if !(0..24).contains(&h) || !(0..60).contains(&m) {
+            return None;
+        }
+        let today = paris_local_ms(now).div_euclid(DAY_MS) * DAY_MS;
+        let at = paris_to_utc(today + h * 3_600_000 + m * 60_000);
+        return Some(if at > now { at } else { paris_to_utc(today + DAY_MS + h * 3_600_000 + m * 60_000) });
+    }
+    crate::poll::spec::duration_ms(text).map(|d| now + d)
+}
+
+/// The message content to copy: without its reply relation and reply fallback, marked as a
+/// broadcast for statistics.
+fn copy_of(content: &Value, broadcast_hint: &str) -> Value {
+    let mut copy = content.clone();
+    if let Some(obj) = copy.as_object_mut() {
+        obj.remove("m.relates_to");
+        obj.insert("fr.pcf.relais.broadcast".into(), Value::String(broadcast_hint.to_owned()));
+    }
+    copy
+}
+
+impl Broadcasts {
+    async fn national_room(&self) -> Result<Option<OwnedRoomId>, ClientError> {
+        let Some(configured) = &self.config.bots.national_room else { return Ok(None) };
+        if let Ok(id) = OwnedRoomId::try_from(configured.as_str()) {
+            return Ok(Some(id));
+        }
+        match OwnedRoomAliasId::try_from(configured.as_str()) {
+            Ok(alias) => self.client.resolve_alias(&alias).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn level(&self, room_id: &RoomId, user: &UserId) -> Result<i64, ClientError> {
+        let levels = self.client.state(room_id, "m.room.power_levels", "").await?.unwrap_or_default();
+        Ok(levels["users"][user.as_str()].as_i64().or_else(|| levels["users_default"].as_i64()).unwrap_or(0))
+    }
+
+    /// Handles `!diffuser`; returns the notice for the national room.
+    pub async fn command(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        command_event: &str,
+        reply_to: Option<&str>,
+        words: &[String],
+    ) -> Result<String, BroadcastError> {
+        use crate::messages::broadcast as text;
+        if self.national_room().await?.as_deref() != Some(room_id) {
+            return Ok(text::wrong_room());
+        }
+        if self.level(room_id, sender).await? < 50 {
+            return Ok(text::refused());
+        }
+        let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
+        let Ok(options) = split_options(words, &["toutes", "all"]) else { return Ok(text::usage()) };
+        let rooms = self.store.prov_rooms_of_kinds(&["announcements"]).await?;
+        let targets: Vec<(String, String)> = if options.flag("toutes") || options.flag("all") {
+            rooms.iter().map(|(_, name, id)| (id.clone(), name.clone())).collect()
+        } else if let Some(list) = options.value("fédérations").or(options.value("federations")) {
+            let mut targets = Vec::new();
+            let mut unknown = Vec::new();
+            for wanted in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                let key = format!("{}.annonces", slug(wanted));
+                match rooms.iter().find(|(k, _, _)| *k == key) {
+                    Some((_, name, id)) => targets.push((id.clone(), name.clone())),
+                    None => unknown.push(wanted.to_owned()),
+                }
+            }
+            if !unknown.is_empty() {
+                return Ok(text::unknown_federations(&unknown));
+            }
+            targets
+        } else {
+            return Ok(text::usage());
+        };
+        let now = now_ms();
+        let send_at = match options.value("à").or(options.value("a")).or(options.value("at")) {
+            Some(when) => match parse_when(when, now) {
+                Some(at) => at,
+                None => return Ok(text::bad_time()),
+            },
+            None => now,
+        };
+        let original = self.client.room_event(room_id, source).await?;
+        let content = copy_of(&original["content"], command_event);
+        let broadcast = NewBroadcast {
+            command_event: command_event.to_owned(),
+            source_room: room_id.to_string(),
+            source_event: source.to_owned(),
+            sender: sender.to_string(),
+            content: content.to_string(),
+            send_at,
+            targets: targets.clone(),
+        };
+        let id = self.store.broadcast_create(&broadcast).await?;
+        if send_at <= now {
+            self.deliver_due(now).await?;
+            let (total, delivered) = self.store.broadcast_progress(id).await?;
+            return Ok(text::sent(delivered, total));
+        }
+        Ok(text::scheduled(targets.len(), &format_paris(send_at)))
+    }
+
+    /// Sends every copy that is due; returns how many went out.
+    pub async fn deliver_due(&self, now: i64) -> Result<usize, BroadcastError> {
+        let due = self.store.broadcast_due(now).await?;
+        let bot = self.config.bot_user_id();
+        for delivery in &due {
+            let room_id =
+                RoomId::parse(&delivery.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+            let content: Value = serde_json::from_str(&delivery.content).unwrap_or_default();
+            let txn = format!("bcast.{}.{}", delivery.broadcast_id, slug(&delivery.room_id));
+            let event_id =
+                self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &bot).await?;
+            self.store.broadcast_delivered(delivery.broadcast_id, &delivery.room_id, &event_id).await?;
+        }
+        Ok(due.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_of_day_dates_and_delays() {
+        let now = parse_paris("2026-11-24 09:00").expect("now");
+        assert_eq!(parse_when("18:30", now), parse_paris("2026-11-24 18:30"));
+        assert_eq!(parse_when("08:00", now), parse_paris("2026-11-25 08:00"), "passed today: tomorrow");
+        assert_eq!(parse_when("2026-12-01 10:00", now), parse_paris("2026-12-01 10:00"));
+        assert_eq!(parse_when("30min", now), Some(now + 1_800_000));
+        assert_eq!(parse_when("25:00", now), None);
+        assert_eq!(parse_when("bientôt", now), None);
+    }
+
+    #[test]
+    fn copies_lose_their_reply_relation() {
+        let content =
+            serde_json::json!({"msgtype": "m.text", "body": "Appel", "m.relates_to": {"m.in_reply_to": {}}});
+        let copy = copy_of(&content, "$cmd");
+        assert_eq!(
+            copy,
+            serde_json::json!({"msgtype": "m.text", "body": "Appel", "fr.pcf.relais.broadcast": "$cmd"})
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Broadcasts from the national communication room to federations' announcements rooms, read by
+//! a member with matrix-nio (an independent client), now and at a set time; refusals.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Member, RelaisOptions, Stack, eventually, synapse::python, unique};
+use serde_json::{Value, json};
+
+fn password(member: &Member) -> String {
+    let local = member.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned();
+    format!("pw-{local}-Relais!")
+}
+
+/// What `member` reads in `alias` with matrix-nio.
+async fn nio_read(stack: &Stack, member: &Member, alias: &str) -> Vec<String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_reader.py");
+    let out = tokio::process::Command::new(python())
+        .arg(script)
+        .args([stack.synapse.url.as_str(), member.user_id.as_str(), &password(member), alias])
+        .output()
+        .await
+        .expect("run nio");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "nio: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).expect("nio output");
+    seen["bodies"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn the_national_team_broadcasts_to_chosen_federations() {
+    let alias_local = unique("communication");
+    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let (nadia, lucie, marc, tom) = (
+        stack.synapse.register(&unique("nadia")).await,
+        stack.synapse.register(&unique("lucie")).await,
+        stack.synapse.register(&unique("marc")).await,
+        stack.synapse.register(&unique("tom")).await,
+    );
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;oui;{}\n2;Marc;Petit;Paris;Paris 11e;oui;{}\n3;Tom;Leroy;Rhône;Lyon 7e;oui;{}\n",
+        lucie.user_id, marc.user_id, tom.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    // Nadia runs the national communication room (its creator, so a moderator); Lucie is in it
+    // as a plain member.
+    let room: Value = nadia
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"name": "Communication nationale", "room_alias_name": alias_local,
+            "invite": [stack.relais.bot(), lucie.user_id]}),
+        )
+        .await;
+    let room = room["room_id"].as_str().expect("room").to_owned();
+    stack.synapse.wait_joined(&nadia, &room, &stack.relais.bot()).await;
+    assert_eq!(lucie.try_join(&room).await, 200);
+
+    let appeal =
+        nadia.send_text(&room, "Grande marche pour les salaires samedi 14h : mobilisez vos sections !").await;
+    let reply = |body: &str| json!({"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
+    let refused = lucie.send_content(&room, reply("!diffuser --toutes")).await;
+    assert!(lucie.wait_reply(&room, &stack.relais.bot(), &refused).await.contains("Seuls les modérateurs"));
+    let unknown = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Atlantide")).await;
+    assert!(nadia.wait_reply(&room, &stack.relais.bot(), &unknown).await.contains("Atlantide"));
+    let now = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Paris")).await;
+    assert!(nadia.wait_reply(&room, &stack.relais.bot(), &now).await.contains("Diffusé dans 2 salon(s)"));
+
+    let lucie_reads = nio_read(&stack, &lucie, "#relais_nord.annonces:pcf.test").await;
+    assert!(lucie_reads.iter().any(|b| b.starts_with("Grande marche pour les salaires")), "{lucie_reads:?}");
+    let marc_reads = nio_read(&stack, &marc, "#relais_paris.annonces:pcf.test").await;
+    assert!(marc_reads.iter().any(|b| b.starts_with("Grande marche")), "{marc_reads:?}");
+    let tom_reads = nio_read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
+    assert!(
+        !tom_reads.iter().any(|b| b.starts_with("Grande marche")),
+        "Rhône was not targeted: {tom_reads:?}"
+    );
+
+    // A broadcast at a set time goes out by itself, once.
+    let later = nadia.send_text(&room, "Rappel : tractage demain matin.").await;
+    let scheduled = json!({"msgtype": "m.text", "body": "!diffuser --toutes --à 5s", "m.relates_to": {"m.in_reply_to": {"event_id": later}}});
+    let ask = nadia.send_content(&room, scheduled).await;
+    assert!(nadia.wait_reply(&room, &stack.relais.bot(), &ask).await.contains("Diffusion programmée"));
+    let tom_later = eventually("the scheduled broadcast", Duration::from_secs(60), || async {
+        let bodies = nio_read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
+        bodies.iter().any(|b| b.starts_with("Rappel : tractage")).then_some(bodies)
+    })
+    .await;
+    assert_eq!(tom_later.iter().filter(|b| b.starts_with("Rappel : tractage")).count(), 1, "{tom_later:?}");
+}
