@@ -28,6 +28,26 @@ async fn nio_read(stack: &Stack, member: &Member, alias: &str) -> Vec<String> {
     seen["bodies"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect()
 }
 
+/// The referents' page as Lucie sees it, signed in with an OpenID token of her Matrix session.
+async fn referent_page(stack: &Stack, member: &Member) -> String {
+    let path = format!("/_matrix/client/v3/user/{}/openid/request_token", member.user_id);
+    let token = member.post(&path, json!({})).await["access_token"].as_str().expect("token").to_owned();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http");
+    let form = [("access_token", token.as_str()), ("matrix_server_name", "pcf.test")];
+    let resp = http
+        .post(format!("{}/relais/connexion/openid", stack.relais.web_url))
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    let cookie =
+        resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("signed in").to_owned();
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let page =
+        http.get(format!("{}/relais/referent", stack.relais.web_url)).header("cookie", cookie).send().await;
+    page.expect("page").text().await.expect("html")
+}
+
 #[tokio::test]
 async fn the_national_team_broadcasts_to_chosen_federations() {
     let alias_local = unique("communication");
@@ -40,8 +60,9 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
         stack.synapse.register(&unique("tom")).await,
     );
     let csv = format!(
-        "N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Identifiant Matrix\n\
-         1;Lucie;Garnier;Nord;Lille;oui;{}\n2;Marc;Petit;Paris;Paris 11e;oui;{}\n3;Tom;Leroy;Rhône;Lyon 7e;oui;{}\n",
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n2;Marc;Petit;Paris;Paris 11e;;oui;{}\n\
+         3;Tom;Leroy;Rhône;Lyon 7e;;oui;{}\n",
         lucie.user_id, marc.user_id, tom.user_id
     );
     let file = stack.relais.dir.path().join("members.csv");

@@ -130,3 +130,48 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
 fn redirectless() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
+
+/// What Element obtains for a widget: an OpenID token from the member's own session.
+async fn openid(member: &Member) -> String {
+    let path = format!("/_matrix/client/v3/user/{}/openid/request_token", member.user_id);
+    member.post(&path, serde_json::json!({})).await["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn a_referent_signs_in_with_an_openid_token_from_their_matrix_session() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let (camille, karim) =
+        (stack.synapse.register(&unique("camille")).await, stack.synapse.register(&unique("karim")).await);
+    let csv = format!(
+        "{HEADER}{}{}",
+        row("1", "Camille", "Nord", "Référente numérique", "oui", &camille),
+        row("2", "Karim", "Nord", "", "oui", &karim)
+    );
+    let file = stack.relais.dir.path().join("national.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, _, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stderr}");
+
+    let http = redirectless();
+    let url = format!("{}/relais/connexion/openid", stack.relais.web_url);
+    let post = |token: String, server: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let form = [("access_token", token.as_str()), ("matrix_server_name", server)];
+            http.post(&url).form(&form).send().await.expect("post")
+        }
+    };
+    let token = openid(&camille).await;
+    assert_eq!(post("not-a-token".into(), "pcf.test").await.status(), 401);
+    assert_eq!(post(token.clone(), "elsewhere.example").await.status(), 403, "only our homeserver");
+    let karim_token = openid(&karim).await;
+    assert_eq!(post(karim_token, "pcf.test").await.status(), 403, "not a referent");
+    let resp = post(token, "pcf.test").await;
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let browser = Browser { http, base: stack.relais.web_url.clone(), cookie: Some(cookie) };
+    let (status, html) = browser.get("/relais/referent").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Fédération Nord") && html.contains(&camille.user_id), "{html}");
+}

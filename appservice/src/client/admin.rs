@@ -53,6 +53,19 @@ impl MatrixClient {
 }
 
 impl MatrixClient {
+    /// The user an OpenID token from this homeserver names (`/_matrix/federation/v1/openid/userinfo`);
+    /// an unknown or expired token is `ClientError::Matrix` 401.
+    pub async fn openid_userinfo(&self, access_token: &str) -> Result<OwnedUserId, ClientError> {
+        let token: String = url::form_urlencoded::byte_serialize(access_token.as_bytes()).collect();
+        let url =
+            format!("{}/_matrix/federation/v1/openid/userinfo?access_token={token}", self.inner.base_url);
+        let answer: Value = self.raw(self.inner.http.get(&url)).await?;
+        answer["sub"]
+            .as_str()
+            .and_then(|u| OwnedUserId::try_from(u).ok())
+            .ok_or_else(|| ClientError::Response("no sub in the OpenID answer".into()))
+    }
+
     /// Checks a user's password with the homeserver (a password login, then logout of that
     /// session at once); returns the user id the homeserver confirmed.
     pub async fn verify_password(&self, user: &str, password: &str) -> Result<OwnedUserId, ClientError> {

@@ -109,6 +109,27 @@ impl Store {
         Ok(())
     }
 
+    /// Broadcasts to a room, newest first: (send at, delivered at, content JSON).
+    pub async fn broadcasts_to_room(
+        &self,
+        room_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<i64>, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT b.send_at AS send_at, d.delivered_at AS delivered_at, b.content AS content \
+             FROM broadcast_delivery d JOIN broadcast b ON b.broadcast_id = d.broadcast_id \
+             WHERE d.room_id = $1 ORDER BY b.send_at DESC LIMIT $2",
+        )
+        .bind(room_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("send_at")?, r.try_get("delivered_at")?, r.try_get("content")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// (rooms targeted, rooms delivered) of a broadcast.
     pub async fn broadcast_progress(&self, broadcast_id: i64) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(

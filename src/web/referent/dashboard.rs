@@ -120,9 +120,44 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
         ));
     }
     body.push_str(&people_sections(&members));
+    let announcements =
+        state.store.prov_room_id(&format!("{}.annonces", session.federation)).await.ok().flatten();
+    if let Some(room_id) = announcements {
+        let received = state.store.broadcasts_to_room(&room_id, 10).await.unwrap_or_default();
+        body.push_str(&broadcast_section(&received));
+    }
     let bounced = state.store.mail_bounced_members().await.unwrap_or_default();
     body.push_str(&bounce_section(&members, &bounced));
     Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response()
+}
+
+/// The national broadcasts the federation's announcements room received or will receive.
+fn broadcast_section(received: &[(i64, Option<i64>, String)]) -> String {
+    if received.is_empty() {
+        return "<h2>Diffusions nationales reçues</h2><p>Aucune pour l'instant.</p>".into();
+    }
+    let rows: String = received
+        .iter()
+        .map(|(send_at, delivered, content)| {
+            let body = serde_json::from_str::<serde_json::Value>(content)
+                .ok()
+                .and_then(|c| {
+                    c["body"]
+                        .as_str()
+                        .map(|b| b.lines().next().unwrap_or_default().chars().take(90).collect())
+                })
+                .unwrap_or_else(|| String::from("(sans texte)"));
+            let state = match delivered {
+                Some(at) => format!("publiée le {}", super::super::page::date(*at)),
+                None => format!("programmée le {}", super::super::page::date(*send_at)),
+            };
+            format!("<tr><td>{}</td><td>{state}</td></tr>", escape(&body))
+        })
+        .collect();
+    format!(
+        "<h2>Diffusions nationales reçues</h2><p class=\"hint\">Copiées dans le salon d'annonces de la fédération \
+         et envoyées à ses abonnés par courriel.</p><table><tr><th>Message</th><th>État</th></tr>{rows}</table>"
+    )
 }
 
 /// Members of the federation whose address bounces: the referent can check it with them.

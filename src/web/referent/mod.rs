@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/relais/referent", get(dashboard::show))
         .route("/relais/connexion", post(sign_in))
+        .route("/relais/connexion/openid", post(sign_in_openid))
         .route("/relais/deconnexion", post(sign_out))
         .route("/relais/referent/import", post(import::dry_run))
         .route("/relais/referent/appliquer", post(import::apply))
@@ -96,14 +97,19 @@ async fn sign_in(State(state): State<Arc<WebState>>, Form(form): Form<SignIn>) -
             return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
         }
     };
-    let Some((federation, _)) = federation_of(&state, user_id.as_str()).await else {
+    start_session(&state, user_id.as_str()).await
+}
+
+/// A session for `user_id` if they manage a federation: the cookie and the dashboard.
+async fn start_session(state: &WebState, user_id: &str) -> Response {
+    let Some((federation, _)) = federation_of(state, user_id).await else {
         let page = login_page(Some(
             "Cet espace est réservé aux référents numériques et aux secrétaires fédéraux inscrits dans le fichier des adhérents.",
         ));
         return (StatusCode::FORBIDDEN, Html(page)).into_response();
     };
     let token = new_token();
-    let session = WebSession { user_id: user_id.to_string(), federation };
+    let session = WebSession { user_id: user_id.to_owned(), federation };
     if state.store.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, Html(login_page(Some("Service indisponible."))))
             .into_response();
@@ -114,6 +120,36 @@ async fn sign_in(State(state): State<Arc<WebState>>, Form(form): Form<SignIn>) -
         SESSION_MS / 1000
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
+}
+
+/// An OpenID token from the member's Matrix session (what Element hands a widget, or what
+/// `POST /_matrix/client/v3/user/{userId}/openid/request_token` returns), checked with our
+/// homeserver: no password typed into Relais.
+#[derive(Debug, Deserialize)]
+pub struct OpenIdSignIn {
+    access_token: String,
+    matrix_server_name: String,
+}
+
+async fn sign_in_openid(State(state): State<Arc<WebState>>, Form(form): Form<OpenIdSignIn>) -> Response {
+    if form.matrix_server_name != state.config.homeserver.server_name.as_str() {
+        let page = login_page(Some("Ce jeton vient d'un autre serveur Matrix que celui du Parti."));
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
+    match state.client.openid_userinfo(&form.access_token).await {
+        Ok(user_id) => start_session(&state, user_id.as_str()).await,
+        Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => {
+            let page =
+                login_page(Some("Jeton de connexion invalide ou expiré : reconnectez-vous depuis Element."));
+            (StatusCode::UNAUTHORIZED, Html(page)).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an OpenID token");
+            let page =
+                login_page(Some("Le serveur de messagerie ne répond pas : réessayez dans quelques minutes."));
+            (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
+        }
+    }
 }
 
 async fn sign_out(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
