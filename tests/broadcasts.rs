@@ -102,6 +102,11 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
         !tom_reads.iter().any(|b| b.starts_with("Grande marche")),
         "Rhône was not targeted: {tom_reads:?}"
     );
+    let page = referent_page(&stack, &lucie).await;
+    assert!(
+        page.contains("Diffusions nationales reçues") && page.contains("Grande marche pour les salaires"),
+        "{page}"
+    );
 
     // A broadcast at a set time goes out by itself, once.
     let later = nadia.send_text(&room, "Rappel : tractage demain matin.").await;
