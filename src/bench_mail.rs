@@ -198,6 +198,9 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         bounce_limit: 4,
         media: None,
         max_attachment_bytes: 0,
+        journal: Some(std::sync::Arc::new(relais_bridge::outbound::journal::SentJournal::open(
+            &dir.path().join("sent.journal"),
+        )?)),
     };
 
     // One message to every subscriber.

@@ -11,7 +11,7 @@ use relais_bridge::{
     inbound::{listener, process::Inbound, smtp},
     keys::Keys,
     lists,
-    outbound::{render::Site, worker::Outbox},
+    outbound::{journal::SentJournal, render::Site, worker::Outbox},
 };
 use relais_core::{Config, Store};
 use relais_mail::Mailer;
@@ -67,7 +67,29 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
         bounce_limit: i64::from(config.mail.bounce_limit),
         media: Some(MatrixClient::new(config, Arc::new(Metrics::default()))?),
         max_attachment_bytes: config.mail.max_attachment_bytes,
+        journal: Some(Arc::new(
+            SentJournal::open(&journal_path(config)).with_context(|| {
+                format!("cannot open the mail journal {}", journal_path(config).display())
+            })?,
+        )),
     }))
+}
+
+/// Where this machine's journal of accepted deliveries lives: one file per database (a journal
+/// names deliveries by their id in one database).
+fn journal_path(config: &Config) -> std::path::PathBuf {
+    use sha2::Digest;
+    let url = config.database.url.expose();
+    let tag = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..6]);
+    let name = format!("relais-mail-{tag}.journal");
+    if let Some(dir) = &config.mail.spool_dir {
+        return dir.join(name);
+    }
+    let sqlite_file = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+    match sqlite_file.map(|f| std::path::Path::new(f.split('?').next().unwrap_or(f))) {
+        Some(file) => file.parent().unwrap_or(std::path::Path::new(".")).join(name),
+        None => std::env::temp_dir().join(name),
+    }
 }
 
 /// Starts the bridge's workers in `relais serve`: lists for provisioned rooms, the outbox, the

@@ -25,7 +25,10 @@ use tokio::{
 
 use relais_appservice::MatrixClient;
 
-use super::render::{self, DigestSection, Media, Recipient, Site};
+use super::{
+    journal::SentJournal,
+    render::{self, DigestSection, Media, Recipient, Site},
+};
 use crate::keys::Keys;
 
 const BATCH: i64 = 256;
@@ -50,6 +53,8 @@ pub struct Outbox {
     /// Fetches images and files to attach; `None`: media are only linked.
     pub media: Option<MatrixClient>,
     pub max_attachment_bytes: u64,
+    /// Accepted deliveries noted before the database records them (see [`SentJournal`]).
+    pub journal: Option<Arc<SentJournal>>,
 }
 
 /// What one pass did.
@@ -104,6 +109,7 @@ fn backoff_ms(attempts: i64) -> i64 {
 impl Outbox {
     /// Runs until `shutdown` turns true, sending whatever is due.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.recover().await;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -124,8 +130,19 @@ impl Outbox {
         }
     }
 
+    /// Records the deliveries a killed worker on this machine had sent but not recorded.
+    async fn recover(&self) {
+        let Some(journal) = &self.journal else { return };
+        match journal.reconcile(&self.store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recovered = n, "mail sent before a crash recorded from the journal"),
+            Err(e) => tracing::warn!(error = %e, "cannot reconcile the mail journal"),
+        }
+    }
+
     /// Sends everything due now, pass after pass, until nothing is left.
     pub async fn drain(&self) -> Result<PassStats, StoreError> {
+        self.recover().await;
         let mut total = PassStats::default();
         loop {
             let stats = self.pass().await?;
@@ -237,7 +254,14 @@ impl Outbox {
             Err(e) => return Outcome::Retry(e),
         };
         match self.mailer.send_message(message).await {
-            Ok(()) => Outcome::Sent,
+            Ok(()) => {
+                if let Some(journal) = &self.journal
+                    && let Err(e) = journal.append(item.id)
+                {
+                    tracing::warn!(error = %e, "cannot write the mail journal");
+                }
+                Outcome::Sent
+            }
             Err(e @ MailError::Send(_)) => Outcome::Retry(e.to_string()),
             Err(e @ MailError::Rejected(_)) => Outcome::Rejected(e.to_string()),
             Err(e) => Outcome::Failed(e.to_string()),

@@ -225,6 +225,10 @@ pub struct MailConfig {
     pub dkim_selector: Option<String>,
     #[serde(default)]
     pub dkim_key_file: Option<std::path::PathBuf>,
+    /// A local directory for the journal of accepted deliveries (default: beside the SQLite
+    /// database, or the system's temporary directory with PostgreSQL).
+    #[serde(default)]
+    pub spool_dir: Option<std::path::PathBuf>,
     /// Element Web's address, for "open the room" links (default: `[web] public_url`'s site).
     #[serde(default)]
     pub element_url: Option<Url>,
@@ -311,6 +315,7 @@ impl Default for MailConfig {
             dkim_selector: None,
             dkim_key_file: None,
             element_url: None,
+            spool_dir: None,
         }
     }
 }

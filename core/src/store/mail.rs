@@ -603,6 +603,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records a delivery the SMTP server accepted (found in a worker's journal) as sent, unless
+    /// it was recorded already; true when this recorded it.
+    pub async fn mail_outbox_mark_sent(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE mail_outbox SET state = 'sent', email = '', sent_at = $1, lease_until = 0, lease_owner = NULL \
+             WHERE id = $2 AND state IN ('pending', 'sending')",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// A temporary failure: tried again at `next_at`.
     pub async fn mail_outbox_retry(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(

@@ -42,6 +42,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("unsupported database url: use sqlite:… or postgres://…")]
     Scheme,
+    #[error("local file: {0}")]
+    Io(String),
 }
 
 /// Handle to the database; cheap to clone, safe to share between tasks and workers.
