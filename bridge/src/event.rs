@@ -123,6 +123,19 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
             (msg_kind, body.to_owned())
         }
         "m.poll.start" | "org.matrix.msc3381.poll.start" => ("poll", poll_text(content)?),
+        // A poll's end carries its results as text: email readers get them like everyone.
+        "m.poll.end" | "org.matrix.msc3381.poll.end" => {
+            let text = str_at(content, &["org.matrix.msc1767.text"])
+                .or_else(|| str_at(content, &["body"]))
+                .or_else(|| {
+                content
+                    .get("m.text")
+                    .and_then(|t| t.get(0))
+                    .and_then(|t| t.get("body"))
+                    .and_then(Value::as_str)
+            })?;
+            ("notice", text.to_owned())
+        }
         _ => return None,
     };
     if let Some(args) = command_args(&body) {
@@ -221,5 +234,11 @@ mod tests {
         let Some(Parsed::Message(m)) = parse(&poll) else { panic!("poll") };
         assert_eq!(m.kind, "poll");
         assert_eq!(m.body, "Quelle date ?\n  • Le 12\n  • Le 19");
+        let end = json!({"type": "org.matrix.msc3381.poll.end", "room_id": "!r:pcf.test", "event_id": "$end",
+            "sender": "@relais:pcf.test", "origin_server_ts": 2, "content": {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": "$p"}, "org.matrix.msc3381.poll.end": {},
+            "org.matrix.msc1767.text": "Résultats — Quelle date ?"}});
+        let Some(Parsed::Message(m)) = parse(&end) else { panic!("poll end") };
+        assert_eq!((m.kind.as_str(), m.body.as_str()), ("notice", "Résultats — Quelle date ?"));
     }
 }
