@@ -42,6 +42,17 @@ async fn bot_events(stack: &Stack, member: &Member, room: &str, kind: &str) -> V
         .collect()
 }
 
+/// The bot's welcome notices in `room`.
+async fn welcomes(stack: &Stack, member: &Member, room: &str) -> Vec<String> {
+    let notices = bot_events(stack, member, room, "m.room.message").await;
+    notices
+        .iter()
+        .filter_map(|e| e["content"]["body"].as_str())
+        .filter(|b| b.starts_with("Bienvenue"))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn results(stack: &Stack, poll: &str) -> Value {
     let (status, out, err) = stack.relais.cli(&["poll", "results", poll, "--json"]);
     assert!(status.success(), "{out}{err}");
@@ -90,6 +101,15 @@ async fn section(stack: &Stack) -> Section {
 async fn a_poll_counts_the_files_members_once_each_until_its_deadline() {
     let stack = Stack::start(RelaisOptions::default()).await;
     let Section { paul, sophie, karim, guest, room } = section(&stack).await;
+    // Each member is welcomed once, in their first room, with where to find the rest.
+    let welcomed = eventually("the welcome notices", Duration::from_secs(30), || async {
+        let bodies = welcomes(&stack, &paul, &room).await;
+        (bodies.len() >= 3).then_some(bodies)
+    })
+    .await;
+    assert!(
+        welcomed.iter().any(|b| b.starts_with("Bienvenue Sophie !") && b.contains("« Fédération Nord »"))
+    );
     let bad = paul.send_text(&room, "!sondage \"Une seule réponse ?\" \"Oui\"").await;
     assert!(paul.wait_reply(&room, &stack.relais.bot(), &bad).await.contains("au moins deux réponses"));
     let secret = paul.send_text(&room, "!sondage Q A B --secret").await;
@@ -157,4 +177,5 @@ async fn a_poll_counts_the_files_members_once_each_until_its_deadline() {
     assert!(paul.wait_reply(&room, &stack.relais.bot(), &close).await.contains("Sondage clos"));
     let ends = bot_events(&stack, &paul, &room, "org.matrix.msc3381.poll.end").await;
     assert_eq!(ends.len(), 2, "one end event per poll");
+    assert_eq!(welcomes(&stack, &paul, &room).await.len(), 3, "once each; the guest is not on the file");
 }

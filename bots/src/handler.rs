@@ -25,6 +25,7 @@ use crate::{
         events,
         service::{PollError, Polls},
     },
+    welcome::Welcome,
 };
 
 fn poll_error(e: PollError) -> HandlerError {
@@ -43,6 +44,7 @@ pub struct BotHandler {
     config: Arc<Config>,
     polls: Polls,
     broadcasts: Broadcasts,
+    welcome: Welcome,
 }
 
 /// The fields the bot reads from any event; the content is typed per event type.
@@ -60,8 +62,9 @@ struct Envelope {
 impl BotHandler {
     pub fn new(client: MatrixClient, config: Arc<Config>, store: Store) -> Self {
         let polls = Polls { store: store.clone(), client: client.clone(), config: config.clone() };
-        let broadcasts = Broadcasts { store, client: client.clone(), config: config.clone() };
-        Self { client, config, polls, broadcasts }
+        let broadcasts = Broadcasts { store: store.clone(), client: client.clone(), config: config.clone() };
+        let welcome = Welcome { store, client: client.clone(), config: config.clone() };
+        Self { client, config, polls, broadcasts, welcome }
     }
 
     async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
@@ -79,12 +82,21 @@ impl BotHandler {
     }
 
     async fn on_member(&self, env: &Envelope) -> Result<(), HandlerError> {
-        if env.state_key.as_deref() != Some(self.config.bot_user_id().as_str()) {
-            return Ok(());
-        }
         let Ok(content) = serde_json::from_str::<RoomMemberEventContent>(env.content.get()) else {
             return Ok(());
         };
+        if env.state_key.as_deref() != Some(self.config.bot_user_id().as_str()) {
+            if content.membership == MembershipState::Join
+                && env.state_key.as_deref() == Some(env.sender.as_str())
+            {
+                return self
+                    .welcome
+                    .joined(&env.room_id, &env.sender, env.event_id.as_str())
+                    .await
+                    .map_err(|e| HandlerError::Transient(e.to_string()));
+            }
+            return Ok(());
+        }
         if content.membership != MembershipState::Invite {
             return Ok(());
         }

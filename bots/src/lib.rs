@@ -10,5 +10,6 @@ pub mod command;
 mod handler;
 pub mod messages;
 pub mod poll;
+pub mod welcome;
 
 pub use handler::BotHandler;

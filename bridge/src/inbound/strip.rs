@@ -1,223 +1,793 @@
 //! The new text of an email reply: quoted history, attribution lines, forwarded-header blocks
 //! and signatures removed, for the clients members use (Gmail, Outlook, Apple Mail, Thunderbird,
-//! Orange and SFR webmails), in French and English. Pure.
+//! Orange and SFR webmails), in French and English; and the plain text of an HTML-only reply.
+//! Pure functions, no allocation-heavy machinery, never panics on odd input.
 //!
-//! An all-quoted reply gives an empty string: the caller answers "nothing new to post".
+//! How a reply is read ([`strip_reply`]):
+//! - the quoted history starts at an attribution line ("Le … a écrit :", "On … wrote:", possibly
+//!   wrapped over two or three lines), an Outlook/webmail header block ("De : … / Envoyé : … /
+//!   À : … / Objet : …", with or without a line of underscores or "-----Message d'origine-----"),
+//!   a separator line ("----- Mail original -----", "----- Mail d'origine -----"…) or Orange's
+//!   "> Message du …" block; everything from there on is dropped;
+//! - except when nothing new stands above a ">"-quoting attribution: then the member answered
+//!   below or between the quotes (bottom posting), and their unquoted lines are kept;
+//! - lines starting with ">" are dropped wherever they are (inline answers keep the answers);
+//! - a line "-- " (or "--") starts the signature, dropped with everything below it;
+//! - mobile and webmail footers ("Envoyé de mon iPhone", "Get Outlook for iOS"…) are dropped
+//!   when they are the last non-blank lines;
+//! - blank lines at both ends are trimmed, runs of blank lines become one, line ends are trimmed.
 
-/// Lines that start the quoted original in every client we know.
-const SEPARATORS: &[&str] = &[
-    "-----message d'origine-----",
-    "-----original message-----",
-    "----- mail original -----",
-    "----- mail d'origine -----",
-    "----- message d'origine -----",
-    "----- original message -----",
-    "-------- message original --------",
-    "-------- original message --------",
-    "-------- message transféré --------",
-    "---------- forwarded message ---------",
-    "________________________________",
+/// Titles of separator lines once their dashes are removed ("-----Original Message-----").
+const SEPARATOR_TITLES: &[&str] = &[
+    "message d'origine",
+    "message d’origine",
+    "original message",
+    "mail original",
+    "mail d'origine",
+    "mail d’origine",
+    "message original",
+    "courriel original",
+    "message transféré",
+    "message transfere",
+    "message transmis",
+    "forwarded message",
+    "e-mail d'origine",
 ];
 
-/// Header names of the quoted block of Outlook/SFR/Orange ("De : …", "From: …").
-const HEADER_NAMES: &[&str] =
-    &["de", "from", "envoyé", "envoye", "sent", "date", "à", "a", "to", "objet", "subject", "cc"];
+/// Whole lines that start a forwarded original (Apple Mail).
+const SEPARATOR_LINES: &[&str] =
+    &["begin forwarded message:", "début du message réexpédié :", "début du message réexpédié:"];
 
-/// Mobile footers removed when they end the reply.
+/// Header names that open a quoted header block ("De : …", "From: …").
+const FROM_HEADERS: &[&str] = &["de", "from", "expéditeur", "expediteur"];
+
+/// Header names of the rest of a quoted header block.
+const OTHER_HEADERS: &[&str] = &[
+    "envoyé",
+    "envoye",
+    "sent",
+    "date",
+    "à",
+    "a",
+    "to",
+    "cc",
+    "cci",
+    "copie à",
+    "copie a",
+    "répondre à",
+    "repondre a",
+    "reply-to",
+    "objet",
+    "subject",
+];
+
+/// The header names one of which every quoted header block has.
+const SUBJECT_HEADERS: &[&str] = &["objet", "subject"];
+
+/// How an attribution line ends (normalised: lower case, accents of "écrit" possibly lost).
+const ATTRIBUTION_ENDINGS: &[&str] = &["écrit :", "écrit:", "ecrit :", "ecrit:", "wrote:", "wrote :"];
+
+/// Beginnings of the footers mail apps add under a message (normalised, lower case).
 const FOOTERS: &[&str] = &[
-    "envoyé de mon iphone",
-    "envoyé de mon ipad",
-    "envoyé depuis mon mobile",
-    "envoyé depuis mon smartphone",
-    "envoyé de mon appareil",
+    "envoyé de mon ",
+    "envoye de mon ",
+    "envoyé depuis mon ",
+    "envoye depuis mon ",
     "envoyé à partir de outlook",
+    "envoyé à partir de courrier",
     "envoyé depuis outlook",
-    "obtenir outlook pour",
-    "sent from my iphone",
-    "sent from my ipad",
-    "sent from my android",
-    "get outlook for",
+    "envoyé depuis yahoo",
+    "envoyé depuis l'application",
+    "envoyé avec proton",
+    "envoyé avec la messagerie sécurisée proton",
+    "obtenir outlook pour ",
+    "télécharger outlook pour ",
+    "provenance : courrier pour windows",
+    "sent from my ",
     "sent from outlook",
-    "envoyé de mon smartphone samsung galaxy",
-    "envoyé depuis l'application mail orange",
-    "envoyé depuis mon appareil galaxy",
+    "sent from mail for windows",
+    "sent from yahoo mail",
+    "sent with proton mail",
+    "get outlook for ",
 ];
 
-fn normalise(line: &str) -> String {
-    line.trim().replace('\u{a0}', " ").to_lowercase()
-}
+/// A footer is a short line: longer ones are the member's own text.
+const FOOTER_MAX_CHARS: usize = 80;
 
-/// "Le … a écrit :", "On … wrote:" (the line may end a wrapped attribution).
-fn is_attribution_end(line: &str) -> bool {
-    let l = normalise(line);
-    l.ends_with("a écrit :") || l.ends_with("a écrit:") || l.ends_with("a ecrit :") || l.ends_with("wrote:")
-}
+/// How far below an attribution we look for the first quoted line.
+const QUOTE_LOOKAHEAD: usize = 4;
 
-fn starts_attribution(line: &str) -> bool {
-    let l = normalise(line);
-    l.starts_with("le ") || l.starts_with("on ") || l.starts_with("> message du")
-}
-
-/// "De : x", "From: x", "Envoyé : x"… (a header of a quoted block).
-fn is_quoted_header(line: &str) -> bool {
-    let l = normalise(line.trim_start_matches('>').trim_start_matches('*'));
-    let Some((name, _)) = l.split_once(':') else { return false };
-    let name = name.trim().trim_end_matches('*').trim();
-    HEADER_NAMES.contains(&name)
-}
-
-/// Where the quoted history begins, if anywhere.
-fn history_start(lines: &[&str]) -> Option<usize> {
-    for (i, line) in lines.iter().enumerate() {
-        let l = normalise(line);
-        if SEPARATORS.iter().any(|s| l.starts_with(s)) || l.starts_with("> message du") {
-            return Some(i);
-        }
-        if is_attribution_end(line) {
-            // A wrapped attribution starts on the line above.
-            let start = if i > 0 && starts_attribution(lines[i - 1]) && !starts_attribution(line) {
-                i - 1
-            } else {
-                i
-            };
-            // An attribution must be followed by quoted text or nothing, else it is prose.
-            let rest_quoted =
-                lines[i + 1..].iter().all(|l| l.trim().is_empty() || l.trim_start().starts_with('>'));
-            if starts_attribution(lines[start]) || rest_quoted {
-                return Some(start);
-            }
-        }
-        // An Outlook block without separator: "De : …" followed by "Envoyé : …"/"Sent: …".
-        if is_quoted_header(line)
-            && (l.starts_with("de ") || l.starts_with("de:") || l.starts_with("from:"))
-            && lines.get(i + 1).is_some_and(|n| is_quoted_header(n))
-        {
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// The new text of a reply.
+/// The new text of an email reply: quoted history, attribution lines, forwarded-header blocks,
+/// signatures and mobile footers removed; blank lines at both ends trimmed, inner paragraphs
+/// kept (runs of blank lines become one).
+///
+/// Accepts `\r\n`, `\r` or `\n` line ends; the result uses `\n`.
+///
+/// When the reply holds nothing but quoted text (or only a signature or footer), the result is
+/// an empty string, never the quoted text: the caller decides what to answer to an empty reply.
 pub fn strip_reply(text: &str) -> String {
-    let text = text.replace("\r\n", "\n");
-    let lines: Vec<&str> = text.lines().collect();
-    let end = history_start(&lines).unwrap_or(lines.len());
-    let mut kept: Vec<&str> = Vec::new();
-    for line in &lines[..end] {
-        if *line == "-- " || line.trim_end() == "--" {
-            break;
-        }
-        if line.trim_start().starts_with('>') {
-            continue;
-        }
-        kept.push(line.trim_end());
-    }
-    while kept
-        .last()
-        .is_some_and(|l| l.trim().is_empty() || FOOTERS.iter().any(|f| normalise(l).starts_with(f)))
-    {
+    let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut kept = new_text_lines(&lines);
+    while kept.last().is_some_and(|l| l.trim().is_empty() || is_footer(l)) {
         kept.pop();
     }
-    let first = kept.iter().position(|l| !l.trim().is_empty()).unwrap_or(kept.len());
-    // Collapse runs of blank lines left where quotes were.
-    let mut out: Vec<&str> = Vec::new();
-    for line in &kept[first..] {
-        if line.is_empty() && out.last().is_some_and(|l| l.is_empty()) {
-            continue;
-        }
-        out.push(line);
-    }
-    out.join("\n")
+    join_paragraphs(kept)
 }
 
-/// Elements whose content is never text, and quote containers whose content is history.
-const SKIPPED: &[&str] = &["head", "style", "script", "title", "blockquote"];
+/// Whether the quoted history begins with a ">"-quoting attribution (which a member may answer
+/// below) or with a header block or separator (after which nothing is the member's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HistoryKind {
+    Attribution,
+    Block,
+}
 
-/// Plain text of an HTML body, quote containers removed; feed the result to [`strip_reply`].
-pub fn html_to_text(html: &str) -> String {
+/// Where the quoted history starts (`start`) and the last line of its attribution (`end`).
+#[derive(Debug, Clone, Copy)]
+struct History {
+    start: usize,
+    end: usize,
+    kind: HistoryKind,
+}
+
+/// The member's lines, in order: up to the history, signature and quoted lines left out; below
+/// a ">"-quoting attribution too when nothing new stands above it.
+fn new_text_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let mut kept: Vec<&'a str> = Vec::new();
+    let mut rest = lines;
+    loop {
+        let history = find_history(rest);
+        let end = history.map_or(rest.len(), |h| h.start);
+        for line in &rest[..end] {
+            if is_signature_delimiter(line) {
+                return kept;
+            }
+            if !is_quoted(line) {
+                kept.push(line);
+            }
+        }
+        match history {
+            Some(h) if h.kind == HistoryKind::Attribution && kept.iter().all(|l| l.trim().is_empty()) => {
+                rest = rest.get(h.end + 1..).unwrap_or_default();
+            }
+            _ => return kept,
+        }
+    }
+}
+
+fn find_history(lines: &[&str]) -> Option<History> {
+    (0..lines.len()).find_map(|i| history_at(lines, i))
+}
+
+/// The history starting at (or, for a wrapped attribution, ending at) line `i`, if any.
+fn history_at(lines: &[&str], i: usize) -> Option<History> {
+    let line = lines[i];
+    if line.trim().is_empty() {
+        return None;
+    }
+    let block = History { start: i, end: i, kind: HistoryKind::Block };
+    if is_quoted(line) {
+        // Orange webmail: "> Message du 23/11/26 18:02" over a quoted "> De : …" block.
+        let attribution = History { kind: HistoryKind::Attribution, ..block };
+        return is_message_du(lines, i).then_some(attribution);
+    }
+    if is_separator(line) || header_block_at(lines, i) || is_message_du(lines, i) {
+        return Some(block);
+    }
+    attribution_start(lines, i).map(|start| History { start, end: i, kind: HistoryKind::Attribution })
+}
+
+/// Lower case, whitespace (no-break spaces included) collapsed to single spaces, combining
+/// accents dropped (so a decomposed "é" reads "e").
+fn normalise(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for word in line.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(
+            word.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).flat_map(char::to_lowercase),
+        );
+    }
+    out
+}
+
+fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+/// Neither blank nor quoted.
+fn is_text(line: &str) -> bool {
+    !line.trim().is_empty() && !is_quoted(line)
+}
+
+fn is_signature_delimiter(line: &str) -> bool {
+    line == "-- " || line.trim_end() == "--"
+}
+
+fn is_footer(line: &str) -> bool {
+    let l = normalise(line);
+    l.chars().count() <= FOOTER_MAX_CHARS && FOOTERS.iter().any(|f| l.starts_with(f))
+}
+
+/// "-----Original Message-----", "----- Mail d'origine -----", Outlook's underscores…
+fn is_separator(line: &str) -> bool {
+    let l = normalise(line);
+    if l.len() >= 10 && l.chars().all(|c| c == '_') {
+        return true;
+    }
+    if l.starts_with("--") && l.ends_with("--") {
+        let title = l.trim_matches(|c| c == '-' || c == ' ');
+        return SEPARATOR_TITLES.contains(&title);
+    }
+    SEPARATOR_LINES.contains(&l.as_str())
+}
+
+/// The name of a header line ("De : x" → "de", "*From:* x" → "from", "> Objet : x" → "objet").
+fn header_name(line: &str) -> Option<String> {
+    let l = normalise(line.trim_start().trim_start_matches(['>', ' ', '*']));
+    let (name, _) = l.split_once(':')?;
+    let name = name.trim_matches(|c: char| c == '*' || c.is_whitespace());
+    let plausible = !name.is_empty()
+        && name.chars().count() <= 20
+        && name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    plausible.then(|| name.to_owned())
+}
+
+/// A "De : … / Envoyé : … / À : … / Objet : …" block (Outlook, SFR, Android clients) starting at
+/// line `i`: a sender line, then at least two more headers, one of them the subject.
+fn header_block_at(lines: &[&str], i: usize) -> bool {
+    if !header_name(lines[i]).is_some_and(|n| FROM_HEADERS.contains(&n.as_str())) {
+        return false;
+    }
+    let (mut headers, mut subject) = (0, false);
+    // A few lines, allowing long recipient lists wrapped over several lines.
+    for line in lines.iter().skip(i + 1).take(8).take_while(|l| !l.trim().is_empty()) {
+        if let Some(name) = header_name(line).filter(|n| OTHER_HEADERS.contains(&n.as_str())) {
+            headers += 1;
+            subject |= SUBJECT_HEADERS.contains(&name.as_str());
+        }
+    }
+    headers >= 2 && subject
+}
+
+/// Orange's "Message du 23/11/26 18:02" line (quoted or not) over a "De : …" header.
+fn is_message_du(lines: &[&str], i: usize) -> bool {
+    let l = normalise(lines[i].trim_start().trim_start_matches(['>', ' ']));
+    l.starts_with("message du ")
+        && l.chars().any(|c| c.is_ascii_digit())
+        && lines
+            .get(i + 1)
+            .and_then(|next| header_name(next))
+            .is_some_and(|n| FROM_HEADERS.contains(&n.as_str()))
+}
+
+fn ends_attribution(normalised: &str) -> bool {
+    ATTRIBUTION_ENDINGS.iter().any(|e| normalised.ends_with(e))
+}
+
+fn starts_le_on(normalised: &str) -> bool {
+    normalised.starts_with("le ") || normalised.starts_with("on ")
+}
+
+/// A clock time such as "18:02" or "6:02".
+fn has_time(text: &str) -> bool {
+    text.as_bytes()
+        .windows(4)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit() && w[3].is_ascii_digit())
+}
+
+/// The first non-blank line below line `i` (looking a few lines down) is quoted.
+fn followed_by_quote(lines: &[&str], i: usize) -> bool {
+    lines
+        .iter()
+        .skip(i + 1)
+        .take(QUOTE_LOOKAHEAD)
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| is_quoted(l))
+}
+
+/// The first line of the attribution that ends at line `i`, if line `i` ends one.
+///
+/// An attribution ends with "écrit :" / "wrote:" and either starts with "Le"/"On" and carries a
+/// time or an address (Gmail, Apple Mail, Thunderbird), possibly wrapped over up to three lines,
+/// or carries an address or stands right above quoted lines ("Jeanne Martin a écrit :"). Prose
+/// that merely ends with "a écrit :" is not an attribution.
+fn attribution_start(lines: &[&str], i: usize) -> Option<usize> {
+    let own = normalise(lines[i]);
+    if !own.ends_with(':') {
+        return None;
+    }
+    if starts_le_on(&own) {
+        let dated = has_time(&own) || own.contains('@') || followed_by_quote(lines, i);
+        return (ends_attribution(&own) && dated).then_some(i);
+    }
+    // Wrapped: "Le lun. 23 nov. 2026 à 18:02, Jeanne Martin <" / "jeanne@example.org> a écrit :".
+    for start in (1..=2).filter_map(|k| i.checked_sub(k)) {
+        if !is_text(lines[start]) {
+            break;
+        }
+        let joined = normalise(&lines[start..=i].join(" "));
+        let head_ends_sentence = lines[start].trim_end().ends_with(['.', '!', '?']);
+        if ends_attribution(&joined) && starts_le_on(&joined) && has_time(&joined) && !head_ends_sentence {
+            return Some(start);
+        }
+    }
+    (ends_attribution(&own) && (own.contains('@') || followed_by_quote(lines, i))).then_some(i)
+}
+
+/// Lines joined with `\n`, each trimmed at its end, runs of blank lines made one, blank lines at
+/// both ends dropped.
+fn join_paragraphs<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    let mut rest = html;
-    let mut skip: Vec<String> = Vec::new();
-    while let Some(lt) = rest.find('<') {
-        if skip.is_empty() {
-            out.push_str(&decode_entities(&rest[..lt]));
-        }
-        let after = &rest[lt + 1..];
-        let Some(gt) = after.find('>') else {
-            if skip.is_empty() {
-                out.push_str(&decode_entities(&rest[lt..]));
-            }
-            return finish(out);
-        };
-        let tag = &after[..gt];
-        rest = &after[gt + 1..];
-        let lower = tag.to_ascii_lowercase();
-        let closing = lower.starts_with('/');
-        let name: String =
-            lower.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        // Gmail, Outlook and Apple quote containers: everything from there on is history.
-        if !closing
-            && (lower.contains("gmail_quote")
-                || lower.contains("divrplyfwdmsg")
-                || lower.contains("appendonsend")
-                || lower.contains("mail-editor-reference-message-container")
-                || lower.contains("moz-cite-prefix"))
-        {
-            return finish(out);
-        }
-        if SKIPPED.contains(&name.as_str()) && !lower.ends_with('/') {
-            if closing {
-                if skip.last() == Some(&name) {
-                    skip.pop();
-                }
-            } else {
-                skip.push(name.clone());
-            }
+    let mut blank = false;
+    for line in lines {
+        let line = line.trim_end();
+        if line.trim_start().is_empty() {
+            blank = !out.is_empty();
             continue;
         }
-        if skip.is_empty() && matches!(name.as_str(), "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3") {
-            out.push('\n');
+        if !out.is_empty() {
+            out.push_str(if blank { "\n\n" } else { "\n" });
         }
+        blank = false;
+        out.push_str(line);
     }
-    if skip.is_empty() {
-        out.push_str(&decode_entities(rest));
-    }
-    finish(out)
+    out
 }
 
-fn finish(out: String) -> String {
-    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned()
+/// Elements whose content is raw text, never shown: skipped up to their end tag.
+const RAW_TEXT: &[&str] = &["script", "style", "title", "textarea", "xml", "template"];
+
+/// Elements that never have content or an end tag.
+const VOID: &[&str] =
+    &["br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source", "embed", "param"];
+
+/// Elements that start a new line when they open and when they close.
+const BLOCKS: &[&str] = &[
+    "div", "p", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "pre", "section", "article", "header", "footer", "address", "center", "body", "form", "fieldset",
+    "figure", "main", "aside", "nav",
+];
+
+/// Classes of the elements holding the quoted original (Gmail, Thunderbird, Yahoo).
+const QUOTE_CLASSES: &[&str] = &["gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted"];
+
+/// Ids of the elements holding the quoted original (new Outlook).
+const QUOTE_IDS: &[&str] = &["mail-editor-reference-message-container"];
+
+/// Ids of the elements from which on everything is the quoted original (Outlook on the web and
+/// desktop; "x_" prefixed when a message was quoted again).
+const CUT_IDS: &[&str] = &["divrplyfwdmsg", "appendonsend"];
+
+/// A quoted attribute value longer than this is not looked into for a `>`: the first `>` ends
+/// the tag (bounds the work on broken HTML).
+const MAX_QUOTED_VALUE: usize = 1024;
+
+/// Plain text of an HTML body, for replies sent as HTML only; feed the result to
+/// [`strip_reply`].
+///
+/// Drops `<head>`, `<style>`, `<script>`, comments, and the quote containers of Gmail
+/// (`div.gmail_quote`), Apple Mail and Thunderbird (`blockquote`, `div.moz-cite-prefix`), new
+/// Outlook (`div#mail-editor-reference-message-container`), and everything from Outlook's
+/// `div#divRplyFwdMsg` / `div#appendonsend` on. `<br>` is a line break, `<div>`, `<p>` and other
+/// blocks start lines (`<p>` but Outlook's `MsoNormal` ones end a paragraph), whitespace is
+/// collapsed as a browser would, and the common entities are decoded (named, `&#NNN;`,
+/// `&#xHH;`). Broken HTML (unclosed tags, stray `<`) gives its best-effort text, never a panic.
+pub fn html_to_text(html: &str) -> String {
+    let mut converter = Converter::new(html);
+    converter.run();
+    let text = converter.out.replace('\u{a0}', " ").replace(['\u{200b}', '\u{feff}'], "");
+    join_paragraphs(text.split('\n'))
 }
+
+/// One opening or closing tag.
+#[derive(Debug)]
+struct Tag {
+    /// Lower-case name ("div", "o:p").
+    name: String,
+    closing: bool,
+    self_closing: bool,
+    /// Lower-case `id` attribute.
+    id: String,
+    /// Lower-case `class` attribute.
+    class: String,
+    /// Byte offset just after the tag's `>`.
+    end: usize,
+}
+
+impl Tag {
+    fn is_void(&self) -> bool {
+        self.self_closing || VOID.contains(&self.name.as_str())
+    }
+
+    fn has_class(&self, wanted: &[&str]) -> bool {
+        self.class.split_ascii_whitespace().any(|c| wanted.contains(&c))
+    }
+
+    fn is_quote_container(&self) -> bool {
+        self.name == "blockquote" || self.has_class(QUOTE_CLASSES) || QUOTE_IDS.contains(&self.id.as_str())
+    }
+
+    fn is_cut(&self) -> bool {
+        !self.id.is_empty() && CUT_IDS.iter().any(|id| self.id.contains(id))
+    }
+}
+
+/// The state of one conversion: a scanner over `src` (offsets always on ASCII bytes, so on
+/// character boundaries) writing text to `out`.
+#[derive(Debug)]
+struct Converter<'a> {
+    src: &'a str,
+    /// `src` with ASCII letters lowered: same byte offsets.
+    lower: String,
+    /// Offset of the last `>` of the input: no tag starts after it.
+    last_gt: Option<usize>,
+    pos: usize,
+    out: String,
+    /// Whitespace seen and not yet written (written as one space before the next text).
+    space: bool,
+    /// Depth of `<pre>` elements, where whitespace is kept.
+    pre: usize,
+    /// The open `<p>` ends a paragraph (not Outlook's line-per-paragraph `MsoNormal`).
+    paragraph: bool,
+}
+
+impl<'a> Converter<'a> {
+    fn new(src: &'a str) -> Self {
+        Converter {
+            src,
+            lower: src.to_ascii_lowercase(),
+            last_gt: src.rfind('>'),
+            pos: 0,
+            out: String::with_capacity(src.len() / 2),
+            space: false,
+            pre: 0,
+            paragraph: false,
+        }
+    }
+
+    fn run(&mut self) {
+        let src = self.src;
+        while let Some(rest) = src.get(self.pos..).filter(|r| !r.is_empty()) {
+            match rest.find('<') {
+                None => {
+                    self.text(rest);
+                    self.pos = src.len();
+                }
+                Some(0) => self.markup(),
+                Some(n) => {
+                    self.text(&rest[..n]);
+                    self.pos += n;
+                }
+            }
+        }
+    }
+
+    /// At a `<`: a comment, a tag, or a literal `<`.
+    fn markup(&mut self) {
+        let at = self.pos;
+        if self.lower[at..].starts_with("<!--") {
+            self.pos = self.skip_comment(at);
+            return;
+        }
+        let Some(tag) = self.parse_tag(at) else {
+            self.text("<");
+            self.pos = at + 1;
+            return;
+        };
+        self.pos = tag.end;
+        if tag.closing {
+            self.close(&tag);
+        } else if tag.is_cut() {
+            self.pos = self.src.len();
+        } else if RAW_TEXT.contains(&tag.name.as_str()) && !tag.self_closing {
+            self.skip_raw_text(&tag.name);
+        } else if tag.is_quote_container() && !tag.is_void() {
+            // Quotes are blocks: the text around them stays on separate lines.
+            self.block();
+            if !self.skip_element(&tag.name) {
+                self.pos = self.src.len();
+            }
+        } else if tag.name == "head" {
+            // A <head> without its end tag is ignored rather than swallowing the body.
+            self.skip_element("head");
+        } else {
+            self.open(&tag);
+        }
+    }
+
+    /// The offset after the comment starting at `at` (the end of the input if unclosed).
+    fn skip_comment(&self, at: usize) -> usize {
+        self.lower[at + 4..].find("-->").map_or(self.src.len(), |e| at + 4 + e + 3)
+    }
+
+    /// The tag starting at the `<` at `at`, or `None` if that `<` starts no tag.
+    fn parse_tag(&self, at: usize) -> Option<Tag> {
+        let bytes = self.src.as_bytes();
+        let starts_tag = match *bytes.get(at + 1)? {
+            b'/' => bytes.get(at + 2).is_some_and(u8::is_ascii_alphabetic),
+            next => next.is_ascii_alphabetic() || matches!(next, b'!' | b'?'),
+        };
+        if !starts_tag {
+            return None;
+        }
+        let end = tag_end(bytes, at, self.last_gt?)?;
+        let inner = &self.lower[at + 1..end];
+        let closing = inner.starts_with('/');
+        let inner = inner.trim_start_matches(['/', '!', '?']);
+        let name_len = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'));
+        let (name, attributes) = inner.split_at(name_len.unwrap_or(inner.len()));
+        let (id, class) = id_and_class(attributes);
+        Some(Tag {
+            name: name.to_owned(),
+            closing,
+            self_closing: attributes.trim_end().ends_with('/'),
+            id,
+            class,
+            end: end + 1,
+        })
+    }
+
+    /// Skips to the end tag of the raw-text element `name` (or the end of the input).
+    fn skip_raw_text(&mut self, name: &str) {
+        let closing = format!("</{name}");
+        self.pos = match self.lower[self.pos..].find(&closing) {
+            Some(start) => {
+                let from = self.pos + start;
+                self.lower[from..].find('>').map_or(self.src.len(), |gt| from + gt + 1)
+            }
+            None => self.src.len(),
+        };
+    }
+
+    /// Skips to the end tag matching the element `name` just opened, counting nested elements
+    /// of the same name. Returns false (position unchanged) if the element is never closed.
+    fn skip_element(&mut self, name: &str) -> bool {
+        let mut depth = 1usize;
+        let mut at = self.pos;
+        while let Some(lt) = self.lower[at..].find('<') {
+            let lt = at + lt;
+            if self.lower[lt..].starts_with("<!--") {
+                at = self.skip_comment(lt);
+                continue;
+            }
+            let Some(tag) = self.parse_tag(lt) else {
+                at = lt + 1;
+                continue;
+            };
+            at = tag.end;
+            if tag.name != name {
+                continue;
+            }
+            if tag.closing {
+                depth -= 1;
+                if depth == 0 {
+                    self.pos = tag.end;
+                    return true;
+                }
+            } else if !tag.self_closing {
+                depth += 1;
+            }
+        }
+        false
+    }
+
+    fn open(&mut self, tag: &Tag) {
+        match tag.name.as_str() {
+            "br" => self.newline(),
+            "p" => {
+                self.block();
+                self.paragraph = !tag.has_class(&["msonormal"]);
+            }
+            "li" => {
+                self.block();
+                self.out.push_str("- ");
+            }
+            "pre" => {
+                self.block();
+                self.pre += 1;
+            }
+            "td" | "th" => self.space = true,
+            name if BLOCKS.contains(&name) => self.block(),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, tag: &Tag) {
+        match tag.name.as_str() {
+            "p" => {
+                self.block();
+                if std::mem::take(&mut self.paragraph) && !self.out.is_empty() && !self.out.ends_with("\n\n")
+                {
+                    self.out.push('\n');
+                }
+            }
+            "pre" => {
+                self.pre = self.pre.saturating_sub(1);
+                self.block();
+            }
+            "td" | "th" => self.space = true,
+            name if BLOCKS.contains(&name) => self.block(),
+            _ => {}
+        }
+    }
+
+    fn newline(&mut self) {
+        self.out.push('\n');
+        self.space = false;
+    }
+
+    /// Starts a new line unless at the start of one.
+    fn block(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        self.space = false;
+    }
+
+    /// Text between tags: entities decoded, whitespace collapsed (kept inside `<pre>`).
+    fn text(&mut self, raw: &str) {
+        let decoded = decode_entities(raw);
+        if self.pre > 0 {
+            self.out.push_str(&decoded.replace("\r\n", "\n").replace('\r', "\n"));
+            self.space = false;
+            return;
+        }
+        for c in decoded.chars() {
+            if c.is_ascii_whitespace() {
+                self.space = true;
+                continue;
+            }
+            if self.space && !self.out.is_empty() && !self.out.ends_with('\n') {
+                self.out.push(' ');
+            }
+            self.space = false;
+            self.out.push(c);
+        }
+    }
+}
+
+/// The offset of the `>` ending the tag that starts at `at`: the first one outside a quoted
+/// attribute value, or the first one at all if the quotes never close (broken HTML).
+fn tag_end(bytes: &[u8], at: usize, last_gt: usize) -> Option<usize> {
+    if at >= last_gt {
+        return None;
+    }
+    let first_gt = at + bytes[at..].iter().position(|&b| b == b'>')?;
+    let mut i = at + 1;
+    let mut after_equals = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'>' => return Some(i),
+            b'=' => after_equals = true,
+            q @ (b'"' | b'\'') if after_equals => {
+                let limit = bytes.len().min(i + 1 + MAX_QUOTED_VALUE);
+                match bytes[i + 1..limit].iter().position(|&b| b == q) {
+                    Some(close) => i += close + 1,
+                    None => return Some(first_gt),
+                }
+                after_equals = false;
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => after_equals = false,
+        }
+        i += 1;
+    }
+    Some(first_gt)
+}
+
+/// The `id` and `class` values among a tag's (lower-case) attributes.
+fn id_and_class(attributes: &str) -> (String, String) {
+    let (mut id, mut class) = (String::new(), String::new());
+    let mut rest = attributes;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
+        if rest.is_empty() {
+            return (id, class);
+        }
+        let name_len = rest.find(|c: char| c.is_ascii_whitespace() || c == '=' || c == '/');
+        let name_len = name_len.unwrap_or(rest.len());
+        if name_len == 0 {
+            // A stray '='.
+            rest = &rest[1..];
+            continue;
+        }
+        let name = &rest[..name_len];
+        rest = rest[name_len..].trim_start();
+        let mut value = "";
+        if let Some(after) = rest.strip_prefix('=') {
+            let after = after.trim_start();
+            if let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') {
+                let body = &after[1..];
+                let end = body.find(quote).unwrap_or(body.len());
+                value = &body[..end];
+                rest = body.get(end + 1..).unwrap_or_default();
+            } else {
+                let end = after.find(|c: char| c.is_ascii_whitespace()).unwrap_or(after.len());
+                value = &after[..end];
+                rest = &after[end..];
+            }
+        }
+        match name {
+            "id" => value.clone_into(&mut id),
+            "class" => value.clone_into(&mut class),
+            _ => {}
+        }
+    }
+}
+
+/// Named entities decoded (those mail clients write in French and English text).
+const NAMED_ENTITIES: &[(&str, char)] = &[
+    ("nbsp", '\u{a0}'),
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("eacute", 'é'),
+    ("Eacute", 'É'),
+    ("egrave", 'è'),
+    ("Egrave", 'È'),
+    ("ecirc", 'ê'),
+    ("Ecirc", 'Ê'),
+    ("euml", 'ë'),
+    ("agrave", 'à'),
+    ("Agrave", 'À'),
+    ("acirc", 'â'),
+    ("Acirc", 'Â'),
+    ("ccedil", 'ç'),
+    ("Ccedil", 'Ç'),
+    ("icirc", 'î'),
+    ("iuml", 'ï'),
+    ("ocirc", 'ô'),
+    ("Ocirc", 'Ô'),
+    ("ugrave", 'ù'),
+    ("ucirc", 'û'),
+    ("uuml", 'ü'),
+    ("oelig", 'œ'),
+    ("OElig", 'Œ'),
+    ("laquo", '«'),
+    ("raquo", '»'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("hellip", '…'),
+    ("ndash", '–'),
+    ("mdash", '—'),
+    ("euro", '€'),
+    ("deg", '°'),
+    ("copy", '©'),
+    ("reg", '®'),
+    ("middot", '·'),
+    ("bull", '•'),
+    ("thinsp", '\u{2009}'),
+    ("ensp", '\u{2002}'),
+    ("emsp", '\u{2003}'),
+    ("zwnj", '\u{200c}'),
+    ("zwj", '\u{200d}'),
+    ("shy", '\u{ad}'),
+];
+
+/// Characters 0x80-0x9F of Windows-1252, which `&#NNN;` in Outlook's HTML means in that range.
+const WINDOWS_1252: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}',
+    '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
 
 fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let end = after.find(';').filter(|&e| e <= 10);
-        let decoded = end.and_then(|e| {
-            let entity = &after[..e];
-            let c = match entity {
-                "nbsp" => ' ',
-                "amp" => '&',
-                "lt" => '<',
-                "gt" => '>',
-                "quot" => '"',
-                "apos" | "#39" => '\'',
-                _ => {
-                    let code = entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X"));
-                    let n = match code {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                        None => entity.strip_prefix('#').and_then(|d| d.parse().ok()),
-                    };
-                    char::from_u32(n?)?
-                }
-            };
-            Some((c, e))
-        });
-        match decoded {
+        let semicolon = after.find(';').filter(|&e| e <= 10);
+        match semicolon.and_then(|e| entity(&after[..e]).map(|c| (c, e))) {
             Some((c, e)) => {
                 out.push(c);
                 rest = &after[e + 1..];
@@ -229,8 +799,24 @@ fn decode_entities(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    // Source line breaks are not line breaks in HTML.
-    out.replace(['\n', '\r'], " ")
+    out
+}
+
+/// The character an entity name (between `&` and `;`) stands for.
+fn entity(name: &str) -> Option<char> {
+    let Some(number) = name.strip_prefix('#') else {
+        return NAMED_ENTITIES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
+    };
+    let code = match number.strip_prefix(['x', 'X']) {
+        Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => u32::from_str_radix(hex, 16).ok()?,
+        Some(_) => return None,
+        None if number.bytes().all(|b| b.is_ascii_digit()) => number.parse().ok()?,
+        None => return None,
+    };
+    Some(match code {
+        0x80..=0x9f => WINDOWS_1252[(code - 0x80) as usize],
+        _ => char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{fffd}'),
+    })
 }
 
 #[cfg(test)]
@@ -238,28 +824,206 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edge_cases() {
+    fn strip_empty_and_blank_input_gives_empty() {
         assert_eq!(strip_reply(""), "");
-        assert_eq!(strip_reply("> tout cité\n> encore"), "");
+        assert_eq!(strip_reply("\n\n  \r\n\t\n"), "");
+        assert_eq!(strip_reply("\u{feff}"), "");
+    }
+
+    #[test]
+    fn strip_all_quoted_input_gives_empty() {
+        assert_eq!(strip_reply("> tout cité\n>\n> encore"), "");
+        assert_eq!(strip_reply("\nLe 23/11/2026 à 18:02, Paul Durand a écrit :\n> Qui vient ?\n"), "");
+        assert_eq!(strip_reply("Sent from my iPhone\n\n> On 23 Nov 2026, at 18:02, Paul wrote:\n> Hi"), "");
+        assert_eq!(strip_reply("-- \nJeanne\n\n> Paul wrote:\n> Hi"), "");
+    }
+
+    #[test]
+    fn strip_crlf_and_cr_line_ends() {
+        let text = "Oui.\r\n\r\nÀ jeudi.\r\n\r\nLe lun. 23 nov. 2026 à 18:02, Jeanne <j@example.org> a écrit :\r\n> Q ?\r\n";
+        assert_eq!(strip_reply(text), "Oui.\n\nÀ jeudi.");
+        assert_eq!(strip_reply("Oui.\rNon.\r\r\r-- \rJeanne"), "Oui.\nNon.");
+    }
+
+    #[test]
+    fn strip_keeps_inner_paragraphs_and_collapses_blank_runs() {
+        assert_eq!(strip_reply("\n\n  Un\n\n\n\nDeux   \n  trois\n\n"), "  Un\n\nDeux\n  trois");
+    }
+
+    #[test]
+    fn strip_keeps_prose_mentioning_a_ecrit() {
+        let prose = "Paul a écrit un tract magnifique.\nBravo.";
+        assert_eq!(strip_reply(prose), prose);
+        let quoting = "Voici ce que Jeanne a écrit :\n\n« Rendez-vous samedi. »\n\nJ'approuve.";
+        assert_eq!(strip_reply(quoting), quoting);
+        let le = "Le camarade Paul a écrit :\nune belle lettre.";
+        assert_eq!(strip_reply(le), le);
+        let on = "On a écrit :\n« Non à la fermeture »";
+        assert_eq!(strip_reply(on), on);
+    }
+
+    #[test]
+    fn strip_wrapped_attributions() {
+        let gmail = "Oui\n\nLe lun. 23 nov. 2026 à 18:02, Jeanne Martin <jeanne.martin@example.org> a\nécrit :\n\n> Q";
+        assert_eq!(strip_reply(gmail), "Oui");
+        let three = "Oui\nLe lun. 23 nov. 2026 à 18:02, Jeanne\nMartin (via Relais) <nord@listes.example.org>\na écrit :\n> Q";
+        assert_eq!(strip_reply(three), "Oui");
+        let en =
+            "Yes\n\nOn Mon, Nov 23, 2026 at 6:02\u{202f}PM Jeanne Martin <\njeanne@example.org> wrote:\n> Q";
+        assert_eq!(strip_reply(en), "Yes");
+    }
+
+    #[test]
+    fn strip_does_not_take_prose_above_for_an_attribution_head() {
+        let text = "Le bureau se réunit jeudi à 18:30.\nJeanne Martin <jeanne@example.org> a écrit :\n> Q";
+        assert_eq!(strip_reply(text), "Le bureau se réunit jeudi à 18:30.");
+    }
+
+    #[test]
+    fn strip_bottom_posting_keeps_the_answer_below() {
+        let text = "Le 23/11/2026 à 18:02, Paul a écrit :\n> Qui vient ?\n> Paul\n\nMoi !\n\n-- \nJeanne";
+        assert_eq!(strip_reply(text), "Moi !");
+        // A header block has no answer below it.
+        let outlook = "De : Paul\nEnvoyé : lundi\nÀ : Jeanne\nObjet : Réunion\n\nQui vient ?";
+        assert_eq!(strip_reply(outlook), "");
+    }
+
+    #[test]
+    fn strip_header_block_needs_a_subject() {
+        let itinerary = "Le trajet :\nDe : Lille\nÀ : Paris\nDate : 12 décembre\n\nRendez-vous en gare.";
+        assert_eq!(strip_reply(itinerary), itinerary);
+        let starred = "Ok\n\n*From:* Paul\n*Sent:* Monday\n*To:* Tom\n*Subject:* Banner\n\nWho?";
+        assert_eq!(strip_reply(starred), "Ok");
+    }
+
+    #[test]
+    fn strip_footers_only_at_the_end() {
+        assert_eq!(strip_reply("D'accord\n\nEnvoyé de mon iPhone\n"), "D'accord");
         assert_eq!(
-            strip_reply("Oui.\r\n\r\nLe lun. 23 nov. 2026 à 18:02, Jeanne <j@x.org> a écrit :\r\n> Q ?\r\n"),
-            "Oui."
+            strip_reply("D'accord\nSent from my iPhone\nGet Outlook for iOS<https://aka.ms/o0ukef>"),
+            "D'accord"
         );
-        assert_eq!(
-            strip_reply("Paul a écrit un tract magnifique.\nBravo."),
-            "Paul a écrit un tract magnifique.\nBravo."
-        );
+        let middle = "Envoyé de mon iPhone, je ne peux pas tout relire.\nMais je suis d'accord.";
+        assert_eq!(strip_reply(middle), middle);
+    }
+
+    #[test]
+    fn strip_signature_delimiters() {
         assert_eq!(strip_reply("Merci\n-- \nJeanne\nSecrétaire"), "Merci");
-        assert_eq!(strip_reply("D'accord\n\nEnvoyé de mon iPhone"), "D'accord");
+        assert_eq!(strip_reply("Merci\n--\nJeanne"), "Merci");
+        assert_eq!(strip_reply("Merci\n---\nJeanne"), "Merci\n---\nJeanne");
+        assert_eq!(strip_reply("Merci -- à jeudi"), "Merci -- à jeudi");
+    }
+
+    #[test]
+    fn strip_separators() {
+        assert_eq!(strip_reply("Vu.\n-------- Message d’origine --------\nDe : Paul\nPapier"), "Vu.");
+        assert_eq!(strip_reply("Vu.\n\n_____________________\nrest"), "Vu.");
+        assert_eq!(strip_reply("Vu.\n---------- Forwarded message ---------\nFrom: P"), "Vu.");
+        assert_eq!(strip_reply("Titre\n-----\nTexte"), "Titre\n-----\nTexte");
+    }
+
+    #[test]
+    fn strip_decomposed_accents_in_attribution() {
+        let text = "Oui\nLe 23/11/2026 a\u{300} 18:02, Paul a e\u{301}crit :\n> Q";
+        assert_eq!(strip_reply(text), "Oui");
+    }
+
+    #[test]
+    fn html_blocks_breaks_and_paragraphs() {
         assert_eq!(
             html_to_text("<p>Bonjour&nbsp;à tous</p><p>Oui &amp; non <b>é</b></p>"),
             "Bonjour à tous\n\nOui & non é"
         );
-        assert_eq!(html_to_text("a < b <i"), "a < b <i");
         assert_eq!(
-            html_to_text("<div>Réponse</div><div class=\"gmail_quote\">Le … a écrit</div>"),
-            "Réponse"
+            html_to_text("<div>Un</div>\n  <div><br></div>\n<div>Deux<br>trois</div>"),
+            "Un\n\nDeux\ntrois"
         );
+        let outlook = "<p class=MsoNormal>Un<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Deux</p>";
+        assert_eq!(html_to_text(outlook), "Un\n\nDeux");
+        assert_eq!(html_to_text("<b>Jean</b> <i>Martin</i>\n   est\tlà"), "Jean Martin est là");
+        assert_eq!(html_to_text("<pre>a  b\n  c</pre>"), "a  b\n  c");
+        assert_eq!(html_to_text("<ul><li>un</li><li>deux</li></ul>"), "- un\n- deux");
+    }
+
+    #[test]
+    fn html_entities() {
+        assert_eq!(html_to_text("é&#233;&#xE9;&#XE9;&eacute;"), "ééééé");
+        assert_eq!(html_to_text("&lt;b&gt; &quot;x&quot; &#39;y&#39; &rsquo;&#146;"), "<b> \"x\" 'y' ’’");
+        assert_eq!(
+            html_to_text("&#0; &#xD800; &#99999999; &#x110000;"),
+            "\u{fffd} \u{fffd} \u{fffd} \u{fffd}"
+        );
+        assert_eq!(html_to_text("&unknown; &amp &#xZZ; & ; &é;"), "&unknown; &amp &#xZZ; & ; &é;");
+    }
+
+    #[test]
+    fn html_drops_head_style_script_comments() {
+        let html = "<html><head><title>T</title><style>p{color:red}</style></head><body>\
+                    <!-- c <div>x</div> --><script>if (a<b) { x = \"</div>\"; }</script>Texte</body></html>";
+        assert_eq!(html_to_text(html), "Texte");
+        assert_eq!(html_to_text("<head><meta charset=utf-8><body>Sans fin de head"), "Sans fin de head");
         assert_eq!(html_to_text("<style>p{}</style>é&#233;&#xE9;"), "ééé");
+    }
+
+    #[test]
+    fn html_quote_containers() {
+        let gmail = "<div>Réponse</div><div class=\"gmail_quote gmail_quote_container\"><div>Le … a écrit</div>\
+                     <blockquote class=\"gmail_quote\"><div>cité</div></blockquote></div>";
+        assert_eq!(html_to_text(gmail), "Réponse");
+        let inline = "<blockquote type=cite><div>Q1<blockquote>Q0</blockquote></div></blockquote>R1<blockquote>Q2</blockquote>R2";
+        assert_eq!(html_to_text(inline), "R1\nR2");
+        let owa = "<div>Oui</div><div id=\"appendonsend\"></div><hr><div id=\"divRplyFwdMsg\">De : P</div><div>Q</div>";
+        assert_eq!(html_to_text(owa), "Oui");
+        let requoted = "<div>Oui</div><div id=\"x_divRplyFwdMsg\">De : P</div>";
+        assert_eq!(html_to_text(requoted), "Oui");
+        let new_outlook = "<div>Oui</div><div id=\"mail-editor-reference-message-container\"><div>De : P</div></div><div>Fin</div>";
+        assert_eq!(html_to_text(new_outlook), "Oui\nFin");
+        // A data attribute naming a quote class is not a quote container.
+        assert_eq!(html_to_text("<div data-class=\"gmail_quote\" title='a > b'>Texte</div>"), "Texte");
+    }
+
+    #[test]
+    fn html_broken_markup_never_panics() {
+        assert_eq!(html_to_text("a < b <i"), "a < b <i");
+        assert_eq!(html_to_text("x <3 y"), "x <3 y");
+        assert_eq!(html_to_text("<div>ouvert <b>gras"), "ouvert gras");
+        assert_eq!(html_to_text("texte<!-- jamais fermé <div>x</div>"), "texte");
+        assert_eq!(html_to_text("Oui<blockquote>jamais fermé"), "Oui");
+        assert_eq!(html_to_text("<div title=\"pas fermé>Texte</div>"), "Texte");
+        assert_eq!(html_to_text("<script>sans fin"), "");
+        assert_eq!(html_to_text("<"), "<");
+        assert_eq!(html_to_text("</"), "</");
+        assert_eq!(html_to_text("<>"), "<>");
+        assert_eq!(html_to_text("<div =x ==\"y\" id=>z</div>"), "z");
+    }
+
+    #[test]
+    fn html_multibyte_characters_near_tags() {
+        assert_eq!(html_to_text("é<b>è</b>à"), "éèà");
+        assert_eq!(html_to_text("<é>ü</é>"), "<é>ü</é>");
+        assert_eq!(html_to_text("日本<br>語<div class=\"日\">€</div>"), "日本\n語\n€");
+        assert_eq!(html_to_text("<div title=\"«é»\">œ</div>&é;"), "œ\n&é;");
+        assert_eq!(html_to_text("Ça<blockquote>ü</blockquote>ß"), "Ça\nß");
+    }
+
+    #[test]
+    fn html_every_prefix_and_suffix_is_safe() {
+        let html = "<html><head><style>p{}</style></head><body><div dir=\"ltr\">Bonjour l’équipe&nbsp;!<br>\
+                    <b title='a>b'>Réunion</b> à 18&#8239;h</div><!-- c --><div class=\"gmail_quote\">\
+                    <blockquote>Le 23 nov. 2026 à 18:02, Zoé a écrit&nbsp;:<br>日本</blockquote></div></body></html>";
+        for (i, _) in html.char_indices() {
+            let _ = strip_reply(&html_to_text(&html[..i]));
+            let _ = strip_reply(&html_to_text(&html[i..]));
+        }
+        assert_eq!(strip_reply(&html_to_text(html)), "Bonjour l’équipe !\nRéunion à 18\u{202f}h");
+    }
+
+    #[test]
+    fn html_then_strip_apple_mail() {
+        let html = "<html><body><div>Ça marche.</div><div><br></div><div>Envoyé de mon iPhone</div>\
+                    <div><br>Le 23 nov. 2026 à 18:02, Paul &lt;paul@example.org&gt; a écrit&nbsp;:<br><br></div>\
+                    <blockquote type=\"cite\"><div>Question ?</div></blockquote></body></html>";
+        assert_eq!(strip_reply(&html_to_text(html)), "Ça marche.");
     }
 }

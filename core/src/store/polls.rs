@@ -178,6 +178,36 @@ impl Store {
         Ok(())
     }
 
+    /// (kind, name) of a provisioned room.
+    pub async fn prov_room_by_id(&self, room_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT kind, name FROM prov_room WHERE room_id = $1")
+            .bind(room_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("kind")?, r.try_get("name")?))).transpose()?)
+    }
+
+    /// Whether `member_id` was welcomed already.
+    pub async fn welcomed(&self, member_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM bot_welcome WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn mark_welcomed(&self, member_id: &str, room_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO bot_welcome (member_id, room_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(member_id)
+        .bind(room_id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The Matrix users allowed in a provisioned room by the membership file (active members):
     /// its own access list, or its federation space's for rooms entered through the space.
     /// `None` when the room is not provisioned.

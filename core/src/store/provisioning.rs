@@ -526,6 +526,7 @@ impl Store {
             .await?;
         for sql in [
             "DELETE FROM mail_pref WHERE member_id = $1",
+            "DELETE FROM bot_welcome WHERE member_id = $1",
             "DELETE FROM mail_optin WHERE member_id = $1",
             "DELETE FROM mail_outbox WHERE member_id = $1",
             "DELETE FROM prov_member WHERE member_id = $1",
