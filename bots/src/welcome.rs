@@ -61,8 +61,9 @@ impl Welcome {
             return Ok(());
         }
         let record: Value = serde_json::from_str(&record).unwrap_or_default();
+        // Marked so the mail bridge does not send one member's welcome to the whole list.
         let content = json!({"msgtype": "m.notice", "body": text(&record, &room_name),
-            "m.mentions": {"user_ids": [user.as_str()]}});
+            "m.mentions": {"user_ids": [user.as_str()]}, "fr.pcf.relais.kind": "welcome"});
         let txn = format!("welcome.{}", event_id.trim_start_matches('$'));
         self.client
             .send_raw_event(room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())

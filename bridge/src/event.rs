@@ -99,6 +99,10 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
         let target = str_at(raw, &["redacts"]).or_else(|| str_at(content, &["redacts"]))?;
         return Some(Parsed::Redaction { target: target.to_owned() });
     }
+    if str_at(content, &["fr.pcf.relais.kind"]) == Some("welcome") {
+        // One member's welcome is not news for the list.
+        return None;
+    }
     let relation = content.get("m.relates_to");
     let rel_type = relation.and_then(|r| r.get("rel_type")).and_then(Value::as_str);
     let (msg_kind, body) = match kind {
@@ -223,6 +227,8 @@ mod tests {
         };
         assert_eq!(args, ["abonner", "quotidien"]);
         assert_eq!(parse(&event(json!({"msgtype": "m.text", "body": "!sondage \"Q ?\""}))), None);
+        let welcome = json!({"msgtype": "m.notice", "body": "Bienvenue", "fr.pcf.relais.kind": "welcome"});
+        assert_eq!(parse(&event(welcome)), None, "welcomes are not mailed");
     }
 
     #[test]
