@@ -89,6 +89,27 @@ fn poll_text(content: &Value) -> Option<String> {
     Some(text)
 }
 
+fn msgtype_kind(msgtype: &str) -> Option<&'static str> {
+    Some(match msgtype {
+        "m.text" => "text",
+        "m.notice" => "notice",
+        "m.emote" => "emote",
+        "m.image" => "image",
+        "m.video" => "video",
+        "m.audio" => "audio",
+        "m.file" => "file",
+        _ => return None,
+    })
+}
+
+/// A poll's end carries its results as text: email readers get them like everyone.
+fn poll_end_text(content: &Value) -> Option<String> {
+    let text = str_at(content, &["org.matrix.msc1767.text"]).or_else(|| str_at(content, &["body"])).or_else(
+        || content.get("m.text").and_then(|t| t.get(0)).and_then(|t| t.get("body")).and_then(Value::as_str),
+    )?;
+    Some(text.to_owned())
+}
+
 /// Reads one timeline event.
 pub fn parse(raw: &Value) -> Option<Parsed> {
     let kind = raw.get("type")?.as_str()?;
@@ -114,32 +135,11 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
                 let new_body = str_at(content, &["m.new_content", "body"]).unwrap_or(body);
                 return Some(Parsed::Edit { target: target.to_owned(), body: new_body.to_owned() });
             }
-            let msg_kind = match msgtype {
-                "m.text" => "text",
-                "m.notice" => "notice",
-                "m.emote" => "emote",
-                "m.image" => "image",
-                "m.video" => "video",
-                "m.audio" => "audio",
-                "m.file" => "file",
-                _ => return None,
-            };
-            (msg_kind, body.to_owned())
+            (msgtype_kind(msgtype)?, body.to_owned())
         }
         "m.poll.start" | "org.matrix.msc3381.poll.start" => ("poll", poll_text(content)?),
         // A poll's end carries its results as text: email readers get them like everyone.
-        "m.poll.end" | "org.matrix.msc3381.poll.end" => {
-            let text = str_at(content, &["org.matrix.msc1767.text"])
-                .or_else(|| str_at(content, &["body"]))
-                .or_else(|| {
-                content
-                    .get("m.text")
-                    .and_then(|t| t.get(0))
-                    .and_then(|t| t.get("body"))
-                    .and_then(Value::as_str)
-            })?;
-            ("notice", text.to_owned())
-        }
+        "m.poll.end" | "org.matrix.msc3381.poll.end" => ("notice", poll_end_text(content)?),
         _ => return None,
     };
     if let Some(args) = command_args(&body) {
