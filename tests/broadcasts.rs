@@ -88,6 +88,13 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     let reply = |body: &str| json!({"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
     let refused = lucie.send_content(&room, reply("!diffuser --toutes")).await;
     assert!(lucie.wait_reply(&room, &stack.relais.bot(), &refused).await.contains("Seuls les modérateurs"));
+    let help = lucie.send_text(&room, "!aide").await;
+    assert!(
+        !lucie.wait_reply(&room, &stack.relais.bot(), &help).await.contains("!diffuser"),
+        "not for Lucie"
+    );
+    let help = nadia.send_text(&room, "!aide").await;
+    assert!(nadia.wait_reply(&room, &stack.relais.bot(), &help).await.contains("!diffuser"), "Nadia may");
     let unknown = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Atlantide")).await;
     assert!(nadia.wait_reply(&room, &stack.relais.bot(), &unknown).await.contains("Atlantide"));
     let now = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Paris")).await;

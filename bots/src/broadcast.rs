@@ -63,6 +63,12 @@ fn copy_of(content: &Value, broadcast_hint: &str) -> Value {
 }
 
 impl Broadcasts {
+    /// Whether `sender` may broadcast from `room_id` (a moderator of the national room).
+    pub async fn may_broadcast(&self, room_id: &RoomId, sender: &UserId) -> Result<bool, ClientError> {
+        Ok(self.national_room().await?.as_deref() == Some(room_id)
+            && self.level(room_id, sender).await? >= 50)
+    }
+
     async fn national_room(&self) -> Result<Option<OwnedRoomId>, ClientError> {
         let Some(configured) = &self.config.bots.national_room else { return Ok(None) };
         if let Ok(id) = OwnedRoomId::try_from(configured.as_str()) {

@@ -131,6 +131,10 @@ impl BotHandler {
         if let Ok(Some(invocation)) = command::parse(&text.body) {
             let reply = match messages::resolve(&invocation.name).map(|c| c.name) {
                 Some("sondage") => Some(self.poll_command(env, &invocation.words).await?),
+                Some("aide") => {
+                    let may = self.broadcasts.may_broadcast(&env.room_id, &env.sender).await;
+                    Some(messages::help_for(may.map_err(|e| HandlerError::Transient(e.to_string()))?))
+                }
                 Some("diffuser") => {
                     let reply_to = match &content.relates_to {
                         Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.to_string()),

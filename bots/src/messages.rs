@@ -38,8 +38,14 @@ pub const COMMANDS: &[CommandHelp] = &[
 ];
 
 pub fn help() -> String {
+    help_for(false)
+}
+
+/// `!aide` for one sender in one room: `!diffuser` only for the national communication room's
+/// moderators, where it can be used.
+pub fn help_for(may_broadcast: bool) -> String {
     let mut out = String::from("Commandes disponibles ici :\n");
-    for c in COMMANDS {
+    for c in COMMANDS.iter().filter(|c| c.name != "diffuser" || may_broadcast) {
         out.push_str(&format!("• {} — {}\n", c.usage, c.summary));
     }
     out.push_str("Les arguments qui contiennent des espaces se mettent entre guillemets.");
