@@ -11,6 +11,7 @@ mod commands;
 mod mail;
 mod provision;
 mod serve;
+mod stats;
 mod web;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
@@ -63,6 +64,15 @@ enum Command {
     Poll {
         #[command(subcommand)]
         action: PollAction,
+    },
+    /// Statistics of the newest broadcasts: rooms, readers, reactions, clicks, mails (counts only).
+    Stats {
+        /// How many broadcasts, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print CSV (one line per broadcast).
+        #[arg(long)]
+        csv: bool,
     },
     /// The mail bridge: lists, digests, the outbox.
     Mail {
@@ -147,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Poll { action: PollAction::Results { event_id, json, csv } } => {
             commands::poll_results(&config, &event_id, json, csv).await
         }
+        Command::Stats { limit, csv } => stats::run(&config, limit, csv).await,
         Command::Mail { action } => {
             let store = commands::open_store(&config).await?;
             let result = match action {

@@ -111,7 +111,9 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     );
     let page = referent_page(&stack, &lucie).await;
     assert!(
-        page.contains("Diffusions nationales reçues") && page.contains("Grande marche pour les salaires"),
+        page.contains("Diffusions nationales reçues")
+            && page.contains("Grande marche pour les salaires")
+            && page.contains("<th>Lecteurs</th>"),
         "{page}"
     );
 

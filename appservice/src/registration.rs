@@ -40,6 +40,8 @@ pub fn registration_yaml(config: &Config) -> String {
     out.push_str(&format!("hs_token: {}\n", yaml_str(app.hs_token.expose())));
     out.push_str(&format!("sender_localpart: {}\n", yaml_str(&app.sender_localpart)));
     out.push_str("rate_limited: false\n");
+    // Read receipts, for the reach of broadcasts (counted, never stored per member).
+    out.push_str("receive_ephemeral: true\n");
     out.push_str("namespaces:\n  users:\n");
     for regex in users {
         out.push_str(&format!("    - exclusive: true\n      regex: {}\n", yaml_str(&regex)));

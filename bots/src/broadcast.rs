@@ -6,26 +6,25 @@
 
 use std::sync::Arc;
 
-use ruma::{OwnedRoomAliasId, OwnedRoomId, RoomId, UserId};
+use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::Value;
 
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
     Config, Store,
-    store::{StoreError, broadcasts::NewBroadcast},
+    store::broadcasts::NewBroadcast,
     text::slug,
     time::{DAY_MS, format_paris, now_ms, paris_local_ms, paris_to_utc, parse_paris},
 };
 
-use crate::command::split_options;
+use crate::{
+    command::split_options,
+    links::rewrite_links,
+    messages::Allowed,
+    service::{MODERATOR, configured_room, power_level, redirect_base},
+};
 
-#[derive(Debug, thiserror::Error)]
-pub enum BroadcastError {
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Homeserver(#[from] ClientError),
-}
+pub use crate::service::ServiceError as BroadcastError;
 
 #[derive(Debug, Clone)]
 pub struct Broadcasts {
@@ -51,9 +50,9 @@ pub fn parse_when(text: &str, now: i64) -> Option<i64> {
     crate::poll::spec::duration_ms(text).map(|d| now + d)
 }
 
-/// The message content to copy: without its reply relation and reply fallback, marked as a
-/// broadcast for statistics.
-fn copy_of(content: &Value, broadcast_hint: &str) -> Value {
+/// The message content to copy: without its reply relation, marked as a broadcast for
+/// statistics.
+pub(crate) fn copy_of(content: &Value, broadcast_hint: &str) -> Value {
     let mut copy = content.clone();
     if let Some(obj) = copy.as_object_mut() {
         obj.remove("m.relates_to");
@@ -66,23 +65,20 @@ impl Broadcasts {
     /// Whether `sender` may broadcast from `room_id` (a moderator of the national room).
     pub async fn may_broadcast(&self, room_id: &RoomId, sender: &UserId) -> Result<bool, ClientError> {
         Ok(self.national_room().await?.as_deref() == Some(room_id)
-            && self.level(room_id, sender).await? >= 50)
+            && power_level(&self.client, room_id, sender).await? >= MODERATOR)
     }
 
-    async fn national_room(&self) -> Result<Option<OwnedRoomId>, ClientError> {
-        let Some(configured) = &self.config.bots.national_room else { return Ok(None) };
-        if let Ok(id) = OwnedRoomId::try_from(configured.as_str()) {
-            return Ok(Some(id));
-        }
-        match OwnedRoomAliasId::try_from(configured.as_str()) {
-            Ok(alias) => self.client.resolve_alias(&alias).await,
-            Err(_) => Ok(None),
-        }
+    /// What `sender` may do in `room_id`, for `!aide`.
+    pub async fn allowed(&self, room_id: &RoomId, sender: &UserId) -> Result<Allowed, BroadcastError> {
+        Ok(Allowed {
+            moderator: power_level(&self.client, room_id, sender).await? >= MODERATOR,
+            broadcast: self.may_broadcast(room_id, sender).await?,
+            selection: self.may_select(room_id, sender).await?,
+        })
     }
 
-    async fn level(&self, room_id: &RoomId, user: &UserId) -> Result<i64, ClientError> {
-        let levels = self.client.state(room_id, "m.room.power_levels", "").await?.unwrap_or_default();
-        Ok(levels["users"][user.as_str()].as_i64().or_else(|| levels["users_default"].as_i64()).unwrap_or(0))
+    pub(crate) async fn national_room(&self) -> Result<Option<OwnedRoomId>, ClientError> {
+        configured_room(&self.client, self.config.bots.national_room.as_deref()).await
     }
 
     /// Handles `!diffuser`; returns the notice for the national room.
@@ -98,7 +94,7 @@ impl Broadcasts {
         if self.national_room().await?.as_deref() != Some(room_id) {
             return Ok(text::wrong_room());
         }
-        if self.level(room_id, sender).await? < 50 {
+        if power_level(&self.client, room_id, sender).await? < MODERATOR {
             return Ok(text::refused());
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
@@ -132,7 +128,8 @@ impl Broadcasts {
             None => now,
         };
         let original = self.client.room_event(room_id, source).await?;
-        let content = copy_of(&original["content"], command_event);
+        let mut content = copy_of(&original["content"], command_event);
+        let links = rewrite_links(&mut content, &redirect_base(&self.config), command_event);
         let broadcast = NewBroadcast {
             command_event: command_event.to_owned(),
             source_room: room_id.to_string(),
@@ -141,6 +138,7 @@ impl Broadcasts {
             content: content.to_string(),
             send_at,
             targets: targets.clone(),
+            links,
         };
         let id = self.store.broadcast_create(&broadcast).await?;
         if send_at <= now {
@@ -149,6 +147,12 @@ impl Broadcasts {
             return Ok(text::sent(delivered, total));
         }
         Ok(text::scheduled(targets.len(), &format_paris(send_at)))
+    }
+
+    /// (room id, federation) of every federation's announcements room.
+    pub(crate) async fn all_targets(&self) -> Result<Vec<(String, String)>, BroadcastError> {
+        let rooms = self.store.prov_rooms_of_kinds(&["announcements"]).await?;
+        Ok(rooms.into_iter().map(|(_, name, id)| (id, name)).collect())
     }
 
     /// Sends every copy that is due; returns how many went out.

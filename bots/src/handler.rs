@@ -25,6 +25,7 @@ use crate::{
         events,
         service::{PollError, Polls},
     },
+    service::ServiceError,
     welcome::Welcome,
 };
 
@@ -34,6 +35,26 @@ fn poll_error(e: PollError) -> HandlerError {
             HandlerError::Permanent(e.to_string())
         }
         e => HandlerError::Transient(e.to_string()),
+    }
+}
+
+fn service_error(e: ServiceError) -> HandlerError {
+    match e {
+        ServiceError::Homeserver(ClientError::Matrix { status: 403, .. }) => {
+            HandlerError::Permanent(e.to_string())
+        }
+        e => HandlerError::Transient(e.to_string()),
+    }
+}
+
+/// A reply's text without the quoted fallback older clients put before it (`> <@a:b> …`).
+fn without_reply_fallback(body: &str) -> &str {
+    if !body.starts_with("> ") {
+        return body;
+    }
+    match body.find("\n\n") {
+        Some(end) if body[..end].lines().all(|l| l.starts_with('>')) => &body[end + 2..],
+        _ => body,
     }
 }
 
@@ -76,6 +97,14 @@ impl BotHandler {
             events::RESPONSE | events::STABLE_RESPONSE => {
                 let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
                 self.polls.record_response(&raw).await.map_err(poll_error)
+            }
+            "m.reaction" => {
+                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+                self.broadcasts.on_reaction(&env.room_id, &env.sender, &raw).await.map_err(service_error)
+            }
+            "m.receipt" => {
+                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+                self.broadcasts.on_receipt(&raw).await.map_err(service_error)
             }
             _ => Ok(()),
         }
@@ -128,40 +157,43 @@ impl BotHandler {
         let MessageType::Text(text) = &content.msgtype else {
             return Ok(());
         };
-        if let Ok(Some(invocation)) = command::parse(&text.body) {
-            let reply = match messages::resolve(&invocation.name).map(|c| c.name) {
-                Some("sondage") => Some(self.poll_command(env, &invocation.words).await?),
-                Some("aide") => {
-                    let may = self.broadcasts.may_broadcast(&env.room_id, &env.sender).await;
-                    Some(messages::help_for(may.map_err(|e| HandlerError::Transient(e.to_string()))?))
-                }
-                Some("diffuser") => {
-                    let reply_to = match &content.relates_to {
-                        Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.to_string()),
-                        _ => None,
-                    };
-                    let result = self
-                        .broadcasts
-                        .command(
-                            &env.room_id,
-                            &env.sender,
-                            env.event_id.as_str(),
-                            reply_to.as_deref(),
-                            &invocation.words,
-                        )
-                        .await;
-                    Some(result.map_err(|e| HandlerError::Transient(e.to_string()))?)
-                }
+        let body = without_reply_fallback(&text.body);
+        if let Ok(Some(invocation)) = command::parse(body) {
+            let reply_to = match &content.relates_to {
+                Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.to_string()),
                 _ => None,
             };
-            if let Some(reply) = reply {
+            if let Some(reply) = self.command(env, &invocation, reply_to.as_deref()).await? {
                 return self.reply(env, reply).await;
             }
         }
-        let Some(reply) = answer(&text.body) else {
+        let Some(reply) = answer(body) else {
             return Ok(());
         };
         self.reply(env, reply).await
+    }
+
+    /// The commands answered by the services; `None` when there is nothing (more) to say.
+    async fn command(
+        &self,
+        env: &Envelope,
+        invocation: &command::Invocation,
+        reply_to: Option<&str>,
+    ) -> Result<Option<String>, HandlerError> {
+        let b = &self.broadcasts;
+        let (room, sender, id, words) = (&env.room_id, &env.sender, env.event_id.as_str(), &invocation.words);
+        let result = match messages::resolve(&invocation.name).map(|c| c.name) {
+            Some("sondage") => return self.poll_command(env, words).await.map(Some),
+            Some("aide") => b.allowed(room, sender).await.map(|a| Some(messages::help_for(a))),
+            Some("diffuser") => b.command(room, sender, id, reply_to, words).await.map(Some),
+            Some("proposer") => b.propose(room, sender, id, reply_to).await.map(Some),
+            Some("retenir") => b.keep(room, sender, reply_to).await.map(Some),
+            Some("sélection") => b.selection(room, sender, id, words).await.map(Some),
+            Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
+            Some("stats") => b.stats(room, sender).await.map(Some),
+            _ => Ok(None),
+        };
+        result.map_err(service_error)
     }
 
     async fn poll_command(&self, env: &Envelope, words: &[String]) -> Result<String, HandlerError> {
@@ -199,9 +231,9 @@ pub(crate) fn answer(body: &str) -> Option<String> {
     let reply = match messages::resolve(&invocation.name).map(|c| c.name) {
         Some("aide") => messages::help(),
         Some("ping") => messages::pong(),
-        // Answered by the mail bridge.
-        Some("courriel") => return None,
-        _ => messages::unknown_command(&invocation.name),
+        // Answered by the mail bridge, or by the services (which had nothing more to say).
+        Some(_) => return None,
+        None => messages::unknown_command(&invocation.name),
     };
     Some(reply)
 }
@@ -229,5 +261,13 @@ mod tests {
         assert!(answer("!sondage \"oups").expect("quote").contains("guillemet"));
         assert_eq!(answer("bonjour à tous"), None);
         assert_eq!(answer("!courriel abonner"), None);
+    }
+
+    #[test]
+    fn reply_fallbacks_are_set_aside() {
+        use super::without_reply_fallback as strip;
+        assert_eq!(strip("> <@a:pcf.test> Appel\n> suite\n\n!proposer"), "!proposer");
+        assert_eq!(strip("!retenir"), "!retenir");
+        assert_eq!(strip("> citation\nsans ligne vide"), "> citation\nsans ligne vide");
     }
 }

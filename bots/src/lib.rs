@@ -8,8 +8,12 @@
 pub mod broadcast;
 pub mod command;
 mod handler;
+pub mod links;
 pub mod messages;
 pub mod poll;
+pub mod proposal;
+pub mod service;
+pub mod stats;
 pub mod welcome;
 
 pub use handler::BotHandler;

@@ -1,5 +1,25 @@
 //! Every text a member reads from the bots, in French, in one place (ready for translation).
 
+/// Who may use a command, for `!aide` to list only what the sender may do where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Anyone,
+    /// A moderator of the room.
+    Moderator,
+    /// A moderator of the national communication room, there.
+    Broadcast,
+    /// A moderator of the national selection room, there.
+    Selection,
+}
+
+/// What the sender may do in the room where they asked for help.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    pub moderator: bool,
+    pub broadcast: bool,
+    pub selection: bool,
+}
+
 /// A command the bot knows, as `!aide` lists it.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandHelp {
@@ -7,6 +27,7 @@ pub struct CommandHelp {
     pub aliases: &'static [&'static str],
     pub usage: &'static str,
     pub summary: &'static str,
+    pub needs: Needs,
 }
 
 pub const COMMANDS: &[CommandHelp] = &[
@@ -15,37 +36,87 @@ pub const COMMANDS: &[CommandHelp] = &[
         aliases: &["help"],
         usage: "!aide",
         summary: "affiche les commandes disponibles ici",
+        needs: Needs::Anyone,
     },
-    CommandHelp { name: "ping", aliases: &[], usage: "!ping", summary: "vérifie que Relais répond" },
+    CommandHelp {
+        name: "ping",
+        aliases: &[],
+        usage: "!ping",
+        summary: "vérifie que Relais répond",
+        needs: Needs::Anyone,
+    },
     CommandHelp {
         name: "sondage",
         aliases: &["poll"],
         usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
         summary: "ouvre un sondage que les membres votent avec Element ; les votants sont les adhérents du salon",
+        needs: Needs::Anyone,
     },
     CommandHelp {
         name: "diffuser",
         aliases: &["broadcast"],
         usage: "!diffuser --fédérations Nord,Paris | --toutes [--à \"18:30\"] (en réponse à un message)",
         summary: "salon national de communication : copie le message dans les salons d'annonces des fédérations",
+        needs: Needs::Broadcast,
+    },
+    CommandHelp {
+        name: "proposer",
+        aliases: &["propose"],
+        usage: "!proposer (en réponse à un message)",
+        summary: "modérateurs d'un salon de fédération : propose le message à la sélection nationale",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
+        name: "retenir",
+        aliases: &["keep"],
+        usage: "!retenir (en réponse à une proposition) ou réaction 👍",
+        summary: "salon national de sélection : retient la proposition pour la prochaine sélection",
+        needs: Needs::Selection,
+    },
+    CommandHelp {
+        name: "sélection",
+        aliases: &["selection"],
+        usage: "!sélection · !sélection publier [--à \"18:30\"]",
+        summary: "salon national de sélection : liste les propositions retenues, les publie dans toutes les fédérations",
+        needs: Needs::Selection,
+    },
+    CommandHelp {
+        name: "compléter",
+        aliases: &["completer", "complete"],
+        usage: "!compléter \"note\" (en réponse à un message diffusé)",
+        summary: "modérateurs : ajoute une note de la fédération à un message reçu de l'équipe nationale",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
+        name: "stats",
+        aliases: &["statistiques"],
+        usage: "!stats",
+        summary: "modérateurs : portée des derniers messages diffusés (salons, lecteurs, réactions, clics, courriels)",
+        needs: Needs::Moderator,
     },
     CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",
         summary: "recevoir ce salon par courriel et y répondre par courriel (modérateurs : activer|désactiver)",
+        needs: Needs::Anyone,
     },
 ];
 
 pub fn help() -> String {
-    help_for(false)
+    help_for(Allowed::default())
 }
 
-/// `!aide` for one sender in one room: `!diffuser` only for the national communication room's
-/// moderators, where it can be used.
-pub fn help_for(may_broadcast: bool) -> String {
+/// `!aide` for one sender in one room: only the commands they may use there.
+pub fn help_for(allowed: Allowed) -> String {
+    let may = |needs: Needs| match needs {
+        Needs::Anyone => true,
+        Needs::Moderator => allowed.moderator,
+        Needs::Broadcast => allowed.broadcast,
+        Needs::Selection => allowed.selection,
+    };
     let mut out = String::from("Commandes disponibles ici :\n");
-    for c in COMMANDS.iter().filter(|c| c.name != "diffuser" || may_broadcast) {
+    for c in COMMANDS.iter().filter(|c| may(c.needs)) {
         out.push_str(&format!("• {} — {}\n", c.usage, c.summary));
     }
     out.push_str("Les arguments qui contiennent des espaces se mettent entre guillemets.");
@@ -64,9 +135,12 @@ pub fn unterminated_quote() -> String {
     "Un guillemet n'est pas refermé dans votre commande. Exemple : !sondage \"Quelle date ?\" \"Le 12\" \"Le 19\"".to_owned()
 }
 
-/// The canonical name for `typed` (French name or English alias).
+/// The canonical name for `typed` (French name or English alias; accents optional).
 pub fn resolve(typed: &str) -> Option<&'static CommandHelp> {
-    COMMANDS.iter().find(|c| c.name == typed || c.aliases.contains(&typed))
+    let folded = relais_core::text::fold(typed);
+    COMMANDS
+        .iter()
+        .find(|c| c.name == typed || c.aliases.contains(&typed) || relais_core::text::fold(c.name) == folded)
 }
 
 pub fn poll_usage() -> String {
@@ -135,5 +209,127 @@ pub mod broadcast {
     }
     pub fn scheduled(rooms: usize, at: &str) -> String {
         format!("Diffusion programmée le {at} vers {rooms} salon(s) d'annonces.")
+    }
+}
+
+/// Proposal texts.
+pub mod proposal {
+    pub fn disabled() -> String {
+        "Les propositions à la sélection nationale ne sont pas activées sur ce serveur.".to_owned()
+    }
+    pub fn not_a_federation_room() -> String {
+        "!proposer s'utilise dans un salon de fédération, de section ou de cellule.".to_owned()
+    }
+    pub fn propose_refused() -> String {
+        "Seuls les modérateurs de ce salon peuvent proposer un message à la sélection nationale.".to_owned()
+    }
+    pub fn not_a_reply() -> String {
+        "Répondez au message à proposer (clic sur « Répondre »), en tapant !proposer dans la réponse."
+            .to_owned()
+    }
+    pub fn proposed() -> String {
+        "Proposition transmise à l'équipe nationale pour la sélection. Merci !".to_owned()
+    }
+    pub fn shown(federation: &str, proposer: &str) -> String {
+        format!(
+            "Proposition de la fédération {federation} (par {proposer}). Pour la retenir : répondez à ce message \
+             par !retenir, ou réagissez avec 👍."
+        )
+    }
+    pub fn keep_wrong_room() -> String {
+        "!retenir s'utilise dans le salon national de sélection, en réponse à une proposition.".to_owned()
+    }
+    pub fn keep_refused() -> String {
+        "Seuls les modérateurs du salon national de sélection peuvent retenir une proposition.".to_owned()
+    }
+    pub fn keep_not_a_proposal() -> String {
+        "Répondez à une proposition (le message copié ou l'avis de Relais) en tapant !retenir.".to_owned()
+    }
+    pub fn already_kept() -> String {
+        "Cette proposition est déjà retenue.".to_owned()
+    }
+    pub fn already_published() -> String {
+        "Cette proposition a déjà été publiée.".to_owned()
+    }
+    pub fn kept(federation: &str, waiting: usize) -> String {
+        format!(
+            "Proposition de la fédération {federation} retenue. {waiting} proposition(s) attendent la prochaine \
+             publication (!sélection publier)."
+        )
+    }
+    pub fn selection_refused() -> String {
+        "!sélection s'utilise dans le salon national de sélection, par ses modérateurs.".to_owned()
+    }
+    pub fn selection_usage() -> String {
+        "Usage : !sélection publier [--à \"18:30\"]".to_owned()
+    }
+    pub fn waiting(items: &[(String, String)]) -> String {
+        if items.is_empty() {
+            return "Aucune proposition retenue en attente.".to_owned();
+        }
+        let mut out = format!("{} proposition(s) retenue(s) en attente de publication :\n", items.len());
+        for (federation, excerpt) in items {
+            out.push_str(&format!("• {federation} — {excerpt}\n"));
+        }
+        out.push_str("Publiez-les dans toutes les fédérations avec !sélection publier.");
+        out
+    }
+    pub fn nothing_to_publish() -> String {
+        "Aucune proposition retenue à publier : retenez-en avec !retenir ou 👍.".to_owned()
+    }
+    pub fn published(items: usize, rooms: usize) -> String {
+        format!("Sélection publiée : {items} proposition(s) dans {rooms} salon(s) d'annonces.")
+    }
+    pub fn publish_scheduled(items: usize, rooms: usize, at: &str) -> String {
+        format!("Sélection de {items} proposition(s) programmée le {at} vers {rooms} salon(s) d'annonces.")
+    }
+    pub fn heading(items: usize) -> String {
+        format!("Sélection nationale : {items} contribution(s) proposée(s) par les fédérations.")
+    }
+    pub fn credit(federation: &str) -> String {
+        format!("— Proposé par la fédération {federation}")
+    }
+}
+
+/// Statistics and local notes.
+pub mod stats {
+    use relais_core::store::stats::BroadcastStats;
+
+    pub fn refused() -> String {
+        "Seuls les modérateurs de ce salon peuvent consulter les statistiques de diffusion.".to_owned()
+    }
+    pub fn none() -> String {
+        "Aucun message diffusé pour l'instant.".to_owned()
+    }
+    pub fn line(excerpt: &str, at: &str, s: &BroadcastStats) -> String {
+        format!(
+            "• « {excerpt} » ({at}) : {}/{} salon(s), {} lecteur(s), {} réaction(s), {} clic(s), {} courriel(s), \
+             {} note(s) locale(s)",
+            s.rooms_delivered, s.rooms_targeted, s.readers, s.reactions, s.clicks, s.mails, s.notes
+        )
+    }
+    pub fn report(lines: &[String]) -> String {
+        format!(
+            "Derniers messages diffusés :\n{}\nLecteurs : membres ayant ouvert le salon après l'arrivée du message. \
+             Aucun suivi individuel.",
+            lines.join("\n")
+        )
+    }
+    pub fn note_not_a_copy() -> String {
+        "Répondez à un message diffusé par l'équipe nationale dans ce salon, en tapant !compléter \"votre note\"."
+            .to_owned()
+    }
+    pub fn note_refused() -> String {
+        "Seuls les modérateurs de ce salon peuvent compléter un message reçu.".to_owned()
+    }
+    pub fn note_usage() -> String {
+        "Usage : !compléter \"Rendez-vous à 18 h devant la mairie\" (en réponse au message reçu).".to_owned()
+    }
+    pub fn note(federation: &str, note: &str) -> String {
+        if federation.is_empty() {
+            format!("Note locale : {note}")
+        } else {
+            format!("Note de la fédération {federation} : {note}")
+        }
     }
 }

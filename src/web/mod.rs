@@ -2,6 +2,7 @@
 //! where members without a Matrix account create one. More pages come with their features.
 
 mod courriel;
+mod lien;
 mod onboarding;
 mod page;
 mod referent;
@@ -42,6 +43,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(referent::routes())
         .merge(courriel::routes())
+        .merge(lien::routes())
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
         .with_state(state)
 }

@@ -134,8 +134,13 @@ impl Member {
 
     /// Sends any `m.room.message` content; returns its event id.
     pub async fn send_content(&self, room: &str, content: Value) -> String {
+        self.send_content_of(room, "m.room.message", content).await
+    }
+
+    /// Sends an event of `event_type` (a reaction, a poll response…); returns its event id.
+    pub async fn send_content_of(&self, room: &str, event_type: &str, content: Value) -> String {
         let txn = format!("t{:016x}", rand::random::<u64>());
-        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", enc(room));
+        let path = format!("/_matrix/client/v3/rooms/{}/send/{event_type}/{txn}", enc(room));
         let json = self.call(reqwest::Method::PUT, &path, Some(content)).await;
         json["event_id"].as_str().expect("event_id").to_owned()
     }

@@ -39,6 +39,11 @@ pub struct BotsConfig {
     /// federations with `!diffuser`. Unset: no broadcasts.
     #[serde(default)]
     pub national_room: Option<String>,
+    /// The national selection room (room id or alias): federations' `!proposer` land there, its
+    /// moderators keep them (`!retenir`, 👍) and publish them (`!sélection publier`). Unset: no
+    /// proposals.
+    #[serde(default)]
+    pub selection_room: Option<String>,
 }
 
 /// `[provisioning]`: reconciling the membership file.

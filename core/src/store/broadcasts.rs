@@ -17,6 +17,8 @@ pub struct NewBroadcast {
     pub send_at: i64,
     /// (room id, federation name) of each target.
     pub targets: Vec<(String, String)>,
+    /// (token, address) of each link rewritten through Relais's redirect.
+    pub links: Vec<(String, String)>,
 }
 
 /// One copy still to send.
@@ -54,6 +56,16 @@ impl Store {
                     .bind(id)
                     .bind(room_id)
                     .bind(federation)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (token, url) in &b.links {
+                    sqlx::query(
+                        "INSERT INTO broadcast_link (token, broadcast_id, url) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(token)
+                    .bind(id)
+                    .bind(url)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -107,27 +119,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// Broadcasts to a room, newest first: (send at, delivered at, content JSON).
-    pub async fn broadcasts_to_room(
-        &self,
-        room_id: &str,
-        limit: i64,
-    ) -> Result<Vec<(i64, Option<i64>, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT b.send_at AS send_at, d.delivered_at AS delivered_at, b.content AS content \
-             FROM broadcast_delivery d JOIN broadcast b ON b.broadcast_id = d.broadcast_id \
-             WHERE d.room_id = $1 ORDER BY b.send_at DESC LIMIT $2",
-        )
-        .bind(room_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("send_at")?, r.try_get("delivered_at")?, r.try_get("content")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// (rooms targeted, rooms delivered) of a broadcast.

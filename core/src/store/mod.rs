@@ -7,8 +7,10 @@ pub mod broadcasts;
 pub mod mail;
 pub mod onboarding;
 pub mod polls;
+pub mod proposals;
 pub mod provisioning;
 mod queue;
+pub mod stats;
 pub mod web;
 
 use std::time::Duration;
@@ -126,5 +128,7 @@ impl Store {
 
 #[cfg(test)]
 mod mail_tests;
+#[cfg(test)]
+mod stats_tests;
 #[cfg(test)]
 mod tests;

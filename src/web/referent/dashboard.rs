@@ -9,7 +9,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use relais_core::store::provisioning::RunRecord;
+use relais_core::store::{provisioning::RunRecord, stats::BroadcastStats};
 use relais_provisioning::{
     desired::federation_key,
     model::{Contact, MemberRow, RowError},
@@ -123,7 +123,7 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
     let announcements =
         state.store.prov_room_id(&format!("{}.annonces", session.federation)).await.ok().flatten();
     if let Some(room_id) = announcements {
-        let received = state.store.broadcasts_to_room(&room_id, 10).await.unwrap_or_default();
+        let received = state.store.broadcast_stats(Some(&room_id), 10).await.unwrap_or_default();
         body.push_str(&broadcast_section(&received));
     }
     let bounced = state.store.mail_bounced_members().await.unwrap_or_default();
@@ -131,32 +131,43 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
     Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response()
 }
 
-/// The national broadcasts the federation's announcements room received or will receive.
-fn broadcast_section(received: &[(i64, Option<i64>, String)]) -> String {
+/// The national broadcasts the federation's announcements room received or will receive, with
+/// what they achieved there (counts only).
+fn broadcast_section(received: &[BroadcastStats]) -> String {
     if received.is_empty() {
         return "<h2>Diffusions nationales reçues</h2><p>Aucune pour l'instant.</p>".into();
     }
     let rows: String = received
         .iter()
-        .map(|(send_at, delivered, content)| {
-            let body = serde_json::from_str::<serde_json::Value>(content)
-                .ok()
-                .and_then(|c| {
-                    c["body"]
-                        .as_str()
-                        .map(|b| b.lines().next().unwrap_or_default().chars().take(90).collect())
-                })
-                .unwrap_or_else(|| String::from("(sans texte)"));
-            let state = match delivered {
-                Some(at) => format!("publiée le {}", super::super::page::date(*at)),
-                None => format!("programmée le {}", super::super::page::date(*send_at)),
+        .map(|s| {
+            let content = serde_json::from_str::<serde_json::Value>(&s.content).unwrap_or_default();
+            let mut body = relais_bots::proposal::excerpt(&content);
+            if body.is_empty() {
+                body = String::from("(sans texte)");
+            }
+            let when = date(s.send_at);
+            let state = if s.rooms_delivered > 0 {
+                format!("publiée le {when}")
+            } else {
+                format!("programmée le {when}")
             };
-            format!("<tr><td>{}</td><td>{state}</td></tr>", escape(&body))
+            format!(
+                "<tr><td>{}</td><td>{state}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&body),
+                s.readers,
+                s.reactions,
+                s.clicks,
+                s.mails,
+                s.notes
+            )
         })
         .collect();
     format!(
         "<h2>Diffusions nationales reçues</h2><p class=\"hint\">Copiées dans le salon d'annonces de la fédération \
-         et envoyées à ses abonnés par courriel.</p><table><tr><th>Message</th><th>État</th></tr>{rows}</table>"
+         et envoyées à ses abonnés par courriel. Lecteurs : membres ayant ouvert le salon après l'arrivée du \
+         message ; clics : tous salons et courriels confondus. Aucun suivi individuel.</p>\
+         <table><tr><th>Message</th><th>État</th><th>Lecteurs</th><th>Réactions</th><th>Clics</th>\
+         <th>Courriels</th><th>Notes locales</th></tr>{rows}</table>"
     )
 }
 

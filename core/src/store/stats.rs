@@ -1,0 +1,201 @@
+//! Broadcast statistics without trackers: rooms delivered, readers and reactions counted by a
+//! keyed hash of the member (never their id), link clicks through Relais's redirect (counts only),
+//! mails handed to SMTP for each copy, and federations' local notes.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, mail::LIST_MEMBERS};
+use crate::time::{DAY_MS, now_ms};
+
+/// Read receipts count for a broadcast only this long after its delivery.
+pub const READ_WINDOW_MS: i64 = 30 * DAY_MS;
+
+/// What one broadcast achieved, across its rooms or in one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BroadcastStats {
+    pub broadcast_id: i64,
+    pub send_at: i64,
+    /// The message content as copied, JSON.
+    pub content: String,
+    pub rooms_targeted: i64,
+    pub rooms_delivered: i64,
+    /// Distinct members who opened a room after the copy arrived there.
+    pub readers: i64,
+    pub reactions: i64,
+    /// Clicks on the broadcast's links (all rooms and mails together).
+    pub clicks: i64,
+    /// Mails handed to SMTP carrying a copy, each message or in a digest.
+    pub mails: i64,
+    pub notes: i64,
+}
+
+impl Store {
+    /// (broadcast id, room id) of the copy that became `event_id`.
+    pub async fn broadcast_of_copy(&self, event_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT broadcast_id, room_id FROM broadcast_delivery WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get("broadcast_id")?, r.try_get("room_id")?)))
+            .transpose()?)
+    }
+
+    /// A read receipt in `room_id` at `ts`: the reader has reached every copy delivered there
+    /// before (within [`READ_WINDOW_MS`]). Returns how many copies were newly reached.
+    pub async fn broadcast_record_read(
+        &self,
+        room_id: &str,
+        reader: &str,
+        ts: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO broadcast_read (broadcast_id, room_id, reader) \
+             SELECT broadcast_id, room_id, $2 FROM broadcast_delivery \
+             WHERE room_id = $1 AND delivered_at IS NOT NULL AND delivered_at <= $3 AND delivered_at >= $4 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(room_id)
+        .bind(reader)
+        .bind(ts)
+        .bind(ts - READ_WINDOW_MS)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn broadcast_record_reaction(
+        &self,
+        broadcast_id: i64,
+        room_id: &str,
+        reactor: &str,
+        reaction: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO broadcast_reaction (broadcast_id, room_id, reactor, reaction) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(broadcast_id)
+        .bind(room_id)
+        .bind(reactor)
+        .bind(reaction)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Counts a click on a rewritten link and returns where it goes.
+    pub async fn link_follow(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("UPDATE broadcast_link SET clicks = clicks + 1 WHERE token = $1 RETURNING url")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("url")).transpose()?)
+    }
+
+    /// Records a local note asked by `command_event`; false when it was recorded already.
+    pub async fn note_create(
+        &self,
+        command_event: &str,
+        broadcast_id: i64,
+        room_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO broadcast_note (command_event, broadcast_id, room_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(command_event)
+        .bind(broadcast_id)
+        .bind(room_id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn note_sent(&self, command_event: &str, event_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE broadcast_note SET event_id = $1 WHERE command_event = $2")
+            .bind(event_id)
+            .bind(command_event)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Statistics of the newest broadcasts that went out (or are due), newest first; restricted to
+    /// one room's copy when `room_id` is given (clicks stay the broadcast's whole count).
+    pub async fn broadcast_stats(
+        &self,
+        room_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<BroadcastStats>, StoreError> {
+        let room = room_id.unwrap_or("");
+        let rows = sqlx::query(
+            "SELECT b.broadcast_id AS broadcast_id, b.send_at AS send_at, b.content AS content, \
+               COUNT(d.room_id) AS targeted, COUNT(d.delivered_at) AS delivered \
+             FROM broadcast b JOIN broadcast_delivery d ON d.broadcast_id = b.broadcast_id \
+             WHERE ($1 = '' OR d.room_id = $1) \
+             GROUP BY b.broadcast_id, b.send_at, b.content ORDER BY b.send_at DESC, b.broadcast_id DESC LIMIT $2",
+        )
+        .bind(room)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.try_get("broadcast_id")?;
+            out.push(BroadcastStats {
+                broadcast_id: id,
+                send_at: r.try_get("send_at")?,
+                content: r.try_get("content")?,
+                rooms_targeted: r.try_get("targeted")?,
+                rooms_delivered: r.try_get("delivered")?,
+                readers: self.count_in("broadcast_read", id, room).await?,
+                reactions: self.count_in("broadcast_reaction", id, room).await?,
+                notes: self.count_in("broadcast_note", id, room).await?,
+                clicks: self.scalar("SELECT CAST(COALESCE(SUM(clicks), 0) AS BIGINT) AS n FROM broadcast_link WHERE broadcast_id = $1", id).await?,
+                mails: self.mails_of_broadcast(id, room).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn count_in(&self, table: &'static str, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE broadcast_id = $1 AND ($2 = '' OR room_id = $2)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(broadcast_id)
+            .bind(room)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn scalar(&self, sql: &'static str, id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(sql).bind(id).fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Mails sent with a copy of the broadcast: to each-message subscribers, and in the digests
+    /// that covered the copy, counted for members subscribed to its room.
+    async fn mails_of_broadcast(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM broadcast_delivery d \
+             JOIN mail_message mm ON mm.event_id = d.event_id \
+             JOIN mail_outbox o ON o.state = 'sent' AND ( \
+               (o.kind = 'message' AND o.ref = d.event_id) \
+               OR (o.kind = 'digest' AND EXISTS ( \
+                   SELECT 1 FROM mail_digest g WHERE CAST(g.digest_id AS TEXT) = o.ref \
+                   AND mm.seq > g.seq_from AND mm.seq <= g.seq_to) \
+                 AND o.member_id IN (SELECT lm.member_id FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = d.room_id))) \
+             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2)"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(broadcast_id)
+            .bind(room)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

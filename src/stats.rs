@@ -1,0 +1,76 @@
+//! `relais stats`: what the newest broadcasts achieved (rooms, readers, reactions, clicks, mails,
+//! local notes), as a table or CSV. Counts only: nothing here names a member.
+
+use relais_core::{Config, store::stats::BroadcastStats, time::format_paris};
+
+use crate::commands::open_store;
+
+/// A CSV field, quoted when it needs to be.
+fn field(text: &str) -> String {
+    if text.contains([';', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn excerpt(s: &BroadcastStats) -> String {
+    let content: serde_json::Value = serde_json::from_str(&s.content).unwrap_or_default();
+    relais_bots::proposal::excerpt(&content)
+}
+
+pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let all = store.broadcast_stats(None, limit).await;
+    store.close().await;
+    let all = all?;
+    if csv {
+        println!(
+            "broadcast;sent_at;excerpt;rooms_targeted;rooms_delivered;readers;reactions;clicks;mails;notes"
+        );
+        for s in &all {
+            println!(
+                "{};{};{};{};{};{};{};{};{};{}",
+                s.broadcast_id,
+                format_paris(s.send_at),
+                field(&excerpt(s)),
+                s.rooms_targeted,
+                s.rooms_delivered,
+                s.readers,
+                s.reactions,
+                s.clicks,
+                s.mails,
+                s.notes
+            );
+        }
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!("no broadcast yet");
+    }
+    for s in &all {
+        println!(
+            "#{} {} «{}»: rooms {}/{}, readers {}, reactions {}, clicks {}, mails {}, notes {}",
+            s.broadcast_id,
+            format_paris(s.send_at),
+            excerpt(s),
+            s.rooms_delivered,
+            s.rooms_targeted,
+            s.readers,
+            s.reactions,
+            s.clicks,
+            s.mails,
+            s.notes
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(super::field("simple"), "simple");
+        assert_eq!(super::field("a;b \"c\""), "\"a;b \"\"c\"\"\"");
+    }
+}

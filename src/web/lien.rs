@@ -1,0 +1,59 @@
+//! Relais's own link redirect (`/relais/lien/{token}`): links of broadcasts point here so that
+//! clicks are counted, with no third-party tracker, no cookie and nothing about who clicked
+//! (the request is neither logged nor stored; only the link's counter moves).
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+
+use super::{WebState, page::page};
+
+pub fn routes() -> Router<Arc<WebState>> {
+    Router::new().route("/relais/lien/{token}", get(follow))
+}
+
+async fn follow(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    if token.len() > 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        return unknown();
+    }
+    match state.store.link_follow(&token).await {
+        Ok(Some(url)) if url.starts_with("https://") || url.starts_with("http://") => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, url),
+                (header::REFERRER_POLICY, "no-referrer".to_owned()),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response(),
+        Ok(_) => unknown(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot follow a broadcast link");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(page(
+                    "Lien indisponible",
+                    "<p>Ce lien ne peut pas être ouvert pour l'instant. Réessayez dans quelques minutes.</p>",
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn unknown() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(page(
+            "Lien inconnu",
+            "<p>Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier depuis le message reçu.</p>",
+        )),
+    )
+        .into_response()
+}

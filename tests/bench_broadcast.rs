@@ -1,0 +1,102 @@
+//! Benchmark (ignored by default): `!diffuser --toutes` to 100 federations' announcements rooms
+//! on a real Synapse, timed from the command to the bot's answer (every copy sent), next to the
+//! same 100 sends made directly by a plain loop with the same token in the same run.
+//!
+//! cargo test --release --test bench_broadcast -- --ignored --nocapture
+
+mod common;
+
+use std::time::Instant;
+
+use common::{RelaisOptions, Stack, unique};
+use serde_json::json;
+
+const FEDERATIONS: usize = 100;
+
+#[tokio::test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn broadcast_to_a_hundred_federations() {
+    let alias_local = unique("communication");
+    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let nadia = stack.synapse.register(&unique("nadia")).await;
+    let mut csv = String::from(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Courriel\n",
+    );
+    for n in 0..FEDERATIONS {
+        csv.push_str(&format!("{n};Prénom{n};Nom{n};Fédération {n:03};Section {n};;oui;m{n}@example.org\n"));
+    }
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let started = Instant::now();
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    println!("provisioned {FEDERATIONS} federations in {:.1} s", started.elapsed().as_secs_f64());
+
+    let bot = stack.relais.bot();
+    let room: serde_json::Value = nadia
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"name": "Communication nationale", "room_alias_name": alias_local, "invite": [bot]}),
+        )
+        .await;
+    let room = room["room_id"].as_str().expect("room").to_owned();
+    stack.synapse.wait_joined(&nadia, &room, &bot).await;
+
+    let mut figures = Vec::new();
+    for round in 0..3 {
+        let appeal =
+            nadia.send_text(&room, &format!("Appel national n°{round} : mobilisation samedi.")).await;
+        let started = Instant::now();
+        let ask = nadia
+            .send_content(
+                &room,
+                json!({"msgtype": "m.text", "body": "!diffuser --toutes",
+                       "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}}),
+            )
+            .await;
+        let answer = nadia.wait_reply(&room, &bot, &ask).await;
+        let relais = started.elapsed().as_secs_f64();
+        assert!(answer.contains(&format!("Diffusé dans {FEDERATIONS} salon(s)")), "{answer}");
+
+        // The same sends by a plain loop as the bot, one after the other like Relais.
+        let rooms: Vec<String> =
+            (0..FEDERATIONS).map(|n| format!("#relais_federation-{n:03}.annonces:pcf.test")).collect();
+        let as_token = stack.relais.as_token.clone();
+        let http = reqwest::Client::new();
+        let mut ids = Vec::new();
+        for alias in &rooms {
+            let url = format!(
+                "{}/_matrix/client/v3/directory/room/{}",
+                stack.synapse.url,
+                url::form_urlencoded::byte_serialize(alias.as_bytes()).collect::<String>()
+            );
+            let resolved: serde_json::Value =
+                http.get(url).bearer_auth(&as_token).send().await.expect("alias").json().await.expect("json");
+            ids.push(resolved["room_id"].as_str().expect("room id").to_owned());
+        }
+        let started = Instant::now();
+        for (i, id) in ids.iter().enumerate() {
+            let url = format!(
+                "{}/_matrix/client/v3/rooms/{id}/send/m.room.message/plain{round}x{i}",
+                stack.synapse.url
+            );
+            let resp = http
+                .put(url)
+                .bearer_auth(&as_token)
+                .json(&json!({"msgtype": "m.text", "body": "Appel (boucle simple)"}))
+                .send()
+                .await
+                .expect("send");
+            assert!(resp.status().is_success());
+        }
+        let plain = started.elapsed().as_secs_f64();
+        println!(
+            "round {round}: relais {relais:.2} s (command to answer), plain loop {plain:.2} s, ratio {:.2}",
+            relais / plain
+        );
+        figures.push((relais, plain));
+    }
+    let best = figures.iter().map(|(r, _)| *r).fold(f64::MAX, f64::min);
+    println!("best relais broadcast to {FEDERATIONS} rooms: {best:.2} s");
+}
