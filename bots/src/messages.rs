@@ -48,7 +48,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         name: "sondage",
         aliases: &["poll"],
-        usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
+        usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--secret] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
         summary: "ouvre un sondage que les membres votent avec Element ; les votants sont les adhérents du salon",
         needs: Needs::Anyone,
     },
@@ -145,12 +145,6 @@ pub fn resolve(typed: &str) -> Option<&'static CommandHelp> {
 
 pub fn poll_usage() -> String {
     "Exemple : !sondage \"Date de l'AG ?\" \"Le 12\" \"Le 19\" --jusqu'à \"2026-12-01 18:00\" --quorum 25%"
-        .to_owned()
-}
-
-pub fn secret_not_ready() -> String {
-    "Le vote à bulletin secret n'est pas encore disponible : ce sondage n'a pas été ouvert. Sans --secret, les \
-     réponses sont visibles de tous dans le salon."
         .to_owned()
 }
 
@@ -331,5 +325,66 @@ pub mod stats {
         } else {
             format!("Note de la fédération {federation} : {note}")
         }
+    }
+}
+
+/// Secret ballots.
+pub mod secret {
+    use crate::poll::{spec::PollSpec, tally::ReceiptLine};
+
+    pub fn announcement(spec: &PollSpec, eligible: usize, voted: usize, deadline: Option<&str>) -> String {
+        let mut out = format!("Vote à bulletin secret : {}\n", spec.question);
+        for (i, answer) in spec.answers.iter().enumerate() {
+            out.push_str(&format!("{}. {answer}\n", i + 1));
+        }
+        out.push_str(&format!(
+            "Chaque votant reçoit son bulletin personnel en message privé de Relais (ou par courriel). \
+             Participation : {voted} sur {eligible}."
+        ));
+        match deadline {
+            Some(at) => out.push_str(&format!(" Clôture le {at}.")),
+            None => out.push_str(" Clôture par son auteur ou un modérateur avec !sondage clore."),
+        }
+        out.push_str(" À la clôture : les résultats et la liste des reçus avec leur choix.");
+        out
+    }
+    pub fn opened(voters: usize, by_mail: usize) -> String {
+        format!(
+            "Vote secret ouvert : {voters} votant(s), dont {by_mail} par courriel. Les bulletins partent en \
+             message privé ; personne, pas même les modérateurs, ne voit qui a voté quoi."
+        )
+    }
+    pub fn dm_room_name() -> String {
+        "Relais — vos bulletins de vote".to_owned()
+    }
+    pub fn ballot_dm(question: &str, room: Option<&str>, link: &str, deadline: Option<&str>) -> String {
+        let room = room.map(|r| format!(" (salon « {r} »)")).unwrap_or_default();
+        let until = deadline.map(|d| format!(" avant le {d}")).unwrap_or_default();
+        format!(
+            "Votre bulletin pour le vote secret « {question} »{room} : {link}\nCe lien est personnel : ne le \
+             transmettez pas. Il sert une seule fois{until}. Après votre vote, notez le reçu affiché : il \
+             figurera avec votre choix dans les résultats."
+        )
+    }
+    pub fn invalid_choice() -> String {
+        "Ce choix ne fait pas partie du vote.".to_owned()
+    }
+    pub fn choice_count(max: u32) -> String {
+        if max == 1 {
+            "Choisissez une réponse.".to_owned()
+        } else {
+            format!("Choisissez entre une et {max} réponses.")
+        }
+    }
+    pub fn receipts(receipts: &[ReceiptLine]) -> String {
+        if receipts.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\nReçus (chacun peut vérifier que son bulletin est compté) :");
+        for r in receipts {
+            let answers = if r.answers.is_empty() { "(blanc)".to_owned() } else { r.answers.join(", ") };
+            out.push_str(&format!("\n{} : {answers}", r.receipt));
+        }
+        out
     }
 }

@@ -4,6 +4,7 @@
 //! the mail system or the network: it has no HTTP client or server. Other crates depend on it;
 //! it depends on none of them.
 
+pub mod ballot;
 pub mod config;
 pub mod secret;
 pub mod store;

@@ -6,6 +6,7 @@ mod lien;
 mod onboarding;
 mod page;
 mod referent;
+mod vote;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .merge(referent::routes())
         .merge(courriel::routes())
         .merge(lien::routes())
+        .merge(vote::routes())
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
         .with_state(state)
 }

@@ -59,6 +59,17 @@ impl MatrixClient {
         Ok(self.send(request, None).await?.room_id)
     }
 
+    /// Creates a direct-message room between the bot and `user` (invited, marked direct).
+    pub async fn create_direct(&self, user: &UserId, name: &str) -> Result<OwnedRoomId, ClientError> {
+        let mut request = create_room::v3::Request::new();
+        request.name = Some(name.to_owned());
+        request.visibility = Visibility::Private;
+        request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
+        request.is_direct = true;
+        request.invite = vec![user.to_owned()];
+        Ok(self.send(request, None).await?.room_id)
+    }
+
     /// The room an alias points to, if any.
     pub async fn resolve_alias(&self, alias: &OwnedRoomAliasId) -> Result<Option<OwnedRoomId>, ClientError> {
         match self.send(get_alias::v3::Request::new(alias.clone()), None).await {

@@ -2,6 +2,7 @@
 //! the handler and the store do the I/O.
 
 pub mod events;
+pub mod secret;
 pub mod service;
 pub mod spec;
 pub mod tally;

@@ -55,7 +55,7 @@ impl Polls {
             Err(e) => return Ok(format!("{e}\n{}", crate::messages::poll_usage())),
         };
         if spec.secret {
-            return Ok(crate::messages::secret_not_ready());
+            return self.open_secret(room_id, author, command_event, spec, now).await;
         }
         let voters = self.eligible(room_id).await?;
         let bot = self.config.bot_user_id();
@@ -79,7 +79,7 @@ impl Polls {
 
     /// The voter list: active members of the room per the membership file, or — for a room
     /// provisioning does not manage — its joined members other than Relais's own users.
-    async fn eligible(&self, room_id: &RoomId) -> Result<Vec<String>, PollError> {
+    pub(super) async fn eligible(&self, room_id: &RoomId) -> Result<Vec<String>, PollError> {
         if let Some(members) = self.store.room_members_by_file(room_id.as_str()).await? {
             return Ok(members);
         }
@@ -105,6 +105,10 @@ impl Polls {
     /// Counts a poll now (closed polls: at their closing time).
     pub async fn count(&self, poll: &PollRecord) -> Result<Option<(PollSpec, PollResult)>, PollError> {
         let Some(spec) = spec_of(poll) else { return Ok(None) };
+        if spec.secret {
+            let result = self.count_secret(poll, &spec).await?;
+            return Ok(Some((spec, result)));
+        }
         let eligible: HashSet<String> = self.store.poll_voters(&poll.poll_id).await?.into_iter().collect();
         let responses: Vec<Response> = self
             .store
@@ -134,6 +138,14 @@ impl Polls {
     /// the results text, or `None` when another worker closed it first.
     pub async fn close(&self, poll: &PollRecord) -> Result<Option<String>, PollError> {
         let closed_at = poll.closed_at.unwrap_or_else(now_ms);
+        if let Some(spec) = spec_of(poll).filter(|s| s.secret) {
+            // Closed first, so that no ballot is stored after the count; the results follow
+            // (posted again by the clock if a crash comes in between).
+            if !self.store.poll_close(&poll.poll_id, closed_at, "").await? {
+                return Ok(None);
+            }
+            return self.publish_secret(poll, &spec).await.map(Some);
+        }
         let closing = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
         let Some((spec, result)) = self.count(&closing).await? else { return Ok(None) };
         let result_json = serde_json::to_string(&result).unwrap_or_default();
@@ -183,6 +195,12 @@ impl Polls {
         for poll in self.store.polls_due(now).await? {
             self.close(&poll).await?;
         }
+        for poll in self.store.polls_closed_unpublished().await? {
+            if let Some(spec) = spec_of(&poll).filter(|s| s.secret) {
+                self.publish_secret(&poll, &spec).await?;
+            }
+        }
+        self.notify_voters().await?;
         for poll in self.store.polls_unreminded().await? {
             let Some(deadline) = poll.deadline else { continue };
             let lead = ((deadline - poll.created_at) / 5).min(3_600_000);

@@ -52,6 +52,16 @@ pub struct PollResult {
     pub majority_reached: bool,
     /// The winning answer's text, when the majority rule is met.
     pub winner: Option<String>,
+    /// Secret ballots: every receipt with the answers it carries, so each voter can check theirs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<ReceiptLine>,
+}
+
+/// A secret ballot as published: its receipt and its answers' texts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptLine {
+    pub receipt: String,
+    pub answers: Vec<String>,
 }
 
 /// Counts `responses` (arrival order) for `ballot`.
@@ -110,6 +120,7 @@ pub fn tally<'r>(ballot: &Ballot<'_>, responses: impl IntoIterator<Item = &'r Re
         quorum_reached,
         majority_reached: majority_reached && quorum_reached,
         winner: winner.filter(|_| majority_reached && quorum_reached),
+        receipts: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Outgoing mail: rendering (pure) and the outbox worker that hands it to SMTP.
 
+pub mod ballot;
 pub mod html;
 pub mod journal;
 pub mod render;

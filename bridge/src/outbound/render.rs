@@ -84,11 +84,11 @@ pub fn message_id(event_id: &str, domain: &str) -> String {
     format!("<{}.ev@{domain}>", local.trim_matches('.'))
 }
 
-fn header(name: &'static str, value: String) -> HeaderValue {
+pub(super) fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
-fn address(localpart: &str, domain: &str) -> Result<Address, RenderError> {
+pub(super) fn address(localpart: &str, domain: &str) -> Result<Address, RenderError> {
     Address::new(localpart, domain).map_err(|_| RenderError::Address)
 }
 

@@ -9,13 +9,14 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use relais_core::{
-    Store,
+    Store, ballot,
     config::DeliveryMode,
+    secret::Secret,
     store::{
         StoreError,
         mail::{Digest, MailList, MailMessage, OutboxItem},
     },
-    time::now_ms,
+    time::{format_paris, now_ms},
 };
 use relais_mail::{MailError, Mailer};
 use tokio::{
@@ -26,6 +27,7 @@ use tokio::{
 use relais_appservice::MatrixClient;
 
 use super::{
+    ballot::{BallotNotice, ballot_mail},
     journal::SentJournal,
     render::{self, DigestSection, Media, Recipient, Site},
 };
@@ -55,6 +57,8 @@ pub struct Outbox {
     pub max_attachment_bytes: u64,
     /// Accepted deliveries noted before the database records them (see [`SentJournal`]).
     pub journal: Option<Arc<SentJournal>>,
+    /// The key secret-ballot links derive from (the appservice token), for email-only voters.
+    pub ballot_secret: Secret,
 }
 
 /// What one pass did.
@@ -246,6 +250,7 @@ impl Outbox {
         let rendered = match item.kind.as_str() {
             "message" => self.render_message(item, cache).await,
             "digest" => self.render_digest(item, cache).await,
+            "ballot" => self.render_ballot(item).await,
             _ => return Outcome::Failed("unknown delivery kind".into()),
         };
         let message = match rendered {
@@ -284,6 +289,37 @@ impl Outbox {
         let message = self.store.mail_message(event_id).await?;
         cache.lock().await.messages.insert(event_id.to_owned(), message.clone());
         Ok(message)
+    }
+
+    /// An email-only member's secret ballot; nothing once the poll is closed.
+    async fn render_ballot(&self, item: &OutboxItem) -> Result<Option<relais_mail::MailMessage>, String> {
+        let poll = self.store.poll(&item.reference).await.map_err(|e| e.to_string())?;
+        let Some(poll) = poll.filter(|p| p.closed_at.is_none() && p.deadline.is_none_or(|d| d > now_ms()))
+        else {
+            return Ok(None);
+        };
+        let spec: serde_json::Value = serde_json::from_str(&poll.spec).unwrap_or_default();
+        let answers: Vec<String> = spec["answers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        let room =
+            self.store.prov_room_by_id(&poll.room_id).await.map_err(|e| e.to_string())?.map(|(_, n)| n);
+        let token =
+            ballot::token(self.ballot_secret.expose(), &poll.poll_id, &format!("member:{}", item.member_id));
+        let link = format!("{}relais/vote/{token}", self.site.web_url);
+        let deadline = poll.deadline.map(format_paris);
+        let notice = BallotNotice {
+            question: spec["question"].as_str().unwrap_or_default(),
+            answers: &answers,
+            room: room.as_deref(),
+            link: &link,
+            deadline: deadline.as_deref(),
+        };
+        let recipient = Recipient { member_id: &item.member_id, email: &item.email, outbox_id: item.id };
+        ballot_mail(&self.site, &self.keys, &notice, recipient).map(Some).map_err(|e| e.to_string())
     }
 
     async fn render_message(

@@ -10,6 +10,7 @@ pub mod polls;
 pub mod proposals;
 pub mod provisioning;
 mod queue;
+pub mod secret;
 pub mod stats;
 pub mod web;
 

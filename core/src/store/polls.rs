@@ -169,6 +169,23 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Closed polls whose results were not posted (a crash between closing and posting).
+    pub async fn polls_closed_unpublished(&self) -> Result<Vec<PollRecord>, StoreError> {
+        let sql =
+            format!("SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NOT NULL AND end_event_id IS NULL");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn poll_set_result(&self, poll_id: &str, result: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE poll SET result = $1 WHERE poll_id = $2")
+            .bind(result)
+            .bind(poll_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn poll_set_end_event(&self, poll_id: &str, event_id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE poll SET end_event_id = $1 WHERE poll_id = $2")
             .bind(event_id)

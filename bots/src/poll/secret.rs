@@ -1,0 +1,269 @@
+//! Secret ballots (`!sondage … --secret`). The room sees an announcement and the turnout; each
+//! eligible member gets a personal one-time link to Relais's ballot page — by a direct message
+//! from the bot, or by mail for email-only members — and gets a random receipt when voting. At
+//! closing, the room gets the count and every receipt with its choice, so anyone can check that
+//! their ballot was counted as cast. The store keeps "has voted" flags and receipt→choice rows
+//! in separate tables with nothing linking them (see docs/secret-ballot.md for what this protects
+//! against and what it does not).
+
+use std::collections::HashSet;
+
+use ruma::{RoomId, UserId};
+use serde_json::{Value, json};
+
+use relais_appservice::ClientError;
+use relais_core::{
+    ballot,
+    store::{polls::PollRecord, secret::Cast},
+    time::{format_paris, now_ms},
+};
+
+use super::{
+    events,
+    service::{PollError, Polls, spec_of},
+    spec::PollSpec,
+    tally::{Ballot, PollResult, ReceiptLine, Response, tally},
+};
+use crate::messages::secret as text;
+
+/// Ballots sent per tick of the bots' clock (the rest follow at the next ticks).
+const NOTIFY_BATCH: i64 = 100;
+
+/// A ballot as the page submits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CastOutcome {
+    Recorded {
+        receipt: String,
+    },
+    AlreadyVoted,
+    Closed,
+    Unknown,
+    /// Not a valid choice for this poll (none, too many, unknown answer).
+    Invalid(String),
+}
+
+/// The ballot page's view of a token.
+#[derive(Debug, Clone)]
+pub struct BallotView {
+    pub poll: PollRecord,
+    pub spec: PollSpec,
+    pub voted: bool,
+}
+
+fn voter_of_member(member_id: &str) -> String {
+    format!("member:{member_id}")
+}
+
+impl Polls {
+    fn secret(&self) -> &str {
+        self.config.appservice.as_token.expose()
+    }
+
+    /// The link of `voter`'s ballot.
+    pub fn ballot_link(&self, poll_id: &str, voter: &str) -> String {
+        format!(
+            "{}/relais/vote/{}",
+            self.config.web.public_url.as_str().trim_end_matches('/'),
+            ballot::token(self.secret(), poll_id, voter)
+        )
+    }
+
+    /// Opens a secret poll: the announcement, the voter list with each token's hash, the
+    /// ballots sent. Returns the notice for the room.
+    pub async fn open_secret(
+        &self,
+        room_id: &RoomId,
+        author: &UserId,
+        command_event: &str,
+        spec: PollSpec,
+        now: i64,
+    ) -> Result<String, PollError> {
+        let mut voters = self.eligible(room_id).await?;
+        let by_mail = self.store.room_email_voters(room_id.as_str()).await?;
+        voters.extend(by_mail.iter().map(|(member_id, _)| voter_of_member(member_id)));
+        let deadline = spec.deadline.map(format_paris);
+        let body = text::announcement(&spec, voters.len(), 0, deadline.as_deref());
+        let txn = format!("poll.{}", command_event.trim_start_matches('$'));
+        let content = json!({"msgtype": "m.notice", "body": body, "fr.pcf.relais.kind": "secret_poll"});
+        let poll_id = self
+            .client
+            .send_raw_event(room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
+            .await?;
+        let record = PollRecord {
+            poll_id: poll_id.clone(),
+            room_id: room_id.to_string(),
+            author: author.to_string(),
+            spec: serde_json::to_string(&spec).unwrap_or_default(),
+            created_at: now,
+            deadline: spec.deadline,
+            reminded_at: None,
+            closed_at: None,
+            result: None,
+        };
+        self.store.poll_create(&record, &[]).await?;
+        let hashed: Vec<(String, String)> = voters
+            .iter()
+            .map(|v| (v.clone(), ballot::token_hash(&ballot::token(self.secret(), &poll_id, v))))
+            .collect();
+        self.store.secret_voters_create(&poll_id, &hashed).await?;
+        self.notify_voters().await?;
+        Ok(text::opened(voters.len(), by_mail.len()))
+    }
+
+    /// Sends the ballots not sent yet: a direct message to Matrix members, a mail (through the
+    /// mail bridge's outbox) to email-only members. Returns how many went out.
+    pub async fn notify_voters(&self) -> Result<usize, PollError> {
+        let pending = self.store.secret_voters_to_notify(NOTIFY_BATCH).await?;
+        for (poll_id, voter) in &pending {
+            let Some(poll) = self.store.poll(poll_id).await? else { continue };
+            let Some(spec) = spec_of(&poll) else { continue };
+            if let Some(member_id) = voter.strip_prefix("member:") {
+                if self.config.mail.bridge_enabled() {
+                    self.store.secret_mail_queue(poll_id, member_id).await?;
+                }
+            } else if let Ok(user) = UserId::parse(voter) {
+                self.send_ballot_dm(&poll, &spec, &user).await?;
+            }
+            self.store.secret_voter_notified(poll_id, voter).await?;
+        }
+        Ok(pending.len())
+    }
+
+    async fn send_ballot_dm(
+        &self,
+        poll: &PollRecord,
+        spec: &PollSpec,
+        user: &UserId,
+    ) -> Result<(), PollError> {
+        let room_id = match self.store.bot_dm(user.as_str()).await? {
+            Some(room) => RoomId::parse(&room).map_err(|e| ClientError::Request(e.to_string()))?,
+            None => {
+                let room = self.client.create_direct(user, &text::dm_room_name()).await?;
+                self.store.set_bot_dm(user.as_str(), room.as_str()).await?;
+                room
+            }
+        };
+        let room_name = self.store.prov_room_by_id(&poll.room_id).await?.map(|(_, name)| name);
+        let link = self.ballot_link(&poll.poll_id, user.as_str());
+        let deadline = spec.deadline.map(format_paris);
+        let body = text::ballot_dm(&spec.question, room_name.as_deref(), &link, deadline.as_deref());
+        let content = json!({"msgtype": "m.text", "body": body});
+        let key = relais_core::text::slug(&format!("{}{}", poll.poll_id, user.as_str()));
+        let txn = format!("ballot.{key}");
+        self.client
+            .send_raw_event(&room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
+            .await?;
+        Ok(())
+    }
+
+    /// What the ballot page shows for `token`.
+    pub async fn ballot_view(&self, token: &str) -> Result<Option<BallotView>, PollError> {
+        let Some((poll_id, voted)) = self.store.secret_token(&ballot::token_hash(token)).await? else {
+            return Ok(None);
+        };
+        let Some(poll) = self.store.poll(&poll_id).await? else { return Ok(None) };
+        let Some(spec) = spec_of(&poll) else { return Ok(None) };
+        Ok(Some(BallotView { poll, spec, voted }))
+    }
+
+    /// Casts the ballot of `token` for the answers numbered `choices` (1-based), then shows the
+    /// new turnout in the room.
+    pub async fn cast(&self, token: &str, choices: &[usize]) -> Result<CastOutcome, PollError> {
+        let Some(view) = self.ballot_view(token).await? else { return Ok(CastOutcome::Unknown) };
+        let ids = events::answer_ids(&view.spec);
+        let mut picked: Vec<String> = Vec::new();
+        for n in choices {
+            match ids.get(n.wrapping_sub(1)) {
+                Some((id, _)) if !picked.contains(id) => picked.push(id.clone()),
+                _ => return Ok(CastOutcome::Invalid(text::invalid_choice())),
+            }
+        }
+        if picked.is_empty() || picked.len() > view.spec.max_selections as usize {
+            return Ok(CastOutcome::Invalid(text::choice_count(view.spec.max_selections)));
+        }
+        let answers = serde_json::to_string(&picked).unwrap_or_else(|_| "[]".into());
+        let receipt = ballot::receipt();
+        let cast = self.store.secret_cast(&ballot::token_hash(token), &answers, &receipt, now_ms()).await?;
+        Ok(match cast {
+            Cast::Recorded { poll_id, receipt } => {
+                if let Err(e) = self.show_turnout(&poll_id, &view).await {
+                    tracing::warn!(error = %e, "cannot show the turnout of a secret poll");
+                }
+                CastOutcome::Recorded { receipt }
+            }
+            Cast::AlreadyVoted => CastOutcome::AlreadyVoted,
+            Cast::Closed => CastOutcome::Closed,
+            Cast::Unknown => CastOutcome::Unknown,
+        })
+    }
+
+    /// Edits the room's announcement with the turnout (counts only).
+    async fn show_turnout(&self, poll_id: &str, view: &BallotView) -> Result<(), PollError> {
+        let (eligible, voted) = self.store.secret_turnout(poll_id).await?;
+        let deadline = view.spec.deadline.map(format_paris);
+        let body = text::announcement(&view.spec, eligible as usize, voted as usize, deadline.as_deref());
+        let room_id = RoomId::parse(&view.poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+        let content = json!({
+            "msgtype": "m.notice",
+            "body": format!("* {body}"),
+            "m.new_content": {"msgtype": "m.notice", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": poll_id},
+        });
+        let txn = format!("turnout.{}.{voted}", poll_id.trim_start_matches('$'));
+        self.client
+            .send_raw_event(&room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
+            .await?;
+        Ok(())
+    }
+
+    /// The count of a secret poll: ballots by receipt, turnout from the voter flags.
+    pub async fn count_secret(&self, poll: &PollRecord, spec: &PollSpec) -> Result<PollResult, PollError> {
+        let (eligible, _) = self.store.secret_turnout(&poll.poll_id).await?;
+        let ballots = self.store.secret_ballots(&poll.poll_id).await?;
+        let ids = events::answer_ids(spec);
+        let mut responses = Vec::with_capacity(ballots.len());
+        let mut receipts = Vec::with_capacity(ballots.len());
+        for (receipt, answers) in ballots {
+            let answers: Vec<String> = serde_json::from_str(&answers).unwrap_or_default();
+            let texts =
+                answers.iter().filter_map(|a| ids.iter().find(|(id, _)| id == a).map(|(_, t)| t.clone()));
+            receipts.push(ReceiptLine { receipt: receipt.clone(), answers: texts.collect() });
+            responses.push(Response { voter: receipt, answers, ts: 0 });
+        }
+        // The tally checks voters against the list: here, the receipts, padded to the number of
+        // eligible members so that turnout and quorum are right.
+        let mut voters: HashSet<String> = responses.iter().map(|r| r.voter.clone()).collect();
+        for n in 0..usize::try_from(eligible).unwrap_or(0).saturating_sub(voters.len()) {
+            voters.insert(format!("(abstention {n})"));
+        }
+        let ballot = Ballot {
+            answers: &ids,
+            max_selections: spec.max_selections,
+            eligible: &voters,
+            closed_at: None,
+            quorum: spec.quorum,
+            majority: spec.majority,
+        };
+        Ok(PollResult { receipts, ..tally(&ballot, &responses) })
+    }
+
+    /// Posts the results of a closed secret poll with every receipt (idempotent).
+    pub async fn publish_secret(&self, poll: &PollRecord, spec: &PollSpec) -> Result<String, PollError> {
+        let result = self.count_secret(poll, spec).await?;
+        let mut body = events::results_text(&spec.question, &result);
+        body.push_str(&text::receipts(&result.receipts));
+        let room_id = RoomId::parse(&poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+        let content: Value = json!({"msgtype": "m.notice", "body": body,
+            "m.relates_to": {"m.in_reply_to": {"event_id": poll.poll_id}}});
+        let txn = format!("poll-end.{}", poll.poll_id.trim_start_matches('$'));
+        let end = self
+            .client
+            .send_raw_event(&room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
+            .await?;
+        self.store
+            .poll_set_result(&poll.poll_id, &serde_json::to_string(&result).unwrap_or_default())
+            .await?;
+        self.store.poll_set_end_event(&poll.poll_id, &end).await?;
+        Ok(body)
+    }
+}
