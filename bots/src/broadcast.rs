@@ -4,15 +4,16 @@
 //! at the given time. Each copy is recorded once it is sent; a copy's transaction id derives
 //! from the broadcast and the room, so a retry never posts twice.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::Value;
+use tokio::task::JoinSet;
 
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
     Config, Store,
-    store::broadcasts::NewBroadcast,
+    store::broadcasts::{DueDelivery, NewBroadcast},
     text::slug,
     time::{DAY_MS, format_paris, now_ms, paris_local_ms, paris_to_utc, parse_paris},
 };
@@ -25,6 +26,9 @@ use crate::{
 };
 
 pub use crate::service::ServiceError as BroadcastError;
+
+/// Announcements rooms sent to at once (copies within one room stay in order).
+const DELIVERY_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Broadcasts {
@@ -155,11 +159,35 @@ impl Broadcasts {
         Ok(rooms.into_iter().map(|(_, name, id)| (id, name)).collect())
     }
 
-    /// Sends every copy that is due; returns how many went out.
+    /// Sends every copy that is due; returns how many went out. Rooms are served in parallel
+    /// ([`DELIVERY_CONCURRENCY`] at a time), each room's copies in order (a selection's heading
+    /// before its items).
     pub async fn deliver_due(&self, now: i64) -> Result<usize, BroadcastError> {
         let due = self.store.broadcast_due(now).await?;
+        let count = due.len();
+        let mut by_room: BTreeMap<String, Vec<DueDelivery>> = BTreeMap::new();
+        for delivery in due {
+            by_room.entry(delivery.room_id.clone()).or_default().push(delivery);
+        }
+        let mut rooms = by_room.into_values();
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < DELIVERY_CONCURRENCY {
+                let Some(copies) = rooms.next() else { break };
+                let this = self.clone();
+                running.spawn(async move { this.deliver_room(copies).await });
+            }
+            match running.join_next().await {
+                Some(done) => done.map_err(|e| ClientError::Request(format!("delivery task: {e}")))??,
+                None => break,
+            }
+        }
+        Ok(count)
+    }
+
+    async fn deliver_room(&self, copies: Vec<DueDelivery>) -> Result<(), BroadcastError> {
         let bot = self.config.bot_user_id();
-        for delivery in &due {
+        for delivery in copies {
             let room_id =
                 RoomId::parse(&delivery.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
             let content: Value = serde_json::from_str(&delivery.content).unwrap_or_default();
@@ -168,7 +196,7 @@ impl Broadcasts {
                 self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &bot).await?;
             self.store.broadcast_delivered(delivery.broadcast_id, &delivery.room_id, &event_id).await?;
         }
-        Ok(due.len())
+        Ok(())
     }
 }
 
