@@ -103,6 +103,32 @@ async fn referents_page_in_chromium() {
     }
 }
 
+/// The referents' page as an Element widget: the member's session hands an OpenID token through
+/// the widget API (a stand-in for Element answers it), no password typed.
+#[tokio::test]
+async fn referents_page_as_an_element_widget() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let referent: Member = stack.synapse.register(&unique("camille")).await;
+    provision(
+        &stack,
+        &format!(
+            "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+             1;Camille;Martin;Paris;Paris 11e;Secrétaire fédéral;oui;{}\n",
+            referent.user_id
+        ),
+    );
+    let path = format!("/_matrix/client/v3/user/{}/openid/request_token", referent.user_id);
+    let openid = referent.post(&path, serde_json::json!({})).await;
+    let out = artifacts().display().to_string();
+    let seen = browse(&["widget", &stack.relais.web_url, &openid.to_string(), &out]).await;
+    assert_eq!(seen["dashboard"], "Fédération Paris", "{seen}");
+    let actions: Vec<&str> =
+        seen["seen"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+    assert!(actions.contains(&"get_openid") && actions.contains(&"content_loaded"), "{actions:?}");
+    let shot = artifacts().join("widget-1-dashboard.png");
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false));
+}
+
 #[tokio::test]
 async fn mail_preferences_in_chromium() {
     let smtp = SmtpSink::start().await;

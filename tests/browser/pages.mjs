@@ -3,6 +3,7 @@
 // Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR
 //        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
 //        node pages.mjs preferences PREFERENCES_URL OUT_DIR
+//        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
 // Prints one JSON line with what the pages showed; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -73,6 +74,38 @@ try {
     const nothing = await page.textContent("[role=status]");
     const none = await page.getByLabel("rien").first().isChecked();
     console.log(JSON.stringify({ before, saved, checked, nothing, none }));
+  } else if (mode === "widget") {
+    // A stand-in for Element: a page on the same site embedding the widget and answering the
+    // widget API the way Element does (capabilities, then OpenID once the member allows it).
+    const [base, openid, out] = args;
+    const host = `${base}/hote-element-pour-test`;
+    const html = `<!doctype html><html><body><iframe id="w" style="width:380px;height:700px"
+      src="${base}/relais/referent/widget?widgetId=relais-test"></iframe><script>
+      window.seen = [];
+      const creds = ${openid};
+      const frame = document.getElementById("w");
+      const send = (m) => frame.contentWindow.postMessage(m, "*");
+      frame.addEventListener("load", () => send({ api: "toWidget", widgetId: "relais-test", requestId: "cap",
+        action: "capabilities", data: {} }), { once: true });
+      window.addEventListener("message", (event) => {
+        const m = event.data;
+        if (m.api !== "fromWidget") return;
+        window.seen.push(m.action);
+        if (m.action === "get_openid") {
+          send(Object.assign({}, m, { response: { state: "request" } }));
+          setTimeout(() => send({ api: "toWidget", widgetId: "relais-test", requestId: "creds",
+            action: "openid_credentials", data: Object.assign({ state: "allowed", original_request_id: m.requestId }, creds) }), 200);
+        }
+      });
+      </script></body></html>`;
+    await page.route(host, (route) => route.fulfill({ contentType: "text/html", body: html }));
+    await page.goto(host);
+    const frame = page.frameLocator("#w");
+    await frame.locator("h1", { hasText: "Fédération" }).waitFor({ timeout: 30000 });
+    await shot(out, "widget-1-dashboard");
+    const dashboard = await frame.locator("h1").textContent();
+    const seen = await page.evaluate(() => window.seen);
+    console.log(JSON.stringify({ dashboard, seen }));
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

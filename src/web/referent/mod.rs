@@ -1,9 +1,11 @@
 //! The referents' page: a federation's digital referent (or secretary) signs in with their
-//! Matrix account and sees only their federation — imports and their errors, the dry run of a
+//! Matrix account (password, or an OpenID token of their Element session — see `widget`) and
+//! sees only their federation — imports and their errors, the dry run of a
 //! new file and its application, members not yet on the chat, email subscribers.
 
 mod dashboard;
 mod import;
+mod widget;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/relais/referent", get(dashboard::show))
         .route("/relais/connexion", post(sign_in))
         .route("/relais/connexion/openid", post(sign_in_openid))
+        .route("/relais/referent/widget", get(widget::show))
         .route("/relais/deconnexion", post(sign_out))
         .route("/relais/referent/import", post(import::dry_run))
         .route("/relais/referent/appliquer", post(import::apply))
