@@ -46,6 +46,7 @@ pub async fn run(voters: usize) -> anyhow::Result<()> {
         closed_at: None,
         quorum: Some(Quorum::Percent(25)),
         majority: Majority::Absolute,
+        weights: None,
     };
     let start = Instant::now();
     let result = tally(&ballot, &responses);

@@ -8,6 +8,7 @@ mod bench_intake;
 mod bench_mail;
 mod bench_poll;
 mod commands;
+mod congress;
 mod mail;
 mod provision;
 mod serve;
@@ -65,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         action: PollAction,
     },
+    /// Congress mode: load the mandates file (delegates' mandates and proxies).
+    Congres {
+        #[command(subcommand)]
+        action: CongressAction,
+    },
     /// Statistics of the newest broadcasts: rooms, readers, reactions, clicks, mails (counts only).
     Stats {
         /// How many broadcasts, newest first.
@@ -98,6 +104,24 @@ enum PollAction {
         /// Print CSV (answer;count).
         #[arg(long, conflicts_with = "json")]
         csv: bool,
+    },
+    /// The signed minutes of a congress vote (closed or so far).
+    Minutes { event_id: String },
+    /// The public key that signs minutes, to publish.
+    MinutesKey,
+    /// Check signed minutes against this installation's key.
+    Verify { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum CongressAction {
+    /// Check and load the mandates file (`N° adhérent;Mandats;Procuration de`); replaces the
+    /// previous one, or changes nothing if a line is wrong.
+    Mandats {
+        file: std::path::PathBuf,
+        /// Most proxies one delegate may carry.
+        #[arg(long, default_value_t = 2)]
+        max_procurations: usize,
     },
 }
 
@@ -156,6 +180,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Member { action } => commands::member(&config, action).await,
         Command::Poll { action: PollAction::Results { event_id, json, csv } } => {
             commands::poll_results(&config, &event_id, json, csv).await
+        }
+        Command::Poll { action: PollAction::Minutes { event_id } } => {
+            congress::print_minutes(&config, &event_id).await
+        }
+        Command::Poll { action: PollAction::MinutesKey } => {
+            println!("{}", relais_bots::poll::minutes::public_key(config.appservice.as_token.expose()));
+            Ok(())
+        }
+        Command::Poll { action: PollAction::Verify { file } } => congress::verify(&config, &file),
+        Command::Congres { action: CongressAction::Mandats { file, max_procurations } } => {
+            congress::load(&config, &file, max_procurations).await
         }
         Command::Stats { limit, csv } => stats::run(&config, limit, csv).await,
         Command::Mail { action } => {

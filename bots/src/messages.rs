@@ -48,7 +48,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         name: "sondage",
         aliases: &["poll"],
-        usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--secret] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
+        usage: "!sondage \"Question ?\" \"Réponse A\" \"Réponse B\" [--choix N] [--jusqu'à \"AAAA-MM-JJ HH:MM\"] [--secret] [--congrès] [--quorum N|N%] [--majorité simple|absolue|2/3] · !sondage clore",
         summary: "ouvre un sondage que les membres votent avec Element ; les votants sont les adhérents du salon",
         needs: Needs::Anyone,
     },
@@ -145,6 +145,12 @@ pub fn resolve(typed: &str) -> Option<&'static CommandHelp> {
 
 pub fn poll_usage() -> String {
     "Exemple : !sondage \"Date de l'AG ?\" \"Le 12\" \"Le 19\" --jusqu'à \"2026-12-01 18:00\" --quorum 25%"
+        .to_owned()
+}
+
+pub fn no_mandates() -> String {
+    "Mode congrès : aucun votant de ce salon n'a de mandat. Chargez d'abord le fichier des mandats \
+     (relais congres mandats FICHIER) ; le vote n'a pas été ouvert."
         .to_owned()
 }
 

@@ -109,6 +109,7 @@ mod tests {
             secret: false,
             quorum: None,
             majority: Majority::Simple,
+            congress: false,
         }
     }
 

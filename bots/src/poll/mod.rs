@@ -1,7 +1,10 @@
 //! Polls and votes: the `!sondage` command, MSC3381 events, and the count. Pure parts here;
 //! the handler and the store do the I/O.
 
+pub mod congress;
 pub mod events;
+pub mod mandates;
+pub mod minutes;
 pub mod secret;
 pub mod service;
 pub mod spec;

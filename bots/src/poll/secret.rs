@@ -6,7 +6,7 @@
 //! in separate tables with nothing linking them (see docs/secret-ballot.md for what this protects
 //! against and what it does not).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ruma::{RoomId, UserId};
 use serde_json::{Value, json};
@@ -78,9 +78,20 @@ impl Polls {
         spec: PollSpec,
         now: i64,
     ) -> Result<String, PollError> {
-        let mut voters = self.eligible(room_id).await?;
-        let by_mail = self.store.room_email_voters(room_id.as_str()).await?;
-        voters.extend(by_mail.iter().map(|(member_id, _)| voter_of_member(member_id)));
+        let matrix = self.eligible(room_id).await?;
+        let by_mail: Vec<String> =
+            self.store.room_email_voters(room_id.as_str()).await?.into_iter().map(|(m, _)| m).collect();
+        let voters: Vec<(String, i64)> = if spec.congress {
+            let mut weighted = self.congress_voters(&matrix).await?;
+            weighted.extend(self.congress_mail_voters(&by_mail).await?);
+            if weighted.is_empty() {
+                return Ok(crate::messages::no_mandates());
+            }
+            weighted
+        } else {
+            matrix.into_iter().chain(by_mail.iter().map(|m| voter_of_member(m))).map(|v| (v, 1)).collect()
+        };
+        let mail_voters = voters.iter().filter(|(v, _)| v.starts_with("member:")).count();
         let deadline = spec.deadline.map(format_paris);
         let body = text::announcement(&spec, voters.len(), 0, deadline.as_deref());
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));
@@ -101,13 +112,13 @@ impl Polls {
             result: None,
         };
         self.store.poll_create(&record, &[]).await?;
-        let hashed: Vec<(String, String)> = voters
+        let hashed: Vec<(String, String, i64)> = voters
             .iter()
-            .map(|v| (v.clone(), ballot::token_hash(&ballot::token(self.secret(), &poll_id, v))))
+            .map(|(v, w)| (v.clone(), ballot::token_hash(&ballot::token(self.secret(), &poll_id, v)), *w))
             .collect();
         self.store.secret_voters_create(&poll_id, &hashed).await?;
         self.notify_voters().await?;
-        Ok(text::opened(voters.len(), by_mail.len()))
+        Ok(text::opened(voters.len(), mail_voters))
     }
 
     /// Sends the ballots not sent yet: a direct message to Matrix members, a mail (through the
@@ -223,7 +234,9 @@ impl Polls {
         let ids = events::answer_ids(spec);
         let mut responses = Vec::with_capacity(ballots.len());
         let mut receipts = Vec::with_capacity(ballots.len());
-        for (receipt, answers) in ballots {
+        let mut weights: HashMap<String, u64> = HashMap::new();
+        for (receipt, answers, weight) in ballots {
+            weights.insert(receipt.clone(), u64::try_from(weight).unwrap_or(0));
             let answers: Vec<String> = serde_json::from_str(&answers).unwrap_or_default();
             let texts =
                 answers.iter().filter_map(|a| ids.iter().find(|(id, _)| id == a).map(|(_, t)| t.clone()));
@@ -233,9 +246,22 @@ impl Polls {
         // The tally checks voters against the list: here, the receipts, padded to the number of
         // eligible members so that turnout and quorum are right.
         let mut voters: HashSet<String> = responses.iter().map(|r| r.voter.clone()).collect();
+        // In congress mode the abstainers' mandates go to the first padding entry: the total of
+        // mandates is known, not who abstained.
+        let all_mandates: u64 = self
+            .store
+            .secret_weights(&poll.poll_id)
+            .await?
+            .iter()
+            .map(|w| u64::try_from(*w).unwrap_or(0))
+            .sum();
+        let mut abstained = all_mandates.saturating_sub(weights.values().sum());
         for n in 0..usize::try_from(eligible).unwrap_or(0).saturating_sub(voters.len()) {
-            voters.insert(format!("(abstention {n})"));
+            let name = format!("(abstention {n})");
+            weights.insert(name.clone(), std::mem::take(&mut abstained));
+            voters.insert(name);
         }
+        let weights = spec.congress.then_some(weights);
         let ballot = Ballot {
             answers: &ids,
             max_selections: spec.max_selections,
@@ -243,6 +269,7 @@ impl Polls {
             closed_at: None,
             quorum: spec.quorum,
             majority: spec.majority,
+            weights: weights.as_ref(),
         };
         Ok(PollResult { receipts, ..tally(&ballot, &responses) })
     }
@@ -264,6 +291,9 @@ impl Polls {
             .poll_set_result(&poll.poll_id, &serde_json::to_string(&result).unwrap_or_default())
             .await?;
         self.store.poll_set_end_event(&poll.poll_id, &end).await?;
+        if spec.congress {
+            self.post_minutes(poll, spec, &result).await?;
+        }
         Ok(body)
     }
 }

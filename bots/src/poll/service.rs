@@ -57,7 +57,15 @@ impl Polls {
         if spec.secret {
             return self.open_secret(room_id, author, command_event, spec, now).await;
         }
-        let voters = self.eligible(room_id).await?;
+        let mut voters = self.eligible(room_id).await?;
+        let mut weighted = Vec::new();
+        if spec.congress {
+            weighted = self.congress_voters(&voters).await?;
+            if weighted.is_empty() {
+                return Ok(crate::messages::no_mandates());
+            }
+            voters = weighted.iter().map(|(v, _)| v.clone()).collect();
+        }
         let bot = self.config.bot_user_id();
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));
         let content = events::start_content(&spec);
@@ -74,6 +82,7 @@ impl Polls {
             result: None,
         };
         self.store.poll_create(&record, &voters).await?;
+        self.store.poll_set_weights(&record.poll_id, &weighted).await?;
         Ok(crate::messages::poll_opened(voters.len(), spec.deadline.map(format_paris).as_deref()))
     }
 
@@ -122,6 +131,7 @@ impl Polls {
             })
             .collect();
         let answers = events::answer_ids(&spec);
+        let weights = self.weights_of(poll, &spec).await?;
         let ballot = Ballot {
             answers: &answers,
             max_selections: spec.max_selections,
@@ -129,6 +139,7 @@ impl Polls {
             closed_at: poll.closed_at,
             quorum: spec.quorum,
             majority: spec.majority,
+            weights: weights.as_ref(),
         };
         let result = tally(&ballot, &responses);
         Ok(Some((spec, result)))
@@ -144,7 +155,8 @@ impl Polls {
             if !self.store.poll_close(&poll.poll_id, closed_at, "").await? {
                 return Ok(None);
             }
-            return self.publish_secret(poll, &spec).await.map(Some);
+            let closed = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
+            return self.publish_secret(&closed, &spec).await.map(Some);
         }
         let closing = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
         let Some((spec, result)) = self.count(&closing).await? else { return Ok(None) };
@@ -163,6 +175,9 @@ impl Polls {
             return Ok(None);
         }
         self.store.poll_set_end_event(&poll.poll_id, &end).await?;
+        if spec.congress {
+            self.post_minutes(&closing, &spec, &result).await?;
+        }
         Ok(Some(text))
     }
 

@@ -48,6 +48,9 @@ pub struct PollSpec {
     pub secret: bool,
     pub quorum: Option<Quorum>,
     pub majority: Majority,
+    /// Congress mode: voters and their weights from the mandates file, signed minutes.
+    #[serde(default)]
+    pub congress: bool,
 }
 
 /// Why a `!sondage` cannot be read; every message says what to write instead (in French).
@@ -99,7 +102,7 @@ pub fn duration_ms(text: &str) -> Option<i64> {
 
 /// Reads the words after `!sondage` at time `now` (UTC ms).
 pub fn parse(words: &[String], now: i64) -> Result<PollSpec, SpecError> {
-    let options = split_options(words, &["secret"])?;
+    let options = split_options(words, &["secret", "congrès", "congres", "congress"])?;
     let mut positional = options.positional.iter().map(|w| w.trim().to_owned()).filter(|w| !w.is_empty());
     let question = positional.next().ok_or(SpecError::TooFewAnswers)?;
     let answers: Vec<String> = positional.collect();
@@ -117,6 +120,7 @@ pub fn parse(words: &[String], now: i64) -> Result<PollSpec, SpecError> {
         secret: false,
         quorum: None,
         majority: Majority::Simple,
+        congress: false,
     };
     for (name, value) in &options.named {
         let value = value.as_deref().unwrap_or("");
@@ -138,6 +142,7 @@ pub fn parse(words: &[String], now: i64) -> Result<PollSpec, SpecError> {
                 spec.deadline = Some(at);
             }
             "secret" => spec.secret = true,
+            "congrès" | "congres" | "congress" => spec.congress = true,
             "quorum" => {
                 spec.quorum = Some(match value.strip_suffix('%') {
                     Some(p) => {
@@ -185,6 +190,7 @@ mod tests {
             (spec.quorum, spec.majority, spec.secret),
             (Some(Quorum::Percent(25)), Majority::Absolute, false)
         );
+        assert!(parse(&words("!sondage Q A B --congrès"), now).expect("congress").congress);
         let short = parse(&words("!sondage Q A B --jusqu'à 30min --secret --quorum 3"), now).expect("valid");
         assert_eq!(
             (short.deadline, short.secret, short.quorum),

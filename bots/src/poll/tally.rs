@@ -28,6 +28,8 @@ pub struct Ballot<'a> {
     pub closed_at: Option<i64>,
     pub quorum: Option<Quorum>,
     pub majority: Majority,
+    /// Congress mode: each voter's mandates (own and by proxy); `None`: one voice each.
+    pub weights: Option<&'a HashMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,9 +54,19 @@ pub struct PollResult {
     pub majority_reached: bool,
     /// The winning answer's text, when the majority rule is met.
     pub winner: Option<String>,
+    /// Congress mode: the same count in mandates; quorum and majority are then reckoned in mandates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandates: Option<MandateTurnout>,
     /// Secret ballots: every receipt with the answers it carries, so each voter can check theirs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub receipts: Vec<ReceiptLine>,
+}
+
+/// Mandates of the eligible voters and of those who voted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MandateTurnout {
+    pub eligible: u64,
+    pub voted: u64,
 }
 
 /// A secret ballot as published: its receipt and its answers' texts.
@@ -89,14 +101,15 @@ pub fn tally<'r>(ballot: &Ballot<'_>, responses: impl IntoIterator<Item = &'r Re
             }
         }
     }
+    let weight = |voter: &str| ballot.weights.map_or(1, |w| w.get(voter).copied().unwrap_or(0));
     let mut counts: HashMap<&str, u64> = HashMap::new();
     let mut ballots = 0u64;
-    for (_, chosen) in latest.values() {
+    for (voter, (_, chosen)) in &latest {
         if !chosen.is_empty() {
-            ballots += 1;
+            ballots += weight(voter);
         }
         for id in chosen {
-            *counts.entry(id).or_default() += 1;
+            *counts.entry(id).or_default() += weight(voter);
         }
     }
     let answers: Vec<AnswerCount> = ballot
@@ -110,7 +123,14 @@ pub fn tally<'r>(ballot: &Ballot<'_>, responses: impl IntoIterator<Item = &'r Re
         .collect();
     let eligible = ballot.eligible.len() as u64;
     let voted = latest.len() as u64;
-    let quorum_reached = ballot.quorum.is_none_or(|q| q.reached(voted, eligible));
+    let mandates = ballot.weights.map(|_| MandateTurnout {
+        eligible: ballot.eligible.iter().map(|v| weight(v)).sum(),
+        voted: latest.keys().map(|v| weight(v)).sum(),
+    });
+    let quorum_reached = match mandates {
+        Some(m) => ballot.quorum.is_none_or(|q| q.reached(m.voted, m.eligible)),
+        None => ballot.quorum.is_none_or(|q| q.reached(voted, eligible)),
+    };
     let (winner, majority_reached) = decide(&answers, ballots, ballot.majority);
     PollResult {
         eligible,
@@ -120,6 +140,7 @@ pub fn tally<'r>(ballot: &Ballot<'_>, responses: impl IntoIterator<Item = &'r Re
         quorum_reached,
         majority_reached: majority_reached && quorum_reached,
         winner: winner.filter(|_| majority_reached && quorum_reached),
+        mandates,
         receipts: Vec::new(),
     }
 }
@@ -162,6 +183,7 @@ mod tests {
             closed_at: Some(100),
             quorum: Some(Quorum::Percent(50)),
             majority: Majority::Absolute,
+            weights: None,
         };
         let responses = [
             r("@a", &["b"], 1),
@@ -190,6 +212,7 @@ mod tests {
             closed_at: None,
             quorum: Some(Quorum::Count(5)),
             majority: Majority::TwoThirds,
+            weights: None,
         };
         let votes = [r("@0", &["a"], 1), r("@1", &["a"], 1), r("@2", &["a"], 1), r("@3", &["b"], 1)];
         let result = tally(&ballot, &votes);
@@ -200,5 +223,33 @@ mod tests {
         let tie = [r("@0", &["a"], 1), r("@1", &["b"], 1)];
         ballot.majority = Majority::Simple;
         assert!(!tally(&ballot, &tie).majority_reached, "a tie has no winner");
+    }
+
+    #[test]
+    fn congress_counts_mandates() {
+        let answers = answers();
+        let eligible: HashSet<String> =
+            ["@paul", "@sophie", "@luc"].iter().map(|s| (*s).to_owned()).collect();
+        let weights: HashMap<String, u64> =
+            [("@paul".to_owned(), 3), ("@sophie".to_owned(), 3), ("@luc".to_owned(), 4)]
+                .into_iter()
+                .collect();
+        let ballot = Ballot {
+            answers: &answers,
+            max_selections: 1,
+            eligible: &eligible,
+            closed_at: None,
+            quorum: Some(Quorum::Percent(60)),
+            majority: Majority::Absolute,
+            weights: Some(&weights),
+        };
+        let votes = [r("@paul", &["a"], 1), r("@sophie", &["b"], 1), r("@intrus", &["a"], 1)];
+        let result = tally(&ballot, &votes);
+        let counts: Vec<u64> = result.answers.iter().map(|a| a.count).collect();
+        assert_eq!(counts, [3, 3, 0]);
+        assert_eq!((result.voted, result.ignored), (2, 1));
+        assert_eq!(result.mandates, Some(MandateTurnout { eligible: 10, voted: 6 }));
+        assert!(result.quorum_reached, "6 of 10 mandates");
+        assert!(!result.majority_reached, "3 of 6 is not more than half");
     }
 }

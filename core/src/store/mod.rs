@@ -4,6 +4,7 @@
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
 pub mod broadcasts;
+pub mod congress;
 pub mod mail;
 pub mod onboarding;
 pub mod polls;

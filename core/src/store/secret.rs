@@ -20,20 +20,22 @@ pub enum Cast {
 }
 
 impl Store {
-    /// Records who may vote in a secret poll, with the hash of each one's token.
+    /// Records who may vote in a secret poll: (voter, hash of their token, weight).
     pub async fn secret_voters_create(
         &self,
         poll_id: &str,
-        voters: &[(String, String)],
+        voters: &[(String, String, i64)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        for (voter, token_hash) in voters {
+        for (voter, token_hash, weight) in voters {
             sqlx::query(
-                "INSERT INTO secret_voter (poll_id, voter, token_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                "INSERT INTO secret_voter (poll_id, voter, token_hash, weight) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(poll_id)
             .bind(voter)
             .bind(token_hash)
+            .bind(weight)
             .execute(&mut *tx)
             .await?;
         }
@@ -86,22 +88,24 @@ impl Store {
         now: i64,
     ) -> Result<Cast, StoreError> {
         let mut tx = self.pool().begin().await?;
+        // A write first (SQLite then takes its write lock, waiting its turn, instead of failing
+        // to upgrade a read), and it locks the poll's row until commit: closing waits for this
+        // ballot, or this ballot sees the poll closed — never a ballot stored after the count.
+        let open = sqlx::query(
+            "UPDATE poll SET closed_at = closed_at \
+             WHERE poll_id = (SELECT poll_id FROM secret_voter WHERE token_hash = $1) \
+             AND closed_at IS NULL AND (deadline IS NULL OR deadline > $2)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query("SELECT poll_id FROM secret_voter WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(Cast::Unknown) };
         let poll_id: String = row.try_get("poll_id")?;
-        // Locks the poll's row until commit: closing waits for this ballot, or this ballot sees
-        // the poll closed — never a ballot stored after the count.
-        let open = sqlx::query(
-            "UPDATE poll SET closed_at = closed_at WHERE poll_id = $1 AND closed_at IS NULL \
-             AND (deadline IS NULL OR deadline > $2)",
-        )
-        .bind(&poll_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         if open.rows_affected() != 1 {
             return Ok(Cast::Closed);
         }
@@ -112,12 +116,16 @@ impl Store {
         if marked.rows_affected() != 1 {
             return Ok(Cast::AlreadyVoted);
         }
-        sqlx::query("INSERT INTO secret_ballot (poll_id, receipt, answers) VALUES ($1, $2, $3)")
-            .bind(&poll_id)
-            .bind(receipt)
-            .bind(answers)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO secret_ballot (poll_id, receipt, answers, weight) \
+             SELECT $1, $2, $3, weight FROM secret_voter WHERE token_hash = $4",
+        )
+        .bind(&poll_id)
+        .bind(receipt)
+        .bind(answers)
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Cast::Recorded { poll_id, receipt: receipt.to_owned() })
     }
@@ -134,17 +142,27 @@ impl Store {
         Ok((row.try_get("eligible")?, row.try_get("voted")?))
     }
 
-    /// The ballots of a secret poll, by receipt: (receipt, answers JSON).
-    pub async fn secret_ballots(&self, poll_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT receipt, answers FROM secret_ballot WHERE poll_id = $1 ORDER BY receipt")
-                .bind(poll_id)
-                .fetch_all(self.pool())
-                .await?;
+    /// The ballots of a secret poll, by receipt: (receipt, answers JSON, weight).
+    pub async fn secret_ballots(&self, poll_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT receipt, answers, weight FROM secret_ballot WHERE poll_id = $1 ORDER BY receipt",
+        )
+        .bind(poll_id)
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows
             .iter()
-            .map(|r| Ok((r.try_get("receipt")?, r.try_get("answers")?)))
+            .map(|r| Ok((r.try_get("receipt")?, r.try_get("answers")?, r.try_get("weight")?)))
             .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// The weights of a secret poll's voters (who may vote, not how they voted).
+    pub async fn secret_weights(&self, poll_id: &str) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query("SELECT weight FROM secret_voter WHERE poll_id = $1")
+            .bind(poll_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| r.try_get("weight")).collect::<Result<_, _>>()?)
     }
 
     /// Queues the mail carrying an email-only member's ballot (sent by the mail bridge's outbox).
