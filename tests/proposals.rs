@@ -138,6 +138,7 @@ async fn read_and_click(stack: &Stack, marc: &Member) {
     let start = item.find(&prefix).expect("redirect link");
     let link: String = item[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http");
+    assert_eq!(http.head(&link).send().await.expect("head").status(), 302, "answered, not counted");
     let resp = http.get(&link).send().await.expect("click");
     assert_eq!(resp.status(), 302);
     assert_eq!(resp.headers()["location"], "https://pcf-nord.test/fete");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -18,11 +18,17 @@ pub fn routes() -> Router<Arc<WebState>> {
     Router::new().route("/relais/lien/{token}", get(follow))
 }
 
-async fn follow(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+async fn follow(State(state): State<Arc<WebState>>, method: Method, Path(token): Path<String>) -> Response {
     if token.len() > 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
         return unknown();
     }
-    match state.store.link_follow(&token).await {
+    // Only a GET is a click; a HEAD (link checkers, some previews) is answered without counting.
+    let target = if method == Method::HEAD {
+        state.store.link_target(&token).await
+    } else {
+        state.store.link_follow(&token).await
+    };
+    match target {
         Ok(Some(url)) if url.starts_with("https://") || url.starts_with("http://") => (
             StatusCode::FOUND,
             [

@@ -93,6 +93,15 @@ impl Store {
         Ok(row.map(|r| r.try_get("url")).transpose()?)
     }
 
+    /// Where a rewritten link goes, without counting (a `HEAD`, a preview).
+    pub async fn link_target(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT url FROM broadcast_link WHERE token = $1")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("url")).transpose()?)
+    }
+
     /// Records a local note asked by `command_event`; false when it was recorded already.
     pub async fn note_create(
         &self,
