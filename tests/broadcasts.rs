@@ -129,3 +129,91 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     .await;
     assert_eq!(tom_later.iter().filter(|b| b.starts_with("Rappel : tractage")).count(), 1, "{tom_later:?}");
 }
+
+/// The bot's view of `alias`: the bodies of the latest messages there (read with the appservice
+/// token, as the bot is in every announcements room).
+async fn bot_reads(stack: &Stack, alias: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let token = stack.relais.as_token.as_str();
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let base = &stack.synapse.url;
+    let resolved: Value = http
+        .get(format!("{base}/_matrix/client/v3/directory/room/{}", enc(alias)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("alias")
+        .json()
+        .await
+        .expect("json");
+    let room = resolved["room_id"].as_str().expect("room id").to_owned();
+    let messages: Value = http
+        .get(format!("{base}/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100", enc(&room)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("messages")
+        .json()
+        .await
+        .expect("json");
+    messages["chunk"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Delivered copies of the newest broadcast, as `relais stats --csv` counts them.
+fn delivered(stack: &Stack) -> usize {
+    let (_, out, _) = stack.relais.cli(&["stats", "--csv", "--limit", "1"]);
+    out.lines().nth(1).and_then(|l| l.split(';').nth(4)).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
+    const FEDERATIONS: usize = 30;
+    let alias_local = unique("communication");
+    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let mut stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let nadia = stack.synapse.register(&unique("nadia")).await;
+    let mut csv = String::from("N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Courriel\n");
+    for n in 0..FEDERATIONS {
+        csv.push_str(&format!("{n};P{n};N{n};Fédé {n:02};Section {n};oui;m{n}@example.org\n"));
+    }
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let bot = stack.relais.bot();
+    let room: Value = nadia
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"name": "Communication nationale", "room_alias_name": alias_local, "invite": [bot]}),
+        )
+        .await;
+    let room = room["room_id"].as_str().expect("room").to_owned();
+    stack.synapse.wait_joined(&nadia, &room, &bot).await;
+
+    let appeal = nadia.send_text(&room, "Appel unique : rassemblement dimanche.").await;
+    let ask = json!({"msgtype": "m.text", "body": "!diffuser --toutes", "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
+    nadia.send_content(&room, ask).await;
+    // Killed as soon as the first copies are recorded (or, on a fast machine, once all are).
+    let at_kill = eventually("the first copies", Duration::from_secs(60), || async {
+        let n = delivered(&stack);
+        (n > 0).then_some(n)
+    })
+    .await;
+    stack.relais.kill9().await;
+    println!("killed with {at_kill} of {FEDERATIONS} copies recorded");
+    stack.relais.start().await;
+    eventually("every copy recorded", Duration::from_secs(120), || async {
+        (delivered(&stack) == FEDERATIONS).then_some(())
+    })
+    .await;
+    for n in 0..FEDERATIONS {
+        let bodies = bot_reads(&stack, &format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
+        let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
+        assert_eq!(copies, 1, "federation {n}: {bodies:?}");
+    }
+}
