@@ -174,7 +174,7 @@ pub fn poll_close_refused() -> String {
 }
 
 pub fn poll_closed() -> String {
-    "Sondage clos : les résultats sont affichés sur le sondage.".to_owned()
+    "Sondage clos : les résultats sont publiés dans le salon.".to_owned()
 }
 
 pub fn poll_reminder(question: &str, at: &str) -> String {
