@@ -187,24 +187,31 @@ impl Store {
     }
 
     /// Mails sent with a copy of the broadcast: to each-message subscribers, and in the digests
-    /// that covered the copy, counted for members subscribed to its room.
+    /// that covered the copy, counted for members subscribed to its room. Two queries, each on
+    /// an index of the outbox (kind, ref).
     async fn mails_of_broadcast(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
+        let each = sqlx::query(
+            "SELECT COUNT(*) AS n FROM broadcast_delivery d \
+             JOIN mail_outbox o ON o.kind = 'message' AND o.ref = d.event_id AND o.state = 'sent' \
+             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2)",
+        )
+        .bind(broadcast_id)
+        .bind(room)
+        .fetch_one(self.pool())
+        .await?;
         let sql = format!(
             "SELECT COUNT(*) AS n FROM broadcast_delivery d \
              JOIN mail_message mm ON mm.event_id = d.event_id \
-             JOIN mail_outbox o ON o.state = 'sent' AND ( \
-               (o.kind = 'message' AND o.ref = d.event_id) \
-               OR (o.kind = 'digest' AND EXISTS ( \
-                   SELECT 1 FROM mail_digest g WHERE CAST(g.digest_id AS TEXT) = o.ref \
-                   AND mm.seq > g.seq_from AND mm.seq <= g.seq_to) \
-                 AND o.member_id IN (SELECT lm.member_id FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = d.room_id))) \
-             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2)"
+             JOIN mail_digest g ON mm.seq > g.seq_from AND mm.seq <= g.seq_to \
+             JOIN mail_outbox o ON o.kind = 'digest' AND o.ref = CAST(g.digest_id AS TEXT) AND o.state = 'sent' \
+             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2) \
+             AND o.member_id IN (SELECT lm.member_id FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = d.room_id)"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let digests = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(broadcast_id)
             .bind(room)
             .fetch_one(self.pool())
             .await?;
-        Ok(row.try_get("n")?)
+        Ok(each.try_get::<i64, _>("n")? + digests.try_get::<i64, _>("n")?)
     }
 }
