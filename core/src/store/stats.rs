@@ -1,6 +1,10 @@
 //! Broadcast statistics without trackers: rooms delivered, readers and reactions counted by a
 //! keyed hash of the member (never their id), link clicks through Relais's redirect (counts only),
 //! mails handed to SMTP for each copy, and federations' local notes.
+//!
+//! Email *opens* are not counted: a per-recipient pixel tracks individuals, and a shared one
+//! measures little (clients block remote images, Apple Mail Privacy Protection fetches them for
+//! everyone); clicks on rewritten links are the mail readers' signal.
 
 use sqlx::Row;
 
