@@ -21,22 +21,10 @@ use relais_core::{Config, Store, store::QueuedEvent};
 use crate::{
     broadcast::Broadcasts,
     command, messages,
-    poll::{
-        events,
-        service::{PollError, Polls},
-    },
+    poll::{events, service::Polls},
     service::ServiceError,
     welcome::Welcome,
 };
-
-fn poll_error(e: PollError) -> HandlerError {
-    match e {
-        PollError::Homeserver(ClientError::Matrix { status: 403, .. }) => {
-            HandlerError::Permanent(e.to_string())
-        }
-        e => HandlerError::Transient(e.to_string()),
-    }
-}
 
 fn service_error(e: ServiceError) -> HandlerError {
     match e {
@@ -96,7 +84,7 @@ impl BotHandler {
             "m.room.message" => self.on_message(&env).await,
             events::RESPONSE | events::STABLE_RESPONSE => {
                 let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-                self.polls.record_response(&raw).await.map_err(poll_error)
+                self.polls.record_response(&raw).await.map_err(service_error)
             }
             "m.reaction" => {
                 let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
@@ -201,7 +189,7 @@ impl BotHandler {
             Some("clore" | "close" | "fermer") => self.polls.close_latest(&env.room_id, &env.sender).await,
             _ => self.polls.open(&env.room_id, &env.sender, env.event_id.as_str(), words).await,
         };
-        result.map_err(poll_error)
+        result.map_err(service_error)
     }
 
     async fn reply(&self, env: &Envelope, text: String) -> Result<(), HandlerError> {

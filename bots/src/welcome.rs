@@ -7,16 +7,10 @@ use std::sync::Arc;
 use ruma::{RoomId, UserId};
 use serde_json::{Value, json};
 
-use relais_appservice::{ClientError, MatrixClient};
-use relais_core::{Config, Store, store::StoreError};
+use relais_appservice::MatrixClient;
+use relais_core::{Config, Store};
 
-#[derive(Debug, thiserror::Error)]
-pub enum WelcomeError {
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Homeserver(#[from] ClientError),
-}
+pub use crate::service::ServiceError as WelcomeError;
 
 #[derive(Debug, Clone)]
 pub struct Welcome {

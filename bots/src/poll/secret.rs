@@ -20,7 +20,7 @@ use relais_core::{
 
 use super::{
     events,
-    service::{PollError, Polls, spec_of},
+    service::{PollError, Polls, opened_record, spec_of},
     spec::PollSpec,
     tally::{Ballot, PollResult, ReceiptLine, Response, tally},
 };
@@ -100,17 +100,7 @@ impl Polls {
             .client
             .send_raw_event(room_id, "m.room.message", &txn, &content, &self.config.bot_user_id())
             .await?;
-        let record = PollRecord {
-            poll_id: poll_id.clone(),
-            room_id: room_id.to_string(),
-            author: author.to_string(),
-            spec: serde_json::to_string(&spec).unwrap_or_default(),
-            created_at: now,
-            deadline: spec.deadline,
-            reminded_at: None,
-            closed_at: None,
-            result: None,
-        };
+        let record = opened_record(poll_id.clone(), room_id, author, &spec, now);
         self.store.poll_create(&record, &[]).await?;
         let hashed: Vec<(String, String, i64)> = voters
             .iter()

@@ -9,9 +9,11 @@ use serde_json::Value;
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
     Config, Store,
-    store::{StoreError, polls::PollRecord},
+    store::polls::PollRecord,
     time::{format_paris, now_ms},
 };
+
+use crate::service::{MODERATOR, power_level};
 
 use super::{
     events,
@@ -19,20 +21,35 @@ use super::{
     tally::{Ballot, PollResult, Response, tally},
 };
 
-/// Why a poll operation failed: worth retrying, or not.
-#[derive(Debug, thiserror::Error)]
-pub enum PollError {
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Homeserver(#[from] ClientError),
-}
+/// Why a poll operation failed (the bots' one error type).
+pub use crate::service::ServiceError as PollError;
 
 #[derive(Debug, Clone)]
 pub struct Polls {
     pub store: Store,
     pub client: MatrixClient,
     pub config: Arc<Config>,
+}
+
+/// The record of a poll just opened (its start event is `poll_id`).
+pub(super) fn opened_record(
+    poll_id: String,
+    room_id: &RoomId,
+    author: &UserId,
+    spec: &PollSpec,
+    now: i64,
+) -> PollRecord {
+    PollRecord {
+        poll_id,
+        room_id: room_id.to_string(),
+        author: author.to_string(),
+        spec: serde_json::to_string(spec).unwrap_or_default(),
+        created_at: now,
+        deadline: spec.deadline,
+        reminded_at: None,
+        closed_at: None,
+        result: None,
+    }
 }
 
 /// A stored poll's specification (written by [`Polls::open`]).
@@ -70,17 +87,7 @@ impl Polls {
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));
         let content = events::start_content(&spec);
         let poll_id = self.client.send_raw_event(room_id, events::START, &txn, &content, &bot).await?;
-        let record = PollRecord {
-            poll_id,
-            room_id: room_id.to_string(),
-            author: author.to_string(),
-            spec: serde_json::to_string(&spec).unwrap_or_default(),
-            created_at: now,
-            deadline: spec.deadline,
-            reminded_at: None,
-            closed_at: None,
-            result: None,
-        };
+        let record = opened_record(poll_id, room_id, author, &spec, now);
         self.store.poll_create(&record, &voters).await?;
         self.store.poll_set_weights(&record.poll_id, &weighted).await?;
         Ok(crate::messages::poll_opened(voters.len(), spec.deadline.map(format_paris).as_deref()))
@@ -186,22 +193,13 @@ impl Polls {
         let Some(poll) = self.store.poll_latest_open(room_id.as_str()).await? else {
             return Ok(crate::messages::no_open_poll());
         };
-        if poll.author != sender.as_str() && !self.is_moderator(room_id, sender).await? {
+        if poll.author != sender.as_str() && power_level(&self.client, room_id, sender).await? < MODERATOR {
             return Ok(crate::messages::poll_close_refused());
         }
         Ok(match self.close(&poll).await? {
             Some(_) => crate::messages::poll_closed(),
             None => crate::messages::no_open_poll(),
         })
-    }
-
-    async fn is_moderator(&self, room_id: &RoomId, user: &UserId) -> Result<bool, ClientError> {
-        let Some(levels) = self.client.state(room_id, "m.room.power_levels", "").await? else {
-            return Ok(false);
-        };
-        let level =
-            levels["users"][user.as_str()].as_i64().or_else(|| levels["users_default"].as_i64()).unwrap_or(0);
-        Ok(level >= 50)
     }
 
     /// Closes polls past their deadline and reminds rooms before it (a fifth of the poll's
