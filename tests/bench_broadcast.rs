@@ -90,20 +90,12 @@ async fn broadcast_to_a_hundred_federations() {
         assert!(answer.contains(&format!("Diffusé dans {FEDERATIONS} salon(s)")), "{answer}");
 
         // The same sends by a plain loop as the bot: 8 rooms at a time like Relais, and one by one.
-        let rooms: Vec<String> =
-            (0..FEDERATIONS).map(|n| format!("#relais_federation-{n:03}.annonces:pcf.test")).collect();
         let as_token = stack.relais.as_token.clone();
         let http = reqwest::Client::new();
+        let bot_view = stack.bot();
         let mut ids = Vec::new();
-        for alias in &rooms {
-            let url = format!(
-                "{}/_matrix/client/v3/directory/room/{}",
-                stack.synapse.url,
-                url::form_urlencoded::byte_serialize(alias.as_bytes()).collect::<String>()
-            );
-            let resolved: serde_json::Value =
-                http.get(url).bearer_auth(&as_token).send().await.expect("alias").json().await.expect("json");
-            ids.push(resolved["room_id"].as_str().expect("room id").to_owned());
+        for n in 0..FEDERATIONS {
+            ids.push(bot_view.resolve(&format!("#relais_federation-{n:03}.annonces:pcf.test")).await);
         }
         let sequential =
             plain_sends(&http, &stack.synapse.url, &as_token, &ids, &format!("seq{round}"), 1).await;

@@ -5,28 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, synapse::python, unique};
+use common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::{Value, json};
-
-fn password(member: &Member) -> String {
-    let local = member.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned();
-    format!("pw-{local}-Relais!")
-}
-
-/// What `member` reads in `alias` with matrix-nio.
-async fn nio_read(stack: &Stack, member: &Member, alias: &str) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_reader.py");
-    let out = tokio::process::Command::new(python())
-        .arg(script)
-        .args([stack.synapse.url.as_str(), member.user_id.as_str(), &password(member), alias])
-        .output()
-        .await
-        .expect("run nio");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "nio: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("nio output");
-    seen["bodies"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect()
-}
 
 /// The referents' page as Lucie sees it, signed in with an OpenID token of her Matrix session.
 async fn referent_page(stack: &Stack, member: &Member) -> String {
@@ -100,11 +80,11 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     let now = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Paris")).await;
     assert!(nadia.wait_reply(&room, &stack.relais.bot(), &now).await.contains("Diffusé dans 2 salon(s)"));
 
-    let lucie_reads = nio_read(&stack, &lucie, "#relais_nord.annonces:pcf.test").await;
+    let lucie_reads = common::nio::read(&stack, &lucie, "#relais_nord.annonces:pcf.test").await;
     assert!(lucie_reads.iter().any(|b| b.starts_with("Grande marche pour les salaires")), "{lucie_reads:?}");
-    let marc_reads = nio_read(&stack, &marc, "#relais_paris.annonces:pcf.test").await;
+    let marc_reads = common::nio::read(&stack, &marc, "#relais_paris.annonces:pcf.test").await;
     assert!(marc_reads.iter().any(|b| b.starts_with("Grande marche")), "{marc_reads:?}");
-    let tom_reads = nio_read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
+    let tom_reads = common::nio::read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
     assert!(
         !tom_reads.iter().any(|b| b.starts_with("Grande marche")),
         "Rhône was not targeted: {tom_reads:?}"
@@ -123,45 +103,11 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     let ask = nadia.send_content(&room, scheduled).await;
     assert!(nadia.wait_reply(&room, &stack.relais.bot(), &ask).await.contains("Diffusion programmée"));
     let tom_later = eventually("the scheduled broadcast", Duration::from_secs(60), || async {
-        let bodies = nio_read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
+        let bodies = common::nio::read(&stack, &tom, "#relais_rhone.annonces:pcf.test").await;
         bodies.iter().any(|b| b.starts_with("Rappel : tractage")).then_some(bodies)
     })
     .await;
     assert_eq!(tom_later.iter().filter(|b| b.starts_with("Rappel : tractage")).count(), 1, "{tom_later:?}");
-}
-
-/// The bot's view of `alias`: the bodies of the latest messages there (read with the appservice
-/// token, as the bot is in every announcements room).
-async fn bot_reads(stack: &Stack, alias: &str) -> Vec<String> {
-    let http = reqwest::Client::new();
-    let token = stack.relais.as_token.as_str();
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let base = &stack.synapse.url;
-    let resolved: Value = http
-        .get(format!("{base}/_matrix/client/v3/directory/room/{}", enc(alias)))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("alias")
-        .json()
-        .await
-        .expect("json");
-    let room = resolved["room_id"].as_str().expect("room id").to_owned();
-    let messages: Value = http
-        .get(format!("{base}/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100", enc(&room)))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("messages")
-        .json()
-        .await
-        .expect("json");
-    messages["chunk"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// Delivered copies of the newest broadcast, as `relais stats --csv` counts them.
@@ -211,8 +157,15 @@ async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
         (delivered(&stack) == FEDERATIONS).then_some(())
     })
     .await;
+    let bot_view = stack.bot();
     for n in 0..FEDERATIONS {
-        let bodies = bot_reads(&stack, &format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
+        let room = bot_view.resolve(&format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
+        let bodies: Vec<String> = bot_view
+            .messages(&room, 100)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
         let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
         assert_eq!(copies, 1, "federation {n}: {bodies:?}");
     }

@@ -11,17 +11,12 @@ use serde_json::Value;
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 
-fn password(member: &Member) -> String {
-    let local = member.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned();
-    format!("pw-{local}-Relais!")
-}
-
 /// Votes with matrix-nio; each answer after the first changes the vote.
 async fn vote(stack: &Stack, member: &Member, room: &str, poll: &str, answers: &[&str]) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_voter.py");
     let out = tokio::process::Command::new(python())
         .arg(script)
-        .args([stack.synapse.url.as_str(), member.user_id.as_str(), &password(member), room, poll])
+        .args([stack.synapse.url.as_str(), member.user_id.as_str(), &member.password(), room, poll])
         .args(answers)
         .output()
         .await

@@ -7,31 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, synapse::python, unique};
+use common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::{Value, json};
 
 const NORD_SECTION: &str = "#relais_nord.s.lille:pcf.test";
 const PARIS_ANNOUNCEMENTS: &str = "#relais_paris.annonces:pcf.test";
-
-fn password(member: &Member) -> String {
-    let local = member.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned();
-    format!("pw-{local}-Relais!")
-}
-
-/// What `member` reads in `alias` with matrix-nio.
-async fn nio_read(stack: &Stack, member: &Member, alias: &str) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_reader.py");
-    let out = tokio::process::Command::new(python())
-        .arg(script)
-        .args([stack.synapse.url.as_str(), member.user_id.as_str(), &password(member), alias])
-        .output()
-        .await
-        .expect("run nio");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "nio: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("nio output");
-    seen["bodies"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect()
-}
 
 fn reply_to(event_id: &str, body: &str) -> Value {
     json!({"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}})
@@ -129,7 +109,7 @@ async fn keep_and_publish(stack: &Stack, nadia: &Member, lucie: &Member, selecti
 /// Marc reads the selection in Paris with matrix-nio, credited, and follows its link through
 /// Relais's redirect.
 async fn read_and_click(stack: &Stack, marc: &Member) {
-    let bodies = nio_read(stack, marc, PARIS_ANNOUNCEMENTS).await;
+    let bodies = common::nio::read(stack, marc, PARIS_ANNOUNCEMENTS).await;
     assert!(bodies.iter().any(|b| b.starts_with("Sélection nationale : 1 contribution")), "{bodies:?}");
     let item = bodies.iter().find(|b| b.starts_with("Fête de la section de Lille")).expect("the item");
     assert!(item.ends_with("— Proposé par la fédération Nord"), "{item}");

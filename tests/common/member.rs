@@ -17,7 +17,17 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The password the harness registers `localpart` with.
+pub fn password_for(localpart: &str) -> String {
+    format!("pw-{localpart}-Relais!")
+}
+
 impl Member {
+    /// The password this member was registered with (for clients that log in themselves).
+    pub fn password(&self) -> String {
+        password_for(self.user_id.trim_start_matches('@').split(':').next().unwrap_or_default())
+    }
+
     pub fn new(base: &str, user_id: &str, token: &str) -> Self {
         Self { user_id: user_id.into(), token: token.into(), base: base.into(), http: reqwest::Client::new() }
     }

@@ -8,6 +8,7 @@
 
 pub mod mail;
 pub mod member;
+pub mod nio;
 pub mod relais;
 pub mod smtp;
 pub mod synapse;
@@ -59,5 +60,11 @@ impl Stack {
         relais.point_at(&synapse);
         relais.start().await;
         Self { synapse, relais }
+    }
+
+    /// The bot's own view of the homeserver (the appservice token): it is in every provisioned
+    /// room, so tests read what Relais posted there without joining.
+    pub fn bot(&self) -> Member {
+        Member::new(&self.synapse.url, &self.relais.bot(), &self.relais.as_token)
     }
 }

@@ -170,7 +170,7 @@ impl Synapse {
         let nonce: serde_json::Value =
             self.http.get(&url).send().await.expect("nonce").json().await.expect("nonce json");
         let nonce = nonce["nonce"].as_str().expect("nonce field").to_owned();
-        let password = format!("pw-{localpart}-Relais!");
+        let password = super::member::password_for(localpart);
         let mut mac = Hmac::<Sha1>::new_from_slice(self.shared_secret.as_bytes()).expect("hmac key");
         for (i, part) in [nonce.as_str(), localpart, password.as_str()].iter().enumerate() {
             if i > 0 {
