@@ -75,6 +75,15 @@ async fn the_national_team_broadcasts_to_chosen_federations() {
     );
     let help = nadia.send_text(&room, "!aide").await;
     assert!(nadia.wait_reply(&room, &stack.relais.bot(), &help).await.contains("!diffuser"), "Nadia may");
+    let typo = nadia.send_content(&room, reply("!diffuser --toute")).await;
+    assert!(
+        nadia.wait_reply(&room, &stack.relais.bot(), &typo).await.contains("Usage"),
+        "explained, not sent"
+    );
+    let typo = nadia.send_content(&room, reply("!diffuser --federation Nord")).await;
+    assert!(
+        nadia.wait_reply(&room, &stack.relais.bot(), &typo).await.contains("Option inconnue : --federation")
+    );
     let unknown = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Atlantide")).await;
     assert!(nadia.wait_reply(&room, &stack.relais.bot(), &unknown).await.contains("Atlantide"));
     let now = nadia.send_content(&room, reply("!diffuser --fédérations Nord,Paris")).await;

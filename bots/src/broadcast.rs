@@ -103,6 +103,10 @@ impl Broadcasts {
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
         let Ok(options) = split_options(words, &["toutes", "all"]) else { return Ok(text::usage()) };
+        if let Some(name) = options.unknown(&["toutes", "all", "fédérations", "federations", "à", "a", "at"])
+        {
+            return Ok(format!("{}\n{}", crate::messages::unknown_option(name), text::usage()));
+        }
         let rooms = self.store.prov_rooms_of_kinds(&["announcements"]).await?;
         let targets: Vec<(String, String)> = if options.flag("toutes") || options.flag("all") {
             rooms.iter().map(|(_, name, id)| (id.clone(), name.clone())).collect()

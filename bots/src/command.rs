@@ -93,6 +93,11 @@ impl Options {
     pub fn flag(&self, name: &str) -> bool {
         self.named.iter().any(|(n, _)| n == name)
     }
+
+    /// The first option not in `known`, to refuse rather than ignore it.
+    pub fn unknown(&self, known: &[&str]) -> Option<&str> {
+        self.named.iter().map(|(n, _)| n.as_str()).find(|n| !known.contains(n))
+    }
 }
 
 /// Why options cannot be read.
@@ -127,6 +132,15 @@ pub fn split_options(words: &[String], flags: &[&str]) -> Result<Options, Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_options_are_found() {
+        let words: Vec<String> =
+            ["--toutes", "--à", "18:30", "--couleur", "rouge"].iter().map(|w| (*w).to_owned()).collect();
+        let options = split_options(&words, &["toutes"]).expect("options");
+        assert_eq!(options.unknown(&["toutes", "à"]), Some("couleur"));
+        assert_eq!(options.unknown(&["toutes", "à", "couleur"]), None);
+    }
 
     fn words(body: &str) -> (String, Vec<String>) {
         let inv = parse(body).expect("parses").expect("is a command");

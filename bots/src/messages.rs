@@ -131,6 +131,10 @@ pub fn unknown_command(name: &str) -> String {
     format!("Commande inconnue : !{name}. Tapez !aide pour voir les commandes disponibles.")
 }
 
+pub fn unknown_option(name: &str) -> String {
+    format!("Option inconnue : --{name}. Rien n'a été fait.")
+}
+
 pub fn unterminated_quote() -> String {
     "Un guillemet n'est pas refermé dans votre commande. Exemple : !sondage \"Quelle date ?\" \"Le 12\" \"Le 19\"".to_owned()
 }

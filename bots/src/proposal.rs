@@ -198,6 +198,9 @@ impl Broadcasts {
             return Ok(text::nothing_to_publish());
         }
         let Ok(options) = split_options(&words[1..], &[]) else { return Ok(text::selection_usage()) };
+        if let Some(name) = options.unknown(&["à", "a", "at"]) {
+            return Ok(format!("{}\n{}", crate::messages::unknown_option(name), text::selection_usage()));
+        }
         let now = now_ms();
         let send_at = match options.value("à").or(options.value("a")).or(options.value("at")) {
             Some(when) => match parse_when(when, now) {
