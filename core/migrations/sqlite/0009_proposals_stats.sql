@@ -52,3 +52,5 @@ CREATE TABLE broadcast_note (
     created_at    BIGINT NOT NULL
 );
 CREATE INDEX broadcast_delivery_event ON broadcast_delivery (event_id);
+-- Read receipts look up the copies delivered in their room.
+CREATE INDEX broadcast_delivery_room ON broadcast_delivery (room_id, delivered_at);
