@@ -58,6 +58,16 @@ async fn onboarding_in_chromium() {
     assert_eq!(seen["title"], "Créer votre compte");
     let result = seen["result"].as_str().unwrap_or_default();
     assert!(result.contains("Votre compte") && result.contains(&format!("@{username}:pcf.test")), "{result}");
+    // The account made in the browser logs in with the password typed there.
+    let login = serde_json::json!({"type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": username}, "password": "une-phrase-de-passe"});
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/login", stack.synapse.url))
+        .json(&login)
+        .send()
+        .await
+        .expect("login");
+    assert!(resp.status().is_success(), "login: {}", resp.status());
     for shot in ["onboarding-1-form.png", "onboarding-2-done.png"] {
         assert!(std::fs::metadata(artifacts().join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot}");
     }
