@@ -28,6 +28,7 @@ pub async fn run(
         store: store.clone(),
         metrics: Arc::new(Metrics::default()),
         new_events: Arc::new(Notify::new()),
+        device_counts: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

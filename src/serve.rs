@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         metrics: metrics.clone(),
         new_events: wakeup.clone(),
+        device_counts: Default::default(),
     });
     let appservice = relais_appservice::router(state);
     let as_addr = listen(&mut tasks, "appservice", config.appservice.bind, appservice, &stop_rx).await?;
@@ -48,7 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
 
     if config.dispatch.enabled {
-        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, &stop_rx)?;
+        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, &stop_rx).await?;
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
@@ -87,9 +88,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The dispatcher with the features' handlers, and the bots' clock (poll deadlines, scheduled
-/// broadcasts).
-fn spawn_features(
+/// The dispatcher with the features' handlers, the bot's encrypted device when configured, and
+/// the bots' clock (poll deadlines, scheduled broadcasts).
+async fn spawn_features(
     tasks: &mut Tasks,
     config: &Arc<Config>,
     store: &relais_core::Store,
@@ -98,11 +99,21 @@ fn spawn_features(
     stop_rx: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let client = MatrixClient::new(config, metrics.clone())?;
-    let mut handlers: Vec<Arc<dyn EventHandler>> =
-        vec![Arc::new(BotHandler::new(client, config.clone(), store.clone()))];
+    let mut handlers: Vec<Arc<dyn EventHandler>> = Vec::new();
+    let client = match bot_device(config, &client).await? {
+        Some(device) => {
+            handlers.push(Arc::new(relais_e2ee::DeviceHandler::new(
+                device.clone(),
+                store.clone(),
+                wakeup.clone(),
+            )));
+            client.with_encryption(device)
+        }
+        None => client,
+    };
+    handlers.push(Arc::new(BotHandler::new(client.clone(), config.clone(), store.clone())));
     if config.mail.bridge_enabled() {
-        let client = MatrixClient::new(config, metrics.clone())?;
-        handlers.push(Arc::new(BridgeHandler::new(store.clone(), client, config.clone())));
+        handlers.push(Arc::new(BridgeHandler::new(store.clone(), client.clone(), config.clone())));
     }
     let dispatcher =
         Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
@@ -113,16 +124,29 @@ fn spawn_features(
     });
     let polls = relais_bots::poll::service::Polls {
         store: store.clone(),
-        client: MatrixClient::new(config, metrics.clone())?,
+        client: client.clone(),
         config: config.clone(),
     };
-    let broadcasts = relais_bots::broadcast::Broadcasts {
-        store: store.clone(),
-        client: MatrixClient::new(config, metrics.clone())?,
-        config: config.clone(),
-    };
+    let broadcasts =
+        relais_bots::broadcast::Broadcasts { store: store.clone(), client, config: config.clone() };
     tasks.spawn(bot_clock(polls, broadcasts, stop_rx.clone()));
     Ok(())
+}
+
+/// Opens the bot's end-to-end-encryption device (`[bots] e2ee_dir`); `None` when none is
+/// configured.
+async fn bot_device(
+    config: &Arc<Config>,
+    client: &MatrixClient,
+) -> anyhow::Result<Option<Arc<relais_e2ee::BotDevice>>> {
+    if config.bots.e2ee_dir.is_none() {
+        tracing::info!("no [bots] e2ee_dir: the bot cannot read or answer in encrypted rooms");
+        return Ok(None);
+    }
+    let device = relais_e2ee::BotDevice::open(config, client)
+        .await
+        .context("opening the bot's encrypted device ([bots] e2ee_dir)")?;
+    Ok(Some(device))
 }
 
 /// Asks the homeserver to ping us once we listen, so a wrong registration, token or URL shows

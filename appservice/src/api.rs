@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Woken after a transaction is committed, so dispatch starts at once.
     pub new_events: Arc<Notify>,
+    /// Fingerprint of the one-time-key counts last journaled for the bot's device.
+    pub device_counts: std::sync::Mutex<u64>,
 }
 
 /// The appservice router: API routes behind the token check, plus `/health` and `/metrics`.
@@ -84,13 +86,18 @@ async fn push_events(
     State(state): State<Arc<AppState>>,
     Ruma(request): Ruma<push_events::v1::Request>,
 ) -> Result<RumaResponse<push_events::v1::Response>, ApiError> {
-    let (rows, malformed) = intake::journal_rows(&request);
+    // Kept only once the rows are committed: a failed transaction is resent as it was.
+    let mut counts = state.device_counts.lock().map(|c| *c).unwrap_or_default();
+    let (rows, malformed) = intake::journal_rows(&request, &mut counts);
     state.metrics.events_malformed.add(malformed as u64);
     let outcome = state
         .store
         .record_transaction(request.txn_id.as_str(), &rows)
         .await
         .map_err(ApiError::Unavailable)?;
+    if let Ok(mut last) = state.device_counts.lock() {
+        *last = counts;
+    }
     state.metrics.transactions.inc();
     match outcome {
         TxnOutcome::Stored { new_events } => {

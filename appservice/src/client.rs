@@ -7,15 +7,17 @@
 
 mod admin;
 mod call;
+mod encryption;
 mod ghosts;
 mod ops;
 pub mod rooms;
+pub use encryption::{DeviceLogin, RoomEncryption};
 #[cfg(test)]
 mod tests;
 
 use std::{sync::Arc, time::Duration};
 
-use ruma::api::SupportedVersions;
+use ruma::{OwnedUserId, api::SupportedVersions};
 use tokio::sync::OnceCell;
 
 use relais_core::{Config, Secret};
@@ -59,6 +61,26 @@ struct Inner {
     max_retry: Duration,
     versions: OnceCell<SupportedVersions>,
     metrics: Arc<Metrics>,
+    /// The appservice's sender user: its events may go through `encryption`.
+    bot: OwnedUserId,
+    /// The bot's end-to-end-encrypted device, when one is configured.
+    encryption: Option<Arc<dyn encryption::RoomEncryption>>,
+}
+
+impl Inner {
+    /// The same settings, with a fresh cache of the homeserver's versions.
+    fn copy(&self) -> Self {
+        Self {
+            http: self.http.clone(),
+            base_url: self.base_url.clone(),
+            as_token: self.as_token.clone(),
+            max_retry: self.max_retry,
+            versions: OnceCell::new(),
+            metrics: self.metrics.clone(),
+            bot: self.bot.clone(),
+            encryption: self.encryption.clone(),
+        }
+    }
 }
 
 impl MatrixClient {
@@ -78,20 +100,15 @@ impl MatrixClient {
                 max_retry: Duration::from_secs(config.homeserver.max_retry_seconds),
                 versions: OnceCell::new(),
                 metrics,
+                bot: config.bot_user_id(),
+                encryption: None,
             }),
         })
     }
 
     /// Overrides how long a call keeps retrying (tests and short-lived CLI commands).
     pub fn with_max_retry(self, max_retry: Duration) -> Self {
-        let inner = Inner {
-            http: self.inner.http.clone(),
-            base_url: self.inner.base_url.clone(),
-            as_token: self.inner.as_token.clone(),
-            max_retry,
-            versions: OnceCell::new(),
-            metrics: self.inner.metrics.clone(),
-        };
+        let inner = Inner { max_retry, ..self.inner.copy() };
         Self { inner: Arc::new(inner) }
     }
 }

@@ -42,6 +42,12 @@ pub fn registration_yaml(config: &Config) -> String {
     out.push_str("rate_limited: false\n");
     // Read receipts, for the reach of broadcasts (counted, never stored per member).
     out.push_str("receive_ephemeral: true\n");
+    // The bot's encrypted device ([bots] e2ee_dir) gets its to-device messages, device-list
+    // changes and one-time-key counts in the transactions (MSC2409, MSC3202): Synapse refuses
+    // /sync to an appservice's sender user. Needs Synapse's matching experimental_features.
+    if config.bots.e2ee_dir.is_some() {
+        out.push_str("org.matrix.msc3202: true\n");
+    }
     out.push_str("namespaces:\n  users:\n");
     for regex in users {
         out.push_str(&format!("    - exclusive: true\n      regex: {}\n", yaml_str(&regex)));
@@ -64,6 +70,7 @@ mod tests {
         let config = Config::from_toml_and_env(text, "example", Vec::new()).expect("example loads");
         let yaml = registration_yaml(&config);
         assert!(yaml.contains("rate_limited: false\n"));
+        assert!(!yaml.contains("msc3202"), "only for a configured encrypted device");
         assert!(yaml.contains(r#"regex: "@relais:pcf\\.test""#), "{yaml}");
         assert!(yaml.contains(r#"regex: "@courriel_.*:pcf\\.test""#), "{yaml}");
         assert!(yaml.contains(r##"regex: "#relais_.*:pcf\\.test""##), "{yaml}");

@@ -77,6 +77,9 @@ impl BotHandler {
     }
 
     async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
+        if event.event_type == relais_core::store::DEVICE_ROW_TYPE {
+            return Ok(());
+        }
         let env: Envelope = serde_json::from_str(&event.body)
             .map_err(|e| HandlerError::Permanent(format!("not a timeline event: {e}")))?;
         match env.kind.as_str() {

@@ -50,6 +50,11 @@ impl Member {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// PUTs `body` to `path` (a client-server API path), failing the test on an error.
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
     /// Tries to join a room by id or alias; returns the HTTP status.
     pub async fn try_join(&self, room: &str) -> u16 {
         let path = format!("/_matrix/client/v3/join/{}", enc(room));

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod e2ee;
 pub mod mail;
 pub mod member;
 pub mod nio;

@@ -149,7 +149,7 @@ from = "Relais <relais@pcf.test>"
             .arg("serve")
             .envs(self.options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied())
-            .env("RELAIS_LOG", "info,relais=debug,relais_appservice=debug")
+            .env("RELAIS_LOG", "info,relais=debug,relais_appservice=debug,relais_e2ee=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

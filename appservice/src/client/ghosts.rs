@@ -119,6 +119,9 @@ impl MatrixClient {
         content: &Value,
         as_user: &UserId,
     ) -> Result<String, ClientError> {
+        if let Some(event_id) = self.send_encrypted(room_id, event_type, txn_id, content, as_user).await? {
+            return Ok(event_id);
+        }
         let url = format!(
             "{}/_matrix/client/v3/rooms/{}/send/{}/{}?user_id={}",
             self.inner.base_url,

@@ -25,6 +25,13 @@ impl MatrixClient {
         content: &RoomMessageEventContent,
         as_user: Option<&UserId>,
     ) -> Result<OwnedEventId, ClientError> {
+        let sender = as_user.map_or_else(|| self.inner.bot.clone(), ToOwned::to_owned);
+        let json = serde_json::to_value(content).map_err(|e| ClientError::Request(e.to_string()))?;
+        if let Some(id) =
+            self.send_encrypted(room_id, "m.room.message", txn_id.as_str(), &json, &sender).await?
+        {
+            return OwnedEventId::try_from(id).map_err(|e| ClientError::Response(e.to_string()));
+        }
         let request = send_message_event::v3::Request::new(room_id.to_owned(), txn_id.to_owned(), content)
             .map_err(|e| ClientError::Request(e.to_string()))?;
         Ok(self.send(request, as_user).await?.event_id)

@@ -67,6 +67,15 @@ impl MatrixClient {
         request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
         request.is_direct = true;
         request.invite = vec![user.to_owned()];
+        if self.encrypts() {
+            // The bot's device can encrypt: the ballot and whatever follows stay between the two.
+            let encryption = serde_json::json!({
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            });
+            request.initial_state = vec![raw(&encryption)?];
+        }
         Ok(self.send(request, None).await?.room_id)
     }
 

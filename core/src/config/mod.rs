@@ -44,6 +44,16 @@ pub struct BotsConfig {
     /// proposals.
     #[serde(default)]
     pub selection_room: Option<String>,
+    /// Directory of the bot's end-to-end-encryption device: its login and its crypto store
+    /// (its keys). Set: the bot reads commands and poll answers in encrypted rooms, answers
+    /// there encrypted, and its ballot messages go in encrypted direct rooms. Unset: the bot
+    /// speaks through the appservice API only and cannot read encrypted rooms. Back it up: a
+    /// lost directory means a new device that cannot read what was encrypted for the old one.
+    #[serde(default)]
+    pub e2ee_dir: Option<std::path::PathBuf>,
+    /// Encrypts the crypto store at rest; keep it out of the file (`RELAIS_BOTS__E2EE_PASSPHRASE`).
+    #[serde(default)]
+    pub e2ee_passphrase: Option<Secret>,
 }
 
 /// `[provisioning]`: reconciling the membership file.

@@ -23,7 +23,9 @@ use sqlx::{
     migrate::{MigrateError, Migrator},
 };
 
-pub use queue::{IncomingEvent, QueueStats, QueuedEvent, TxnOutcome};
+pub use queue::{
+    DECRYPTED_PREFIX, DEVICE_ROW_TYPE, IncomingEvent, QueueStats, QueuedEvent, TxnOutcome, is_decrypted_row,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -9,6 +9,20 @@ use sqlx::Row;
 use super::{Store, StoreError};
 use crate::time::now_ms;
 
+/// How the journal row of an event the bot's encrypted device decrypted starts: the appservice
+/// journals the same event, still encrypted, under its own id.
+pub const DECRYPTED_PREFIX: &str = "$decrypted.";
+
+/// Whether a journal row holds an event decrypted by the bot's device (see [`DECRYPTED_PREFIX`]).
+pub fn is_decrypted_row(event_id: &str) -> bool {
+    event_id.starts_with(DECRYPTED_PREFIX)
+}
+
+/// The type of the journal row holding what a transaction carried for the bot's encrypted
+/// device: its to-device messages (MSC2409), device-list changes and one-time-key counts
+/// (MSC3202).
+pub const DEVICE_ROW_TYPE: &str = "io.relais.device";
+
 /// An event as received from the homeserver, ready to be journaled.
 #[derive(Debug, Clone)]
 pub struct IncomingEvent {

@@ -1,0 +1,150 @@
+//! The bot in end-to-end-encrypted rooms, against the real Synapse, with a member whose client
+//! encrypts (matrix-nio with python-olm, an independent implementation of Olm/Megolm): commands
+//! read and answered encrypted, the device and its keys kept across a kill -9, poll answers sent
+//! encrypted counted, and secret-ballot messages delivered in encrypted direct rooms.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Member, RelaisOptions, Stack, e2ee::EncryptingMember, eventually, unique};
+use serde_json::{Value, json};
+
+const SECTION: &str = "#relais_nord.s.lille:pcf.test";
+
+/// A stack whose bot has an encrypted device kept in `dir`.
+async fn stack_with_device(dir: &tempfile::TempDir) -> Stack {
+    let env = vec![("RELAIS_BOTS__E2EE_DIR".to_owned(), dir.path().display().to_string())];
+    Stack::start(RelaisOptions { env, ..Default::default() }).await
+}
+
+/// The bot's device id, from the session Relais saved.
+fn saved_device(dir: &tempfile::TempDir) -> String {
+    let text = std::fs::read_to_string(dir.path().join("session.json")).expect("session.json");
+    let session: Value = serde_json::from_str(&text).expect("session json");
+    session["device_id"].as_str().expect("device id").to_owned()
+}
+
+/// The bot's devices as the homeserver lists them.
+async fn bot_devices(stack: &Stack) -> Vec<String> {
+    let devices = stack.bot().get("/_matrix/client/v3/devices").await;
+    devices["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["device_id"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the homeserver stores for `event_id`: its type on the wire.
+async fn wire_type(stack: &Stack, room: &str, event_id: &str) -> String {
+    let event = stack.bot().get(&format!("/_matrix/client/v3/rooms/{room}/event/{event_id}")).await;
+    event["type"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Sends `body` and returns the bot's answer as the member's client decrypted it.
+async fn ask(stack: &Stack, nio: &mut EncryptingMember, room: &str, body: &str) -> Value {
+    let asked = nio.send(room, body).await;
+    assert_eq!(wire_type(stack, room, &asked).await, "m.room.encrypted", "the member's client encrypts");
+    nio.wait(json!({"room": room, "sender": stack.relais.bot(), "reply_to": asked})).await
+}
+
+#[tokio::test]
+async fn the_bot_answers_encrypted_commands_and_keeps_its_keys_across_a_kill_9() {
+    let dir = tempfile::tempdir().expect("device dir");
+    let mut stack = stack_with_device(&dir).await;
+    let alice = stack.synapse.register(&unique("alice")).await;
+    let mut nio = EncryptingMember::start(&stack, &alice).await;
+    let bot = stack.relais.bot();
+    let room = nio.create_encrypted_room("Réunion chiffrée", &[&bot]).await;
+    stack.synapse.wait_joined(&alice, &room, &bot).await;
+
+    let help = ask(&stack, &mut nio, &room, "!aide").await;
+    assert_eq!(help["decrypted"], true, "the answer was encrypted for the member's device: {help}");
+    assert_eq!(help["source"]["content"]["msgtype"], "m.notice");
+    assert!(help["source"]["content"]["body"].as_str().unwrap_or_default().contains("!sondage"), "{help}");
+    let answer_id = help["source"]["event_id"].as_str().expect("answer id");
+    assert_eq!(
+        wire_type(&stack, &room, answer_id).await,
+        "m.room.encrypted",
+        "the homeserver holds ciphertext only"
+    );
+
+    // kill -9, then start again: same device, same keys (the member's next message uses the
+    // Megolm session it shared before the crash, and the bot decrypts it with what it kept).
+    let device = saved_device(&dir);
+    assert_eq!(bot_devices(&stack).await, vec![device.clone()]);
+    stack.relais.kill9().await;
+    stack.relais.start().await;
+    let pong = ask(&stack, &mut nio, &room, "!ping").await;
+    assert_eq!(pong["decrypted"], true, "{pong}");
+    assert!(pong["source"]["content"]["body"].as_str().unwrap_or_default().starts_with("Pong"), "{pong}");
+    assert_eq!(saved_device(&dir), device, "the session was restored, not logged in again");
+    assert_eq!(bot_devices(&stack).await, vec![device], "no second device");
+    assert!(!stack.relais.log().contains("syt_"), "the device's access token never reaches the log");
+}
+
+/// Sophie (section secretary) uses an encrypting client; Karim a plain one.
+async fn encrypted_section(stack: &Stack) -> (Member, Member, String) {
+    let sophie = stack.synapse.register(&unique("sophie")).await;
+    let karim = stack.synapse.register(&unique("karim")).await;
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Sophie;Blanc;Nord;Lille;Secrétaire de section;oui;{}\n2;Karim;Benali;Nord;Lille;;oui;{}\n",
+        sophie.user_id, karim.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let room = stack.bot().resolve(SECTION).await;
+    // The section turns on end-to-end encryption (as a moderator would in Element).
+    let content = json!({"algorithm": "m.megolm.v1.aes-sha2"});
+    stack.bot().put(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.encryption/"), content).await;
+    assert_eq!(karim.try_join(&room).await, 200);
+    (sophie, karim, room)
+}
+
+#[tokio::test]
+async fn encrypted_poll_answers_count_and_secret_ballots_arrive_in_encrypted_direct_rooms() {
+    let dir = tempfile::tempdir().expect("device dir");
+    let stack = stack_with_device(&dir).await;
+    let (sophie, _karim, room) = encrypted_section(&stack).await;
+    let bot = stack.relais.bot();
+    let mut nio = EncryptingMember::start(&stack, &sophie).await;
+    stack.synapse.wait_joined(&stack.bot(), &room, &sophie.user_id).await;
+
+    let opened = ask(&stack, &mut nio, &room, "!sondage \"Local à repeindre ?\" \"Oui\" \"Non\"").await;
+    assert!(
+        opened["source"]["content"]["body"].as_str().unwrap_or_default().contains("2 adhérent(s)"),
+        "{opened}"
+    );
+    let start = nio.wait(json!({"room": room, "sender": bot, "type": "org.matrix.msc3381.poll.start"})).await;
+    assert_eq!(start["decrypted"], true, "the poll itself is encrypted: {start}");
+    let poll = start["source"]["event_id"].as_str().expect("poll id").to_owned();
+    let answers = &start["source"]["content"]["org.matrix.msc3381.poll.start"]["answers"];
+    let yes = answers[0]["id"].as_str().expect("answer id");
+    let response = json!({
+        "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+        "org.matrix.msc3381.poll.response": {"answers": [yes]},
+    });
+    let sent = nio.send_raw(&room, "org.matrix.msc3381.poll.response", response).await;
+    assert_eq!(wire_type(&stack, &room, &sent).await, "m.room.encrypted");
+    let counted = eventually("the encrypted answer counted", Duration::from_secs(30), || async {
+        let (status, out, _) = stack.relais.cli(&["poll", "results", &poll, "--json"]);
+        let results: Value = serde_json::from_str(&out).unwrap_or_default();
+        (status.success() && results["voted"] == 1).then_some(results)
+    })
+    .await;
+    assert_eq!((counted["eligible"].as_i64(), counted["answers"][0]["count"].as_i64()), (Some(2), Some(1)));
+
+    // A secret ballot: each voter's link comes in a direct room the bot encrypts.
+    nio.send(&room, "!sondage \"Trésorier : Karim ?\" \"Pour\" \"Contre\" --secret").await;
+    let ballot = nio.wait(json!({"sender": bot, "contains": "/relais/vote/", "timeout": 90})).await;
+    assert_eq!(ballot["decrypted"], true, "{ballot}");
+    let dm = ballot["room_id"].as_str().expect("dm");
+    assert_ne!(dm, room, "in a direct room, not the section's");
+    let ballot_id = ballot["source"]["event_id"].as_str().expect("ballot id");
+    assert_eq!(wire_type(&stack, dm, ballot_id).await, "m.room.encrypted", "the link never travels in clear");
+}
