@@ -219,9 +219,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     done.map(|()| ExitCode::SUCCESS)
 }
 
-/// Logs go to stderr; `RELAIS_LOG` sets the filter (default `info`).
+/// Logs go to stderr; `RELAIS_LOG` sets the filter (default `info`). The crypto machine's own
+/// logs name the members whose keys it handles: kept to warnings unless asked for by name.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RELAIS_LOG")
+    let mut directives = std::env::var("RELAIS_LOG").unwrap_or_else(|_| "info".to_owned());
+    if !directives.contains("matrix_sdk") {
+        directives.push_str(",matrix_sdk_crypto=warn,matrix_sdk_common=warn,matrix_sdk_sqlite=warn");
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

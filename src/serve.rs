@@ -38,6 +38,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         new_events: wakeup.clone(),
         device_counts: Default::default(),
     });
+    // The bot's encryption device is ready before Relais answers anyone: a member's client that
+    // sees Relais up also finds the device's keys to encrypt for.
+    let device = if config.dispatch.enabled {
+        bot_device(&config, &MatrixClient::new(&config, metrics.clone())?).await?
+    } else {
+        None
+    };
     let appservice = relais_appservice::router(state);
     let as_addr = listen(&mut tasks, "appservice", config.appservice.bind, appservice, &stop_rx).await?;
     let web_state = Arc::new(web::WebState {
@@ -49,7 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
 
     if config.dispatch.enabled {
-        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, &stop_rx).await?;
+        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop_rx)?;
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
@@ -90,17 +97,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// The dispatcher with the features' handlers, the bot's encrypted device when configured, and
 /// the bots' clock (poll deadlines, scheduled broadcasts).
-async fn spawn_features(
+fn spawn_features(
     tasks: &mut Tasks,
     config: &Arc<Config>,
     store: &relais_core::Store,
     metrics: &Arc<Metrics>,
     wakeup: Arc<Notify>,
+    device: Option<Arc<relais_e2ee::BotDevice>>,
     stop_rx: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let client = MatrixClient::new(config, metrics.clone())?;
     let mut handlers: Vec<Arc<dyn EventHandler>> = Vec::new();
-    let client = match bot_device(config, &client).await? {
+    let client = match device {
         Some(device) => {
             handlers.push(Arc::new(relais_e2ee::DeviceHandler::new(
                 device.clone(),

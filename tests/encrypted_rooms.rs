@@ -12,9 +12,12 @@ use serde_json::{Value, json};
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 
-/// A stack whose bot has an encrypted device kept in `dir`.
+/// A stack whose bot has an encrypted device kept in `dir`, its store encrypted at rest.
 async fn stack_with_device(dir: &tempfile::TempDir) -> Stack {
-    let env = vec![("RELAIS_BOTS__E2EE_DIR".to_owned(), dir.path().display().to_string())];
+    let env = vec![
+        ("RELAIS_BOTS__E2EE_DIR".to_owned(), dir.path().display().to_string()),
+        ("RELAIS_BOTS__E2EE_PASSPHRASE".to_owned(), "une phrase de passe".to_owned()),
+    ];
     Stack::start(RelaisOptions { env, ..Default::default() }).await
 }
 
@@ -82,7 +85,9 @@ async fn the_bot_answers_encrypted_commands_and_keeps_its_keys_across_a_kill_9()
     assert!(pong["source"]["content"]["body"].as_str().unwrap_or_default().starts_with("Pong"), "{pong}");
     assert_eq!(saved_device(&dir), device, "the session was restored, not logged in again");
     assert_eq!(bot_devices(&stack).await, vec![device], "no second device");
-    assert!(!stack.relais.log().contains("syt_"), "the device's access token never reaches the log");
+    let log = stack.relais.log();
+    assert!(!log.contains("syt_"), "the device's access token never reaches the log");
+    assert!(!log.contains(&alice.user_id), "nor the members whose keys the device handles");
 }
 
 /// Sophie (section secretary) uses an encrypting client; Karim a plain one.
