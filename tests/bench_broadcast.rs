@@ -4,6 +4,9 @@
 //! a time, as Relais does, and one at a time).
 //!
 //! cargo test --release --test bench_broadcast -- --ignored --nocapture
+//!
+//! With `RELAIS_BENCH_E2EE=1`, the bot has its encryption device: every send first asks whether
+//! the room is encrypted (these are not), which this measures.
 
 mod common;
 
@@ -47,7 +50,12 @@ async fn plain_sends(
 #[ignore = "benchmark: run with --ignored --nocapture"]
 async fn broadcast_to_a_hundred_federations() {
     let alias_local = unique("communication");
-    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let mut env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let device = tempfile::tempdir().expect("device dir");
+    if std::env::var_os("RELAIS_BENCH_E2EE").is_some() {
+        env.push(("RELAIS_BOTS__E2EE_DIR".to_owned(), device.path().display().to_string()));
+        println!("with the bot's encryption device");
+    }
     let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
     let nadia = stack.synapse.register(&unique("nadia")).await;
     let mut csv = String::from(

@@ -12,13 +12,16 @@ use serde_json::{Value, json};
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 
-/// A stack whose bot has an encrypted device kept in `dir`, its store encrypted at rest.
+/// A stack whose bot has an encrypted device kept in `dir`, its store encrypted at rest, and
+/// the mail bridge on (no mail is sent in these tests: the SMTP address is never reached).
 async fn stack_with_device(dir: &tempfile::TempDir) -> Stack {
     let env = vec![
         ("RELAIS_BOTS__E2EE_DIR".to_owned(), dir.path().display().to_string()),
         ("RELAIS_BOTS__E2EE_PASSPHRASE".to_owned(), "une phrase de passe".to_owned()),
+        ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
+        ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
     ];
-    Stack::start(RelaisOptions { env, ..Default::default() }).await
+    Stack::start(RelaisOptions { env, smtp_url: Some("smtp://127.0.0.1:9".to_owned()) }).await
 }
 
 /// The bot's device id, from the session Relais saved.

@@ -50,10 +50,14 @@ impl BridgeHandler {
     async fn on_event(&self, queued: &QueuedEvent) -> Result<(), HandlerError> {
         let Ok(raw) = serde_json::from_str::<Value>(&queued.body) else { return Ok(()) };
         let Some(parsed) = event::parse(&raw) else { return Ok(()) };
-        if relais_core::store::is_decrypted_row(&queued.event_id) && !matches!(parsed, Parsed::Command { .. })
-        {
+        if relais_core::store::is_decrypted_row(&queued.event_id) {
             // An end-to-end-encrypted room's content stays encrypted: never mirrored to mail.
-            return Ok(());
+            return match parsed {
+                Parsed::Command { room_id, event_id, .. } => {
+                    self.reply(&room_id, &event_id, messages::encrypted_room()).await
+                }
+                _ => Ok(()),
+            };
         }
         match parsed {
             Parsed::Command { room_id, event_id, sender, args } => {

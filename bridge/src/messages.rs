@@ -53,6 +53,14 @@ pub fn no_bridge() -> String {
     "La passerelle courriel n'est pas configurée sur ce serveur.".to_owned()
 }
 
+/// The answer to `!courriel` in an end-to-end-encrypted room.
+pub fn encrypted_room() -> String {
+    "Ce salon est chiffré de bout en bout : ses messages ne sont pas envoyés par courriel, pour \
+     qu'ils restent lisibles par ses seuls membres. Pour une liste de diffusion, utilisez un salon \
+     non chiffré."
+        .to_owned()
+}
+
 pub fn moderators_only() -> String {
     "Seuls les modérateurs du salon peuvent activer ou désactiver la diffusion par courriel.".to_owned()
 }

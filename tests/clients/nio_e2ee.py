@@ -104,7 +104,7 @@ class Member:
             for room_id, source, decrypted in self.seen:
                 if self.matches(cmd, room_id, source):
                     return {"source": source, "decrypted": decrypted, "room_id": room_id}
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
         return {"error": f"nothing matched {cmd} in {len(self.seen)} events "
                          f"({len(self.undecrypted)} never decrypted)"}
 
