@@ -156,3 +156,27 @@ async fn encrypted_poll_answers_count_and_secret_ballots_arrive_in_encrypted_dir
     let ballot_id = ballot["source"]["event_id"].as_str().expect("ballot id");
     assert_eq!(wire_type(&stack, dm, ballot_id).await, "m.room.encrypted", "the link never travels in clear");
 }
+
+#[tokio::test]
+async fn a_lost_crypto_store_is_replaced_by_a_new_device_that_answers() {
+    let dir = tempfile::tempdir().expect("device dir");
+    let mut stack = stack_with_device(&dir).await;
+    let alice = stack.synapse.register(&unique("alice")).await;
+    let mut nio = EncryptingMember::start(&stack, &alice).await;
+    let bot = stack.relais.bot();
+    let before = saved_device(&dir);
+
+    // The operator loses the store (a bad restore): the next start logs a new device in and
+    // the old one out, so clients stop encrypting for a device nobody holds.
+    stack.relais.terminate().await;
+    std::fs::remove_dir_all(dir.path().join(&before)).expect("remove the store");
+    stack.relais.start().await;
+    let after = saved_device(&dir);
+    assert_ne!(after, before);
+    assert_eq!(bot_devices(&stack).await, vec![after], "the lost device is gone from the homeserver");
+
+    let room = nio.create_encrypted_room("Après la perte", &[&bot]).await;
+    stack.synapse.wait_joined(&alice, &room, &bot).await;
+    let pong = ask(&stack, &mut nio, &room, "!ping").await;
+    assert_eq!(pong["decrypted"], true, "{pong}");
+}

@@ -26,7 +26,9 @@ pub(crate) fn journal_rows(
     request: &push_events::v1::Request,
     counts: &mut u64,
 ) -> (Vec<IncomingEvent>, usize) {
-    let mut rows = Vec::with_capacity(request.events.len());
+    let mut rows = Vec::with_capacity(request.events.len() + 1);
+    // First: the room keys it may carry decrypt the events that follow.
+    rows.extend(device_row(request, counts));
     let mut malformed = 0;
     for raw in &request.events {
         match parse(raw) {
@@ -35,7 +37,6 @@ pub(crate) fn journal_rows(
         }
     }
     rows.extend(request.ephemeral.iter().filter_map(|raw| receipt_row(raw.json().get())));
-    rows.extend(device_row(request, counts));
     (rows, malformed)
 }
 

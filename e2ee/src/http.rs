@@ -17,7 +17,9 @@ use crate::DeviceError;
 /// The Matrix versions asked of the homeserver's endpoints (Synapse has them all).
 const VERSIONS: &[&str] = &["v1.1", "v1.11"];
 
-/// Supplies the path-selection input of each ruma path builder.
+/// Supplies the path-selection input of each ruma path builder. The appservice client has the
+/// same trait for ruma 0.17; this one is for the ruma 0.16 that matrix-sdk-crypto speaks (the
+/// two versions' traits are distinct types, so one impl cannot serve both).
 pub(crate) trait PathInput: PathBuilder {
     fn input(versions: &SupportedVersions) -> Self::Input<'_>;
 }

@@ -88,16 +88,26 @@ impl BotDevice {
         let dir = config.bots.e2ee_dir.clone().ok_or(DeviceError::NotConfigured)?;
         session::ensure_private_dir(&dir)?;
         let login = match session::load(&dir)? {
-            Some(login) => login,
-            None => {
-                // Synapse does not create the appservice's sender user; a device needs the user
-                // to exist (its access tokens are checked against the users table).
-                appservice.register_appservice_user(&config.appservice.sender_localpart).await?;
-                let login = appservice.login_device(&config.appservice.sender_localpart, DEVICE_NAME).await?;
-                session::save(&dir, &login)?;
-                tracing::info!(device_id = %login.device_id, "logged the bot's encrypted device in");
-                login
+            Some(login) if session::has_store(&dir.join(&login.device_id)) => login,
+            Some(lost) => {
+                // Without its keys the device cannot be used again (the homeserver holds its old
+                // public keys): a new one takes its place.
+                tracing::warn!(
+                    device_id = %lost.device_id,
+                    "the crypto store of the bot's device is gone; logging a new device in \
+                     (what was encrypted for the old one stays unreadable to the bot)"
+                );
+                // Logged out, the old device and its keys leave the homeserver: members' clients
+                // stop encrypting for it.
+                if let Err(error) = http::DeviceHttp::new(config.homeserver.url.as_str(), &lost.access_token)?
+                    .send(matrix_sdk_common::ruma::api::client::session::logout::v3::Request::new())
+                    .await
+                {
+                    tracing::warn!(%error, "could not log the lost device out");
+                }
+                Self::login(config, appservice, &dir).await?
             }
+            None => Self::login(config, appservice, &dir).await?,
         };
         let (user_id, device_id) = session::ids(&dir, &login)?;
         let store_dir = dir.join(&login.device_id);
@@ -124,6 +134,21 @@ impl BotDevice {
         }
         tracing::info!(device_id = %device_id, "the bot's encrypted device is ready");
         Ok(device)
+    }
+
+    /// Logs a new device in and saves its session.
+    async fn login(
+        config: &Config,
+        appservice: &MatrixClient,
+        dir: &std::path::Path,
+    ) -> Result<relais_appservice::client::DeviceLogin, DeviceError> {
+        // Synapse does not create the appservice's sender user; a device needs the user to
+        // exist (its access tokens are checked against the users table).
+        appservice.register_appservice_user(&config.appservice.sender_localpart).await?;
+        let login = appservice.login_device(&config.appservice.sender_localpart, DEVICE_NAME).await?;
+        session::save(dir, &login)?;
+        tracing::info!(device_id = %login.device_id, "logged the bot's encrypted device in");
+        Ok(login)
     }
 
     /// The device's id, as members' clients list it.

@@ -26,6 +26,11 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), DeviceError> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
 }
 
+/// Whether a device's crypto store is there (its directory holds files).
+pub(crate) fn has_store(device_dir: &Path) -> bool {
+    fs::read_dir(device_dir).map(|mut entries| entries.next().is_some()).unwrap_or(false)
+}
+
 /// The saved login, if a device was logged in before.
 pub(crate) fn load(dir: &Path) -> Result<Option<DeviceLogin>, DeviceError> {
     let path = dir.join(SESSION_FILE);
