@@ -38,6 +38,8 @@ if [ ! -f "$demo/relais.toml" ] || $check; then
   echo "$secret" > "$demo/synapse/shared_secret"
 fi
 secret=$(cat "$demo/synapse/shared_secret")
+# The bot's end-to-end-encryption device: it answers in encrypted rooms and DMs too.
+export RELAIS_BOTS__E2EE_DIR="$demo/e2ee"
 "$relais" --config "$demo/relais.toml" registration > "$demo/synapse/relais-registration.yaml"
 
 pids=()
@@ -92,7 +94,8 @@ Relais is running.
   Relais metrics:     http://127.0.0.1:$as_port/metrics
 Log in with any Matrix client (Element Desktop, or Element Web served locally): choose
 "Edit homeserver", enter http://127.0.0.1:$hs_port, then sign in as camille: she is in the
-"Fédération Nord" space with its rooms and her section, and can type !aide to talk to the bot.
+"Fédération Nord" space with its rooms and her section, and can type !aide to talk to the bot
+(also in an encrypted room or DM: the bot has its own encryption device).
 INFO
 if $check; then
   python3 -c "import urllib.request,sys; assert 'Créer votre compte' in urllib.request.urlopen(sys.argv[1]).read().decode()" "$link"
