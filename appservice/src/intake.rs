@@ -45,6 +45,13 @@ pub(crate) fn journal_rows(
 /// one journal row, so the device gets them durably and in the order they came. Its id derives
 /// from the transaction id and content: a resent transaction is recognised.
 fn device_row(request: &push_events::v1::Request, counts: &mut u64) -> Option<IncomingEvent> {
+    if request.to_device.is_empty()
+        && request.device_lists.is_empty()
+        && request.device_one_time_keys_count.is_empty()
+        && request.device_unused_fallback_key_types.is_empty()
+    {
+        return None;
+    }
     let keys =
         serde_json::json!([request.device_one_time_keys_count, request.device_unused_fallback_key_types]);
     let fingerprint = Sha256::digest(keys.to_string().as_bytes());
