@@ -43,6 +43,15 @@ async fn bot_devices(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// Whether `member` sees the bot's device signed by the bot's own cross-signing identity.
+async fn cross_signed(stack: &Stack, member: &Member, device: &str) -> bool {
+    let bot = stack.relais.bot();
+    let keys = member.post("/_matrix/client/v3/keys/query", json!({"device_keys": {&bot: []}})).await;
+    let Some(self_signing) = keys["self_signing_keys"][&bot]["keys"].as_object() else { return false };
+    let signatures = &keys["device_keys"][&bot][device]["signatures"][&bot];
+    keys["master_keys"][&bot].is_object() && self_signing.keys().all(|id| signatures.get(id).is_some())
+}
+
 /// What the homeserver stores for `event_id`: its type on the wire.
 async fn wire_type(stack: &Stack, room: &str, event_id: &str) -> String {
     let event = stack.bot().get(&format!("/_matrix/client/v3/rooms/{room}/event/{event_id}")).await;
@@ -81,6 +90,7 @@ async fn the_bot_answers_encrypted_commands_and_keeps_its_keys_across_a_kill_9()
     // Megolm session it shared before the crash, and the bot decrypts it with what it kept).
     let device = saved_device(&dir);
     assert_eq!(bot_devices(&stack).await, vec![device.clone()]);
+    assert!(cross_signed(&stack, &alice, &device).await, "the bot's device is verified by its owner");
     stack.relais.kill9().await;
     stack.relais.start().await;
     let pong = ask(&stack, &mut nio, &room, "!ping").await;
@@ -173,7 +183,8 @@ async fn a_lost_crypto_store_is_replaced_by_a_new_device_that_answers() {
     stack.relais.start().await;
     let after = saved_device(&dir);
     assert_ne!(after, before);
-    assert_eq!(bot_devices(&stack).await, vec![after], "the lost device is gone from the homeserver");
+    assert_eq!(bot_devices(&stack).await, vec![after.clone()], "the lost device is gone from the homeserver");
+    assert!(cross_signed(&stack, &alice, &after).await, "a new identity signs the new device");
 
     let room = nio.create_encrypted_room("Après la perte", &[&bot]).await;
     stack.synapse.wait_joined(&alice, &room, &bot).await;

@@ -34,17 +34,19 @@ impl PathInput for VersionHistory {
     }
 }
 
-/// An HTTP client holding the device's access token.
+/// An HTTP client holding the device's access token (and the appservice's, for the few calls
+/// the appservice may make without interactive authentication).
 #[derive(Debug)]
 pub(crate) struct DeviceHttp {
     http: reqwest::Client,
     base_url: String,
     token: Secret,
+    as_token: Option<Secret>,
     versions: SupportedVersions,
 }
 
 impl DeviceHttp {
-    pub(crate) fn new(base_url: &str, token: &str) -> Result<Self, DeviceError> {
+    pub(crate) fn new(base_url: &str, token: &str, as_token: Option<&Secret>) -> Result<Self, DeviceError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(10))
@@ -56,6 +58,7 @@ impl DeviceHttp {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: Secret::new(token.to_owned()),
+            as_token: as_token.cloned(),
             versions: SupportedVersions::from_parts(&versions, &BTreeMap::new()),
         })
     }
@@ -67,10 +70,36 @@ impl DeviceHttp {
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         R::PathBuilder: PathInput,
     {
+        self.send_with(request, SendAccessToken::IfRequired(self.token.expose())).await
+    }
+
+    /// Sends `request` as the appservice acting as its sender user (the bot): Synapse asks an
+    /// appservice for no interactive authentication (replacing cross-signing keys).
+    pub(crate) async fn send_as_appservice<R>(&self, request: R) -> Result<R::IncomingResponse, ClientError>
+    where
+        R: OutgoingRequest,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        R::PathBuilder: PathInput,
+    {
+        let token =
+            self.as_token.as_ref().ok_or_else(|| ClientError::Request("no appservice token".into()))?;
+        self.send_with(request, SendAccessToken::Appservice(token.expose())).await
+    }
+
+    async fn send_with<R>(
+        &self,
+        request: R,
+        token: SendAccessToken<'_>,
+    ) -> Result<R::IncomingResponse, ClientError>
+    where
+        R: OutgoingRequest,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        R::PathBuilder: PathInput,
+    {
         let request = request
             .try_into_http_request::<Vec<u8>>(
                 &self.base_url,
-                SendAccessToken::IfRequired(self.token.expose()),
+                token,
                 <R::PathBuilder as PathInput>::input(&self.versions),
             )
             .map_err(|e| ClientError::Request(e.to_string()))?;

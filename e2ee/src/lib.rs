@@ -99,9 +99,10 @@ impl BotDevice {
                 );
                 // Logged out, the old device and its keys leave the homeserver: members' clients
                 // stop encrypting for it.
-                if let Err(error) = http::DeviceHttp::new(config.homeserver.url.as_str(), &lost.access_token)?
-                    .send(matrix_sdk_common::ruma::api::client::session::logout::v3::Request::new())
-                    .await
+                if let Err(error) =
+                    http::DeviceHttp::new(config.homeserver.url.as_str(), &lost.access_token, None)?
+                        .send(matrix_sdk_common::ruma::api::client::session::logout::v3::Request::new())
+                        .await
                 {
                     tracing::warn!(%error, "could not log the lost device out");
                 }
@@ -119,7 +120,11 @@ impl BotDevice {
         let machine = OlmMachine::with_store(&user_id, &device_id, store, None)
             .await
             .map_err(|e| DeviceError::Store(e.to_string()))?;
-        let http = http::DeviceHttp::new(config.homeserver.url.as_str(), &login.access_token)?;
+        let http = http::DeviceHttp::new(
+            config.homeserver.url.as_str(),
+            &login.access_token,
+            Some(&config.appservice.as_token),
+        )?;
         let device = Arc::new(Self {
             machine,
             http,
@@ -131,6 +136,17 @@ impl BotDevice {
         {
             let _guard = device.lock.lock().await;
             device.send_outgoing().await?;
+            let marker = store_dir.join("cross-signed");
+            if !marker.exists() {
+                match device.cross_sign().await {
+                    Ok(()) => session::write_atomically(&marker, b"")?,
+                    Err(error) => tracing::warn!(
+                        %error,
+                        "the bot's device is not cross-signed: clients that only trust devices \
+                         verified by their owner may not encrypt for it"
+                    ),
+                }
+            }
         }
         tracing::info!(device_id = %device_id, "the bot's encrypted device is ready");
         Ok(device)

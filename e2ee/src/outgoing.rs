@@ -4,7 +4,7 @@
 use matrix_sdk_common::ruma::{
     OwnedTransactionId,
     api::client::{
-        keys::{claim_keys, get_keys, upload_signatures},
+        keys::{claim_keys, get_keys, upload_signatures, upload_signing_keys},
         to_device::send_event_to_device,
     },
 };
@@ -46,6 +46,28 @@ impl BotDevice {
                 AnyOutgoingRequest::RoomMessage(_) => {}
             }
         }
+        Ok(())
+    }
+
+    /// Publishes the bot's cross-signing identity and signs the device with it, so that clients
+    /// which only trust devices their owner verified (MSC4153) still encrypt for it. The keys go
+    /// up as the appservice, which Synapse asks for no interactive authentication, also when they
+    /// replace those of a device whose store was lost.
+    pub(crate) async fn cross_sign(&self) -> Result<(), ClientError> {
+        let requests = self.machine.bootstrap_cross_signing(false).await.map_err(machine_error)?;
+        if let Some(upload) = requests.upload_keys_req
+            && let AnyOutgoingRequest::KeysUpload(keys) = upload.request()
+        {
+            let response = self.http.send(keys.clone()).await?;
+            self.machine.mark_request_as_sent(upload.request_id(), &response).await.map_err(machine_error)?;
+        }
+        let keys = requests.upload_signing_keys_req;
+        let mut signing = upload_signing_keys::v3::Request::new();
+        signing.master_key = keys.master_key.map(|k| k.to_raw());
+        signing.self_signing_key = keys.self_signing_key.map(|k| k.to_raw());
+        signing.user_signing_key = keys.user_signing_key.map(|k| k.to_raw());
+        self.http.send_as_appservice(signing).await?;
+        self.http.send(requests.upload_signatures_req).await?;
         Ok(())
     }
 
