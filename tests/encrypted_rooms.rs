@@ -191,3 +191,31 @@ async fn a_lost_crypto_store_is_replaced_by_a_new_device_that_answers() {
     let pong = ask(&stack, &mut nio, &room, "!ping").await;
     assert_eq!(pong["decrypted"], true, "{pong}");
 }
+
+#[tokio::test]
+async fn a_wrong_passphrase_stops_relais_with_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("device dir");
+    let mut stack = stack_with_device(&dir).await;
+    let device = saved_device(&dir);
+    stack.relais.terminate().await;
+    let run = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .arg("serve")
+        .env("RELAIS_BOTS__E2EE_DIR", dir.path())
+        .env("RELAIS_BOTS__E2EE_PASSPHRASE", "pas la bonne")
+        .env("RELAIS_MAIL__DOMAIN", "listes.pcf.test")
+        .env("RELAIS_MAIL__SECRET", "mail-secret-for-this-test-only")
+        .kill_on_drop(true)
+        .output();
+    let out =
+        tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("exits").expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("e2ee_passphrase"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The device is intact: the right passphrase opens it again.
+    stack.relais.start().await;
+    assert_eq!(saved_device(&dir), device);
+    assert_eq!(bot_devices(&stack).await, vec![device]);
+}

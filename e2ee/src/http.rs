@@ -52,7 +52,7 @@ impl DeviceHttp {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("relais/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| DeviceError::Login(ClientError::Request(e.to_string())))?;
+            .map_err(|e| DeviceError::Homeserver(ClientError::Request(e.to_string())))?;
         let versions: Vec<String> = VERSIONS.iter().map(|v| (*v).to_owned()).collect();
         Ok(Self {
             http,

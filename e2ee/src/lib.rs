@@ -51,8 +51,8 @@ const DEVICE_NAME: &str = "Relais (bot, chiffrement de bout en bout)";
 pub enum DeviceError {
     #[error("`[bots] e2ee_dir` is not set")]
     NotConfigured,
-    #[error("cannot log the bot's device in: {0}")]
-    Login(#[from] ClientError),
+    #[error("the homeserver and the bot's device: {0}")]
+    Homeserver(#[from] ClientError),
     #[error("{path}: {error}")]
     Io { path: PathBuf, error: std::io::Error },
     #[error("{path} is not a device session Relais wrote ({error}); move it away to start a new device")]
@@ -87,36 +87,14 @@ impl BotDevice {
     pub async fn open(config: &Config, appservice: &MatrixClient) -> Result<Arc<Self>, DeviceError> {
         let dir = config.bots.e2ee_dir.clone().ok_or(DeviceError::NotConfigured)?;
         session::ensure_private_dir(&dir)?;
-        let login = match session::load(&dir)? {
-            Some(login) if session::has_store(&dir.join(&login.device_id)) => login,
-            Some(lost) => {
-                // Without its keys the device cannot be used again (the homeserver holds its old
-                // public keys): a new one takes its place.
-                tracing::warn!(
-                    device_id = %lost.device_id,
-                    "the crypto store of the bot's device is gone; logging a new device in \
-                     (what was encrypted for the old one stays unreadable to the bot)"
-                );
-                // Logged out, the old device and its keys leave the homeserver: members' clients
-                // stop encrypting for it.
-                if let Err(error) =
-                    http::DeviceHttp::new(config.homeserver.url.as_str(), &lost.access_token, None)?
-                        .send(matrix_sdk_common::ruma::api::client::session::logout::v3::Request::new())
-                        .await
-                {
-                    tracing::warn!(%error, "could not log the lost device out");
-                }
-                Self::login(config, appservice, &dir).await?
-            }
-            None => Self::login(config, appservice, &dir).await?,
-        };
+        let login = Self::session(config, appservice, &dir).await?;
         let (user_id, device_id) = session::ids(&dir, &login)?;
         let store_dir = dir.join(&login.device_id);
         session::ensure_private_dir(&store_dir)?;
         let passphrase = config.bots.e2ee_passphrase.as_ref().map(|s| s.expose().to_owned());
-        let store = SqliteCryptoStore::open(&store_dir, passphrase.as_deref())
-            .await
-            .map_err(|e| DeviceError::Store(e.to_string()))?;
+        let store = SqliteCryptoStore::open(&store_dir, passphrase.as_deref()).await.map_err(|e| {
+            DeviceError::Store(format!("{e} (is [bots] e2ee_passphrase the one it was made with?)"))
+        })?;
         let machine = OlmMachine::with_store(&user_id, &device_id, store, None)
             .await
             .map_err(|e| DeviceError::Store(e.to_string()))?;
@@ -150,6 +128,33 @@ impl BotDevice {
         }
         tracing::info!(device_id = %device_id, "the bot's encrypted device is ready");
         Ok(device)
+    }
+
+    /// The saved session, or a new device's when there is none or its store is gone.
+    async fn session(
+        config: &Config,
+        appservice: &MatrixClient,
+        dir: &std::path::Path,
+    ) -> Result<relais_appservice::client::DeviceLogin, DeviceError> {
+        let lost = match session::load(dir)? {
+            Some(login) if session::has_store(&dir.join(&login.device_id)) => return Ok(login),
+            Some(lost) => lost,
+            None => return Self::login(config, appservice, dir).await,
+        };
+        // Without its keys the device cannot be used again (the homeserver holds its public
+        // keys): a new one takes its place, and the old one is logged out so that its keys leave
+        // the homeserver and members' clients stop encrypting for it.
+        tracing::warn!(
+            device_id = %lost.device_id,
+            "the crypto store of the bot's device is gone; logging a new device in \
+             (what was encrypted for the old one stays unreadable to the bot)"
+        );
+        let logout = matrix_sdk_common::ruma::api::client::session::logout::v3::Request::new();
+        let old = http::DeviceHttp::new(config.homeserver.url.as_str(), &lost.access_token, None)?;
+        if let Err(error) = old.send(logout).await {
+            tracing::warn!(%error, "could not log the lost device out");
+        }
+        Self::login(config, appservice, dir).await
     }
 
     /// Logs a new device in and saves its session.
