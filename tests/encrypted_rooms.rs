@@ -15,12 +15,18 @@ const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 /// A stack whose bot has an encrypted device kept in `dir`, its store encrypted at rest, and
 /// the mail bridge on (no mail is sent in these tests: the SMTP address is never reached).
 async fn stack_with_device(dir: &tempfile::TempDir) -> Stack {
-    let env = vec![
+    stack_with_device_and(dir, Vec::new()).await
+}
+
+/// The same, with more settings.
+async fn stack_with_device_and(dir: &tempfile::TempDir, more: Vec<(String, String)>) -> Stack {
+    let mut env = vec![
         ("RELAIS_BOTS__E2EE_DIR".to_owned(), dir.path().display().to_string()),
         ("RELAIS_BOTS__E2EE_PASSPHRASE".to_owned(), "une phrase de passe".to_owned()),
         ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
         ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
     ];
+    env.extend(more);
     Stack::start(RelaisOptions { env, smtp_url: Some("smtp://127.0.0.1:9".to_owned()) }).await
 }
 
@@ -218,4 +224,59 @@ async fn a_wrong_passphrase_stops_relais_with_a_clear_error_and_changes_nothing(
     stack.relais.start().await;
     assert_eq!(saved_device(&dir), device);
     assert_eq!(bot_devices(&stack).await, vec![device]);
+}
+
+#[tokio::test]
+async fn a_message_of_an_encrypted_national_room_is_broadcast_to_the_federations() {
+    let dir = tempfile::tempdir().expect("device dir");
+    let alias_local = unique("communication");
+    let national = ("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"));
+    let stack = stack_with_device_and(&dir, vec![national]).await;
+    let (nadia, marc) =
+        (stack.synapse.register(&unique("nadia")).await, stack.synapse.register(&unique("marc")).await);
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Marc;Petit;Nord;Lille;;oui;{}\n",
+        marc.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    // Nadia's national communication room is end-to-end encrypted; the bot reads the message
+    // her command answers, and copies it in clear to the federation's announcements (and mail).
+    let bot = stack.relais.bot();
+    let mut nio = EncryptingMember::start(&stack, &nadia).await;
+    let room = nio.create_encrypted_room_with_alias("Communication nationale", &[], Some(&alias_local)).await;
+    // A message sent before the bot came in was never encrypted for it: it says so.
+    let before = nio.send(&room, "Note interne d'avant l'arrivée du bot").await;
+    nio.invite(&room, &bot).await;
+    stack.synapse.wait_joined(&nadia, &room, &bot).await;
+    assert_eq!(wire_type(&stack, &room, &before).await, "m.room.encrypted");
+    let reply = json!({"msgtype": "m.text", "body": "!diffuser --toutes",
+                       "m.relates_to": {"m.in_reply_to": {"event_id": before}}});
+    let asked = nio.send_raw(&room, "m.room.message", reply).await;
+    let answer = nio.wait(json!({"room": room, "sender": bot, "reply_to": asked})).await;
+    assert!(
+        answer["source"]["content"]["body"].as_str().unwrap_or_default().contains("n'a pas pu le lire"),
+        "{answer}"
+    );
+
+    let appeal = nio.send(&room, "Grande marche pour les salaires samedi 14h !").await;
+    let reply = json!({"msgtype": "m.text", "body": "!diffuser --toutes",
+                       "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
+    let asked = nio.send_raw(&room, "m.room.message", reply).await;
+    let answer = nio.wait(json!({"room": room, "sender": bot, "reply_to": asked})).await;
+    assert!(
+        answer["source"]["content"]["body"].as_str().unwrap_or_default().contains("Diffusé dans 1 salon(s)"),
+        "{answer}"
+    );
+    let announcements = stack.bot().resolve("#relais_nord.annonces:pcf.test").await;
+    let copies = stack.bot().messages(&announcements, 20).await;
+    assert!(
+        copies.iter().any(|e| e["type"] == "m.room.message"
+            && e["content"]["body"].as_str().unwrap_or_default().contains("Grande marche pour les salaires")),
+        "{copies:?}"
+    );
 }

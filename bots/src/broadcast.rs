@@ -136,6 +136,9 @@ impl Broadcasts {
             None => now,
         };
         let original = self.client.room_event(room_id, source).await?;
+        if original["type"] == "m.room.encrypted" {
+            return Ok(crate::messages::unreadable_original());
+        }
         let mut content = copy_of(&original["content"], command_event);
         let links = rewrite_links(&mut content, &redirect_base(&self.config), command_event);
         let broadcast = NewBroadcast {

@@ -185,6 +185,14 @@ pub fn poll_reminder(question: &str, at: &str) -> String {
     format!("Rappel : le sondage « {question} » se termine le {at}. Pensez à voter.")
 }
 
+/// The answer when the message a command replies to is encrypted and its key never reached the
+/// bot's device (or the bot has none).
+pub fn unreadable_original() -> String {
+    "Ce message est chiffré et le bot n'a pas pu le lire (sa clé ne lui a pas été partagée). \
+     Renvoyez-le, puis répondez-y de nouveau."
+        .to_owned()
+}
+
 /// Broadcast texts.
 pub mod broadcast {
     pub fn usage() -> String {

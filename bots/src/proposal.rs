@@ -96,6 +96,9 @@ impl Broadcasts {
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
         let original = self.client.room_event(room_id, source).await?;
+        if original["type"] == "m.room.encrypted" {
+            return Ok(crate::messages::unreadable_original());
+        }
         let proposal = self
             .store
             .proposal_create(&NewProposal {

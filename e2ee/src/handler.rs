@@ -122,6 +122,21 @@ impl EventHandler for DeviceHandler {
 }
 
 impl BotDevice {
+    /// The clear form of an encrypted event of `room_id`, as the sender wrote it (with its id,
+    /// sender and time), or `None` when the key is missing.
+    pub(crate) async fn decrypt_fetched(&self, room_id: &str, event: &Value) -> Option<Value> {
+        let room_id = OwnedRoomId::try_from(room_id).ok()?;
+        let raw: Raw<EncryptedEvent> = Raw::from_json(serde_json::value::to_raw_value(event).ok()?);
+        let result =
+            self.machine.try_decrypt_room_event(&raw, &room_id, &decryption_settings()).await.ok()?;
+        match result {
+            RoomEventDecryptionResult::Decrypted(decrypted) => {
+                serde_json::from_str(decrypted.event.json().get()).ok()
+            }
+            RoomEventDecryptionResult::UnableToDecrypt(_) => None,
+        }
+    }
+
     /// Gives the machine what a transaction carried for this device, then sends what it asks.
     pub(crate) async fn receive(&self, body: &Value) -> Result<(), relais_appservice::ClientError> {
         let user = self.machine.user_id().as_str();

@@ -142,4 +142,8 @@ impl RoomEncryption for BotDevice {
     ) -> BoxFuture<'a, Result<Option<String>, ClientError>> {
         Box::pin(self.send_if_encrypted_inner(room_id, event_type, txn_id, content))
     }
+
+    fn decrypt<'a>(&'a self, room_id: &'a ruma::RoomId, event: &'a Value) -> BoxFuture<'a, Option<Value>> {
+        Box::pin(self.decrypt_fetched(room_id.as_str(), event))
+    }
 }

@@ -4,10 +4,12 @@ device of a room, decryption of what others send.
 
 Usage: nio_e2ee.py HOMESERVER USER_ID PASSWORD STORE_DIR
 Reads one JSON command per line on stdin, answers one JSON line on stdout:
-  {"op": "create", "name": N, "invite": [USER_ID...]}       -> {"room_id": ...} (encrypted room)
+  {"op": "create", "name": N, "invite": [USER_ID...], "alias": LOCALPART|null}
+                                                            -> {"room_id": ...} (encrypted room)
   {"op": "send", "room": R, "body": B}                      -> {"event_id": ...} (encrypted in
                                                                an encrypted room)
   {"op": "send_raw", "room": R, "type": T, "content": C}    -> {"event_id": ...}
+  {"op": "invite", "room": R, "user": U}                    -> {}
   {"op": "wait", "room": R|null, "sender": S, "contains": X, "type": T|null, "reply_to": E|null,
    "timeout": secs}                                         -> {"source": ..., "decrypted": bool,
                                                                "room_id": ...}
@@ -20,7 +22,7 @@ import json
 import sys
 
 from nio import (AsyncClient, AsyncClientConfig, Event, LoginResponse, MegolmEvent, RoomCreateResponse,
-                 RoomSendResponse)
+                 RoomInviteResponse, RoomSendResponse)
 
 
 class Member:
@@ -63,10 +65,16 @@ class Member:
         initial = [{"type": "m.room.encryption", "state_key": "",
                     "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
         resp = await self.client.room_create(name=cmd["name"], invite=cmd.get("invite", []),
-                                             initial_state=initial)
+                                             initial_state=initial, alias=cmd.get("alias"))
         if not isinstance(resp, RoomCreateResponse):
             return {"error": str(resp)}
-        return {"room_id": resp.room_id}
+        # Until a sync shows the room's encryption, nio would send in clear: wait for it.
+        for _ in range(500):
+            room = self.client.rooms.get(resp.room_id)
+            if room is not None and room.encrypted:
+                return {"room_id": resp.room_id}
+            await asyncio.sleep(0.02)
+        return {"error": f"the new room {resp.room_id} never showed as encrypted"}
 
     async def send(self, room_id, event_type, content):
         # A room seen by no sync yet is not known to be encrypted: wait for it.
@@ -138,6 +146,9 @@ async def main():
                                                {"msgtype": "m.text", "body": cmd["body"]})
                 elif op == "send_raw":
                     answer = await member.send(cmd["room"], cmd["type"], cmd["content"])
+                elif op == "invite":
+                    resp = await client.room_invite(cmd["room"], cmd["user"])
+                    answer = {} if isinstance(resp, RoomInviteResponse) else {"error": str(resp)}
                 elif op == "wait":
                     answer = await member.wait(cmd)
                 else:

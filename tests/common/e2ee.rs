@@ -54,8 +54,23 @@ impl EncryptingMember {
 
     /// Creates an encrypted room inviting `invite`.
     pub async fn create_encrypted_room(&mut self, name: &str, invite: &[&str]) -> String {
-        let answer = self.call(json!({"op": "create", "name": name, "invite": invite})).await;
+        self.create_encrypted_room_with_alias(name, invite, None).await
+    }
+
+    /// Creates an encrypted room inviting `invite`, with the alias `#alias:…` when given.
+    pub async fn create_encrypted_room_with_alias(
+        &mut self,
+        name: &str,
+        invite: &[&str],
+        alias: Option<&str>,
+    ) -> String {
+        let answer = self.call(json!({"op": "create", "name": name, "invite": invite, "alias": alias})).await;
         answer["room_id"].as_str().expect("room id").to_owned()
+    }
+
+    /// Invites `user` into `room`.
+    pub async fn invite(&mut self, room: &str, user: &str) {
+        self.call(json!({"op": "invite", "room": room, "user": user})).await;
     }
 
     /// Sends a text message (encrypted when the room is); returns its event id.

@@ -28,6 +28,10 @@ pub trait RoomEncryption: Send + Sync + std::fmt::Debug {
         txn_id: &'a str,
         content: &'a Value,
     ) -> BoxFuture<'a, Result<Option<String>, ClientError>>;
+
+    /// The clear form of an `m.room.encrypted` event of `room_id` fetched from the homeserver
+    /// (the message a command replies to), or `None` when the device cannot decrypt it.
+    fn decrypt<'a>(&'a self, room_id: &'a RoomId, event: &'a Value) -> BoxFuture<'a, Option<Value>>;
 }
 
 /// A device's credentials, from [`MatrixClient::login_device`].
@@ -76,6 +80,16 @@ impl MatrixClient {
                 device.send_if_encrypted(room_id, event_type, txn_id, content).await
             }
             _ => Ok(None),
+        }
+    }
+
+    /// `event` in clear when it is encrypted and the bot's device can decrypt it.
+    pub(super) async fn decrypted(&self, room_id: &RoomId, event: Value) -> Value {
+        match &self.inner.encryption {
+            Some(device) if event["type"] == "m.room.encrypted" => {
+                device.decrypt(room_id, &event).await.unwrap_or(event)
+            }
+            _ => event,
         }
     }
 

@@ -99,7 +99,7 @@ impl MatrixClient {
         Ok((bytes.to_vec(), content_type))
     }
 
-    /// One event of a room, as the bot sees it.
+    /// One event of a room, as the bot sees it (decrypted when it can).
     pub async fn room_event(&self, room_id: &ruma::RoomId, event_id: &str) -> Result<Value, ClientError> {
         let url = format!(
             "{}/_matrix/client/v3/rooms/{}/event/{}",
@@ -107,7 +107,8 @@ impl MatrixClient {
             urlencode(room_id.as_str()),
             urlencode(event_id)
         );
-        self.raw(self.inner.http.get(&url).bearer_auth(self.inner.as_token.expose())).await
+        let event = self.raw(self.inner.http.get(&url).bearer_auth(self.inner.as_token.expose())).await?;
+        Ok(self.decrypted(room_id, event).await)
     }
 
     /// Sends any event content as `as_user` with a caller-chosen transaction id (idempotent).
