@@ -64,6 +64,24 @@ async fn wire_type(stack: &Stack, room: &str, event_id: &str) -> String {
     event["type"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Provisions the membership file made of the header and `rows`.
+fn provision(stack: &Stack, rows: &str) {
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n{rows}"
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+}
+
+/// Alice, a member whose client encrypts.
+async fn alice(stack: &Stack) -> (Member, EncryptingMember) {
+    let alice = stack.synapse.register(&unique("alice")).await;
+    let nio = EncryptingMember::start(stack, &alice).await;
+    (alice, nio)
+}
+
 /// Sends `body` and returns the bot's answer as the member's client decrypted it.
 async fn ask(stack: &Stack, nio: &mut EncryptingMember, room: &str, body: &str) -> Value {
     let asked = nio.send(room, body).await;
@@ -75,8 +93,7 @@ async fn ask(stack: &Stack, nio: &mut EncryptingMember, room: &str, body: &str) 
 async fn the_bot_answers_encrypted_commands_and_keeps_its_keys_across_a_kill_9() {
     let dir = tempfile::tempdir().expect("device dir");
     let mut stack = stack_with_device(&dir).await;
-    let alice = stack.synapse.register(&unique("alice")).await;
-    let mut nio = EncryptingMember::start(&stack, &alice).await;
+    let (alice, mut nio) = alice(&stack).await;
     let bot = stack.relais.bot();
     let room = nio.create_encrypted_room("Réunion chiffrée", &[&bot]).await;
     stack.synapse.wait_joined(&alice, &room, &bot).await;
@@ -113,15 +130,11 @@ async fn the_bot_answers_encrypted_commands_and_keeps_its_keys_across_a_kill_9()
 async fn encrypted_section(stack: &Stack) -> (Member, Member, String) {
     let sophie = stack.synapse.register(&unique("sophie")).await;
     let karim = stack.synapse.register(&unique("karim")).await;
-    let csv = format!(
-        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
-         1;Sophie;Blanc;Nord;Lille;Secrétaire de section;oui;{}\n2;Karim;Benali;Nord;Lille;;oui;{}\n",
+    let rows = format!(
+        "1;Sophie;Blanc;Nord;Lille;Secrétaire de section;oui;{}\n2;Karim;Benali;Nord;Lille;;oui;{}\n",
         sophie.user_id, karim.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(stack, &rows);
     let room = stack.bot().resolve(SECTION).await;
     // The section turns on end-to-end encryption (as a moderator would in Element).
     let content = json!({"algorithm": "m.megolm.v1.aes-sha2"});
@@ -177,8 +190,7 @@ async fn encrypted_poll_answers_count_and_secret_ballots_arrive_in_encrypted_dir
 async fn a_lost_crypto_store_is_replaced_by_a_new_device_that_answers() {
     let dir = tempfile::tempdir().expect("device dir");
     let mut stack = stack_with_device(&dir).await;
-    let alice = stack.synapse.register(&unique("alice")).await;
-    let mut nio = EncryptingMember::start(&stack, &alice).await;
+    let (alice, mut nio) = alice(&stack).await;
     let bot = stack.relais.bot();
     let before = saved_device(&dir);
 
@@ -226,6 +238,15 @@ async fn a_wrong_passphrase_stops_relais_with_a_clear_error_and_changes_nothing(
     assert_eq!(bot_devices(&stack).await, vec![device]);
 }
 
+/// Answers `message` with `!diffuser --toutes` (encrypted); returns the bot's answer.
+async fn diffuse(stack: &Stack, nio: &mut EncryptingMember, room: &str, message: &str) -> String {
+    let reply = json!({"msgtype": "m.text", "body": "!diffuser --toutes",
+                       "m.relates_to": {"m.in_reply_to": {"event_id": message}}});
+    let asked = nio.send_raw(room, "m.room.message", reply).await;
+    let answer = nio.wait(json!({"room": room, "sender": stack.relais.bot(), "reply_to": asked})).await;
+    answer["source"]["content"]["body"].as_str().unwrap_or_default().to_owned()
+}
+
 #[tokio::test]
 async fn a_message_of_an_encrypted_national_room_is_broadcast_to_the_federations() {
     let dir = tempfile::tempdir().expect("device dir");
@@ -234,15 +255,7 @@ async fn a_message_of_an_encrypted_national_room_is_broadcast_to_the_federations
     let stack = stack_with_device_and(&dir, vec![national]).await;
     let (nadia, marc) =
         (stack.synapse.register(&unique("nadia")).await, stack.synapse.register(&unique("marc")).await);
-    let csv = format!(
-        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
-         1;Marc;Petit;Nord;Lille;;oui;{}\n",
-        marc.user_id
-    );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(&stack, &format!("1;Marc;Petit;Nord;Lille;;oui;{}\n", marc.user_id));
 
     // Nadia's national communication room is end-to-end encrypted; the bot reads the message
     // her command answers, and copies it in clear to the federation's announcements (and mail).
@@ -254,24 +267,12 @@ async fn a_message_of_an_encrypted_national_room_is_broadcast_to_the_federations
     nio.invite(&room, &bot).await;
     stack.synapse.wait_joined(&nadia, &room, &bot).await;
     assert_eq!(wire_type(&stack, &room, &before).await, "m.room.encrypted");
-    let reply = json!({"msgtype": "m.text", "body": "!diffuser --toutes",
-                       "m.relates_to": {"m.in_reply_to": {"event_id": before}}});
-    let asked = nio.send_raw(&room, "m.room.message", reply).await;
-    let answer = nio.wait(json!({"room": room, "sender": bot, "reply_to": asked})).await;
-    assert!(
-        answer["source"]["content"]["body"].as_str().unwrap_or_default().contains("n'a pas pu le lire"),
-        "{answer}"
-    );
+    let answer = diffuse(&stack, &mut nio, &room, &before).await;
+    assert!(answer.contains("n'a pas pu le lire"), "{answer}");
 
     let appeal = nio.send(&room, "Grande marche pour les salaires samedi 14h !").await;
-    let reply = json!({"msgtype": "m.text", "body": "!diffuser --toutes",
-                       "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
-    let asked = nio.send_raw(&room, "m.room.message", reply).await;
-    let answer = nio.wait(json!({"room": room, "sender": bot, "reply_to": asked})).await;
-    assert!(
-        answer["source"]["content"]["body"].as_str().unwrap_or_default().contains("Diffusé dans 1 salon(s)"),
-        "{answer}"
-    );
+    let answer = diffuse(&stack, &mut nio, &room, &appeal).await;
+    assert!(answer.contains("Diffusé dans 1 salon(s)"), "{answer}");
     let announcements = stack.bot().resolve("#relais_nord.annonces:pcf.test").await;
     let copies = stack.bot().messages(&announcements, 20).await;
     assert!(
