@@ -50,7 +50,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
         store: store.clone(),
-        client: MatrixClient::new(&config, metrics.clone())?,
+        // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
+        client: bot_client(&config, &metrics, device.as_ref())?,
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
     });
     let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
@@ -106,19 +107,11 @@ fn spawn_features(
     device: Option<Arc<relais_e2ee::BotDevice>>,
     stop_rx: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let client = MatrixClient::new(config, metrics.clone())?;
+    let client = bot_client(config, metrics, device.as_ref())?;
     let mut handlers: Vec<Arc<dyn EventHandler>> = Vec::new();
-    let client = match device {
-        Some(device) => {
-            handlers.push(Arc::new(relais_e2ee::DeviceHandler::new(
-                device.clone(),
-                store.clone(),
-                wakeup.clone(),
-            )));
-            client.with_encryption(device)
-        }
-        None => client,
-    };
+    if let Some(device) = device {
+        handlers.push(Arc::new(relais_e2ee::DeviceHandler::new(device, store.clone(), wakeup.clone())));
+    }
     handlers.push(Arc::new(BotHandler::new(client.clone(), config.clone(), store.clone())));
     if config.mail.bridge_enabled() {
         handlers.push(Arc::new(BridgeHandler::new(store.clone(), client.clone(), config.clone())));
@@ -139,6 +132,20 @@ fn spawn_features(
         relais_bots::broadcast::Broadcasts { store: store.clone(), client, config: config.clone() };
     tasks.spawn(bot_clock(polls, broadcasts, stop_rx.clone()));
     Ok(())
+}
+
+/// The client the bot speaks with: through its encryption device into encrypted rooms, when it
+/// has one.
+fn bot_client(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    device: Option<&Arc<relais_e2ee::BotDevice>>,
+) -> anyhow::Result<MatrixClient> {
+    let client = MatrixClient::new(config, metrics.clone())?;
+    Ok(match device {
+        Some(device) => client.with_encryption(device.clone()),
+        None => client,
+    })
 }
 
 /// Opens the bot's end-to-end-encryption device (`[bots] e2ee_dir`); `None` when none is

@@ -184,6 +184,17 @@ async fn encrypted_poll_answers_count_and_secret_ballots_arrive_in_encrypted_dir
     assert_ne!(dm, room, "in a direct room, not the section's");
     let ballot_id = ballot["source"]["event_id"].as_str().expect("ballot id");
     assert_eq!(wire_type(&stack, dm, ballot_id).await, "m.room.encrypted", "the link never travels in clear");
+
+    // Voting on the page edits the room's announcement with the turnout: encrypted too.
+    let body = ballot["source"]["content"]["body"].as_str().expect("ballot text");
+    let start = body.find("http").expect("a link");
+    let link: String = body[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let voted = reqwest::Client::new().post(&link).form(&[("choix", "1")]).send().await.expect("vote");
+    assert_eq!(voted.status().as_u16(), 200);
+    let turnout = nio.wait(json!({"room": room, "sender": bot, "contains": "Participation : 1 sur 2"})).await;
+    assert_eq!(turnout["decrypted"], true, "{turnout}");
+    let turnout_id = turnout["source"]["event_id"].as_str().expect("turnout id");
+    assert_eq!(wire_type(&stack, &room, turnout_id).await, "m.room.encrypted");
 }
 
 #[tokio::test]
