@@ -1,8 +1,9 @@
 //! Sending the bot's events into encrypted rooms: the appservice client's encryption hook.
 
-use std::time::{Duration, Instant};
-
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use matrix_sdk_common::ruma::{
     OwnedRoomId, OwnedUserId, api::client::sync::sync_events::DeviceLists,
