@@ -38,15 +38,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         new_events: wakeup.clone(),
         device_counts: Default::default(),
     });
-    // The bot's encryption device is ready before Relais answers anyone: a member's client that
-    // sees Relais up also finds the device's keys to encrypt for.
+    // Ports first (they are taken at once), then the bot's encryption device, then serving: the
+    // device is ready before Relais answers anyone, so a member's client that sees Relais up
+    // also finds the device's keys to encrypt for.
+    let as_listener = bind("appservice", config.appservice.bind).await?;
+    let web_listener = bind("web", config.web.bind).await?;
     let device = if config.dispatch.enabled {
         bot_device(&config, &MatrixClient::new(&config, metrics.clone())?).await?
     } else {
         None
     };
     let appservice = relais_appservice::router(state);
-    let as_addr = listen(&mut tasks, "appservice", config.appservice.bind, appservice, &stop_rx).await?;
+    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, &stop_rx)?;
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
         store: store.clone(),
@@ -54,7 +57,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         client: bot_client(&config, &metrics, device.as_ref())?,
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
     });
-    let web_addr = listen(&mut tasks, "web", config.web.bind, web::router(web_state), &stop_rx).await?;
+    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), &stop_rx)?;
 
     if config.dispatch.enabled {
         spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop_rx)?;
@@ -227,16 +230,19 @@ async fn drift_job(
     }
 }
 
-/// Binds `addr` and serves `app` on it until the stop signal; returns the bound address.
-async fn listen(
+/// Binds `addr` for `what` (the port is ours from here on; serving starts with [`serve_on`]).
+async fn bind(what: &'static str, addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on [{what}] bind = {addr}"))
+}
+
+/// Serves `app` on `listener` until the stop signal; returns the bound address.
+fn serve_on(
     tasks: &mut Tasks,
     what: &'static str,
-    addr: std::net::SocketAddr,
+    listener: TcpListener,
     app: Router,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<std::net::SocketAddr> {
-    let listener =
-        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on [{what}] bind = {addr}"))?;
     let bound = listener.local_addr()?;
     let mut rx = stop.clone();
     tasks.spawn(async move {
