@@ -498,3 +498,64 @@ async fn outages_of_the_mail_server_and_the_homeserver_lose_nothing() {
     .await;
     assert_eq!(posted["content"]["body"], "Bien reçu malgré la panne.");
 }
+
+#[tokio::test]
+async fn a_crafted_media_url_never_fetches_anything_else() {
+    let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;
+    // A room only Paul and the bot are in, holding a secret.
+    let secret = world.paul.create_room("Bureau", &[&world.stack.relais.bot()]).await;
+    world.stack.synapse.wait_joined(&world.paul, &secret, &world.stack.relais.bot()).await;
+    world.paul.send_text(&secret, "Code du coffre : 7731").await;
+
+    // An image whose url climbs out of the media API to read that room as the appservice.
+    let crafted =
+        format!("mxc://pcf.test/../../../../../../_matrix/client/v3/rooms/{secret}/messages?dir=b&x=");
+    let content = serde_json::json!({"msgtype": "m.image", "body": "plan.png", "url": crafted,
+        "info": {"mimetype": "image/png", "size": 100}});
+    world.paul.send_content(&world.room, content).await;
+
+    let mail = wait_mail(&world.smtp, JEANNE, "plan.png").await;
+    let parsed = mail_parser::MessageParser::default().parse(mail.raw.as_bytes()).expect("mail");
+    assert_eq!(parsed.attachments().count(), 0, "nothing attached: {}", mail.text);
+    assert!(!mail.text.contains("7731") && !mail.html.contains("7731"), "{}", mail.text);
+    assert!(!mail.text.contains("/relais/courriel/media/"), "no media link either: {}", mail.text);
+}
+
+#[tokio::test]
+async fn only_the_author_edits_the_mail_copy_of_a_message() {
+    let world = world(&[]).await;
+    let sophie = world.stack.synapse.register(&common::unique("sophie")).await;
+    let csv = format!(
+        "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
+         1002;Jeanne;Martin;{JEANNE};Nord;Lille;oui;;courriel\n1003;Marc;Petit;{MARC};Nord;Lille;oui;;courriel\n\
+         1004;Sophie;Blanc;sophie@example.org;Nord;Lille;oui;{};messagerie\n",
+        world.paul.user_id, sophie.user_id
+    );
+    let file = world.stack.relais.dir.path().join("members2.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = world.stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    assert_eq!(sophie.try_join(SECTION).await, 200);
+
+    let edit = |target: &str, text: &str| {
+        serde_json::json!({"msgtype": "m.text", "body": format!("* {text}"),
+            "m.new_content": {"msgtype": "m.text", "body": text},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target}})
+    };
+    let meeting = world.paul.send_text(&world.room, "Rendez-vous jeudi à 18h au local.").await;
+    // Sophie rewrites Paul's message: Element would not show it, and the mail must not either.
+    sophie.send_content(&world.room, edit(&meeting, "Réunion annulée, restez chez vous.")).await;
+    let tracts = world.paul.send_text(&world.room, "Apportez des tracts.").await;
+    world.paul.send_content(&world.room, edit(&tracts, "Apportez des tracts et des affiches.")).await;
+    // Handled in order: once this is in a digest, both edits have been handled.
+    world.paul.send_text(&world.room, "Fin des annonces.").await;
+
+    let digest = digest_until(&world, MARC, "Fin des annonces").await;
+    assert!(digest.text.contains("Rendez-vous jeudi à 18h"), "{}", digest.text);
+    assert!(!digest.text.contains("annulée") && !digest.html.contains("annulée"), "{}", digest.text);
+    assert!(
+        digest.text.contains("Apportez des tracts et des affiches."),
+        "the author's edit: {}",
+        digest.text
+    );
+}

@@ -1,6 +1,6 @@
 //! What the bridge reads from a room event. Pure: JSON in, meaning out.
 
-use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use ruma::{MxcUri, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value;
 
 use relais_core::store::mail::MailMessage;
@@ -9,22 +9,15 @@ use relais_core::store::mail::MailMessage;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// `!courriel …` / `!email …`: its arguments.
-    Command {
-        room_id: OwnedRoomId,
-        event_id: OwnedEventId,
-        sender: OwnedUserId,
-        args: Vec<String>,
-    },
+    Command { room_id: OwnedRoomId, event_id: OwnedEventId, sender: OwnedUserId, args: Vec<String> },
     /// A message to mirror (sender name and author member are filled in later).
     Message(Box<MailMessage>),
-    /// An edit of `target`: its new text.
-    Edit {
-        target: String,
-        body: String,
-    },
-    Redaction {
-        target: String,
-    },
+    /// An edit of `target` by `sender` in `room_id`: its new text (applied only when `sender`
+    /// wrote `target` in that room).
+    Edit { room_id: String, sender: String, target: String, body: String },
+    /// A redaction of `target` by `sender` in `room_id` (applied only when the sender wrote it or
+    /// may redact others' messages there).
+    Redaction { room_id: String, sender: String, target: String },
 }
 
 fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -38,6 +31,21 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// Whether the event answers another (`m.in_reply_to`).
 pub fn is_reply(raw: &Value) -> bool {
     str_at(raw, &["content", "m.relates_to", "m.in_reply_to", "event_id"]).is_some()
+}
+
+/// Whether `redacter` may withdraw a message `author` wrote: their own, or anyone's with the
+/// room's `redact` power (50 unless set). `power_levels` is the room's `m.room.power_levels`
+/// content (`None`: no such state, nobody has power over others' messages).
+pub fn may_redact(author: &str, redacter: &str, power_levels: Option<&Value>) -> bool {
+    if !author.is_empty() && author == redacter {
+        return true;
+    }
+    let Some(levels) = power_levels else { return false };
+    let level_of = |v: Option<&Value>| v.and_then(Value::as_i64);
+    let user = level_of(levels.get("users").and_then(|u| u.get(redacter)))
+        .or_else(|| level_of(levels.get("users_default")))
+        .unwrap_or(0);
+    user >= level_of(levels.get("redact")).unwrap_or(50)
 }
 
 /// The text of a reply without the quoted fallback some clients still prepend (`> <@a:b> …`).
@@ -110,15 +118,27 @@ fn poll_end_text(content: &Value) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// The media of an image or file, only when its `url` is a valid `mxc://server/id`: anything else
+/// (a path, a query, another scheme) is dropped here, so it is never stored nor fetched.
+fn media_uri(content: &Value) -> Option<String> {
+    let mxc = <&MxcUri>::from(str_at(content, &["url"])?);
+    mxc.parts().is_ok_and(|(_, media_id)| !media_id.is_empty()).then(|| mxc.to_string())
+}
+
 /// Reads one timeline event.
 pub fn parse(raw: &Value) -> Option<Parsed> {
     let kind = raw.get("type")?.as_str()?;
     let room_id = str_at(raw, &["room_id"])?;
     let event_id = str_at(raw, &["event_id"])?;
     let content = raw.get("content")?;
+    let sender = str_at(raw, &["sender"])?;
     if kind == "m.room.redaction" {
         let target = str_at(raw, &["redacts"]).or_else(|| str_at(content, &["redacts"]))?;
-        return Some(Parsed::Redaction { target: target.to_owned() });
+        return Some(Parsed::Redaction {
+            room_id: room_id.to_owned(),
+            sender: sender.to_owned(),
+            target: target.to_owned(),
+        });
     }
     if str_at(content, &["fr.pcf.relais.kind"]) == Some("welcome") {
         // One member's welcome is not news for the list.
@@ -133,7 +153,12 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
             if rel_type == Some("m.replace") {
                 let target = relation?.get("event_id")?.as_str()?;
                 let new_body = str_at(content, &["m.new_content", "body"]).unwrap_or(body);
-                return Some(Parsed::Edit { target: target.to_owned(), body: new_body.to_owned() });
+                return Some(Parsed::Edit {
+                    room_id: room_id.to_owned(),
+                    sender: sender.to_owned(),
+                    target: target.to_owned(),
+                    body: new_body.to_owned(),
+                });
             }
             (msgtype_kind(msgtype)?, body.to_owned())
         }
@@ -146,7 +171,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
         return Some(Parsed::Command {
             room_id: OwnedRoomId::try_from(room_id).ok()?,
             event_id: OwnedEventId::try_from(event_id).ok()?,
-            sender: OwnedUserId::try_from(str_at(raw, &["sender"])?).ok()?,
+            sender: OwnedUserId::try_from(sender).ok()?,
             args,
         });
     }
@@ -161,7 +186,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
     // In a thread, the in-reply-to of a plain thread message is a fallback to the last one.
     let falling_back = relation.and_then(|r| r.get("is_falling_back")).and_then(Value::as_bool) == Some(true);
     let reply_to = if falling_back { None } else { reply_to };
-    let media_url = str_at(content, &["url"]).filter(|u| u.starts_with("mxc://")).map(str::to_owned);
+    let media_url = media_uri(content);
     let media_type = str_at(content, &["info", "mimetype"]).map(str::to_owned);
     let media_size = content.get("info").and_then(|i| i.get("size")).and_then(Value::as_i64);
     Some(Parsed::Message(Box::new(MailMessage {
@@ -170,6 +195,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
         media_size,
         event_id: event_id.to_owned(),
         room_id: room_id.to_owned(),
+        sender: sender.to_owned(),
         kind: msg_kind.to_owned(),
         body: without_reply_fallback(&body, reply_to.is_some()),
         reply_to,
@@ -211,11 +237,52 @@ mod tests {
         let edit =
             event(json!({"msgtype": "m.text", "body": "* corrigé", "m.new_content": {"body": "corrigé"},
             "m.relates_to": {"rel_type": "m.replace", "event_id": "$old"}}));
-        assert_eq!(parse(&edit), Some(Parsed::Edit { target: "$old".into(), body: "corrigé".into() }));
+        let (room_id, sender) = (String::from("!r:pcf.test"), String::from("@a:pcf.test"));
+        assert_eq!(
+            parse(&edit),
+            Some(Parsed::Edit {
+                room_id: room_id.clone(),
+                sender: sender.clone(),
+                target: "$old".into(),
+                body: "corrigé".into()
+            })
+        );
 
         let redaction = json!({"type": "m.room.redaction", "room_id": "!r:pcf.test", "event_id": "$x",
             "sender": "@a:pcf.test", "redacts": "$old", "content": {}});
-        assert_eq!(parse(&redaction), Some(Parsed::Redaction { target: "$old".into() }));
+        assert_eq!(parse(&redaction), Some(Parsed::Redaction { room_id, sender, target: "$old".into() }));
+    }
+
+    #[test]
+    fn only_the_author_or_a_moderator_redacts() {
+        let levels = json!({"users": {"@mod:pcf.test": 50, "@low:pcf.test": 10}, "users_default": 0});
+        assert!(may_redact("@a:pcf.test", "@a:pcf.test", None), "one's own message");
+        assert!(may_redact("@a:pcf.test", "@mod:pcf.test", Some(&levels)), "a moderator");
+        assert!(!may_redact("@a:pcf.test", "@low:pcf.test", Some(&levels)), "below the redact level");
+        assert!(!may_redact("@a:pcf.test", "@b:pcf.test", Some(&levels)), "another member");
+        assert!(!may_redact("@a:pcf.test", "@b:pcf.test", None), "no power levels: nobody else");
+        assert!(!may_redact("", "", Some(&levels)), "a message of unknown sender is not anyone's own");
+        let strict = json!({"users": {"@mod:pcf.test": 50}, "redact": 75});
+        assert!(!may_redact("@a:pcf.test", "@mod:pcf.test", Some(&strict)), "the room's redact level");
+        let open = json!({"users_default": 50});
+        assert!(may_redact("@a:pcf.test", "@b:pcf.test", Some(&open)), "everyone may in this room");
+    }
+
+    #[test]
+    fn media_urls_are_kept_only_when_valid() {
+        let image = |url: &str| event(json!({"msgtype": "m.image", "body": "affiche.png", "url": url}));
+        let Some(Parsed::Message(m)) = parse(&image("mxc://pcf.test/AbC-12_x")) else { panic!("image") };
+        assert_eq!(m.media_url.as_deref(), Some("mxc://pcf.test/AbC-12_x"));
+        for crafted in [
+            "mxc://a/../../../../_matrix/client/v3/rooms/!x:pcf.test/messages?dir=b",
+            "mxc://pcf.test/abc/../../x",
+            "mxc://pcf.test/abc?x=1",
+            "mxc://pcf.test/",
+            "https://pcf.test/abc",
+        ] {
+            let Some(Parsed::Message(m)) = parse(&image(crafted)) else { panic!("{crafted}") };
+            assert_eq!((m.media_url, m.body.as_str()), (None, "affiche.png"), "{crafted}: text only");
+        }
     }
 
     #[test]

@@ -14,7 +14,10 @@ use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, d
 use relais_core::{
     Config, Store,
     config::DeliveryMode,
-    store::{QueuedEvent, StoreError, mail::MailMessage},
+    store::{
+        QueuedEvent, StoreError,
+        mail::{MailEdit, MailMessage},
+    },
     time::now_ms,
 };
 
@@ -64,15 +67,46 @@ impl BridgeHandler {
                 self.on_command(&room_id, &event_id, &sender, &args).await
             }
             Parsed::Message(message) => self.on_message(*message, &raw).await,
-            Parsed::Edit { target, body } => {
-                self.store.mail_edit(&target, &body, None).await.map_err(transient)?;
+            Parsed::Edit { room_id, sender, target, body } => {
+                let edit = MailEdit {
+                    event_id: &target,
+                    room_id: &room_id,
+                    sender: &sender,
+                    body: &body,
+                    html: None,
+                };
+                if !self.store.mail_edit(&edit).await.map_err(transient)? {
+                    tracing::debug!("edit not applied to the mail copy: unknown message, or not its sender");
+                }
                 Ok(())
             }
-            Parsed::Redaction { target } => {
-                self.store.mail_redact(&target).await.map_err(transient)?;
-                Ok(())
+            Parsed::Redaction { room_id, sender, target } => {
+                self.on_redaction(&room_id, &sender, &target).await
             }
         }
+    }
+
+    /// A redaction withdraws the mail copy when it comes from the message's sender, in its room,
+    /// or from someone with the power to redact others' messages there.
+    async fn on_redaction(&self, room_id: &str, redacter: &str, target: &str) -> Result<(), HandlerError> {
+        let Some(message) = self.store.mail_message(target).await.map_err(transient)? else { return Ok(()) };
+        if message.room_id != room_id {
+            tracing::debug!("redaction ignored: the message is in another room");
+            return Ok(());
+        }
+        let allowed = if event::may_redact(&message.sender, redacter, None) {
+            true
+        } else {
+            let Ok(room) = RoomId::parse(room_id) else { return Ok(()) };
+            let levels = self.client.state(&room, "m.room.power_levels", "").await.map_err(transient)?;
+            event::may_redact(&message.sender, redacter, levels.as_ref())
+        };
+        if allowed {
+            self.store.mail_redact(target).await.map_err(transient)?;
+        } else {
+            tracing::info!("redaction ignored: its sender may not redact this message");
+        }
+        Ok(())
     }
 
     /// The list of a room, creating the lists of newly provisioned rooms first if needed.

@@ -41,7 +41,7 @@ async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) ->
     let Some((mxc, name)) = message.filter(|m| !m.redacted).and_then(|m| Some((m.media_url?, m.body))) else {
         return invalid();
     };
-    match state.client.download_media(&mxc, MEDIA_LIMIT).await {
+    match state.client.download_media(mxc.as_str().into(), MEDIA_LIMIT).await {
         Ok((data, content_type)) => {
             let safe: String =
                 name.chars().filter(|c| c.is_ascii_alphanumeric() || ".-_ ".contains(*c)).collect();

@@ -61,20 +61,24 @@ impl MatrixClient {
     }
 
     /// Downloads media (authenticated media API, as the appservice); returns the bytes and the
-    /// content type. Refuses a file larger than `max_bytes`.
-    pub async fn download_media(&self, mxc: &str, max_bytes: u64) -> Result<(Vec<u8>, String), ClientError> {
-        let path =
-            mxc.strip_prefix("mxc://").ok_or_else(|| ClientError::Request("not an mxc:// URI".into()))?;
-        let url = format!("{}/_matrix/client/v1/media/download/{path}", self.inner.base_url);
+    /// content type. Only a valid `mxc://server/id` is fetched, each part encoded, so a crafted
+    /// URI cannot reach any other endpoint with the appservice's token. Refuses a file larger
+    /// than `max_bytes` without reading past the limit.
+    pub async fn download_media(
+        &self,
+        mxc: &ruma::MxcUri,
+        max_bytes: u64,
+    ) -> Result<(Vec<u8>, String), ClientError> {
+        let url = self.media_download_url(mxc)?;
         self.inner.metrics.client_requests.inc();
-        let response = self
+        let mut response = self
             .inner
             .http
             .get(&url)
             .bearer_auth(self.inner.as_token.expose())
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         if status >= 400 {
             return Err(ClientError::Matrix {
@@ -83,8 +87,9 @@ impl MatrixClient {
                 message: "media download".into(),
             });
         }
+        let too_large = || ClientError::Response("media larger than the limit".into());
         if response.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(ClientError::Response("media larger than the limit".into()));
+            return Err(too_large());
         }
         let content_type = response
             .headers()
@@ -92,11 +97,31 @@ impl MatrixClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = response.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        if bytes.len() as u64 > max_bytes {
-            return Err(ClientError::Response("media larger than the limit".into()));
+        let mut data = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?
+        {
+            if (data.len() + chunk.len()) as u64 > max_bytes {
+                return Err(too_large());
+            }
+            data.extend_from_slice(&chunk);
         }
-        Ok((bytes.to_vec(), content_type))
+        Ok((data, content_type))
+    }
+
+    /// `/_matrix/client/v1/media/download/{server}/{id}` for a valid `mxc://` URI only.
+    fn media_download_url(&self, mxc: &ruma::MxcUri) -> Result<String, ClientError> {
+        let (server, media_id) =
+            mxc.parts().map_err(|e| ClientError::Request(format!("not a valid mxc:// URI: {e}")))?;
+        if media_id.is_empty() {
+            return Err(ClientError::Request("not a valid mxc:// URI: no media id".into()));
+        }
+        Ok(format!(
+            "{}/_matrix/client/v1/media/download/{}/{}",
+            self.inner.base_url,
+            urlencode(server.as_str()),
+            urlencode(media_id)
+        ))
     }
 
     /// One event of a room, as the bot sees it (decrypted when it can).

@@ -70,3 +70,56 @@ async fn an_absent_homeserver_is_retried_until_the_deadline_then_reported() {
     assert!(matches!(err, ClientError::Unreachable(_)), "{err}");
     assert!(metrics.client_retries.get() >= 1, "backed off and retried before giving up");
 }
+
+/// Records the path and query of every request, answering each with a few bytes.
+async fn recording_server(seen: Arc<std::sync::Mutex<Vec<String>>>, body: Vec<u8>) -> String {
+    let app = Router::new().fallback(move |uri: axum::http::Uri| {
+        let (seen, body) = (seen.clone(), body.clone());
+        async move {
+            seen.lock().expect("lock").push(uri.to_string());
+            body
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_crafted_mxc_uri_never_reaches_another_endpoint() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = recording_server(seen.clone(), b"image".to_vec()).await;
+    let client = MatrixClient::new(&config(&url), Arc::new(Metrics::default())).expect("client");
+    for crafted in [
+        "mxc://a/../../../../_matrix/client/v3/rooms/!x:pcf.test/messages?dir=b",
+        "mxc://pcf.test/abc/../../../../_matrix/client/v3/rooms/!x:pcf.test/messages",
+        "mxc://pcf.test/abc?access_token=x",
+        "mxc://pcf.test/a%2F..%2Fb",
+        "mxc://pcf.test/",
+        "mxc://evil host/abc",
+        "https://pcf.test/abc",
+    ] {
+        let err = client.download_media(<&ruma::MxcUri>::from(crafted), 1000).await;
+        assert!(matches!(err, Err(ClientError::Request(_))), "{crafted}: {err:?}");
+    }
+    assert!(seen.lock().expect("lock").is_empty(), "no request left: {:?}", seen.lock());
+
+    let (data, _) = client
+        .download_media(<&ruma::MxcUri>::from("mxc://pcf.test:8448/AbC-12_x"), 1000)
+        .await
+        .expect("a valid URI is fetched");
+    assert_eq!(data, b"image");
+    assert_eq!(*seen.lock().expect("lock"), ["/_matrix/client/v1/media/download/pcf.test%3A8448/AbC-12_x"]);
+}
+
+#[tokio::test]
+async fn media_larger_than_the_limit_is_refused() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = recording_server(seen, vec![7; 5000]).await;
+    let client = MatrixClient::new(&config(&url), Arc::new(Metrics::default())).expect("client");
+    let mxc = <&ruma::MxcUri>::from("mxc://pcf.test/abc");
+    let err = client.download_media(mxc, 4999).await.expect_err("too large");
+    assert!(matches!(err, ClientError::Response(_)), "{err}");
+    assert_eq!(client.download_media(mxc, 5000).await.expect("at the limit").0.len(), 5000);
+}

@@ -359,17 +359,19 @@ impl Outbox {
             .media_size
             .is_none_or(|n| u64::try_from(n).unwrap_or(u64::MAX) <= self.max_attachment_bytes);
         let media = match &self.media {
-            Some(client) if small => match client.download_media(mxc, self.max_attachment_bytes).await {
-                Ok((data, content_type)) => Media::Attached {
-                    name: message.body.clone(),
-                    content_type: message.media_type.clone().unwrap_or(content_type),
-                    data: Arc::new(data),
-                },
-                Err(e) => {
-                    tracing::info!(error = %e, "media not attached, linked instead");
-                    link
+            Some(client) if small => {
+                match client.download_media(mxc.as_str().into(), self.max_attachment_bytes).await {
+                    Ok((data, content_type)) => Media::Attached {
+                        name: message.body.clone(),
+                        content_type: message.media_type.clone().unwrap_or(content_type),
+                        data: Arc::new(data),
+                    },
+                    Err(e) => {
+                        tracing::info!(error = %e, "media not attached, linked instead");
+                        link
+                    }
                 }
-            },
+            }
             _ => link,
         };
         cache.lock().await.media.insert(mxc.clone(), media.clone());

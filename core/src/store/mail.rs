@@ -26,6 +26,8 @@ pub struct MailMessage {
     pub seq: i64,
     pub event_id: String,
     pub room_id: String,
+    /// The Matrix user who sent it: only they may edit it.
+    pub sender: String,
     pub sender_name: String,
     /// The member who wrote it, when known (their own mail is not sent back to them).
     pub author_member: Option<String>,
@@ -41,6 +43,16 @@ pub struct MailMessage {
     pub media_size: Option<i64>,
     pub origin_ts: i64,
     pub redacted: bool,
+}
+
+/// An edit of a mirrored message, as the room event states it.
+#[derive(Debug, Clone, Copy)]
+pub struct MailEdit<'a> {
+    pub event_id: &'a str,
+    pub room_id: &'a str,
+    pub sender: &'a str,
+    pub body: &'a str,
+    pub html: Option<&'a str>,
 }
 
 /// One delivery to make.
@@ -124,6 +136,7 @@ fn message_from_row(row: &AnyRow) -> Result<MailMessage, sqlx::Error> {
         seq: row.try_get("seq")?,
         event_id: row.try_get("event_id")?,
         room_id: row.try_get("room_id")?,
+        sender: row.try_get::<Option<String>, _>("sender")?.unwrap_or_default(),
         sender_name: row.try_get("sender_name")?,
         author_member: row.try_get("author_member")?,
         kind: row.try_get("kind")?,
@@ -140,7 +153,7 @@ fn message_from_row(row: &AnyRow) -> Result<MailMessage, sqlx::Error> {
 }
 
 const LIST_COLUMNS: &str = "room_id, localpart, name, room_key, enabled";
-const MESSAGE_COLUMNS: &str = "seq, event_id, room_id, sender_name, author_member, kind, body, html, \
+const MESSAGE_COLUMNS: &str = "seq, event_id, room_id, sender, sender_name, author_member, kind, body, html, \
      reply_to, thread_root, media_url, media_type, media_size, origin_ts, redacted";
 
 fn mode_of(text: &str, default: DeliveryMode) -> DeliveryMode {
@@ -263,8 +276,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO mail_message (event_id, room_id, sender_name, author_member, kind, body, html, \
-             reply_to, thread_root, origin_ts, media_url, media_type, media_size) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             reply_to, thread_root, origin_ts, media_url, media_type, media_size, sender) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(&message.event_id)
@@ -280,6 +293,7 @@ impl Store {
         .bind(message.media_url.as_deref())
         .bind(message.media_type.as_deref())
         .bind(message.media_size)
+        .bind(&message.sender)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -339,20 +353,21 @@ impl Store {
         Ok(known > 0)
     }
 
-    /// An edit: mail not yet sent and digests carry the new text.
-    pub async fn mail_edit(
-        &self,
-        event_id: &str,
-        body: &str,
-        html: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE mail_message SET body = $1, html = $2 WHERE event_id = $3 AND redacted = 0")
-                .bind(body)
-                .bind(html)
-                .bind(event_id)
-                .execute(self.pool())
-                .await?;
+    /// An edit by `sender` in `room_id`: mail not yet sent and digests carry the new text. Only
+    /// the message's own sender, in its own room, changes it; any other edit is ignored.
+    /// Returns whether the message was changed.
+    pub async fn mail_edit(&self, edit: &MailEdit<'_>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE mail_message SET body = $1, html = $2 \
+             WHERE event_id = $3 AND room_id = $4 AND sender = $5 AND redacted = 0",
+        )
+        .bind(edit.body)
+        .bind(edit.html)
+        .bind(edit.event_id)
+        .bind(edit.room_id)
+        .bind(edit.sender)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

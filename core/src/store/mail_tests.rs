@@ -3,7 +3,7 @@
 
 use super::{
     Store,
-    mail::{MailList, MailMessage},
+    mail::{MailEdit, MailList, MailMessage},
     provisioning::{AuditEntry, Effect, RoomRecord},
     tests::on_both,
 };
@@ -73,6 +73,7 @@ fn message(id: &str, author: Option<&str>) -> MailMessage {
     MailMessage {
         event_id: id.into(),
         room_id: ROOM.into(),
+        sender: "@paul:pcf.test".into(),
         sender_name: "Paul".into(),
         author_member: author.map(str::to_owned),
         kind: "text".into(),
@@ -128,6 +129,27 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
                 .expect("none")
                 .is_none()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_sender_edits_a_message_in_its_own_room() {
+    on_both(|store| async move {
+        seed(&store).await;
+        store.mail_store_message(&message("$m", None), DeliveryMode::Daily).await.expect("m");
+        let edit = |sender, room_id, body| MailEdit { event_id: "$m", room_id, sender, body, html: None };
+        for (sender, room) in [("@sophie:pcf.test", ROOM), ("@paul:pcf.test", "!other:pcf.test"), ("", ROOM)]
+        {
+            assert!(
+                !store.mail_edit(&edit(sender, room, "falsifié")).await.expect("forged"),
+                "{sender} {room}"
+            );
+        }
+        assert_eq!(store.mail_message("$m").await.expect("m").expect("kept").body, "texte $m");
+        assert!(store.mail_edit(&edit("@paul:pcf.test", ROOM, "corrigé")).await.expect("own edit"));
+        let kept = store.mail_message("$m").await.expect("m").expect("edited");
+        assert_eq!((kept.body.as_str(), kept.sender.as_str()), ("corrigé", "@paul:pcf.test"));
     })
     .await;
 }
