@@ -180,6 +180,7 @@ fn to_json(outcome: &Outcome, dry_run: bool) -> serde_json::Value {
         "rows": outcome.report.rows.len(),
         "recorded_active": outcome.plan.recorded_active,
         "removed_active": outcome.plan.removed_active,
+        "losing_access": outcome.plan.losing_access,
         "awaiting_account": outcome.plan.awaiting_account,
         "dry_run": dry_run,
         "refused": outcome.refused,
@@ -219,13 +220,19 @@ fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
     }
     let p = &outcome.plan;
     println!(
-        "Removals: {} of {} active members (limit {} %). Active members without a Matrix account: {}.",
-        p.removed_active, p.recorded_active, config.provisioning.max_removal_percent, p.awaiting_account
+        "Losing access: {} of {} active members (limit {} %), of whom {} lapsed or left. \
+         Active members without a Matrix account: {}.",
+        p.losing_access,
+        p.recorded_active,
+        config.provisioning.max_removal_percent,
+        p.removed_active,
+        p.awaiting_account
     );
     if outcome.refused {
         println!(
-            "REFUSED: this plan removes more than {} % of active members. Nothing was changed. \
-             Check the export is complete; if the removals are intended, run again with --force.",
+            "REFUSED: more than {} % of active members would lose a room, a space, a moderator right \
+             or a subscription. Nothing was changed. Check the export is complete (renamed federations, \
+             sections or columns); if the changes are intended, run again with --force.",
             config.provisioning.max_removal_percent
         );
     } else if dry_run {

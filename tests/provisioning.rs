@@ -376,3 +376,55 @@ async fn relais_serve_finishes_a_run_cut_short_by_a_crash() {
     let (_, again) = provision(&stack, &csv, &[]);
     assert_eq!(again["actions"], serde_json::json!([]), "nothing left: {again}");
 }
+
+#[tokio::test]
+async fn a_federation_export_cannot_take_over_others_and_a_broken_export_is_refused() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let p = people(&stack).await;
+    let national = format!(
+        "{HEADER}{}{}{}",
+        row("001", "Nord", "Lille", "", "oui", &p.a.user_id),
+        row("002", "Nord", "Lille", "", "oui", &p.b.user_id),
+        row("004", "Paris", "Paris 11e", "Secrétaire fédéral", "oui", &p.d.user_id),
+    );
+    let (code, out) = provision(&stack, &national, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(p.d.try_join(&alias("paris")).await, 200);
+
+    // Nord's own export claims Paris's secretary, now with the account of someone Nord chose.
+    let intruder = &p.c;
+    let nord = format!(
+        "{HEADER}{}{}{}",
+        row("001", "Nord", "Lille", "", "oui", &p.a.user_id),
+        row("002", "Nord", "Lille", "", "oui", &p.b.user_id),
+        row("004", "Nord", "Lille", "Secrétaire fédéral", "oui", &intruder.user_id),
+    );
+    let (code, out) = provision(&stack, &nord, &["--federation", "Nord"]);
+    assert_eq!(code, 0, "{out}");
+    let errors = out["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{out}");
+    assert_eq!(errors[0]["line"], 4);
+    assert!(errors[0]["message"].as_str().is_some_and(|m| m.contains("fédération Paris")), "{out}");
+    assert_eq!(out["actions"], serde_json::json!([]), "nothing planned for anyone: {out}");
+    let paris = alias_room(&p.d, "paris").await;
+    assert_eq!(p.d.try_join(&paris).await, 200, "Paris's secretary keeps their access");
+    let levels = p.d.state(&paris, "m.room.power_levels", "").await;
+    assert_eq!(levels["users"][&p.d.user_id], 50, "and their moderator right");
+    assert_eq!(intruder.try_join(&alias("paris")).await, 403);
+    assert_eq!(intruder.try_join(&alias("nord")).await, 403);
+
+    // A national export whose "Identifiant Matrix" column was renamed: refused before any plan.
+    let renamed = national.replace(";Identifiant Matrix;", ";Matrix ID (ancien);");
+    let file = stack.relais.dir.path().join("renamed-column.csv");
+    std::fs::write(&file, renamed).expect("csv");
+    let (status, stdout, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(!status.success(), "{stdout}");
+    assert!(stderr.contains("Identifiant Matrix"), "{stderr}");
+    assert_eq!(p.a.try_join(&alias("nord")).await, 200, "nobody was removed");
+
+    // A renamed section: nobody lapses, but two of three active members would lose their room.
+    let (code, out) = provision(&stack, &national.replace(";Lille;", ";Lile;"), &[]);
+    assert_eq!(code, 2, "refused by the guard: {out}");
+    assert_eq!((out["losing_access"].as_u64(), out["removed_active"].as_u64()), (Some(2), Some(0)), "{out}");
+    assert_eq!(p.b.try_join(&alias("nord.s.lille")).await, 200, "b keeps the section room");
+}

@@ -47,6 +47,14 @@ pub enum RunError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Columns the previous import read are missing: every member would lose that field.
+    #[error(
+        "colonne(s) absente(s) du fichier alors que l'import précédent les avait : {} ; sans elles, \
+         ce champ serait vidé pour chaque adhérent. Vérifiez l'export (ou forcez l'import en ligne de \
+         commande avec --force si la colonne a vraiment disparu)",
+        .0.join(", ")
+    )]
+    MissingColumns(Vec<String>),
 }
 
 #[derive(Serialize)]
@@ -56,6 +64,7 @@ struct Summary<'a> {
     errors: usize,
     recorded_active: usize,
     removed_active: usize,
+    losing_access: usize,
     awaiting_account: usize,
     source: &'a str,
 }
@@ -63,11 +72,11 @@ struct Summary<'a> {
 /// Runs provisioning of the file `bytes`.
 pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Result<Outcome, RunError> {
     let report = read(bytes)?;
-    let report = match &options.federation {
-        Some(federation) => crate::plan::scope_report(report, federation),
-        None => report,
-    };
     let store = &applier.store;
+    let scope = options.federation.as_deref().map(crate::desired::federation_key);
+    if !options.force {
+        check_columns(store, scope.as_deref(), &report.columns).await?;
+    }
     let resumed = if options.dry_run {
         None
     } else {
@@ -75,19 +84,25 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
         (resumed.done + resumed.failed.len() > 0).then_some(resumed)
     };
     let snapshot = store.prov_snapshot().await?;
+    let recorded = recorded(&snapshot);
+    let report = match &options.federation {
+        Some(federation) => crate::plan::scope_report(report, federation, &recorded),
+        None => report,
+    };
     let plan_options = PlanOptions {
         national_name: options.national_name.clone(),
         invitations: options.invitations,
         now_ms: relais_core::time::now_ms(),
-        scope: options.federation.as_deref().map(crate::desired::federation_key),
+        scope,
     };
-    let plan = plan(&report, &recorded(&snapshot), &plan_options);
+    let plan = plan(&report, &recorded, &plan_options);
     let summary = serde_json::to_string(&Summary {
         counts: plan.summary(),
         rows: report.rows.len(),
         errors: report.errors.len(),
         recorded_active: plan.recorded_active,
         removed_active: plan.removed_active,
+        losing_access: plan.losing_access,
         awaiting_account: plan.awaiting_account,
         source: &options.source,
     })
@@ -111,8 +126,23 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
     if let Some(scope) = &plan_options.scope {
         store.prov_set_scope(run_id, scope).await?;
     }
+    store.prov_set_columns(run_id, &serde_json::to_string(&report.columns).unwrap_or_default()).await?;
     let applied = applier.finish_pending().await?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
+}
+
+/// Refuses a file lacking a column the previous import of the same scope (or the national file)
+/// had: a renamed or dropped "Identifiant Matrix" would otherwise empty it for every member.
+async fn check_columns(
+    store: &relais_core::Store,
+    scope: Option<&str>,
+    columns: &[&'static str],
+) -> Result<(), RunError> {
+    let Some(previous) = store.prov_last_columns(scope).await? else { return Ok(()) };
+    let previous: Vec<String> = serde_json::from_str(&previous)
+        .map_err(|e| RunError::Store(StoreError::Corrupt(format!("recorded import columns: {e}"))))?;
+    let missing: Vec<String> = previous.into_iter().filter(|c| !columns.contains(&c.as_str())).collect();
+    if missing.is_empty() { Ok(()) } else { Err(RunError::MissingColumns(missing)) }
 }
 
 /// What a drift check found and did.
@@ -175,6 +205,7 @@ pub async fn welcome(
         encoding: crate::reader::Encoding::Utf8,
         separator: ';',
         ignored_columns: Vec::new(),
+        columns: Vec::new(),
     };
     let options =
         PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0, scope: None };

@@ -50,6 +50,9 @@ pub enum StoreError {
     Scheme,
     #[error("local file: {0}")]
     Io(String),
+    /// A stored record Relais cannot read: never taken for an empty one.
+    #[error("unreadable record in the database: {0}")]
+    Corrupt(String),
 }
 
 /// Handle to the database; cheap to clone, safe to share between tasks and workers.

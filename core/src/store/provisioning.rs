@@ -232,6 +232,30 @@ impl Store {
         Ok(())
     }
 
+    /// Records the file columns an applied run read (JSON array of names).
+    pub async fn prov_set_columns(&self, run_id: i64, columns: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE prov_run SET columns = $1 WHERE run_id = $2")
+            .bind(columns)
+            .bind(run_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The columns of the newest applied import of `scope` (a federation key; `None`: the
+    /// national file), else of the newest applied national import (JSON array of names).
+    pub async fn prov_last_columns(&self, scope: Option<&str>) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT columns FROM prov_run WHERE columns IS NOT NULL \
+             AND state NOT IN ('dry_run', 'refused') AND (scope IS NULL OR scope = $1) \
+             ORDER BY CASE WHEN scope IS NULL THEN 1 ELSE 0 END, run_id DESC LIMIT 1",
+        )
+        .bind(scope.unwrap_or(""))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("columns")).transpose()?)
+    }
+
     /// Actions of unfinished runs, oldest first.
     pub async fn prov_pending_actions(&self) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(

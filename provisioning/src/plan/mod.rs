@@ -45,24 +45,6 @@ impl PlanOptions {
     }
 }
 
-/// Narrows a file to one federation's export: rows of another federation are reported (French)
-/// and not applied, and their members keep their state.
-pub fn scope_report(mut report: ReadReport, federation: &str) -> ReadReport {
-    let key = crate::desired::federation_key(federation);
-    let (inside, outside): (Vec<MemberRow>, Vec<MemberRow>) =
-        report.rows.into_iter().partition(|r| crate::desired::federation_key(&r.federation) == key);
-    for row in outside {
-        report.errors.push(crate::model::RowError {
-            line: row.line,
-            message: format!("adhérent d'une autre fédération ({}) : ligne ignorée dans l'import de la fédération {federation}", row.federation),
-        });
-        report.frozen_ids.insert(row.member_id);
-    }
-    report.errors.sort_by_key(|e| e.line);
-    report.rows = inside;
-    report
-}
-
 /// One change. Homeserver writes: create, rename, set moderators, invite, kick. The others only
 /// update what Relais records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +159,9 @@ pub struct Plan {
     pub recorded_active: usize,
     /// Of those, how many this plan would take out (lapsed, left the file).
     pub removed_active: usize,
+    /// Distinct members who would lose any access: a room or space, a moderator right, a mail
+    /// subscription, or their active status. The safety guard counts these.
+    pub losing_access: usize,
     /// Active members with no Matrix account who asked for the chat (to onboard).
     pub awaiting_account: usize,
 }
@@ -191,9 +176,9 @@ impl Plan {
         counts
     }
 
-    /// Whether the plan removes more than `max_percent` % of the active members.
+    /// Whether more than `max_percent` % of the active members would lose some access.
     pub fn exceeds_removal_limit(&self, max_percent: u32) -> bool {
-        self.recorded_active > 0 && self.removed_active * 100 > self.recorded_active * max_percent as usize
+        self.recorded_active > 0 && self.losing_access * 100 > self.recorded_active * max_percent as usize
     }
 }
 
@@ -252,18 +237,48 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
         plan_invitations(&rows, recorded, options.now_ms, &mut actions);
     }
     let recorded_active = recorded.members.values().filter(|m| m.active && options.in_scope(m)).count();
-    let removed_active = recorded
+    let lapsing: BTreeSet<&str> = recorded
         .members
         .values()
         .filter(|m| {
             m.active && options.in_scope(m) && !by_id.get(m.member_id.as_str()).is_some_and(|r| r.active)
         })
-        .count();
+        .map(|m| m.member_id.as_str())
+        .collect();
+    let removed_active = lapsing.len();
+    let losing_access = losing_access(&actions, recorded, lapsing);
     let awaiting_account = rows
         .iter()
         .filter(|r| r.active && r.matrix_id.is_none() && r.contact == crate::model::Contact::Chat)
         .count();
-    Plan { actions, recorded_active, removed_active, awaiting_account }
+    Plan { actions, recorded_active, removed_active, losing_access, awaiting_account }
+}
+
+/// Distinct members who lose something in `actions` (a room or space, a moderator right, a
+/// subscription), together with `lapsing` (active members who become inactive).
+fn losing_access(actions: &[Action], recorded: &Recorded, lapsing: BTreeSet<&str>) -> usize {
+    let owners: BTreeMap<&str, &str> = recorded
+        .members
+        .values()
+        .filter_map(|m| Some((m.matrix_id.as_deref()?.as_str(), m.member_id.as_str())))
+        .chain(recorded.linked.iter().map(|(id, user)| (user.as_str(), id.as_str())))
+        .collect();
+    let mut losing: BTreeSet<&str> = lapsing;
+    for action in actions {
+        match action {
+            Action::Kick { member_id, .. } | Action::Unsubscribe { member_id, .. } => {
+                losing.insert(member_id);
+            }
+            Action::SetModerators { room, moderators } => {
+                let demoted =
+                    recorded.moderators.get(room).into_iter().flatten().filter(|u| !moderators.contains(u));
+                losing
+                    .extend(demoted.map(|user| owners.get(user.as_str()).copied().unwrap_or(user.as_str())));
+            }
+            _ => {}
+        }
+    }
+    losing.len()
 }
 
 fn plan_invitations(rows: &[MemberRow], recorded: &Recorded, now_ms: i64, actions: &mut Vec<Action>) {
@@ -403,6 +418,9 @@ pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
         }
     }
 }
+
+mod scope;
+pub use scope::scope_report;
 
 #[cfg(test)]
 mod tests;

@@ -103,6 +103,7 @@ fn moves_lapses_departures_and_renewals() {
     }));
     assert!(p.actions.iter().any(|a| matches!(a, Action::SetModerators { room, moderators } if room == "nord.s.lille" && moderators.is_empty())));
     assert_eq!((p.recorded_active, p.removed_active), (4, 2));
+    assert_eq!(p.losing_access, 3, "1 moved out of Lille and lost its moderation, 2 lapsed, 3 left");
     apply_all(&mut recorded, &p);
 
     // 2 renews: back in.
@@ -153,7 +154,7 @@ fn a_federation_export_changes_only_that_federation() {
 
     // Nord's own export: member 2 left; a Paris row slipped in by mistake.
     let nord = format!("{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n3;Paris;P11;;;non;@c:pcf.test;;\n");
-    let scoped = scope_report(report(&nord), " nord ");
+    let scoped = scope_report(report(&nord), " nord ", &recorded);
     assert_eq!(scoped.errors.len(), 1);
     assert_eq!(scoped.errors[0].line, 3);
     assert!(scoped.errors[0].message.contains("autre fédération"), "{}", scoped.errors[0].message);
@@ -169,4 +170,94 @@ fn a_federation_export_changes_only_that_federation() {
         .collect();
     assert_eq!(kicked, BTreeSet::from(["2"]), "Paris members are untouched");
     assert_eq!((p.recorded_active, p.removed_active), (2, 1), "the guard counts Nord only");
+}
+
+#[test]
+fn a_federation_export_cannot_take_over_another_federations_members() {
+    let both = format!(
+        "{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n\
+         3;Paris;P11;;;oui;@c:pcf.test;;\n\
+         4;Paris;P11;;;oui;@d:pcf.test;;\n"
+    );
+    let mut recorded = Recorded::default();
+    let first = plan(&report(&both), &recorded, &opts());
+    apply_all(&mut recorded, &first);
+    let before = recorded.clone();
+
+    // Nord's export claims Paris's member 3 (moved into Nord, with a new account), and gives a
+    // new member 9 the account of Paris's member 4.
+    let nord = format!(
+        "{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n\
+         3;Nord;Lille;;;oui;@evil:pcf.test;;\n\
+         9;Nord;Lille;;;oui;@d:pcf.test;;\n"
+    );
+    let scoped = scope_report(report(&nord), "Nord", &recorded);
+    let lines: Vec<(u64, &str)> = scoped.errors.iter().map(|e| (e.line, e.message.as_str())).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].0 == 3 && lines[0].1.contains("enregistré dans la fédération Paris"), "{lines:?}");
+    assert!(lines[1].0 == 4 && lines[1].1.contains("@d:pcf.test"), "{lines:?}");
+    let options = PlanOptions { scope: Some("nord".into()), ..opts() };
+    let p = plan(&scoped, &recorded, &options);
+    assert!(p.actions.is_empty(), "nothing changes for anyone: {:#?}", p.actions);
+    apply_all(&mut recorded, &p);
+    assert_eq!(recorded.members, before.members);
+    assert_eq!(recorded.access, before.access);
+
+    // The national file may move the member.
+    let national = both.replace("3;Paris;P11;;;oui;@c:pcf.test", "3;Nord;Lille;;;oui;@c:pcf.test");
+    let p = plan(&report(&national), &recorded, &opts());
+    assert!(p.actions.iter().any(|a| matches!(a, Action::Kick { member_id, .. } if member_id == "3")));
+}
+
+/// Twenty active members of one federation, applied; one of them (1) moderates Lille.
+fn twenty_in_lille() -> (String, Recorded) {
+    let rows: String = (1..=20)
+        .map(|i| {
+            let role = if i == 1 { "Secrétaire de section" } else { "" };
+            format!("{i};Nord;Lille;;{role};oui;@u{i}:pcf.test;u{i}@example.org;courriel\n")
+        })
+        .collect();
+    let mut recorded = Recorded::default();
+    let first = plan(&report(&format!("{HEADER}{rows}")), &recorded, &opts());
+    apply_all(&mut recorded, &first);
+    (rows, recorded)
+}
+
+#[test]
+fn the_guard_counts_every_member_who_loses_any_access() {
+    let (rows, recorded) = twenty_in_lille();
+    // Nobody lapses or leaves, yet everyone would lose something.
+    let renamed_section = rows.replace(";Lille;", ";Lile;");
+    let renamed_federation = rows.replace(";Nord;", ";Nord-Pas-de-Calais;");
+    let no_matrix_ids: String = rows
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(';').collect();
+            cells[6] = "";
+            cells.join(";") + "\n"
+        })
+        .collect();
+    for (what, file) in [
+        ("a renamed section", renamed_section),
+        ("a renamed federation", renamed_federation),
+        ("an emptied Matrix id column", no_matrix_ids),
+    ] {
+        let p = plan(&report(&format!("{HEADER}{file}")), &recorded, &opts());
+        assert_eq!(p.removed_active, 0, "{what}: nobody lapses");
+        assert_eq!(p.losing_access, 20, "{what}: {:?}", p.summary());
+        assert!(p.exceeds_removal_limit(10), "{what} trips the guard");
+    }
+
+    // Losing only a subscription or only a moderator right counts too.
+    let chat_only = rows.replacen("u2@example.org;courriel", "u2@example.org;messagerie", 1).replacen(
+        "u3@example.org;courriel",
+        "u3@example.org;messagerie",
+        1,
+    );
+    let p = plan(&report(&format!("{HEADER}{chat_only}")), &recorded, &opts());
+    assert_eq!((p.losing_access, p.summary().get("unsubscribe").copied()), (2, Some(4)), "2 lists each");
+    assert!(!p.exceeds_removal_limit(10), "2 of 20 is within 10 %");
+    let demoted = rows.replacen("Secrétaire de section", "", 1);
+    let p = plan(&report(&format!("{HEADER}{demoted}")), &recorded, &opts());
+    assert_eq!(p.losing_access, 1, "{:?}", p.actions);
 }

@@ -82,6 +82,16 @@ impl Columns {
         Ok(columns)
     }
 
+    /// The fields found, by the name referents know them under ("Identifiant Matrix"), in the
+    /// order of [`ALIASES`].
+    pub fn found_names(&self) -> Vec<&'static str> {
+        ALIASES
+            .iter()
+            .filter(|(field, _, _)| self.index(*field).is_some())
+            .map(|(_, _, name)| *name)
+            .collect()
+    }
+
     pub fn index(&self, field: Field) -> Option<usize> {
         self.found.iter().find(|(f, _)| *f == field).map(|(_, i)| *i)
     }

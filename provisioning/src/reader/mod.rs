@@ -31,6 +31,9 @@ pub struct ReadReport {
     pub separator: char,
     /// Columns present in the file that Relais does not read and never stores.
     pub ignored_columns: Vec<String>,
+    /// The columns Relais reads that the file has ("Identifiant Matrix", …): a column the
+    /// previous import had and this one lacks would empty that field for every member.
+    pub columns: Vec<&'static str>,
 }
 
 /// Why the file as a whole cannot be read; nothing is applied.
@@ -101,6 +104,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadReport, FileError> {
         frozen_ids,
         encoding,
         separator: char::from(separator),
+        columns: columns.found_names(),
         ignored_columns: columns.ignored,
     })
 }

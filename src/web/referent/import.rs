@@ -89,6 +89,9 @@ pub async fn dry_run(
                 &format!("Le fichier n'a pas pu être lu : {e}"),
             );
         }
+        Err(e @ RunError::MissingColumns(_)) => {
+            return error_page(StatusCode::UNPROCESSABLE_ENTITY, &format!("Import refusé : {e}"));
+        }
         Err(e) => {
             tracing::error!(error = %e, "dry run from the referents' page failed");
             return error_page(
@@ -149,10 +152,11 @@ fn plan_body(
     let p = &outcome.plan;
     let confirm = if outcome.refused {
         format!(
-            "<p class=\"error\" role=\"alert\">Attention : cet import retirerait {} adhérents actifs sur {}, plus de \
-             {} %. Vérifiez que l'export est complet avant de continuer.</p>\
+            "<p class=\"error\" role=\"alert\">Attention : avec cet import, {} adhérents actifs sur {} perdraient \
+             un accès (salon, espace, droit de modération ou abonnement), plus de {} %. Vérifiez que l'export \
+             est complet (fédération, section ou colonne renommée) avant de continuer.</p>\
              <label><input type=\"checkbox\" name=\"confirmer\" value=\"oui\" required> Je confirme ces retraits</label>",
-            p.removed_active, p.recorded_active, state.config.provisioning.max_removal_percent
+            p.losing_access, p.recorded_active, state.config.provisioning.max_removal_percent
         )
     } else {
         String::new()
