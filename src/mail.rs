@@ -67,7 +67,7 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
         bounce_limit: i64::from(config.mail.bounce_limit),
         media: Some(MatrixClient::new(config, Arc::new(Metrics::default()))?),
         max_attachment_bytes: config.mail.max_attachment_bytes,
-        ballot_secret: config.appservice.as_token.clone(),
+        ballot_secret: config.key(relais_core::KeyPurpose::BallotLinks),
         journal: Some(Arc::new(
             SentJournal::open(&journal_path(config)).with_context(|| {
                 format!("cannot open the mail journal {}", journal_path(config).display())

@@ -185,7 +185,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             congress::print_minutes(&config, &event_id).await
         }
         Command::Poll { action: PollAction::MinutesKey } => {
-            println!("{}", relais_bots::poll::minutes::public_key(config.appservice.as_token.expose()));
+            println!(
+                "{}",
+                relais_bots::poll::minutes::public_key(config.key(relais_core::KeyPurpose::Minutes).expose(),)
+            );
             Ok(())
         }
         Command::Poll { action: PollAction::Verify { file } } => congress::verify(&config, &file),

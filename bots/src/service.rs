@@ -46,9 +46,9 @@ pub fn redirect_base(config: &Config) -> String {
 }
 
 /// A keyed hash of a member for statistics: the same member counts once, and the stored value
-/// cannot be turned back into a Matrix id without the appservice's secret token.
+/// cannot be turned back into a Matrix id without the statistics key.
 pub fn member_key(config: &Config, user: &str) -> String {
-    keyed_hash(config.appservice.as_token.expose(), user)
+    keyed_hash(config.key(relais_core::KeyPurpose::StatsMembers).expose(), user)
 }
 
 fn keyed_hash(secret: &str, user: &str) -> String {

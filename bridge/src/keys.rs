@@ -66,11 +66,11 @@ pub fn decode_member(token: &str) -> Option<String> {
 }
 
 impl Keys {
-    /// The keys of a deployment: `[mail] secret`, or derived from the appservice token.
+    /// The keys of a deployment: `[mail] secret` when set, else derived from the master key.
     pub fn from_config(config: &relais_core::Config) -> Self {
         match &config.mail.secret {
             Some(secret) => Self::new(secret.expose().as_bytes()),
-            None => Self::new(format!("as_token:{}", config.appservice.as_token.expose()).as_bytes()),
+            None => Self::new(config.key(relais_core::KeyPurpose::MailAddresses).expose().as_bytes()),
         }
     }
 

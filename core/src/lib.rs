@@ -6,11 +6,13 @@
 
 pub mod ballot;
 pub mod config;
+pub mod keys;
 pub mod secret;
 pub mod store;
 pub mod text;
 pub mod time;
 
 pub use config::{Config, ConfigError};
+pub use keys::{KeyPurpose, MasterKey};
 pub use secret::Secret;
 pub use store::{Store, StoreError};

@@ -71,7 +71,10 @@ impl Polls {
             opened: &format_paris(poll.created_at),
             closed: &closed,
         };
-        Ok(minutes::sign(self.config.appservice.as_token.expose(), &minutes::text(spec, result, &ctx)))
+        Ok(minutes::sign(
+            self.config.key(relais_core::KeyPurpose::Minutes).expose(),
+            &minutes::text(spec, result, &ctx),
+        ))
     }
 
     /// Posts the signed minutes in the poll's room as a text file (idempotent).

@@ -55,8 +55,9 @@ fn voter_of_member(member_id: &str) -> String {
 }
 
 impl Polls {
-    fn secret(&self) -> &str {
-        self.config.appservice.as_token.expose()
+    /// The key ballot tokens derive from (never the appservice token: see `relais_core::keys`).
+    fn secret(&self) -> relais_core::Secret {
+        self.config.key(relais_core::KeyPurpose::BallotLinks)
     }
 
     /// The link of `voter`'s ballot.
@@ -64,7 +65,7 @@ impl Polls {
         format!(
             "{}/relais/vote/{}",
             self.config.web.public_url.as_str().trim_end_matches('/'),
-            ballot::token(self.secret(), poll_id, voter)
+            ballot::token(self.secret().expose(), poll_id, voter)
         )
     }
 
@@ -102,9 +103,10 @@ impl Polls {
             .await?;
         let record = opened_record(poll_id.clone(), room_id, author, &spec, now);
         self.store.poll_create(&record, &[]).await?;
+        let secret = self.secret();
         let hashed: Vec<(String, String, i64)> = voters
             .iter()
-            .map(|(v, w)| (v.clone(), ballot::token_hash(&ballot::token(self.secret(), &poll_id, v)), *w))
+            .map(|(v, w)| (v.clone(), ballot::token_hash(&ballot::token(secret.expose(), &poll_id, v)), *w))
             .collect();
         self.store.secret_voters_create(&poll_id, &hashed).await?;
         self.notify_voters().await?;

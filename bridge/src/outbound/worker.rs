@@ -57,7 +57,7 @@ pub struct Outbox {
     pub max_attachment_bytes: u64,
     /// Accepted deliveries noted before the database records them (see [`SentJournal`]).
     pub journal: Option<Arc<SentJournal>>,
-    /// The key secret-ballot links derive from (the appservice token), for email-only voters.
+    /// The key secret-ballot links derive from (`KeyPurpose::BallotLinks`), for email-only voters.
     pub ballot_secret: Secret,
 }
 

@@ -5,13 +5,16 @@
 mod env;
 mod validate;
 
-use std::{net::SocketAddr, path::Path};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use ruma::{OwnedServerName, OwnedUserId, UserId};
 use serde::Deserialize;
 use url::Url;
 
-use crate::Secret;
+use crate::{KeyPurpose, MasterKey, Secret, keys};
 
 /// The whole configuration of a Relais deployment.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +32,31 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     #[serde(default)]
     pub bots: BotsConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// The master secret the per-purpose keys derive from: the key file's (see [`Config::load`])
+    /// or `secrets.master_key`; a random one until then, never a predictable one.
+    #[serde(skip, default = "MasterKey::random")]
+    master: MasterKey,
+}
+
+/// `[secrets]`: where the master secret lives (see [`crate::keys`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The key file, created on first run (mode 0600); relative to the configuration file.
+    #[serde(default = "defaults::master_key_file")]
+    pub master_key_file: PathBuf,
+    /// The master key itself (64 hex characters), e.g. from `RELAIS_SECRETS__MASTER_KEY`;
+    /// wins over the file. Several nodes of one deployment share the same key.
+    #[serde(default)]
+    pub master_key: Option<Secret>,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self { master_key_file: defaults::master_key_file(), master_key: None }
+    }
 }
 
 /// `[bots]`: what the bots need beyond the appservice.
@@ -360,6 +388,10 @@ mod defaults {
     pub fn lease_seconds() -> u32 {
         120
     }
+    pub fn master_key_file() -> super::PathBuf {
+        super::PathBuf::from("relais.key")
+    }
+
     pub fn max_removal_percent() -> u32 {
         10
     }
@@ -432,11 +464,25 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads `path`, overlays the environment and validates the result.
+    /// Reads `path`, overlays the environment, validates the result and reads the master key
+    /// (creating its file on first run).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Self::from_toml_and_env(&text, &path.display().to_string(), std::env::vars())
+        let mut config = Self::from_toml_and_env(&text, &path.display().to_string(), std::env::vars())?;
+        if config.secrets.master_key.is_none() {
+            let file = keys::resolve(&config.secrets.master_key_file, path);
+            config.master = MasterKey::load_or_create(&file).map_err(|e| ConfigError::Key {
+                key: "secrets.master_key_file".into(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// The key for `purpose`, derived from the master secret.
+    pub fn key(&self, purpose: KeyPurpose) -> Secret {
+        self.master.derive(purpose)
     }
 
     /// Parses TOML `text` (named `origin` in errors) and overlays `vars` (`RELAIS_…` only).
@@ -452,6 +498,11 @@ impl Config {
             ConfigError::Key { key: e.path().to_string(), message: e.inner().message().to_owned() }
         })?;
         validate::check(&config)?;
+        let mut config = config;
+        if let Some(hex) = &config.secrets.master_key {
+            config.master = MasterKey::from_hex(hex.expose(), "secrets.master_key")
+                .map_err(|e| ConfigError::Key { key: "secrets.master_key".into(), message: e.to_string() })?;
+        }
         Ok(config)
     }
 

@@ -109,3 +109,36 @@ fn own_namespace() {
         assert_eq!(config.is_own_user(&user), own, "{user}");
     }
 }
+
+#[test]
+fn keys_come_from_the_master_key_never_from_the_appservice_token() {
+    use crate::KeyPurpose;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("relais.toml");
+    std::fs::write(&path, GOOD).expect("write");
+    let first = Config::load(&path).expect("loads, creating the key file");
+    assert!(dir.path().join("relais.key").exists(), "created beside the configuration");
+    // The appservice token is rotated: ballots, minutes, statistics and mail keys stay.
+    std::fs::write(&path, GOOD.replace("as-token-0123456789abcdef", "as-token-rotated-987654321"))
+        .expect("write");
+    let rotated = Config::load(&path).expect("loads");
+    for purpose in
+        [KeyPurpose::BallotLinks, KeyPurpose::Minutes, KeyPurpose::StatsMembers, KeyPurpose::MailAddresses]
+    {
+        assert_eq!(first.key(purpose).expose(), rotated.key(purpose).expose(), "{purpose:?}");
+        assert!(!first.key(purpose).expose().contains("as-token"), "{purpose:?}");
+    }
+
+    // From the environment: 64 hex characters, or an error naming the key.
+    let hex = "0f".repeat(32);
+    let a = load(GOOD, &[("RELAIS_SECRETS__MASTER_KEY", &hex)]).expect("env key");
+    let b = load(GOOD, &[("RELAIS_SECRETS__MASTER_KEY", &hex)]).expect("env key");
+    assert_eq!(a.key(KeyPurpose::Minutes).expose(), b.key(KeyPurpose::Minutes).expose(), "nodes agree");
+    assert_eq!(
+        key_of(load(GOOD, &[("RELAIS_SECRETS__MASTER_KEY", "short")]).expect_err("bad")),
+        "secrets.master_key"
+    );
+    // Without a key file or variable, a configuration gets a random key, never a shared one.
+    let (x, y) = (load(GOOD, &[]).expect("x"), load(GOOD, &[]).expect("y"));
+    assert_ne!(x.key(KeyPurpose::Minutes).expose(), y.key(KeyPurpose::Minutes).expose());
+}
