@@ -1,11 +1,11 @@
 //! The mail bridge wired into the binary: its workers in `relais serve`, and `relais mail …`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use tokio::{sync::watch, task::JoinSet};
+use tokio::sync::watch;
 
-use relais_appservice::{MatrixClient, Metrics};
+use relais_appservice::{MatrixClient, Metrics, health::Heartbeat};
 use relais_bridge::{
     digest,
     inbound::{listener, process::Inbound, smtp},
@@ -96,7 +96,7 @@ fn journal_path(config: &Config) -> std::path::PathBuf {
 /// Starts the bridge's workers in `relais serve`: lists for provisioned rooms, the outbox, the
 /// digest clock, the inbound worker and listener.
 pub async fn spawn(
-    tasks: &mut JoinSet<anyhow::Result<()>>,
+    tasks: &mut crate::supervise::Supervisor,
     config: &Arc<Config>,
     store: &Store,
     metrics: &Arc<Metrics>,
@@ -109,13 +109,16 @@ pub async fn spawn(
     let created = lists::sync_provisioned(store).await?;
     tracing::info!(created, "mail lists ready");
     let rx = stop.clone();
-    tasks.spawn(async move {
-        outbox.run(rx).await;
+    // A pass sends a batch; each mail is bounded by the SMTP client's timeouts.
+    let heartbeat = Heartbeat::new(metrics.clone(), "mail outbox");
+    tasks.spawn("mail outbox", Some(Duration::from_secs(600)), async move {
+        outbox.run(rx, heartbeat).await;
         Ok(())
     });
     let (store2, mail, rx) = (store.clone(), config.mail.clone(), stop.clone());
-    tasks.spawn(async move {
-        digest::run(store2, mail, rx).await;
+    let heartbeat = Heartbeat::new(metrics.clone(), "mail digests");
+    tasks.spawn("mail digests", Some(Duration::from_secs(600)), async move {
+        digest::run(store2, mail, rx, heartbeat).await;
         Ok(())
     });
     let inbound = Inbound::new(
@@ -126,7 +129,7 @@ pub async fn spawn(
         mailer(config)?,
     );
     let rx = stop.clone();
-    tasks.spawn(async move {
+    tasks.spawn("mail inbound", None, async move {
         inbound.run(rx).await;
         Ok(())
     });
@@ -140,7 +143,7 @@ pub async fn spawn(
         let delivery =
             Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
         let mut rx = stop.clone();
-        tasks.spawn(async move {
+        tasks.spawn("mail listener", None, async move {
             let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
             smtp::serve(listener, server, delivery, shutdown).await.context("mail listener")
         });

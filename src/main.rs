@@ -13,6 +13,7 @@ mod mail;
 mod provision;
 mod serve;
 mod stats;
+mod supervise;
 mod web;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};

@@ -8,7 +8,6 @@ use axum::Router;
 use tokio::{
     net::TcpListener,
     sync::{Notify, watch},
-    task::JoinSet,
 };
 
 use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
@@ -16,12 +15,10 @@ use relais_bots::BotHandler;
 use relais_bridge::BridgeHandler;
 use relais_core::Config;
 
-use crate::{commands::open_store, web};
+use crate::{commands::open_store, supervise::Supervisor, web};
 
-/// How long in-flight work may take to finish after a stop signal.
-const DRAIN: Duration = Duration::from_secs(30);
-
-type Tasks = JoinSet<anyhow::Result<()>>;
+/// How long the bots' clock may go without a pass (closing a large poll takes a while).
+const CLOCK_MAX_SILENCE: Duration = Duration::from_secs(600);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -29,7 +26,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let wakeup = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Tasks::new();
+    let mut tasks = Supervisor::new(metrics.clone());
 
     let state = Arc::new(AppState {
         config: config.clone(),
@@ -66,43 +63,62 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     // A provisioning run cut short by a crash (from the CLI or the referents' page) resumes now.
     let resume = crate::provision::applier(&config, &store, "serve:resume".into(), Default::default())?;
-    tokio::spawn(async move {
-        match resume.finish_pending().await {
-            Ok(report) if report.done + report.failed.len() > 0 => {
-                tracing::info!(
-                    done = report.done,
-                    failed = report.failed.len(),
-                    "finished an interrupted provisioning run"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(%error, "could not finish an interrupted provisioning run; the next one will")
-            }
-        }
-    });
+    tokio::spawn(resume_interrupted_run(resume));
     if config.provisioning.drift_interval_minutes > 0 {
         let applier = crate::provision::applier(&config, &store, "serve:drift".into(), Default::default())?;
         let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
-        tasks.spawn(drift_job(applier, every, stop_rx.clone()));
+        tasks.spawn("drift repair", None, drift_job(applier, every, stop_rx.clone()));
     }
     crate::mail::spawn(&mut tasks, &config, &store, &metrics, &stop_rx).await?;
     tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
     tokio::spawn(self_check(MatrixClient::new(&config, metrics.clone())?, config.appservice.id.clone()));
 
-    wait_for_stop_signal().await?;
-    tracing::info!("stopping: finishing in-flight work");
+    let failure = tokio::select! {
+        signal = wait_for_stop_signal() => {
+            signal?;
+            None
+        }
+        failure = tasks.failure() => Some(failure),
+    };
+    match &failure {
+        None => tracing::info!("stopping: finishing in-flight work"),
+        Some(failure) => {
+            tracing::error!(%failure, "stopping: a worker is down; the service manager restarts Relais")
+        }
+    }
     let _ = stop_tx.send(true);
-    drain(tasks).await;
+    tasks.drain().await;
     store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(failure) => {
+            Err(anyhow::anyhow!("{failure}; exiting so that the service manager restarts Relais"))
+        }
+    }
+}
+
+/// Finishes a provisioning run cut short by a crash.
+async fn resume_interrupted_run(applier: relais_provisioning::apply::Applier) {
+    match applier.finish_pending().await {
+        Ok(report) if report.done + report.failed.len() > 0 => {
+            tracing::info!(
+                done = report.done,
+                failed = report.failed.len(),
+                "finished an interrupted provisioning run"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not finish an interrupted provisioning run; the next one will")
+        }
+    }
 }
 
 /// The dispatcher with the features' handlers, the bot's encrypted device when configured, and
 /// the bots' clock (poll deadlines, scheduled broadcasts).
 fn spawn_features(
-    tasks: &mut Tasks,
+    tasks: &mut Supervisor,
     config: &Arc<Config>,
     store: &relais_core::Store,
     metrics: &Arc<Metrics>,
@@ -122,7 +138,9 @@ fn spawn_features(
     let dispatcher =
         Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
     let rx = stop_rx.clone();
-    tasks.spawn(async move {
+    // Past two leases, its events are someone else's: it is stuck.
+    let silence = Duration::from_secs(2 * u64::from(config.dispatch.lease_seconds).max(30));
+    tasks.spawn(relais_appservice::dispatch::WORKER, Some(silence), async move {
         dispatcher.run(rx).await;
         Ok(())
     });
@@ -133,7 +151,11 @@ fn spawn_features(
     };
     let broadcasts =
         relais_bots::broadcast::Broadcasts { store: store.clone(), client, config: config.clone() };
-    tasks.spawn(bot_clock(polls, broadcasts, stop_rx.clone()));
+    tasks.spawn(
+        CLOCK,
+        Some(CLOCK_MAX_SILENCE),
+        bot_clock(polls, broadcasts, metrics.clone(), stop_rx.clone()),
+    );
     Ok(())
 }
 
@@ -180,13 +202,17 @@ async fn self_check(client: MatrixClient, appservice_id: String) {
     }
 }
 
+const CLOCK: &str = "bots' clock";
+
 /// Closes polls at their deadline (reminding rooms before it) and sends scheduled broadcasts.
 async fn bot_clock(
     polls: relais_bots::poll::service::Polls,
     broadcasts: relais_bots::broadcast::Broadcasts,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     loop {
+        metrics.workers.beat(CLOCK);
         let now = relais_core::time::now_ms();
         if let Err(error) = polls.tick(now).await {
             tracing::warn!(%error, "poll deadlines: will try again");
@@ -237,7 +263,7 @@ async fn bind(what: &'static str, addr: std::net::SocketAddr) -> anyhow::Result<
 
 /// Serves `app` on `listener` until the stop signal; returns the bound address.
 fn serve_on(
-    tasks: &mut Tasks,
+    tasks: &mut Supervisor,
     what: &'static str,
     listener: TcpListener,
     app: Router,
@@ -245,7 +271,7 @@ fn serve_on(
 ) -> anyhow::Result<std::net::SocketAddr> {
     let bound = listener.local_addr()?;
     let mut rx = stop.clone();
-    tasks.spawn(async move {
+    tasks.spawn(what, None, async move {
         let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -253,23 +279,6 @@ fn serve_on(
             .with_context(|| format!("{what} listener"))
     });
     Ok(bound)
-}
-
-/// Waits for every task, at most [`DRAIN`]; unfinished events stay queued for the next start.
-async fn drain(mut tasks: Tasks) {
-    let drained = tokio::time::timeout(DRAIN, async {
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "task failed"),
-                Err(error) => tracing::error!(%error, "task panicked"),
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("in-flight work did not finish in time; unfinished events stay queued");
-    }
 }
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {

@@ -103,3 +103,40 @@ async fn user_and_alias_queries_and_legacy_paths() {
     assert!(health.status().is_success());
     assert!(relais.terminate().await.success(), "SIGTERM exits 0");
 }
+
+#[tokio::test]
+async fn health_lists_the_workers_and_a_dead_worker_stops_relais_for_a_restart() {
+    let mut relais = Relais::prepare(RelaisOptions::default());
+    relais.start().await;
+    let health = reqwest::get(format!("{}/health", relais.as_url)).await.expect("health");
+    assert_eq!(health.status(), 200);
+    let text = health.text().await.expect("text");
+    assert!(text.starts_with("ok\n") && text.contains("dispatcher: running"), "{text}");
+    assert!(text.contains("bots' clock: running"), "{text}");
+    assert_eq!(relais.metric("relais_worker_up{worker=\"dispatcher\"}").await, Some(1.0));
+    assert!(relais.terminate().await.success(), "SIGTERM still exits 0");
+
+    // The dispatcher dies (a panic): Relais does not go on looking healthy without it, it
+    // stops with a non-zero status so that systemd restarts it.
+    let mut child = tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(relais.config_path())
+        .arg("serve")
+        .env("RELAIS_TEST_FAIL_WORKER", "dispatcher")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn relais serve");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("relais stops by itself")
+        .expect("wait");
+    assert!(!status.success(), "non-zero exit: {status}");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .await
+        .expect("stderr");
+    assert!(stderr.contains("the dispatcher worker panicked"), "{stderr}");
+}

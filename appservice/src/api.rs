@@ -142,13 +142,31 @@ async fn ping(
     RumaResponse(send_ping::v1::Response::new())
 }
 
+/// `ok` (200) when the database answers and every worker runs and beats; otherwise 503 with
+/// what is wrong. One line per worker follows.
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(error) => {
-            tracing::error!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
-        }
+    use crate::health::WorkerState;
+    let workers = state.metrics.workers.report(relais_core::time::now_ms());
+    let mut lines = String::new();
+    let mut healthy = true;
+    for w in &workers {
+        let seconds = w.since_beat_ms / 1000;
+        let line = match &w.state {
+            WorkerState::Alive => format!("{}: running (last beat {seconds} s ago)\n", w.name),
+            WorkerState::Silent => format!("{}: STUCK (no beat for {seconds} s)\n", w.name),
+            WorkerState::Stopped(why) => format!("{}: STOPPED ({why})\n", w.name),
+        };
+        healthy &= w.state == WorkerState::Alive;
+        lines.push_str(&line);
+    }
+    if let Err(error) = state.store.ping().await {
+        tracing::error!(%error, "health check: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("database unreachable\n{lines}")).into_response();
+    }
+    if healthy {
+        (StatusCode::OK, format!("ok\n{lines}")).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("workers down\n{lines}")).into_response()
     }
 }
 

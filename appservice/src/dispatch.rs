@@ -38,6 +38,8 @@ pub trait EventHandler: Send + Sync + std::fmt::Debug {
 }
 
 const BATCH: i64 = 16;
+/// The dispatcher's name among `relais serve`'s workers (see [`crate::health`]).
+pub const WORKER: &str = "dispatcher";
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -74,6 +76,7 @@ impl Dispatcher {
         tracing::info!(worker = %self.owner, handlers = self.handlers.len(), "dispatcher started");
         let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
         while !*shutdown.borrow() {
+            self.metrics.workers.beat(WORKER);
             if last_prune.elapsed() >= PRUNE_EVERY {
                 self.prune().await;
                 last_prune = tokio::time::Instant::now();
@@ -113,6 +116,7 @@ impl Dispatcher {
                 renew_at = now_ms() + self.lease_ms() / 2;
             }
             self.process(&event).await;
+            self.metrics.workers.beat(WORKER);
         }
         for event in events {
             self.release(&event).await;

@@ -12,6 +12,7 @@ pub mod client;
 pub mod dispatch;
 mod error;
 mod extract;
+pub mod health;
 mod intake;
 pub mod metrics;
 pub mod registration;

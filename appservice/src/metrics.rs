@@ -38,6 +38,8 @@ pub struct Metrics {
     pub client_requests: Counter,
     pub client_retries: Counter,
     pub client_errors: Counter,
+    /// The long-running workers of `relais serve` and their heartbeats.
+    pub workers: crate::health::Workers,
 }
 
 impl Metrics {
@@ -92,6 +94,26 @@ impl Metrics {
         for (name, help, counter) in counters {
             // Writing to a String cannot fail.
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.get());
+        }
+        let workers = self.workers.report(relais_core::time::now_ms());
+        if !workers.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP relais_worker_up Whether a worker is running and beating (1) or stopped or stuck (0)."
+            );
+            let _ = writeln!(out, "# TYPE relais_worker_up gauge");
+            for w in &workers {
+                let up = u8::from(w.state == crate::health::WorkerState::Alive);
+                let _ = writeln!(out, "relais_worker_up{{worker=\"{}\"}} {up}", w.name);
+            }
+            let _ =
+                writeln!(out, "# HELP relais_worker_heartbeat_age_seconds Seconds since a worker last beat.");
+            let _ = writeln!(out, "# TYPE relais_worker_heartbeat_age_seconds gauge");
+            for w in &workers {
+                let age = w.since_beat_ms as f64 / 1000.0;
+                let _ =
+                    writeln!(out, "relais_worker_heartbeat_age_seconds{{worker=\"{}\"}} {age:.3}", w.name);
+            }
         }
         if let Some(q) = queue {
             let _ = writeln!(out, "# HELP relais_queue_events Events in the intake queue by state.");

@@ -40,8 +40,14 @@ pub async fn open_now(store: &Store, mail: &MailConfig) -> Result<Vec<(Digest, u
 }
 
 /// Checks every minute whether a digest is due; runs until `shutdown`.
-pub async fn run(store: Store, mail: MailConfig, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    store: Store,
+    mail: MailConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    heartbeat: relais_appservice::health::Heartbeat,
+) {
     loop {
+        heartbeat.beat();
         match open_due(&store, &mail, now_ms()).await {
             Ok(opened) => {
                 for (digest, queued) in opened {

@@ -24,7 +24,7 @@ use tokio::{
     task::JoinSet,
 };
 
-use relais_appservice::MatrixClient;
+use relais_appservice::{MatrixClient, health::Heartbeat};
 
 use super::{
     ballot::{BallotNotice, ballot_mail},
@@ -112,9 +112,10 @@ fn backoff_ms(attempts: i64) -> i64 {
 
 impl Outbox {
     /// Runs until `shutdown` turns true, sending whatever is due.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, heartbeat: Heartbeat) {
         self.recover().await;
         loop {
+            heartbeat.beat();
             if *shutdown.borrow() {
                 return;
             }
