@@ -104,14 +104,18 @@ impl DeviceHttp {
             )
             .map_err(|e| ClientError::Request(e.to_string()))?;
         let request = reqwest::Request::try_from(request).map_err(|e| ClientError::Request(e.to_string()))?;
-        let response =
-            self.http.execute(request).await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
         let mut builder = http::Response::builder().status(status);
         for (name, value) in response.headers() {
             builder = builder.header(name, value);
         }
-        let body = response.bytes().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let body =
+            response.bytes().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         if !status.is_success() {
             let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             return Err(ClientError::Matrix {

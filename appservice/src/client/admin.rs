@@ -38,7 +38,9 @@ impl MatrixClient {
 
     pub(super) async fn raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
         self.inner.metrics.client_requests.inc();
-        let response = request.send().await.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        // Without the URL: it may carry a token (`openid/userinfo?access_token=`).
+        let response =
+            request.send().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or_default();
         if status >= 400 {

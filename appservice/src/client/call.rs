@@ -118,10 +118,11 @@ impl MatrixClient {
         let response = match self.inner.http.execute(http_request).await {
             Ok(r) => r,
             Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
-                tracing::warn!(error = %e, "homeserver unreachable, will retry");
+                let error = e.without_url();
+                tracing::warn!(%error, "homeserver unreachable, will retry");
                 return Next::RetryAfter(None);
             }
-            Err(e) => return Next::Done(Err(ClientError::Unreachable(e.to_string()))),
+            Err(e) => return Next::Done(Err(ClientError::Unreachable(e.without_url().to_string()))),
         };
         classify::<R::IncomingResponse>(response).await
     }

@@ -123,3 +123,13 @@ async fn media_larger_than_the_limit_is_refused() {
     assert!(matches!(err, ClientError::Response(_)), "{err}");
     assert_eq!(client.download_media(mxc, 5000).await.expect("at the limit").0.len(), 5000);
 }
+
+#[tokio::test]
+async fn errors_never_carry_the_token_of_the_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let client =
+        MatrixClient::new(&config(&format!("http://127.0.0.1:{port}")), Arc::new(Metrics::default()))
+            .expect("client");
+    let err = client.openid_userinfo("openid-secret-token-123").await.expect_err("nobody listens");
+    assert!(!format!("{err} {err:?}").contains("openid-secret-token-123"), "{err:?}");
+}
