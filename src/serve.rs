@@ -53,6 +53,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         client: bot_client(&config, &metrics, device.as_ref())?,
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
+        limits: web::limit::Limits::default(),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
     });
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), &stop_rx)?;
 
@@ -273,7 +275,8 @@ fn serve_on(
     let mut rx = stop.clone();
     tasks.spawn(what, None, async move {
         let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
-        axum::serve(listener, app)
+        // With the peer's address: the web pages' rate limits are per client.
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .with_context(|| format!("{what} listener"))

@@ -175,3 +175,127 @@ async fn a_referent_signs_in_with_an_openid_token_from_their_matrix_session() {
     assert_eq!(status, 200);
     assert!(html.contains("Fédération Nord") && html.contains(&camille.user_id), "{html}");
 }
+
+/// Uploads `csv` for a dry run; returns the page and the upload id it offers to apply.
+async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
+    let part = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("nord.csv");
+    let form = reqwest::multipart::Form::new().part("fichier", part);
+    let resp = browser
+        .http
+        .post(format!("{}/relais/referent/import", browser.base))
+        .header("cookie", browser.cookie.clone().expect("signed in"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    let upload =
+        html.split("name=\"upload\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("upload id");
+    (html.clone(), upload.to_owned())
+}
+
+async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {
+    let resp = browser
+        .http
+        .post(format!("{}/relais/referent/appliquer", browser.base))
+        .header("cookie", browser.cookie.clone().expect("signed in"))
+        .form(form)
+        .send()
+        .await
+        .expect("apply");
+    resp.status().as_u16()
+}
+
+#[tokio::test]
+async fn an_openid_session_reads_and_dry_runs_but_applying_takes_the_password() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let camille_name = unique("camille");
+    let (camille, karim, lucas) = (
+        stack.synapse.register(&camille_name).await,
+        stack.synapse.register(&unique("karim")).await,
+        stack.synapse.register(&unique("lucas")).await,
+    );
+    let national = format!(
+        "{HEADER}{}{}",
+        row("1", "Camille", "Nord", "Référente numérique", "oui", &camille),
+        row("2", "Karim", "Nord", "", "oui", &karim)
+    );
+    let file = stack.relais.dir.path().join("national.csv");
+    std::fs::write(&file, &national).expect("csv");
+    let (status, _, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stderr}");
+
+    // Signed in with an OpenID token, as a widget (or anything replaying the token) would.
+    let http = redirectless();
+    let form = [("access_token", openid(&camille).await), ("matrix_server_name", "pcf.test".to_owned())];
+    let resp = http
+        .post(format!("{}/relais/connexion/openid", stack.relais.web_url))
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let browser = Browser { http, base: stack.relais.web_url.clone(), cookie: Some(cookie) };
+
+    let nord = format!("{}{}", national, row("4", "Lucas", "Nord", "", "oui", &lucas));
+    let (html, upload) = dry_run(&browser, &nord).await;
+    assert!(html.contains("name=\"mot_de_passe\""), "the plan asks for the password: {html}");
+    assert_eq!(apply(&browser, &[("upload", &upload)]).await, 401, "no password: refused");
+    assert_eq!(apply(&browser, &[("upload", &upload), ("mot_de_passe", "wrong")]).await, 401);
+    assert_eq!(lucas.try_join("#relais_nord:pcf.test").await, 403, "nothing applied");
+    let password = format!("pw-{camille_name}-Relais!");
+    assert_eq!(apply(&browser, &[("upload", &upload), ("mot_de_passe", &password)]).await, 303);
+    eventually("the import applied", Duration::from_secs(60), || async {
+        (lucas.try_join("#relais_nord:pcf.test").await == 200).then_some(())
+    })
+    .await;
+
+    // Camille is no longer a referent in the national file: her open session ends at once.
+    let demoted = national.replace("Référente numérique", "");
+    std::fs::write(&file, demoted).expect("csv");
+    let (status, _, stderr) = stack.relais.cli(&["provision", &file.display().to_string(), "--force"]);
+    assert!(status.success(), "{stderr}");
+    let (status, html) = browser.get("/relais/referent").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Se connecter") && !html.contains("Fédération Nord"), "{html}");
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_account_and_forms_are_small() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let (camille_name, ines_name) = (unique("camille"), unique("ines"));
+    let (camille, ines) =
+        (stack.synapse.register(&camille_name).await, stack.synapse.register(&ines_name).await);
+    let csv = format!(
+        "{HEADER}{}{}",
+        row("1", "Camille", "Nord", "Référente numérique", "oui", &camille),
+        row("3", "Inès", "Paris", "Secrétaire fédérale", "oui", &ines)
+    );
+    let file = stack.relais.dir.path().join("national.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, _, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stderr}");
+
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    // Guessing Camille's password: five tries, then refused before reaching the homeserver,
+    // even with the right password.
+    for _ in 0..5 {
+        assert_eq!(browser.sign_in(&camille.user_id, "guess").await, 401);
+    }
+    assert_eq!(browser.sign_in(&camille.user_id, &format!("pw-{camille_name}-Relais!")).await, 429);
+    // Inès, from the same network, still signs in: the attacker did not lock everyone out.
+    assert_eq!(browser.sign_in(&ines.user_id, &format!("pw-{ines_name}-Relais!")).await, 303);
+
+    let big = "x".repeat(200 * 1024);
+    let resp = browser
+        .http
+        .post(format!("{}/relais/connexion", browser.base))
+        .form(&[("identifiant", big.as_str()), ("mot_de_passe", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 413, "a form larger than 64 KiB is refused");
+}

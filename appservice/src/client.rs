@@ -12,6 +12,7 @@ mod ghosts;
 mod ops;
 pub mod rooms;
 pub use encryption::{DeviceLogin, RoomEncryption};
+pub use ghosts::MediaDownload;
 #[cfg(test)]
 mod tests;
 

@@ -13,6 +13,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use futures_util::StreamExt;
 
 use relais_bridge::{keys::Keys, messages::mode_label};
 use relais_core::{config::DeliveryMode, store::mail::MemberList};
@@ -41,18 +42,29 @@ async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) ->
     let Some((mxc, name)) = message.filter(|m| !m.redacted).and_then(|m| Some((m.media_url?, m.body))) else {
         return invalid();
     };
-    match state.client.download_media(mxc.as_str().into(), MEDIA_LIMIT).await {
-        Ok((data, content_type)) => {
+    match state.client.open_media(mxc.as_str().into(), MEDIA_LIMIT).await {
+        Ok(media) => {
             let safe: String =
                 name.chars().filter(|c| c.is_ascii_alphanumeric() || ".-_ ".contains(*c)).collect();
+            // Streamed: nothing of the file is held in memory beyond a chunk, and a file whose
+            // size was not announced is cut at the limit.
+            let mut sent = 0u64;
+            let body = media.response.bytes_stream().map(move |chunk| {
+                let chunk = chunk.map_err(|e| std::io::Error::other(e.without_url()))?;
+                sent += chunk.len() as u64;
+                if sent > MEDIA_LIMIT {
+                    return Err(std::io::Error::other("media larger than the limit"));
+                }
+                Ok(chunk)
+            });
             (
                 [
-                    (axum::http::header::CONTENT_TYPE, content_type),
+                    (axum::http::header::CONTENT_TYPE, media.content_type),
                     (axum::http::header::CONTENT_DISPOSITION, format!("inline; filename=\"{safe}\"")),
                     (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
                     (axum::http::header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
                 ],
-                data,
+                axum::body::Body::from_stream(body),
             )
                 .into_response()
         }

@@ -3,19 +3,23 @@
 
 mod courriel;
 mod lien;
+pub mod limit;
 mod onboarding;
 mod page;
 mod referent;
 mod vote;
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::State,
-    response::{Html, IntoResponse},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
+use tokio::sync::Semaphore;
 
 use relais_appservice::MatrixClient;
 use relais_core::{Config, Store};
@@ -28,26 +32,79 @@ pub struct WebState {
     pub store: Store,
     pub client: MatrixClient,
     pub applier: Applier,
+    pub limits: limit::Limits,
+    /// Requests being answered; past [`MAX_IN_FLIGHT`], new ones get 503 at once.
+    pub in_flight: Arc<Semaphore>,
 }
 
-/// Largest membership file accepted from the page (a national export is ~8 MB).
+/// Largest membership file accepted from the page (a national export is ~8 MB); only the
+/// import route takes it.
 const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
+/// Largest body of every other form.
+const FORM_LIMIT: usize = 64 * 1024;
+/// Requests answered at once by one node.
+pub const MAX_IN_FLIGHT: usize = 256;
 
 const INDEX: &str = "<p>La messagerie du Parti : vos fédérations, sections et cellules, par l'application \
     de discussion ou par courriel.</p>";
 
 pub fn router(state: Arc<WebState>) -> Router {
+    // Pages opened by a token in their URL: limited per client address, so tokens cannot be
+    // guessed by volume.
+    let token_pages = Router::new()
+        .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
+        .merge(courriel::routes())
+        .merge(vote::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_token_pages));
     Router::new()
         .route("/", get(|| async { Html(page::page("Relais", INDEX)) }))
         .route("/health", get(|| async { "ok\n" }))
-        .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(referent::routes())
-        .merge(courriel::routes())
         .merge(lien::routes())
-        .merge(vote::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
+        .merge(token_pages)
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), cap_in_flight))
         .with_state(state)
+}
+
+/// 503 at once when [`MAX_IN_FLIGHT`] requests are being answered.
+async fn cap_in_flight(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "Service surchargé : réessayez.\n",
+        )
+            .into_response();
+    };
+    next.run(request).await
+}
+
+async fn limit_token_pages(
+    State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let ip = limit::client_ip(peer, &headers);
+    if !state.limits.tokens_by_address.allow(&ip.to_string()) {
+        return too_many_requests();
+    }
+    next.run(request).await
+}
+
+/// 429 with a page saying when to try again.
+pub(crate) fn too_many_requests() -> Response {
+    let body = "<p class=\"error\" role=\"alert\">Trop de tentatives depuis votre connexion : \
+                réessayez dans une minute.</p>";
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, limit::RETRY_AFTER.as_secs().to_string())],
+        Html(page::page("Trop de tentatives", body)),
+    )
+        .into_response()
 }
 
 /// Client discovery (`/.well-known/matrix/client`), for deployments where Relais's web listener

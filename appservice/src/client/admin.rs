@@ -69,8 +69,15 @@ impl MatrixClient {
     }
 
     /// Checks a user's password with the homeserver (a password login, then logout of that
-    /// session at once); returns the user id the homeserver confirmed.
-    pub async fn verify_password(&self, user: &str, password: &str) -> Result<OwnedUserId, ClientError> {
+    /// session at once); returns the user id the homeserver confirmed. `client_ip`, the address
+    /// the attempt came from, is passed on (`X-Forwarded-For`) so that the homeserver's
+    /// per-address limit counts that client, not Relais.
+    pub async fn verify_password(
+        &self,
+        user: &str,
+        password: &str,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<OwnedUserId, ClientError> {
         let url = format!("{}/_matrix/client/v3/login", self.inner.base_url);
         let body = json!({
             "type": "m.login.password",
@@ -78,7 +85,11 @@ impl MatrixClient {
             "password": password,
             "initial_device_display_name": "Relais (vérification)",
         });
-        let session: Value = self.raw(self.inner.http.post(&url).json(&body)).await?;
+        let mut request = self.inner.http.post(&url).json(&body);
+        if let Some(ip) = client_ip {
+            request = request.header("x-forwarded-for", ip.to_string());
+        }
+        let session: Value = self.raw(request).await?;
         let user_id = session["user_id"].as_str().and_then(|u| OwnedUserId::try_from(u).ok());
         if let Some(token) = session["access_token"].as_str() {
             let logout = format!("{}/_matrix/client/v3/logout", self.inner.base_url);

@@ -61,17 +61,33 @@ impl MatrixClient {
     }
 
     /// Downloads media (authenticated media API, as the appservice); returns the bytes and the
-    /// content type. Only a valid `mxc://server/id` is fetched, each part encoded, so a crafted
-    /// URI cannot reach any other endpoint with the appservice's token. Refuses a file larger
-    /// than `max_bytes` without reading past the limit.
+    /// content type. Refuses a file larger than `max_bytes` without reading past the limit.
     pub async fn download_media(
         &self,
         mxc: &ruma::MxcUri,
         max_bytes: u64,
     ) -> Result<(Vec<u8>, String), ClientError> {
+        let mut media = self.open_media(mxc, max_bytes).await?;
+        let mut data = Vec::new();
+        while let Some(chunk) =
+            media.response.chunk().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?
+        {
+            if (data.len() + chunk.len()) as u64 > max_bytes {
+                return Err(too_large());
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok((data, media.content_type))
+    }
+
+    /// Starts downloading media, for a caller that streams it on: only a valid
+    /// `mxc://server/id` is fetched, each part encoded, so a crafted URI cannot reach any other
+    /// endpoint with the appservice's token. A file announced larger than `max_bytes` is
+    /// refused; the caller stops reading at `max_bytes` when the size was not announced.
+    pub async fn open_media(&self, mxc: &ruma::MxcUri, max_bytes: u64) -> Result<MediaDownload, ClientError> {
         let url = self.media_download_url(mxc)?;
         self.inner.metrics.client_requests.inc();
-        let mut response = self
+        let response = self
             .inner
             .http
             .get(&url)
@@ -87,7 +103,6 @@ impl MatrixClient {
                 message: "media download".into(),
             });
         }
-        let too_large = || ClientError::Response("media larger than the limit".into());
         if response.content_length().is_some_and(|n| n > max_bytes) {
             return Err(too_large());
         }
@@ -97,16 +112,7 @@ impl MatrixClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let mut data = Vec::new();
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?
-        {
-            if (data.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_large());
-            }
-            data.extend_from_slice(&chunk);
-        }
-        Ok((data, content_type))
+        Ok(MediaDownload { content_type, response })
     }
 
     /// `/_matrix/client/v1/media/download/{server}/{id}` for a valid `mxc://` URI only.
@@ -163,6 +169,17 @@ impl MatrixClient {
             .map(str::to_owned)
             .ok_or_else(|| ClientError::Response("no event_id in the send answer".into()))
     }
+}
+
+/// Media being downloaded: its type, and the response to read its body from.
+#[derive(Debug)]
+pub struct MediaDownload {
+    pub content_type: String,
+    pub response: reqwest::Response,
+}
+
+fn too_large() -> ClientError {
+    ClientError::Response("media larger than the limit".into())
 }
 
 fn urlencode(s: &str) -> String {

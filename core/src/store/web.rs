@@ -11,6 +11,34 @@ pub struct WebSession {
     pub user_id: String,
     /// Federation key (slug) the referent may see.
     pub federation: String,
+    pub method: SignInMethod,
+}
+
+/// How a referent proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// Their Matrix password, checked by the homeserver: every action.
+    Password,
+    /// An OpenID token of their Matrix session: not bound to Relais (any widget they approved
+    /// could replay it), so reading and dry runs only.
+    OpenId,
+}
+
+impl SignInMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::OpenId => "openid",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "password" => Ok(Self::Password),
+            "openid" => Ok(Self::OpenId),
+            other => Err(StoreError::Corrupt(format!("web_session.method {other:?}"))),
+        }
+    }
 }
 
 /// A file uploaded for a dry run.
@@ -42,12 +70,14 @@ impl Store {
             .execute(self.pool())
             .await?;
         sqlx::query(
-            "INSERT INTO web_session (token_hash, user_id, federation, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO web_session (token_hash, user_id, federation, expires_at, method) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(&session.user_id)
         .bind(&session.federation)
         .bind(now_ms() + ttl_ms)
+        .bind(session.method.as_str())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -55,20 +85,18 @@ impl Store {
 
     pub async fn session_get(&self, token_hash: &str) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, federation FROM web_session WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT user_id, federation, method FROM web_session WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(self.pool())
         .await?;
-        Ok(row
-            .map(|r| {
-                Ok::<_, sqlx::Error>(WebSession {
-                    user_id: r.try_get("user_id")?,
-                    federation: r.try_get("federation")?,
-                })
-            })
-            .transpose()?)
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(WebSession {
+            user_id: r.try_get("user_id")?,
+            federation: r.try_get("federation")?,
+            method: SignInMethod::parse(&r.try_get::<String, _>("method")?)?,
+        }))
     }
 
     pub async fn session_delete(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -1,17 +1,17 @@
 //! Import from the page: upload → dry run shown as a readable diff → apply (same guard as the
 //! CLI), running in the background while the dashboard shows progress.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 
 use axum::{
     Form,
-    extract::{Multipart, State},
+    extract::{ConnectInfo, Multipart, State},
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use relais_core::store::web::{Upload, WebSession};
+use relais_core::store::web::{SignInMethod, Upload, WebSession};
 use relais_provisioning::{
     onboarding::{escape, new_token},
     plan::Action,
@@ -120,8 +120,12 @@ pub async fn dry_run(
             rooms.insert(room.clone(), name.clone());
         }
     }
-    Html(page("Ce que l'import changerait", &plan_body(&outcome, &upload.upload_id, &state, &rooms)))
-        .into_response()
+    let ask_password = session.method == SignInMethod::OpenId;
+    Html(page(
+        "Ce que l'import changerait",
+        &plan_body(&outcome, &upload.upload_id, &state, &rooms, ask_password),
+    ))
+    .into_response()
 }
 
 fn plan_body(
@@ -129,6 +133,7 @@ fn plan_body(
     upload_id: &str,
     state: &WebState,
     rooms: &BTreeMap<String, String>,
+    ask_password: bool,
 ) -> String {
     let r = &outcome.report;
     let mut body = format!("<p>{} adhérents lus, {} lignes en erreur.</p>", r.rows.len(), r.errors.len());
@@ -161,9 +166,15 @@ fn plan_body(
     } else {
         String::new()
     };
+    let password = if ask_password {
+        "<label for=\"mdp\">Mot de passe de votre compte Matrix (pour confirmer)</label>\
+         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"current-password\" required>"
+    } else {
+        ""
+    };
     body.push_str(&format!(
         "<form method=\"post\" action=\"/relais/referent/appliquer\"><input type=\"hidden\" name=\"upload\" \
-         value=\"{}\">{confirm}<button type=\"submit\">Appliquer</button></form>\
+         value=\"{}\">{confirm}{password}<button type=\"submit\">Appliquer</button></form>\
          <p><a href=\"/relais/referent\">Annuler</a></p>",
         escape(upload_id)
     ));
@@ -213,16 +224,42 @@ fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> String
 pub struct ApplyForm {
     upload: String,
     confirmer: Option<String>,
+    /// Asked when the session came from an OpenID token (see `SignInMethod`).
+    mot_de_passe: Option<String>,
 }
 
 pub async fn apply(
     State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<ApplyForm>,
 ) -> Response {
     let Some(session) = session(&state, &headers).await else {
         return Html(login_page(None)).into_response();
     };
+    if session.method == SignInMethod::OpenId {
+        // An OpenID token is not bound to Relais: a widget the referent approved could have
+        // replayed it. Changing the membership takes the password.
+        let ip = super::super::limit::client_ip(peer, &headers);
+        if !state.limits.sign_in_by_account.allow(&session.user_id.to_lowercase()) {
+            return super::super::too_many_requests();
+        }
+        let password = form.mot_de_passe.as_deref().unwrap_or_default();
+        match state.client.verify_password(&session.user_id, password, Some(ip)).await {
+            Ok(user) if user.as_str() == session.user_id => {}
+            Ok(_) | Err(relais_appservice::ClientError::Matrix { status: 400..=403, .. }) => {
+                return error_page(
+                    StatusCode::UNAUTHORIZED,
+                    "Mot de passe incorrect : pour appliquer un import, confirmez avec le mot de passe \
+                     de votre compte Matrix.",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check a referent's password");
+                return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible.");
+            }
+        }
+    }
     let upload = match state.store.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {

@@ -7,18 +7,18 @@ mod dashboard;
 mod import;
 mod widget;
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Form, Router,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
 
-use relais_core::store::web::WebSession;
+use relais_core::store::web::{SignInMethod, WebSession};
 use relais_provisioning::{
     desired::federation_key,
     model::{MemberRow, Role},
@@ -37,7 +37,10 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/relais/connexion/openid", post(sign_in_openid))
         .route("/relais/referent/widget", get(widget::show))
         .route("/relais/deconnexion", post(sign_out))
-        .route("/relais/referent/import", post(import::dry_run))
+        .route(
+            "/relais/referent/import",
+            post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
+        )
         .route("/relais/referent/appliquer", post(import::apply))
 }
 
@@ -50,10 +53,18 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The signed-in referent, if any.
+/// The signed-in referent, if any, and still a referent of the same federation in the
+/// membership file: a referent who lost the role, lapsed or moved loses the session at once.
 pub(super) async fn session(state: &WebState, headers: &HeaderMap) -> Option<WebSession> {
-    let token = session_token(headers)?;
-    state.store.session_get(&token_hash(&token)).await.ok().flatten()
+    let hash = token_hash(&session_token(headers)?);
+    let session = state.store.session_get(&hash).await.ok().flatten()?;
+    match federation_of(state, &session.user_id).await {
+        Some((federation, _)) if federation == session.federation => Some(session),
+        _ => {
+            let _ = state.store.session_delete(&hash).await;
+            None
+        }
+    }
 }
 
 pub(super) fn login_page(error: Option<&str>) -> String {
@@ -86,25 +97,41 @@ async fn federation_of(state: &WebState, user_id: &str) -> Option<(String, Strin
     (row.active && manages).then(|| (federation_key(&row.federation), row.federation))
 }
 
-async fn sign_in(State(state): State<Arc<WebState>>, Form(form): Form<SignIn>) -> Response {
-    let user_id = match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe).await {
-        Ok(user_id) => user_id,
-        Err(e) if e.errcode() == Some("M_FORBIDDEN") || e.errcode() == Some("M_INVALID_PARAM") => {
-            let page = login_page(Some("Identifiant ou mot de passe incorrect."));
-            return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check a referent's password");
-            let page =
-                login_page(Some("Le serveur de messagerie ne répond pas : réessayez dans quelques minutes."));
-            return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
-        }
-    };
-    start_session(&state, user_id.as_str()).await
+async fn sign_in(
+    State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    let ip = super::limit::client_ip(peer, &headers);
+    let account = form.identifiant.trim().to_lowercase();
+    // Both buckets are spent on every attempt: spreading guesses over accounts or addresses
+    // does not help.
+    let by_address = state.limits.sign_in_by_address.allow(&ip.to_string());
+    let by_account = state.limits.sign_in_by_account.allow(&account);
+    if !(by_address && by_account) {
+        return super::too_many_requests();
+    }
+    let user_id =
+        match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe, Some(ip)).await {
+            Ok(user_id) => user_id,
+            Err(e) if e.errcode() == Some("M_FORBIDDEN") || e.errcode() == Some("M_INVALID_PARAM") => {
+                let page = login_page(Some("Identifiant ou mot de passe incorrect."));
+                return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check a referent's password");
+                let page = login_page(Some(
+                    "Le serveur de messagerie ne répond pas : réessayez dans quelques minutes.",
+                ));
+                return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+            }
+        };
+    start_session(&state, user_id.as_str(), SignInMethod::Password).await
 }
 
 /// A session for `user_id` if they manage a federation: the cookie and the dashboard.
-async fn start_session(state: &WebState, user_id: &str) -> Response {
+async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) -> Response {
     let Some((federation, _)) = federation_of(state, user_id).await else {
         let page = login_page(Some(
             "Cet espace est réservé aux référents numériques et aux secrétaires fédéraux inscrits dans le fichier des adhérents.",
@@ -112,7 +139,7 @@ async fn start_session(state: &WebState, user_id: &str) -> Response {
         return (StatusCode::FORBIDDEN, Html(page)).into_response();
     };
     let token = new_token();
-    let session = WebSession { user_id: user_id.to_owned(), federation };
+    let session = WebSession { user_id: user_id.to_owned(), federation, method };
     if state.store.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, Html(login_page(Some("Service indisponible."))))
             .into_response();
@@ -134,13 +161,22 @@ pub struct OpenIdSignIn {
     matrix_server_name: String,
 }
 
-async fn sign_in_openid(State(state): State<Arc<WebState>>, Form(form): Form<OpenIdSignIn>) -> Response {
+async fn sign_in_openid(
+    State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<OpenIdSignIn>,
+) -> Response {
+    let ip = super::limit::client_ip(peer, &headers);
+    if !state.limits.sign_in_by_address.allow(&ip.to_string()) {
+        return super::too_many_requests();
+    }
     if form.matrix_server_name != state.config.homeserver.server_name.as_str() {
         let page = login_page(Some("Ce jeton vient d'un autre serveur Matrix que celui du Parti."));
         return (StatusCode::FORBIDDEN, Html(page)).into_response();
     }
     match state.client.openid_userinfo(&form.access_token).await {
-        Ok(user_id) => start_session(&state, user_id.as_str()).await,
+        Ok(user_id) => start_session(&state, user_id.as_str(), SignInMethod::OpenId).await,
         Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => {
             let page =
                 login_page(Some("Jeton de connexion invalide ou expiré : reconnectez-vous depuis Element."));
