@@ -3,6 +3,7 @@
 //! Loading fails with one [`ConfigError`] that names the offending key and says what to do.
 
 mod env;
+mod peers;
 mod validate;
 
 use std::{net::SocketAddr, path::Path};
@@ -11,6 +12,7 @@ use ruma::{OwnedServerName, OwnedUserId, UserId};
 use serde::Deserialize;
 use url::Url;
 
+pub use self::peers::IpNet;
 use crate::Secret;
 
 /// The whole configuration of a Relais deployment.
@@ -202,6 +204,18 @@ pub struct MailConfig {
     /// `smtp` or `lmtp` on `inbound_bind`.
     #[serde(default = "defaults::inbound_protocol")]
     pub inbound_protocol: InboundProtocol,
+    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`) allowed to connect to the listener;
+    /// others get 554 at connect. Empty: any peer, which is refused at load time unless
+    /// `inbound_bind` is a loopback address. From the environment: comma-separated.
+    #[serde(default, deserialize_with = "env::list")]
+    pub inbound_allowed_peers: Vec<IpNet>,
+    /// Sessions served at once; one more is answered 421 and closed.
+    #[serde(default = "defaults::inbound_max_connections", deserialize_with = "env::lenient")]
+    pub inbound_max_connections: u32,
+    /// How long the listener waits for each read from (or write to) a peer, commands and
+    /// message data alike, before closing the session with 421.
+    #[serde(default = "defaults::inbound_timeout_seconds", deserialize_with = "env::lenient")]
+    pub inbound_timeout_seconds: u64,
     /// Delivery mode of email subscribers who did not choose: `message`, `daily` or `weekly`.
     #[serde(default = "defaults::default_mode")]
     pub default_mode: DeliveryMode,
@@ -317,6 +331,9 @@ impl Default for MailConfig {
             domain: None,
             inbound_bind: None,
             inbound_protocol: defaults::inbound_protocol(),
+            inbound_allowed_peers: Vec::new(),
+            inbound_max_connections: defaults::inbound_max_connections(),
+            inbound_timeout_seconds: defaults::inbound_timeout_seconds(),
             default_mode: defaults::default_mode(),
             digest_time: defaults::digest_time(),
             weekly_day: defaults::weekly_day(),
@@ -383,6 +400,13 @@ mod defaults {
     }
     pub fn inbound_protocol() -> super::InboundProtocol {
         super::InboundProtocol::Smtp
+    }
+    pub fn inbound_max_connections() -> u32 {
+        100
+    }
+    /// RFC 5321 §4.5.3.2 asks for at least 5 minutes waiting for a command.
+    pub fn inbound_timeout_seconds() -> u64 {
+        300
     }
     pub fn default_mode() -> super::DeliveryMode {
         super::DeliveryMode::Daily
