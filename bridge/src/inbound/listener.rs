@@ -75,6 +75,8 @@ pub fn server_config(config: &Config, domain: &str) -> ServerConfig {
         hostname: domain.to_owned(),
         max_message_bytes: usize::try_from(config.mail.max_inbound_bytes).unwrap_or(usize::MAX),
         max_recipients: 50,
-        idle_timeout: Duration::from_secs(300),
+        timeout: Duration::from_secs(config.mail.inbound_timeout_seconds),
+        max_connections: usize::try_from(config.mail.inbound_max_connections).unwrap_or(usize::MAX),
+        allowed_peers: config.mail.inbound_allowed_peers.clone(),
     }
 }
