@@ -75,8 +75,9 @@ pub struct Envelope {
 
 /// What the server asks of its owner.
 pub trait Delivery: Send + Sync + 'static {
-    /// At `RCPT TO`: is this recipient accepted?
-    fn check_recipient(&self, rcpt: &str) -> Result<(), Reply>;
+    /// At `RCPT TO`: is this recipient accepted? Refusing here, during the dialogue, leaves the
+    /// answer to the sending MTA instead of mailing it to a sender who may be forged.
+    fn check_recipient(&self, rcpt: &str) -> impl Future<Output = Result<(), Reply>> + Send;
     /// After `DATA`: stores the message durably; one result per recipient, in order. The
     /// server answers 250 only for `Ok`.
     fn deliver(
@@ -295,7 +296,7 @@ impl<'a, D: Delivery> Session<'a, D> {
                 return self.refused(output).await;
             }
         };
-        match self.command(&text) {
+        match self.command(&text).await {
             Step::Reply(reply) => {
                 output.send(&reply.line()).await?;
                 if reply.code >= 500 {
@@ -326,14 +327,14 @@ impl<'a, D: Delivery> Session<'a, D> {
         Ok(Next::Close)
     }
 
-    fn command(&mut self, line: &str) -> Step {
+    async fn command(&mut self, line: &str) -> Step {
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         match (verb.to_ascii_uppercase().as_str(), self.config.protocol) {
             ("EHLO", Protocol::Smtp) | ("LHLO", Protocol::Lmtp) => self.hello(arg, true),
             ("HELO", Protocol::Smtp) => self.hello(arg, false),
             ("HELO" | "EHLO", Protocol::Lmtp) => Step::Reply(Reply::new(500, "5.5.1", "Use LHLO")),
             ("MAIL", _) => Step::Reply(self.mail(arg)),
-            ("RCPT", _) => Step::Reply(self.rcpt(arg)),
+            ("RCPT", _) => Step::Reply(self.rcpt(arg).await),
             ("DATA", _) if self.rcpt_to.is_empty() => Step::Reply(bad_sequence()),
             ("DATA", _) => Step::Data,
             ("RSET", _) => {
@@ -381,7 +382,7 @@ impl<'a, D: Delivery> Session<'a, D> {
         ok("Sender OK")
     }
 
-    fn rcpt(&mut self, arg: &str) -> Reply {
+    async fn rcpt(&mut self, arg: &str) -> Reply {
         if self.mail_from.is_none() {
             return bad_sequence();
         }
@@ -391,7 +392,7 @@ impl<'a, D: Delivery> Session<'a, D> {
         if self.rcpt_to.len() >= self.config.max_recipients {
             return Reply::new(452, "4.5.3", "Too many recipients");
         }
-        match self.delivery.check_recipient(&path) {
+        match self.delivery.check_recipient(&path).await {
             Ok(()) => {
                 self.rcpt_to.push(path);
                 ok("Recipient OK")

@@ -16,7 +16,7 @@ struct Memory {
 }
 
 impl Delivery for Memory {
-    fn check_recipient(&self, rcpt: &str) -> Result<(), Reply> {
+    async fn check_recipient(&self, rcpt: &str) -> Result<(), Reply> {
         if rcpt.starts_with("inconnu") { Err(Reply::new(550, "5.1.1", "Unknown")) } else { Ok(()) }
     }
 
