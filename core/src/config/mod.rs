@@ -229,6 +229,12 @@ pub struct MailConfig {
     /// changing it invalidates the links in mail already sent.
     #[serde(default)]
     pub secret: Option<Secret>,
+    /// Automatic answers (refusal explanations, unsubscribe confirmations) sent to one address
+    /// per clock hour, counted across nodes. They go only to a sender the MTA authenticated
+    /// (`Authentication-Results`: DMARC, or aligned DKIM or SPF, passed for the envelope
+    /// sender's domain), never to the null sender; 0: no automatic answer at all.
+    #[serde(default = "defaults::answers_per_hour", deserialize_with = "env::lenient")]
+    pub answers_per_hour: u32,
     /// How the sender of incoming mail is authenticated: `upstream` trusts the
     /// `Authentication-Results` header added by the MTA named `authserv_id` (SPF/DKIM/DMARC
     /// checked there); `none` accepts any sender (development only).
@@ -338,6 +344,7 @@ impl Default for MailConfig {
             digest_time: defaults::digest_time(),
             weekly_day: defaults::weekly_day(),
             secret: None,
+            answers_per_hour: defaults::answers_per_hour(),
             inbound_auth: defaults::inbound_auth(),
             authserv_id: None,
             max_inbound_bytes: defaults::max_inbound_bytes(),
@@ -407,6 +414,9 @@ mod defaults {
     /// RFC 5321 §4.5.3.2 asks for at least 5 minutes waiting for a command.
     pub fn inbound_timeout_seconds() -> u64 {
         300
+    }
+    pub fn answers_per_hour() -> u32 {
+        5
     }
     pub fn default_mode() -> super::DeliveryMode {
         super::DeliveryMode::Daily
