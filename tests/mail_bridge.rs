@@ -1,7 +1,8 @@
 //! The mail bridge against the real Synapse and a real SMTP server (aiosmtpd): a section room
 //! mirrored to a list, a daily digest, the preferences page, each-message mail with list
 //! headers, a reply by email (sent with smtplib) posted into the room by the member's ghost,
-//! refusals that post nothing, redactions, and one-click unsubscribe.
+//! refusals that post nothing (and answer only authenticated senders), redactions, and one-click
+//! unsubscribe.
 
 mod common;
 
@@ -158,37 +159,55 @@ async fn a_section_reads_by_mail_and_answers_into_the_room() {
     );
 }
 
+/// Refusals post nothing; the sender is told why only when the MTA authenticated the address
+/// the answer goes to, and a few times an hour at most: anything else would be backscatter.
 #[tokio::test]
-async fn refused_mail_posts_nothing_and_says_why() {
-    let world =
-        world(&[("RELAIS_MAIL__DEFAULT_MODE", "message"), ("RELAIS_MAIL__MAX_INBOUND_BYTES", "100000")])
-            .await;
+async fn refused_mail_posts_nothing_and_explains_only_to_authenticated_senders() {
+    let world = world(&[
+        ("RELAIS_MAIL__DEFAULT_MODE", "message"),
+        ("RELAIS_MAIL__MAX_INBOUND_BYTES", "100000"),
+        ("RELAIS_MAIL__ANSWERS_PER_HOUR", "1"),
+    ])
+    .await;
     world.paul.send_text(&world.room, "Assemblée générale le 12.").await;
     let mail = wait_mail(&world.smtp, JEANNE, "Assemblée générale").await;
     let jeanne_key = mail.reply_to();
     let marc_key = wait_mail(&world.smtp, MARC, "Assemblée générale").await.reply_to();
     let inbound = world.inbound;
 
-    // A tampered reply address is refused during the SMTP dialogue.
+    // A tampered reply address, or an address that is no list, is refused during the SMTP
+    // dialogue: the sending server answers, not Relais.
     let tampered = jeanne_key.replace("+r.", "+r.9");
     let answer =
         mail::send(inbound, JEANNE, &tampered, &mail::reply(GOOD_AUTH, JEANNE, &tampered, "Re", "", "x"));
     assert!(answer.starts_with("refused 550"), "{answer}");
+    let nowhere = format!("pas-une-liste@{DOMAIN}");
+    let answer =
+        mail::send(inbound, JEANNE, &nowhere, &mail::reply(GOOD_AUTH, JEANNE, &nowhere, "Hello", "", "x"));
+    assert!(answer.starts_with("refused 550 5.1.1"), "{answer}");
     // Too big: refused at the end of DATA.
     let big = mail::reply(GOOD_AUTH, JEANNE, &jeanne_key, "Re", "", &"x".repeat(150_000));
     let answer = mail::send(inbound, JEANNE, &jeanne_key, &big);
     assert!(answer.starts_with("refused 552"), "{answer}");
 
-    // Accepted, then refused with an explanation: spoofed (DMARC fails), Jeanne's key used by
-    // someone else, broken mail. An auto-reply is dropped without an answer.
-    let spoof_auth = "mx.pcf.test; spf=fail smtp.mailfrom=example.org; dmarc=fail header.from=example.org";
+    // Accepted, then refused without an answer: spoofed (DMARC fails); a forged envelope sender
+    // (SPF fails for it) on a mail from Marc with Jeanne's key; an auto-reply.
+    let spoof_auth = "mx.pcf.test; spf=fail smtp.mailfrom=evil.example; dmarc=fail header.from=example.org";
     let spoofed = mail::reply(spoof_auth, JEANNE, &jeanne_key, "Re", "", "Je suis Jeanne, vraiment.");
     assert_eq!(mail::send(inbound, "spoofer@evil.example", &jeanne_key, &spoofed), "accepted");
+    let victim_auth = "mx.pcf.test; spf=fail smtp.mailfrom=victime.example; dkim=pass header.d=example.org; \
+        dmarc=pass header.from=example.org";
+    let forged = mail::reply(victim_auth, MARC, &jeanne_key, "Re", "", "Pour la victime");
+    assert_eq!(mail::send(inbound, "victime@victime.example", &jeanne_key, &forged), "accepted");
+    // Refused with an explanation to an authenticated sender: Jeanne's key used by Marc, broken
+    // mail (explained once: one answer an hour per address here, the second is not).
     let other = mail::reply(GOOD_AUTH, MARC, &jeanne_key, "Re", "", "Marc avec la clé de Jeanne");
     assert_eq!(mail::send(inbound, MARC, &jeanne_key, &other), "accepted");
-    let broken =
-        "Subject: \u{fffd}\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--nope\r\ngarbage";
-    assert_eq!(mail::send(inbound, "broken@example.net", &marc_key, broken), "accepted");
+    let broken = "Authentication-Results: mx.pcf.test; spf=pass smtp.mailfrom=example.net\r\n\
+        Subject: \u{fffd}\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--nope\r\ngarbage";
+    for _ in 0..2 {
+        assert_eq!(mail::send(inbound, "broken@example.net", &marc_key, broken), "accepted");
+    }
     let auto = mail::reply(
         GOOD_AUTH,
         MARC,
@@ -202,9 +221,8 @@ async fn refused_mail_posts_nothing_and_says_why() {
     let good = mail::reply(GOOD_AUTH, MARC, &marc_key, "Re", "", "Présent le 12.");
     assert_eq!(mail::send(inbound, MARC, &marc_key, &good), "accepted");
 
-    let spoof_bounce = wait_mail(&world.smtp, "spoofer@evil.example", "SPF/DKIM/DMARC").await;
-    assert_eq!(spoof_bounce.header("Auto-Submitted").as_deref(), Some("auto-replied"));
-    wait_mail(&world.smtp, MARC, "ne correspond pas").await;
+    let explained = wait_mail(&world.smtp, MARC, "ne correspond pas").await;
+    assert_eq!(explained.header("Auto-Submitted").as_deref(), Some("auto-replied"));
     wait_mail(&world.smtp, "broken@example.net", "n'a pas pu être lu").await;
     let posted = common::eventually("Marc's reply", std::time::Duration::from_secs(60), || async {
         let mine = ghost_messages(&world, "@courriel_1003:pcf.test").await;
@@ -214,6 +232,13 @@ async fn refused_mail_posts_nothing_and_says_why() {
     let bodies: Vec<_> = posted.iter().map(|e| e["content"]["body"].as_str().unwrap_or_default()).collect();
     assert_eq!(bodies, ["Présent le 12."], "only the good reply is posted");
     assert!(ghost_messages(&world, "@courriel_1002:pcf.test").await.is_empty(), "nothing as Jeanne");
+    assert!(mails_to(&world.smtp, "spoofer@evil.example").is_empty(), "no backscatter to a spoofer");
+    assert!(mails_to(&world.smtp, "victime@victime.example").is_empty(), "none to a forged sender");
+    assert_eq!(mails_to(&world.smtp, "broken@example.net").len(), 1, "one answer an hour");
+    let log = world.stack.relais.log();
+    for outcome in ["not explained: sender not authenticated", "not explained: hourly answer limit reached"] {
+        assert!(log.contains(outcome), "the silent drop is recorded: {outcome}");
+    }
     assert!(
         mails_to(&world.smtp, MARC)
             .iter()

@@ -148,17 +148,7 @@ fn reply(
         return Examined::Refuse(bounce::UNREADABLE.into());
     };
     let from = from.to_ascii_lowercase();
-    let authenticated = match auth {
-        AuthPolicy::None => true,
-        AuthPolicy::Upstream(authserv) => {
-            let headers: Vec<&str> = message
-                .headers_raw()
-                .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
-                .map(|(_, value)| value)
-                .collect();
-            matches!(auth_results::evaluate(&headers, authserv, domain_of(&from)), Verdict::Pass { .. })
-        }
-    };
+    let authenticated = vouched(message, &from, auth);
     let text = reply_text(message);
     let attachments = attachments(message);
     Examined::Reply(Reply {
@@ -171,6 +161,32 @@ fn reply(
         text,
         attachments,
     })
+}
+
+/// Whether the trusted MTA vouches for the domain of `address` (DMARC, or aligned DKIM or SPF).
+fn vouched(message: &mail_parser::Message<'_>, address: &str, auth: &AuthPolicy) -> bool {
+    match auth {
+        AuthPolicy::None => true,
+        AuthPolicy::Upstream(authserv) => {
+            let headers: Vec<&str> = message
+                .headers_raw()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+                .map(|(_, value)| value)
+                .collect();
+            matches!(auth_results::evaluate(&headers, authserv, domain_of(address)), Verdict::Pass { .. })
+        }
+    }
+}
+
+/// Whether an automatic answer may go to the envelope sender `mail_from`: never to the null
+/// sender, and only when the MTA vouches for its domain — DMARC passed for it, or a DKIM
+/// signature or SPF pass aligned with it. A forged envelope sender (a spoofer's, or a victim's
+/// the spoofer wants to flood) gets nothing: answering it would be backscatter.
+pub fn may_answer(raw: &[u8], mail_from: &str, auth: &AuthPolicy) -> bool {
+    if mail_from.is_empty() || !mail_from.contains('@') {
+        return false;
+    }
+    MessageParser::default().parse(raw).is_some_and(|message| vouched(&message, mail_from, auth))
 }
 
 /// The new text of a reply: the first text part (or the HTML one, converted), without quotes
@@ -225,4 +241,37 @@ fn bounce_kind(message: &mail_parser::Message<'_>) -> Option<BounceKind> {
         }
     }
     auth_results::classify_text_bounce(&message.body_text(0).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(auth: &str) -> Vec<u8> {
+        format!("Authentication-Results: {auth}\r\nFrom: jeanne@example.org\r\nSubject: x\r\n\r\nx\r\n")
+            .into_bytes()
+    }
+
+    #[test]
+    fn answers_go_only_to_an_envelope_sender_the_mta_vouches_for() {
+        let mx = AuthPolicy::Upstream("mx.pcf.test".into());
+        let spf = mail("mx.pcf.test; spf=pass smtp.mailfrom=example.org");
+        assert!(may_answer(&spf, "jeanne@example.org", &mx));
+        assert!(may_answer(&spf, "jeanne@lists.example.org", &mx), "relaxed alignment");
+        assert!(!may_answer(&spf, "victime@victime.example", &mx), "SPF passed for another domain");
+        assert!(!may_answer(&spf, "", &mx), "never the null sender");
+        assert!(!may_answer(&spf, "jeanne@example.org", &AuthPolicy::Upstream("other.mx".into())));
+        let dmarc = mail(
+            "mx.pcf.test; spf=fail smtp.mailfrom=example.org; dkim=pass header.d=example.org; \
+                          dmarc=pass header.from=example.org",
+        );
+        assert!(may_answer(&dmarc, "bounces@example.org", &mx));
+        assert!(!may_answer(&dmarc, "victime@victime.example", &mx), "DMARC vouches for From only");
+        let failed =
+            mail("mx.pcf.test; spf=pass smtp.mailfrom=example.org; dmarc=fail header.from=example.org");
+        assert!(!may_answer(&failed, "jeanne@example.org", &mx), "DMARC failed for that domain");
+        assert!(!may_answer(b"Subject: x\r\n\r\nx\r\n", "jeanne@example.org", &mx), "no verdict");
+        assert!(may_answer(b"Subject: x\r\n\r\nx\r\n", "jeanne@example.org", &AuthPolicy::None));
+        assert!(!may_answer(b"Subject: x\r\n\r\nx\r\n", "", &AuthPolicy::None));
+    }
 }

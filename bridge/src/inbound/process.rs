@@ -1,6 +1,10 @@
 //! The inbound worker: takes stored mail, decides (see [`examine`]), checks the sender against
 //! the subscriber, and posts the reply into the room as the member's ghost user. A homeserver
-//! outage leaves the mail queued and retried; refusals get a short explanatory answer.
+//! outage leaves the mail queued and retried. A refusal gets a short explanatory answer only
+//! when that cannot be backscatter: the envelope sender is authenticated by the MTA (see
+//! [`examine::may_answer`]) and has had fewer than `[mail] answers_per_hour` answers this hour
+//! (counted in the store, so across nodes); otherwise the mail is dropped silently, the reason
+//! recorded in its outcome.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -131,18 +135,40 @@ impl Inbound {
         );
         match examined {
             Examined::Drop(why) => Ok(Settled::Done("dropped", why.into())),
-            Examined::Refuse(reason) => Ok(self.refuse(item, &reason, "refused").await),
+            Examined::Refuse(reason) => self.refuse(item, &reason).await,
             Examined::Bounce { outbox_id, kind } => self.bounce(outbox_id, kind).await,
             Examined::Unsubscribe { list, member } => self.unsubscribe(item, &list, &member, true).await,
             Examined::Reply(reply) => self.reply(item, reply).await,
         }
     }
 
-    async fn refuse(&self, item: &InboundItem, reason: &str, state: &'static str) -> Settled {
-        match self.answer(&item.mail_from, bounce::SUBJECT, &bounce::body(reason)).await {
-            Ok(()) => Settled::Done(state, "explained to the sender".into()),
-            Err(e) => Settled::Done(state, format!("explanation not sent: {e}")),
+    /// Refuses a mail, explaining why to the sender when that is safe (see [`Self::may_answer`]).
+    async fn refuse(&self, item: &InboundItem, reason: &str) -> Result<Settled, StoreError> {
+        let outcome = match self.may_answer(item).await? {
+            Err(why) => format!("not explained: {why}"),
+            Ok(()) => match self.answer(&item.mail_from, bounce::SUBJECT, &bounce::body(reason)).await {
+                Ok(()) => "explained to the sender".into(),
+                Err(e) => format!("explanation not sent: {e}"),
+            },
+        };
+        Ok(Settled::Done("refused", outcome))
+    }
+
+    /// Whether an automatic answer may go to the mail's envelope sender, or why not: never to
+    /// the null sender or to a sender the MTA did not authenticate, and at most
+    /// `answers_per_hour` an hour to one address. Counts the answer when it may go.
+    async fn may_answer(&self, item: &InboundItem) -> Result<Result<(), &'static str>, StoreError> {
+        if item.mail_from.is_empty() {
+            return Ok(Err("null sender"));
         }
+        if !examine::may_answer(&item.raw, &item.mail_from, &self.policy()) {
+            return Ok(Err("sender not authenticated"));
+        }
+        let limit = self.config.mail.answers_per_hour;
+        if !self.store.mail_answer_allowed(&item.mail_from, limit, now_ms()).await? {
+            return Ok(Err("hourly answer limit reached for this sender"));
+        }
+        Ok(Ok(()))
     }
 
     /// An automatic answer to `to`, from Relais, with a null return path so it cannot loop.
@@ -217,7 +243,7 @@ impl Inbound {
                 .mail_set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None)
                 .await?;
         }
-        if confirm {
+        if confirm && self.may_answer(item).await?.is_ok() {
             let _ = self.answer(&item.mail_from, bounce::UNSUBSCRIBED_SUBJECT, bounce::UNSUBSCRIBED).await;
         }
         Ok(Settled::Done("unsubscribed", format!("{} list(s)", lists.len())))
@@ -225,33 +251,31 @@ impl Inbound {
 
     async fn reply(&self, item: &InboundItem, reply: Reply) -> Result<Settled, StoreError> {
         let Some(list) = self.store.mail_list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
-            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+            return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
         let record = self.store.member_record(&reply.member).await?;
         let Some((record, Some(email), true)) = record else {
-            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+            return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
         if !email.eq_ignore_ascii_case(&reply.from) {
-            return Ok(self.refuse(item, bounce::WRONG_SENDER, "refused").await);
+            return self.refuse(item, bounce::WRONG_SENDER).await;
         }
         if !reply.authenticated {
-            return Ok(self.refuse(item, bounce::NOT_AUTHENTICATED, "refused").await);
+            return self.refuse(item, bounce::NOT_AUTHENTICATED).await;
         }
         if !self.store.mail_is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await?
         {
-            return Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await);
+            return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         }
         if reply.unsubscribe {
             return self.unsubscribe(item, &list.localpart, &reply.member, true).await;
         }
         if reply.text.trim().is_empty() && reply.attachments.is_empty() {
-            return Ok(self.refuse(item, bounce::EMPTY, "refused").await);
+            return self.refuse(item, bounce::EMPTY).await;
         }
         match self.post(item, &list.room_id, &reply, &record).await {
             Ok(()) => Ok(Settled::Done("posted", "posted in the room".into())),
-            Err(ClientError::Matrix { status: 403, .. }) => {
-                Ok(self.refuse(item, bounce::NOT_SUBSCRIBED, "refused").await)
-            }
+            Err(ClientError::Matrix { status: 403, .. }) => self.refuse(item, bounce::NOT_SUBSCRIBED).await,
             Err(e) => Ok(Settled::Retry(e.to_string())),
         }
     }

@@ -2,15 +2,44 @@
 //! domain's MTA hands mail to. It sits behind that MTA on loopback or a private network, so it
 //! offers neither STARTTLS nor AUTH; the MTA does TLS, SPF, DKIM and DMARC.
 //!
-//! Pipelining works (commands are read line by line from a buffered stream); a message above
-//! the size limit is read to its end and refused with 552 while the session goes on.
+//! It trusts its peers no more than it must:
+//! - a peer outside `allowed_peers` (when set) gets 554 at connect; a session above
+//!   `max_connections` gets `421 4.3.2` and is closed at once;
+//! - every read and write waits at most `timeout`, then the session ends with 421;
+//! - a command line is at most 1000 octets, CRLF included (RFC 5321 asks 512 of clients): a
+//!   longer one gets 500, and the session is closed with 421 when the line goes on past 64 KiB;
+//!   20 refused commands close the session too;
+//! - message data is decoded as it arrives and kept up to `max_message_bytes`: a larger message
+//!   is read to its end and refused with 552, and when it goes on past twice the limit reading
+//!   stops (552, then 421 and the connection closed), so even one endless line is bounded;
+//! - lines end with CRLF only ([`line`]): a CR or LF alone in a command gets 500; in message
+//!   data it never ends the data, and the whole message is refused with `554 5.5.2` once its real
+//!   end is read. No bare LF is normalised: that is what makes SMTP smuggling (`\n.\n` read as
+//!   the end by one server and not by another) impossible here, like Postfix 3.9's
+//!   `smtpd_forbid_bare_newline`. MTAs write CRLF; only broken or hostile peers are refused.
+//!
+//! Pipelining works (commands are read line by line from a buffered stream); a refused message
+//! (too big, bare newline) leaves the session going on.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+mod line;
+#[cfg(test)]
+mod tests;
 
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader},
-    net::{TcpListener, TcpStream},
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
 };
+
+use relais_core::config::IpNet;
+use tokio::{
+    io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
+
+use self::line::{Data, Input, Line, Stop};
 
 /// One SMTP reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +75,9 @@ pub struct Envelope {
 
 /// What the server asks of its owner.
 pub trait Delivery: Send + Sync + 'static {
-    /// At `RCPT TO`: is this recipient accepted?
-    fn check_recipient(&self, rcpt: &str) -> Result<(), Reply>;
+    /// At `RCPT TO`: is this recipient accepted? Refusing here, during the dialogue, leaves the
+    /// answer to the sending MTA instead of mailing it to a sender who may be forged.
+    fn check_recipient(&self, rcpt: &str) -> impl Future<Output = Result<(), Reply>> + Send;
     /// After `DATA`: stores the message durably; one result per recipient, in order. The
     /// server answers 250 only for `Ok`.
     fn deliver(
@@ -69,10 +99,26 @@ pub struct ServerConfig {
     pub hostname: String,
     pub max_message_bytes: usize,
     pub max_recipients: usize,
-    pub idle_timeout: Duration,
+    /// The longest wait for each read from, or write to, a peer.
+    pub timeout: Duration,
+    /// Sessions served at once.
+    pub max_connections: usize,
+    /// Peers allowed to connect; empty: any.
+    pub allowed_peers: Vec<IpNet>,
 }
 
-const MAX_LINE: usize = 2048;
+impl ServerConfig {
+    fn allows(&self, ip: IpAddr) -> bool {
+        self.allowed_peers.is_empty() || self.allowed_peers.iter().any(|net| net.contains(ip))
+    }
+}
+
+/// Longest command line, CRLF included.
+const MAX_COMMAND_LINE: usize = 1000;
+/// How much more of a too long command line is skipped before giving up on the peer.
+const MAX_SKIPPED_LINE: usize = 64 * 1024;
+/// Refused commands before the session is closed.
+const MAX_ERRORS: usize = 20;
 
 /// Serves connections from `listener` until `shutdown` resolves.
 pub async fn serve<D: Delivery>(
@@ -82,6 +128,7 @@ pub async fn serve<D: Delivery>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let config = Arc::new(config);
+    let permits = Arc::new(Semaphore::new(config.max_connections));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -93,9 +140,20 @@ pub async fn serve<D: Delivery>(
                         continue;
                     }
                 };
+                if !config.allows(peer.ip()) {
+                    tracing::warn!(%peer, "mail listener: peer not in inbound_allowed_peers, refused");
+                    tokio::spawn(turn_away(stream, config.timeout, "554 5.7.1 Not an allowed peer\r\n"));
+                    continue;
+                }
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, limit = config.max_connections, "mail listener: too many sessions");
+                    let reply = "421 4.3.2 Too many connections, try again later\r\n";
+                    tokio::spawn(turn_away(stream, config.timeout, reply));
+                    continue;
+                };
                 let (config, delivery) = (config.clone(), delivery.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = Session::new(&config, delivery, peer).run(stream).await {
+                    if let Err(e) = Session::new(&config, delivery, peer).run(stream, permit).await {
                         tracing::debug!(error = %e, "mail session ended with an error");
                     }
                 });
@@ -105,6 +163,33 @@ pub async fn serve<D: Delivery>(
     }
 }
 
+/// Answers a connection that will not be served, and closes it.
+async fn turn_away(mut stream: TcpStream, timeout: Duration, reply: &'static str) {
+    let _ = tokio::time::timeout(timeout, stream.write_all(reply.as_bytes())).await;
+}
+
+/// The write half of a session: each write waits at most the timeout.
+struct Output<W> {
+    write: W,
+    timeout: Duration,
+}
+
+impl<W: AsyncWrite + Unpin> Output<W> {
+    async fn send(&mut self, text: &str) -> Result<(), Stop> {
+        match tokio::time::timeout(self.timeout, self.write.write_all(text.as_bytes())).await {
+            Err(_) => Err(Stop::Timeout),
+            Ok(Err(e)) => Err(Stop::Io(e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+}
+
+/// Whether the session goes on after a command.
+enum Next {
+    Go,
+    Close,
+}
+
 struct Session<'a, D> {
     config: &'a ServerConfig,
     delivery: Arc<D>,
@@ -112,6 +197,7 @@ struct Session<'a, D> {
     helo: Option<String>,
     mail_from: Option<String>,
     rcpt_to: Vec<String>,
+    errors: usize,
 }
 
 /// What a command line asks for.
@@ -151,7 +237,7 @@ fn path_and_params(arg: &str) -> Option<(String, Vec<String>)> {
 
 impl<'a, D: Delivery> Session<'a, D> {
     fn new(config: &'a ServerConfig, delivery: Arc<D>, peer: SocketAddr) -> Self {
-        Self { config, delivery, peer, helo: None, mail_from: None, rcpt_to: Vec::new() }
+        Self { config, delivery, peer, helo: None, mail_from: None, rcpt_to: Vec::new(), errors: 0 }
     }
 
     fn reset(&mut self) {
@@ -159,55 +245,96 @@ impl<'a, D: Delivery> Session<'a, D> {
         self.rcpt_to.clear();
     }
 
-    async fn run(mut self, stream: TcpStream) -> std::io::Result<()> {
-        let (read, mut write) = stream.into_split();
-        let mut reader = BufReader::new(read);
-        let greeting = format!("220 {} ESMTP Relais\r\n", self.config.hostname);
-        write.write_all(greeting.as_bytes()).await?;
-        let mut line = Vec::new();
+    async fn run(mut self, stream: TcpStream, permit: OwnedSemaphorePermit) -> std::io::Result<()> {
+        let (read, write) = stream.into_split();
+        let mut input = Input::new(BufReader::with_capacity(64 * 1024, read), self.config.timeout);
+        let mut output = Output { write, timeout: self.config.timeout };
+        // Declared last, so dropped first: the session's place is free before the peer sees the
+        // connection close.
+        let _permit = permit;
+        match self.dialogue(&mut input, &mut output).await {
+            Ok(()) | Err(Stop::Closed) => Ok(()),
+            Err(Stop::Timeout) => {
+                let _ = output.send("421 4.4.2 Timeout, closing\r\n").await;
+                Ok(())
+            }
+            Err(Stop::Io(e)) => Err(e),
+        }
+    }
+
+    async fn dialogue<R, W>(&mut self, input: &mut Input<R>, output: &mut Output<W>) -> Result<(), Stop>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        output.send(&format!("220 {} ESMTP Relais\r\n", self.config.hostname)).await?;
         loop {
-            line.clear();
-            let read =
-                tokio::time::timeout(self.config.idle_timeout, reader.read_until(b'\n', &mut line)).await;
-            let n = match read {
-                Ok(result) => result?,
-                Err(_) => {
-                    write.write_all(b"421 4.4.2 Idle timeout, closing\r\n").await?;
-                    return Ok(());
-                }
-            };
-            if n == 0 {
+            if let Next::Close = self.turn(input, output).await? {
                 return Ok(());
-            }
-            if line.len() > MAX_LINE {
-                write.write_all(b"500 5.5.2 Line too long\r\n").await?;
-                continue;
-            }
-            let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_owned();
-            match self.command(&text) {
-                Step::Reply(reply) => write.write_all(reply.line().as_bytes()).await?,
-                Step::Raw(lines) => write.write_all(lines.as_bytes()).await?,
-                Step::Quit => {
-                    write.write_all(b"221 2.0.0 Bye\r\n").await?;
-                    return Ok(());
-                }
-                Step::Data => {
-                    write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
-                    let data = read_data(&mut reader, self.config.max_message_bytes).await?;
-                    self.finish_data(data, &mut write).await?;
-                }
             }
         }
     }
 
-    fn command(&mut self, line: &str) -> Step {
+    /// Reads and answers one command (and its message, for `DATA`).
+    async fn turn<R, W>(&mut self, input: &mut Input<R>, output: &mut Output<W>) -> Result<Next, Stop>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let text = match input.line(MAX_COMMAND_LINE).await? {
+            Line::Text(text) => String::from_utf8_lossy(&text).into_owned(),
+            Line::BareNewline => {
+                output.send("500 5.5.2 Syntax error: lines end with <CR><LF>\r\n").await?;
+                return self.refused(output).await;
+            }
+            Line::TooLong => {
+                output.send("500 5.5.2 Line too long\r\n").await?;
+                if !input.skip_line(MAX_SKIPPED_LINE).await? {
+                    output.send("421 4.7.0 Line too long, closing\r\n").await?;
+                    return Ok(Next::Close);
+                }
+                return self.refused(output).await;
+            }
+        };
+        match self.command(&text).await {
+            Step::Reply(reply) => {
+                output.send(&reply.line()).await?;
+                if reply.code >= 500 {
+                    return self.refused(output).await;
+                }
+            }
+            Step::Raw(lines) => output.send(&lines).await?,
+            Step::Quit => {
+                output.send("221 2.0.0 Bye\r\n").await?;
+                return Ok(Next::Close);
+            }
+            Step::Data => {
+                output.send("354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                let data = input.data(self.config.max_message_bytes).await?;
+                return self.finish_data(data, output).await;
+            }
+        }
+        Ok(Next::Go)
+    }
+
+    /// Counts a refused command; too many close the session.
+    async fn refused<W: AsyncWrite + Unpin>(&mut self, output: &mut Output<W>) -> Result<Next, Stop> {
+        self.errors += 1;
+        if self.errors < MAX_ERRORS {
+            return Ok(Next::Go);
+        }
+        output.send("421 4.7.0 Too many errors, closing\r\n").await?;
+        Ok(Next::Close)
+    }
+
+    async fn command(&mut self, line: &str) -> Step {
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         match (verb.to_ascii_uppercase().as_str(), self.config.protocol) {
             ("EHLO", Protocol::Smtp) | ("LHLO", Protocol::Lmtp) => self.hello(arg, true),
             ("HELO", Protocol::Smtp) => self.hello(arg, false),
             ("HELO" | "EHLO", Protocol::Lmtp) => Step::Reply(Reply::new(500, "5.5.1", "Use LHLO")),
             ("MAIL", _) => Step::Reply(self.mail(arg)),
-            ("RCPT", _) => Step::Reply(self.rcpt(arg)),
+            ("RCPT", _) => Step::Reply(self.rcpt(arg).await),
             ("DATA", _) if self.rcpt_to.is_empty() => Step::Reply(bad_sequence()),
             ("DATA", _) => Step::Data,
             ("RSET", _) => {
@@ -255,7 +382,7 @@ impl<'a, D: Delivery> Session<'a, D> {
         ok("Sender OK")
     }
 
-    fn rcpt(&mut self, arg: &str) -> Reply {
+    async fn rcpt(&mut self, arg: &str) -> Reply {
         if self.mail_from.is_none() {
             return bad_sequence();
         }
@@ -265,7 +392,7 @@ impl<'a, D: Delivery> Session<'a, D> {
         if self.rcpt_to.len() >= self.config.max_recipients {
             return Reply::new(452, "4.5.3", "Too many recipients");
         }
-        match self.delivery.check_recipient(&path) {
+        match self.delivery.check_recipient(&path).await {
             Ok(()) => {
                 self.rcpt_to.push(path);
                 ok("Recipient OK")
@@ -276,19 +403,41 @@ impl<'a, D: Delivery> Session<'a, D> {
 
     async fn finish_data<W: AsyncWrite + Unpin>(
         &mut self,
-        data: Option<Vec<u8>>,
-        write: &mut W,
-    ) -> std::io::Result<()> {
+        data: Data,
+        output: &mut Output<W>,
+    ) -> Result<Next, Stop> {
         let recipients = std::mem::take(&mut self.rcpt_to);
         let mail_from = self.mail_from.take().unwrap_or_default();
-        let Some(data) = data else {
-            let reply = too_big(self.config.max_message_bytes);
-            let times = if self.config.protocol == Protocol::Lmtp { recipients.len() } else { 1 };
-            for _ in 0..times {
-                write.write_all(reply.line().as_bytes()).await?;
+        let endless = data == Data::Endless;
+        let refusal = match data {
+            Data::Message(data) => {
+                self.deliver(mail_from, recipients, data, output).await?;
+                return Ok(Next::Go);
             }
-            return Ok(());
+            Data::TooBig | Data::Endless => too_big(self.config.max_message_bytes),
+            Data::BareNewline => {
+                Reply::new(554, "5.5.2", "Bare CR or LF in the message: lines must end with <CR><LF>")
+            }
         };
+        tracing::info!(peer = %self.peer, reply = refusal.code, "mail listener: message refused");
+        let times = if self.config.protocol == Protocol::Lmtp { recipients.len() } else { 1 };
+        for _ in 0..times {
+            output.send(&refusal.line()).await?;
+        }
+        if endless {
+            output.send("421 4.7.0 Message too big, closing\r\n").await?;
+            return Ok(Next::Close);
+        }
+        Ok(Next::Go)
+    }
+
+    async fn deliver<W: AsyncWrite + Unpin>(
+        &mut self,
+        mail_from: String,
+        recipients: Vec<String>,
+        data: Vec<u8>,
+        output: &mut Output<W>,
+    ) -> Result<(), Stop> {
         tracing::debug!(bytes = data.len(), recipients = recipients.len(), "mail received");
         let envelope = Envelope {
             helo: self.helo.clone().unwrap_or_default(),
@@ -303,13 +452,13 @@ impl<'a, D: Delivery> Session<'a, D> {
         match self.config.protocol {
             Protocol::Lmtp => {
                 for reply in replies {
-                    write.write_all(reply.line().as_bytes()).await?;
+                    output.send(&reply.line()).await?;
                 }
             }
             Protocol::Smtp => {
                 let reply =
                     replies.into_iter().find(|r| r.code >= 400).unwrap_or_else(|| ok("Message accepted"));
-                write.write_all(reply.line().as_bytes()).await?;
+                output.send(&reply.line()).await?;
             }
         }
         Ok(())
@@ -324,148 +473,4 @@ fn too_big(limit: usize) -> Reply {
 fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
-}
-
-/// Reads message data up to the lone dot, undoing dot-stuffing; `None` when it exceeded `max`
-/// (read to its end anyway, so the session can go on).
-async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(
-    reader: &mut R,
-    max: usize,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut data = Vec::new();
-    let mut too_big = false;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).await? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in DATA"));
-        }
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        if content == b"." {
-            return Ok(if too_big { None } else { Some(data) });
-        }
-        let content = content.strip_prefix(b".").unwrap_or(content);
-        if data.len() + content.len() + 2 > max {
-            too_big = true;
-            data.clear();
-        }
-        if !too_big {
-            data.extend_from_slice(content);
-            data.extend_from_slice(b"\r\n");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-    use super::*;
-
-    #[derive(Default)]
-    struct Memory {
-        mails: Mutex<Vec<(Envelope, Vec<u8>)>>,
-    }
-
-    impl Delivery for Memory {
-        fn check_recipient(&self, rcpt: &str) -> Result<(), Reply> {
-            if rcpt.starts_with("inconnu") { Err(Reply::new(550, "5.1.1", "Unknown")) } else { Ok(()) }
-        }
-
-        async fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> Vec<Result<(), Reply>> {
-            let results = envelope
-                .rcpt_to
-                .iter()
-                .map(|r| if r.starts_with("plein") { Err(Reply::new(452, "4.2.2", "Full")) } else { Ok(()) })
-                .collect();
-            self.mails.lock().expect("lock").push((envelope, data));
-            results
-        }
-    }
-
-    async fn server(protocol: Protocol, max: usize) -> (SocketAddr, Arc<Memory>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let memory = Arc::new(Memory::default());
-        let config = ServerConfig {
-            protocol,
-            hostname: "listes.pcf.test".into(),
-            max_message_bytes: max,
-            max_recipients: 10,
-            idle_timeout: Duration::from_secs(10),
-        };
-        tokio::spawn(serve(listener, config, memory.clone(), std::future::pending()));
-        (addr, memory)
-    }
-
-    /// Sends `input` at once (pipelined) and reads `replies` reply lines' codes (multi-line
-    /// replies count once).
-    async fn dialogue(addr: SocketAddr, input: &str, replies: usize) -> Vec<String> {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (read, mut write) = stream.into_split();
-        let mut reader = BufReader::new(read);
-        write.write_all(input.as_bytes()).await.expect("write");
-        let mut out = Vec::new();
-        while out.len() < replies {
-            let mut line = String::new();
-            if reader.read_line(&mut line).await.expect("read") == 0 {
-                break;
-            }
-            if line.as_bytes().get(3) == Some(&b'-') {
-                continue;
-            }
-            out.push(line.trim_end().to_owned());
-        }
-        out
-    }
-
-    #[tokio::test]
-    async fn a_pipelined_smtp_session_with_dot_stuffing() {
-        let (addr, memory) = server(Protocol::Smtp, 1000).await;
-        let input = "EHLO mx.example.org\r\nMAIL FROM:<jeanne@example.org> SIZE=100 BODY=8BITMIME\r\n\
-                     RCPT TO:<liste@listes.pcf.test>\r\nRCPT TO:<inconnu@listes.pcf.test>\r\nDATA\r\n\
-                     Subject: x\r\n\r\n..point\r\nfin\n.\r\nQUIT\r\n";
-        let replies = dialogue(addr, input, 8).await;
-        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
-        assert_eq!(codes, ["220", "250", "250", "250", "550", "354", "250", "221"], "{replies:?}");
-        let mails = memory.mails.lock().expect("lock");
-        assert_eq!(mails[0].0.mail_from, "jeanne@example.org");
-        assert_eq!(mails[0].0.rcpt_to, ["liste@listes.pcf.test"]);
-        assert_eq!(mails[0].1, b"Subject: x\r\n\r\n.point\r\nfin\r\n");
-    }
-
-    #[tokio::test]
-    async fn sequence_size_and_null_sender() {
-        let (addr, memory) = server(Protocol::Smtp, 50).await;
-        let big = "x".repeat(80);
-        let input = format!(
-            "DATA\r\nHELO a\r\nMAIL FROM:<> SIZE=999\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\n{big}\r\n.\r\n\
-             MAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\nbounce\r\n.\r\nBOGUS\r\nQUIT\r\n"
-        );
-        let replies = dialogue(addr, &input, 14).await;
-        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
-        assert_eq!(
-            codes,
-            [
-                "220", "503", "250", "552", "250", "250", "354", "552", "250", "250", "354", "250", "500",
-                "221"
-            ],
-            "{replies:?}"
-        );
-        assert!(replies[7].contains("trop volumineux"), "the size refusal is explained");
-        let mails = memory.mails.lock().expect("lock");
-        assert_eq!((mails.len(), mails[0].0.mail_from.as_str()), (1, ""), "only the small null-sender mail");
-    }
-
-    #[tokio::test]
-    async fn lmtp_answers_per_recipient() {
-        let (addr, _) = server(Protocol::Lmtp, 1000).await;
-        let input = "EHLO a\r\nLHLO mx\r\nMAIL FROM:<x@y>\r\nRCPT TO:<a@b>\r\nRCPT TO:<plein@b>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n";
-        let replies = dialogue(addr, input, 9).await;
-        let codes: Vec<&str> = replies.iter().map(|r| &r[..3]).collect();
-        assert_eq!(codes, ["220", "500", "250", "250", "250", "250", "354", "250", "452"], "{replies:?}");
-    }
 }

@@ -59,3 +59,28 @@ where
         Either::Value(v) => v.try_into().map_err(serde::de::Error::custom),
     }
 }
+
+/// A list: a TOML array, or one string of comma-separated items (as set from the environment).
+pub(super) fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Items(Vec<String>),
+    }
+    let items = match Either::deserialize(deserializer)? {
+        Either::Text(s) => s.split(',').map(str::to_owned).collect(),
+        Either::Items(items) => items,
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
+}

@@ -3,6 +3,7 @@
 //! Loading fails with one [`ConfigError`] that names the offending key and says what to do.
 
 mod env;
+mod peers;
 mod validate;
 
 use std::{
@@ -14,6 +15,7 @@ use ruma::{OwnedServerName, OwnedUserId, UserId};
 use serde::Deserialize;
 use url::Url;
 
+pub use self::peers::IpNet;
 use crate::{KeyPurpose, MasterKey, Secret, keys};
 
 /// The whole configuration of a Relais deployment.
@@ -230,6 +232,18 @@ pub struct MailConfig {
     /// `smtp` or `lmtp` on `inbound_bind`.
     #[serde(default = "defaults::inbound_protocol")]
     pub inbound_protocol: InboundProtocol,
+    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`) allowed to connect to the listener;
+    /// others get 554 at connect. Empty: any peer, which is refused at load time unless
+    /// `inbound_bind` is a loopback address. From the environment: comma-separated.
+    #[serde(default, deserialize_with = "env::list")]
+    pub inbound_allowed_peers: Vec<IpNet>,
+    /// Sessions served at once; one more is answered 421 and closed.
+    #[serde(default = "defaults::inbound_max_connections", deserialize_with = "env::lenient")]
+    pub inbound_max_connections: u32,
+    /// How long the listener waits for each read from (or write to) a peer, commands and
+    /// message data alike, before closing the session with 421.
+    #[serde(default = "defaults::inbound_timeout_seconds", deserialize_with = "env::lenient")]
+    pub inbound_timeout_seconds: u64,
     /// Delivery mode of email subscribers who did not choose: `message`, `daily` or `weekly`.
     #[serde(default = "defaults::default_mode")]
     pub default_mode: DeliveryMode,
@@ -243,6 +257,12 @@ pub struct MailConfig {
     /// changing it invalidates the links in mail already sent.
     #[serde(default)]
     pub secret: Option<Secret>,
+    /// Automatic answers (refusal explanations, unsubscribe confirmations) sent to one address
+    /// per clock hour, counted across nodes. They go only to a sender the MTA authenticated
+    /// (`Authentication-Results`: DMARC, or aligned DKIM or SPF, passed for the envelope
+    /// sender's domain), never to the null sender; 0: no automatic answer at all.
+    #[serde(default = "defaults::answers_per_hour", deserialize_with = "env::lenient")]
+    pub answers_per_hour: u32,
     /// How the sender of incoming mail is authenticated: `upstream` trusts the
     /// `Authentication-Results` header added by the MTA named `authserv_id` (SPF/DKIM/DMARC
     /// checked there); `none` accepts any sender (development only).
@@ -345,10 +365,14 @@ impl Default for MailConfig {
             domain: None,
             inbound_bind: None,
             inbound_protocol: defaults::inbound_protocol(),
+            inbound_allowed_peers: Vec::new(),
+            inbound_max_connections: defaults::inbound_max_connections(),
+            inbound_timeout_seconds: defaults::inbound_timeout_seconds(),
             default_mode: defaults::default_mode(),
             digest_time: defaults::digest_time(),
             weekly_day: defaults::weekly_day(),
             secret: None,
+            answers_per_hour: defaults::answers_per_hour(),
             inbound_auth: defaults::inbound_auth(),
             authserv_id: None,
             max_inbound_bytes: defaults::max_inbound_bytes(),
@@ -415,6 +439,16 @@ mod defaults {
     }
     pub fn inbound_protocol() -> super::InboundProtocol {
         super::InboundProtocol::Smtp
+    }
+    pub fn inbound_max_connections() -> u32 {
+        100
+    }
+    /// RFC 5321 §4.5.3.2 asks for at least 5 minutes waiting for a command.
+    pub fn inbound_timeout_seconds() -> u64 {
+        300
+    }
+    pub fn answers_per_hour() -> u32 {
+        5
     }
     pub fn default_mode() -> super::DeliveryMode {
         super::DeliveryMode::Daily

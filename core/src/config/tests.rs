@@ -142,3 +142,41 @@ fn keys_come_from_the_master_key_never_from_the_appservice_token() {
     let (x, y) = (load(GOOD, &[]).expect("x"), load(GOOD, &[]).expect("y"));
     assert_ne!(x.key(KeyPurpose::Minutes).expose(), y.key(KeyPurpose::Minutes).expose());
 }
+
+#[test]
+fn the_mail_listener_beyond_loopback_needs_an_allow_list() {
+    let bind = |addr: &str| {
+        vec![
+            ("RELAIS_MAIL__INBOUND_BIND", addr.to_owned()),
+            ("RELAIS_MAIL__AUTHSERV_ID", "mx.pcf.test".into()),
+        ]
+    };
+    let with = |vars: Vec<(&'static str, String)>| {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        load(GOOD, &vars)
+    };
+    let config = with(bind("127.0.0.1:2525")).expect("loopback needs no list");
+    assert!(config.mail.inbound_allowed_peers.is_empty());
+    assert_eq!(config.mail.inbound_max_connections, 100);
+    with(bind("[::1]:2525")).expect("IPv6 loopback");
+    for addr in ["0.0.0.0:2525", "10.0.0.2:2525", "[::]:2525"] {
+        let err = with(bind(addr)).expect_err(addr);
+        assert!(err.to_string().contains("RELAIS_MAIL__INBOUND_ALLOWED_PEERS"), "{err}");
+        assert_eq!(key_of(err), "mail.inbound_allowed_peers");
+    }
+    let mut vars = bind("0.0.0.0:2525");
+    vars.push(("RELAIS_MAIL__INBOUND_ALLOWED_PEERS", " 10.0.0.5, 10.0.1.0/24,".into()));
+    let config = with(vars).expect("an allow-list from the environment");
+    let peers: Vec<String> = config.mail.inbound_allowed_peers.iter().map(ToString::to_string).collect();
+    assert_eq!(peers, ["10.0.0.5/32", "10.0.1.0/24"]);
+
+    let text = format!(
+        "{GOOD}\n[mail]\ninbound_bind = \"[::]:2525\"\nauthserv_id = \"mx\"\ninbound_allowed_peers = [\"2001:db8::/32\"]\n"
+    );
+    let config = load(&text, &[]).expect("an allow-list in the file");
+    assert_eq!(config.mail.inbound_allowed_peers.len(), 1);
+    let err = load(&text.replace("2001:db8::/32", "mx.pcf.test"), &[]).expect_err("not a network");
+    assert_eq!(key_of(err), "mail.inbound_allowed_peers");
+    let err = load(GOOD, &[("RELAIS_MAIL__INBOUND_MAX_CONNECTIONS", "0")]).expect_err("zero");
+    assert_eq!(key_of(err), "mail.inbound_max_connections");
+}

@@ -41,6 +41,7 @@ fn check_mail(config: &Config) -> Result<(), ConfigError> {
             "is required with inbound_auth = \"upstream\": the authserv-id your MTA writes in Authentication-Results",
         ));
     }
+    check_listener(mail)?;
     if mail.dkim_selector.is_some() != mail.dkim_key_file.is_some() {
         return Err(key_err("mail.dkim_key_file", "set both dkim_selector and dkim_key_file, or neither"));
     }
@@ -51,6 +52,31 @@ fn check_mail(config: &Config) -> Result<(), ConfigError> {
     }
     if mail.smtp_concurrency == 0 || mail.bounce_limit == 0 {
         return Err(key_err("mail.smtp_concurrency", "smtp_concurrency and bounce_limit must be at least 1"));
+    }
+    Ok(())
+}
+
+/// The inbound listener trusts its peers' `Authentication-Results`: reachable from beyond the
+/// host, it must know who its MTA is.
+fn check_listener(mail: &super::MailConfig) -> Result<(), ConfigError> {
+    if let Some(bind) = mail.inbound_bind
+        && !bind.ip().to_canonical().is_loopback()
+        && mail.inbound_allowed_peers.is_empty()
+    {
+        return Err(key_err(
+            "mail.inbound_allowed_peers",
+            format!(
+                "is required when inbound_bind ({bind}) is not a loopback address: list the addresses of \
+                 the MTA that hands mail to Relais, e.g. [\"10.0.0.5\"] \
+                 (RELAIS_MAIL__INBOUND_ALLOWED_PEERS=10.0.0.5,10.0.1.0/24)"
+            ),
+        ));
+    }
+    if mail.inbound_max_connections == 0 {
+        return Err(key_err("mail.inbound_max_connections", "must be at least 1"));
+    }
+    if mail.inbound_timeout_seconds == 0 {
+        return Err(key_err("mail.inbound_timeout_seconds", "must be at least 1"));
     }
     Ok(())
 }

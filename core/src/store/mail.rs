@@ -869,6 +869,24 @@ impl Store {
         Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("member_id")?, r.try_get("record")?))).transpose()?)
     }
 
+    /// Counts an automatic answer to `email` at `at` (ms) in that clock hour: false when `limit`
+    /// answers already went to it this hour, on any node. Past hours are forgotten.
+    pub async fn mail_answer_allowed(&self, email: &str, limit: u32, at: i64) -> Result<bool, StoreError> {
+        const HOUR_MS: i64 = 3_600_000;
+        let hour = at / HOUR_MS * HOUR_MS;
+        sqlx::query("DELETE FROM mail_answer WHERE hour < $1").bind(hour).execute(self.pool()).await?;
+        let row = sqlx::query(
+            "INSERT INTO mail_answer (email, hour, sent) VALUES ($1, $2, 1) \
+             ON CONFLICT (email, hour) DO UPDATE SET sent = mail_answer.sent + 1 RETURNING sent",
+        )
+        .bind(email.to_ascii_lowercase())
+        .bind(hour)
+        .fetch_one(self.pool())
+        .await?;
+        let sent: i64 = row.try_get("sent")?;
+        Ok(sent <= i64::from(limit))
+    }
+
     /// Drops what the bridge no longer needs: bodies of messages every digest carried (older
     /// than `keep_ms`), finished inbound mail and deliveries older than that.
     pub async fn mail_prune(&self, keep_ms: i64) -> Result<u64, StoreError> {

@@ -214,3 +214,31 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn automatic_answers_are_counted_per_address_and_hour() {
+    on_both(|store| async move {
+        let hour = 3_600_000 * 500_000;
+        for n in 0..3 {
+            let allowed = store.mail_answer_allowed("Jeanne@example.org", 2, hour + n).await.expect("count");
+            assert_eq!(allowed, n < 2, "answer {n}");
+        }
+        assert!(
+            store.mail_answer_allowed("marc@example.org", 2, hour + 10).await.expect("count"),
+            "per address"
+        );
+        assert!(
+            !store.mail_answer_allowed("jeanne@EXAMPLE.org", 2, hour + 20).await.expect("count"),
+            "any case"
+        );
+        assert!(
+            store.mail_answer_allowed("jeanne@example.org", 2, hour + 3_600_000).await.expect("count"),
+            "next hour"
+        );
+        assert!(
+            !store.mail_answer_allowed("x@example.org", 0, hour + 3_600_000).await.expect("count"),
+            "0: none"
+        );
+    })
+    .await;
+}
