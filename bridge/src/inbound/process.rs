@@ -1,6 +1,9 @@
 //! The inbound worker: takes stored mail, decides (see [`examine`]), checks the sender against
 //! the subscriber, and posts the reply into the room as the member's ghost user. A homeserver
-//! outage leaves the mail queued and retried; refusals get a short explanatory answer.
+//! outage leaves the mail queued and retried; refusals get a short explanatory answer; a mail
+//! that cannot be processed is held after a few attempts (see [`poison`]).
+
+mod poison;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -105,7 +108,9 @@ impl Inbound {
     pub async fn pass(&self) -> Result<usize, StoreError> {
         let items = self.store.mail_claim_inbound(BATCH, LEASE_MS).await?;
         for item in &items {
-            match self.settle(item).await? {
+            let settle = |this: Inbound, item: InboundItem| async move { this.settle(&item).await };
+            let Some(settled) = self.attempt(item, settle).await? else { continue };
+            match settled {
                 Settled::Done(state, outcome) => {
                     tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
                     self.store.mail_inbound_finish(item.id, state, &outcome).await?;
