@@ -1254,8 +1254,11 @@ mod tests {
         assert_eq!(strip_reply(&html_to_text(html)), "Ça marche.");
     }
 
-    /// Adversarial shapes of input, each built at about `n` bytes, and whether it is HTML.
-    const SHAPES: &[(&str, fn(usize) -> String, bool)] = &[
+    /// An adversarial shape of input: its name, how to build it at about `n` bytes, whether it
+    /// is HTML.
+    type Shape = (&'static str, fn(usize) -> String, bool);
+
+    const SHAPES: &[Shape] = &[
         ("unclosed <head>", |n| "<head>".repeat(n / 6), true),
         ("self-closed <head/>", |n| "<head/>x".repeat(n / 8), true),
         ("<head> closed at the very end", |n| "<head>x".repeat(n / 7) + "</head>", true),
