@@ -192,8 +192,8 @@ pub async fn show_lists(config: &Config, store: &Store) -> anyhow::Result<()> {
     }
     let stats = store.mail_outbox_stats().await?;
     println!(
-        "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending",
-        stats.pending, stats.sent, stats.failed, stats.cancelled, stats.inbound_pending
+        "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending, {} held",
+        stats.pending, stats.sent, stats.failed, stats.cancelled, stats.inbound_pending, stats.inbound_held
     );
     Ok(())
 }

@@ -109,6 +109,11 @@ pub mod bounce {
         format!("il est trop volumineux (limite : {limit_mb} Mo, pièces jointes comprises).")
     }
 
+    /// To the authenticated sender of a mail held after failed attempts at processing it.
+    pub const HELD: &str = "Bonjour,\n\nVotre courriel n'a pas pu être traité : il n'a pas été publié dans le salon \
+         et, par précaution, il a été effacé.\n\nVous pouvez le renvoyer en texte simple, sans mise en forme. \
+         Si le problème se répète, votre référent(e) numérique peut vous aider.\n\n-- \nRelais\n";
+
     pub const UNSUBSCRIBED_SUBJECT: &str = "Désabonnement confirmé";
     pub const UNSUBSCRIBED: &str = "Bonjour,\n\nC'est noté : vous ne recevrez plus cette liste par courriel. \
          Vous pouvez vous réabonner depuis la page de préférences indiquée dans chaque courriel.\n\n-- \nRelais\n";

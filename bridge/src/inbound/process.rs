@@ -5,6 +5,9 @@
 //! [`examine::may_answer`]) and has had fewer than `[mail] answers_per_hour` answers this hour
 //! (counted in the store, so across nodes); otherwise the mail is dropped silently, the reason
 //! recorded in its outcome.
+//! A mail that cannot be processed is held after a few attempts (see [`poison`]).
+
+mod poison;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -109,7 +112,9 @@ impl Inbound {
     pub async fn pass(&self) -> Result<usize, StoreError> {
         let items = self.store.mail_claim_inbound(BATCH, LEASE_MS).await?;
         for item in &items {
-            match self.settle(item).await? {
+            let settle = |this: Inbound, item: InboundItem| async move { this.settle(&item).await };
+            let Some(settled) = self.attempt(item, settle).await? else { continue };
+            match settled {
                 Settled::Done(state, outcome) => {
                     tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
                     self.store.mail_inbound_finish(item.id, state, &outcome).await?;

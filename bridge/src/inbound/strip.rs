@@ -3,6 +3,14 @@
 //! Orange and SFR webmails), in French and English; and the plain text of an HTML-only reply.
 //! Pure functions, no allocation-heavy machinery, never panics on odd input.
 //!
+//! Linear time on any input, with a budget: only the first [`MAX_INPUT_BYTES`] of a body are
+//! read, and the text of a reply is cut after [`MAX_TEXT_BYTES`] (marked [`TRUNCATED`]). No
+//! search starts again from an earlier offset: the HTML conversion is one pass (an element
+//! whose text is dropped is skipped as the pass goes, an unclosed `<head>` costs nothing more),
+//! and the line scan of a reply looks a bounded number of lines around each line.
+//! [`work_of`] counts the steps taken (bytes scanned, lines visited), for the tests that prove
+//! it.
+//!
 //! How a reply is read ([`strip_reply`]):
 //! - the quoted history starts at an attribution line ("Le … a écrit :", "On … wrote:", possibly
 //!   wrapped over two or three lines), an Outlook/webmail header block ("De : … / Envoyé : … /
@@ -16,6 +24,43 @@
 //! - mobile and webmail footers ("Envoyé de mon iPhone", "Get Outlook for iOS"…) are dropped
 //!   when they are the last non-blank lines;
 //! - blank lines at both ends are trimmed, runs of blank lines become one, line ends are trimmed.
+
+use std::cell::Cell;
+
+/// Only the first this many bytes of a body (HTML or text) are read: a reply's new text is at
+/// its top, and a crafted mail of many megabytes costs no more than this.
+pub const MAX_INPUT_BYTES: usize = 1 << 20;
+
+/// The text of a reply is cut after this many bytes: it is posted as one Matrix event, which
+/// holds at most 64 KiB with its JSON (where a line end takes two bytes).
+pub const MAX_TEXT_BYTES: usize = 30 * 1024;
+
+/// Ends a reply cut at [`MAX_TEXT_BYTES`].
+pub const TRUNCATED: &str = "\n\n[…] (message tronqué)";
+
+thread_local! {
+    /// Steps taken by this module's functions on this thread (see [`work_of`]).
+    static WORK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts `steps` units of work (bytes scanned, lines visited).
+fn count(steps: usize) {
+    WORK.with(|w| w.set(w.get().saturating_add(u64::try_from(steps).unwrap_or(u64::MAX))));
+}
+
+/// Runs `f` and returns its result with the steps this module took meanwhile (bytes scanned,
+/// lines visited), for tests and benchmarks proving the conversion linear in its input.
+#[doc(hidden)]
+pub fn work_of<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = WORK.with(Cell::get);
+    let out = f();
+    (out, WORK.with(Cell::get).saturating_sub(before))
+}
+
+/// The longest prefix of `text` of at most `max` bytes ending on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    &text[..text.floor_char_boundary(max)]
+}
 
 /// Titles of separator lines once their dashes are removed ("-----Original Message-----").
 const SEPARATOR_TITLES: &[&str] = &[
@@ -105,14 +150,29 @@ const QUOTE_LOOKAHEAD: usize = 4;
 ///
 /// When the reply holds nothing but quoted text (or only a signature or footer), the result is
 /// an empty string, never the quoted text: the caller decides what to answer to an empty reply.
+///
+/// Reads only the first [`MAX_INPUT_BYTES`]; a result longer than [`MAX_TEXT_BYTES`] is cut there
+/// and ends with [`TRUNCATED`].
 pub fn strip_reply(text: &str) -> String {
+    let text = prefix(text, MAX_INPUT_BYTES);
+    count(text.len());
     let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = text.split('\n').collect();
     let mut kept = new_text_lines(&lines);
     while kept.last().is_some_and(|l| l.trim().is_empty() || is_footer(l)) {
         kept.pop();
     }
-    join_paragraphs(kept)
+    cap_text(join_paragraphs(kept))
+}
+
+/// `text` cut after [`MAX_TEXT_BYTES`] (trailing blanks dropped), then [`TRUNCATED`] added.
+fn cap_text(mut text: String) -> String {
+    if text.len() <= MAX_TEXT_BYTES {
+        return text;
+    }
+    text.truncate(prefix(&text, MAX_TEXT_BYTES).trim_end().len());
+    text.push_str(TRUNCATED);
+    text
 }
 
 /// Whether the quoted history begins with a ">"-quoting attribution (which a member may answer
@@ -133,22 +193,28 @@ struct History {
 
 /// The member's lines, in order: up to the history, signature and quoted lines left out; below
 /// a ">"-quoting attribution too when nothing new stands above it.
+///
+/// One pass: each history found ends the search that found it, and the next search starts below
+/// it; whether anything new was kept is carried along, never recomputed.
 fn new_text_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
     let mut kept: Vec<&'a str> = Vec::new();
+    let mut only_blank = true;
     let mut rest = lines;
     loop {
         let history = find_history(rest);
         let end = history.map_or(rest.len(), |h| h.start);
         for line in &rest[..end] {
+            count(1);
             if is_signature_delimiter(line) {
                 return kept;
             }
             if !is_quoted(line) {
+                only_blank &= line.trim().is_empty();
                 kept.push(line);
             }
         }
         match history {
-            Some(h) if h.kind == HistoryKind::Attribution && kept.iter().all(|l| l.trim().is_empty()) => {
+            Some(h) if h.kind == HistoryKind::Attribution && only_blank => {
                 rest = rest.get(h.end + 1..).unwrap_or_default();
             }
             _ => return kept,
@@ -163,6 +229,7 @@ fn find_history(lines: &[&str]) -> Option<History> {
 /// The history starting at (or, for a wrapped attribution, ending at) line `i`, if any.
 fn history_at(lines: &[&str], i: usize) -> Option<History> {
     let line = lines[i];
+    count(1);
     if line.trim().is_empty() {
         return None;
     }
@@ -181,6 +248,7 @@ fn history_at(lines: &[&str], i: usize) -> Option<History> {
 /// Lower case, whitespace (no-break spaces included) collapsed to single spaces, combining
 /// accents dropped (so a decomposed "é" reads "e").
 fn normalise(line: &str) -> String {
+    count(line.len());
     let mut out = String::with_capacity(line.len());
     for word in line.split(char::is_whitespace).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
@@ -365,6 +433,9 @@ const CUT_IDS: &[&str] = &["divrplyfwdmsg", "appendonsend"];
 /// the tag (bounds the work on broken HTML).
 const MAX_QUOTED_VALUE: usize = 1024;
 
+/// Open `<head>` elements remembered at most; a deeper one is ignored (its text is kept).
+const MAX_OPEN_HEADS: usize = 256;
+
 /// Plain text of an HTML body, for replies sent as HTML only; feed the result to
 /// [`strip_reply`].
 ///
@@ -375,9 +446,15 @@ const MAX_QUOTED_VALUE: usize = 1024;
 /// blocks start lines (`<p>` but Outlook's `MsoNormal` ones end a paragraph), whitespace is
 /// collapsed as a browser would, and the common entities are decoded (named, `&#NNN;`,
 /// `&#xHH;`). Broken HTML (unclosed tags, stray `<`) gives its best-effort text, never a panic.
+///
+/// One pass over the first [`MAX_INPUT_BYTES`] of `html`; the text stops growing past
+/// [`MAX_TEXT_BYTES`] (and is never longer than the HTML read, but for a few bytes). A `<head>`
+/// never closed is ignored; a raw-text element (`<style>`, `<script>`…) inside a `<head>` ends
+/// at its own end tag, as in a browser, even when a `</head>` comes first.
 pub fn html_to_text(html: &str) -> String {
-    let mut converter = Converter::new(html);
+    let mut converter = Converter::new(prefix(html, MAX_INPUT_BYTES));
     converter.run();
+    count(converter.out.len());
     let text = converter.out.replace('\u{a0}', " ").replace(['\u{200b}', '\u{feff}'], "");
     join_paragraphs(text.split('\n'))
 }
@@ -415,8 +492,61 @@ impl Tag {
     }
 }
 
+/// A remembered search for one byte: it does not occur in `from..at` (`at: None`: nowhere from
+/// `from` on). A later search from inside that span is answered without scanning it again.
+#[derive(Debug, Clone, Copy, Default)]
+struct NextByte {
+    known: bool,
+    from: usize,
+    at: Option<usize>,
+}
+
+impl NextByte {
+    /// The offset of the first `byte` at or after `from`.
+    fn find(&mut self, bytes: &[u8], byte: u8, from: usize) -> Option<usize> {
+        if self.known && self.from <= from && self.at.is_none_or(|at| from <= at) {
+            return self.at;
+        }
+        let rest = bytes.get(from..).unwrap_or_default();
+        let at = rest.iter().position(|&b| b == byte).map(|p| from + p);
+        count(at.map_or(rest.len(), |a| a + 1 - from));
+        *self = NextByte { known: true, from, at };
+        at
+    }
+}
+
+/// A `<head>` not closed yet: what the output was when it opened, which its end tag puts back.
+///
+/// A `<head>` ends at the first `</head>` that brings the count of `<head>` elements open since
+/// (itself included, unless written `<head/>`) to zero; with [`Converter::head_depth`] counting
+/// every `<head>` and `</head>`, that is the first `</head>` leaving the count below `closes_at`.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    len: usize,
+    space: bool,
+    pre: usize,
+    paragraph: bool,
+    closes_at: i64,
+}
+
+/// Text not written up to an end tag: a quote container's (`name`, with `depth` elements of
+/// that name open), or, for Outlook's cut inside a `<head>` (`name: None`), up to that head's
+/// end. Either ends too when a `<head>` open before it (one of the first `heads` of the stack)
+/// closes.
+#[derive(Debug)]
+struct Skip {
+    name: Option<String>,
+    depth: usize,
+    heads: usize,
+}
+
+/// Tag-scanning states, as bits of [`Converter::dead_ends`].
+const PLAIN: u8 = 1;
+const AFTER_EQUALS: u8 = 2;
+
 /// The state of one conversion: a scanner over `src` (offsets always on ASCII bytes, so on
-/// character boundaries) writing text to `out`.
+/// character boundaries) writing text to `out`, in one pass: `pos` only moves forward, and no
+/// search goes over bytes another search already went over (see [`Converter::tag_end`]).
 #[derive(Debug)]
 struct Converter<'a> {
     src: &'a str,
@@ -432,26 +562,56 @@ struct Converter<'a> {
     pre: usize,
     /// The open `<p>` ends a paragraph (not Outlook's line-per-paragraph `MsoNormal`).
     paragraph: bool,
+    /// Inside a quote container: nothing is written until it closes (nothing more at all if it
+    /// never does).
+    skipping: Option<Skip>,
+    /// The `<head>` elements not closed yet, innermost last. An end tag drops what was written
+    /// since its `<head>`; a `<head>` never closed drops nothing.
+    heads: Vec<Mark>,
+    /// `<head>` minus `</head>` tags so far (`<head/>` not counted).
+    head_depth: i64,
+    /// Searches for the `>` after a tag's start, and for the end of quoted attribute values.
+    next_gt: NextByte,
+    next_quote: NextByte,
+    next_apostrophe: NextByte,
+    /// For each offset, the tag-scanning states (bits [`PLAIN`], [`AFTER_EQUALS`]) from which a
+    /// scan is known to reach the end of the input without finding the tag's end. Empty until
+    /// the first such scan.
+    dead_ends: Vec<u8>,
+    /// The output budget is spent or everything left is a quoted original.
+    done: bool,
 }
 
 impl<'a> Converter<'a> {
     fn new(src: &'a str) -> Self {
+        count(src.len());
         Converter {
             src,
             lower: src.to_ascii_lowercase(),
             last_gt: src.rfind('>'),
             pos: 0,
-            out: String::with_capacity(src.len() / 2),
+            out: String::with_capacity(src.len().min(MAX_TEXT_BYTES) / 2),
             space: false,
             pre: 0,
             paragraph: false,
+            skipping: None,
+            heads: Vec::new(),
+            head_depth: 0,
+            next_gt: NextByte::default(),
+            next_quote: NextByte::default(),
+            next_apostrophe: NextByte::default(),
+            dead_ends: Vec::new(),
+            done: false,
         }
     }
 
     fn run(&mut self) {
         let src = self.src;
-        while let Some(rest) = src.get(self.pos..).filter(|r| !r.is_empty()) {
-            match rest.find('<') {
+        while !self.done {
+            let Some(rest) = src.get(self.pos..).filter(|r| !r.is_empty()) else { return };
+            let lt = rest.find('<');
+            count(lt.map_or(rest.len(), |n| n + 1));
+            match lt {
                 None => {
                     self.text(rest);
                     self.pos = src.len();
@@ -462,13 +622,16 @@ impl<'a> Converter<'a> {
                     self.pos += n;
                 }
             }
+            if self.out.len() > MAX_TEXT_BYTES {
+                self.done = true;
+            }
         }
     }
 
     /// At a `<`: a comment, a tag, or a literal `<`.
     fn markup(&mut self) {
         let at = self.pos;
-        if self.lower[at..].starts_with("<!--") {
+        if self.lower.get(at..).is_some_and(|r| r.starts_with("<!--")) {
             self.pos = self.skip_comment(at);
             return;
         }
@@ -478,33 +641,85 @@ impl<'a> Converter<'a> {
             return;
         };
         self.pos = tag.end;
-        if tag.closing {
+        if tag.name == "head" {
+            self.head(&tag);
+        } else if let Some(skip) = &mut self.skipping {
+            // Inside a quote container only its own kind of element counts.
+            if skip.name.as_ref() == Some(&tag.name) {
+                if tag.closing {
+                    skip.depth -= 1;
+                } else if !tag.self_closing {
+                    skip.depth += 1;
+                }
+                if skip.depth == 0 {
+                    self.skipping = None;
+                }
+            }
+        } else if tag.closing {
             self.close(&tag);
         } else if tag.is_cut() {
-            self.pos = self.src.len();
+            // Everything from here on is the quoted original, unless this is inside a `<head>`
+            // that closes later.
+            match self.heads.len() {
+                0 => self.done = true,
+                heads => self.skipping = Some(Skip { name: None, depth: 0, heads }),
+            }
         } else if RAW_TEXT.contains(&tag.name.as_str()) && !tag.self_closing {
             self.skip_raw_text(&tag.name);
         } else if tag.is_quote_container() && !tag.is_void() {
             // Quotes are blocks: the text around them stays on separate lines.
             self.block();
-            if !self.skip_element(&tag.name) {
-                self.pos = self.src.len();
-            }
-        } else if tag.name == "head" {
-            // A <head> without its end tag is ignored rather than swallowing the body.
-            self.skip_element("head");
+            self.skipping = Some(Skip { name: Some(tag.name), depth: 1, heads: self.heads.len() });
         } else {
             self.open(&tag);
         }
     }
 
+    /// A `<head>`, `<head/>` or `</head>`, wherever it is (but in raw text and comments): a
+    /// `<head>` drops its content when it closes, and is ignored when it never does.
+    fn head(&mut self, tag: &Tag) {
+        if !tag.closing {
+            if !tag.self_closing {
+                self.head_depth += 1;
+            }
+            if self.skipping.is_none() && self.heads.len() < MAX_OPEN_HEADS {
+                let (len, space, pre, paragraph) = (self.out.len(), self.space, self.pre, self.paragraph);
+                self.heads.push(Mark { len, space, pre, paragraph, closes_at: self.head_depth });
+            }
+            return;
+        }
+        self.head_depth -= 1;
+        // Every head this end tag closes; the outermost one's content goes.
+        let mut outermost = None;
+        while self.heads.last().is_some_and(|m| m.closes_at > self.head_depth) {
+            outermost = self.heads.pop();
+        }
+        if let Some(mark) = outermost {
+            self.out.truncate(mark.len);
+            (self.space, self.pre, self.paragraph) = (mark.space, mark.pre, mark.paragraph);
+            if self.skipping.as_ref().is_some_and(|s| self.heads.len() < s.heads) {
+                self.skipping = None;
+            }
+        }
+    }
+
     /// The offset after the comment starting at `at` (the end of the input if unclosed).
     fn skip_comment(&self, at: usize) -> usize {
-        self.lower[at + 4..].find("-->").map_or(self.src.len(), |e| at + 4 + e + 3)
+        let rest = self.lower.get(at + 4..).unwrap_or_default();
+        let end = rest.find("-->");
+        count(end.map_or(rest.len(), |e| e + 3));
+        end.map_or(self.src.len(), |e| at + 4 + e + 3)
+    }
+
+    /// Text between tags, written unless inside a quote container.
+    fn text(&mut self, raw: &str) {
+        if self.skipping.is_none() {
+            self.write(raw);
+        }
     }
 
     /// The tag starting at the `<` at `at`, or `None` if that `<` starts no tag.
-    fn parse_tag(&self, at: usize) -> Option<Tag> {
+    fn parse_tag(&mut self, at: usize) -> Option<Tag> {
         let bytes = self.src.as_bytes();
         let starts_tag = match *bytes.get(at + 1)? {
             b'/' => bytes.get(at + 2).is_some_and(u8::is_ascii_alphabetic),
@@ -513,8 +728,9 @@ impl<'a> Converter<'a> {
         if !starts_tag {
             return None;
         }
-        let end = tag_end(bytes, at, self.last_gt?)?;
-        let inner = &self.lower[at + 1..end];
+        let end = self.tag_end(at)?;
+        let inner = self.lower.get(at + 1..end)?;
+        count(inner.len());
         let closing = inner.starts_with('/');
         let inner = inner.trim_start_matches(['/', '!', '?']);
         let name_len = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'));
@@ -530,48 +746,73 @@ impl<'a> Converter<'a> {
         })
     }
 
+    /// The offset of the `>` ending the tag that starts at `at`: the first one outside a quoted
+    /// attribute value, or the first one at all if the quotes never close (broken HTML).
+    ///
+    /// Linear over the whole conversion: a scan that finds the tag's end is followed by a jump
+    /// past it, and a scan that reaches the end of the input without finding it marks the
+    /// (offset, state) pairs it went through, where any later scan stops.
+    fn tag_end(&mut self, at: usize) -> Option<usize> {
+        if at >= self.last_gt? {
+            return None;
+        }
+        let first_gt = self.next_gt.find(self.src.as_bytes(), b'>', at)?;
+        match self.scan_tag(at, false) {
+            Some(end) => Some(end),
+            None => {
+                self.scan_tag(at, true);
+                Some(first_gt)
+            }
+        }
+    }
+
+    /// Walks the tag starting at `at`: the offset of the first `>` outside quoted values, or
+    /// `None` when the input ends first or a quote never closes. `mark`: record the walk's
+    /// (offset, state) pairs as dead ends.
+    fn scan_tag(&mut self, at: usize, mark: bool) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        if mark && self.dead_ends.is_empty() {
+            self.dead_ends = vec![0; bytes.len()];
+        }
+        let mut i = at + 1;
+        let mut after_equals = false;
+        let mut steps = 0;
+        let end = loop {
+            let Some(&byte) = bytes.get(i) else { break None };
+            let state = if after_equals { AFTER_EQUALS } else { PLAIN };
+            match self.dead_ends.get_mut(i) {
+                Some(dead) if *dead & state != 0 => break None,
+                Some(dead) if mark => *dead |= state,
+                _ => {}
+            }
+            steps += 1;
+            match byte {
+                b'>' => break Some(i),
+                b'=' => after_equals = true,
+                q @ (b'"' | b'\'') if after_equals => {
+                    let next = if q == b'"' { &mut self.next_quote } else { &mut self.next_apostrophe };
+                    match next.find(bytes, q, i + 1) {
+                        Some(close) if close - (i + 1) < MAX_QUOTED_VALUE => i = close,
+                        _ => break None,
+                    }
+                    after_equals = false;
+                }
+                b if b.is_ascii_whitespace() => {}
+                _ => after_equals = false,
+            }
+            i += 1;
+        };
+        count(steps);
+        end
+    }
+
     /// Skips to the end tag of the raw-text element `name` (or the end of the input).
     fn skip_raw_text(&mut self, name: &str) {
         let closing = format!("</{name}");
-        self.pos = match self.lower[self.pos..].find(&closing) {
-            Some(start) => {
-                let from = self.pos + start;
-                self.lower[from..].find('>').map_or(self.src.len(), |gt| from + gt + 1)
-            }
-            None => self.src.len(),
-        };
-    }
-
-    /// Skips to the end tag matching the element `name` just opened, counting nested elements
-    /// of the same name. Returns false (position unchanged) if the element is never closed.
-    fn skip_element(&mut self, name: &str) -> bool {
-        let mut depth = 1usize;
-        let mut at = self.pos;
-        while let Some(lt) = self.lower[at..].find('<') {
-            let lt = at + lt;
-            if self.lower[lt..].starts_with("<!--") {
-                at = self.skip_comment(lt);
-                continue;
-            }
-            let Some(tag) = self.parse_tag(lt) else {
-                at = lt + 1;
-                continue;
-            };
-            at = tag.end;
-            if tag.name != name {
-                continue;
-            }
-            if tag.closing {
-                depth -= 1;
-                if depth == 0 {
-                    self.pos = tag.end;
-                    return true;
-                }
-            } else if !tag.self_closing {
-                depth += 1;
-            }
-        }
-        false
+        let rest = self.lower.get(self.pos..).unwrap_or_default();
+        let end = rest.find(&closing).and_then(|start| Some(start + rest[start..].find('>')? + 1));
+        count(end.unwrap_or(rest.len()));
+        self.pos = end.map_or(self.src.len(), |e| self.pos + e);
     }
 
     fn open(&mut self, tag: &Tag) {
@@ -627,15 +868,23 @@ impl<'a> Converter<'a> {
         self.space = false;
     }
 
-    /// Text between tags: entities decoded, whitespace collapsed (kept inside `<pre>`).
-    fn text(&mut self, raw: &str) {
+    /// Writes text: entities decoded, whitespace collapsed (kept inside `<pre>`).
+    fn write(&mut self, raw: &str) {
+        count(raw.len());
         let decoded = decode_entities(raw);
         if self.pre > 0 {
-            self.out.push_str(&decoded.replace("\r\n", "\n").replace('\r', "\n"));
+            let text = decoded.replace("\r\n", "\n").replace('\r', "\n");
+            // Past the budget by a character at most, so that `run` stops.
+            let room = MAX_TEXT_BYTES.saturating_sub(self.out.len()) + 4;
+            self.out.push_str(prefix(&text, room));
             self.space = false;
             return;
         }
         for c in decoded.chars() {
+            if self.out.len() > MAX_TEXT_BYTES {
+                // The budget is spent: `run` stops after this.
+                return;
+            }
             if c.is_ascii_whitespace() {
                 self.space = true;
                 continue;
@@ -647,35 +896,6 @@ impl<'a> Converter<'a> {
             self.out.push(c);
         }
     }
-}
-
-/// The offset of the `>` ending the tag that starts at `at`: the first one outside a quoted
-/// attribute value, or the first one at all if the quotes never close (broken HTML).
-fn tag_end(bytes: &[u8], at: usize, last_gt: usize) -> Option<usize> {
-    if at >= last_gt {
-        return None;
-    }
-    let first_gt = at + bytes[at..].iter().position(|&b| b == b'>')?;
-    let mut i = at + 1;
-    let mut after_equals = false;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'>' => return Some(i),
-            b'=' => after_equals = true,
-            q @ (b'"' | b'\'') if after_equals => {
-                let limit = bytes.len().min(i + 1 + MAX_QUOTED_VALUE);
-                match bytes[i + 1..limit].iter().position(|&b| b == q) {
-                    Some(close) => i += close + 1,
-                    None => return Some(first_gt),
-                }
-                after_equals = false;
-            }
-            b if b.is_ascii_whitespace() => {}
-            _ => after_equals = false,
-        }
-        i += 1;
-    }
-    Some(first_gt)
 }
 
 /// The `id` and `class` values among a tag's (lower-case) attributes.
@@ -777,6 +997,9 @@ const WINDOWS_1252: [char; 32] = [
     '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
 ];
 
+/// The longest entity name looked for (`&#x10FFFF;`, `&thinsp;`…), without `&` and `;`.
+const MAX_ENTITY: usize = 10;
+
 fn decode_entities(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
@@ -784,9 +1007,13 @@ fn decode_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(amp) = rest.find('&') {
+        count(amp + 1);
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let semicolon = after.find(';').filter(|&e| e <= 10);
+        // An entity name is short: the `;` is looked for in the next few bytes only.
+        let window = &after.as_bytes()[..after.len().min(MAX_ENTITY + 1)];
+        count(window.len());
+        let semicolon = window.iter().position(|&b| b == b';');
         match semicolon.and_then(|e| entity(&after[..e]).map(|c| (c, e))) {
             Some((c, e)) => {
                 out.push(c);
@@ -1025,5 +1252,134 @@ mod tests {
                     <div><br>Le 23 nov. 2026 à 18:02, Paul &lt;paul@example.org&gt; a écrit&nbsp;:<br><br></div>\
                     <blockquote type=\"cite\"><div>Question ?</div></blockquote></body></html>";
         assert_eq!(strip_reply(&html_to_text(html)), "Ça marche.");
+    }
+
+    /// An adversarial shape of input: its name, how to build it at about `n` bytes, whether it
+    /// is HTML.
+    type Shape = (&'static str, fn(usize) -> String, bool);
+
+    const SHAPES: &[Shape] = &[
+        ("unclosed <head>", |n| "<head>".repeat(n / 6), true),
+        ("self-closed <head/>", |n| "<head/>x".repeat(n / 8), true),
+        ("<head> closed at the very end", |n| "<head>x".repeat(n / 7) + "</head>", true),
+        ("'&' far from ';'", |n| "&x ".repeat(n / 3) + ";", true),
+        ("unclosed quoted attributes", |n| "<a b='>".repeat(n / 7), true),
+        ("quoted '>' in every tag, no end", |n| "<a b=\"x>y\"".repeat(n / 10), true),
+        ("unclosed comments", |n| "<!--".repeat(n / 4), true),
+        ("<style> without end", |n| "<style>".repeat(n / 7), true),
+        ("</style without '>'", |n| "<style></style".repeat(n / 14), true),
+        (
+            "nested blockquotes",
+            |n| "<blockquote>".repeat(n / 24) + "x" + &"</blockquote>".repeat(n / 24),
+            true,
+        ),
+        ("unclosed blockquotes", |n| "<blockquote>".repeat(n / 12), true),
+        ("giant attribute", |n| format!("<div class=\"{}\">Oui</div>", "a".repeat(n)), true),
+        ("many '<' and one '>'", |n| "<a ".repeat(n / 3) + ">", true),
+        ("stray '<'", |n| "a < b ".repeat(n / 6), true),
+        (
+            "text: blank line and attribution, repeated",
+            |n| "\nLe 23/11/2026 à 18:02, P a écrit :\n".repeat(n / 38),
+            false,
+        ),
+        ("text: header blocks", |n| "De : P\nObjet : x\nÀ : J\n".repeat(n / 24), false),
+        ("text: thousands of quote levels", |n| ">".repeat(n) + " x\nOui", false),
+        ("text: long lines", |n| "a".repeat(n) + "\n" + &" ".repeat(n), false),
+    ];
+
+    fn convert(input: &str, html: bool) -> String {
+        if html { strip_reply(&html_to_text(input)) } else { strip_reply(input) }
+    }
+
+    /// Steps per input byte no conversion exceeds (the shapes above take 1 to 15).
+    const STEPS_PER_BYTE: u64 = 16;
+
+    fn steps_bound(input: &str) -> u64 {
+        STEPS_PER_BYTE * (input.len() as u64 + 16)
+    }
+
+    #[test]
+    fn adversarial_input_takes_linear_work() {
+        // Before the one-pass conversion, 16 KiB of unclosed `<head>` took 0.7 s and 64 KiB took
+        // 9.4 s (docs/benchmarks.md): each `<head>` searched the rest of the input for its end.
+        let n = 16 * 1024;
+        for (name, build, html) in SHAPES {
+            let (small, large) = (build(n), build(4 * n));
+            let (_, work_small) = work_of(|| convert(&small, *html));
+            let (_, work_large) = work_of(|| convert(&large, *html));
+            assert!(
+                work_large <= steps_bound(&large),
+                "{name}: {work_large} steps for {} bytes",
+                large.len()
+            );
+            assert!(
+                work_large * 10 <= work_small * 45,
+                "{name}: 4 times the input took {work_large} steps, against {work_small} (more than 4.5 times)"
+            );
+        }
+    }
+
+    #[test]
+    fn fifty_thousand_unclosed_heads_are_ignored_in_one_pass() {
+        let html = "<head>".repeat(50_000) + "<div>Texte</div>";
+        let (text, work) = work_of(|| html_to_text(&html));
+        assert_eq!(text, "Texte");
+        assert!(work <= steps_bound(&html), "{work} steps for {} bytes", html.len());
+    }
+
+    #[test]
+    fn html_heads_drop_their_text_only_when_closed() {
+        assert_eq!(html_to_text("<head>A<head>B</head>C"), "AC");
+        assert_eq!(html_to_text("<head>A<head>B</head>C</head>D"), "D");
+        assert_eq!(html_to_text("<head/>A</head>B"), "B");
+        assert_eq!(html_to_text("</head>A<head><p>B</p>"), "A\nB");
+        // The state when the `<head>` opened comes back with its end tag: still in `<pre>`.
+        assert_eq!(html_to_text("<pre>a <head></pre>b</head>  c"), "a   c");
+        assert_eq!(html_to_text("<head><blockquote>Q</blockquote>T</head>R"), "R");
+        // A quote container or Outlook's cut inside a closed `<head>` goes with it…
+        assert_eq!(html_to_text("<head><blockquote></head>texte</blockquote>plus"), "texteplus");
+        assert_eq!(html_to_text("<head><div id=divRplyFwdMsg>x</head>Oui"), "Oui");
+        assert_eq!(html_to_text("<head><div id=divRplyFwdMsg>x<p>Oui"), "");
+        // … and a `<head>` inside a quote container is part of the quote.
+        assert_eq!(html_to_text("<blockquote><head></blockquote>Texte</head>Plus"), "TextePlus");
+    }
+
+    #[test]
+    fn html_tags_with_quoted_gt() {
+        assert_eq!(html_to_text("<a title=\"x>y\" href='a>b'>lien</a> fin"), "lien fin");
+        // A quote closed by the next tag's: one tag up to the first `>` outside them.
+        assert_eq!(html_to_text("<a b=\"x>y<a b=\"x>z"), "z");
+        // A quote that never closes: the first `>` ends the tag.
+        assert_eq!(html_to_text("<a b=\"x>y"), "y");
+        // Every tag's quote closes in the next tag and no `>` ends any: each ends at its first `>`.
+        assert_eq!(html_to_text("<a b=\"x>y\"<a b=\"x>y\""), "y\"y\"");
+    }
+
+    #[test]
+    fn budget_caps_what_is_read_and_written() {
+        let long = "Oui. ".repeat(MAX_TEXT_BYTES / 4);
+        let text = strip_reply(&long);
+        assert!(
+            text.len() <= MAX_TEXT_BYTES + TRUNCATED.len() && text.ends_with(TRUNCATED),
+            "{}",
+            text.len()
+        );
+        assert!(text.starts_with("Oui. Oui."));
+        let html = format!("<p>{long}</p>");
+        let text = strip_reply(&html_to_text(&html));
+        assert!(
+            text.len() <= MAX_TEXT_BYTES + TRUNCATED.len() && text.ends_with(TRUNCATED),
+            "{}",
+            text.len()
+        );
+        // Past the first MAX_INPUT_BYTES nothing is read.
+        let padded = "\n".repeat(MAX_INPUT_BYTES) + "Invisible";
+        assert_eq!(strip_reply(&padded), "");
+        assert_eq!(html_to_text(&(" ".repeat(MAX_INPUT_BYTES) + "Invisible")), "");
+        // A cut inside a multi-byte character keeps whole characters.
+        let accents = "é".repeat(MAX_INPUT_BYTES);
+        assert!(html_to_text(&accents).chars().all(|c| c == 'é'));
+        // Short replies are untouched.
+        assert_eq!(strip_reply("Oui."), "Oui.");
     }
 }

@@ -101,6 +101,8 @@ pub struct OutboxStats {
     pub failed: i64,
     pub cancelled: i64,
     pub inbound_pending: i64,
+    /// Inbound mail that could not be processed, held with its content erased.
+    pub inbound_held: i64,
 }
 
 /// Members subscribed to list `$1` with their mode (`$2`: the default mode), excluding lapsed
@@ -661,10 +663,18 @@ impl Store {
                 _ => stats.cancelled += n,
             }
         }
-        stats.inbound_pending = sqlx::query("SELECT COUNT(*) AS n FROM mail_inbound WHERE state = 'pending'")
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?;
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM mail_inbound WHERE state IN ('pending', 'held') GROUP BY state",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for row in rows {
+            let n: i64 = row.try_get("n")?;
+            match row.try_get::<String, _>("state")?.as_str() {
+                "pending" => stats.inbound_pending = n,
+                _ => stats.inbound_held = n,
+            }
+        }
         Ok(stats)
     }
 
@@ -723,6 +733,46 @@ impl Store {
         Ok(items)
     }
 
+    /// Counts an attempt at inbound mail `id` before it is made, and returns how many attempts
+    /// have not ended, this one included: one that panics, fails on an error, or dies with its
+    /// worker stays counted; [`Store::mail_inbound_retry`] and [`Store::mail_inbound_finish`]
+    /// end it.
+    pub async fn mail_inbound_started(&self, id: i64) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("UPDATE mail_inbound SET failures = failures + 1 WHERE id = $1 RETURNING failures")
+                .bind(id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(row.try_get("failures")?)
+    }
+
+    /// An attempt that failed (a panic while processing): the mail is tried again at `next_at`,
+    /// the attempt staying counted.
+    pub async fn mail_inbound_failed(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE mail_inbound SET outcome = $1, next_at = $2, lease_until = 0 WHERE id = $3")
+            .bind(outcome)
+            .bind(next_at)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Holds a pending inbound mail that could not be processed: never tried again, its content
+    /// (raw text, addresses) erased. False when it was not pending (held or ended already).
+    pub async fn mail_inbound_hold(&self, id: i64, outcome: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE mail_inbound SET state = 'held', outcome = $1, raw = $2, rcpt = '', mail_from = '', \
+             lease_until = 0 WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(outcome)
+        .bind(Vec::<u8>::new())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Ends an inbound mail (`posted`, `refused`, `held`, `bounce`); its content is erased.
     pub async fn mail_inbound_finish(&self, id: i64, state: &str, outcome: &str) -> Result<(), StoreError> {
         sqlx::query(
@@ -738,10 +788,13 @@ impl Store {
         Ok(())
     }
 
+    /// A temporary failure (the homeserver is unreachable): the attempt ended, the mail is tried
+    /// again at `next_at`.
     pub async fn mail_inbound_retry(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE mail_inbound SET attempts = attempts + 1, outcome = $1, next_at = $2, lease_until = 0 \
-             WHERE id = $3",
+            "UPDATE mail_inbound SET attempts = attempts + 1, \
+             failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, outcome = $1, next_at = $2, \
+             lease_until = 0 WHERE id = $3",
         )
         .bind(outcome)
         .bind(next_at)

@@ -7,6 +7,8 @@ use super::{
     provisioning::{AuditEntry, Effect, RoomRecord},
     tests::on_both,
 };
+use sqlx::Row;
+
 use crate::config::DeliveryMode;
 
 const ROOM: &str = "!section:pcf.test";
@@ -239,6 +241,52 @@ async fn automatic_answers_are_counted_per_address_and_hour() {
             !store.mail_answer_allowed("x@example.org", 0, hour + 3_600_000).await.expect("count"),
             "0: none"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
+    on_both(|store| async move {
+        let id =
+            store.mail_inbound_store("r@listes.test", "s@example.org", b"raw mail").await.expect("store");
+        let other = store.mail_inbound_store("r@listes.test", "t@example.org", b"fine").await.expect("store");
+        // Attempts that panic, or whose worker dies with the lease (-1: expired at once), stay
+        // counted.
+        for expected in 1..=3 {
+            let items = store.mail_claim_inbound(1, -1).await.expect("claim");
+            assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [id]);
+            assert_eq!(store.mail_inbound_started(id).await.expect("started"), expected);
+            if expected == 2 {
+                store.mail_inbound_failed(id, "processing failed", 0).await.expect("failed");
+            }
+        }
+        // A temporary failure ends its attempt: the homeserver being down is no fault of the mail.
+        assert_eq!(store.mail_inbound_started(id).await.expect("started"), 4);
+        store.mail_inbound_retry(id, "homeserver unreachable", 0).await.expect("retry");
+        assert_eq!(store.mail_inbound_started(id).await.expect("started"), 4);
+
+        assert!(store.mail_inbound_hold(id, "held after 3 failed attempts").await.expect("hold"));
+        assert!(!store.mail_inbound_hold(id, "again").await.expect("hold twice"), "held once");
+        let row = sqlx::query("SELECT state, raw, rcpt, mail_from FROM mail_inbound WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("row");
+        let state: String = row.try_get("state").expect("state");
+        let raw: Vec<u8> = row.try_get("raw").expect("raw");
+        let addresses: (String, String) =
+            (row.try_get("rcpt").expect("rcpt"), row.try_get("mail_from").expect("mail_from"));
+        assert_eq!((state.as_str(), raw.len(), addresses), ("held", 0, (String::new(), String::new())));
+        // Never claimed again; the other mail is, its own count untouched.
+        let items = store.mail_claim_inbound(5, 60_000).await.expect("claim");
+        assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [other]);
+        assert_eq!(store.mail_inbound_started(other).await.expect("started"), 1);
+        let stats = store.mail_outbox_stats().await.expect("stats");
+        assert_eq!((stats.inbound_pending, stats.inbound_held), (1, 1));
+        // A finished mail is not held afterwards.
+        store.mail_inbound_finish(other, "posted", "ok").await.expect("finish");
+        assert!(!store.mail_inbound_hold(other, "late").await.expect("hold"));
     })
     .await;
 }

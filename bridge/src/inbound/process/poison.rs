@@ -1,0 +1,143 @@
+//! Poison mail: a mail whose processing panics, fails on an error, or never ends (its worker
+//! died with it) is not tried forever. Each attempt is counted before it is made and uncounted
+//! only when it ends in order; after [`MAX_FAILED_ATTEMPTS`] the mail is held: never tried
+//! again, its content erased (no message Relais could not handle is kept), and its sender told
+//! once, only if authenticated. A panic is caught per mail, so that one mail never stops the
+//! worker.
+
+use std::{future::Future, panic::AssertUnwindSafe};
+
+use mail_parser::MessageParser;
+use relais_core::{
+    store::{StoreError, mail::InboundItem},
+    time::now_ms,
+};
+
+use super::{Inbound, Settled};
+use crate::{
+    inbound::{
+        auth_results::{self, Verdict},
+        examine::AuthPolicy,
+    },
+    messages::bounce,
+};
+
+/// Failed attempts after which a mail is held.
+pub const MAX_FAILED_ATTEMPTS: i64 = 3;
+
+/// Bytes of a held mail's header read to find whom to tell (the header alone is parsed).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The wait before attempt `n + 1` when `n` failed (5 s, doubling, at most 10 minutes).
+pub(super) fn backoff_ms(failed: i64) -> i64 {
+    (5_000i64 << failed.clamp(0, 8)).min(600_000)
+}
+
+impl Inbound {
+    /// One attempt at `item`: counted first, then `settle` run in a task of its own so that a
+    /// panic ends this attempt only. `None` when the mail is dealt with here: held, or its failed
+    /// attempt recorded for a later one. A store error is returned (the attempt stays counted).
+    pub(super) async fn attempt<F, Fut>(
+        &self,
+        item: &InboundItem,
+        settle: F,
+    ) -> Result<Option<Settled>, StoreError>
+    where
+        F: FnOnce(Inbound, InboundItem) -> Fut,
+        Fut: Future<Output = Result<Settled, StoreError>> + Send + 'static,
+    {
+        let unfinished = self.store.mail_inbound_started(item.id).await?;
+        if unfinished > MAX_FAILED_ATTEMPTS {
+            // The previous attempts never ended: the worker died or stalled on this mail.
+            self.hold(item, unfinished - 1).await?;
+            return Ok(None);
+        }
+        match tokio::spawn(settle(self.clone(), item.clone())).await {
+            Ok(settled) => settled.map(Some),
+            Err(e) if e.is_panic() => {
+                tracing::error!(
+                    inbound_id = item.id,
+                    attempt = unfinished,
+                    "inbound mail: processing panicked"
+                );
+                if unfinished >= MAX_FAILED_ATTEMPTS {
+                    self.hold(item, unfinished).await?;
+                } else {
+                    let next_at = now_ms() + backoff_ms(unfinished);
+                    self.store.mail_inbound_failed(item.id, "processing failed (panic)", next_at).await?;
+                }
+                Ok(None)
+            }
+            // Cancelled (the runtime is shutting down): the lease brings the mail back.
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Holds `item` after `failed` failed attempts: erased first, then its sender told once.
+    async fn hold(&self, item: &InboundItem, failed: i64) -> Result<(), StoreError> {
+        let sender = authenticated_sender(&item.raw, &item.mail_from, &self.policy());
+        let outcome = format!("held after {failed} failed attempts, content erased");
+        if !self.store.mail_inbound_hold(item.id, &outcome).await? {
+            return Ok(());
+        }
+        tracing::warn!(inbound_id = item.id, failed, "inbound mail held: it could not be processed");
+        let told = match sender {
+            None => "sender not told (not authenticated)".to_owned(),
+            Some(to) => match self.answer(&to, bounce::SUBJECT, bounce::HELD).await {
+                Ok(()) => "sender told".to_owned(),
+                Err(e) => format!("sender not told: {e}"),
+            },
+        };
+        self.store.mail_inbound_finish(item.id, "held", &format!("{outcome}; {told}")).await
+    }
+}
+
+/// The `From` address of a mail when it may be answered: a sender authenticated as
+/// [`examine`](crate::inbound::examine) would judge it, not a bounce or an automatic mail. Reads
+/// the header only (at most [`MAX_HEADER_BYTES`]), and answers `None` should that panic.
+pub fn authenticated_sender(raw: &[u8], mail_from: &str, policy: &AuthPolicy) -> Option<String> {
+    if mail_from.is_empty() {
+        return None;
+    }
+    let head = header_section(&raw[..raw.len().min(MAX_HEADER_BYTES)]);
+    std::panic::catch_unwind(AssertUnwindSafe(|| sender_of(head, policy))).ok().flatten()
+}
+
+/// The header of a raw mail: up to its first empty line.
+fn header_section(raw: &[u8]) -> &[u8] {
+    let end = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .into_iter()
+        .chain(raw.windows(4).position(|w| w == b"\r\n\r\n"))
+        .min()
+        .map_or(raw.len(), |at| at + 2);
+    &raw[..end]
+}
+
+fn sender_of(head: &[u8], policy: &AuthPolicy) -> Option<String> {
+    let message = MessageParser::default().parse_headers(head)?;
+    if auth_results::is_auto_submitted(message.header_raw("Auto-Submitted").map(str::trim)) {
+        return None;
+    }
+    let from = message.from()?.first()?.address()?.to_ascii_lowercase();
+    let (local, domain) = from.rsplit_once('@')?;
+    if local.is_empty() || domain.is_empty() {
+        return None;
+    }
+    let authenticated = match policy {
+        AuthPolicy::None => true,
+        AuthPolicy::Upstream(authserv) => {
+            let headers: Vec<&str> = message
+                .headers_raw()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+                .map(|(_, value)| value)
+                .collect();
+            matches!(auth_results::evaluate(&headers, authserv, domain), Verdict::Pass { .. })
+        }
+    };
+    authenticated.then_some(from)
+}
+
+#[cfg(test)]
+mod tests;
