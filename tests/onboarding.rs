@@ -87,3 +87,43 @@ async fn an_invited_member_creates_an_account_and_finds_their_rooms() {
     assert!(out["summary"]["kick"].is_null(), "her linked account keeps its access: {out}");
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn one_link_posted_in_parallel_creates_one_account() {
+    let smtp = SmtpSink::start().await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), ..Default::default() }).await;
+    let address = format!("{}@example.org", unique("marc"));
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, format!("{HEADER}042;Marc;Petit;{address};Nord;Lille;oui;;messagerie\n"))
+        .expect("csv");
+    let (status, stdout, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let url = link(&smtp.wait_for(&address).await, &stack.relais.web_url);
+
+    // Eight posts of the same link at once, each asking for its own account.
+    let names: Vec<String> = (0..8).map(|_| unique("marc")).collect();
+    let http = reqwest::Client::new();
+    let posts = names.iter().map(|name| {
+        let (http, url) = (http.clone(), url.clone());
+        let form = [
+            ("nom_utilisateur", name.clone()),
+            ("mot_de_passe", "correct-horse-1".into()),
+            ("confirmation", "correct-horse-1".into()),
+        ];
+        async move { http.post(&url).form(&form).send().await.expect("post").status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [200, 409, 410].contains(s)), "{statuses:?}");
+
+    // Only one of the names exists on the homeserver.
+    let mut created = 0;
+    for name in &names {
+        let body = serde_json::json!({"type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": name}, "password": "correct-horse-1"});
+        let resp =
+            http.post(format!("{}/_matrix/client/v3/login", stack.synapse.url)).json(&body).send().await;
+        created += usize::from(resp.expect("login").status().is_success());
+    }
+    assert_eq!(created, 1, "one account per link");
+}

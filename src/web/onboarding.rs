@@ -76,6 +76,22 @@ fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> S
     page("Créer votre compte", &body)
 }
 
+/// How long a link stays claimed while its account is created (Synapse answers in seconds).
+const CLAIM_MS: i64 = 60_000;
+
+/// A link another request is redeeming right now, or one no longer valid.
+async fn busy_or_gone(state: &WebState, hash: &str) -> Response {
+    match state.store.invitation_by_token(hash).await {
+        Ok(Some(invitation)) if invitation.used_at.is_none() => {
+            let body = "<p class=\"error\" role=\"alert\">Un compte est déjà en cours de création avec ce lien : \
+                        patientez une minute, puis rechargez la page.</p>";
+            (StatusCode::CONFLICT, Html(page("Création en cours", body))).into_response()
+        }
+        Ok(_) => gone(),
+        Err(_) => unavailable(),
+    }
+}
+
 pub async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
     match valid(&state, &token).await {
         Err(response) => response,
@@ -110,25 +126,36 @@ pub async fn create(
         }
     };
     let Some(secret) = &state.config.homeserver.registration_shared_secret else { return unavailable() };
+    // One account per link: the token is claimed before the account is made, so posts of the
+    // same link in parallel cannot each create one.
+    let hash = token_hash(&token);
+    match state.store.claim_invitation(&hash, CLAIM_MS).await {
+        Ok(true) => {}
+        Ok(false) => return busy_or_gone(&state, &hash).await,
+        Err(_) => return unavailable(),
+    }
     let display = row.as_ref().map(|r| format!("{} {}", r.first_name, r.last_name)).unwrap_or_default();
-    let user_id =
-        match state.client.register_user(secret, &username, &input.mot_de_passe, display.trim()).await {
-            Ok(user_id) => user_id,
-            Err(e) if e.errcode() == Some("M_USER_IN_USE") => {
-                let page = form(
-                    &state,
-                    &token,
-                    &username,
-                    Some("Ce nom d'utilisateur est déjà pris : choisissez-en un autre."),
-                );
-                return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "account creation failed");
-                return unavailable();
-            }
-        };
-    match state.store.redeem_invitation(&token_hash(&token), user_id.as_str()).await {
+    let created = state.client.register_user(secret, &username, &input.mot_de_passe, display.trim()).await;
+    if created.is_err() {
+        let _ = state.store.release_invitation(&hash).await;
+    }
+    let user_id = match created {
+        Ok(user_id) => user_id,
+        Err(e) if e.errcode() == Some("M_USER_IN_USE") => {
+            let page = form(
+                &state,
+                &token,
+                &username,
+                Some("Ce nom d'utilisateur est déjà pris : choisissez-en un autre."),
+            );
+            return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "account creation failed");
+            return unavailable();
+        }
+    };
+    match state.store.redeem_invitation(&hash, user_id.as_str()).await {
         Ok(true) => {}
         Ok(false) => return gone(),
         Err(_) => return unavailable(),

@@ -66,6 +66,31 @@ impl Store {
         Ok(row.as_ref().map(invitation).transpose()?)
     }
 
+    /// Claims an unused, unexpired token for `claim_ms` while its account is created: `false`
+    /// when it is used, expired, unknown, or claimed by another request right now.
+    pub async fn claim_invitation(&self, token_hash: &str, claim_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE onboarding SET claimed_until = $1 WHERE token_hash = $2 AND used_at IS NULL \
+             AND expires_at > $3 AND (claimed_until IS NULL OR claimed_until <= $3)",
+        )
+        .bind(now + claim_ms)
+        .bind(token_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a claimed token back (the account could not be created).
+    pub async fn release_invitation(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE onboarding SET claimed_until = NULL WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Redeems a token once: links the account and forgets the token. `false` if the token was
     /// used, replaced or expired meanwhile.
     pub async fn redeem_invitation(&self, token_hash: &str, user_id: &str) -> Result<bool, StoreError> {
