@@ -89,7 +89,9 @@ fn journal_path(config: &Config) -> std::path::PathBuf {
     let sqlite_file = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
     match sqlite_file.map(|f| std::path::Path::new(f.split('?').next().unwrap_or(f))) {
         Some(file) => file.parent().unwrap_or(std::path::Path::new(".")).join(name),
-        None => std::env::temp_dir().join(name),
+        // The working directory (systemd: /var/lib/relais), never /tmp: a service's PrivateTmp
+        // is wiped when it stops, which is exactly when the journal is needed.
+        None => std::path::PathBuf::from(".").join(name),
     }
 }
 
@@ -129,8 +131,10 @@ pub async fn spawn(
         mailer(config)?,
     );
     let rx = stop.clone();
-    tasks.spawn("mail inbound", None, async move {
-        inbound.run(rx).await;
+    // Each mail is bounded: its attempt runs in its own task, a held mail is never retried.
+    let heartbeat = Heartbeat::new(metrics.clone(), "mail inbound");
+    tasks.spawn("mail inbound", Some(Duration::from_secs(600)), async move {
+        inbound.run(rx, heartbeat).await;
         Ok(())
     });
     if let Some(bind) = config.mail.inbound_bind {

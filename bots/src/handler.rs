@@ -120,6 +120,12 @@ impl BotHandler {
         if content.membership != MembershipState::Invite {
             return Ok(());
         }
+        if !accepts_invite_from(&self.config, &env.sender) {
+            // Another server's user cannot pull the bot (and its appservice token) into rooms
+            // Relais knows nothing of: spam, or a room built to harvest what the bot answers.
+            tracing::info!(room_id = %env.room_id, "invitation from another homeserver ignored");
+            return Ok(());
+        }
         match self.client.join_room(&env.room_id, None).await {
             Ok(()) => {
                 tracing::info!(room_id = %env.room_id, "joined a room on invitation");
@@ -239,9 +245,25 @@ impl EventHandler for BotHandler {
     }
 }
 
+/// Whether the bot joins a room `inviter` invited it to: only users of the party's homeserver.
+fn accepts_invite_from(config: &Config, inviter: &ruma::UserId) -> bool {
+    inviter.server_name() == config.homeserver.server_name
+}
+
 #[cfg(test)]
 mod tests {
     use super::answer;
+
+    #[test]
+    fn invitations_are_accepted_from_the_partys_homeserver_only() {
+        let text = include_str!("../../relais.example.toml");
+        let config = relais_core::Config::from_toml_and_env(text, "example", Vec::new()).expect("config");
+        let server = config.homeserver.server_name.clone();
+        let local = ruma::UserId::parse(format!("@camille:{server}")).expect("local");
+        assert!(super::accepts_invite_from(&config, &local));
+        let remote = ruma::owned_user_id!("@spam:evil.example");
+        assert!(!super::accepts_invite_from(&config, &remote));
+    }
 
     #[test]
     fn answers_known_unknown_and_broken_commands() {

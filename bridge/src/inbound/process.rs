@@ -87,8 +87,13 @@ impl Inbound {
     }
 
     /// Runs until `shutdown`.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        self,
+        mut shutdown: watch::Receiver<bool>,
+        heartbeat: relais_appservice::health::Heartbeat,
+    ) {
         loop {
+            heartbeat.beat();
             if *shutdown.borrow() {
                 return;
             }

@@ -82,29 +82,63 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<QueuedEvent, sqlx::Error> {
     })
 }
 
+/// What a transaction carried, to tell a retry from a reused id.
+fn txn_digest(events: &[IncomingEvent]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for event in events {
+        hasher.update(event.event_id.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Store {
     /// Journals transaction `txn_id` and its events atomically.
     ///
-    /// An event id already queued (the homeserver resent it in another transaction) is skipped.
+    /// A transaction id seen before with the same events is a retry: nothing is written. Seen
+    /// with other events, it is a homeserver that started counting again (its appservice state
+    /// was reset or restored): the events are journaled, not dropped. An event id already queued
+    /// (the homeserver resent it in another transaction) is skipped.
     pub async fn record_transaction(
         &self,
         txn_id: &str,
         events: &[IncomingEvent],
     ) -> Result<TxnOutcome, StoreError> {
         let now = now_ms();
+        let digest = txn_digest(events);
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO appservice_txn (txn_id, received_at, event_count) VALUES ($1, $2, $3) \
+            "INSERT INTO appservice_txn (txn_id, received_at, event_count, digest) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (txn_id) DO NOTHING",
         )
         .bind(txn_id)
         .bind(now)
         .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+        .bind(&digest)
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(TxnOutcome::Duplicate);
+            let seen: Option<String> = sqlx::query("SELECT digest FROM appservice_txn WHERE txn_id = $1")
+                .bind(txn_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("digest")?;
+            // Rows from before digests were kept count as the same transaction.
+            if seen.is_none_or(|seen| seen == digest) {
+                tx.rollback().await?;
+                return Ok(TxnOutcome::Duplicate);
+            }
+            tracing::warn!(
+                txn_id,
+                "a transaction id came again with other events: the homeserver's count was reset"
+            );
+            sqlx::query("UPDATE appservice_txn SET digest = $1, received_at = $2 WHERE txn_id = $3")
+                .bind(&digest)
+                .bind(now)
+                .bind(txn_id)
+                .execute(&mut *tx)
+                .await?;
         }
         let mut new_events = 0;
         for event in events {

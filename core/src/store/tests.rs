@@ -76,6 +76,20 @@ async fn repeated_transaction_and_repeated_event_are_queued_once() {
 }
 
 #[tokio::test]
+async fn a_homeserver_that_counts_transactions_again_loses_nothing() {
+    on_both(|store| async move {
+        store.record_transaction("1", &[event("$old")]).await.expect("before the reset");
+        // Synapse's appservice state was reset: it numbers transactions from 1 again.
+        let out = store.record_transaction("1", &[event("$new")]).await.expect("after the reset");
+        assert_eq!(out, TxnOutcome::Stored { new_events: 1 }, "not taken for a retry");
+        let retry = store.record_transaction("1", &[event("$new")]).await.expect("its retry");
+        assert_eq!(retry, TxnOutcome::Duplicate);
+        assert_eq!(store.queue_stats().await.expect("stats").pending, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn leases_are_exclusive_and_expire() {
     on_both(|store| async move {
         store.record_transaction("t", &[event("$1"), event("$2"), event("$3")]).await.expect("t");
