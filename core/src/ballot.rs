@@ -19,6 +19,16 @@ pub fn token(secret: &str, poll_id: &str, voter: &str) -> String {
     hex(&mac.finalize().into_bytes()[..16])
 }
 
+/// What the store keeps of a token that voted, until the poll closes: only the token and the key
+/// compute it, so the database alone cannot tell whose it is (its hash of the token is another
+/// function of the token). A cast retried after a crash finds it and is told "already voted".
+pub fn nonce(secret: &str, token: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(b"relais.ballot-nonce\n");
+    mac.update(token.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
@@ -51,6 +61,11 @@ mod tests {
         assert_ne!(t, token("other", "$poll", "@a:pcf.test"));
         assert_ne!(token_hash(&t), t);
         assert_eq!(token_hash(&t).len(), 64);
+        let n = nonce("s", &t);
+        assert_eq!(n.len(), 64);
+        assert_ne!(n, token_hash(&t));
+        assert_ne!(n, nonce("other", &t), "the key is needed, not only the token");
+        assert_ne!(n, nonce("s", &token("s", "$poll", "@b:pcf.test")));
     }
 
     #[test]

@@ -58,7 +58,10 @@ fn already() -> Response {
     plain(
         StatusCode::CONFLICT,
         "Vous avez déjà voté",
-        "Votre bulletin est déjà enregistré ; il ne peut pas être modifié. Votre reçu vous a été affiché au moment du vote.",
+        "Votre bulletin est déjà enregistré et sera compté ; il ne peut pas être modifié. Votre reçu vous a été \
+         affiché au moment du vote. Si la page de confirmation ne s'est pas affichée (coupure, double clic), votre \
+         bulletin est tout de même compté, mais Relais ne peut pas vous redonner son reçu : il ne sait pas lequel \
+         est le vôtre.",
     )
 }
 

@@ -2,9 +2,9 @@
 //! eligible member gets a personal one-time link to Relais's ballot page — by a direct message
 //! from the bot, or by mail for email-only members — and gets a random receipt when voting. At
 //! closing, the room gets the count and every receipt with its choice, so anyone can check that
-//! their ballot was counted as cast. The store keeps "has voted" flags and receipt→choice rows
-//! in separate tables with nothing linking them (see docs/secret-ballot.md for what this protects
-//! against and what it does not).
+//! their ballot was counted as cast. The store keeps keyed nonces of the tokens that voted and
+//! receipt→choice rows, written apart from anything about the voter and shuffled in batches
+//! (see docs/secret-ballot.md for what this protects against and what it does not).
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +28,10 @@ use crate::messages::secret as text;
 
 /// Ballots sent per tick of the bots' clock (the rest follow at the next ticks).
 const NOTIFY_BATCH: i64 = 100;
+
+/// Pending ballots of a poll that the clock moves out of the ballot box together, in random
+/// order (fewer wait for the next ones, or for the closing): see docs/secret-ballot.md.
+const FLUSH_BATCH: i64 = 10;
 
 /// A ballot as the page submits it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +165,9 @@ impl Polls {
 
     /// What the ballot page shows for `token`.
     pub async fn ballot_view(&self, token: &str) -> Result<Option<BallotView>, PollError> {
-        let Some((poll_id, voted)) = self.store.secret_token(&ballot::token_hash(token)).await? else {
+        let nonce = ballot::nonce(self.secret().expose(), token);
+        let Some((poll_id, voted)) = self.store.secret_token(&ballot::token_hash(token), &nonce).await?
+        else {
             return Ok(None);
         };
         let Some(poll) = self.store.poll(&poll_id).await? else { return Ok(None) };
@@ -185,8 +191,8 @@ impl Polls {
             return Ok(CastOutcome::Invalid(text::choice_count(view.spec.max_selections)));
         }
         let answers = serde_json::to_string(&picked).unwrap_or_else(|_| "[]".into());
-        let receipt = ballot::receipt();
-        let cast = self.store.secret_cast(&ballot::token_hash(token), &answers, &receipt, now_ms()).await?;
+        let (token_hash, nonce) = (ballot::token_hash(token), ballot::nonce(self.secret().expose(), token));
+        let cast = self.store.secret_cast(&token_hash, &nonce, &answers, now_ms()).await?;
         Ok(match cast {
             Cast::Recorded { poll_id, receipt } => {
                 if let Err(e) = self.show_turnout(&poll_id, &view).await {
@@ -198,6 +204,12 @@ impl Polls {
             Cast::Closed => CastOutcome::Closed,
             Cast::Unknown => CastOutcome::Unknown,
         })
+    }
+
+    /// Moves the pending ballots of polls holding at least [`FLUSH_BATCH`] of them out of the
+    /// ballot box (closing moves the rest). Returns how many moved.
+    pub async fn flush_ballots(&self) -> Result<usize, PollError> {
+        Ok(self.store.secret_flush(FLUSH_BATCH).await?)
     }
 
     /// Edits the room's announcement with the turnout (counts only).

@@ -214,6 +214,7 @@ impl Polls {
             }
         }
         self.notify_voters().await?;
+        self.flush_ballots().await?;
         for poll in self.store.polls_unreminded().await? {
             let Some(deadline) = poll.deadline else { continue };
             let lead = ((deadline - poll.created_at) / 5).min(3_600_000);

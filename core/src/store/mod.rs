@@ -136,6 +136,8 @@ impl Store {
 #[cfg(test)]
 mod mail_tests;
 #[cfg(test)]
+mod secret_tests;
+#[cfg(test)]
 mod stats_tests;
 #[cfg(test)]
 mod tests;

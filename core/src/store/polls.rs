@@ -157,16 +157,26 @@ impl Store {
     }
 
     /// Closes a poll with its result; false when it was already closed (by another worker).
+    /// A secret poll's pending ballots leave their box for `secret_ballot` in the same
+    /// transaction, and the nonces of the tokens that voted are erased: no ballot can come
+    /// after this, and none stays behind.
     pub async fn poll_close(&self, poll_id: &str, closed_at: i64, result: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE poll SET closed_at = $1, result = $2 WHERE poll_id = $3 AND closed_at IS NULL",
         )
         .bind(closed_at)
         .bind(result)
         .bind(poll_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::secret::flush_box(&mut tx, poll_id).await?;
+        sqlx::query("DELETE FROM secret_nonce WHERE poll_id = $1").bind(poll_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Closed polls whose results were not posted (a crash between closing and posting).

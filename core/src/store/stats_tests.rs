@@ -163,26 +163,34 @@ async fn secret_ballots_are_cast_once_apart_from_the_voter_and_never_after_closi
             ("member:7".to_owned(), "hash-b".to_owned(), 1),
         ];
         store.secret_voters_create("$vote", &voters).await.expect("voters");
-        assert_eq!(store.secret_token("hash-a").await.expect("token"), Some(("$vote".to_owned(), false)));
-        let cast = store.secret_cast("hash-a", r#"["r1"]"#, "AAAA-BBBB", 10).await.expect("cast");
-        assert_eq!(cast, Cast::Recorded { poll_id: "$vote".into(), receipt: "AAAA-BBBB".into() });
         assert_eq!(
-            store.secret_cast("hash-a", r#"["r2"]"#, "CCCC-DDDD", 11).await.expect("again"),
+            store.secret_token("hash-a", "nonce-a").await.expect("token"),
+            Some(("$vote".to_owned(), false))
+        );
+        let cast = store.secret_cast("hash-a", "nonce-a", r#"["r1"]"#, 10).await.expect("cast");
+        let Cast::Recorded { poll_id, receipt } = cast else { panic!("not recorded: {cast:?}") };
+        assert_eq!(poll_id, "$vote");
+        assert_eq!(
+            store.secret_token("hash-a", "nonce-a").await.expect("token"),
+            Some(("$vote".to_owned(), true))
+        );
+        assert_eq!(
+            store.secret_cast("hash-a", "nonce-a", r#"["r2"]"#, 11).await.expect("again"),
             Cast::AlreadyVoted
         );
         assert_eq!(
-            store.secret_cast("nope", r#"["r2"]"#, "EEEE-FFFF", 11).await.expect("unknown"),
+            store.secret_cast("nope", "nonce-x", r#"["r2"]"#, 11).await.expect("unknown"),
             Cast::Unknown
         );
         assert_eq!(store.secret_turnout("$vote").await.expect("turnout"), (2, 1));
         assert_eq!(
             store.secret_ballots("$vote").await.expect("ballots"),
-            [("AAAA-BBBB".to_owned(), r#"["r1"]"#.to_owned(), 3)],
+            [(receipt, r#"["r1"]"#.to_owned(), 3)],
             "the ballot carries the voter's weight, not the voter"
         );
         assert!(store.poll_close("$vote", 20, "").await.expect("close"));
         assert_eq!(
-            store.secret_cast("hash-b", r#"["r1"]"#, "GGGG-HHHH", 21).await.expect("closed"),
+            store.secret_cast("hash-b", "nonce-b", r#"["r1"]"#, 21).await.expect("closed"),
             Cast::Closed
         );
         assert_eq!(store.secret_ballots("$vote").await.expect("ballots").len(), 1);
