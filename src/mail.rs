@@ -133,7 +133,8 @@ pub async fn spawn(
     let rx = stop.clone();
     // Each mail is bounded: its attempt runs in its own task, a held mail is never retried.
     let heartbeat = Heartbeat::new(metrics.clone(), "mail inbound");
-    tasks.spawn("mail inbound", Some(Duration::from_secs(600)), async move {
+    // A batch of 32 mails against a slow homeserver (a minute of retries each) stays under this.
+    tasks.spawn("mail inbound", Some(Duration::from_secs(2400)), async move {
         inbound.run(rx, heartbeat).await;
         Ok(())
     });

@@ -572,8 +572,11 @@ async fn only_the_author_edits_the_mail_copy_of_a_message() {
     sophie.send_content(&world.room, edit(&meeting, "Réunion annulée, restez chez vous.")).await;
     let tracts = world.paul.send_text(&world.room, "Apportez des tracts.").await;
     world.paul.send_content(&world.room, edit(&tracts, "Apportez des tracts et des affiches.")).await;
-    // Handled in order: once this is in a digest, both edits have been handled.
     world.paul.send_text(&world.room, "Fin des annonces.").await;
+    // Events are handled in order: once the bot answers this, every message and edit before it
+    // is stored, so the next digest holds them all as they stand.
+    let ping = world.paul.send_text(&world.room, "!ping").await;
+    bot_answer(&world, &world.paul, &world.room, &ping).await;
 
     let digest = digest_until(&world, MARC, "Fin des annonces").await;
     assert!(digest.text.contains("Rendez-vous jeudi à 18h"), "{}", digest.text);

@@ -120,7 +120,7 @@ impl BotHandler {
         if content.membership != MembershipState::Invite {
             return Ok(());
         }
-        if !accepts_invite_from(&self.config, &env.sender) {
+        if !accepts_invite_from(&self.config, &env.sender, &env.room_id) {
             // Another server's user cannot pull the bot (and its appservice token) into rooms
             // Relais knows nothing of: spam, or a room built to harvest what the bot answers.
             tracing::info!(room_id = %env.room_id, "invitation from another homeserver ignored");
@@ -245,9 +245,11 @@ impl EventHandler for BotHandler {
     }
 }
 
-/// Whether the bot joins a room `inviter` invited it to: only users of the party's homeserver.
-fn accepts_invite_from(config: &Config, inviter: &ruma::UserId) -> bool {
-    inviter.server_name() == config.homeserver.server_name
+/// Whether the bot joins a room `inviter` invited it to: only users of the party's homeserver,
+/// into rooms created there (a room id naming another server is someone else's room).
+fn accepts_invite_from(config: &Config, inviter: &ruma::UserId, room: &ruma::RoomId) -> bool {
+    let ours = &config.homeserver.server_name;
+    inviter.server_name() == ours && room.server_name().is_none_or(|server| server == ours)
 }
 
 #[cfg(test)]
@@ -260,9 +262,12 @@ mod tests {
         let config = relais_core::Config::from_toml_and_env(text, "example", Vec::new()).expect("config");
         let server = config.homeserver.server_name.clone();
         let local = ruma::UserId::parse(format!("@camille:{server}")).expect("local");
-        assert!(super::accepts_invite_from(&config, &local));
+        let room = ruma::RoomId::parse(format!("!r:{server}")).expect("room");
+        assert!(super::accepts_invite_from(&config, &local, &room));
         let remote = ruma::owned_user_id!("@spam:evil.example");
-        assert!(!super::accepts_invite_from(&config, &remote));
+        assert!(!super::accepts_invite_from(&config, &remote, &room));
+        let elsewhere = ruma::owned_room_id!("!r:evil.example");
+        assert!(!super::accepts_invite_from(&config, &local, &elsewhere), "a local member, a remote room");
     }
 
     #[test]

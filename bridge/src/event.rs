@@ -41,7 +41,8 @@ pub fn may_redact(author: &str, redacter: &str, power_levels: Option<&Value>) ->
         return true;
     }
     let Some(levels) = power_levels else { return false };
-    let level_of = |v: Option<&Value>| v.and_then(Value::as_i64);
+    // Room versions before 10 allow levels written as strings ("50").
+    let level_of = |v: Option<&Value>| v.and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()));
     let user = level_of(levels.get("users").and_then(|u| u.get(redacter)))
         .or_else(|| level_of(levels.get("users_default")))
         .unwrap_or(0);
@@ -264,6 +265,8 @@ mod tests {
         assert!(!may_redact("", "", Some(&levels)), "a message of unknown sender is not anyone's own");
         let strict = json!({"users": {"@mod:pcf.test": 50}, "redact": 75});
         assert!(!may_redact("@a:pcf.test", "@mod:pcf.test", Some(&strict)), "the room's redact level");
+        let strings = json!({"users": {"@mod:pcf.test": "50"}, "redact": "50"});
+        assert!(may_redact("@a:pcf.test", "@mod:pcf.test", Some(&strings)), "levels written as strings");
         let open = json!({"users_default": 50});
         assert!(may_redact("@a:pcf.test", "@b:pcf.test", Some(&open)), "everyone may in this room");
     }

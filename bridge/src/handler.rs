@@ -94,12 +94,19 @@ impl BridgeHandler {
             tracing::debug!("redaction ignored: the message is in another room");
             return Ok(());
         }
-        let allowed = if event::may_redact(&message.sender, redacter, None) {
+        let Ok(room) = RoomId::parse(room_id) else { return Ok(()) };
+        // Messages stored before senders were kept: the homeserver still knows who wrote it.
+        let author = if message.sender.is_empty() {
+            let original = self.client.room_event(&room, target).await.map_err(transient)?;
+            original.get("sender").and_then(Value::as_str).unwrap_or_default().to_owned()
+        } else {
+            message.sender.clone()
+        };
+        let allowed = if event::may_redact(&author, redacter, None) {
             true
         } else {
-            let Ok(room) = RoomId::parse(room_id) else { return Ok(()) };
             let levels = self.client.state(&room, "m.room.power_levels", "").await.map_err(transient)?;
-            event::may_redact(&message.sender, redacter, levels.as_ref())
+            event::may_redact(&author, redacter, levels.as_ref())
         };
         if allowed {
             self.store.mail_redact(target).await.map_err(transient)?;

@@ -40,13 +40,10 @@ impl RateLimiter {
     fn allow_at(&self, key: &str, now: Instant) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
-            let (burst, rate) = (self.burst, self.per_second);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
-            });
-            if buckets.len() >= MAX_KEYS {
-                return false;
-            }
+            // Someone is minting keys (addresses, account names): start afresh rather than
+            // refuse every newcomer or scan the map on each request.
+            tracing::warn!("rate limiter full: its counts are reset");
+            buckets.clear();
         }
         let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         *tokens =
@@ -66,7 +63,7 @@ impl RateLimiter {
 pub struct Limits {
     /// Sign-in attempts per client address.
     pub sign_in_by_address: RateLimiter,
-    /// Sign-in attempts per account named (password guessing spread over addresses).
+    /// Sign-in attempts per account named, from one address.
     pub sign_in_by_account: RateLimiter,
     /// Requests to pages opened by a token in their URL, per client address.
     pub tokens_by_address: RateLimiter,
@@ -77,22 +74,27 @@ impl Default for Limits {
         Self {
             sign_in_by_address: RateLimiter::new(10, 10),
             sign_in_by_account: RateLimiter::new(5, 5),
-            tokens_by_address: RateLimiter::new(60, 60),
+            // A congress hall votes from one Wi-Fi address: tokens are unguessable, this only
+            // bounds volume.
+            tokens_by_address: RateLimiter::new(600, 600),
         }
     }
 }
 
 /// The client's address: the peer's, or the proxy's `X-Forwarded-For` when the peer is local.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if !peer.ip().is_loopback() {
-        return peer.ip();
+    // `[::]` listeners see IPv4 peers as ::ffff:a.b.c.d.
+    let peer_ip = peer.ip().to_canonical();
+    if !peer_ip.is_loopback() {
+        return peer_ip;
     }
     headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(peer.ip())
+        .map(|ip: IpAddr| ip.to_canonical())
+        .unwrap_or(peer_ip)
 }
 
 /// How long a client is told to wait after a refusal.
@@ -122,5 +124,11 @@ mod tests {
         assert_eq!(client_ip(local, &headers), "198.51.100.7".parse::<IpAddr>().expect("ip"));
         assert_eq!(client_ip(remote, &headers), remote.ip(), "a remote peer cannot choose its address");
         assert_eq!(client_ip(local, &HeaderMap::new()), local.ip());
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+        assert_eq!(
+            client_ip(mapped, &headers),
+            "198.51.100.7".parse::<IpAddr>().expect("ip"),
+            "IPv4-mapped loopback"
+        );
     }
 }

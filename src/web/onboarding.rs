@@ -76,8 +76,9 @@ fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> S
     page("Créer votre compte", &body)
 }
 
-/// How long a link stays claimed while its account is created (Synapse answers in seconds).
-const CLAIM_MS: i64 = 60_000;
+/// How long a link stays claimed while its account is created: Synapse answers in seconds, but a
+/// registration with retries may take two minutes, and a claim must outlive it.
+const CLAIM_MS: i64 = 5 * 60_000;
 
 /// A link another request is redeeming right now, or one no longer valid.
 async fn busy_or_gone(state: &WebState, hash: &str) -> Response {

@@ -165,7 +165,7 @@ impl Polls {
 
     /// What the ballot page shows for `token`.
     pub async fn ballot_view(&self, token: &str) -> Result<Option<BallotView>, PollError> {
-        let nonce = ballot::nonce(self.secret().expose(), token);
+        let nonce = ballot::nonce(token);
         let Some((poll_id, voted)) = self.store.secret_token(&ballot::token_hash(token), &nonce).await?
         else {
             return Ok(None);
@@ -191,7 +191,7 @@ impl Polls {
             return Ok(CastOutcome::Invalid(text::choice_count(view.spec.max_selections)));
         }
         let answers = serde_json::to_string(&picked).unwrap_or_else(|_| "[]".into());
-        let (token_hash, nonce) = (ballot::token_hash(token), ballot::nonce(self.secret().expose(), token));
+        let (token_hash, nonce) = (ballot::token_hash(token), ballot::nonce(token));
         let cast = self.store.secret_cast(&token_hash, &nonce, &answers, now_ms()).await?;
         Ok(match cast {
             Cast::Recorded { poll_id, receipt } => {

@@ -241,7 +241,8 @@ pub async fn apply(
         // An OpenID token is not bound to Relais: a widget the referent approved could have
         // replayed it. Changing the membership takes the password.
         let ip = super::super::limit::client_ip(peer, &headers);
-        if !state.limits.sign_in_by_account.allow(&session.user_id.to_lowercase()) {
+        // Its own bucket: failed sign-ins on the account cannot block the confirmation.
+        if !state.limits.sign_in_by_account.allow(&format!("confirm:{}", session.user_id.to_lowercase())) {
             return super::super::too_many_requests();
         }
         let password = form.mot_de_passe.as_deref().unwrap_or_default();

@@ -59,11 +59,13 @@ pub(super) async fn session(state: &WebState, headers: &HeaderMap) -> Option<Web
     let hash = token_hash(&session_token(headers)?);
     let session = state.store.session_get(&hash).await.ok().flatten()?;
     match federation_of(state, &session.user_id).await {
-        Some((federation, _)) if federation == session.federation => Some(session),
-        _ => {
+        Ok(Some((federation, _))) if federation == session.federation => Some(session),
+        Ok(_) => {
             let _ = state.store.session_delete(&hash).await;
             None
         }
+        // The database did not answer: no access now, but the session stays.
+        Err(_) => None,
     }
 }
 
@@ -90,11 +92,15 @@ pub struct SignIn {
 }
 
 /// The federation a Matrix user may manage: an active member with a referent or secretary role.
-async fn federation_of(state: &WebState, user_id: &str) -> Option<(String, String)> {
-    let record = state.store.member_by_matrix_id(user_id).await.ok().flatten()?;
-    let row: MemberRow = serde_json::from_str(&record).ok()?;
+async fn federation_of(
+    state: &WebState,
+    user_id: &str,
+) -> Result<Option<(String, String)>, relais_core::StoreError> {
+    let Some(record) = state.store.member_by_matrix_id(user_id).await? else { return Ok(None) };
+    let row: MemberRow = serde_json::from_str(&record)
+        .map_err(|e| relais_core::StoreError::Corrupt(format!("member record: {e}")))?;
     let manages = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
-    (row.active && manages).then(|| (federation_key(&row.federation), row.federation))
+    Ok((row.active && manages).then(|| (federation_key(&row.federation), row.federation)))
 }
 
 async fn sign_in(
@@ -105,11 +111,12 @@ async fn sign_in(
 ) -> Response {
     let ip = super::limit::client_ip(peer, &headers);
     let account = form.identifiant.trim().to_lowercase();
-    // Both buckets are spent on every attempt: spreading guesses over accounts or addresses
-    // does not help.
-    let by_address = state.limits.sign_in_by_address.allow(&ip.to_string());
-    let by_account = state.limits.sign_in_by_account.allow(&account);
-    if !(by_address && by_account) {
+    // Per address, then per account from that address: guesses are bounded, yet an attacker
+    // elsewhere cannot lock a referent out of their own account (Synapse's own per-account
+    // limit on failures still applies, and now sees the real address).
+    if !state.limits.sign_in_by_address.allow(&ip.to_string())
+        || !state.limits.sign_in_by_account.allow(&format!("{account} {ip}"))
+    {
         return super::too_many_requests();
     }
     let user_id =
@@ -132,7 +139,7 @@ async fn sign_in(
 
 /// A session for `user_id` if they manage a federation: the cookie and the dashboard.
 async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) -> Response {
-    let Some((federation, _)) = federation_of(state, user_id).await else {
+    let Ok(Some((federation, _))) = federation_of(state, user_id).await else {
         let page = login_page(Some(
             "Cet espace est réservé aux référents numériques et aux secrétaires fédéraux inscrits dans le fichier des adhérents.",
         ));
