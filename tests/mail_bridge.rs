@@ -434,14 +434,8 @@ async fn images_go_out_attached_or_linked_and_attachments_come_back() {
     );
 }
 
-/// The bot's notice answering `event_id`, as a member reads it.
-async fn bot_answer(world: &World, member: &Member, room: &str, event_id: &str) -> String {
-    member.wait_reply(room, &world.stack.relais.bot(), event_id).await
-}
-
-#[tokio::test]
-async fn members_and_moderators_manage_mail_from_the_room() {
-    let world = world(&[]).await;
+/// Sophie, a chat member of the section, provisioned beside the others and in the room.
+async fn sophie_joins(world: &World) -> Member {
     let sophie = world.stack.synapse.register(&common::unique("sophie")).await;
     let csv = format!(
         "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
@@ -454,6 +448,18 @@ async fn members_and_moderators_manage_mail_from_the_room() {
     let (status, out, err) = world.stack.relais.cli(&["provision", &file.display().to_string()]);
     assert!(status.success(), "{out}{err}");
     assert_eq!(sophie.try_join(SECTION).await, 200);
+    sophie
+}
+
+/// The bot's notice answering `event_id`, as a member reads it.
+async fn bot_answer(world: &World, member: &Member, room: &str, event_id: &str) -> String {
+    member.wait_reply(room, &world.stack.relais.bot(), event_id).await
+}
+
+#[tokio::test]
+async fn members_and_moderators_manage_mail_from_the_room() {
+    let world = world(&[]).await;
+    let sophie = sophie_joins(&world).await;
 
     // A chat member asks for the section's messages by mail.
     let ask = sophie.send_text(&world.room, "!courriel abonner chaque").await;
@@ -549,18 +555,7 @@ async fn a_crafted_media_url_never_fetches_anything_else() {
 #[tokio::test]
 async fn only_the_author_edits_the_mail_copy_of_a_message() {
     let world = world(&[]).await;
-    let sophie = world.stack.synapse.register(&common::unique("sophie")).await;
-    let csv = format!(
-        "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
-         1002;Jeanne;Martin;{JEANNE};Nord;Lille;oui;;courriel\n1003;Marc;Petit;{MARC};Nord;Lille;oui;;courriel\n\
-         1004;Sophie;Blanc;sophie@example.org;Nord;Lille;oui;{};messagerie\n",
-        world.paul.user_id, sophie.user_id
-    );
-    let file = world.stack.relais.dir.path().join("members2.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = world.stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
-    assert_eq!(sophie.try_join(SECTION).await, 200);
+    let sophie = sophie_joins(&world).await;
 
     let edit = |target: &str, text: &str| {
         serde_json::json!({"msgtype": "m.text", "body": format!("* {text}"),

@@ -88,35 +88,13 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
         row("2", "Karim", "Nord", "", "non", &karim),
         row("4", "Lucas", "Nord", "", "oui", &lucas),
     );
-    let part = reqwest::multipart::Part::bytes(nord.into_bytes()).file_name("nord.csv");
-    let form = reqwest::multipart::Form::new().part("fichier", part);
-    let resp = browser
-        .http
-        .post(format!("{}/relais/referent/import", browser.base))
-        .header("cookie", browser.cookie.clone().expect("signed in"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(resp.status(), 200);
-    let html = resp.text().await.expect("html");
+    let (html, upload) = dry_run(&browser, &nord).await;
+    assert!(!html.contains("name=\"mot_de_passe\""), "a password session is not asked again");
     assert!(html.contains("+ Lucas Test : invité·e dans « Fédération Nord »"), "{html}");
     assert!(html.contains("− Karim Test : retiré·e de « Fédération Nord »"), "{html}");
     assert!(html.contains("Je confirme ces retraits"), "1 of 2 active members: the guard asks");
     assert_eq!(karim.try_join("#relais_nord:pcf.test").await, 200, "the dry run changed nothing");
-    let upload =
-        html.split("name=\"upload\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("upload id");
-
-    let form = [("upload", upload), ("confirmer", "oui")];
-    let resp = browser
-        .http
-        .post(format!("{}/relais/referent/appliquer", browser.base))
-        .header("cookie", browser.cookie.clone().expect("signed in"))
-        .form(&form)
-        .send()
-        .await
-        .expect("apply");
-    assert_eq!(resp.status(), 303);
+    assert_eq!(apply(&browser, &[("upload", &upload), ("confirmer", "oui")]).await, 303);
     eventually("the import applied", Duration::from_secs(60), || async {
         let (_, html) = browser.get("/relais/referent").await;
         (html.contains("appliqué") && !html.contains("Import en cours")).then_some(())

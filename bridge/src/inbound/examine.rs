@@ -164,7 +164,7 @@ fn reply(
 }
 
 /// Whether the trusted MTA vouches for the domain of `address` (DMARC, or aligned DKIM or SPF).
-fn vouched(message: &mail_parser::Message<'_>, address: &str, auth: &AuthPolicy) -> bool {
+pub(crate) fn vouched(message: &mail_parser::Message<'_>, address: &str, auth: &AuthPolicy) -> bool {
     match auth {
         AuthPolicy::None => true,
         AuthPolicy::Upstream(authserv) => {

@@ -15,10 +15,7 @@ use relais_core::{
 
 use super::{Inbound, Settled};
 use crate::{
-    inbound::{
-        auth_results::{self, Verdict},
-        examine::AuthPolicy,
-    },
+    inbound::{auth_results, examine::AuthPolicy},
     messages::bounce,
 };
 
@@ -125,18 +122,7 @@ fn sender_of(head: &[u8], policy: &AuthPolicy) -> Option<String> {
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    let authenticated = match policy {
-        AuthPolicy::None => true,
-        AuthPolicy::Upstream(authserv) => {
-            let headers: Vec<&str> = message
-                .headers_raw()
-                .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
-                .map(|(_, value)| value)
-                .collect();
-            matches!(auth_results::evaluate(&headers, authserv, domain), Verdict::Pass { .. })
-        }
-    };
-    authenticated.then_some(from)
+    crate::inbound::examine::vouched(&message, &from, policy).then_some(from)
 }
 
 #[cfg(test)]
