@@ -326,18 +326,26 @@ fn plural(n: usize) -> &'static str {
 
 /// Messages grouped by thread (a reply joins its thread root, or the message it answers),
 /// threads in the order of their first message, messages oldest first (newest last).
+/// Linear: each message's group is found through an index of event ids, not by scanning the
+/// groups (a digest is rendered once per recipient).
 pub fn threads<'a>(messages: &[&'a MailMessage]) -> Vec<Vec<&'a MailMessage>> {
-    let mut groups: Vec<(String, Vec<&'a MailMessage>)> = Vec::new();
+    let mut groups: Vec<Vec<&'a MailMessage>> = Vec::new();
+    let mut group_of: std::collections::HashMap<&'a str, usize> = std::collections::HashMap::new();
     for message in messages {
-        let parent = message.thread_root.as_ref().or(message.reply_to.as_ref());
-        let root = parent
-            .and_then(|p| groups.iter().position(|(key, g)| key == p || g.iter().any(|m| &m.event_id == p)));
-        match root {
-            Some(index) => groups[index].1.push(message),
-            None => groups.push((message.event_id.clone(), vec![message])),
-        }
+        let parent = message.thread_root.as_deref().or(message.reply_to.as_deref());
+        let index = match parent.and_then(|p| group_of.get(p).copied()) {
+            Some(index) => {
+                groups[index].push(message);
+                index
+            }
+            None => {
+                groups.push(vec![message]);
+                groups.len() - 1
+            }
+        };
+        group_of.entry(message.event_id.as_str()).or_insert(index);
     }
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups
 }
 
 fn digest_bodies(
