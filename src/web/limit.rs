@@ -97,6 +97,18 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         .unwrap_or(peer_ip)
 }
 
+/// The key an address is limited under: an IPv4 address, or the /64 of an IPv6 one (a single
+/// client usually holds a whole /64 and could otherwise rotate through it).
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 /// How long a client is told to wait after a refusal.
 pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -113,6 +125,16 @@ mod tests {
         assert!(limiter.allow_at("b", t0), "another key has its own bucket");
         assert!(limiter.allow_at("a", t0 + Duration::from_secs(1)), "one per second comes back");
         assert!(!limiter.allow_at("a", t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        assert_eq!(address_key("192.0.2.7".parse().expect("ip")), "192.0.2.7");
     }
 
     #[test]

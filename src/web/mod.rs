@@ -89,7 +89,7 @@ async fn limit_token_pages(
     next: Next,
 ) -> Response {
     let ip = limit::client_ip(peer, &headers);
-    if !state.limits.tokens_by_address.allow(&ip.to_string()) {
+    if !state.limits.tokens_by_address.allow(&limit::address_key(ip)) {
         return too_many_requests();
     }
     next.run(request).await

@@ -114,7 +114,7 @@ async fn sign_in(
     // Per address, then per account from that address: guesses are bounded, yet an attacker
     // elsewhere cannot lock a referent out of their own account (Synapse's own per-account
     // limit on failures still applies, and now sees the real address).
-    if !state.limits.sign_in_by_address.allow(&ip.to_string())
+    if !state.limits.sign_in_by_address.allow(&super::limit::address_key(ip))
         || !state.limits.sign_in_by_account.allow(&format!("{account} {ip}"))
     {
         return super::too_many_requests();
@@ -175,7 +175,7 @@ async fn sign_in_openid(
     Form(form): Form<OpenIdSignIn>,
 ) -> Response {
     let ip = super::limit::client_ip(peer, &headers);
-    if !state.limits.sign_in_by_address.allow(&ip.to_string()) {
+    if !state.limits.sign_in_by_address.allow(&super::limit::address_key(ip)) {
         return super::too_many_requests();
     }
     if form.matrix_server_name != state.config.homeserver.server_name.as_str() {
