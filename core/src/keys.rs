@@ -34,6 +34,17 @@ pub enum KeyPurpose {
 }
 
 impl KeyPurpose {
+    const ALL: [Self; 4] = [Self::BallotLinks, Self::Minutes, Self::StatsMembers, Self::MailAddresses];
+
+    fn index(self) -> usize {
+        match self {
+            Self::BallotLinks => 0,
+            Self::Minutes => 1,
+            Self::StatsMembers => 2,
+            Self::MailAddresses => 3,
+        }
+    }
+
     fn info(self) -> &'static [u8] {
         match self {
             Self::BallotLinks => b"relais/ballot-links/v1",
@@ -57,9 +68,15 @@ pub enum KeyFileError {
     Malformed { origin: String },
 }
 
-/// The master secret (32 bytes). Prints as `[redacted]`; cheap to clone.
+/// The master secret (32 bytes) and the keys derived from it once, when it is read (a member's
+/// statistics hash is computed per read receipt). Prints as `[redacted]`; cheap to clone.
 #[derive(Clone)]
-pub struct MasterKey(Arc<[u8; 32]>);
+pub struct MasterKey(Arc<Keys>);
+
+struct Keys {
+    master: [u8; 32],
+    derived: [Secret; 4],
+}
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,7 +88,7 @@ impl MasterKey {
     /// A fresh random key: what a configuration gets until its key file is loaded, so that a
     /// configuration built without one never falls back to a predictable or shared secret.
     pub fn random() -> Self {
-        Self(Arc::new(rand::random()))
+        Self::from_bytes(rand::random())
     }
 
     /// Reads 64 hexadecimal characters (surrounding whitespace ignored); `origin` names where
@@ -87,7 +104,7 @@ impl MasterKey {
             let pair = text.get(2 * i..2 * i + 2).ok_or_else(malformed)?;
             *byte = u8::from_str_radix(pair, 16).map_err(|_| malformed())?;
         }
-        Ok(Self(Arc::new(bytes)))
+        Ok(Self::from_bytes(bytes))
     }
 
     /// Reads the key file at `path`, creating it (random, mode 0600) when it does not exist.
@@ -123,17 +140,25 @@ impl MasterKey {
         }
     }
 
+    fn from_bytes(master: [u8; 32]) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(b"relais master key"), &master);
+        let derived = KeyPurpose::ALL.map(|purpose| {
+            let mut okm = [0u8; 32];
+            #[allow(clippy::expect_used)]
+            hkdf.expand(purpose.info(), &mut okm)
+                .expect("32 bytes is far below HKDF-SHA256's limit of 255 × 32");
+            Secret::new(okm.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        });
+        Self(Arc::new(Keys { master, derived }))
+    }
+
     fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        self.0.master.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The key for `purpose`: 32 bytes from HKDF-SHA256, as 64 hexadecimal characters.
     pub fn derive(&self, purpose: KeyPurpose) -> Secret {
-        let hkdf = Hkdf::<Sha256>::new(Some(b"relais master key"), self.0.as_slice());
-        let mut okm = [0u8; 32];
-        #[allow(clippy::expect_used)]
-        hkdf.expand(purpose.info(), &mut okm).expect("32 bytes is far below HKDF-SHA256's limit of 255 × 32");
-        Secret::new(okm.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        self.0.derived[purpose.index()].clone()
     }
 }
 
@@ -171,6 +196,18 @@ mod tests {
         let other = MasterKey::from_hex(&"cd".repeat(32), "test").expect("hex");
         assert_ne!(other.derive(KeyPurpose::Minutes).expose(), keys[1]);
         assert_eq!(format!("{master:?}"), "MasterKey([redacted])");
+    }
+
+    #[test]
+    fn the_cached_keys_are_hkdf_of_each_purpose() {
+        let master = MasterKey::from_hex(&"5a".repeat(32), "test").expect("hex");
+        let hkdf = Hkdf::<Sha256>::new(Some(b"relais master key"), &[0x5a; 32]);
+        for purpose in KeyPurpose::ALL {
+            let mut okm = [0u8; 32];
+            hkdf.expand(purpose.info(), &mut okm).expect("expand");
+            let hex: String = okm.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(master.derive(purpose).expose(), hex, "{purpose:?}");
+        }
     }
 
     #[test]
