@@ -9,6 +9,7 @@ mod bench_mail;
 mod bench_poll;
 mod commands;
 mod congress;
+mod http;
 mod mail;
 mod provision;
 mod serve;

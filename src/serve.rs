@@ -15,7 +15,7 @@ use relais_bots::BotHandler;
 use relais_bridge::BridgeHandler;
 use relais_core::Config;
 
-use crate::{commands::open_store, supervise::Supervisor, web};
+use crate::{commands::open_store, http::HttpLimits, supervise::Supervisor, web};
 
 /// How long the bots' clock may go without a pass (closing a large poll takes a while).
 const CLOCK_MAX_SILENCE: Duration = Duration::from_secs(600);
@@ -46,17 +46,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let appservice = relais_appservice::router(state);
-    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, &stop_rx)?;
+    // The homeserver keeps a few connections; the rest is room for probes and scrapes.
+    let as_limits = HttpLimits { max_connections: 256, header_timeout: Duration::from_secs(30) };
+    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop_rx)?;
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
         store: store.clone(),
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         client: bot_client(&config, &metrics, device.as_ref())?,
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
-        limits: web::limit::Limits::default(),
+        limits: web::limit::Limits::new(config.web.trusted_proxies.clone()),
         in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
     });
-    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), &stop_rx)?;
+    let web_limits = HttpLimits {
+        max_connections: usize::try_from(config.web.max_connections).unwrap_or(usize::MAX),
+        header_timeout: Duration::from_secs(config.web.header_timeout_seconds),
+    };
+    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
 
     if config.dispatch.enabled {
         spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop_rx)?;
@@ -269,17 +275,13 @@ fn serve_on(
     what: &'static str,
     listener: TcpListener,
     app: Router,
+    limits: HttpLimits,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let bound = listener.local_addr()?;
-    let mut rx = stop.clone();
+    let stop = stop.clone();
     tasks.spawn(what, None, async move {
-        let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
-        // With the peer's address: the web pages' rate limits are per client.
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .with_context(|| format!("{what} listener"))
+        crate::http::serve(listener, app, limits, stop).await.with_context(|| format!("{what} listener"))
     });
     Ok(bound)
 }

@@ -1,8 +1,9 @@
 //! What one client may ask of the pages: a cap on requests in flight, and per-address and
 //! per-account rate limits on sign-in and on the pages that take a token from a URL.
 //!
-//! The client's address is the TCP peer's, or — when the peer is on loopback, i.e. the site's
-//! nginx — the `X-Forwarded-For` it sets (its last entry). Sign-ins pass that address on to
+//! The client's address is the TCP peer's, or — when the peer is a trusted proxy (`[web]
+//! trusted_proxies`, loopback by default: the site's nginx) — the address `X-Forwarded-For` names
+//! (its last entry not itself a trusted proxy). Sign-ins pass that address on to
 //! Synapse, whose own per-address limit would otherwise see every referent as 127.0.0.1, so one
 //! attacker would lock all of them out. Limits are per node (memory): a deployment with several
 //! nodes behind one proxy multiplies them by the number of nodes.
@@ -15,6 +16,7 @@ use std::{
 };
 
 use axum::http::HeaderMap;
+use relais_core::config::IpNet;
 
 /// A token bucket per key: `burst` requests at once, refilled at `per_minute`.
 #[derive(Debug)]
@@ -67,34 +69,50 @@ pub struct Limits {
     pub sign_in_by_account: RateLimiter,
     /// Requests to pages opened by a token in their URL, per client address.
     pub tokens_by_address: RateLimiter,
+    /// Peers whose `X-Forwarded-For` is believed.
+    trusted_proxies: Vec<IpNet>,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    pub fn new(trusted_proxies: Vec<IpNet>) -> Self {
         Self {
             sign_in_by_address: RateLimiter::new(10, 10),
             sign_in_by_account: RateLimiter::new(5, 5),
             // A congress hall votes from one Wi-Fi address: tokens are unguessable, this only
             // bounds volume.
             tokens_by_address: RateLimiter::new(600, 600),
+            trusted_proxies,
         }
     }
-}
 
-/// The client's address: the peer's, or the proxy's `X-Forwarded-For` when the peer is local.
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    // `[::]` listeners see IPv4 peers as ::ffff:a.b.c.d.
-    let peer_ip = peer.ip().to_canonical();
-    if !peer_ip.is_loopback() {
-        return peer_ip;
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(ip))
     }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .map(|ip: IpAddr| ip.to_canonical())
-        .unwrap_or(peer_ip)
+
+    /// The client's address: the peer's or, when the peer is a trusted proxy, the last address
+    /// of `X-Forwarded-For` that is not a trusted proxy (each proxy appends the address it saw,
+    /// so entries left of an untrusted one may be chosen by the client). An unreadable header
+    /// counts as absent: the proxy's own address is used.
+    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        // `[::]` listeners see IPv4 peers as ::ffff:a.b.c.d.
+        let mut client = peer.ip().to_canonical();
+        if !self.trusted(client) {
+            return client;
+        }
+        let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) else {
+            return client;
+        };
+        for entry in forwarded.rsplit(',') {
+            let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+                return client;
+            };
+            client = ip.to_canonical();
+            if !self.trusted(client) {
+                break;
+            }
+        }
+        client
+    }
 }
 
 /// The key an address is limited under: an IPv4 address, or the /64 of an IPv6 one (a single
@@ -137,20 +155,46 @@ mod tests {
         assert_eq!(address_key("192.0.2.7".parse().expect("ip")), "192.0.2.7");
     }
 
-    #[test]
-    fn the_forwarded_address_counts_only_behind_a_local_proxy() {
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn forwarded(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().expect("header"));
+        headers.insert("x-forwarded-for", value.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let limits = Limits::new(vec!["127.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")]);
+        let headers = forwarded("203.0.113.9, 198.51.100.7");
         let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
         let remote: SocketAddr = "192.0.2.1:5000".parse().expect("addr");
-        assert_eq!(client_ip(local, &headers), "198.51.100.7".parse::<IpAddr>().expect("ip"));
-        assert_eq!(client_ip(remote, &headers), remote.ip(), "a remote peer cannot choose its address");
-        assert_eq!(client_ip(local, &HeaderMap::new()), local.ip());
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+        assert_eq!(limits.client_ip(local, &headers), ip("198.51.100.7"));
         assert_eq!(
-            client_ip(mapped, &headers),
-            "198.51.100.7".parse::<IpAddr>().expect("ip"),
-            "IPv4-mapped loopback"
+            limits.client_ip(remote, &headers),
+            remote.ip(),
+            "a remote peer cannot choose its address"
         );
+        assert_eq!(limits.client_ip(local, &HeaderMap::new()), local.ip());
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+        assert_eq!(limits.client_ip(mapped, &headers), ip("198.51.100.7"), "IPv4-mapped loopback");
+        assert_eq!(limits.client_ip(local, &forwarded("not an address")), local.ip());
+    }
+
+    #[test]
+    fn a_chain_of_trusted_proxies_is_walked_back_to_the_first_untrusted_address() {
+        // nginx on 10.0.0.0/24 in front of a load balancer on loopback.
+        let trusted = vec!["127.0.0.0/8".parse().expect("net"), "10.0.0.0/24".parse().expect("net")];
+        let limits = Limits::new(trusted);
+        let lb: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        // The client wrote "1.1.1.1" itself; nginx appended the address it saw, then the balancer.
+        let headers = forwarded("1.1.1.1, 198.51.100.7, 10.0.0.3");
+        assert_eq!(limits.client_ip(lb, &headers), ip("198.51.100.7"), "not the client's own claim");
+        let nginx: SocketAddr = "10.0.0.3:5000".parse().expect("addr");
+        assert_eq!(limits.client_ip(nginx, &forwarded("198.51.100.7")), ip("198.51.100.7"));
+        let outsider: SocketAddr = "10.0.1.3:5000".parse().expect("addr");
+        assert_eq!(limits.client_ip(outsider, &headers), outsider.ip(), "outside the trusted networks");
     }
 }

@@ -1,6 +1,7 @@
 //! The public web listener (`[web] bind`): a landing page, `/health`, and the invitation page
 //! where members without a Matrix account create one. More pages come with their features.
 
+mod body;
 mod courriel;
 mod lien;
 pub mod limit;
@@ -64,21 +65,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .merge(lien::routes())
         .merge(token_pages)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), cap_in_flight))
+        .layer(middleware::from_fn_with_state(state.clone(), body::receive_then_answer))
         .with_state(state)
-}
-
-/// 503 at once when [`MAX_IN_FLIGHT`] requests are being answered.
-async fn cap_in_flight(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "5")],
-            "Service surchargé : réessayez.\n",
-        )
-            .into_response();
-    };
-    next.run(request).await
 }
 
 async fn limit_token_pages(
@@ -88,7 +76,7 @@ async fn limit_token_pages(
     request: Request,
     next: Next,
 ) -> Response {
-    let ip = limit::client_ip(peer, &headers);
+    let ip = state.limits.client_ip(peer, &headers);
     if !state.limits.tokens_by_address.allow(&limit::address_key(ip)) {
         return too_many_requests();
     }

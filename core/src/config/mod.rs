@@ -176,6 +176,20 @@ pub struct DatabaseConfig {
 pub struct WebConfig {
     pub bind: SocketAddr,
     pub public_url: Url,
+    /// Connections served at once; one more is closed at once (the proxy in front retries).
+    #[serde(default = "defaults::web_max_connections", deserialize_with = "env::lenient")]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's head, and how long a kept-alive
+    /// connection may stay idle.
+    #[serde(default = "defaults::header_timeout_seconds", deserialize_with = "env::lenient")]
+    pub header_timeout_seconds: u64,
+    /// How long a client may take to send a request's body (a form, a membership file).
+    #[serde(default = "defaults::body_timeout_seconds", deserialize_with = "env::lenient")]
+    pub body_timeout_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` names the client (rate limits and sign-ins are per
+    /// client address). Default: loopback only. From the environment: comma-separated.
+    #[serde(default = "defaults::trusted_proxies", deserialize_with = "env::list")]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// `[dispatch]`: workers that hand stored events to the features.
@@ -439,6 +453,18 @@ mod defaults {
     }
     pub fn inbound_protocol() -> super::InboundProtocol {
         super::InboundProtocol::Smtp
+    }
+    pub fn web_max_connections() -> u32 {
+        1024
+    }
+    pub fn header_timeout_seconds() -> u64 {
+        15
+    }
+    pub fn body_timeout_seconds() -> u64 {
+        60
+    }
+    pub fn trusted_proxies() -> Vec<super::IpNet> {
+        ["127.0.0.0/8", "::1/128"].iter().filter_map(|net| net.parse().ok()).collect()
     }
     pub fn inbound_max_connections() -> u32 {
         100

@@ -180,3 +180,24 @@ fn the_mail_listener_beyond_loopback_needs_an_allow_list() {
     let err = load(GOOD, &[("RELAIS_MAIL__INBOUND_MAX_CONNECTIONS", "0")]).expect_err("zero");
     assert_eq!(key_of(err), "mail.inbound_max_connections");
 }
+
+#[test]
+fn web_limits_have_defaults_and_refuse_zero() {
+    let config = load(GOOD, &[]).expect("defaults");
+    assert_eq!(
+        (config.web.max_connections, config.web.header_timeout_seconds, config.web.body_timeout_seconds),
+        (1024, 15, 60)
+    );
+    let proxies: Vec<String> = config.web.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(proxies, ["127.0.0.0/8", "::1/128"]);
+    let config = load(GOOD, &[("RELAIS_WEB__TRUSTED_PROXIES", "10.0.0.0/24,127.0.0.1")]).expect("from env");
+    let proxies: Vec<String> = config.web.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(proxies, ["10.0.0.0/24", "127.0.0.1/32"]);
+    for (var, key) in [
+        ("RELAIS_WEB__MAX_CONNECTIONS", "web.max_connections"),
+        ("RELAIS_WEB__HEADER_TIMEOUT_SECONDS", "web.header_timeout_seconds"),
+        ("RELAIS_WEB__BODY_TIMEOUT_SECONDS", "web.body_timeout_seconds"),
+    ] {
+        assert_eq!(key_of(load(GOOD, &[(var, "0")]).expect_err(var)), key);
+    }
+}

@@ -164,6 +164,15 @@ fn check_limits(config: &Config) -> Result<(), ConfigError> {
         ("dispatch.max_attempts", config.dispatch.max_attempts),
         ("dispatch.lease_seconds", config.dispatch.lease_seconds),
         ("provisioning.concurrency", config.provisioning.concurrency),
+        ("web.max_connections", config.web.max_connections),
+    ] {
+        if value == 0 {
+            return Err(key_err(key, "must be at least 1"));
+        }
+    }
+    for (key, value) in [
+        ("web.header_timeout_seconds", config.web.header_timeout_seconds),
+        ("web.body_timeout_seconds", config.web.body_timeout_seconds),
     ] {
         if value == 0 {
             return Err(key_err(key, "must be at least 1"));

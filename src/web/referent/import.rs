@@ -240,7 +240,7 @@ pub async fn apply(
     if session.method == SignInMethod::OpenId {
         // An OpenID token is not bound to Relais: a widget the referent approved could have
         // replayed it. Changing the membership takes the password.
-        let ip = super::super::limit::client_ip(peer, &headers);
+        let ip = state.limits.client_ip(peer, &headers);
         // Its own bucket: failed sign-ins on the account cannot block the confirmation.
         if !state.limits.sign_in_by_account.allow(&format!("confirm:{}", session.user_id.to_lowercase())) {
             return super::super::too_many_requests();

@@ -30,6 +30,9 @@ use super::{WebState, page::page};
 const COOKIE: &str = "relais_referent";
 const SESSION_MS: i64 = 8 * 3600 * 1000;
 
+/// Where the membership file is uploaded (its body is streamed, not buffered up front).
+pub(crate) const IMPORT_PATH: &str = "/relais/referent/import";
+
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/relais/referent", get(dashboard::show))
@@ -38,7 +41,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/relais/referent/widget", get(widget::show))
         .route("/relais/deconnexion", post(sign_out))
         .route(
-            "/relais/referent/import",
+            IMPORT_PATH,
             post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
         )
         .route("/relais/referent/appliquer", post(import::apply))
@@ -109,7 +112,7 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Response {
-    let ip = super::limit::client_ip(peer, &headers);
+    let ip = state.limits.client_ip(peer, &headers);
     let account = form.identifiant.trim().to_lowercase();
     // Per address, then per account from that address: guesses are bounded, yet an attacker
     // elsewhere cannot lock a referent out of their own account (Synapse's own per-account
@@ -174,7 +177,7 @@ async fn sign_in_openid(
     headers: HeaderMap,
     Form(form): Form<OpenIdSignIn>,
 ) -> Response {
-    let ip = super::limit::client_ip(peer, &headers);
+    let ip = state.limits.client_ip(peer, &headers);
     if !state.limits.sign_in_by_address.allow(&super::limit::address_key(ip)) {
         return super::too_many_requests();
     }
