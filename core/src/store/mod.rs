@@ -112,6 +112,17 @@ impl Store {
         Ok(())
     }
 
+    /// Applies the migrations up to `version` only: tests of a migration on older data.
+    #[cfg(test)]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run_to(version, &self.pool).await?;
+        Ok(())
+    }
+
     /// A round trip to the database, for `/health`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -5,7 +5,12 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::{Backend, Store, polls::PollRecord, secret::Cast, tests::on_both};
+use super::{
+    Backend, Store,
+    polls::PollRecord,
+    secret::Cast,
+    tests::{on_both, on_both_at},
+};
 
 const POLL: &str = "$secret";
 
@@ -245,6 +250,67 @@ async fn closing_during_casts_counts_exactly_the_acknowledged_ballots() {
             store.secret_ballots(POLL).await.expect("ballots").into_iter().map(|(r, _, _)| r).collect();
         assert_eq!(counted, acknowledged, "every acknowledged ballot, and no other");
         assert_eq!(count(&store, "secret_ballot_box").await, 0, "nothing left in the box after closing");
+    })
+    .await;
+}
+
+/// Before migration 0017 a cast marked its voter and stored the ballot in one transaction, and
+/// ballots lay in the order of the casts. A database from then keeps its ballots, its voters
+/// still cannot vote twice, and (on PostgreSQL) the migration leaves no transaction id or row
+/// order to join them.
+#[tokio::test]
+async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_unlinked() {
+    on_both_at(Some(16), |store| async move {
+        let voters = open_poll(&store, 6).await;
+        // Receipts are random: here in an order unlike the casts'.
+        let old_receipts = ["r-c", "r-a", "r-b"];
+        for (i, (hash, _)) in voters.iter().enumerate().take(3) {
+            let mut tx = store.pool().begin().await.expect("begin");
+            sqlx::query("UPDATE secret_voter SET voted = $1 WHERE token_hash = $2")
+                .bind(5_i64)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .expect("old cast: voter");
+            sqlx::query(
+                "INSERT INTO secret_ballot (poll_id, receipt, answers, weight) VALUES ($1, $2, $3, 1)",
+            )
+            .bind(POLL)
+            .bind(old_receipts[i])
+            .bind(format!("[\"r{i}\"]"))
+            .execute(&mut *tx)
+            .await
+            .expect("old cast: ballot");
+            tx.commit().await.expect("commit");
+        }
+        store.migrate().await.expect("the later migrations apply on this data");
+
+        for voter in &voters[..3] {
+            assert!(matches!(cast(&store, voter, 9).await, Cast::AlreadyVoted), "voted before the migration");
+        }
+        for (i, voter) in voters.iter().enumerate().skip(3) {
+            receipt(cast(&store, voter, i).await);
+        }
+        assert!(store.poll_close(POLL, 20, "").await.expect("close"));
+        assert_eq!(store.secret_ballots(POLL).await.expect("ballots").len(), 6, "old and new ballots count");
+
+        if store.backend() == Backend::Postgres {
+            let voter_rows = physical(&store, "secret_voter", "token_hash").await;
+            let ballot_rows = physical(&store, "secret_ballot", "receipt").await;
+            let old: Vec<&(Option<u64>, String)> =
+                ballot_rows.iter().filter(|(_, k)| old_receipts.contains(&k.as_str())).collect();
+            let migrated = old[0].0;
+            assert!(
+                old.iter().all(|(x, _)| *x == migrated),
+                "old ballots share the migration's transaction id"
+            );
+            for (hash, _) in &voters[..3] {
+                let (x, _) = voter_rows.iter().find(|(_, k)| k == hash).expect("voter row");
+                assert_eq!(*x, migrated, "old voters too: no voter's own transaction id is left");
+            }
+            let order: Vec<&str> = old.iter().map(|(_, k)| k.as_str()).collect();
+            assert_eq!(order, ["r-a", "r-b", "r-c"], "old ballots lie in receipt order, not cast order");
+        }
     })
     .await;
 }

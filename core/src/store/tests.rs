@@ -21,9 +21,27 @@ where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_both_at(None, body).await;
+}
+
+/// [`on_both`] with the schema as migration `version` left it (`None`: up to date).
+pub(super) async fn on_both_at<F, Fut>(version: Option<i64>, body: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let open = |url: String| async move {
+        match version {
+            None => Store::open(&url, 4).await,
+            Some(version) => {
+                let store = Store::connect(&url, 4).await?;
+                store.migrate_to(version).await.map(|()| store)
+            }
+        }
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let store = Store::open(&url, 4).await.expect("sqlite store opens");
+    let store = open(url).await.expect("sqlite store opens");
     body(store.clone()).await;
     store.close().await;
 
@@ -35,7 +53,7 @@ where
         .expect("PostgreSQL must run for the store tests (set RELAIS_TEST_POSTGRES_URL)");
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create db");
     let (base, _) = admin.rsplit_once('/').expect("admin url has a database path");
-    let store = Store::open(&format!("{base}/{name}"), 4).await.expect("postgres store opens");
+    let store = open(format!("{base}/{name}")).await.expect("postgres store opens");
     body(store.clone()).await;
     store.close().await;
     conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).await.expect("drop db");
