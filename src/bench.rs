@@ -49,6 +49,13 @@ enum BenchWhat {
         #[arg(long, default_value_t = 50_000)]
         voters: usize,
     },
+    /// One large message through the SMTP listener, beside a bare loopback copy of its bytes.
+    Listener {
+        #[arg(long, default_value_t = 10)]
+        mebibytes: usize,
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     /// Mail: fan-out to smtp-sink beside smtp-source, a daily digest, inbound parse+verify+queue.
     Mail(crate::bench_mail::MailBenchArgs),
     /// Parse, validate and plan a synthetic national file; record it; re-plan it unchanged.
@@ -104,6 +111,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return crate::bench_intake::run(transactions, events, concurrency, database).await;
         }
         BenchWhat::Mail(args) => return crate::bench_mail::run(args).await,
+        BenchWhat::Listener { mebibytes, rounds } => {
+            return crate::bench_listener::run(mebibytes, rounds).await;
+        }
         BenchWhat::Poll { voters } => return crate::bench_poll::run(voters).await,
     };
     let Shape { members, federations, sections, cells } = shape;

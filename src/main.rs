@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_intake;
+mod bench_listener;
 mod bench_mail;
 mod bench_poll;
 mod commands;
