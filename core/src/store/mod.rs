@@ -5,6 +5,7 @@
 
 pub mod broadcasts;
 pub mod congress;
+pub mod lease;
 pub mod mail;
 pub mod onboarding;
 pub mod polls;
@@ -133,6 +134,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod mail_tests;
 #[cfg(test)]
