@@ -1,4 +1,8 @@
 //! `relais provision FILE`: the membership file reconciled into the homeserver.
+//!
+//! Both `provision` and `drift` hold the provisioning lease: when another run holds it (another
+//! operator, `relais serve`'s drift timer, a referent's import), they wait for it with a
+//! message on stderr, at most `--wait` seconds, or until Ctrl-C.
 
 use std::{
     path::PathBuf,
@@ -12,7 +16,7 @@ use clap::Args;
 use serde_json::json;
 
 use relais_appservice::{MatrixClient, Metrics};
-use relais_core::{Config, Store};
+use relais_core::{Config, Store, store::lease::Lease};
 use relais_mail::Mailer;
 use relais_provisioning::{
     apply::{Applier, ApplyReport, Homeserver, Inviter},
@@ -37,12 +41,76 @@ pub struct ProvisionArgs {
     /// The file is this federation's own export: members of other federations are left as they are.
     #[arg(long, value_name = "NAME")]
     federation: Option<String>,
+    /// While another provisioning run is in progress, wait at most this long for it (default:
+    /// until it ends; Ctrl-C gives up).
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
 }
 
 /// Exit status when the safety guard refused the plan.
 const REFUSED: u8 = 2;
 /// Exit status when some actions could not be applied.
 const PARTIAL: u8 = 3;
+/// Exit status when another provisioning run was still in progress at the end of `--wait`.
+const BUSY: u8 = 4;
+/// Exit status after Ctrl-C.
+const INTERRUPTED: u8 = 130;
+
+/// Takes the provisioning lease, waiting for the run that holds it at most `wait` seconds, or
+/// until Ctrl-C. `Err(status)`: gave up, nothing done, the reason printed.
+async fn lock(applier: &Applier, wait: Option<u64>) -> anyhow::Result<Result<Lease, ExitCode>> {
+    let waiting = |holder: &str| {
+        let limit = wait.map(|s| format!(" at most {s} s")).unwrap_or_default();
+        eprintln!(
+            "Another provisioning run is in progress ({holder}); waiting{limit} for it to finish \
+             (Ctrl-C to give up)…"
+        );
+    };
+    tokio::select! {
+        lease = applier.lock(wait.map(Duration::from_secs), waiting) => {
+            match lease.context("taking the provisioning lease")? {
+                Some(lease) => Ok(Ok(lease)),
+                None => {
+                    eprintln!(
+                        "Another provisioning run is still in progress: nothing was done. Try again \
+                         once it has finished (its progress is in `relais audit`)."
+                    );
+                    Ok(Err(ExitCode::from(BUSY)))
+                }
+            }
+        }
+        Ok(()) = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted while waiting for another provisioning run: nothing was done.");
+            Ok(Err(ExitCode::from(INTERRUPTED)))
+        }
+    }
+}
+
+/// Takes the lease as [`lock`] does, runs `work` under it, then gives it up. `Err(status)`:
+/// gave up waiting, or interrupted by Ctrl-C (what was applied is recorded, the rest of the
+/// journal resumes with the next run).
+async fn leased<T>(
+    applier: &Applier,
+    wait: Option<u64>,
+    work: impl AsyncFnOnce(&Lease) -> T,
+) -> anyhow::Result<Result<T, ExitCode>> {
+    let lease = match lock(applier, wait).await? {
+        Ok(lease) => lease,
+        Err(status) => return Ok(Err(status)),
+    };
+    let outcome = tokio::select! {
+        outcome = work(&lease) => Some(outcome),
+        Ok(()) = tokio::signal::ctrl_c() => None,
+    };
+    if let Err(error) = lease.release().await {
+        let ttl = applier.lease_ttl.as_secs();
+        eprintln!("Cannot release the provisioning lease ({error}); it expires within {ttl} s.");
+    }
+    Ok(outcome.ok_or_else(|| {
+        eprintln!("Interrupted: what was applied is recorded; the next run finishes the rest.");
+        ExitCode::from(INTERRUPTED)
+    }))
+}
 
 pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
@@ -60,12 +128,16 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     let ticker = (!args.json).then(|| tokio::spawn(show_progress(progress)));
-    let outcome = provision(&bytes, &applier, &options).await;
+    let outcome =
+        leased(&applier, args.wait, async |lease| provision(&bytes, &applier, &options, lease).await).await;
     if let Some(ticker) = ticker {
         ticker.abort();
     }
     store.close().await;
-    let outcome = outcome.context("provisioning")?;
+    let outcome = match outcome? {
+        Ok(outcome) => outcome.context("provisioning")?,
+        Err(status) => return Ok(status),
+    };
     if args.json {
         println!("{}", to_json(&outcome, args.dry_run));
     } else {
@@ -103,7 +175,15 @@ pub fn applier(
         concurrency: config.provisioning.concurrency as usize,
         progress,
         inviter,
+        lease_ttl: Duration::from_secs(u64::from(config.provisioning.lease_seconds)),
     })
+}
+
+/// Gives the provisioning lease up, in `relais serve` (it expires by itself if that fails).
+pub async fn release(lease: Lease) {
+    if let Err(error) = lease.release().await {
+        tracing::warn!(%error, "cannot release the provisioning lease; it expires by itself");
+    }
 }
 
 /// Who runs a CLI command, for the audit log.
@@ -119,14 +199,24 @@ pub struct DriftArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// While another provisioning run is in progress, wait at most this long for it (default:
+    /// until it ends; Ctrl-C gives up).
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
 }
 
 pub async fn drift(config: &Config, args: DriftArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
     let applier = applier(config, &store, cli_actor(), Arc::new(AtomicUsize::new(0)))?;
-    let outcome = relais_provisioning::run::drift(&applier, args.dry_run).await;
+    let outcome = leased(&applier, args.wait, async |lease| {
+        relais_provisioning::run::drift(&applier, args.dry_run, lease).await
+    })
+    .await;
     store.close().await;
-    let outcome = outcome.context("checking drift")?;
+    let outcome = match outcome? {
+        Ok(outcome) => outcome.context("checking drift")?,
+        Err(status) => return Ok(status),
+    };
     let r = &outcome.report;
     if args.json {
         let out = json!({

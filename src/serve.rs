@@ -13,9 +13,10 @@ use tokio::{
 use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
 use relais_bots::BotHandler;
 use relais_bridge::BridgeHandler;
-use relais_core::Config;
+use relais_core::{Config, store::lease::Lease};
+use relais_provisioning::apply::Applier;
 
-use crate::{commands::open_store, http::HttpLimits, supervise::Supervisor, web};
+use crate::{commands::open_store, http::HttpLimits, provision::release, supervise::Supervisor, web};
 
 /// How long the bots' clock may go without a pass (closing a large poll takes a while).
 const CLOCK_MAX_SILENCE: Duration = Duration::from_secs(600);
@@ -106,9 +107,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Finishes a provisioning run cut short by a crash.
-async fn resume_interrupted_run(applier: relais_provisioning::apply::Applier) {
-    match applier.finish_pending().await {
+/// Finishes a provisioning run cut short by a crash, under the provisioning lease. While
+/// another run holds it, that run finishes the journal itself; a run that was killed holds it
+/// until it expires, and then this one takes over.
+async fn resume_interrupted_run(applier: Applier) {
+    let (mut delay, mut told) = (Duration::from_millis(500), false);
+    let lease = loop {
+        match applier.store.prov_has_pending().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot look for an interrupted provisioning run; the next one finishes it");
+                return;
+            }
+        }
+        match applier.try_lock().await {
+            Ok(Some(lease)) => break lease,
+            Ok(None) if !told => {
+                told = true;
+                tracing::info!(
+                    "an interrupted provisioning run is pending but another run holds the lease: \
+                     resuming only if that run stops"
+                );
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "cannot take the provisioning lease; the next run finishes the journal");
+                return;
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(applier.lease_ttl / 3);
+    };
+    let outcome = applier.finish_pending(&lease).await;
+    release(lease).await;
+    match outcome {
         Ok(report) if report.done + report.failed.len() > 0 => {
             tracing::info!(
                 done = report.done,
@@ -235,32 +268,46 @@ async fn bot_clock(
     }
 }
 
-/// Repairs drift every `every`, skipping a round when another worker did it recently.
-async fn drift_job(
-    applier: relais_provisioning::apply::Applier,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+/// Repairs drift every `every`, skipping a round when another provisioning run holds the lease
+/// or another worker did it recently.
+async fn drift_job(applier: Applier, every: Duration, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return Ok(()),
         }
-        let window = i64::try_from(every.as_millis()).unwrap_or(i64::MAX) / 2;
-        let recent = applier.store.prov_runs(50).await.map(|runs| {
-            runs.iter().any(|r| r.source == "drift" && r.started_at > relais_core::time::now_ms() - window)
-        });
-        if recent.unwrap_or(false) {
-            continue;
-        }
-        match relais_provisioning::run::drift(&applier, false).await {
-            Ok(outcome) => tracing::info!(
-                repairs = outcome.report.actions.len(),
-                guests = outcome.report.guests,
-                "drift check done"
-            ),
-            Err(error) => tracing::warn!(%error, "drift check failed; will try again"),
-        }
+        let lease = match applier.try_lock().await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                tracing::info!("drift check skipped: another provisioning run is in progress");
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "drift check skipped: cannot take the provisioning lease");
+                continue;
+            }
+        };
+        drift_round(&applier, every, &lease).await;
+        release(lease).await;
+    }
+}
+
+/// One drift check and repair, under the provisioning lease, unless one was done recently.
+async fn drift_round(applier: &Applier, every: Duration, lease: &Lease) {
+    let window = i64::try_from(every.as_millis()).unwrap_or(i64::MAX) / 2;
+    let recent = applier.store.prov_runs(50).await.map(|runs| {
+        runs.iter().any(|r| r.source == "drift" && r.started_at > relais_core::time::now_ms() - window)
+    });
+    if recent.unwrap_or(false) {
+        return;
+    }
+    match relais_provisioning::run::drift(applier, false, lease).await {
+        Ok(outcome) => tracing::info!(
+            repairs = outcome.report.actions.len(),
+            guests = outcome.report.guests,
+            "drift check done"
+        ),
+        Err(error) => tracing::warn!(%error, "drift check failed; will try again"),
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use common::{Member, RelaisOptions, Stack, eventually, mail::mails_to, smtp::SmtpSink, unique};
 use serde_json::Value;
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Téléphone;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
@@ -39,6 +39,19 @@ fn provision(stack: &Stack, csv: &str, extra: &[&str]) -> (i32, Value) {
     relais_json(stack, &args)
 }
 
+/// Starts `relais provision FILE --json` in the background, with extra environment `env`.
+fn spawn_provision(stack: &Stack, file: &std::path::Path, env: &[(&str, &str)]) -> tokio::process::Child {
+    tokio::process::Command::new(common::relais::BIN)
+        .arg("--config")
+        .arg(stack.relais.config_path())
+        .args(["provision", &file.display().to_string(), "--json"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn provision")
+}
+
 /// Starts `relais provision FILE --json` in the background (extra environment in `env`) and
 /// returns once the audit log holds `lines` entries, i.e. in the middle of applying.
 async fn provision_until(
@@ -47,15 +60,7 @@ async fn provision_until(
     env: &[(&str, &str)],
     lines: usize,
 ) -> tokio::process::Child {
-    let child = tokio::process::Command::new(common::relais::BIN)
-        .arg("--config")
-        .arg(stack.relais.config_path())
-        .args(["provision", &file.display().to_string(), "--json"])
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn provision");
+    let child = spawn_provision(stack, file, env);
     eventually("some homeserver actions applied", Duration::from_secs(60), || async {
         let (_, stdout, _) = stack.relais.cli(&["audit", "--limit", "1000", "--json"]);
         (stdout.lines().count() >= lines).then_some(())
@@ -427,4 +432,90 @@ async fn a_federation_export_cannot_take_over_others_and_a_broken_export_is_refu
     assert_eq!(code, 2, "refused by the guard: {out}");
     assert_eq!((out["losing_access"].as_u64(), out["removed_active"].as_u64()), (Some(2), Some(0)), "{out}");
     assert_eq!(p.b.try_join(&alias("nord.s.lille")).await, 200, "b keeps the section room");
+}
+
+/// The audit log, oldest first, as JSON lines.
+fn audit(stack: &Stack) -> Vec<Value> {
+    let (status, stdout, stderr) = stack.relais.cli(&["audit", "--limit", "100000", "--json"]);
+    assert!(status.success(), "{stderr}");
+    let mut lines: Vec<Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("an audit line is JSON")).collect();
+    lines.reverse();
+    lines
+}
+
+#[tokio::test]
+async fn two_runs_started_at_once_apply_each_pending_action_once() {
+    let smtp = SmtpSink::start().await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), ..Default::default() }).await;
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        users.push(stack.synapse.register(&unique("w")).await);
+    }
+    let without_account: Vec<String> = (0..2).map(|_| format!("{}@example.org", unique("sans"))).collect();
+    let csv: String = std::iter::once(HEADER.to_owned())
+        .chain(users.iter().enumerate().map(|(i, u)| {
+            let fed = if i % 2 == 0 { "Nord" } else { "Paris" };
+            row(&format!("{i:03}"), fed, &format!("Section {}", i % 3), "", "oui", &u.user_id)
+        }))
+        .chain(without_account.iter().enumerate().map(|(i, address)| {
+            format!("{:03};Prénom;Nom;{address};0600000000;Nord;Section 0;;oui;;messagerie\n", 100 + i)
+        }))
+        .collect();
+    let file = stack.relais.dir.path().join("twice.csv");
+    std::fs::write(&file, &csv).expect("write csv");
+
+    // Journaled while the homeserver is unreachable: every homeserver action and every
+    // invitation mail is left pending.
+    let unreachable =
+        [("RELAIS_HOMESERVER__URL", "http://127.0.0.1:9"), ("RELAIS_HOMESERVER__MAX_RETRY_SECONDS", "1")];
+    let output = spawn_provision(&stack, &file, &unreachable).wait_with_output().await.expect("first run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("run the same command again"), "{stderr}");
+    let recorded = audit(&stack).len();
+
+    // Two runs of the same file at once (two operators, or a node and the CLI): both find the
+    // same journal.
+    let (first, second) = (spawn_provision(&stack, &file, &[]), spawn_provision(&stack, &file, &[]));
+    let (first, second) = tokio::join!(first.wait_with_output(), second.wait_with_output());
+    let (mut resumed, mut waited) = (Vec::new(), 0);
+    for output in [first.expect("first"), second.expect("second")] {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        waited += usize::from(stderr.contains("Another provisioning run is in progress"));
+        let out: Value = serde_json::from_str(&stdout).expect("JSON");
+        assert_eq!(out["actions"], serde_json::json!([]), "the journal holds the whole plan: {out}");
+        resumed.push(out["resumed"]["done"].as_u64().unwrap_or(0));
+    }
+
+    // Each pending action was executed once: once in the audit log, one mail per invitation.
+    let lines = audit(&stack);
+    let applied: Vec<String> = lines[recorded..]
+        .iter()
+        .map(|l| format!("{} {} {}", l["action"], l["target"], l["detail"]))
+        .collect();
+    let mut distinct = applied.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), applied.len(), "an action was executed twice: {applied:#?}");
+    assert_eq!(resumed.iter().sum::<u64>(), applied.len() as u64, "runs' reports: {resumed:?}");
+    assert!(resumed.contains(&0), "one run found nothing left to do: {resumed:?}");
+    assert_eq!(waited, 1, "one run waited for the other, saying so");
+    assert!(applied.iter().any(|a| a.starts_with("\"invite\"")), "{applied:#?}");
+    for address in &without_account {
+        assert_eq!(mails_to(&smtp, address).len(), 1, "one invitation mail to {address}");
+    }
+    for (i, user) in users.iter().enumerate() {
+        let fed = if i % 2 == 0 { "nord" } else { "paris" };
+        assert_eq!(
+            user.try_join(&alias(&format!("{fed}.s.section-{}", i % 3))).await,
+            200,
+            "{}",
+            user.user_id
+        );
+    }
+    let nord = users[0].resolve(&alias("nord")).await;
+    let children = users[0].hierarchy(&nord).await[0]["children_state"].as_array().map_or(0, Vec::len);
+    assert_eq!(children, 2 + 3, "the space lists its 5 rooms, none created twice");
 }

@@ -94,6 +94,7 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
     assert!(html.contains("− Karim Test : retiré·e de « Fédération Nord »"), "{html}");
     assert!(html.contains("Je confirme ces retraits"), "1 of 2 active members: the guard asks");
     assert_eq!(karim.try_join("#relais_nord:pcf.test").await, 200, "the dry run changed nothing");
+    another_run_in_progress(&stack, &browser, &upload, &file).await;
     assert_eq!(apply(&browser, &[("upload", &upload), ("confirmer", "oui")]).await, 303);
     eventually("the import applied", Duration::from_secs(60), || async {
         let (_, html) = browser.get("/relais/referent").await;
@@ -103,6 +104,24 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
     assert_eq!(lucas.try_join("#relais_nord:pcf.test").await, 200, "Lucas is in");
     assert_eq!(karim.try_join("#relais_nord.s.centre:pcf.test").await, 403, "Karim is out");
     assert_eq!(ines.try_join("#relais_paris:pcf.test").await, 200, "Paris untouched");
+}
+
+/// While another run holds the provisioning lease (as another node would), the page answers at
+/// once and keeps the upload for later; the command line waits, at most `--wait` seconds.
+async fn another_run_in_progress(stack: &Stack, browser: &Browser, upload: &str, file: &std::path::Path) {
+    let store = relais_core::Store::connect(&stack.relais.database_url(), 1).await.expect("store");
+    let holder = "relais serve on another node";
+    assert!(store.lease_try_acquire("provisioning", holder, 600_000).await.expect("lease"));
+    let (status, html) = apply_page(browser, &[("upload", upload), ("confirmer", "oui")]).await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("Une autre mise à jour des adhérents est en cours"), "{html}");
+    let (status, stdout, stderr) =
+        stack.relais.cli(&["provision", &file.display().to_string(), "--wait", "1"]);
+    assert_eq!(status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("Another provisioning run is in progress ({holder}")), "{stderr}");
+    assert!(stderr.contains("nothing was done"), "{stderr}");
+    assert!(store.lease_release("provisioning", holder).await.expect("release"));
+    store.close().await;
 }
 
 fn redirectless() -> reqwest::Client {
@@ -174,6 +193,11 @@ async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
 }
 
 async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {
+    apply_page(browser, form).await.0
+}
+
+/// Posts the apply form; returns the status and the page.
+async fn apply_page(browser: &Browser, form: &[(&str, &str)]) -> (u16, String) {
     let resp = browser
         .http
         .post(format!("{}/relais/referent/appliquer", browser.base))
@@ -182,7 +206,7 @@ async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {
         .send()
         .await
         .expect("apply");
-    resp.status().as_u16()
+    (resp.status().as_u16(), resp.text().await.expect("html"))
 }
 
 #[tokio::test]

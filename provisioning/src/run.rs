@@ -1,9 +1,13 @@
 //! One provisioning run, as the CLI and the referents' page start it: read, resume what a
 //! previous run left, plan, guard, journal, apply.
+//!
+//! Every run holds the provisioning lease ([`crate::apply::LEASE`]), taken by its caller, which
+//! decides whether to wait for it: planning against a record another run is changing, or
+//! journaling beside it, would plan the same actions twice.
 
 use serde::Serialize;
 
-use relais_core::StoreError;
+use relais_core::{StoreError, store::lease::Lease};
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
@@ -69,8 +73,18 @@ struct Summary<'a> {
     source: &'a str,
 }
 
-/// Runs provisioning of the file `bytes`.
-pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Result<Outcome, RunError> {
+/// Fails once the lease is lost: another run may be planning or applying.
+fn held(lease: &Lease) -> Result<(), ApplyError> {
+    if lease.is_lost() { Err(ApplyError::LeaseLost) } else { Ok(()) }
+}
+
+/// Runs provisioning of the file `bytes`, holding the provisioning lease `lease`.
+pub async fn provision(
+    bytes: &[u8],
+    applier: &Applier,
+    options: &Options,
+    lease: &Lease,
+) -> Result<Outcome, RunError> {
     let report = read(bytes)?;
     let store = &applier.store;
     let scope = options.federation.as_deref().map(crate::desired::federation_key);
@@ -80,7 +94,7 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
     let resumed = if options.dry_run {
         None
     } else {
-        let resumed = applier.finish_pending().await?;
+        let resumed = applier.finish_pending(lease).await?;
         (resumed.done + resumed.failed.len() > 0).then_some(resumed)
     };
     let snapshot = store.prov_snapshot().await?;
@@ -122,12 +136,13 @@ pub async fn provision(bytes: &[u8], applier: &Applier, options: &Options) -> Re
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
+    held(lease)?;
     let run_id = store.prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal).await?;
     if let Some(scope) = &plan_options.scope {
         store.prov_set_scope(run_id, scope).await?;
     }
     store.prov_set_columns(run_id, &serde_json::to_string(&report.columns).unwrap_or_default()).await?;
-    let applied = applier.finish_pending().await?;
+    let applied = applier.finish_pending(lease).await?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }
 
@@ -152,11 +167,12 @@ pub struct DriftOutcome {
     pub applied: Option<ApplyReport>,
 }
 
-/// Compares the homeserver with the record and repairs the difference (unless `dry_run`).
-pub async fn drift(applier: &Applier, dry_run: bool) -> Result<DriftOutcome, RunError> {
+/// Compares the homeserver with the record and repairs the difference (unless `dry_run`),
+/// holding the provisioning lease `lease`.
+pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<DriftOutcome, RunError> {
     let store = &applier.store;
     if !dry_run {
-        applier.finish_pending().await?;
+        applier.finish_pending(lease).await?;
     }
     let snapshot = store.prov_snapshot().await?;
     let room_ids = snapshot.rooms.iter().map(|r| (r.key.clone(), r.room_id.clone())).collect();
@@ -178,17 +194,20 @@ pub async fn drift(applier: &Applier, dry_run: bool) -> Result<DriftOutcome, Run
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
+    held(lease)?;
     store.prov_start_run(&applier.actor, "drift", &summary, "[]", &journal).await?;
-    let applied = applier.finish_pending().await?;
+    let applied = applier.finish_pending(lease).await?;
     Ok(DriftOutcome { report, applied: Some(applied) })
 }
 
 /// Lets a member who just created their account into their spaces and rooms, at once: the
 /// member's recorded row with their new id is planned, every other member frozen as recorded.
+/// Holds the provisioning lease `lease`.
 pub async fn welcome(
     applier: &Applier,
     member_id: &str,
     national_name: &str,
+    lease: &Lease,
 ) -> Result<ApplyReport, RunError> {
     let store = &applier.store;
     let snapshot = store.prov_snapshot().await?;
@@ -215,6 +234,7 @@ pub async fn welcome(
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
+    held(lease)?;
     store.prov_start_run(&applier.actor, "onboarding", "{}", "[]", &journal).await?;
-    Ok(applier.finish_pending().await?)
+    Ok(applier.finish_pending(lease).await?)
 }

@@ -1,7 +1,7 @@
 //! The invitation page: a member without a Matrix account chooses a user name and a password;
 //! Relais creates the account, links it to the member and lets them into their rooms.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Form,
@@ -11,8 +11,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use relais_core::{store::onboarding::Invitation, time::now_ms};
+use relais_core::{
+    store::{lease::Lease, onboarding::Invitation},
+    time::now_ms,
+};
 use relais_provisioning::{
+    apply::Applier,
     model::MemberRow,
     onboarding::{check_password, check_username, escape, suggested_username, token_hash},
 };
@@ -162,16 +166,7 @@ pub async fn create(
         Err(_) => return unavailable(),
     }
     tracing::info!("an invitation was redeemed");
-    if let Err(e) = relais_provisioning::run::welcome(
-        &state.applier,
-        &invitation.member_id,
-        &state.config.provisioning.national_name,
-    )
-    .await
-    {
-        // The account is linked: the next provisioning or drift run lets them in.
-        tracing::warn!(error = %e, "could not grant access right away");
-    }
+    welcome(&state, &invitation.member_id).await;
     let body = format!(
         "<p>Votre compte <strong>{}</strong> est créé.</p>\
          <p>Installez l'application <strong>Element</strong> (téléphone ou ordinateur), choisissez « Se connecter », \
@@ -181,4 +176,43 @@ pub async fn create(
         escape(state.config.homeserver_public_url().as_str())
     );
     Html(page("Compte créé", &body)).into_response()
+}
+
+/// How long a new member's welcome waits in the background for another provisioning run.
+const WELCOME_PATIENCE: Duration = Duration::from_secs(30 * 60);
+
+/// Lets a new member into their spaces and rooms, under the provisioning lease: at once when it
+/// is free, else in the background once the run holding it has finished. Their account is
+/// linked either way, so the next import would let them in too.
+async fn welcome(state: &WebState, member_id: &str) {
+    let national = &state.config.provisioning.national_name;
+    match state.applier.try_lock().await {
+        Ok(Some(lease)) => welcome_under(&state.applier, member_id, national, lease).await,
+        Ok(None) => {
+            let (applier, member_id, national) =
+                (state.applier.clone(), member_id.to_owned(), national.clone());
+            tokio::spawn(async move {
+                match applier.lock(Some(WELCOME_PATIENCE), |_| {}).await {
+                    Ok(Some(lease)) => welcome_under(&applier, &member_id, &national, lease).await,
+                    Ok(None) => tracing::warn!(
+                        "another provisioning run held the lease too long: a new member's access waits \
+                         for the next import"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot take the provisioning lease to let a new member in")
+                    }
+                }
+            });
+        }
+        Err(error) => tracing::warn!(%error, "cannot take the provisioning lease to let a new member in"),
+    }
+}
+
+async fn welcome_under(applier: &Applier, member_id: &str, national: &str, lease: Lease) {
+    let outcome = relais_provisioning::run::welcome(applier, member_id, national, &lease).await;
+    crate::provision::release(lease).await;
+    if let Err(e) = outcome {
+        // The account is linked: the next provisioning run lets them in.
+        tracing::warn!(error = %e, "could not grant access right away");
+    }
 }

@@ -69,7 +69,10 @@ as_token = "{as_token}"
 hs_token = "{hs_token}"
 sender_localpart = "relais"
 [database]
-url = "sqlite://{db}?mode=rwc"
+url = "{db_url}"
+[provisioning]
+# Short, so that a test's killed run is taken over within seconds (60 by default).
+lease_seconds = 10
 [web]
 bind = "{web_addr}"
 public_url = "{web_url}"
@@ -83,7 +86,7 @@ from = "Relais <relais@pcf.test>"
             as_url = self.as_url,
             as_token = self.as_token,
             hs_token = self.hs_token,
-            db = self.dir.path().join("relais.db").display(),
+            db_url = self.database_url(),
             web_addr = self.web_url.trim_start_matches("http://"),
             web_url = self.web_url,
             secret = self
@@ -94,6 +97,11 @@ from = "Relais <relais@pcf.test>"
             smtp = self.options.smtp_url.as_ref().map(|u| format!("smtp_url = \"{u}\"")).unwrap_or_default(),
         );
         std::fs::write(self.config_path(), text).expect("write relais.toml");
+    }
+
+    /// The test's own SQLite database, as Relais opens it.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.dir.path().join("relais.db").display())
     }
 
     pub fn config_path(&self) -> PathBuf {

@@ -105,6 +105,10 @@ pub struct ProvisioningConfig {
     /// `relais serve` checks and repairs drift this often (minutes); 0 turns it off.
     #[serde(default = "defaults::drift_interval_minutes", deserialize_with = "env::lenient")]
     pub drift_interval_minutes: u32,
+    /// A run holds the provisioning lease this long past its last renewal (every third of it):
+    /// a killed run blocks the others at most this long.
+    #[serde(default = "defaults::provisioning_lease_seconds", deserialize_with = "env::lenient")]
+    pub lease_seconds: u32,
 }
 
 impl Default for ProvisioningConfig {
@@ -115,6 +119,7 @@ impl Default for ProvisioningConfig {
             concurrency: defaults::concurrency(),
             invitation_days: defaults::invitation_days(),
             drift_interval_minutes: defaults::drift_interval_minutes(),
+            lease_seconds: defaults::provisioning_lease_seconds(),
         }
     }
 }
@@ -441,6 +446,9 @@ mod defaults {
     }
     pub fn drift_interval_minutes() -> u32 {
         1440
+    }
+    pub fn provisioning_lease_seconds() -> u32 {
+        60
     }
     pub fn invitation_days() -> u32 {
         14

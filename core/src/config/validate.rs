@@ -159,6 +159,9 @@ fn check_limits(config: &Config) -> Result<(), ConfigError> {
     if config.provisioning.national_name.trim().is_empty() {
         return Err(key_err("provisioning.national_name", "must not be empty"));
     }
+    if config.provisioning.lease_seconds < 3 {
+        return Err(key_err("provisioning.lease_seconds", "must be at least 3 (it is renewed every third)"));
+    }
     for (key, value) in [
         ("database.max_connections", config.database.max_connections),
         ("dispatch.max_attempts", config.dispatch.max_attempts),

@@ -5,6 +5,7 @@
 
 pub mod broadcasts;
 pub mod congress;
+pub mod lease;
 pub mod mail;
 pub mod onboarding;
 pub mod polls;
@@ -144,6 +145,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod mail_tests;
 #[cfg(test)]

@@ -256,6 +256,14 @@ impl Store {
         Ok(row.map(|r| r.try_get("columns")).transpose()?)
     }
 
+    /// Whether an unfinished run has actions left.
+    pub async fn prov_has_pending(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT run_id FROM prov_action WHERE state = 'pending' LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Actions of unfinished runs, oldest first.
     pub async fn prov_pending_actions(&self) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(

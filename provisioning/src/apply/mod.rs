@@ -4,6 +4,11 @@
 //!
 //! Store-only actions are recorded in batches. Rooms are created parents first. Every other
 //! homeserver action runs in its room's serial queue; rooms run in parallel, bounded.
+//!
+//! Only the holder of the provisioning lease ([`LEASE`]) plans or applies: two runs (the CLI,
+//! the referents' page, the drift timer, a resume at start, on one node or several sharing the
+//! database) never execute the same pending actions at once. A run that loses its lease stops
+//! before its next action; a killed run's lease expires and the next run finishes its journal.
 
 mod homeserver;
 mod invite;
@@ -16,13 +21,17 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use tokio::{sync::Semaphore, task::JoinSet};
 
 use relais_core::{
     Store, StoreError,
-    store::provisioning::{AuditEntry, Effect, PendingAction},
+    store::{
+        lease::{Lease, LeaseWatch},
+        provisioning::{AuditEntry, Effect, PendingAction},
+    },
     time::now_ms,
 };
 
@@ -35,11 +44,20 @@ use crate::plan::Action;
 /// Store-only actions recorded per transaction.
 const BATCH: usize = 500;
 
+/// The name of the lease held by whoever plans or applies provisioning.
+pub const LEASE: &str = "provisioning";
+
 /// Why applying stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("the homeserver is unreachable ({0}); nothing is lost: run the same command again to finish")]
     HomeserverDown(String),
+    #[error(
+        "this run lost the provisioning lease (it could not renew it in time, or another run took over); \
+         it stopped before its next action and nothing is lost: the pending actions are finished by the \
+         run that holds the lease, or by the next one"
+    )]
+    LeaseLost,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,6 +81,8 @@ pub struct Applier {
     pub progress: Arc<AtomicUsize>,
     /// Invitation emails (`None`: mail or registration not configured).
     pub inviter: Option<Inviter>,
+    /// How long the provisioning lease outlives a holder that stops renewing it (killed).
+    pub lease_ttl: Duration,
 }
 
 struct Job {
@@ -77,8 +97,26 @@ impl Applier {
         AuditEntry { at: now_ms(), actor: self.actor.clone(), action: action.kind().into(), target, detail }
     }
 
-    /// Runs every pending action of every unfinished run.
-    pub async fn finish_pending(&self) -> Result<ApplyReport, ApplyError> {
+    /// Takes the provisioning lease if no other run holds it; `None`: another run is at work.
+    pub async fn try_lock(&self) -> Result<Option<Lease>, StoreError> {
+        Lease::try_acquire(&self.store, LEASE, &self.actor, self.lease_ttl).await
+    }
+
+    /// Waits for the provisioning lease at most `patience` (`None`: until it is free); `waiting`
+    /// is told the holder once if another run holds it at first. `None`: still held at the end.
+    pub async fn lock(
+        &self,
+        patience: Option<Duration>,
+        waiting: impl FnOnce(&str),
+    ) -> Result<Option<Lease>, StoreError> {
+        Lease::acquire(&self.store, LEASE, &self.actor, self.lease_ttl, patience, waiting).await
+    }
+
+    /// Runs every pending action of every unfinished run, under the provisioning lease `lease`:
+    /// stops before the next action once it is lost.
+    pub async fn finish_pending(&self, lease: &Lease) -> Result<ApplyReport, ApplyError> {
+        let lease = lease.watch();
+        held(&lease)?;
         let pending = self.store.prov_pending_actions().await?;
         let mut report = ApplyReport::default();
         let jobs = self.parse(pending, &mut report).await?;
@@ -87,6 +125,7 @@ impl Applier {
         let (homeserver, invitations): (Vec<Job>, Vec<Job>) =
             external.into_iter().partition(|j| j.action.writes_homeserver());
         for chunk in store_only.chunks(BATCH) {
+            held(&lease)?;
             let done: Vec<_> = chunk
                 .iter()
                 .map(|j| (j.run_id, j.seq, Some(effect_of(&j.action, "")), self.audit(&j.action)))
@@ -104,14 +143,14 @@ impl Applier {
             }
         }
         for (_, level) in by_level {
-            self.run_queues(level.into_iter().map(|j| vec![j]).collect(), &mut report).await?;
+            self.run_queues(level.into_iter().map(|j| vec![j]).collect(), &lease, &mut report).await?;
         }
         let mut by_room: BTreeMap<String, Vec<Job>> = BTreeMap::new();
         for job in others {
             by_room.entry(job.action.room().unwrap_or_default().to_owned()).or_default().push(job);
         }
-        self.run_queues(by_room.into_values().collect(), &mut report).await?;
-        self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &mut report).await?;
+        self.run_queues(by_room.into_values().collect(), &lease, &mut report).await?;
+        self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &lease, &mut report).await?;
         self.store.prov_close_finished_runs().await?;
         Ok(report)
     }
@@ -135,16 +174,23 @@ impl Applier {
         Ok(jobs)
     }
 
-    /// Runs each queue serially, up to `concurrency` queues at once. Stops at the first outage.
-    async fn run_queues(&self, queues: Vec<Vec<Job>>, report: &mut ApplyReport) -> Result<(), ApplyError> {
+    /// Runs each queue serially, up to `concurrency` queues at once. Stops at the first outage
+    /// or once the lease is lost.
+    async fn run_queues(
+        &self,
+        queues: Vec<Vec<Job>>,
+        lease: &LeaseWatch,
+        report: &mut ApplyReport,
+    ) -> Result<(), ApplyError> {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for queue in queues {
             let this = self.clone();
             let permits = permits.clone();
+            let lease = lease.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                this.run_queue(queue).await
+                this.run_queue(queue, &lease).await
             });
         }
         let mut outage = None;
@@ -165,9 +211,10 @@ impl Applier {
         outage.map_or(Ok(()), Err)
     }
 
-    async fn run_queue(&self, queue: Vec<Job>) -> Result<ApplyReport, ApplyError> {
+    async fn run_queue(&self, queue: Vec<Job>, lease: &LeaseWatch) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
         for job in queue {
+            held(lease)?;
             match self.execute(&job.action).await {
                 Ok(created) => {
                     let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
@@ -202,4 +249,9 @@ impl Applier {
     async fn complete(&self, job: &Job, effect: Effect) -> Result<(), StoreError> {
         self.store.prov_complete(&[(job.run_id, job.seq, Some(effect), self.audit(&job.action))]).await
     }
+}
+
+/// Fails once the lease is lost: another run may be executing the same actions.
+fn held(lease: &LeaseWatch) -> Result<(), ApplyError> {
+    if lease.is_lost() { Err(ApplyError::LeaseLost) } else { Ok(()) }
 }

@@ -1,5 +1,9 @@
 //! Import from the page: upload → dry run shown as a readable diff → apply (same guard as the
 //! CLI), running in the background while the dashboard shows progress.
+//!
+//! Both steps hold the provisioning lease; while another run holds it (an import from the
+//! command line or another federation, the drift timer), the page says so at once instead of
+//! holding the request.
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 
@@ -11,15 +15,19 @@ use axum::{
 };
 use serde::Deserialize;
 
-use relais_core::store::web::{SignInMethod, Upload, WebSession};
+use relais_core::store::{
+    lease::Lease,
+    web::{SignInMethod, Upload, WebSession},
+};
 use relais_provisioning::{
+    apply::Applier,
     onboarding::{escape, new_token},
     plan::Action,
     run::{Options, Outcome, RunError, provision},
 };
 
 use super::{WebState, login_page, session};
-use crate::web::page::page;
+use crate::{provision::release, web::page::page};
 
 /// French label of an action kind, for counts.
 pub(super) fn action_label(kind: &str) -> &'static str {
@@ -58,6 +66,24 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(page("Import impossible", &body))).into_response()
 }
 
+/// Takes the provisioning lease for a referent's import, or the page to answer at once.
+async fn lock(applier: &Applier) -> Result<Lease, Response> {
+    match applier.try_lock().await {
+        Ok(Some(lease)) => Ok(lease),
+        Ok(None) => Err(error_page(
+            StatusCode::CONFLICT,
+            "Une autre mise à jour des adhérents est en cours : réessayez dans quelques minutes.",
+        )),
+        Err(error) => {
+            tracing::error!(%error, "cannot take the provisioning lease");
+            Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible : réessayez dans quelques minutes.",
+            ))
+        }
+    }
+}
+
 pub async fn dry_run(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
@@ -81,7 +107,13 @@ pub async fn dry_run(
     };
     let mut applier = state.applier.clone();
     applier.actor = format!("web:{}", session.user_id);
-    let outcome = match provision(&bytes, &applier, &options(&state, &session, &name, true, false)).await {
+    let lease = match lock(&applier).await {
+        Ok(lease) => lease,
+        Err(busy) => return busy,
+    };
+    let outcome = provision(&bytes, &applier, &options(&state, &session, &name, true, false), &lease).await;
+    release(lease).await;
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(RunError::File(e)) => {
             return error_page(
@@ -261,26 +293,38 @@ pub async fn apply(
             }
         }
     }
+    let mut applier = state.applier.clone();
+    applier.actor = format!("web:{}", session.user_id);
+    // Taken before the upload is claimed: a busy answer leaves the upload to apply later.
+    let lease = match lock(&applier).await {
+        Ok(lease) => lease,
+        Err(busy) => return busy,
+    };
     let upload = match state.store.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {
+            release(lease).await;
             return error_page(
                 StatusCode::GONE,
                 "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
             );
         }
-        Err(_) => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible."),
+        Err(_) => {
+            release(lease).await;
+            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible.");
+        }
     };
     let Ok(bytes) = hex::decode(&upload.content) else {
+        release(lease).await;
         return error_page(StatusCode::GONE, "Ce fichier est illisible : recommencez l'import.");
     };
     let options = options(&state, &session, &upload.file_name, false, form.confirmer.is_some());
-    let mut applier = state.applier.clone();
-    applier.actor = format!("web:{}", session.user_id);
-    // Applying a large file takes minutes: it runs on; the dashboard shows its progress, and an
-    // interruption is finished by the next import.
+    // Applying a large file takes minutes: it runs on, holding the lease; the dashboard shows its
+    // progress, and an interruption is finished by the next import.
     tokio::spawn(async move {
-        match provision(&bytes, &applier, &options).await {
+        let outcome = provision(&bytes, &applier, &options, &lease).await;
+        release(lease).await;
+        match outcome {
             Ok(outcome) if outcome.refused => {
                 tracing::info!("import from the referents' page refused by the guard")
             }
