@@ -48,7 +48,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let appservice = relais_appservice::router(state);
     // The homeserver keeps a few connections; the rest is room for probes and scrapes.
-    let as_limits = HttpLimits { max_connections: 256, header_timeout: Duration::from_secs(30) };
+    let as_limits = HttpLimits {
+        max_connections: 256,
+        header_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(60),
+    };
     let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop_rx)?;
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
@@ -58,10 +62,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
         limits: web::limit::Limits::new(config.web.trusted_proxies.clone()),
         in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
+        uploads: Arc::new(tokio::sync::Semaphore::new(web::MAX_UPLOADS)),
     });
     let web_limits = HttpLimits {
         max_connections: usize::try_from(config.web.max_connections).unwrap_or(usize::MAX),
         header_timeout: Duration::from_secs(config.web.header_timeout_seconds),
+        write_timeout: Duration::from_secs(config.web.body_timeout_seconds),
     };
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
 

@@ -124,40 +124,79 @@ async fn slow_and_oversized_bodies_never_take_the_pages_from_others() {
 }
 
 #[tokio::test]
-async fn connections_past_the_cap_are_closed_and_silent_ones_time_out() {
+async fn crowds_silent_heads_and_deaf_clients_cannot_hold_the_web_listener() {
     let mut relais = Relais::prepare(options(&[
         ("RELAIS_WEB__MAX_CONNECTIONS", "100"),
         ("RELAIS_WEB__HEADER_TIMEOUT_SECONDS", "20"),
+        // The write timeout of a client that stops reading.
+        ("RELAIS_WEB__BODY_TIMEOUT_SECONDS", "3"),
     ]));
     relais.start().await;
     let web = addr(&relais.web_url);
 
-    // 150 connections at once: 100 are kept, 50 closed as soon as accepted.
+    // 150 connections at once: 100 are kept, 50 answered 503 and closed as soon as accepted.
     let mut streams = Vec::new();
     for _ in 0..150 {
         streams.push(TcpStream::connect(&web).await.expect("connect"));
     }
-    common::eventually("the listener closes the 50 connections past its cap", BOUND, || {
-        let closed = streams.iter().filter(|s| is_closed(s)).count();
+    common::eventually("the listener turns away the 50 connections past its cap", BOUND, || {
+        let closed = streams.iter().filter(|s| has_spoken(s)).count();
         std::future::ready((closed == 50).then_some(()))
     })
     .await;
     let mut answers = JoinSet::new();
-    for mut stream in streams.into_iter().filter(|s| !is_closed(s)) {
+    for mut stream in streams {
         answers.spawn(async move {
+            if has_spoken(&stream) {
+                return (true, read_to_close(&mut stream).await);
+            }
             let request = "GET /health HTTP/1.1\r\nHost: relais\r\nConnection: close\r\n\r\n";
             stream.write_all(request.as_bytes()).await.expect("send");
-            read_to_close(&mut stream).await
+            (false, read_to_close(&mut stream).await)
         });
     }
-    let mut served = 0;
+    let (mut served, mut turned_away) = (0, 0);
     while let Some(answer) = answers.join_next().await {
-        let answer = answer.expect("reader");
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        served += 1;
+        match answer.expect("reader") {
+            (true, answer) => {
+                assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+                turned_away += 1;
+            }
+            (false, answer) => {
+                assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+                served += 1;
+            }
+        }
     }
-    assert_eq!(served, 100, "the connections kept are served");
-    assert_eq!(status(&format!("{}/health", relais.web_url)).await, 200, "the slots come back");
+    assert_eq!((served, turned_away), (100, 50));
+    let health = format!("{}/health", relais.web_url);
+    common::eventually("the slots come back", BOUND, || async {
+        (status(&health).await == 200).then_some(())
+    })
+    .await;
+
+    // A client that sends requests and never reads the answers is cut off once its receive
+    // window is full and the server's writes stop making progress.
+    let mut deaf = TcpStream::connect(&web).await.expect("connect");
+    let request = "GET / HTTP/1.1\r\nHost: relais\r\n\r\n".repeat(2000);
+    let pipelined = tokio::time::timeout(BOUND, async {
+        // Writing stops succeeding once the server stops reading (it waits on its writes).
+        let mut sent = 0;
+        while deaf.write_all(request.as_bytes()).await.is_ok() {
+            sent += 1;
+            if sent == 200 {
+                break;
+            }
+        }
+        sent
+    })
+    .await;
+    // Writing failed (the server closed) before the client read a byte; a server that waits on
+    // its writes forever leaves the client's writes blocked until the bound.
+    assert!(
+        matches!(pipelined, Ok(sent) if sent < 200),
+        "a client that stopped reading is cut off: {pipelined:?}"
+    );
 
     // A connection that never sends its request, or stops half-way through the head, is
     // closed by the header timeout.
@@ -169,13 +208,14 @@ async fn connections_past_the_cap_are_closed_and_silent_ones_time_out() {
     assert!(relais.terminate().await.success());
 }
 
-/// Whether the peer has closed `stream` (a read would return end of file or an error now).
-fn is_closed(stream: &TcpStream) -> bool {
+/// Whether the peer has written to `stream` or closed it, without consuming anything.
+fn has_spoken(stream: &TcpStream) -> bool {
     let mut buf = [0u8; 1];
-    match stream.try_read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match stream.poll_peek(&mut cx, &mut tokio::io::ReadBuf::new(&mut buf)) {
+        std::task::Poll::Ready(_) => true,
+        std::task::Poll::Pending => false,
     }
 }
 
@@ -287,6 +327,7 @@ async fn a_100000_event_transaction_is_journaled_whole_while_health_answers() {
     let response = push.await.expect("push task").expect("transaction answered");
     assert_eq!(response.status().as_u16(), 200);
     eprintln!("{probes} health probes answered during the transaction");
+    assert!(probes > 0, "health was probed while the transaction was in flight");
     assert_eq!(relais.metric("relais_events_received_total").await, Some(EVENTS as f64));
     assert_eq!(relais.metric("relais_queue_events{state=\"pending\"}").await, Some(EVENTS as f64));
 

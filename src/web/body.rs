@@ -100,6 +100,18 @@ pub(super) async fn receive_then_answer(
     next.run(Request::from_parts(parts, body)).await
 }
 
+/// Whether `error` (or what caused it) is a body that missed its deadline.
+pub(crate) fn is_too_slow(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<TooSlow>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// The answer to a body that could not be received.
 fn refused(error: &axum::Error) -> Response {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);

@@ -91,28 +91,37 @@ impl Limits {
 
     /// The client's address: the peer's or, when the peer is a trusted proxy, the last address
     /// of `X-Forwarded-For` that is not a trusted proxy (each proxy appends the address it saw,
-    /// so entries left of an untrusted one may be chosen by the client). An unreadable header
-    /// counts as absent: the proxy's own address is used.
+    /// so entries left of an untrusted one may be chosen by the client). Every
+    /// `X-Forwarded-For` line counts, in order (some proxies add a line instead of extending
+    /// one); entries may carry a port (`192.0.2.1:5678`, `[2001:db8::1]:443`). An entry that is
+    /// not an address ends the walk at the last address read: only a trusted proxy wrote what
+    /// lies to its right.
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         // `[::]` listeners see IPv4 peers as ::ffff:a.b.c.d.
         let mut client = peer.ip().to_canonical();
         if !self.trusted(client) {
             return client;
         }
-        let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) else {
-            return client;
-        };
-        for entry in forwarded.rsplit(',') {
-            let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+        let lines: Vec<&[u8]> = headers.get_all("x-forwarded-for").iter().map(|v| v.as_bytes()).collect();
+        for entry in lines.iter().rev().flat_map(|line| line.rsplit(|b| *b == b',')) {
+            let Some(ip) = forwarded_address(entry) else {
                 return client;
             };
-            client = ip.to_canonical();
+            client = ip;
             if !self.trusted(client) {
                 break;
             }
         }
         client
     }
+}
+
+/// One `X-Forwarded-For` entry as an address: `ip`, `ip:port` or `[ipv6]:port`.
+fn forwarded_address(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?.trim();
+    let ip =
+        entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))?;
+    Some(ip.to_canonical())
 }
 
 /// The key an address is limited under: an IPv4 address, or the /64 of an IPv6 one (a single
@@ -196,5 +205,32 @@ mod tests {
         assert_eq!(limits.client_ip(nginx, &forwarded("198.51.100.7")), ip("198.51.100.7"));
         let outsider: SocketAddr = "10.0.1.3:5000".parse().expect("addr");
         assert_eq!(limits.client_ip(outsider, &headers), outsider.ip(), "outside the trusted networks");
+    }
+
+    #[test]
+    fn every_forwarded_line_counts_and_entries_may_carry_ports() {
+        let limits = Limits::new(vec!["127.0.0.0/8".parse().expect("net")]);
+        let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        // A proxy that adds its own line: the client's forged line comes first.
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "203.0.113.66".parse().expect("header"));
+        headers.append("x-forwarded-for", "198.51.100.7".parse().expect("header"));
+        assert_eq!(
+            limits.client_ip(local, &headers),
+            ip("198.51.100.7"),
+            "the proxy's line, not the client's"
+        );
+        assert_eq!(limits.client_ip(local, &forwarded("198.51.100.7:5678")), ip("198.51.100.7"));
+        assert_eq!(limits.client_ip(local, &forwarded("[2001:db8::1]:443")), ip("2001:db8::1"));
+        // Bytes a client may add (obs-text) left of the proxy's entry do not hide it.
+        let mut headers = HeaderMap::new();
+        let raw = axum::http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.7").expect("obs-text");
+        headers.insert("x-forwarded-for", raw);
+        assert_eq!(limits.client_ip(local, &headers), ip("198.51.100.7"));
+        assert_eq!(
+            limits.client_ip(local, &forwarded("unknown, 127.0.0.1")),
+            local.ip(),
+            "no address past the proxies"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The public web listener (`[web] bind`): a landing page, `/health`, and the invitation page
 //! where members without a Matrix account create one. More pages come with their features.
 
-mod body;
+pub(crate) mod body;
 mod courriel;
 mod lien;
 pub mod limit;
@@ -36,6 +36,8 @@ pub struct WebState {
     pub limits: limit::Limits,
     /// Requests being answered; past [`MAX_IN_FLIGHT`], new ones get 503 at once.
     pub in_flight: Arc<Semaphore>,
+    /// Membership files being received; past [`MAX_UPLOADS`], a referent is asked to wait.
+    pub uploads: Arc<Semaphore>,
 }
 
 /// Largest membership file accepted from the page (a national export is ~8 MB); only the
@@ -43,6 +45,8 @@ pub struct WebState {
 const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
 /// Largest body of every other form.
 const FORM_LIMIT: usize = 64 * 1024;
+/// Membership files received at once by one node (each up to 32 MiB, held while it is read).
+pub const MAX_UPLOADS: usize = 2;
 /// Requests answered at once by one node.
 pub const MAX_IN_FLIGHT: usize = 256;
 

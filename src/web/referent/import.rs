@@ -84,6 +84,23 @@ async fn lock(applier: &Applier) -> Result<Lease, Response> {
     }
 }
 
+/// The page for a membership file that could not be received whole.
+fn unreadable_upload(error: &axum::extract::multipart::MultipartError) -> Response {
+    if crate::web::body::is_too_slow(error) {
+        return error_page(
+            StatusCode::REQUEST_TIMEOUT,
+            "Le fichier est arrivé trop lentement : réessayez depuis une connexion plus rapide.",
+        );
+    }
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Le fichier dépasse 32 Mo : ce n'est pas un export des adhérents.",
+        );
+    }
+    error_page(StatusCode::BAD_REQUEST, "Le fichier n'a pas été reçu en entier : réessayez.")
+}
+
 pub async fn dry_run(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
@@ -92,11 +109,26 @@ pub async fn dry_run(
     let Some(session) = session(&state, &headers).await else {
         return Html(login_page(None)).into_response();
     };
+    // Only now is the file read: a session may receive two at a time per node.
+    let Ok(_receiving) = state.uploads.clone().try_acquire_owned() else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Un autre fichier est en cours d'envoi : réessayez dans une minute.",
+        );
+    };
     let (mut name, mut bytes) = (String::from("fichier.csv"), None);
-    while let Ok(Some(field)) = form.next_field().await {
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => return unreadable_upload(&error),
+        };
         if field.name() == Some("fichier") {
             name = field.file_name().unwrap_or("fichier.csv").to_owned();
-            bytes = field.bytes().await.ok();
+            match field.bytes().await {
+                Ok(read) => bytes = Some(read),
+                Err(error) => return unreadable_upload(&error),
+            }
         }
     }
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
