@@ -47,12 +47,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let appservice = relais_appservice::router(state);
-    // The homeserver keeps a few connections; the rest is room for probes and scrapes.
-    let as_limits = HttpLimits {
-        max_connections: 256,
-        header_timeout: Duration::from_secs(30),
-        write_timeout: Duration::from_secs(60),
-    };
+    let (as_limits, web_limits) = listener_limits(&config);
     let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop_rx)?;
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
@@ -64,11 +59,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
         uploads: Arc::new(tokio::sync::Semaphore::new(web::MAX_UPLOADS)),
     });
-    let web_limits = HttpLimits {
-        max_connections: usize::try_from(config.web.max_connections).unwrap_or(usize::MAX),
-        header_timeout: Duration::from_secs(config.web.header_timeout_seconds),
-        write_timeout: Duration::from_secs(config.web.body_timeout_seconds),
-    };
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
 
     if config.dispatch.enabled {
@@ -315,6 +305,22 @@ async fn drift_round(applier: &Applier, every: Duration, lease: &Lease) {
         ),
         Err(error) => tracing::warn!(%error, "drift check failed; will try again"),
     }
+}
+
+/// The bounds of the appservice listener, then of the web listener.
+fn listener_limits(config: &Config) -> (HttpLimits, HttpLimits) {
+    // The homeserver keeps a few connections; the rest is room for probes and scrapes.
+    let appservice = HttpLimits {
+        max_connections: 256,
+        header_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(60),
+    };
+    let web = HttpLimits {
+        max_connections: usize::try_from(config.web.max_connections).unwrap_or(usize::MAX),
+        header_timeout: Duration::from_secs(config.web.header_timeout_seconds),
+        write_timeout: Duration::from_secs(config.web.body_timeout_seconds),
+    };
+    (appservice, web)
 }
 
 /// Binds `addr` for `what` (the port is ours from here on; serving starts with [`serve_on`]).

@@ -213,10 +213,7 @@ fn has_spoken(stream: &TcpStream) -> bool {
     let mut buf = [0u8; 1];
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
-    match stream.poll_peek(&mut cx, &mut tokio::io::ReadBuf::new(&mut buf)) {
-        std::task::Poll::Ready(_) => true,
-        std::task::Poll::Pending => false,
-    }
+    stream.poll_peek(&mut cx, &mut tokio::io::ReadBuf::new(&mut buf)).is_ready()
 }
 
 /// Reads an SMTP greeting (empty if the server closed first).

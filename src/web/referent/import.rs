@@ -84,6 +84,18 @@ async fn lock(applier: &Applier) -> Result<Lease, Response> {
     }
 }
 
+/// The file name and content of the form's `fichier` field, if any.
+async fn receive_file(form: &mut Multipart) -> Result<(String, Option<axum::body::Bytes>), Response> {
+    let (mut name, mut bytes) = (String::from("fichier.csv"), None);
+    while let Some(field) = form.next_field().await.map_err(|e| unreadable_upload(&e))? {
+        if field.name() == Some("fichier") {
+            name = field.file_name().unwrap_or("fichier.csv").to_owned();
+            bytes = Some(field.bytes().await.map_err(|e| unreadable_upload(&e))?);
+        }
+    }
+    Ok((name, bytes))
+}
+
 /// The page for a membership file that could not be received whole.
 fn unreadable_upload(error: &axum::extract::multipart::MultipartError) -> Response {
     if crate::web::body::is_too_slow(error) {
@@ -116,21 +128,10 @@ pub async fn dry_run(
             "Un autre fichier est en cours d'envoi : réessayez dans une minute.",
         );
     };
-    let (mut name, mut bytes) = (String::from("fichier.csv"), None);
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) => return unreadable_upload(&error),
-        };
-        if field.name() == Some("fichier") {
-            name = field.file_name().unwrap_or("fichier.csv").to_owned();
-            match field.bytes().await {
-                Ok(read) => bytes = Some(read),
-                Err(error) => return unreadable_upload(&error),
-            }
-        }
-    }
+    let (name, bytes) = match receive_file(&mut form).await {
+        Ok(received) => received,
+        Err(page) => return page,
+    };
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
         return error_page(
             StatusCode::BAD_REQUEST,
