@@ -530,6 +530,47 @@ async fn outages_of_the_mail_server_and_the_homeserver_lose_nothing() {
     assert_eq!(posted["content"]["body"], "Bien reçu malgré la panne.");
 }
 
+/// A reply the homeserver refuses for good (the room no longer lets the ghost post) is not
+/// retried forever: after its attempts it is held, erased, and its authenticated sender told.
+#[tokio::test]
+async fn a_reply_the_homeserver_refuses_is_held_after_its_attempts() {
+    let world = world(&[
+        ("RELAIS_MAIL__DEFAULT_MODE", "message"),
+        ("RELAIS_PROVISIONING__DRIFT_INTERVAL_MINUTES", "0"),
+    ])
+    .await;
+    world.paul.send_text(&world.room, "Qui tient le stand dimanche ?").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "Qui tient le stand").await;
+    // The room is restricted: only moderators may post now, which Jeanne's ghost is not.
+    let bot = world.stack.bot();
+    let mut levels = bot.state(&world.room, "m.room.power_levels", "").await;
+    levels["events_default"] = 50.into();
+    let room: String = url::form_urlencoded::byte_serialize(world.room.as_bytes()).collect();
+    bot.put(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"), levels).await;
+
+    let reply_to = mail.reply_to();
+    let raw = mail::reply(GOOD_AUTH, JEANNE, &reply_to, "Re: stand", "", "Moi, de 10h à midi.");
+    assert_eq!(mail::send(world.inbound, JEANNE, &reply_to, &raw), "accepted");
+    // Three attempts, 10 s then 20 s apart.
+    common::eventually("the refused reply held", std::time::Duration::from_secs(120), || async {
+        world.stack.relais.log().contains("inbound mail held").then_some(())
+    })
+    .await;
+    let (_, lists, _) = world.stack.relais.cli(&["mail", "lists"]);
+    assert!(lists.contains("inbound: 0 pending, 1 held"), "{lists}");
+    let told = wait_mail(&world.smtp, JEANNE, "n'a pas pu être traité").await;
+    assert_eq!(told.header("Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert!(
+        mails_to(&world.smtp, JEANNE).iter().all(|m| !m.text.contains("abonné")),
+        "not told she is no subscriber: she is one"
+    );
+    assert!(ghost_messages(&world, "@courriel_1002:pcf.test").await.is_empty(), "nothing posted");
+    let log = world.stack.relais.log();
+    assert_eq!(log.matches("inbound mail refused by the homeserver").count(), 3, "{log}");
+    assert!(log.contains("M_FORBIDDEN (HTTP 403)"), "{log}");
+    assert!(!log.contains("de 10h"), "the reply's text is never logged");
+}
+
 #[tokio::test]
 async fn a_crafted_media_url_never_fetches_anything_else() {
     let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;
