@@ -140,6 +140,13 @@ enum MailAction {
     Lists,
     /// Send mail again to a member whose address was suspended after bounces (once it is fixed).
     Reactivate { member_id: String },
+    /// Print the mail to postmaster@ kept for an operator ([mail] postmaster unset, or its
+    /// server refused the forward), oldest first.
+    Postmaster {
+        /// Then delete the mail printed.
+        #[arg(long)]
+        erase: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -206,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )),
                 MailAction::Send => mail::send_now(&config, &store).await,
                 MailAction::Lists => mail::show_lists(&config, &store).await,
+                MailAction::Postmaster { erase } => mail::show_postmaster(&store, erase).await,
                 MailAction::Reactivate { member_id } => match store.mail_address_reset(&member_id).await {
                     Ok(0) => Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}")),
                     Ok(_) => {

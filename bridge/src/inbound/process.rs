@@ -12,6 +12,9 @@
 //! A mail that cannot be processed is held after a few attempts (see [`poison`]).
 
 mod poison;
+mod postmaster;
+#[cfg(test)]
+mod testing;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -72,6 +75,8 @@ enum Settled {
     Failed(String),
     /// Can never succeed (the homeserver refuses the request itself): held at once.
     Hopeless(String),
+    /// Mail to postmaster kept whole for an operator.
+    Kept(String),
 }
 
 /// Why a reply could not be posted.
@@ -154,6 +159,9 @@ impl Inbound {
     }
 
     async fn settle(&self, item: &InboundItem) -> Result<Settled, StoreError> {
+        if super::listener::is_postmaster(&item.rcpt, self.domain()) {
+            return Ok(self.postmaster(item).await);
+        }
         let examined = examine::examine(
             &item.raw,
             &item.rcpt,

@@ -77,6 +77,10 @@ impl Inbound {
                 tracing::warn!(inbound_id = item.id, attempt = unfinished, error = %error, "inbound mail refused by the homeserver");
                 self.failed(item, unfinished, Some(&error)).await
             }
+            Settled::Kept(outcome) => {
+                tracing::warn!(inbound_id = item.id, outcome = %outcome, "mail for postmaster kept: read it with `relais mail postmaster`");
+                self.store.mail_inbound_keep(item.id, &outcome).await
+            }
             Settled::Hopeless(error) => {
                 tracing::warn!(inbound_id = item.id, error = %error, "inbound mail can never be posted");
                 self.hold(item, unfinished, Some(&error)).await
