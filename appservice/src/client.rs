@@ -42,7 +42,8 @@ pub enum ClientError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outlook {
     /// The homeserver is unreachable, failing (5xx), rate limiting, or refusing the appservice's
-    /// token (the operator's configuration, not the request): try again later, however long.
+    /// token or namespace (the operator's configuration, not the request): try again later,
+    /// however long.
     Transient,
     /// Refused for a reason that may change on the homeserver (forbidden by the room's power
     /// levels, an unknown room, a deactivated user…): worth a few more tries, not forever.
@@ -70,7 +71,11 @@ impl ClientError {
             Self::Matrix { status, errcode, .. } => match (status, errcode.as_str()) {
                 (
                     _,
-                    "M_LIMIT_EXCEEDED" | "M_RESOURCE_LIMIT_EXCEEDED" | "M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN",
+                    "M_LIMIT_EXCEEDED"
+                    | "M_RESOURCE_LIMIT_EXCEEDED"
+                    | "M_UNKNOWN_TOKEN"
+                    | "M_MISSING_TOKEN"
+                    | "M_EXCLUSIVE",
                 ) => Outlook::Transient,
                 (_, "M_TOO_LARGE" | "M_BAD_JSON" | "M_NOT_JSON") | (413, _) => Outlook::Hopeless,
                 (401 | 408 | 429, _) | (500.., _) => Outlook::Transient,

@@ -154,9 +154,11 @@ fn errors_are_classified_by_errcode_and_status() {
         matrix(503, ""),
         matrix(504, ""),
         matrix(408, ""),
-        // The appservice's token is refused: the operator's configuration, not this request.
+        // The appservice's token or namespace is refused: the operator's configuration, not
+        // this request.
         matrix(401, "M_UNKNOWN_TOKEN"),
         matrix(401, "M_MISSING_TOKEN"),
+        matrix(400, "M_EXCLUSIVE"),
     ];
     for error in &transient {
         assert_eq!(error.outlook(), Outlook::Transient, "{error:?}");
@@ -167,7 +169,6 @@ fn errors_are_classified_by_errcode_and_status() {
         matrix(400, "M_UNKNOWN"),
         matrix(403, ""),
         matrix(409, ""),
-        matrix(400, "M_EXCLUSIVE"),
         matrix(403, "M_USER_DEACTIVATED"),
         ClientError::Response("no event_id in the send answer".into()),
     ];
