@@ -289,7 +289,8 @@ pub struct MailConfig {
     #[serde(default)]
     pub dkim_key_file: Option<std::path::PathBuf>,
     /// A local directory for the journal of accepted deliveries (default: beside the SQLite
-    /// database, or the system's temporary directory with PostgreSQL).
+    /// database, or the working directory with PostgreSQL — never /tmp, which systemd's
+    /// PrivateTmp wipes).
     #[serde(default)]
     pub spool_dir: Option<std::path::PathBuf>,
     /// Element Web's address, for "open the room" links (default: `[web] public_url`'s site).
