@@ -197,8 +197,49 @@ pub async fn show_lists(config: &Config, store: &Store) -> anyhow::Result<()> {
     }
     let stats = store.mail_outbox_stats().await?;
     println!(
-        "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending, {} held",
-        stats.pending, stats.sent, stats.failed, stats.cancelled, stats.inbound_pending, stats.inbound_held
+        "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending, {} held, \
+         {} for postmaster (relais mail postmaster)",
+        stats.pending,
+        stats.sent,
+        stats.failed,
+        stats.cancelled,
+        stats.inbound_pending,
+        stats.inbound_held,
+        stats.inbound_postmaster
     );
+    Ok(())
+}
+
+/// `2026-11-30 13:02` (Paris time).
+fn paris_time(utc_ms: i64) -> String {
+    use relais_core::time::{DAY_MS, civil_from_days, paris_local_ms};
+    let local = paris_local_ms(utc_ms);
+    let (year, month, day) = civil_from_days(local.div_euclid(DAY_MS));
+    let minutes = local.rem_euclid(DAY_MS) / 60_000;
+    format!("{year}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// Mail to postmaster printed at most at once.
+const POSTMASTER_BATCH: i64 = 1000;
+
+/// `relais mail postmaster`: prints the mail to postmaster kept for an operator; with `erase`,
+/// deletes what it printed (and nothing that arrived meanwhile).
+pub async fn show_postmaster(store: &Store, erase: bool) -> anyhow::Result<()> {
+    let mails = store.mail_postmaster(POSTMASTER_BATCH).await?;
+    for mail in &mails {
+        let sender = if mail.mail_from.is_empty() { "<>" } else { &mail.mail_from };
+        println!(
+            "===== mail {} received {} from {sender} for {}",
+            mail.id,
+            paris_time(mail.received_at),
+            mail.rcpt
+        );
+        println!("{}", String::from_utf8_lossy(&mail.raw));
+    }
+    match (mails.last(), erase) {
+        (None, _) => println!("no mail kept for postmaster"),
+        (Some(last), true) => println!("{} mail(s) erased", store.mail_postmaster_erase(last.id).await?),
+        (Some(_), false) => println!("{} mail(s); --erase deletes them once read", mails.len()),
+    }
     Ok(())
 }

@@ -142,11 +142,19 @@ enum MailAction {
     Lists,
     /// Send mail again to a member whose address was suspended after bounces (once it is fixed).
     Reactivate { member_id: String },
+    /// Print the mail to postmaster@ kept for an operator ([mail] postmaster unset, or its
+    /// server refused the forward), oldest first.
+    Postmaster {
+        /// Then delete the mail printed.
+        #[arg(long)]
+        erase: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
@@ -208,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )),
                 MailAction::Send => mail::send_now(&config, &store).await,
                 MailAction::Lists => mail::show_lists(&config, &store).await,
+                MailAction::Postmaster { erase } => mail::show_postmaster(&store, erase).await,
                 MailAction::Reactivate { member_id } => match store.mail_address_reset(&member_id).await {
                     Ok(0) => Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}")),
                     Ok(_) => {
@@ -223,6 +232,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(_) => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
+}
+
+/// Panics are logged through tracing with where they happened and on which thread, and their
+/// message only when it is a literal: a formatted one may hold members' data (a mail, an
+/// address), so it is withheld unless `RELAIS_LOG_PANIC_MESSAGES=1` (see
+/// [`relais_core::panic`]). Replaces std's hook, which prints every message to stderr.
+fn install_panic_hook() {
+    let reveal = relais_core::panic::reveal_from_env();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let report = relais_core::panic::report(info.payload(), info.location(), thread.name(), reveal);
+        tracing::error!(target: "relais::panic", "{report}");
+    }));
 }
 
 /// Logs go to stderr; `RELAIS_LOG` sets the filter (default `info`). The crypto machine's own

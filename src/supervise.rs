@@ -112,7 +112,11 @@ impl Supervisor {
                     Ok((id, Err(error))) => {
                         tracing::error!(worker = self.name(id), error = %format!("{error:#}"), "task failed")
                     }
-                    Err(error) => tracing::error!(worker = self.name(error.id()), %error, "task panicked"),
+                    Err(error) => tracing::error!(
+                        worker = self.name(error.id()),
+                        end = relais_core::panic::task_end(&error),
+                        "task did not finish"
+                    ),
                 }
             }
         })

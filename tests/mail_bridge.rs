@@ -530,6 +530,95 @@ async fn outages_of_the_mail_server_and_the_homeserver_lose_nothing() {
     assert_eq!(posted["content"]["body"], "Bien reçu malgré la panne.");
 }
 
+/// A reply the homeserver refuses for good (the room no longer lets the ghost post) is not
+/// retried forever: after its attempts it is held, erased, and its authenticated sender told.
+#[tokio::test]
+async fn a_reply_the_homeserver_refuses_is_held_after_its_attempts() {
+    let world = world(&[
+        ("RELAIS_MAIL__DEFAULT_MODE", "message"),
+        ("RELAIS_PROVISIONING__DRIFT_INTERVAL_MINUTES", "0"),
+    ])
+    .await;
+    world.paul.send_text(&world.room, "Qui tient le stand dimanche ?").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "Qui tient le stand").await;
+    // The room is restricted: only moderators may post now, which Jeanne's ghost is not.
+    let bot = world.stack.bot();
+    let mut levels = bot.state(&world.room, "m.room.power_levels", "").await;
+    levels["events_default"] = 50.into();
+    let room: String = url::form_urlencoded::byte_serialize(world.room.as_bytes()).collect();
+    bot.put(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"), levels).await;
+
+    let reply_to = mail.reply_to();
+    let raw = mail::reply(GOOD_AUTH, JEANNE, &reply_to, "Re: stand", "", "Moi, de 10h à midi.");
+    assert_eq!(mail::send(world.inbound, JEANNE, &reply_to, &raw), "accepted");
+    // Three attempts, 10 s then 20 s apart.
+    common::eventually("the refused reply held", std::time::Duration::from_secs(120), || async {
+        world.stack.relais.log().contains("inbound mail held").then_some(())
+    })
+    .await;
+    let (_, lists, _) = world.stack.relais.cli(&["mail", "lists"]);
+    assert!(lists.contains("inbound: 0 pending, 1 held"), "{lists}");
+    let told = wait_mail(&world.smtp, JEANNE, "n'a pas pu être traité").await;
+    assert_eq!(told.header("Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert!(
+        mails_to(&world.smtp, JEANNE).iter().all(|m| !m.text.contains("abonné")),
+        "not told she is no subscriber: she is one"
+    );
+    assert!(ghost_messages(&world, "@courriel_1002:pcf.test").await.is_empty(), "nothing posted");
+    let log = world.stack.relais.log();
+    assert_eq!(log.matches("inbound mail refused by the homeserver").count(), 3, "{log}");
+    assert!(log.contains("M_FORBIDDEN (HTTP 403)"), "{log}");
+    assert!(!log.contains("de 10h"), "the reply's text is never logged");
+}
+
+/// RFC 5321 §4.5.1: postmaster of the list domain takes mail, and a person reads it, never a
+/// list: kept for `relais mail postmaster` while `[mail] postmaster` is unset, sent there once set.
+#[tokio::test]
+async fn mail_to_postmaster_reaches_a_person() {
+    let mut world = world(&[]).await;
+    let postmaster = format!("PostMaster@{DOMAIN}");
+    let auth = "mx.pcf.test; spf=pass smtp.mailfrom=fai.example";
+    let report = mail::reply(
+        auth,
+        "abuse@fai.example",
+        &postmaster,
+        "Plainte",
+        "",
+        "Votre serveur nous envoie du spam.",
+    );
+    assert_eq!(mail::send(world.inbound, "abuse@fai.example", &postmaster, &report), "accepted");
+    common::eventually("the mail kept", std::time::Duration::from_secs(60), || async {
+        world.stack.relais.log().contains("mail for postmaster kept").then_some(())
+    })
+    .await;
+    let (status, out, err) = world.stack.relais.cli(&["mail", "postmaster"]);
+    assert!(status.success(), "{out}{err}");
+    assert!(out.contains(&format!("from abuse@fai.example for {postmaster}")), "{out}");
+    assert!(out.contains("Votre serveur nous envoie du spam."), "{out}");
+    let (_, lists, _) = world.stack.relais.cli(&["mail", "lists"]);
+    assert!(lists.contains("1 for postmaster"), "{lists}");
+    let (_, out, _) = world.stack.relais.cli(&["mail", "postmaster", "--erase"]);
+    assert!(out.contains("1 mail(s) erased"), "{out}");
+    let (_, out, _) = world.stack.relais.cli(&["mail", "postmaster"]);
+    assert!(out.contains("no mail kept for postmaster"), "{out}");
+
+    // With an operator's address: a bounce to the bare `<postmaster>` goes there, attached.
+    assert!(world.stack.relais.terminate().await.success());
+    world.stack.relais.start_with(&[("RELAIS_MAIL__POSTMASTER", "Exploitation <ops@example.net>")]).await;
+    let bounce = "From: MAILER-DAEMON@mx.example.net\r\nTo: postmaster\r\nSubject: Undelivered\r\n\r\n\
+        550 5.1.1 <x@example.net>: unknown user\r\n";
+    assert_eq!(mail::send(world.inbound, "", "postmaster", bounce), "accepted");
+    let forwarded = wait_mail(&world.smtp, "ops@example.net", "postmaster").await;
+    assert_eq!(forwarded.subject, format!("Courriel pour postmaster@{DOMAIN}"));
+    assert!(
+        forwarded.raw.contains("message/rfc822") && forwarded.raw.contains("unknown user"),
+        "{}",
+        forwarded.raw
+    );
+    assert!(mails_to(&world.smtp, "abuse@fai.example").is_empty(), "the sender is never answered");
+    assert!(ghost_messages(&world, "@courriel_1002:pcf.test").await.is_empty());
+}
+
 #[tokio::test]
 async fn a_crafted_media_url_never_fetches_anything_else() {
     let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;

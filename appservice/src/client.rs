@@ -38,12 +38,49 @@ pub enum ClientError {
     Response(String),
 }
 
+/// Whether a call that failed may succeed if made again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlook {
+    /// The homeserver is unreachable, failing (5xx), rate limiting, or refusing the appservice's
+    /// token or namespace (the operator's configuration, not the request): try again later,
+    /// however long.
+    Transient,
+    /// Refused for a reason that may change on the homeserver (forbidden by the room's power
+    /// levels, an unknown room, a deactivated user…): worth a few more tries, not forever.
+    Refused,
+    /// The request itself is at fault (too large, malformed): made again, it fails again.
+    Hopeless,
+}
+
 impl ClientError {
     /// The Matrix `errcode`, when the homeserver answered with one.
     pub fn errcode(&self) -> Option<&str> {
         match self {
             Self::Matrix { errcode, .. } => Some(errcode),
             _ => None,
+        }
+    }
+
+    /// Whether trying again may help: from the `errcode`, then the HTTP status (never from the
+    /// homeserver's message).
+    pub fn outlook(&self) -> Outlook {
+        match self {
+            Self::Unreachable(_) => Outlook::Transient,
+            Self::Request(_) => Outlook::Hopeless,
+            Self::Response(_) => Outlook::Refused,
+            Self::Matrix { status, errcode, .. } => match (status, errcode.as_str()) {
+                (
+                    _,
+                    "M_LIMIT_EXCEEDED"
+                    | "M_RESOURCE_LIMIT_EXCEEDED"
+                    | "M_UNKNOWN_TOKEN"
+                    | "M_MISSING_TOKEN"
+                    | "M_EXCLUSIVE",
+                ) => Outlook::Transient,
+                (_, "M_TOO_LARGE" | "M_BAD_JSON" | "M_NOT_JSON") | (413, _) => Outlook::Hopeless,
+                (401 | 408 | 429, _) | (500.., _) => Outlook::Transient,
+                _ => Outlook::Refused,
+            },
         }
     }
 }

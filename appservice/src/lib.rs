@@ -18,7 +18,7 @@ pub mod metrics;
 pub mod registration;
 
 pub use api::{AppState, router};
-pub use client::{ClientError, MatrixClient};
+pub use client::{ClientError, MatrixClient, Outlook};
 pub use dispatch::{Dispatcher, EventHandler, HandlerError};
 pub use error::ApiError;
 pub use metrics::Metrics;

@@ -185,7 +185,9 @@ impl Broadcasts {
                 running.spawn(async move { this.deliver_room(copies).await });
             }
             match running.join_next().await {
-                Some(done) => done.map_err(|e| ClientError::Request(format!("delivery task: {e}")))??,
+                Some(done) => done.map_err(|e| {
+                    ClientError::Request(format!("delivery task {}", relais_core::panic::task_end(&e)))
+                })??,
                 None => break,
             }
         }

@@ -85,6 +85,20 @@ pub fn status(address: &str, mode: Option<DeliveryMode>) -> String {
 }
 
 /// Bounce texts: why a mail was not posted, and what to do.
+/// A mail to postmaster passed on to `[mail] postmaster`.
+pub mod postmaster {
+    pub fn subject(domain: &str) -> String {
+        format!("Courriel pour postmaster@{domain}")
+    }
+
+    pub fn body(rcpt: &str, sender: &str) -> String {
+        format!(
+            "Bonjour,\n\nCe courriel a été reçu pour {rcpt} (expéditeur de l'enveloppe : {sender}). \
+             Relais ne le traite pas : il est joint tel quel.\n\n-- \nRelais\n"
+        )
+    }
+}
+
 pub mod bounce {
     pub const SUBJECT: &str = "Votre message n'a pas été publié";
 

@@ -7,6 +7,7 @@
 pub mod ballot;
 pub mod config;
 pub mod keys;
+pub mod panic;
 pub mod secret;
 pub mod store;
 pub mod text;

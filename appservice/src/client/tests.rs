@@ -133,3 +133,57 @@ async fn errors_never_carry_the_token_of_the_url() {
     let err = client.openid_userinfo("openid-secret-token-123").await.expect_err("nobody listens");
     assert!(!format!("{err} {err:?}").contains("openid-secret-token-123"), "{err:?}");
 }
+
+/// Whether a failed call is worth making again, from the errcode first, then the HTTP status:
+/// never from the message.
+#[test]
+fn errors_are_classified_by_errcode_and_status() {
+    use super::Outlook;
+    let matrix = |status: u16, errcode: &str| ClientError::Matrix {
+        status,
+        errcode: errcode.to_owned(),
+        message: "M_FORBIDDEN in the message changes nothing".to_owned(),
+    };
+    let transient = [
+        ClientError::Unreachable("connection refused".into()),
+        matrix(429, "M_LIMIT_EXCEEDED"),
+        matrix(400, "M_LIMIT_EXCEEDED"),
+        matrix(403, "M_RESOURCE_LIMIT_EXCEEDED"),
+        matrix(500, "M_UNKNOWN"),
+        matrix(502, ""),
+        matrix(503, ""),
+        matrix(504, ""),
+        matrix(408, ""),
+        // The appservice's token or namespace is refused: the operator's configuration, not
+        // this request.
+        matrix(401, "M_UNKNOWN_TOKEN"),
+        matrix(401, "M_MISSING_TOKEN"),
+        matrix(400, "M_EXCLUSIVE"),
+    ];
+    for error in &transient {
+        assert_eq!(error.outlook(), Outlook::Transient, "{error:?}");
+    }
+    let refused = [
+        matrix(403, "M_FORBIDDEN"),
+        matrix(404, "M_NOT_FOUND"),
+        matrix(400, "M_UNKNOWN"),
+        matrix(403, ""),
+        matrix(409, ""),
+        matrix(403, "M_USER_DEACTIVATED"),
+        ClientError::Response("no event_id in the send answer".into()),
+    ];
+    for error in &refused {
+        assert_eq!(error.outlook(), Outlook::Refused, "{error:?}");
+    }
+    let hopeless = [
+        matrix(413, "M_TOO_LARGE"),
+        matrix(413, ""),
+        matrix(400, "M_TOO_LARGE"),
+        matrix(400, "M_BAD_JSON"),
+        matrix(400, "M_NOT_JSON"),
+        ClientError::Request("invalid room id".into()),
+    ];
+    for error in &hopeless {
+        assert_eq!(error.outlook(), Outlook::Hopeless, "{error:?}");
+    }
+}

@@ -1,8 +1,13 @@
 //! Who sent a mail, as the site's MTA verified it (`Authentication-Results`, RFC 8601), and
 //! what a bounce says (delivery status notifications, RFC 3464). Pure functions.
 //!
-//! Only the topmost header carrying the configured authserv-id counts: the MTA adds its own on
-//! top, and anything below (or with another authserv-id) may come from the sender.
+//! The MTA prepends its headers, often several (one per filter: OpenDKIM, OpenDMARC…), above
+//! anything the message carried. So the headers that count are the topmost run of headers with
+//! the configured authserv-id: from the first one, up to a header of another authserv-id (below
+//! it, nothing can be our MTA's). Within that run each method (`dmarc`, `dkim`, `spf`…) is read
+//! from the topmost header that reports it, so a header the sender wrote under our authserv-id
+//! below ours cannot change what ours say. (It could add a method ours do not report at all: the
+//! MTA must remove such headers on arrival, as RFC 8601 §5 asks; docs/deploy.md says how.)
 
 /// The verdict on who sent a message, from the trusted `Authentication-Results` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,11 +298,22 @@ fn judge(results: &[MethodResult], from: &str) -> Verdict {
     Verdict::Fail { reason: failure_reason(results, from) }
 }
 
+/// The results of our MTA's headers: each method's from the topmost header reporting it.
+fn merge(ours: Vec<AuthResults>) -> Vec<MethodResult> {
+    let mut merged: Vec<MethodResult> = Vec::new();
+    for header in ours {
+        let reported: Vec<String> = merged.iter().map(|r| r.method.clone()).collect();
+        merged.extend(header.results.into_iter().filter(|r| !reported.contains(&r.method)));
+    }
+    merged
+}
+
 /// The verdict on who sent a message, from its `Authentication-Results` headers.
 ///
 /// `headers` are the raw values of every `Authentication-Results` header, topmost first;
 /// `authserv_id` is the trusted MTA's (compared case-insensitively); `from_domain` is the domain
-/// (or address) of the `From`. Only the topmost header with that authserv-id counts.
+/// (or address) of the `From`. The topmost run of headers with that authserv-id counts (see the
+/// module's documentation), each method read from the topmost of them that reports it.
 ///
 /// - `Pass { method: "dmarc" }`: `dmarc=pass` with `header.from` equal to `from_domain`;
 /// - otherwise, unless DMARC failed for that domain: `Pass { method: "dkim" }` for a `dkim=pass`
@@ -311,18 +327,25 @@ pub fn evaluate(headers: &[&str], authserv_id: &str, from_domain: &str) -> Verdi
     if wanted.is_empty() {
         return Verdict::None;
     }
-    let trusted =
-        headers.iter().filter_map(|h| parse_header(h)).find(|h| h.authserv_id.eq_ignore_ascii_case(wanted));
-    let Some(header) = trusted else {
+    let is_ours =
+        |h: &Option<AuthResults>| h.as_ref().is_some_and(|h| h.authserv_id.eq_ignore_ascii_case(wanted));
+    let ours: Vec<AuthResults> = headers
+        .iter()
+        .map(|h| parse_header(h))
+        .skip_while(|h| !is_ours(h))
+        .take_while(is_ours)
+        .flatten()
+        .collect();
+    if ours.is_empty() {
         return Verdict::None;
-    };
-    if header.version.as_deref().is_some_and(|v| v.trim_start_matches('0') != "1") {
+    }
+    if ours.iter().any(|h| h.version.as_deref().is_some_and(|v| v.trim_start_matches('0') != "1")) {
         return Verdict::Fail { reason: "unsupported Authentication-Results version".into() };
     }
     let Some(from) = normalize_domain(from_domain) else {
         return Verdict::Fail { reason: "no valid From domain".into() };
     };
-    judge(&header.results, &from)
+    judge(&merge(ours), &from)
 }
 
 /// Whether an `Auto-Submitted` header value (RFC 3834) marks automatic mail: anything but an
@@ -700,8 +723,58 @@ mod tests {
         assert!(is_fail(&evaluate(&[policy], ID, "example.org")));
     }
 
+    /// OpenDKIM and OpenDMARC (docs/deploy.md) each write their own header under our
+    /// authserv-id: every one of them counts.
     #[test]
-    fn only_the_topmost_trusted_header_counts() {
+    fn every_header_of_our_mta_counts() {
+        let dmarc_none = "mx.pcf.fr; dmarc=none header.from=example.org";
+        let dkim = "mx.pcf.fr; dkim=pass header.d=example.org header.s=sel";
+        assert_eq!(evaluate(&[dmarc_none, dkim], ID, "example.org"), pass("dkim"), "DKIM below DMARC");
+        assert_eq!(evaluate(&[dkim, dmarc_none], ID, "example.org"), pass("dkim"), "DKIM above DMARC");
+        let spf = "mx.pcf.fr; spf=pass smtp.mailfrom=jeanne@example.org";
+        let dkim_none = "mx.pcf.fr; dkim=none";
+        assert_eq!(evaluate(&[dmarc_none, dkim_none, spf], ID, "example.org"), pass("spf"), "three headers");
+        let dmarc_pass = "MX.PCF.FR; dmarc=pass header.from=example.org";
+        let dkim_fail = "mx.pcf.fr; dkim=fail header.d=example.org";
+        assert_eq!(evaluate(&[dkim_fail, dmarc_pass], ID, "example.org"), pass("dmarc"));
+        let dmarc_fail = "mx.pcf.fr; dmarc=fail header.from=example.org";
+        assert!(is_fail(&evaluate(&[dkim, dmarc_fail], ID, "example.org")), "a DMARC fail in any of ours");
+        let later_hop = "relay.pcf.fr; dkim=pass header.d=example.org";
+        assert_eq!(
+            evaluate(&[later_hop, dmarc_none, dkim], ID, "example.org"),
+            pass("dkim"),
+            "a header of another id above ours is skipped"
+        );
+        let v2 = "mx.pcf.fr 2; dmarc=pass header.from=example.org";
+        assert!(is_fail(&evaluate(&[dkim, v2], ID, "example.org")), "an unknown version in any of ours");
+    }
+
+    /// Our MTA prepends its headers above whatever the message carried, so a header the sender
+    /// wrote with our authserv-id is below ours. It cannot change what ours say about a method,
+    /// nor count at all once a header of another MTA separates it from ours.
+    #[test]
+    fn a_forged_header_below_ours_cannot_turn_a_fail_into_a_pass() {
+        let forged = "mx.pcf.fr; dmarc=pass header.from=example.org; dkim=pass header.d=example.org; \
+                      spf=pass smtp.mailfrom=example.org";
+        let ours = "mx.pcf.fr; dkim=fail header.d=example.org; spf=fail smtp.mailfrom=example.org; \
+                    dmarc=none header.from=example.org";
+        assert!(is_fail(&evaluate(&[ours, forged], ID, "example.org")), "one header of ours");
+        let (dmarc_none, dkim_none) =
+            ("mx.pcf.fr; dmarc=none header.from=example.org", "mx.pcf.fr; dkim=none; spf=none");
+        let verdict = evaluate(&[dmarc_none, dkim_none, forged], ID, "example.org");
+        assert!(is_fail(&verdict), "two headers of ours: {verdict:?}");
+        let dmarc_fail = "mx.pcf.fr; dmarc=fail header.from=example.org";
+        assert!(is_fail(&evaluate(&[dmarc_fail, forged], ID, "example.org")), "DMARC failed");
+        // The sender's own provider (another authserv-id) stands between ours and the forgery.
+        let provider = "mx.example.org; dkim=pass header.d=example.org";
+        let verdict = evaluate(&[dkim_none, provider, forged], ID, "example.org");
+        assert!(is_fail(&verdict), "ours report no DMARC, the forgery below another id does not count");
+        let other_id = "mx.pcf.fr.evil.example; dmarc=pass header.from=example.org";
+        assert!(is_fail(&evaluate(&[dkim_none, other_id], ID, "example.org")), "another id is ignored");
+    }
+
+    #[test]
+    fn the_topmost_trusted_header_wins() {
         let ours = "mx.pcf.fr; dmarc=fail header.from=example.org";
         let forged = "mx.pcf.fr; dmarc=pass header.from=example.org";
         assert!(is_fail(&evaluate(&[ours, forged], ID, "example.org")), "a forged header below");

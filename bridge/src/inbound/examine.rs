@@ -57,7 +57,8 @@ pub enum Examined {
 /// How senders are authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthPolicy {
-    /// Trust the topmost `Authentication-Results` of this authserv-id.
+    /// Trust the `Authentication-Results` our MTA wrote under this authserv-id (see
+    /// [`auth_results::evaluate`]).
     Upstream(String),
     /// Accept every sender (development only).
     None,
@@ -273,5 +274,23 @@ mod tests {
         assert!(!may_answer(b"Subject: x\r\n\r\nx\r\n", "jeanne@example.org", &mx), "no verdict");
         assert!(may_answer(b"Subject: x\r\n\r\nx\r\n", "jeanne@example.org", &AuthPolicy::None));
         assert!(!may_answer(b"Subject: x\r\n\r\nx\r\n", "", &AuthPolicy::None));
+    }
+
+    #[test]
+    fn every_authentication_header_of_the_mta_is_read_in_order() {
+        let mx = AuthPolicy::Upstream("mx.pcf.test".into());
+        let mail = |headers: &str| format!("{headers}From: jeanne@example.org\r\nSubject: x\r\n\r\nx\r\n");
+        let milters = mail(
+            "Authentication-Results: mx.pcf.test; dmarc=none header.from=example.org\r\n\
+             Authentication-Results: mx.pcf.test;\r\n\tdkim=pass header.d=example.org\r\n",
+        );
+        assert!(may_answer(milters.as_bytes(), "jeanne@example.org", &mx), "DKIM in the second header");
+        let forged = mail(
+            "Authentication-Results: mx.pcf.test; dkim=fail header.d=example.org; dmarc=none\r\n\
+             Received: from evil.example by mx.pcf.test\r\n\
+             Authentication-Results: mx.pcf.test; dkim=pass header.d=example.org; \
+             dmarc=pass header.from=example.org\r\n",
+        );
+        assert!(!may_answer(forged.as_bytes(), "jeanne@example.org", &mx), "a forged header below ours");
     }
 }

@@ -1,7 +1,8 @@
 //! The inbound listener: the SMTP/LMTP server ([`super::smtp`]) bound to `[mail] inbound_bind`,
-//! accepting only enabled lists and our addresses with valid signatures (anything else gets 550
-//! at `RCPT`), and storing each mail durably before answering 250 — the MTA keeps (and retries)
-//! whatever Relais did not acknowledge.
+//! accepting only enabled lists, our addresses with valid signatures, and `postmaster` (RFC 5321
+//! §4.5.1: the worker passes it on to a person, never to a list); anything else gets 550 at
+//! `RCPT`. Each mail is stored durably before the 250 — the MTA keeps (and retries) whatever
+//! Relais did not acknowledge.
 
 use std::time::Duration;
 
@@ -24,6 +25,15 @@ impl StoreDelivery {
     }
 }
 
+/// Whether `rcpt` is the postmaster (RFC 5321 §4.5.1): `postmaster`, in any case, alone (the
+/// `RCPT TO:<Postmaster>` every server must take) or at `domain`.
+pub fn is_postmaster(rcpt: &str, domain: &str) -> bool {
+    match rcpt.rsplit_once('@') {
+        None => rcpt.eq_ignore_ascii_case("postmaster"),
+        Some((local, host)) => local.eq_ignore_ascii_case("postmaster") && host.eq_ignore_ascii_case(domain),
+    }
+}
+
 fn unknown() -> Reply {
     Reply::new(
         550,
@@ -33,10 +43,13 @@ fn unknown() -> Reply {
 }
 
 impl Delivery for StoreDelivery {
-    /// Our domain only; an enabled list's address, or a signed reply, bounce or unsubscribe
-    /// address. Anything else gets 550 during the dialogue, so no explanation is mailed to a
-    /// sender who may be forged.
+    /// Our domain only; postmaster, an enabled list's address, or a signed reply, bounce or
+    /// unsubscribe address. Anything else gets 550 during the dialogue, so no explanation is
+    /// mailed to a sender who may be forged.
     async fn check_recipient(&self, rcpt: &str) -> Result<(), Reply> {
+        if is_postmaster(rcpt, &self.domain) {
+            return Ok(());
+        }
         let Some((local, host)) = rcpt.rsplit_once('@') else { return Err(unknown()) };
         if !host.eq_ignore_ascii_case(&self.domain) {
             return Err(Reply::new(550, "5.7.1", "Relais ne relaie pas le courrier pour ce domaine"));
@@ -127,6 +140,8 @@ mod tests {
             reply.clone(),
             keys.bounce_localpart(7),
             keys.unsubscribe_localpart("nord-lille", "1002"),
+            "postmaster".to_owned(),
+            "PostMaster".to_owned(),
         ];
         for local in accepted {
             let rcpt = format!("{local}@{DOMAIN}");
@@ -136,7 +151,8 @@ mod tests {
             format!("inconnue@{DOMAIN}"),
             format!("fermee@{DOMAIN}"),
             format!("bounces@{DOMAIN}"),
-            format!("postmaster@{DOMAIN}"),
+            format!("postmaster+x@{DOMAIN}"),
+            format!("abuse@{DOMAIN}"),
             format!("{}@{DOMAIN}", reply.replace("1002", "1003")),
             format!("nord-lille+zz@{DOMAIN}"),
         ];
@@ -146,5 +162,64 @@ mod tests {
         }
         let reply = delivery.check_recipient("nord-lille@example.org").await.expect_err("another domain");
         assert_eq!(reply.code, 550);
+        // RFC 5321 §4.5.1: postmaster of our domain, in any case, and `<Postmaster>` alone.
+        assert_eq!(delivery.check_recipient("Postmaster").await, Ok(()));
+        assert_eq!(delivery.check_recipient(&format!("POSTMASTER@{}", DOMAIN.to_uppercase())).await, Ok(()));
+        let reply = delivery.check_recipient("postmaster@example.org").await.expect_err("not ours");
+        assert_eq!(reply.code, 550);
+    }
+
+    /// The listener on a socket: mail to postmaster is accepted during the dialogue and stored
+    /// like any other, for the worker to pass on.
+    #[tokio::test]
+    async fn the_listener_takes_mail_for_postmaster() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let dir = tempfile::tempdir().expect("dir");
+        let delivery = std::sync::Arc::new(delivery(&dir).await);
+        let store = delivery.store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = ServerConfig {
+            protocol: Protocol::Smtp,
+            hostname: DOMAIN.into(),
+            max_message_bytes: 100_000,
+            max_recipients: 10,
+            timeout: Duration::from_secs(10),
+            max_connections: 4,
+            allowed_peers: Vec::new(),
+        };
+        tokio::spawn(super::super::smtp::serve(listener, config, delivery, std::future::pending()));
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let greeting = lines.next_line().await.expect("read").expect("greeting");
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        let mut replies = Vec::new();
+        let commands = [
+            "EHLO mx.pcf.test\r\n".to_owned(),
+            "MAIL FROM:<>\r\n".to_owned(),
+            format!("RCPT TO:<PostMaster@{DOMAIN}>\r\n"),
+            "RCPT TO:<postmaster>\r\n".to_owned(),
+            "RCPT TO:<abuse@listes.pcf.test>\r\n".to_owned(),
+            "DATA\r\n".to_owned(),
+            "Subject: Blocage\r\n\r\nVotre serveur nous envoie du spam.\r\n.\r\n".to_owned(),
+            "QUIT\r\n".to_owned(),
+        ];
+        for command in commands {
+            write.write_all(command.as_bytes()).await.expect("write");
+            loop {
+                let line = lines.next_line().await.expect("read").expect("a reply");
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    replies.push(line);
+                    break;
+                }
+            }
+        }
+        let codes: Vec<&str> = replies.iter().map(|r| r.get(..3).unwrap_or_default()).collect();
+        // EHLO, MAIL, two postmasters, abuse refused, DATA, stored, bye.
+        assert_eq!(codes, ["250", "250", "250", "250", "550", "354", "250", "221"], "{replies:?}");
+        let stored = store.mail_claim_inbound(10, 60_000).await.expect("claim");
+        let rcpts: Vec<&str> = stored.iter().map(|i| i.rcpt.as_str()).collect();
+        assert_eq!(rcpts, [format!("PostMaster@{DOMAIN}").as_str(), "postmaster"]);
     }
 }

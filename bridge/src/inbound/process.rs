@@ -1,6 +1,10 @@
 //! The inbound worker: takes stored mail, decides (see [`examine`]), checks the sender against
 //! the subscriber, and posts the reply into the room as the member's ghost user. A homeserver
-//! outage leaves the mail queued and retried. A refusal gets a short explanatory answer only
+//! outage (unreachable, 5xx, rate limits) leaves the mail queued and retried with a growing delay,
+//! as long as it lasts. A refusal by the homeserver (a 4xx: the ghost may not post in the room,
+//! the room is gone…) counts as a failed attempt, so the mail is held after a few, and one that
+//! can never succeed (too large, malformed) holds it at once — the errcode and HTTP status decide
+//! ([`relais_appservice::Outlook`]). A refusal by Relais gets a short explanatory answer only
 //! when that cannot be backscatter: the envelope sender is authenticated by the MTA (see
 //! [`examine::may_answer`]) and has had fewer than `[mail] answers_per_hour` answers this hour
 //! (counted in the store, so across nodes); otherwise the mail is dropped silently, the reason
@@ -8,6 +12,9 @@
 //! A mail that cannot be processed is held after a few attempts (see [`poison`]).
 
 mod poison;
+mod postmaster;
+#[cfg(test)]
+mod testing;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -19,7 +26,7 @@ use lettre::{
         header::{ContentType, HeaderName, HeaderValue},
     },
 };
-use relais_appservice::{ClientError, MatrixClient};
+use relais_appservice::{ClientError, MatrixClient, Outlook};
 use relais_core::{
     Config, Store,
     config::InboundAuth,
@@ -57,10 +64,38 @@ pub struct Inbound {
     joined: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
-/// How one mail ended, for the record (no personal data).
+/// How one attempt at a mail ended, for the record (no personal data).
 enum Settled {
+    /// Handled: its final state and outcome.
     Done(&'static str, String),
+    /// Not now (the homeserver is away or busy): tried again later, as often as it takes; the
+    /// attempt is not counted against the mail.
     Retry(String),
+    /// Refused by the homeserver for a reason that may not last: a failed attempt.
+    Failed(String),
+    /// Can never succeed (the homeserver refuses the request itself): held at once.
+    Hopeless(String),
+    /// Mail to postmaster kept whole for an operator.
+    Kept(String),
+}
+
+/// Why a reply could not be posted.
+enum PostError {
+    /// Relais's own store: the attempt ends with the error, the lease brings the mail back.
+    Store(StoreError),
+    Client(ClientError),
+}
+
+impl From<ClientError> for PostError {
+    fn from(e: ClientError) -> Self {
+        Self::Client(e)
+    }
+}
+
+impl From<StoreError> for PostError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 impl Inbound {
@@ -118,23 +153,15 @@ impl Inbound {
         let items = self.store.mail_claim_inbound(BATCH, LEASE_MS).await?;
         for item in &items {
             let settle = |this: Inbound, item: InboundItem| async move { this.settle(&item).await };
-            let Some(settled) = self.attempt(item, settle).await? else { continue };
-            match settled {
-                Settled::Done(state, outcome) => {
-                    tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
-                    self.store.mail_inbound_finish(item.id, state, &outcome).await?;
-                }
-                Settled::Retry(error) => {
-                    let delay = (5_000i64 << item.attempts.clamp(0, 8)).min(600_000);
-                    tracing::warn!(inbound_id = item.id, error = %error, "cannot post inbound mail yet");
-                    self.store.mail_inbound_retry(item.id, &error, now_ms() + delay).await?;
-                }
-            }
+            self.attempt(item, settle).await?;
         }
         Ok(items.len())
     }
 
     async fn settle(&self, item: &InboundItem) -> Result<Settled, StoreError> {
+        if super::listener::is_postmaster(&item.rcpt, self.domain()) {
+            return Ok(self.postmaster(item).await);
+        }
         let examined = examine::examine(
             &item.raw,
             &item.rcpt,
@@ -285,8 +312,12 @@ impl Inbound {
         }
         match self.post(item, &list.room_id, &reply, &record).await {
             Ok(()) => Ok(Settled::Done("posted", "posted in the room".into())),
-            Err(ClientError::Matrix { status: 403, .. }) => self.refuse(item, bounce::NOT_SUBSCRIBED).await,
-            Err(e) => Ok(Settled::Retry(e.to_string())),
+            Err(PostError::Store(e)) => Err(e),
+            Err(PostError::Client(e)) => Ok(match e.outlook() {
+                Outlook::Transient => Settled::Retry(e.to_string()),
+                Outlook::Refused => Settled::Failed(e.to_string()),
+                Outlook::Hopeless => Settled::Hopeless(e.to_string()),
+            }),
         }
     }
 
@@ -324,10 +355,10 @@ impl Inbound {
         room_id: &str,
         reply: &Reply,
         record: &str,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), PostError> {
         let room_id = RoomId::parse(room_id).map_err(|e| ClientError::Request(e.to_string()))?;
         let ghost = self.ghost(&reply.member, record, &room_id).await?;
-        let relation = self.relation(reply.seq).await.map_err(|e| ClientError::Request(e.to_string()))?;
+        let relation = self.relation(reply.seq).await?;
         if !reply.text.trim().is_empty() {
             let mut content = json!({"msgtype": "m.text", "body": reply.text});
             if let Some(relation) = &relation {

@@ -209,7 +209,9 @@ impl Outbox {
                     _ => stats.failed += 1,
                 },
                 Ok(Err(e)) => return Err(e),
-                Err(e) => tracing::error!(error = %e, "mail delivery task failed"),
+                Err(e) => {
+                    tracing::error!(end = relais_core::panic::task_end(&e), "mail delivery task failed")
+                }
             }
         }
         Ok(stats)

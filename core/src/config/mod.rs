@@ -308,12 +308,18 @@ pub struct MailConfig {
     #[serde(default)]
     pub dkim_key_file: Option<std::path::PathBuf>,
     /// A local directory for the journal of accepted deliveries (default: beside the SQLite
-    /// database, or the system's temporary directory with PostgreSQL).
+    /// database, or the working directory with PostgreSQL — never /tmp, which systemd's
+    /// PrivateTmp wipes).
     #[serde(default)]
     pub spool_dir: Option<std::path::PathBuf>,
     /// Element Web's address, for "open the room" links (default: `[web] public_url`'s site).
     #[serde(default)]
     pub element_url: Option<Url>,
+    /// Where mail to `postmaster@<domain>` (RFC 5321 §4.5.1) goes: an address outside the list
+    /// domain (`ops@pcf.fr` or `Équipe technique <ops@pcf.fr>`); it gets such mail attached
+    /// whole. Unset: such mail is kept for `relais mail postmaster`.
+    #[serde(default)]
+    pub postmaster: Option<String>,
 }
 
 impl MailConfig {
@@ -322,6 +328,16 @@ impl MailConfig {
         let (h, m) = self.digest_time.split_once(':')?;
         let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
         (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+
+    /// The bare address of `postmaster` (without a display name), if set.
+    pub fn postmaster_address(&self) -> Option<String> {
+        let text = self.postmaster.as_deref()?.trim();
+        let address = match text.rsplit_once('<') {
+            Some((_, rest)) => rest.strip_suffix('>')?,
+            None => text,
+        };
+        Some(address.trim().to_owned())
     }
 
     /// Whether rooms are mirrored by mail: a domain to write from and a server to send through.
@@ -402,6 +418,7 @@ impl Default for MailConfig {
             dkim_key_file: None,
             element_url: None,
             spool_dir: None,
+            postmaster: None,
         }
     }
 }

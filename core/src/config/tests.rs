@@ -201,3 +201,36 @@ fn web_limits_have_defaults_and_refuse_zero() {
         assert_eq!(key_of(load(GOOD, &[(var, "0")]).expect_err(var)), key);
     }
 }
+
+#[test]
+fn the_postmaster_is_an_address_outside_the_list_domain() {
+    let domain = ("RELAIS_MAIL__DOMAIN", "listes.pcf.test");
+    let config = load(GOOD, &[domain]).expect("no postmaster: mail to postmaster is kept");
+    assert_eq!(config.mail.postmaster, None);
+    for good in ["ops@pcf.test", "Équipe technique <ops@pcf.test>", " ops@Example.ORG "] {
+        let config = load(GOOD, &[domain, ("RELAIS_MAIL__POSTMASTER", good)]).expect(good);
+        assert!(config.mail.postmaster_address().is_some_and(|a| a.contains('@')), "{good}");
+    }
+    assert_eq!(
+        load(GOOD, &[domain, ("RELAIS_MAIL__POSTMASTER", "Ops <Ops@PCF.test>")])
+            .expect("a name")
+            .mail
+            .postmaster_address()
+            .as_deref(),
+        Some("Ops@PCF.test")
+    );
+    // Back to Relais's own listener: it would come back here forever.
+    for bad in [
+        "ops",
+        "@pcf.test",
+        "ops@",
+        "a b@pcf.test",
+        "ops@pcf test",
+        "postmaster@listes.pcf.test",
+        "X <x@Listes.PCF.test>",
+        "x@listes.pcf.test.",
+    ] {
+        let err = load(GOOD, &[domain, ("RELAIS_MAIL__POSTMASTER", bad)]).expect_err(bad);
+        assert_eq!(key_of(err), "mail.postmaster", "{bad}");
+    }
+}

@@ -42,6 +42,7 @@ fn check_mail(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     check_listener(mail)?;
+    check_postmaster(mail)?;
     if mail.dkim_selector.is_some() != mail.dkim_key_file.is_some() {
         return Err(key_err("mail.dkim_key_file", "set both dkim_selector and dkim_key_file, or neither"));
     }
@@ -52,6 +53,38 @@ fn check_mail(config: &Config) -> Result<(), ConfigError> {
     }
     if mail.smtp_concurrency == 0 || mail.bounce_limit == 0 {
         return Err(key_err("mail.smtp_concurrency", "smtp_concurrency and bounce_limit must be at least 1"));
+    }
+    Ok(())
+}
+
+/// `postmaster` is one plain address, outside the list domain: mail forwarded to an address of
+/// that domain would come back to Relais's listener.
+fn check_postmaster(mail: &super::MailConfig) -> Result<(), ConfigError> {
+    if mail.postmaster.is_none() {
+        return Ok(());
+    }
+    let address = mail.postmaster_address().unwrap_or_default();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err(key_err(
+            "mail.postmaster",
+            "must be an address such as ops@pcf.fr (or Name <ops@pcf.fr>)",
+        ));
+    };
+    let local_ok = !local.is_empty()
+        && local.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '@'));
+    let domain_ok = !domain.split('.').any(str::is_empty)
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !local_ok || !domain_ok {
+        return Err(key_err(
+            "mail.postmaster",
+            "must be an address such as ops@pcf.fr (or Name <ops@pcf.fr>)",
+        ));
+    }
+    if mail.domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(domain)) {
+        return Err(key_err(
+            "mail.postmaster",
+            "must be an address outside the list domain (mail to it would come back to Relais)",
+        ));
     }
     Ok(())
 }

@@ -103,6 +103,19 @@ pub struct OutboxStats {
     pub inbound_pending: i64,
     /// Inbound mail that could not be processed, held with its content erased.
     pub inbound_held: i64,
+    /// Mail to postmaster kept whole for an operator (`relais mail postmaster`).
+    pub inbound_postmaster: i64,
+}
+
+/// A mail to postmaster kept for an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostmasterMail {
+    pub id: i64,
+    pub received_at: i64,
+    pub rcpt: String,
+    /// Empty for the null sender.
+    pub mail_from: String,
+    pub raw: Vec<u8>,
 }
 
 /// Members subscribed to list `$1` with their mode (`$2`: the default mode), excluding lapsed
@@ -664,7 +677,8 @@ impl Store {
             }
         }
         let rows = sqlx::query(
-            "SELECT state, COUNT(*) AS n FROM mail_inbound WHERE state IN ('pending', 'held') GROUP BY state",
+            "SELECT state, COUNT(*) AS n FROM mail_inbound WHERE state IN ('pending', 'held', 'postmaster') \
+             GROUP BY state",
         )
         .fetch_all(self.pool())
         .await?;
@@ -672,7 +686,8 @@ impl Store {
             let n: i64 = row.try_get("n")?;
             match row.try_get::<String, _>("state")?.as_str() {
                 "pending" => stats.inbound_pending = n,
-                _ => stats.inbound_held = n,
+                "held" => stats.inbound_held = n,
+                _ => stats.inbound_postmaster = n,
             }
         }
         Ok(stats)
@@ -786,6 +801,52 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Keeps a mail to postmaster whole (state `postmaster`) for an operator to read; never
+    /// claimed again.
+    pub async fn mail_inbound_keep(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_inbound SET state = 'postmaster', outcome = $1, lease_until = 0 WHERE id = $2",
+        )
+        .bind(outcome)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Mail to postmaster kept for an operator, oldest first, at most `limit`.
+    pub async fn mail_postmaster(&self, limit: i64) -> Result<Vec<PostmasterMail>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, received_at, rcpt, mail_from, raw FROM mail_inbound WHERE state = 'postmaster' \
+             ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(PostmasterMail {
+                    id: r.try_get("id")?,
+                    received_at: r.try_get("received_at")?,
+                    rcpt: r.try_get("rcpt")?,
+                    mail_from: r.try_get("mail_from")?,
+                    raw: r.try_get("raw")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Deletes the mail to postmaster kept up to `id` (the last one an operator read); returns
+    /// how many.
+    pub async fn mail_postmaster_erase(&self, up_to: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM mail_inbound WHERE state = 'postmaster' AND id <= $1")
+            .bind(up_to)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// A temporary failure (the homeserver is unreachable): the attempt ended, the mail is tried
@@ -941,13 +1002,14 @@ impl Store {
     }
 
     /// Drops what the bridge no longer needs: bodies of messages every digest carried (older
-    /// than `keep_ms`), finished inbound mail and deliveries older than that.
+    /// than `keep_ms`), finished inbound mail and deliveries older than that. Mail kept for
+    /// postmaster stays until an operator erases it.
     pub async fn mail_prune(&self, keep_ms: i64) -> Result<u64, StoreError> {
         let before = now_ms() - keep_ms;
         let mut pruned = 0;
         for sql in [
             "DELETE FROM mail_message WHERE origin_ts < $1",
-            "DELETE FROM mail_inbound WHERE state <> 'pending' AND received_at < $1",
+            "DELETE FROM mail_inbound WHERE state NOT IN ('pending', 'postmaster') AND received_at < $1",
             "DELETE FROM mail_outbox WHERE state IN ('sent', 'bounced', 'cancelled', 'failed') AND sent_at < $1",
         ] {
             pruned += sqlx::query(sql).bind(before).execute(self.pool()).await?.rows_affected();

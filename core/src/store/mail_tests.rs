@@ -290,3 +290,31 @@ async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn mail_for_postmaster_is_kept_whole_until_an_operator_erases_it() {
+    on_both(|store| async move {
+        let raw = b"Subject: Blocage\r\n\r\nVotre serveur nous envoie du spam.\r\n";
+        let kept = store.mail_inbound_store("postmaster", "ops@example.net", raw).await.expect("store");
+        let later = store.mail_inbound_store("Postmaster@listes.pcf.test", "", b"x").await.expect("store");
+        store.mail_inbound_started(kept).await.expect("started");
+        store.mail_inbound_keep(kept, "kept for relais mail postmaster").await.expect("keep");
+        store.mail_inbound_keep(later, "kept").await.expect("keep");
+        // Kept: never claimed again, its content whole.
+        assert!(store.mail_claim_inbound(5, 60_000).await.expect("claim").is_empty());
+        let mails = store.mail_postmaster(10).await.expect("list");
+        assert_eq!(mails.len(), 2);
+        assert_eq!(
+            (mails[0].id, mails[0].mail_from.as_str(), mails[0].raw.as_slice()),
+            (kept, "ops@example.net", &raw[..])
+        );
+        assert_eq!((mails[1].id, mails[1].mail_from.as_str()), (later, ""));
+        assert_eq!(store.mail_outbox_stats().await.expect("stats").inbound_postmaster, 2);
+        assert_eq!(store.mail_postmaster(1).await.expect("list").len(), 1, "a limit");
+        // Erasing what was read leaves what came since.
+        assert_eq!(store.mail_postmaster_erase(kept).await.expect("erase"), 1);
+        let left: Vec<i64> = store.mail_postmaster(10).await.expect("list").iter().map(|m| m.id).collect();
+        assert_eq!(left, [later]);
+    })
+    .await;
+}

@@ -205,7 +205,10 @@ impl Applier {
                     tasks.abort_all();
                 }
                 Err(e) if e.is_cancelled() => {}
-                Err(e) => outage = Some(ApplyError::HomeserverDown(format!("task failed: {e}"))),
+                Err(e) => {
+                    let end = relais_core::panic::task_end(&e);
+                    outage = Some(ApplyError::HomeserverDown(format!("task {end}")));
+                }
             }
         }
         outage.map_or(Ok(()), Err)

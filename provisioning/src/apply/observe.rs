@@ -37,7 +37,12 @@ pub async fn observe(
                 observed.insert(key, room);
             }
             Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(Failure::Transient(format!("observation task failed: {e}"))),
+            Err(e) => {
+                return Err(Failure::Transient(format!(
+                    "observation task {}",
+                    relais_core::panic::task_end(&e)
+                )));
+            }
         }
     }
     Ok(observed)

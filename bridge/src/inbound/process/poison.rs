@@ -1,9 +1,10 @@
-//! Poison mail: a mail whose processing panics, fails on an error, or never ends (its worker
-//! died with it) is not tried forever. Each attempt is counted before it is made and uncounted
-//! only when it ends in order; after [`MAX_FAILED_ATTEMPTS`] the mail is held: never tried
-//! again, its content erased (no message Relais could not handle is kept), and its sender told
-//! once, only if authenticated. A panic is caught per mail, so that one mail never stops the
-//! worker.
+//! Poison mail: a mail whose processing panics, fails on an error, is refused by the homeserver,
+//! or never ends (its worker died with it) is not tried forever. Each attempt is counted before
+//! it is made and uncounted only when it ends in order (handled, or put off by a homeserver
+//! outage); after [`MAX_FAILED_ATTEMPTS`] the mail is held: never tried again, its content
+//! erased (no message Relais could not handle is kept), and its sender told once, only if
+//! authenticated. A request the homeserver can never take holds the mail at once. A panic is
+//! caught per mail, so that one mail never stops the worker.
 
 use std::{future::Future, panic::AssertUnwindSafe};
 
@@ -31,14 +32,11 @@ pub(super) fn backoff_ms(failed: i64) -> i64 {
 }
 
 impl Inbound {
-    /// One attempt at `item`: counted first, then `settle` run in a task of its own so that a
-    /// panic ends this attempt only. `None` when the mail is dealt with here: held, or its failed
-    /// attempt recorded for a later one. A store error is returned (the attempt stays counted).
-    pub(super) async fn attempt<F, Fut>(
-        &self,
-        item: &InboundItem,
-        settle: F,
-    ) -> Result<Option<Settled>, StoreError>
+    /// One attempt at `item`, recorded: counted first, then `settle` run in a task of its own so
+    /// that a panic ends this attempt only, then its end written down — handled, put off, failed
+    /// (tried again later, or held after [`MAX_FAILED_ATTEMPTS`]) or held. A store error is
+    /// returned (the attempt stays counted).
+    pub(super) async fn attempt<F, Fut>(&self, item: &InboundItem, settle: F) -> Result<(), StoreError>
     where
         F: FnOnce(Inbound, InboundItem) -> Fut,
         Fut: Future<Output = Result<Settled, StoreError>> + Send + 'static,
@@ -46,34 +44,74 @@ impl Inbound {
         let unfinished = self.store.mail_inbound_started(item.id).await?;
         if unfinished > MAX_FAILED_ATTEMPTS {
             // The previous attempts never ended: the worker died or stalled on this mail.
-            self.hold(item, unfinished - 1).await?;
-            return Ok(None);
+            return self.hold(item, unfinished - 1, None).await;
         }
         match tokio::spawn(settle(self.clone(), item.clone())).await {
-            Ok(settled) => settled.map(Some),
+            Ok(settled) => self.record(item, unfinished, settled?).await,
             Err(e) if e.is_panic() => {
                 tracing::error!(
                     inbound_id = item.id,
                     attempt = unfinished,
                     "inbound mail: processing panicked"
                 );
-                if unfinished >= MAX_FAILED_ATTEMPTS {
-                    self.hold(item, unfinished).await?;
-                } else {
-                    let next_at = now_ms() + backoff_ms(unfinished);
-                    self.store.mail_inbound_failed(item.id, "processing failed (panic)", next_at).await?;
-                }
-                Ok(None)
+                self.failed(item, unfinished, None).await
             }
             // Cancelled (the runtime is shutting down): the lease brings the mail back.
-            Err(_) => Ok(None),
+            Err(_) => Ok(()),
         }
     }
 
-    /// Holds `item` after `failed` failed attempts: erased first, then its sender told once.
-    async fn hold(&self, item: &InboundItem, failed: i64) -> Result<(), StoreError> {
+    /// Writes down how attempt number `unfinished` at `item` ended.
+    async fn record(&self, item: &InboundItem, unfinished: i64, settled: Settled) -> Result<(), StoreError> {
+        match settled {
+            Settled::Done(state, outcome) => {
+                tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
+                self.store.mail_inbound_finish(item.id, state, &outcome).await
+            }
+            Settled::Retry(error) => {
+                tracing::warn!(inbound_id = item.id, error = %error, "cannot post inbound mail yet");
+                let next_at = now_ms() + backoff_ms(item.attempts);
+                self.store.mail_inbound_retry(item.id, &error, next_at).await
+            }
+            Settled::Failed(error) => {
+                tracing::warn!(inbound_id = item.id, attempt = unfinished, error = %error, "inbound mail refused by the homeserver");
+                self.failed(item, unfinished, Some(&error)).await
+            }
+            Settled::Kept(outcome) => {
+                tracing::warn!(inbound_id = item.id, outcome = %outcome, "mail for postmaster kept: read it with `relais mail postmaster`");
+                self.store.mail_inbound_keep(item.id, &outcome).await
+            }
+            Settled::Hopeless(error) => {
+                tracing::warn!(inbound_id = item.id, error = %error, "inbound mail can never be posted");
+                self.hold(item, unfinished, Some(&error)).await
+            }
+        }
+    }
+
+    /// Attempt number `unfinished` failed (a panic when `error` is `None`): the mail is tried
+    /// again after a delay, or held once it has failed [`MAX_FAILED_ATTEMPTS`] times.
+    async fn failed(
+        &self,
+        item: &InboundItem,
+        unfinished: i64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if unfinished >= MAX_FAILED_ATTEMPTS {
+            return self.hold(item, unfinished, error).await;
+        }
+        let outcome = error.unwrap_or("processing failed (panic)");
+        self.store.mail_inbound_failed(item.id, outcome, now_ms() + backoff_ms(unfinished)).await
+    }
+
+    /// Holds `item` after `failed` failed attempts (the last one's `error`, if it said one):
+    /// erased first, then its sender told once.
+    async fn hold(&self, item: &InboundItem, failed: i64, error: Option<&str>) -> Result<(), StoreError> {
         let sender = authenticated_sender(&item.raw, &item.mail_from, &self.policy());
-        let outcome = format!("held after {failed} failed attempts, content erased");
+        let attempts = if failed == 1 { "attempt" } else { "attempts" };
+        let outcome = match error {
+            None => format!("held after {failed} failed {attempts}, content erased"),
+            Some(error) => format!("held after {failed} failed {attempts} ({error}), content erased"),
+        };
         if !self.store.mail_inbound_hold(item.id, &outcome).await? {
             return Ok(());
         }

@@ -1,109 +1,13 @@
-//! In process: a SQLite store, a loopback SMTP sink for the explanations, no homeserver (no
-//! mail here reaches the posting step).
+//! In process (see [`testing`](crate::inbound::process::testing)), with, for the mail that
+//! reaches the posting step, a loopback stand-in for the homeserver.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use relais_appservice::{MatrixClient, Metrics};
-use relais_core::{Config, Store};
-use relais_mail::Mailer;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpListener,
-};
+use relais_core::Store;
+use tokio::net::TcpListener;
 
 use super::*;
-use crate::keys::Keys;
-
-const AUTHSERV: &str = "mx.pcf.test";
-
-/// What the sink received: for each mail, its `RCPT TO` lines then its data.
-type Received = Arc<Mutex<Vec<String>>>;
-
-/// A loopback SMTP server accepting every mail.
-async fn smtp_sink() -> (u16, Received) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
-    let port = listener.local_addr().expect("sink address").port();
-    let received = Received::default();
-    let kept = received.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 sink\r\n").await;
-                let (mut mail, mut in_data) = (String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if in_data {
-                        if line == "." {
-                            kept.lock().expect("sink lock").push(std::mem::take(&mut mail));
-                            in_data = false;
-                            let _ = write.write_all(b"250 kept\r\n").await;
-                        } else {
-                            mail.push_str(&line);
-                            mail.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                        "DATA" => {
-                            in_data = true;
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => b"221 bye\r\n",
-                        _ => {
-                            if verb == "RCPT" {
-                                mail.push_str(&line);
-                                mail.push('\n');
-                            }
-                            b"250 ok\r\n"
-                        }
-                    };
-                    let _ = write.write_all(reply).await;
-                }
-            });
-        }
-    });
-    (port, received)
-}
-
-async fn world(dir: &tempfile::TempDir) -> (Inbound, Received) {
-    let (port, received) = smtp_sink().await;
-    let text = format!(
-        r#"
-[homeserver]
-url = "http://127.0.0.1:9"
-server_name = "pcf.test"
-[appservice]
-id = "relais"
-bind = "127.0.0.1:9009"
-url = "http://127.0.0.1:9009"
-as_token = "as-token-0123456789abcdef"
-hs_token = "hs-token-0123456789abcdef"
-sender_localpart = "relais"
-[database]
-url = "sqlite://relais.db?mode=rwc"
-[web]
-bind = "127.0.0.1:8080"
-public_url = "http://127.0.0.1:8080"
-[mail]
-domain = "listes.pcf.test"
-smtp_url = "smtp://127.0.0.1:{port}"
-inbound_auth = "upstream"
-authserv_id = "{AUTHSERV}"
-"#
-    );
-    let config = Config::from_toml_and_env(&text, "test.toml", std::iter::empty()).expect("config");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let store = Store::open(&url, 2).await.expect("store");
-    let client = MatrixClient::new(&config, Arc::new(Metrics::default())).expect("client");
-    let mailer =
-        Mailer::new(&format!("smtp://127.0.0.1:{port}"), "Relais <relais@listes.pcf.test>").expect("mailer");
-    let inbound = Inbound::new(store, client, Keys::new(b"secret"), Arc::new(config), Some(mailer));
-    (inbound, received)
-}
+use crate::inbound::process::testing::{AUTHSERV, world, world_with};
 
 /// A reply from `from`, vouched for by the site's MTA when `authenticated`, whose body is what
 /// made the worker fail (many unclosed `<head>`).
@@ -162,7 +66,7 @@ async fn a_panic_fails_one_attempt_only_and_the_third_holds_the_mail() {
     let (poison, fine) = (&items[0], &items[1]);
     let crafted = |_: Inbound, _: InboundItem| async { panic!("crafted mail") };
     for attempt in 1..=MAX_FAILED_ATTEMPTS {
-        assert!(inbound.attempt(poison, crafted).await.expect("attempt").is_none());
+        inbound.attempt(poison, crafted).await.expect("attempt");
         let (state, outcome) = first_outcome(&store).await;
         if attempt < MAX_FAILED_ATTEMPTS {
             assert_eq!((state.as_str(), outcome.as_str()), ("pending", "processing failed (panic)"));
@@ -178,8 +82,9 @@ async fn a_panic_fails_one_attempt_only_and_the_third_holds_the_mail() {
     // The worker goes on with the next mail.
     let done =
         |_: Inbound, _: InboundItem| async { Ok(Settled::Done("posted", "posted in the room".into())) };
-    let settled = inbound.attempt(fine, done).await.expect("attempt");
-    assert!(matches!(settled, Some(Settled::Done("posted", _))));
+    inbound.attempt(fine, done).await.expect("attempt");
+    let (_, state, outcome) = store.mail_inbound_outcomes(1).await.expect("outcomes").remove(0);
+    assert_eq!((state.as_str(), outcome.as_str()), ("posted", "posted in the room"));
 }
 
 /// The state and outcome of the first mail stored (the oldest).
@@ -208,4 +113,152 @@ fn only_an_authenticated_human_sender_is_told() {
         "From: j@example.org\r\n\r\nAuthentication-Results: {AUTHSERV}; dmarc=pass header.from=example.org\r\n"
     );
     assert_eq!(authenticated_sender(forged.as_bytes(), "j@example.org", &policy), None);
+}
+
+/// A stand-in for the homeserver: registering, naming, inviting and joining the ghost succeed;
+/// sending a message gets `status` with `errcode`. Returns its URL and the count of sends.
+async fn homeserver(status: u16, errcode: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::{Json, http::StatusCode, response::IntoResponse};
+    let sends = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = sends.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let counted = counted.clone();
+        async move {
+            let path = uri.path();
+            if path.contains("/send/") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let code = StatusCode::from_u16(status).expect("status");
+                (code, Json(serde_json::json!({"errcode": errcode, "error": "refused"}))).into_response()
+            } else if path.ends_with("/versions") {
+                Json(serde_json::json!({"versions": ["v1.11"]})).into_response()
+            } else if path.ends_with("/join") {
+                Json(serde_json::json!({"room_id": ROOM})).into_response()
+            } else {
+                Json(serde_json::json!({})).into_response()
+            }
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the homeserver");
+    let addr = listener.local_addr().expect("homeserver address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), sends)
+}
+
+const ROOM: &str = "!section:pcf.test";
+
+/// Jeanne (member 1002, jeanne@example.org), subscribed to the list `nord-lille` of `ROOM`.
+async fn seed(store: &Store) {
+    use relais_core::store::{
+        mail::MailList,
+        provisioning::{AuditEntry, Effect, RoomRecord},
+    };
+    let run_id = store.prov_start_run("test", "test", "{}", "[]", &[]).await.expect("run");
+    let audit = || AuditEntry {
+        at: now_ms(),
+        actor: "test".into(),
+        action: "seed".into(),
+        target: String::new(),
+        detail: String::new(),
+    };
+    let room = Effect::Room(RoomRecord {
+        key: "nord.s.lille".into(),
+        kind: "section".into(),
+        name: "Section Lille (Nord)".into(),
+        parent_key: None,
+        room_id: ROOM.into(),
+        moderators: "[]".into(),
+    });
+    let member = Effect::Member {
+        member_id: "1002".into(),
+        record: serde_json::json!({"first_name": "Jeanne", "last_name": "Martin"}).to_string(),
+        active: true,
+        matrix_id: None,
+        email: Some("jeanne@example.org".into()),
+    };
+    let subscribe = Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: "1002".into() };
+    let done: Vec<_> = [room, member, subscribe].into_iter().map(|e| (run_id, 0, Some(e), audit())).collect();
+    store.prov_complete(&done).await.expect("seed");
+    let list = MailList {
+        room_id: ROOM.into(),
+        localpart: "nord-lille".into(),
+        name: "Section Lille (Nord)".into(),
+        room_key: Some("nord.s.lille".into()),
+        enabled: true,
+    };
+    store.mail_list_upsert(&list).await.expect("list");
+}
+
+/// Jeanne's authenticated reply, stored and claimed.
+async fn jeanne_replies(inbound: &Inbound) -> InboundItem {
+    let rcpt = format!("{}@listes.pcf.test", inbound.keys.reply_localpart("nord-lille", 0, "1002"));
+    let raw = format!(
+        "Authentication-Results: {AUTHSERV}; dmarc=pass header.from=example.org\r\n\
+         From: Jeanne Martin <jeanne@example.org>\r\nTo: {rcpt}\r\nSubject: Re: Tract\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nJe serai là samedi.\r\n"
+    );
+    let store = &inbound.store;
+    store.mail_inbound_store(&rcpt, "jeanne@example.org", raw.as_bytes()).await.expect("stored");
+    store.mail_claim_inbound(1, 60_000).await.expect("claim").remove(0)
+}
+
+/// One attempt at `item`, as the worker makes it.
+async fn attempt_once(inbound: &Inbound, item: &InboundItem) {
+    let settle = |this: Inbound, item: InboundItem| async move { this.settle(&item).await };
+    inbound.attempt(item, settle).await.expect("attempt");
+}
+
+#[tokio::test]
+async fn a_homeserver_refusal_counts_as_a_failed_attempt_and_the_third_holds_the_mail() {
+    let (url, sends) = homeserver(403, "M_FORBIDDEN").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inbound, received) = world_with(&dir, &url, "").await;
+    seed(&inbound.store).await;
+    let item = jeanne_replies(&inbound).await;
+    for attempt in 1..=MAX_FAILED_ATTEMPTS {
+        attempt_once(&inbound, &item).await;
+        let (state, outcome) = outcome(&inbound.store).await;
+        if attempt < MAX_FAILED_ATTEMPTS {
+            assert_eq!(state, "pending", "attempt {attempt}: {outcome}");
+            assert!(outcome.contains("M_FORBIDDEN"), "{outcome}");
+        } else {
+            assert_eq!(state, "held", "{outcome}");
+            assert!(outcome.starts_with("held after 3 failed attempts"), "{outcome}");
+            assert!(outcome.ends_with("sender told"), "{outcome}");
+        }
+    }
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let sent = received.lock().expect("sink").clone();
+    assert_eq!(sent.len(), 1, "one notice, the held one: {sent:?}");
+    assert!(sent[0].starts_with("RCPT TO:<jeanne@example.org>"), "{}", sent[0]);
+}
+
+#[tokio::test]
+async fn a_request_the_homeserver_can_never_take_holds_the_mail_at_once() {
+    let (url, sends) = homeserver(413, "M_TOO_LARGE").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inbound, received) = world_with(&dir, &url, "").await;
+    seed(&inbound.store).await;
+    let item = jeanne_replies(&inbound).await;
+    attempt_once(&inbound, &item).await;
+    let (state, outcome) = outcome(&inbound.store).await;
+    assert_eq!(state, "held", "{outcome}");
+    assert!(outcome.contains("M_TOO_LARGE") && outcome.ends_with("sender told"), "{outcome}");
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(received.lock().expect("sink").len(), 1);
+}
+
+#[tokio::test]
+async fn a_homeserver_outage_is_retried_without_counting_against_the_mail() {
+    let (url, sends) = homeserver(503, "").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inbound, received) = world_with(&dir, &url, "").await;
+    seed(&inbound.store).await;
+    let item = jeanne_replies(&inbound).await;
+    for _ in 0..=MAX_FAILED_ATTEMPTS {
+        attempt_once(&inbound, &item).await;
+        let (state, outcome) = outcome(&inbound.store).await;
+        assert_eq!(state, "pending", "{outcome}");
+    }
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert!(received.lock().expect("sink").is_empty(), "no notice while the homeserver is away");
 }
