@@ -4,11 +4,9 @@
 //! count and every receipt with its choice. The database is then read row by row to prove that
 //! nothing links a voter to a choice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Member, RelaisOptions, Stack, eventually, free_port, mail::wait_mail, smtp::SmtpSink, synapse::python,
     unique,
 };

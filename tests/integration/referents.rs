@@ -1,11 +1,9 @@
 //! The referents' page against the real Synapse: sign-in with a Matrix account, only one's own
 //! federation, a dry run shown as a readable diff, then the import applied from the page.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 
 const HEADER: &str =
     "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n";

@@ -1,10 +1,8 @@
 //! The `relais` command line as an administrator meets it: help, and clear configuration errors.
 
-mod common;
-
 use std::process::Command;
 
-use common::relais::BIN;
+use crate::common::relais::BIN;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(BIN).args(args).envs(env.iter().copied()).output().expect("run relais");

@@ -3,11 +3,11 @@
 //! read and answered encrypted, the device and its keys kept across a kill -9, poll answers sent
 //! encrypted counted, and secret-ballot messages delivered in encrypted direct rooms.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, e2ee::EncryptingMember, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, e2ee::EncryptingMember, eventually, unique};
 use serde_json::{Value, json};
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";

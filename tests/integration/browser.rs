@@ -3,11 +3,11 @@
 //! page, on a phone-sized screen, with a screenshot of every step kept in
 //! test-artifacts/screenshots/.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
-use common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
+use crate::common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
 
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");

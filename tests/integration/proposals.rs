@@ -3,11 +3,11 @@
 //! link counted through Relais's redirect), another federation adds a local note, and the
 //! statistics count readers, reactions, clicks and notes; refusals on the way.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::{Value, json};
 
 const NORD_SECTION: &str = "#relais_nord.s.lille:pcf.test";

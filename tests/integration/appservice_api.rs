@@ -1,9 +1,9 @@
 //! The Application Service API as the homeserver sees it, against the real `relais serve`:
 //! token checks, malformed bodies, legacy paths, health, metrics and graceful shutdown.
 
-mod common;
+use crate::common;
 
-use common::{Relais, RelaisOptions};
+use crate::common::{Relais, RelaisOptions};
 use serde_json::{Value, json};
 
 async fn put(relais: &Relais, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {

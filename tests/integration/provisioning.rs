@@ -2,11 +2,11 @@
 //! import, after a second export with moves, lapses and departures, after a truncated export,
 //! and after a kill -9 in the middle of applying.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, mail::mails_to, smtp::SmtpSink, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, mail::mails_to, smtp::SmtpSink, unique};
 use serde_json::Value;
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Téléphone;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";

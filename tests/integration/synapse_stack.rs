@@ -1,11 +1,9 @@
 //! Relais against a real Synapse: the registration loads, pings go both ways, the bot joins and
 //! answers, resent transactions are handled once, and a kill -9 loses no event.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::json;
 
 /// A room where `member` and the bot are both joined.

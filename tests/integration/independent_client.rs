@@ -2,9 +2,9 @@
 //! through the `.well-known` Relais serves, logs in as a provisioned member, finds their
 //! federation space and section room through the space hierarchy, and joins them.
 
-mod common;
+use crate::common;
 
-use common::{RelaisOptions, Stack, unique};
+use crate::common::{RelaisOptions, Stack, unique};
 
 #[tokio::test]
 async fn a_member_finds_their_rooms_with_matrix_nio() {

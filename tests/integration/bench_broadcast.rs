@@ -3,16 +3,14 @@
 //! same 100 sends made directly by a plain loop with the same token in the same run (8 rooms at
 //! a time, as Relais does, and one at a time).
 //!
-//! cargo test --release --test bench_broadcast -- --ignored --nocapture
+//! cargo test --release --test integration bench_broadcast -- --ignored --nocapture
 //!
 //! With `RELAIS_BENCH_E2EE=1`, the bot has its encryption device: every send first asks whether
 //! the room is encrypted (these are not), which this measures.
 
-mod common;
-
 use std::time::Instant;
 
-use common::{RelaisOptions, Stack, unique};
+use crate::common::{RelaisOptions, Stack, unique};
 use serde_json::json;
 
 const FEDERATIONS: usize = 100;

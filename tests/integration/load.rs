@@ -4,11 +4,11 @@
 //! Each test owns its Relais (no homeserver needed: what is measured is the listeners). Time
 //! bounds below are liveness bounds for a stuck server, never performance assertions.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Relais, RelaisOptions, free_port};
+use crate::common::{Relais, RelaisOptions, free_port};
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},

@@ -4,9 +4,9 @@
 //! refusals that post nothing (and answer only authenticated senders), redactions, and one-click
 //! unsubscribe.
 
-mod common;
+use crate::common;
 
-use common::{
+use crate::common::{
     Member, RelaisOptions, Stack, free_port,
     mail::{self, Received, mails_to, wait_mail},
     smtp::SmtpSink,

@@ -2,11 +2,9 @@
 //! client): a voter list frozen from the membership file, an ineligible guest, a changed vote, a
 //! deadline with its reminder, quorum, a late vote, `relais poll results`, and refusals.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, synapse::python, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, synapse::python, unique};
 use serde_json::Value;
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";

@@ -2,9 +2,7 @@
 //! server; the link opens the account page; the account is created on the real Synapse, and the
 //! member finds their federation space and section room.
 
-mod common;
-
-use common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
+use crate::common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
 

@@ -1,11 +1,11 @@
 //! Broadcasts from the national communication room to federations' announcements rooms, read by
 //! a member with matrix-nio (an independent client), now and at a set time; refusals.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::{Value, json};
 
 /// The referents' page as Lucie sees it, signed in with an OpenID token of her Matrix session.

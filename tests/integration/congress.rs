@@ -4,11 +4,9 @@
 //! counted), and closing posts signed minutes that `relais poll verify` accepts — and rejects
 //! once altered.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Member, RelaisOptions, Stack, eventually, unique};
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 use serde_json::{Value, json};
 
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";

@@ -3,13 +3,11 @@
 //! in an encrypted room and in a clear room, each time waiting for the bot's answer; the times
 //! are from sending to reading the (decrypted) answer in the member's client.
 //!
-//! cargo test --release --test bench_e2ee -- --ignored --nocapture
-
-mod common;
+//! cargo test --release --test integration bench_e2ee -- --ignored --nocapture
 
 use std::time::Instant;
 
-use common::{RelaisOptions, Stack, e2ee::EncryptingMember, unique};
+use crate::common::{RelaisOptions, Stack, e2ee::EncryptingMember, unique};
 use serde_json::json;
 
 const ROUNDS: usize = 20;
