@@ -39,15 +39,28 @@ pub async fn open_now(store: &Store, mail: &MailConfig) -> Result<Vec<(Digest, u
     Ok(opened)
 }
 
-/// Checks every minute whether a digest is due; runs until `shutdown`.
+/// How often what the bridge no longer needs is dropped ([`Store::mail_prune`]).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Checks every minute whether a digest is due, and every hour drops what is older than
+/// `[mail] retention_days`; runs until `shutdown`.
 pub async fn run(
     store: Store,
     mail: MailConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     heartbeat: relais_appservice::health::Heartbeat,
 ) {
+    let mut pruned_at: Option<std::time::Instant> = None;
     loop {
         heartbeat.beat();
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(std::time::Instant::now());
+            let keep_ms = i64::from(mail.retention_days) * 24 * 3600 * 1000;
+            match store.mail_prune(keep_ms).await {
+                Ok(pruned) => tracing::debug!(pruned, "old mail data dropped"),
+                Err(e) => tracing::warn!(error = %e, "cannot drop old mail data, retrying in an hour"),
+            }
+        }
         match open_due(&store, &mail, now_ms()).await {
             Ok(opened) => {
                 for (digest, queued) in opened {

@@ -269,6 +269,10 @@ pub struct MailConfig {
     /// Local time (Europe/Paris) when digests go out, `HH:MM`.
     #[serde(default = "defaults::digest_time")]
     pub digest_time: String,
+    /// Days the bridge keeps its copies of room messages (for digests), finished inbound mail
+    /// and delivery records; at least 8, so that a weekly digest finds its week.
+    #[serde(default = "defaults::mail_retention_days", deserialize_with = "env::lenient")]
+    pub retention_days: u32,
     /// Day of the weekly digest, 1 = Monday … 7 = Sunday.
     #[serde(default = "defaults::weekly_day", deserialize_with = "env::lenient")]
     pub weekly_day: u32,
@@ -405,6 +409,7 @@ impl Default for MailConfig {
             inbound_timeout_seconds: defaults::inbound_timeout_seconds(),
             default_mode: defaults::default_mode(),
             digest_time: defaults::digest_time(),
+            retention_days: defaults::mail_retention_days(),
             weekly_day: defaults::weekly_day(),
             secret: None,
             answers_per_hour: defaults::answers_per_hour(),
@@ -478,6 +483,9 @@ mod defaults {
     }
     pub fn inbound_protocol() -> super::InboundProtocol {
         super::InboundProtocol::Smtp
+    }
+    pub fn mail_retention_days() -> u32 {
+        30
     }
     pub fn web_max_connections() -> u32 {
         1024

@@ -29,6 +29,9 @@ fn check_mail(config: &Config) -> Result<(), ConfigError> {
     if mail.digest_minutes().is_none() {
         return Err(key_err("mail.digest_time", "must be a local time HH:MM, such as 07:00"));
     }
+    if mail.retention_days < 8 {
+        return Err(key_err("mail.retention_days", "must be at least 8: a weekly digest needs its week"));
+    }
     if !(1..=7).contains(&mail.weekly_day) {
         return Err(key_err("mail.weekly_day", "must be 1 (Monday) to 7 (Sunday)"));
     }

@@ -1001,16 +1001,23 @@ impl Store {
         Ok(sent <= i64::from(limit))
     }
 
-    /// Drops what the bridge no longer needs: bodies of messages every digest carried (older
-    /// than `keep_ms`), finished inbound mail and deliveries older than that. Mail kept for
-    /// postmaster stays until an operator erases it.
+    /// Drops what the bridge no longer needs, older than `keep_ms`: copies of room messages no
+    /// pending mail or digest still carries, finished inbound mail, finished deliveries. Mail
+    /// kept for postmaster stays until an operator erases it.
     pub async fn mail_prune(&self, keep_ms: i64) -> Result<u64, StoreError> {
         let before = now_ms() - keep_ms;
         let mut pruned = 0;
         for sql in [
-            "DELETE FROM mail_message WHERE origin_ts < $1",
+            "DELETE FROM mail_message WHERE origin_ts < $1 \
+               AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.kind = 'message' \
+                               AND o.ref = mail_message.event_id AND o.state IN ('pending', 'sending')) \
+               AND NOT EXISTS (SELECT 1 FROM mail_outbox o \
+                               JOIN mail_digest d ON o.kind = 'digest' AND o.ref = CAST(d.digest_id AS TEXT) \
+                               WHERE o.state IN ('pending', 'sending') \
+                                 AND mail_message.seq > d.seq_from AND mail_message.seq <= d.seq_to)",
             "DELETE FROM mail_inbound WHERE state NOT IN ('pending', 'postmaster') AND received_at < $1",
-            "DELETE FROM mail_outbox WHERE state IN ('sent', 'bounced', 'cancelled', 'failed') AND sent_at < $1",
+            "DELETE FROM mail_outbox WHERE state IN ('sent', 'bounced', 'cancelled', 'failed') \
+             AND COALESCE(sent_at, next_at) < $1",
         ] {
             pruned += sqlx::query(sql).bind(before).execute(self.pool()).await?.rows_affected();
         }

@@ -318,3 +318,79 @@ async fn mail_for_postmaster_is_kept_whole_until_an_operator_erases_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn old_mail_data_is_pruned_unless_a_pending_mail_or_digest_still_needs_it() {
+    on_both(|store| async move {
+        seed(&store).await;
+        // Three old messages: one mailed and digested already, one waiting in a digest not yet
+        // sent, one whose mail is still to go (member 1 gets each message, member 2 digests).
+        store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
+        let finish = |kind: &'static str| {
+            let store = store.clone();
+            async move {
+                for item in store.mail_claim_outbox("w", 100, 60_000).await.expect("claim") {
+                    if item.kind == kind {
+                        store.mail_outbox_finish(item.id, "sent", None).await.expect("finish");
+                    } else {
+                        store.mail_outbox_retry(item.id, "not yet", 0).await.expect("release");
+                    }
+                }
+            }
+        };
+        store.mail_store_message(&message("$sent", None), DeliveryMode::Message).await.expect("sent");
+        finish("message").await;
+        store
+            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
+            .await
+            .expect("digest")
+            .expect("new");
+        finish("digest").await;
+        store.mail_store_message(&message("$digest", None), DeliveryMode::Message).await.expect("digest");
+        store
+            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
+            .await
+            .expect("digest")
+            .expect("new");
+        finish("message").await;
+        store.mail_store_message(&message("$pending", None), DeliveryMode::Message).await.expect("pending");
+        let old_inbound = store.mail_inbound_store("r@listes.test", "s@example.org", b"x").await.expect("in");
+        store.mail_inbound_finish(old_inbound, "posted", "ok").await.expect("finish");
+        let waiting = store.mail_inbound_store("r@listes.test", "t@example.org", b"y").await.expect("in");
+
+        // The messages are from 1970; the mail records from now: an hour's retention drops the
+        // message nothing needs any more, and no record.
+        assert_eq!(store.mail_prune(3_600_000).await.expect("prune"), 1);
+        assert!(store.mail_message("$sent").await.expect("read").is_none(), "mailed and digested: dropped");
+        assert!(store.mail_message("$digest").await.expect("read").is_some(), "its digest is still to go");
+        assert!(store.mail_message("$pending").await.expect("read").is_some(), "its mail is still to go");
+        // With a retention of nothing at all, the finished records go too.
+        store.mail_prune(-1).await.expect("prune");
+        assert!(store.mail_message("$digest").await.expect("read").is_some());
+        assert!(store.mail_message("$pending").await.expect("read").is_some());
+        let inbound: Vec<i64> = sqlx::query("SELECT id FROM mail_inbound")
+            .fetch_all(store.pool())
+            .await
+            .expect("inbound")
+            .iter()
+            .map(|r| r.try_get("id").expect("id"))
+            .collect();
+        assert_eq!(inbound, [waiting], "finished inbound mail goes, pending stays");
+        let left: Vec<(String, String, Option<i64>)> =
+            sqlx::query("SELECT kind, state, sent_at FROM mail_outbox WHERE state = 'sent'")
+                .fetch_all(store.pool())
+                .await
+                .expect("outbox")
+                .iter()
+                .map(|r| {
+                    (
+                        r.try_get("kind").expect("k"),
+                        r.try_get("state").expect("s"),
+                        r.try_get("sent_at").expect("t"),
+                    )
+                })
+                .collect();
+        assert!(left.is_empty(), "delivery records of sent mail go: {left:?}");
+    })
+    .await;
+}
