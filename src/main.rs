@@ -3,20 +3,7 @@
 //! Parses the command line, loads the configuration, and hands over to the crates. Errors are
 //! printed as one readable message (what failed and what to do), never as a panic or backtrace.
 
-mod bench;
-mod bench_intake;
-mod bench_listener;
-mod bench_mail;
-mod bench_poll;
-mod commands;
-mod congress;
-mod http;
-mod mail;
-mod provision;
-mod serve;
-mod stats;
-mod supervise;
-mod web;
+use relais::{bench, commands, congress, mail, provision, serve, stats};
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 

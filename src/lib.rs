@@ -1,0 +1,18 @@
+//! Relais as a library: everything the `relais` binary runs — the services (`serve`), the
+//! operator's commands, the web pages, the benchmarks — so that tests and other binaries use the
+//! same code in-process. `src/main.rs` only parses the command line and hands over.
+
+pub mod bench;
+mod bench_intake;
+mod bench_listener;
+mod bench_mail;
+mod bench_poll;
+pub mod commands;
+pub mod congress;
+pub mod http;
+pub mod mail;
+pub mod provision;
+pub mod serve;
+pub mod stats;
+mod supervise;
+pub mod web;
