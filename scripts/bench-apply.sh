@@ -8,15 +8,16 @@ cd "$root"
 members=${1:-2000}
 source scripts/lib.sh
 bash scripts/setup-synapse.sh
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --features bench
 relais="$root/target/release/relais"
+bench="$root/target/release/relais-bench"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
 scale=$(( members * 1000 / 50000 ))
-"$relais" bench membership-file --members "$members" --federations $(( scale > 10 ? scale / 10 : 1 )) \
+"$bench" membership-file --members "$members" --federations $(( scale > 10 ? scale / 10 : 1 )) \
   --sections $(( scale > 1 ? scale : 1 )) --cells $(( scale * 3 > 1 ? scale * 3 : 1 )) > "$work/members.csv"
 concurrency=$(grep -E '^concurrency' relais.example.toml | grep -oE '[0-9]+')
 

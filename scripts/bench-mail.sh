@@ -8,5 +8,5 @@ if ! command -v smtp-sink >/dev/null || ! command -v smtp-source >/dev/null; the
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix
 fi
 PATH="$PATH:/usr/sbin"
-cargo build --release --locked
-target/release/relais bench mail "$@"
+cargo build --release --locked --features bench
+target/release/relais-bench mail "$@"

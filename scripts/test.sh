@@ -25,8 +25,8 @@ export RELAIS_TEST_POSTGRES_URL="${RELAIS_TEST_POSTGRES_URL:-postgres://postgres
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 echo "== tests"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 echo "== demo (check mode)"
 bash scripts/demo.sh --check

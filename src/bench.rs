@@ -1,4 +1,4 @@
-//! `relais bench`: measured figures for docs/benchmarks.md, never timing assertions in tests.
+//! `relais-bench`: measured figures for docs/benchmarks.md, never timing assertions in tests.
 
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 //! Parses the command line, loads the configuration, and hands over to the crates. Errors are
 //! printed as one readable message (what failed and what to do), never as a panic or backtrace.
 
-use relais::{bench, commands, congress, mail, provision, serve, stats};
+use relais::{commands, congress, mail, provision, serve, stats};
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
@@ -35,8 +35,6 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Compare the homeserver with what provisioning recorded and repair manual changes.
     Drift(provision::DriftArgs),
-    /// Benchmarks (figures for docs/benchmarks.md); needs no configuration.
-    Bench(bench::BenchArgs),
     /// Show the audit log: every change provisioning applied (who, what, when, why).
     Audit {
         /// How many entries, newest first.
@@ -159,9 +157,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Bench(args) = cli.command {
-        return bench::run(args).await.map(|()| ExitCode::SUCCESS);
-    }
     let config = relais_core::Config::load(&cli.config)?;
     let done = match cli.command {
         Command::Provision(args) => return provision::run(&config, args).await,
@@ -216,7 +211,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             result
         }
-        Command::Bench(_) => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
