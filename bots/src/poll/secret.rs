@@ -241,7 +241,7 @@ impl Polls {
         let mut weights: HashMap<String, u64> = HashMap::new();
         for (receipt, answers, weight) in ballots {
             weights.insert(receipt.clone(), u64::try_from(weight).unwrap_or(0));
-            let answers: Vec<String> = serde_json::from_str(&answers).unwrap_or_default();
+            let answers = super::service::stored_answers(&poll.poll_id, &answers)?;
             let texts =
                 answers.iter().filter_map(|a| ids.iter().find(|(id, _)| id == a).map(|(_, t)| t.clone()));
             receipts.push(ReceiptLine { receipt: receipt.clone(), answers: texts.collect() });

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
-    Config, Store,
+    Config, Store, StoreError,
     store::polls::PollRecord,
     time::{format_paris, now_ms},
 };
@@ -53,6 +53,14 @@ pub(super) fn opened_record(
 }
 
 /// A stored poll's specification (written by [`Polls::open`]).
+/// The answers of one stored response or ballot. One that cannot be read fails the count: it is
+/// never counted as a blank vote.
+pub(super) fn stored_answers(poll_id: &str, json: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(json).map_err(|_| {
+        StoreError::Corrupt(format!("an answer of poll {poll_id} cannot be read: the count stops"))
+    })
+}
+
 pub fn spec_of(poll: &PollRecord) -> Option<PollSpec> {
     serde_json::from_str(&poll.spec).ok()
 }
@@ -131,12 +139,10 @@ impl Polls {
             .poll_responses(&poll.poll_id)
             .await?
             .into_iter()
-            .map(|(voter, answers, ts)| Response {
-                voter,
-                answers: serde_json::from_str(&answers).unwrap_or_default(),
-                ts,
+            .map(|(voter, answers, ts)| {
+                Ok(Response { voter, answers: stored_answers(&poll.poll_id, &answers)?, ts })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         let answers = events::answer_ids(&spec);
         let weights = self.weights_of(poll, &spec).await?;
         let ballot = Ballot {
@@ -232,5 +238,20 @@ impl Polls {
             self.store.poll_mark_reminded(&poll.poll_id).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_answers;
+
+    #[test]
+    fn an_unreadable_answer_stops_the_count_instead_of_counting_blank() {
+        assert_eq!(stored_answers("$p", r#"["r0","r2"]"#).expect("readable"), ["r0", "r2"]);
+        assert_eq!(stored_answers("$p", "[]").expect("a blank vote is stored as such"), Vec::<String>::new());
+        for broken in ["", "{", "\"r0\"", "[1]", "null"] {
+            let error = stored_answers("$p", broken).expect_err(broken);
+            assert!(error.to_string().contains("cannot be read"), "{error}");
+        }
     }
 }
