@@ -5,16 +5,17 @@
 //! background every third of it). A holder that was killed stops renewing: once its lease has
 //! expired, the next caller takes over. A holder whose renewal is refused (someone took over) or
 //! keeps failing learns it through [`Lease::is_lost`] and must stop before its next step.
-//! Expiry is judged on each process's clock, like the event queue's leases: nodes keep their
-//! clocks synchronised (NTP), and a lease's time to live is large against their skew.
+//! Expiry is judged on the database's clock, never a node's: a node whose clock runs ahead
+//! cannot take over a live holder. A holder counts its lease as valid for two thirds of its time
+//! to live from the moment it last asked for it (its own monotonic clock), so it stops before
+//! anyone else can take it over, even when a renewal hangs.
 
 use std::time::Duration;
 
 use sqlx::Row;
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+use super::{Backend, Store, StoreError};
 
 /// The longest wait between two attempts of [`Lease::acquire`].
 const MAX_POLL: Duration = Duration::from_secs(5);
@@ -25,34 +26,56 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The database's clock in ms since the epoch, as SQL for each backend.
+macro_rules! sqlite_now {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)"
+    };
+}
+macro_rules! postgres_now {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
+/// `$sql` with `NOW` (a literal placeholder split out by the caller) as each backend's clock.
+macro_rules! on_db_clock {
+    ($backend:expr, $before:literal, $after:literal) => {
+        match $backend {
+            Backend::Sqlite => concat!($before, sqlite_now!(), $after),
+            Backend::Postgres => concat!($before, postgres_now!(), $after),
+        }
+    };
+    ($backend:expr, $before:literal, $middle:literal, $after:literal) => {
+        match $backend {
+            Backend::Sqlite => concat!($before, sqlite_now!(), $middle, sqlite_now!(), $after),
+            Backend::Postgres => concat!($before, postgres_now!(), $middle, postgres_now!(), $after),
+        }
+    };
+}
+
 impl Store {
     /// Takes the lease `name` for `holder` until `ttl_ms` from now, in one statement: only if
     /// nobody holds it, its holder's time has passed, or `holder` already holds it.
     pub async fn lease_try_acquire(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE leases.expires_at < $4 OR leases.holder = excluded.holder \
-             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now.saturating_add(ttl_ms))
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
+        let sql = on_db_clock!(
+            self.backend(),
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ",
+            " + $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.expires_at < ",
+            " OR leases.holder = excluded.holder RETURNING holder"
+        );
+        let row = sqlx::query(sql).bind(name).bind(holder).bind(ttl_ms).fetch_optional(self.pool()).await?;
         Ok(row.is_some())
     }
 
     /// Extends `holder`'s lease to `ttl_ms` from now; `false`: it is someone else's now.
     pub async fn lease_renew(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3")
-            .bind(now_ms().saturating_add(ttl_ms))
-            .bind(name)
-            .bind(holder)
-            .execute(self.pool())
-            .await?;
+        let sql = on_db_clock!(
+            self.backend(),
+            "UPDATE leases SET expires_at = ",
+            " + $1 WHERE name = $2 AND holder = $3"
+        );
+        let done = sqlx::query(sql).bind(ttl_ms).bind(name).bind(holder).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -68,28 +91,57 @@ impl Store {
 
     /// Who holds the lease `name` and until when (ms), if it is held and not expired.
     pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = $1 AND expires_at >= $2")
-            .bind(name)
-            .bind(now_ms())
-            .fetch_optional(self.pool())
-            .await?;
+        let sql = on_db_clock!(
+            self.backend(),
+            "SELECT holder, expires_at FROM leases WHERE name = $1 AND expires_at >= ",
+            ""
+        );
+        let row = sqlx::query(sql).bind(name).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("holder")?, r.try_get("expires_at")?))).transpose()?)
     }
 }
 
+/// What a holder knows of its lease: refused (someone else holds it), or valid until when.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    lost: bool,
+    valid_until: Instant,
+}
+
+impl Standing {
+    fn is_lost(&self) -> bool {
+        self.lost || Instant::now() >= self.valid_until
+    }
+}
+
+/// How long a lease asked for at `asked` is certainly ours: two thirds of its time to live (the
+/// last third is the margin for the database round trip and the others' polling).
+fn valid_from(asked: Instant, ttl: Duration) -> Instant {
+    asked + ttl * 2 / 3
+}
+
 /// Whether a lease was lost; cheap to clone into the tasks doing the leased work.
 #[derive(Debug, Clone)]
-pub struct LeaseWatch(watch::Receiver<bool>);
+pub struct LeaseWatch(watch::Receiver<Standing>);
 
 impl LeaseWatch {
     /// The lease is no longer certainly ours: stop before the next step.
     pub fn is_lost(&self) -> bool {
-        *self.0.borrow()
+        self.0.borrow().is_lost()
     }
 
-    /// Returns once the lease is lost (or released).
+    /// Returns once the lease is lost (refused, or not renewed in time).
     pub async fn lost(&mut self) {
-        let _ = self.0.wait_for(|lost| *lost).await;
+        loop {
+            let standing = *self.0.borrow_and_update();
+            if standing.is_lost() {
+                return;
+            }
+            tokio::select! {
+                changed = self.0.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(standing.valid_until) => {}
+            }
+        }
     }
 }
 
@@ -100,7 +152,7 @@ pub struct Lease {
     store: Store,
     name: String,
     holder: String,
-    lost: watch::Receiver<bool>,
+    standing: watch::Receiver<Standing>,
     renewer: JoinHandle<()>,
     released: bool,
 }
@@ -160,16 +212,17 @@ impl Lease {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Self>, StoreError> {
+        let asked = Instant::now();
         if !store.lease_try_acquire(name, holder, millis(ttl)).await? {
             return Ok(None);
         }
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(Standing { lost: false, valid_until: valid_from(asked, ttl) });
         let renewer = tokio::spawn(renew(store.clone(), name.to_owned(), holder.to_owned(), ttl, tx));
         Ok(Some(Self {
             store: store.clone(),
             name: name.to_owned(),
             holder: holder.to_owned(),
-            lost: rx,
+            standing: rx,
             renewer,
             released: false,
         }))
@@ -177,12 +230,12 @@ impl Lease {
 
     /// The lease is no longer certainly ours: stop before the next step.
     pub fn is_lost(&self) -> bool {
-        *self.lost.borrow()
+        self.standing.borrow().is_lost()
     }
 
     /// A watch on the loss of this lease, for the tasks doing the work.
     pub fn watch(&self) -> LeaseWatch {
-        LeaseWatch(self.lost.clone())
+        LeaseWatch(self.standing.clone())
     }
 
     /// This holder's identity as stored (its label, process id and a random part).
@@ -220,31 +273,32 @@ impl Drop for Lease {
 
 /// A holder id: the label, this process and a random part, so two holders never share one.
 fn holder_id(label: &str) -> String {
-    format!("{label} (pid {}, {:08x})", std::process::id(), rand::random::<u32>())
+    format!("{label} (pid {}, {:016x})", std::process::id(), rand::random::<u64>())
 }
 
 /// Renews the lease every third of `ttl`. Flags it lost when the renewal is refused (someone
-/// else holds it) or has not succeeded for two thirds of `ttl` (others may take it soon).
-async fn renew(store: Store, name: String, holder: String, ttl: Duration, lost: watch::Sender<bool>) {
+/// else holds it); each success moves its validity on, and a renewal that fails or hangs lets
+/// the validity run out (a renewal never waits past it).
+async fn renew(store: Store, name: String, holder: String, ttl: Duration, standing: watch::Sender<Standing>) {
     let period = (ttl / 3).max(Duration::from_millis(10));
-    let mut renewed = Instant::now();
     loop {
         tokio::time::sleep(period).await;
-        let sent = Instant::now();
-        match tokio::time::timeout(period, store.lease_renew(&name, &holder, millis(ttl))).await {
-            Ok(Ok(true)) => renewed = sent,
+        let asked = Instant::now();
+        let valid_until = standing.borrow().valid_until;
+        let Some(left) = valid_until.checked_duration_since(asked).filter(|left| !left.is_zero()) else {
+            tracing::warn!(lease = %name, "lease lost: it could not be renewed in time");
+            standing.send_modify(|s| s.lost = true);
+            return;
+        };
+        match tokio::time::timeout(left, store.lease_renew(&name, &holder, millis(ttl))).await {
+            Ok(Ok(true)) => standing.send_modify(|s| s.valid_until = valid_from(asked, ttl)),
             Ok(Ok(false)) => {
                 tracing::warn!(lease = %name, "lease lost: another holder took it over");
-                lost.send_replace(true);
+                standing.send_modify(|s| s.lost = true);
                 return;
             }
             Ok(Err(error)) => tracing::warn!(lease = %name, %error, "cannot renew a lease; trying again"),
             Err(_) => tracing::warn!(lease = %name, "renewing a lease timed out; trying again"),
-        }
-        if renewed.elapsed() >= period * 2 {
-            tracing::warn!(lease = %name, "lease lost: it could not be renewed in time");
-            lost.send_replace(true);
-            return;
         }
     }
 }

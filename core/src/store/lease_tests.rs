@@ -130,3 +130,20 @@ async fn waiters_wait_for_the_holder_and_a_dropped_lease_is_given_up() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_holder_whose_renewals_fail_counts_its_lease_lost_before_anyone_can_take_it() {
+    on_both(|store| async move {
+        let ttl = Duration::from_secs(3);
+        let lease = Lease::try_acquire(&store, "p", "cut off", ttl).await.expect("acquire").expect("free");
+        // The database stops taking its renewals (the table is out of reach).
+        sqlx::query("ALTER TABLE leases RENAME TO leases_away").execute(store.pool()).await.expect("hide");
+        lost_within(lease.watch(), Duration::from_secs(10)).await;
+        assert!(lease.is_lost());
+        sqlx::query("ALTER TABLE leases_away RENAME TO leases").execute(store.pool()).await.expect("restore");
+        // The holder stopped with a third of the time to live left: nobody could take over yet.
+        assert!(!store.lease_try_acquire("p", "next", MINUTE).await.expect("next"), "not expired yet");
+        drop(lease);
+    })
+    .await;
+}
