@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use relais_appservice::{ClientError, MatrixClient, Metrics};
-use relais_core::{Config, Store};
+use relais_core::{Config, Store, store::lease::Lease};
 
 #[derive(Debug, Subcommand)]
 pub enum QueueAction {
@@ -130,7 +130,16 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
             println!("{}", serde_json::to_string_pretty(&export)?);
         }
         MemberAction::Forget { member_id } => {
-            let removed = store.member_forget(&member_id, &actor).await?;
+            // Never beside a provisioning run: it could write the member back from the jobs it
+            // already read.
+            let ttl = Duration::from_secs(u64::from(config.provisioning.lease_seconds));
+            let waiting = |holder: &str| eprintln!("Waiting for a provisioning run to finish ({holder})…");
+            let lease = Lease::acquire(&store, relais_provisioning::apply::LEASE, &actor, ttl, None, waiting)
+                .await?
+                .context("the provisioning lease could not be taken")?;
+            let removed = store.member_forget(&member_id, &actor).await;
+            lease.release().await?;
+            let removed = removed?;
             if removed == 0 {
                 println!("Relais stores nothing about member {member_id}.");
             } else {
