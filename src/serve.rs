@@ -18,6 +18,9 @@ use relais_provisioning::apply::Applier;
 
 use crate::{commands::open_store, http::HttpLimits, provision::release, supervise::Supervisor, web};
 
+/// How soon a drift round postponed by another provisioning run is tried again.
+const DRIFT_BUSY_RETRY: Duration = Duration::from_secs(300);
+
 /// How long the bots' clock may go without a pass (closing a large poll takes a while).
 const CLOCK_MAX_SILENCE: Duration = Duration::from_secs(600);
 
@@ -267,24 +270,29 @@ async fn bot_clock(
 /// Repairs drift every `every`, skipping a round when another provisioning run holds the lease
 /// or another worker did it recently.
 async fn drift_job(applier: Applier, every: Duration, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    // A round the lease kept from running is tried again soon, not a whole interval later.
+    let busy_retry = every.min(DRIFT_BUSY_RETRY);
+    let mut wait = every;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return Ok(()),
         }
+        wait = busy_retry;
         let lease = match applier.try_lock().await {
             Ok(Some(lease)) => lease,
             Ok(None) => {
-                tracing::info!("drift check skipped: another provisioning run is in progress");
+                tracing::info!("drift check postponed: another provisioning run is in progress");
                 continue;
             }
             Err(error) => {
-                tracing::warn!(%error, "drift check skipped: cannot take the provisioning lease");
+                tracing::warn!(%error, "drift check postponed: cannot take the provisioning lease");
                 continue;
             }
         };
         drift_round(&applier, every, &lease).await;
         release(lease).await;
+        wait = every;
     }
 }
 
