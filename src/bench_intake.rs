@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use relais_appservice::queue::IntakeQueue;
 use relais_appservice::{AppState, Metrics};
 use relais_core::{Config, Store};
 

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::Subcommand;
 
+use relais_appservice::queue::IntakeQueue;
 use relais_appservice::{ClientError, MatrixClient, Metrics};
 use relais_core::{Config, Store, store::lease::Lease};
 

@@ -22,7 +22,9 @@ use ruma::api::{
 };
 use tokio::sync::Notify;
 
-use relais_core::{Config, Store, store::TxnOutcome};
+use relais_core::{Config, Store};
+
+use crate::queue::{IntakeQueue, TxnOutcome};
 
 use crate::{
     ApiError, Metrics, auth,

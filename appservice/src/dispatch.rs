@@ -10,7 +10,9 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::sync::{Notify, watch};
 
-use relais_core::{Store, config::DispatchConfig, store::QueuedEvent, time::now_ms};
+use relais_core::{Store, config::DispatchConfig, time::now_ms};
+
+use crate::queue::{IntakeQueue, QueuedEvent};
 
 use crate::Metrics;
 

@@ -4,7 +4,7 @@ use ruma::{api::appservice::event::push_events, serde::Raw};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use relais_core::store::{DEVICE_ROW_TYPE, IncomingEvent};
+use crate::queue::{DEVICE_ROW_TYPE, IncomingEvent};
 
 /// The fields every timeline event has; the rest of the JSON is kept as received.
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! The application service: what Synapse calls, and how Relais calls Synapse back.
 //!
 //! Owns the Application Service API endpoints (typed with ruma and routed from ruma's metadata),
-//! the durable intake of transactions, the dispatcher that hands stored events to the features
+//! the durable intake of transactions and the event queue it owns ([`queue`]), the dispatcher that hands stored events to the features
 //! (bots, mail bridge, provisioning drift) through [`EventHandler`], the client-server
 //! [`MatrixClient`] that acts as the appservice's users, `/health` and `/metrics`.
 //! It knows no feature: features implement [`EventHandler`] and are registered by the binary.
@@ -15,6 +15,7 @@ mod extract;
 pub mod health;
 mod intake;
 pub mod metrics;
+pub mod queue;
 pub mod registration;
 
 pub use api::{AppState, router};

@@ -5,7 +5,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use relais_core::store::QueueStats;
+use crate::queue::QueueStats;
 
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]

@@ -15,8 +15,9 @@ use ruma::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use relais_appservice::queue::{DEVICE_ROW_TYPE, QueuedEvent};
 use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
-use relais_core::{Config, Store, store::QueuedEvent};
+use relais_core::{Config, Store};
 
 use crate::{
     broadcast::Broadcasts,
@@ -77,7 +78,7 @@ impl BotHandler {
     }
 
     async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
-        if event.event_type == relais_core::store::DEVICE_ROW_TYPE {
+        if event.event_type == DEVICE_ROW_TYPE {
             return Ok(());
         }
         let env: Envelope = serde_json::from_str(&event.body)

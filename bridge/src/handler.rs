@@ -10,12 +10,13 @@ use std::sync::{
 use ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 
+use relais_appservice::queue::QueuedEvent;
 use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
 use relais_core::{
     Config, Store,
     config::DeliveryMode,
     store::{
-        QueuedEvent, StoreError,
+        StoreError,
         mail::{MailEdit, MailMessage},
     },
     time::now_ms,
@@ -53,7 +54,7 @@ impl BridgeHandler {
     async fn on_event(&self, queued: &QueuedEvent) -> Result<(), HandlerError> {
         let Ok(raw) = serde_json::from_str::<Value>(&queued.body) else { return Ok(()) };
         let Some(parsed) = event::parse(&raw) else { return Ok(()) };
-        if relais_core::store::is_decrypted_row(&queued.event_id) {
+        if relais_appservice::queue::is_decrypted_row(&queued.event_id) {
             // An end-to-end-encrypted room's content stays encrypted: never mirrored to mail.
             return match parsed {
                 Parsed::Command { room_id, event_id, .. } => {

@@ -14,11 +14,9 @@ use matrix_sdk_crypto::{
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use relais_appservice::queue::{DEVICE_ROW_TYPE, IntakeQueue, QueuedEvent};
 use relais_appservice::{EventHandler, HandlerError, dispatch::BoxFuture};
-use relais_core::{
-    Store,
-    store::{DEVICE_ROW_TYPE, QueuedEvent},
-};
+use relais_core::Store;
 
 use crate::{BotDevice, journal, outgoing::machine_error};
 
@@ -104,7 +102,7 @@ impl DeviceHandler {
             .record_transaction(&journal::batch_id(&rows), &rows)
             .await
             .map_err(|e| HandlerError::Transient(e.to_string()))?;
-        if matches!(outcome, relais_core::store::TxnOutcome::Stored { new_events } if new_events > 0) {
+        if matches!(outcome, relais_appservice::queue::TxnOutcome::Stored { new_events } if new_events > 0) {
             self.wakeup.notify_waiters();
         }
         Ok(())

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use relais_core::store::{DECRYPTED_PREFIX, IncomingEvent};
+use relais_appservice::queue::{DECRYPTED_PREFIX, IncomingEvent};
 
 /// Margin for clocks: an event stamped this much before the device's login is still taken.
 const CLOCK_SKEW_MS: i64 = 60_000;
@@ -65,7 +65,7 @@ mod tests {
         });
         let row = decrypted_row("!r:pcf.test", &event, "@relais:pcf.test", 0).expect("row");
         assert_eq!(row.event_id, "$decrypted.abc");
-        assert!(relais_core::store::is_decrypted_row(&row.event_id));
+        assert!(relais_appservice::queue::is_decrypted_row(&row.event_id));
         assert_eq!((row.room_id.as_str(), row.event_type.as_str()), ("!r:pcf.test", "m.room.message"));
         let body: Value = serde_json::from_str(&row.body).expect("json");
         assert_eq!(body["event_id"], "$abc");

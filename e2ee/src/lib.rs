@@ -22,7 +22,7 @@
 //!
 //! One node runs the device (its store is local state); the others must not set `e2ee_dir`.
 //!
-//! [`DECRYPTED_PREFIX`]: relais_core::store::DECRYPTED_PREFIX
+//! [`DECRYPTED_PREFIX`]: relais_appservice::queue::DECRYPTED_PREFIX
 //! [`RoomEncryption`]: relais_appservice::client::RoomEncryption
 
 mod handler;

@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use super::{
     Store,
     lease::{Lease, LeaseWatch},
-    tests::on_both,
+    testing::on_both,
 };
 
 const MINUTE: i64 = 60_000;

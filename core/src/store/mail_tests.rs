@@ -5,7 +5,7 @@ use super::{
     Store,
     mail::{MailEdit, MailList, MailMessage},
     provisioning::{AuditEntry, Effect, RoomRecord},
-    tests::on_both,
+    testing::on_both,
 };
 use sqlx::Row;
 

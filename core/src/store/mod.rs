@@ -11,7 +11,6 @@ pub mod onboarding;
 pub mod polls;
 pub mod proposals;
 pub mod provisioning;
-mod queue;
 pub mod secret;
 pub mod stats;
 pub mod web;
@@ -22,10 +21,6 @@ use sqlx::{
     AnyPool, Executor,
     any::AnyPoolOptions,
     migrate::{MigrateError, Migrator},
-};
-
-pub use queue::{
-    DECRYPTED_PREFIX, DEVICE_ROW_TYPE, IncomingEvent, QueueStats, QueuedEvent, TxnOutcome, is_decrypted_row,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -114,8 +109,8 @@ impl Store {
     }
 
     /// Applies the migrations up to `version` only: tests of a migration on older data.
-    #[cfg(test)]
-    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -140,7 +135,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    /// The connection pool, for the features' own store modules (each feature owns the SQL of
+    /// its tables; core keeps the pool, the transactions and the migrations).
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }
@@ -153,5 +150,7 @@ mod mail_tests;
 mod secret_tests;
 #[cfg(test)]
 mod stats_tests;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;

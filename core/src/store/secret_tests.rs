@@ -9,7 +9,7 @@ use super::{
     Backend, Store,
     polls::PollRecord,
     secret::Cast,
-    tests::{on_both, on_both_at},
+    testing::{on_both, on_both_at},
 };
 
 const POLL: &str = "$secret";

@@ -5,7 +5,7 @@ use super::{
     broadcasts::NewBroadcast,
     proposals::NewProposal,
     provisioning::{AuditEntry, Effect, RoomRecord},
-    tests::on_both,
+    testing::on_both,
 };
 
 const ANNOUNCEMENTS: &str = "!annonces:pcf.test";

@@ -1,4 +1,6 @@
-//! The intake journal and event queue behind the appservice.
+//! The intake journal and event queue behind the appservice: this crate owns their tables
+//! (`appservice_txn`, `event_queue`, `event_handler_done`) and their SQL; the features read the
+//! events it hands them.
 //!
 //! A transaction from the homeserver is recorded with all its events in one database
 //! transaction; only then is it acknowledged. Workers lease events, run the handlers, and record
@@ -6,8 +8,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+use relais_core::{Store, StoreError, time::now_ms};
 
 /// How the journal row of an event the bot's encrypted device decrypted starts: the appservice
 /// journals the same event, still encrypted, under its own id.
@@ -93,21 +94,30 @@ fn txn_digest(events: &[IncomingEvent]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Store {
+/// The intake queue, on the shared store: `use relais_appservice::queue::IntakeQueue` and call
+/// these on a [`Store`].
+#[allow(
+    async_fn_in_trait,
+    reason = "implemented for Store alone: callers hold the concrete type, whose futures are Send"
+)]
+pub trait IntakeQueue {
+    /// The store the queue's tables live in.
+    fn store(&self) -> &Store;
+
     /// Journals transaction `txn_id` and its events atomically.
     ///
     /// A transaction id seen before with the same events is a retry: nothing is written. Seen
     /// with other events, it is a homeserver that started counting again (its appservice state
     /// was reset or restored): the events are journaled, not dropped. An event id already queued
     /// (the homeserver resent it in another transaction) is skipped.
-    pub async fn record_transaction(
+    async fn record_transaction(
         &self,
         txn_id: &str,
         events: &[IncomingEvent],
     ) -> Result<TxnOutcome, StoreError> {
         let now = now_ms();
         let digest = txn_digest(events);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.store().pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO appservice_txn (txn_id, received_at, event_count, digest) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (txn_id) DO NOTHING",
@@ -164,7 +174,7 @@ impl Store {
     ///
     /// An event whose lease expired (its worker died) becomes ready again. The lease condition is
     /// repeated in the outer `WHERE` so two workers racing on PostgreSQL never both win a row.
-    pub async fn claim_events(
+    async fn claim_events(
         &self,
         owner: &str,
         lease_ms: i64,
@@ -185,7 +195,7 @@ impl Store {
             .bind(now + lease_ms)
             .bind(now)
             .bind(limit)
-            .fetch_all(self.pool())
+            .fetch_all(self.store().pool())
             .await?;
         let mut events = rows.iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
         events.sort_by_key(|e| e.seq);
@@ -193,16 +203,16 @@ impl Store {
     }
 
     /// The handlers that already completed `event_id`.
-    pub async fn handlers_done(&self, event_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn handlers_done(&self, event_id: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT handler FROM event_handled WHERE event_id = $1")
             .bind(event_id)
-            .fetch_all(self.pool())
+            .fetch_all(self.store().pool())
             .await?;
         Ok(rows.iter().map(|r| r.try_get("handler")).collect::<Result<_, _>>()?)
     }
 
     /// Records that `handler` applied its effects for `event_id`.
-    pub async fn mark_handler_done(&self, event_id: &str, handler: &str) -> Result<(), StoreError> {
+    async fn mark_handler_done(&self, event_id: &str, handler: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO event_handled (event_id, handler, handled_at) VALUES ($1, $2, $3) \
              ON CONFLICT (event_id, handler) DO NOTHING",
@@ -210,14 +220,14 @@ impl Store {
         .bind(event_id)
         .bind(handler)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.store().pool())
         .await?;
         Ok(())
     }
 
     /// Marks a leased event handled and drops its body (data minimisation: the id stays for
     /// de-duplication until pruned).
-    pub async fn complete_event(&self, seq: i64, owner: &str) -> Result<bool, StoreError> {
+    async fn complete_event(&self, seq: i64, owner: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE event_queue SET state = 'done', body = '', lease_owner = NULL, lease_until = 0, \
              last_error = NULL, finished_at = $1 WHERE seq = $2 AND lease_owner = $3",
@@ -225,14 +235,14 @@ impl Store {
         .bind(now_ms())
         .bind(seq)
         .bind(owner)
-        .execute(self.pool())
+        .execute(self.store().pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Records a failed attempt: retried after `retry_in_ms`, or parked as failed once
     /// `max_attempts` is reached. `error` must not contain personal data.
-    pub async fn fail_event(
+    async fn fail_event(
         &self,
         seq: i64,
         owner: &str,
@@ -254,48 +264,48 @@ impl Store {
         .bind(now)
         .bind(seq)
         .bind(owner)
-        .execute(self.pool())
+        .execute(self.store().pool())
         .await?;
         Ok(())
     }
 
     /// Pushes back the expiry of every lease `owner` holds (a long batch is still alive).
-    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
+    async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE event_queue SET lease_until = $1 WHERE lease_owner = $2 AND state = 'pending'")
             .bind(now_ms() + lease_ms)
             .bind(owner)
-            .execute(self.pool())
+            .execute(self.store().pool())
             .await?;
         Ok(())
     }
 
     /// Gives up a lease without counting an attempt (graceful shutdown mid-batch).
-    pub async fn release_event(&self, seq: i64, owner: &str) -> Result<(), StoreError> {
+    async fn release_event(&self, seq: i64, owner: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE event_queue SET lease_owner = NULL, lease_until = 0 WHERE seq = $1 AND lease_owner = $2",
         )
         .bind(seq)
         .bind(owner)
-        .execute(self.pool())
+        .execute(self.store().pool())
         .await?;
         Ok(())
     }
 
     /// Puts every failed event back in the queue; returns how many.
-    pub async fn retry_failed(&self) -> Result<u64, StoreError> {
+    async fn retry_failed(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE event_queue SET state = 'pending', attempts = 0, not_before = 0, finished_at = NULL \
              WHERE state = 'failed'",
         )
-        .execute(self.pool())
+        .execute(self.store().pool())
         .await?;
         Ok(done.rows_affected())
     }
 
     /// Counts events by state.
-    pub async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM event_queue GROUP BY state")
-            .fetch_all(self.pool())
+            .fetch_all(self.store().pool())
             .await?;
         let mut stats = QueueStats::default();
         for row in rows {
@@ -312,13 +322,13 @@ impl Store {
     }
 
     /// Failed events with their last error, oldest first.
-    pub async fn failed_events(&self, limit: i64) -> Result<Vec<(QueuedEvent, String)>, StoreError> {
+    async fn failed_events(&self, limit: i64) -> Result<Vec<(QueuedEvent, String)>, StoreError> {
         let sql = concat!(
             "SELECT ",
             event_columns!(),
             ", last_error FROM event_queue WHERE state = 'failed' ORDER BY seq LIMIT $1"
         );
-        let rows = sqlx::query(sql).bind(limit).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sql).bind(limit).fetch_all(self.store().pool()).await?;
         rows.iter()
             .map(|row| {
                 let error: Option<String> = row.try_get("last_error")?;
@@ -329,8 +339,8 @@ impl Store {
     }
 
     /// Forgets handled events and transaction ids older than `before_ms`; returns rows removed.
-    pub async fn prune_intake(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+    async fn prune_intake(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.store().pool().begin().await?;
         let handled = sqlx::query(
             "DELETE FROM event_handled WHERE event_id IN \
              (SELECT event_id FROM event_queue WHERE state = 'done' AND finished_at < $1)",
@@ -350,3 +360,12 @@ impl Store {
         Ok(handled.rows_affected() + events.rows_affected() + txns.rows_affected())
     }
 }
+
+impl IntakeQueue for Store {
+    fn store(&self) -> &Store {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests;
