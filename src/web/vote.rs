@@ -14,7 +14,7 @@ use axum::{
 };
 
 use relais_bots::poll::{
-    secret::{BallotView, CastOutcome},
+    secret_ballot::{BallotView, CastOutcome},
     service::Polls,
 };
 use relais_core::time::{format_paris, now_ms};

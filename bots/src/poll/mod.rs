@@ -5,7 +5,7 @@ pub mod congress;
 pub mod events;
 pub mod mandates;
 pub mod minutes;
-pub mod secret;
+pub mod secret_ballot;
 pub mod service;
 pub mod spec;
 pub mod tally;

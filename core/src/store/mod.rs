@@ -11,7 +11,7 @@ pub mod onboarding;
 pub mod polls;
 pub mod proposals;
 pub mod provisioning;
-pub mod secret;
+pub mod secret_ballot;
 pub mod stats;
 pub mod web;
 
@@ -147,7 +147,7 @@ mod lease_tests;
 #[cfg(test)]
 mod mail_tests;
 #[cfg(test)]
-mod secret_tests;
+mod secret_ballot_tests;
 #[cfg(test)]
 mod stats_tests;
 #[cfg(any(test, feature = "test-support"))]

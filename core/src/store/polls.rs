@@ -173,7 +173,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        super::secret::flush_box(&mut tx, poll_id).await?;
+        super::secret_ballot::flush_box(&mut tx, poll_id).await?;
         sqlx::query("DELETE FROM secret_nonce WHERE poll_id = $1").bind(poll_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)

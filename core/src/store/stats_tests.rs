@@ -144,7 +144,7 @@ async fn reach_reactions_clicks_and_notes_are_counted_without_names() {
 
 #[tokio::test]
 async fn secret_ballots_are_cast_once_apart_from_the_voter_and_never_after_closing() {
-    use super::{polls::PollRecord, secret::Cast};
+    use super::{polls::PollRecord, secret_ballot::Cast};
     on_both(|store| async move {
         let poll = PollRecord {
             poll_id: "$vote".into(),

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{
     Backend, Store,
     polls::PollRecord,
-    secret::Cast,
+    secret_ballot::Cast,
     testing::{on_both, on_both_at},
 };
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use relais_appservice::ClientError;
 use relais_core::{
     ballot,
-    store::{polls::PollRecord, secret::Cast},
+    store::{polls::PollRecord, secret_ballot::Cast},
     time::{format_paris, now_ms},
 };
 
