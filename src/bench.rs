@@ -170,7 +170,9 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
-    let run_id = store.prov_start_run("bench", "synthetic", "{}", "[]", &journal).await?;
+    let fence = relais_core::store::testing::fence(store, relais_core::store::provisioning::LEASE).await;
+    let run = relais_core::store::provisioning::NewRun::new("bench", "synthetic");
+    let run_id = store.prov_start_run(&fence, &run, &journal).await?;
     for a in actions {
         if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {
             store.issue_invitation(member_id, &format!("bench-{member_id}"), i64::MAX).await?;
@@ -193,7 +195,7 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
                 (run_id, seq, Some(effect_of(a, &room_id)), audit)
             })
             .collect();
-        store.prov_complete(&done).await?;
+        store.prov_complete(&fence, &done).await?;
     }
     Ok(())
 }

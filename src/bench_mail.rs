@@ -25,7 +25,7 @@ use relais_core::{
     config::DeliveryMode,
     store::{
         mail::{MailList, MailMessage},
-        provisioning::{AuditEntry, Effect, RoomRecord},
+        provisioning::{Effect, RoomRecord},
     },
     time::now_ms,
 };
@@ -94,14 +94,6 @@ fn unsafe_is_root() -> bool {
 }
 
 async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
-    let run_id = store.prov_start_run("bench", "synthetic", "{}", "[]", &[]).await?;
-    let audit = || AuditEntry {
-        at: now_ms(),
-        actor: "bench".into(),
-        action: "seed".into(),
-        target: String::new(),
-        detail: String::new(),
-    };
     let room = Effect::Room(RoomRecord {
         key: "bench.s.lille".into(),
         kind: "section".into(),
@@ -110,7 +102,7 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
         room_id: ROOM.into(),
         moderators: "[]".into(),
     });
-    store.prov_complete(&[(run_id, 0, Some(room), audit())]).await?;
+    store.prov_seed(&[room]).await?;
     for chunk in (0..subscribers).collect::<Vec<_>>().chunks(1000) {
         let mut done = Vec::new();
         for &i in chunk {
@@ -120,10 +112,10 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
             let member =
                 Effect::Member { member_id: member_id.clone(), record, active: true, matrix_id: None, email };
             let subscribe = Effect::Subscribe { room_key: "bench.s.lille".into(), member_id };
-            done.push((run_id, 0, Some(member), audit()));
-            done.push((run_id, 0, Some(subscribe), audit()));
+            done.push(member);
+            done.push(subscribe);
         }
-        store.prov_complete(&done).await?;
+        store.prov_seed(&done).await?;
     }
     store
         .mail_list_upsert(&MailList {

@@ -138,7 +138,7 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
             let lease = Lease::acquire(&store, relais_provisioning::apply::LEASE, &actor, ttl, None, waiting)
                 .await?
                 .context("the provisioning lease could not be taken")?;
-            let removed = store.member_forget(&member_id, &actor).await;
+            let removed = store.member_forget(lease.fence(), &member_id, &actor).await;
             lease.release().await?;
             let removed = removed?;
             if removed == 0 {

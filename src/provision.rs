@@ -14,6 +14,7 @@ use std::{
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use relais_appservice::{MatrixClient, Metrics};
 use relais_core::{Config, Store, store::lease::Lease};
@@ -57,8 +58,12 @@ const BUSY: u8 = 4;
 const INTERRUPTED: u8 = 130;
 
 /// Takes the provisioning lease, waiting for the run that holds it at most `wait` seconds, or
-/// until Ctrl-C. `Err(status)`: gave up, nothing done, the reason printed.
-async fn lock(applier: &Applier, wait: Option<u64>) -> anyhow::Result<Result<Lease, ExitCode>> {
+/// until `interrupted` (Ctrl-C). `Err(status)`: gave up, nothing done, the reason printed.
+async fn lock(
+    applier: &Applier,
+    wait: Option<u64>,
+    interrupted: &mut Signal,
+) -> anyhow::Result<Result<Lease, ExitCode>> {
     let waiting = |holder: &str| {
         let limit = wait.map(|s| format!(" at most {s} s")).unwrap_or_default();
         eprintln!(
@@ -79,7 +84,7 @@ async fn lock(applier: &Applier, wait: Option<u64>) -> anyhow::Result<Result<Lea
                 }
             }
         }
-        Ok(()) = tokio::signal::ctrl_c() => {
+        Some(()) = interrupted.recv() => {
             eprintln!("Interrupted while waiting for another provisioning run: nothing was done.");
             Ok(Err(ExitCode::from(INTERRUPTED)))
         }
@@ -94,13 +99,16 @@ async fn leased<T>(
     wait: Option<u64>,
     work: impl AsyncFnOnce(&Lease) -> T,
 ) -> anyhow::Result<Result<T, ExitCode>> {
-    let lease = match lock(applier, wait).await? {
+    // One listener, registered at once, for both waits: a Ctrl-C between taking the lease and
+    // starting the work is not lost.
+    let mut interrupted = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let lease = match lock(applier, wait, &mut interrupted).await? {
         Ok(lease) => lease,
         Err(status) => return Ok(Err(status)),
     };
     let outcome = tokio::select! {
         outcome = work(&lease) => Some(outcome),
-        Ok(()) = tokio::signal::ctrl_c() => None,
+        Some(()) = interrupted.recv() => None,
     };
     if let Err(error) = lease.release().await {
         let ttl = applier.lease_ttl.as_secs();

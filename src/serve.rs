@@ -61,6 +61,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         limits: web::limit::Limits::new(config.web.trusted_proxies.clone()),
         in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
         uploads: Arc::new(tokio::sync::Semaphore::new(web::MAX_UPLOADS)),
+        waiting_welcomes: Arc::new(tokio::sync::Semaphore::new(web::MAX_WAITING_WELCOMES)),
     });
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
 

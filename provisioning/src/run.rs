@@ -7,7 +7,10 @@
 
 use serde::Serialize;
 
-use relais_core::{StoreError, store::lease::Lease};
+use relais_core::{
+    StoreError,
+    store::{lease::Lease, provisioning::NewRun},
+};
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
@@ -49,8 +52,12 @@ pub enum RunError {
     File(#[from] FileError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// The plan was journaled, then applying it stopped: the rest is finished by the next run
+    /// (or the drift timer); the file need not be sent again.
+    #[error("{0}")]
+    Unfinished(ApplyError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Columns the previous import read are missing: every member would lose that field.
     #[error(
         "colonne(s) absente(s) du fichier alors que l'import précédent les avait : {} ; sans elles, \
@@ -71,6 +78,16 @@ struct Summary<'a> {
     losing_access: usize,
     awaiting_account: usize,
     source: &'a str,
+}
+
+impl From<StoreError> for RunError {
+    /// A fenced write refused because the lease is someone else's is a lost lease.
+    fn from(error: StoreError) -> Self {
+        match ApplyError::from(error) {
+            ApplyError::Store(error) => Self::Store(error),
+            lost => Self::Apply(lost),
+        }
+    }
 }
 
 /// Fails once the lease is lost: another run may be planning or applying.
@@ -122,13 +139,18 @@ pub async fn provision(
     })
     .unwrap_or_default();
     let errors = serde_json::to_string(&report.errors).unwrap_or_default();
+    let columns = serde_json::to_string(&report.columns).unwrap_or_default();
+    let run = NewRun {
+        summary: &summary,
+        errors: &errors,
+        scope: plan_options.scope.as_deref(),
+        columns: Some(&columns),
+        ..NewRun::new(&applier.actor, &options.source)
+    };
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
         let state = if refused { "refused" } else { "dry_run" };
-        let run_id = store.prov_record_run(&applier.actor, &options.source, state, &summary, &errors).await?;
-        if let Some(scope) = &plan_options.scope {
-            store.prov_set_scope(run_id, scope).await?;
-        }
+        store.prov_record_run(&run, state).await?;
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
     let journal: Vec<(Option<String>, String)> = plan
@@ -137,12 +159,8 @@ pub async fn provision(
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
     held(lease)?;
-    let run_id = store.prov_start_run(&applier.actor, &options.source, &summary, &errors, &journal).await?;
-    if let Some(scope) = &plan_options.scope {
-        store.prov_set_scope(run_id, scope).await?;
-    }
-    store.prov_set_columns(run_id, &serde_json::to_string(&report.columns).unwrap_or_default()).await?;
-    let applied = applier.finish_pending(lease).await?;
+    store.prov_start_run(lease.fence(), &run, &journal).await?;
+    let applied = applier.finish_pending(lease).await.map_err(RunError::Unfinished)?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }
 
@@ -184,9 +202,10 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     let bot = ruma::UserId::parse(&hs.bot).map_err(|e| ApplyError::HomeserverDown(e.to_string()))?;
     let report = crate::drift::repair(&recorded, &observed, &bot);
     let summary = serde_json::json!({"actions": report.actions.len(), "guests": report.guests, "respected": report.respected}).to_string();
+    let run = NewRun { summary: &summary, ..NewRun::new(&applier.actor, "drift") };
     if dry_run || report.actions.is_empty() {
         let state = if dry_run { "dry_run" } else { "done" };
-        store.prov_record_run(&applier.actor, "drift", state, &summary, "[]").await?;
+        store.prov_record_run(&run, state).await?;
         return Ok(DriftOutcome { report, applied: None });
     }
     let journal: Vec<(Option<String>, String)> = report
@@ -195,7 +214,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
     held(lease)?;
-    store.prov_start_run(&applier.actor, "drift", &summary, "[]", &journal).await?;
+    store.prov_start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await?;
     Ok(DriftOutcome { report, applied: Some(applied) })
 }
@@ -235,6 +254,6 @@ pub async fn welcome(
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
     held(lease)?;
-    store.prov_start_run(&applier.actor, "onboarding", "{}", "[]", &journal).await?;
+    store.prov_start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;
     Ok(applier.finish_pending(lease).await?)
 }

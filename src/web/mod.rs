@@ -38,6 +38,9 @@ pub struct WebState {
     pub in_flight: Arc<Semaphore>,
     /// Membership files being received; past [`MAX_UPLOADS`], a referent is asked to wait.
     pub uploads: Arc<Semaphore>,
+    /// New members' welcomes waiting in the background for the provisioning lease; past
+    /// [`MAX_WAITING_WELCOMES`], a welcome is left to the next import.
+    pub waiting_welcomes: Arc<Semaphore>,
 }
 
 /// Largest membership file accepted from the page (a national export is ~8 MB); only the
@@ -47,6 +50,8 @@ const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
 const FORM_LIMIT: usize = 64 * 1024;
 /// Membership files received at once by one node (each up to 32 MiB, held while it is read).
 pub const MAX_UPLOADS: usize = 2;
+/// Welcomes waiting for the provisioning lease at once on one node (each a task polling it).
+pub const MAX_WAITING_WELCOMES: usize = 64;
 /// Requests answered at once by one node.
 pub const MAX_IN_FLIGHT: usize = 256;
 

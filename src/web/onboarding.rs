@@ -189,9 +189,17 @@ async fn welcome(state: &WebState, member_id: &str) {
     match state.applier.try_lock().await {
         Ok(Some(lease)) => welcome_under(&state.applier, member_id, national, lease).await,
         Ok(None) => {
+            let Ok(waiting) = state.waiting_welcomes.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    "too many new members wait for a provisioning run: this one's access waits for the next \
+                     import"
+                );
+                return;
+            };
             let (applier, member_id, national) =
                 (state.applier.clone(), member_id.to_owned(), national.clone());
             tokio::spawn(async move {
+                let _waiting = waiting;
                 match applier.lock(Some(WELCOME_PATIENCE), |_| {}).await {
                     Ok(Some(lease)) => welcome_under(&applier, &member_id, &national, lease).await,
                     Ok(None) => tracing::warn!(

@@ -93,6 +93,15 @@ async fn a_referent_runs_an_import_of_their_federation_from_the_page() {
     assert!(html.contains("Je confirme ces retraits"), "1 of 2 active members: the guard asks");
     assert_eq!(karim.try_join("#relais_nord:pcf.test").await, 200, "the dry run changed nothing");
     another_run_in_progress(&stack, &browser, &upload, &file).await;
+    // Applied without confirming the removals: the guard refuses it, and the upload comes back
+    // to the referent, who confirms the same file.
+    assert_eq!(apply(&browser, &[("upload", &upload)]).await, 303);
+    eventually("the guard refused the import", Duration::from_secs(60), || async {
+        let (_, html) = browser.get("/relais/referent").await;
+        (html.contains("refusé : trop de retraits") && !html.contains("Import en cours")).then_some(())
+    })
+    .await;
+    assert_eq!(karim.try_join("#relais_nord:pcf.test").await, 200, "the refused import changed nothing");
     assert_eq!(apply(&browser, &[("upload", &upload), ("confirmer", "oui")]).await, 303);
     eventually("the import applied", Duration::from_secs(60), || async {
         let (_, html) = browser.get("/relais/referent").await;

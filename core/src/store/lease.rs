@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
+use sqlx::{Any, AnyConnection, Row, Transaction, pool::PoolConnection};
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
 use super::{Backend, Store, StoreError};
@@ -57,26 +57,14 @@ impl Store {
     /// Takes the lease `name` for `holder` until `ttl_ms` from now, in one statement: only if
     /// nobody holds it, its holder's time has passed, or `holder` already holds it.
     pub async fn lease_try_acquire(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let sql = on_db_clock!(
-            self.backend(),
-            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ",
-            " + $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE leases.expires_at < ",
-            " OR leases.holder = excluded.holder RETURNING holder"
-        );
-        let row = sqlx::query(sql).bind(name).bind(holder).bind(ttl_ms).fetch_optional(self.pool()).await?;
-        Ok(row.is_some())
+        let mut conn = self.pool().acquire().await?;
+        lease_try_acquire_on(&mut conn, self.backend(), name, holder, ttl_ms).await
     }
 
     /// Extends `holder`'s lease to `ttl_ms` from now; `false`: it is someone else's now.
     pub async fn lease_renew(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let sql = on_db_clock!(
-            self.backend(),
-            "UPDATE leases SET expires_at = ",
-            " + $1 WHERE name = $2 AND holder = $3"
-        );
-        let done = sqlx::query(sql).bind(ttl_ms).bind(name).bind(holder).execute(self.pool()).await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool().acquire().await?;
+        lease_renew_on(&mut conn, self.backend(), name, holder, ttl_ms).await
     }
 
     /// Gives the lease up if `holder` still holds it; `false`: it was not theirs any more.
@@ -89,6 +77,26 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Begins a transaction whose first statement proves that `fence`'s holder still holds its
+    /// lease on the database's clock, so every write in it is the holder's. The check locks the
+    /// lease's row (PostgreSQL) or the database (SQLite) until the transaction ends: nobody can
+    /// take the lease over between the check and the commit. [`StoreError::LeaseLost`] (and
+    /// nothing begun) when the lease is someone else's or has expired.
+    pub async fn begin_fenced(&self, fence: &Fence) -> Result<Transaction<'static, Any>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let sql = on_db_clock!(
+            self.backend(),
+            "UPDATE leases SET holder = holder WHERE name = $1 AND holder = $2 AND expires_at > ",
+            ""
+        );
+        let done = sqlx::query(sql).bind(&fence.name).bind(&fence.holder).execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::LeaseLost(fence.name.clone()));
+        }
+        Ok(tx)
+    }
+
     /// Who holds the lease `name` and until when (ms), if it is held and not expired.
     pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
         let sql = on_db_clock!(
@@ -99,6 +107,39 @@ impl Store {
         let row = sqlx::query(sql).bind(name).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("holder")?, r.try_get("expires_at")?))).transpose()?)
     }
+}
+
+/// [`Store::lease_try_acquire`] on the connection `conn`.
+async fn lease_try_acquire_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    name: &str,
+    holder: &str,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let sql = on_db_clock!(
+        backend,
+        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, ",
+        " + $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE leases.expires_at < ",
+        " OR leases.holder = excluded.holder RETURNING holder"
+    );
+    let row = sqlx::query(sql).bind(name).bind(holder).bind(ttl_ms).fetch_optional(conn).await?;
+    Ok(row.is_some())
+}
+
+/// [`Store::lease_renew`] on the connection `conn`.
+async fn lease_renew_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    name: &str,
+    holder: &str,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let sql =
+        on_db_clock!(backend, "UPDATE leases SET expires_at = ", " + $1 WHERE name = $2 AND holder = $3");
+    let done = sqlx::query(sql).bind(ttl_ms).bind(name).bind(holder).execute(conn).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// What a holder knows of its lease: refused (someone else holds it), or valid until when.
@@ -120,25 +161,50 @@ fn valid_from(asked: Instant, ttl: Duration) -> Instant {
     asked + ttl * 2 / 3
 }
 
+/// What a leased write carries to prove it is the holder's: [`Store::begin_fenced`] checks it
+/// in the write's own transaction. A holder that stalled (a suspended VM, a starved runtime, a
+/// slow disk) past its lease cannot write over its successor's work, even before its
+/// renewer notices the loss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    name: String,
+    holder: String,
+}
+
+impl Fence {
+    /// The fence of `holder`'s lease `name` (tests and tools; holders get theirs from [`Lease`]).
+    pub fn new(name: &str, holder: &str) -> Self {
+        Self { name: name.to_owned(), holder: holder.to_owned() }
+    }
+}
+
 /// Whether a lease was lost; cheap to clone into the tasks doing the leased work.
 #[derive(Debug, Clone)]
-pub struct LeaseWatch(watch::Receiver<Standing>);
+pub struct LeaseWatch {
+    standing: watch::Receiver<Standing>,
+    fence: Fence,
+}
 
 impl LeaseWatch {
+    /// The fence for this lease's writes.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
     /// The lease is no longer certainly ours: stop before the next step.
     pub fn is_lost(&self) -> bool {
-        self.0.borrow().is_lost()
+        self.standing.borrow().is_lost()
     }
 
     /// Returns once the lease is lost (refused, or not renewed in time).
     pub async fn lost(&mut self) {
         loop {
-            let standing = *self.0.borrow_and_update();
+            let standing = *self.standing.borrow_and_update();
             if standing.is_lost() {
                 return;
             }
             tokio::select! {
-                changed = self.0.changed() => if changed.is_err() { return },
+                changed = self.standing.changed() => if changed.is_err() { return },
                 () = tokio::time::sleep_until(standing.valid_until) => {}
             }
         }
@@ -150,8 +216,7 @@ impl LeaseWatch {
 #[derive(Debug)]
 pub struct Lease {
     store: Store,
-    name: String,
-    holder: String,
+    fence: Fence,
     standing: watch::Receiver<Standing>,
     renewer: JoinHandle<()>,
     released: bool,
@@ -212,16 +277,18 @@ impl Lease {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Self>, StoreError> {
+        // The renewer's own connection, kept while the lease is held.
+        let mut conn = store.pool().acquire().await?;
         let asked = Instant::now();
-        if !store.lease_try_acquire(name, holder, millis(ttl)).await? {
+        if !lease_try_acquire_on(&mut conn, store.backend(), name, holder, millis(ttl)).await? {
             return Ok(None);
         }
         let (tx, rx) = watch::channel(Standing { lost: false, valid_until: valid_from(asked, ttl) });
-        let renewer = tokio::spawn(renew(store.clone(), name.to_owned(), holder.to_owned(), ttl, tx));
+        let renewal = Renewal { store: store.clone(), name: name.to_owned(), holder: holder.to_owned(), ttl };
+        let renewer = tokio::spawn(renew(renewal, conn, tx));
         Ok(Some(Self {
             store: store.clone(),
-            name: name.to_owned(),
-            holder: holder.to_owned(),
+            fence: Fence::new(name, holder),
             standing: rx,
             renewer,
             released: false,
@@ -235,19 +302,24 @@ impl Lease {
 
     /// A watch on the loss of this lease, for the tasks doing the work.
     pub fn watch(&self) -> LeaseWatch {
-        LeaseWatch(self.standing.clone())
+        LeaseWatch { standing: self.standing.clone(), fence: self.fence.clone() }
+    }
+
+    /// The fence for this lease's writes.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
     }
 
     /// This holder's identity as stored (its label, process id and a random part).
     pub fn holder(&self) -> &str {
-        &self.holder
+        &self.fence.holder
     }
 
     /// Stops renewing and gives the lease up at once.
     pub async fn release(mut self) -> Result<(), StoreError> {
         self.renewer.abort();
         self.released = true;
-        self.store.lease_release(&self.name, &self.holder).await?;
+        self.store.lease_release(&self.fence.name, &self.fence.holder).await?;
         Ok(())
     }
 }
@@ -261,7 +333,7 @@ impl Drop for Lease {
         // Not released explicitly (an early return, a panic): give it up in the background, so
         // the next caller need not wait for it to expire.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (store, name, holder) = (self.store.clone(), self.name.clone(), self.holder.clone());
+            let (store, Fence { name, holder }) = (self.store.clone(), self.fence.clone());
             runtime.spawn(async move {
                 if let Err(error) = store.lease_release(&name, &holder).await {
                     tracing::warn!(lease = %name, %error, "cannot release a lease; it expires by itself");
@@ -276,11 +348,22 @@ fn holder_id(label: &str) -> String {
     format!("{label} (pid {}, {:016x})", std::process::id(), rand::random::<u64>())
 }
 
+/// What the renewer renews.
+struct Renewal {
+    store: Store,
+    name: String,
+    holder: String,
+    ttl: Duration,
+}
+
 /// Renews the lease every third of `ttl`. Flags it lost when the renewal is refused (someone
 /// else holds it); each success moves its validity on, and a renewal that fails or hangs lets
-/// the validity run out (a renewal never waits past it).
-async fn renew(store: Store, name: String, holder: String, ttl: Duration, standing: watch::Sender<Standing>) {
+/// the validity run out (a renewal never waits past it). The renewer keeps a connection of its
+/// own, so a pool busy with the leased work cannot starve it.
+async fn renew(renewal: Renewal, conn: PoolConnection<Any>, standing: watch::Sender<Standing>) {
+    let Renewal { store, name, holder, ttl } = renewal;
     let period = (ttl / 3).max(Duration::from_millis(10));
+    let mut conn = Some(conn);
     loop {
         tokio::time::sleep(period).await;
         let asked = Instant::now();
@@ -290,15 +373,29 @@ async fn renew(store: Store, name: String, holder: String, ttl: Duration, standi
             standing.send_modify(|s| s.lost = true);
             return;
         };
-        match tokio::time::timeout(left, store.lease_renew(&name, &holder, millis(ttl))).await {
+        let attempt = async {
+            let held = match conn.take() {
+                Some(held) => held,
+                None => store.pool().acquire().await?,
+            };
+            lease_renew_on(conn.insert(held), store.backend(), &name, &holder, millis(ttl)).await
+        };
+        let outcome = tokio::time::timeout(left, attempt).await;
+        match outcome {
             Ok(Ok(true)) => standing.send_modify(|s| s.valid_until = valid_from(asked, ttl)),
             Ok(Ok(false)) => {
                 tracing::warn!(lease = %name, "lease lost: another holder took it over");
                 standing.send_modify(|s| s.lost = true);
                 return;
             }
-            Ok(Err(error)) => tracing::warn!(lease = %name, %error, "cannot renew a lease; trying again"),
-            Err(_) => tracing::warn!(lease = %name, "renewing a lease timed out; trying again"),
+            Ok(Err(error)) => {
+                tracing::warn!(lease = %name, %error, "cannot renew a lease; trying again");
+                conn = None;
+            }
+            Err(_) => {
+                tracing::warn!(lease = %name, "renewing a lease timed out; trying again");
+                conn = None;
+            }
         }
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::{
-    Store,
-    lease::{Lease, LeaseWatch},
+    Store, StoreError,
+    lease::{Fence, Lease, LeaseWatch},
     testing::on_both,
 };
 
@@ -144,6 +144,101 @@ async fn a_holder_whose_renewals_fail_counts_its_lease_lost_before_anyone_can_ta
         // The holder stopped with a third of the time to live left: nobody could take over yet.
         assert!(!store.lease_try_acquire("p", "next", MINUTE).await.expect("next"), "not expired yet");
         drop(lease);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fenced_write_is_refused_once_the_lease_has_expired_or_is_someone_elses() {
+    on_both(|store| async move {
+        // A holder stalled past its time to live (a suspended VM): its lease has expired.
+        assert!(store.lease_try_acquire("p", "stalled", -1).await.expect("stalled"));
+        let stalled = Fence::new("p", "stalled");
+        let refused = store.begin_fenced(&stalled).await.map(|_| ());
+        assert!(matches!(refused, Err(StoreError::LeaseLost(_))), "expired: {refused:?}");
+        // Someone took over: still refused, and the new holder's writes go through.
+        assert!(store.lease_try_acquire("p", "next", MINUTE).await.expect("next"));
+        let refused = store.begin_fenced(&stalled).await.map(|_| ());
+        assert!(matches!(refused, Err(StoreError::LeaseLost(_))), "taken over: {refused:?}");
+        let tx = store.begin_fenced(&Fence::new("p", "next")).await.expect("the holder's write");
+        tx.commit().await.expect("commit");
+        assert!(matches!(
+            store.begin_fenced(&Fence::new("other", "next")).await.map(|_| ()),
+            Err(StoreError::LeaseLost(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nobody_takes_a_lease_over_while_a_fenced_write_of_its_holder_is_open() {
+    on_both(|store| async move {
+        // Short-lived, and never renewed: it expires while the write is open.
+        assert!(store.lease_try_acquire("p", "writer", 300).await.expect("writer"));
+        let mut tx = store.begin_fenced(&Fence::new("p", "writer")).await.expect("fenced");
+        let taker = {
+            let store = store.clone();
+            tokio::spawn(async move { store.lease_try_acquire("p", "taker", MINUTE).await })
+        };
+        if store.backend() == super::Backend::Postgres {
+            // The taker waits on the lease's row, which the open write locked.
+            until("the taker waits on the lease's row", async || {
+                let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("pg_locks");
+                waiting > 0
+            })
+            .await;
+        }
+        until("the lease has expired on the database's clock", async || {
+            store.lease_holder("p").await.is_ok_and(|h| h.is_none())
+        })
+        .await;
+        assert!(!taker.is_finished(), "the taker got through while the holder's write was open");
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (1, 'writer', 'x', '', '')",
+        )
+        .execute(&mut *tx)
+        .await
+        .expect("the holder writes");
+        tx.commit().await.expect("commit");
+        assert!(taker.await.expect("joined").expect("taker"), "taken once the write is committed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_even_when_the_work_holds_every_other_connection() {
+    on_both(|store| async move {
+        let ttl = Duration::from_millis(600);
+        let lease = Lease::try_acquire(&store, "p", "busy", ttl).await.expect("acquire").expect("free");
+        // The leased work takes every connection of the pool (the test pool holds 4), the last
+        // one as soon as it is free.
+        let pool = store.pool().clone();
+        let max = pool.options().get_max_connections() as usize;
+        let mut busy = Vec::new();
+        for _ in 1..max {
+            busy.push(pool.acquire().await.expect("a connection"));
+        }
+        let hog = tokio::spawn(async move { pool.acquire().await });
+        let first_expiry: i64 = sqlx::query_scalar("SELECT expires_at FROM leases WHERE name = 'p'")
+            .fetch_one(&mut *busy[0])
+            .await
+            .expect("expiry");
+        let mut probe = busy.pop().expect("probe");
+        until("renewed on its own connection", async || {
+            let at: i64 = sqlx::query_scalar("SELECT expires_at FROM leases WHERE name = 'p'")
+                .fetch_one(&mut *probe)
+                .await
+                .expect("expiry");
+            at > first_expiry + 300
+        })
+        .await;
+        assert!(!lease.is_lost());
+        hog.abort();
+        drop((busy, probe));
+        lease.release().await.expect("release");
     })
     .await;
 }

@@ -4,8 +4,8 @@
 use super::{
     Store,
     mail::{MailEdit, MailList, MailMessage},
-    provisioning::{AuditEntry, Effect, RoomRecord},
-    testing::on_both,
+    provisioning::{Effect, RoomRecord},
+    testing::{self, on_both},
 };
 use sqlx::Row;
 
@@ -13,52 +13,26 @@ use crate::config::DeliveryMode;
 
 const ROOM: &str = "!section:pcf.test";
 
-fn audit() -> AuditEntry {
-    AuditEntry {
-        at: 1,
-        actor: "test".into(),
-        action: "seed".into(),
-        target: String::new(),
-        detail: String::new(),
-    }
-}
-
 async fn seed(store: &Store) {
-    let run = store.prov_start_run("test", "seed", "{}", "[]", &[]).await.expect("run");
-    let mut done = vec![(
-        run,
-        0,
-        Some(Effect::Room(RoomRecord {
-            key: "nord.s.lille".into(),
-            kind: "section".into(),
-            name: "Section Lille".into(),
-            parent_key: None,
-            room_id: ROOM.into(),
-            moderators: "[]".into(),
-        })),
-        audit(),
-    )];
+    let mut effects = vec![Effect::Room(RoomRecord {
+        key: "nord.s.lille".into(),
+        kind: "section".into(),
+        name: "Section Lille".into(),
+        parent_key: None,
+        room_id: ROOM.into(),
+        moderators: "[]".into(),
+    })];
     for (id, active) in [("1", true), ("2", true), ("3", false)] {
-        done.push((
-            run,
-            0,
-            Some(Effect::Member {
-                member_id: id.into(),
-                record: "{}".into(),
-                active,
-                matrix_id: None,
-                email: Some(format!("m{id}@example.org")),
-            }),
-            audit(),
-        ));
-        done.push((
-            run,
-            0,
-            Some(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() }),
-            audit(),
-        ));
+        effects.push(Effect::Member {
+            member_id: id.into(),
+            record: "{}".into(),
+            active,
+            matrix_id: None,
+            email: Some(format!("m{id}@example.org")),
+        });
+        effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }
-    store.prov_complete(&done).await.expect("seed");
+    store.prov_seed(&effects).await.expect("seed");
     store
         .mail_list_upsert(&MailList {
             room_id: ROOM.into(),
@@ -171,7 +145,8 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
         let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
         assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
         store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
-        store.member_forget("2", "test").await.expect("forget");
+        let fence = testing::fence(&store, super::provisioning::LEASE).await;
+        store.member_forget(&fence, "2", "test").await.expect("forget");
         assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
         assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
     })

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// A stored record Relais cannot read: never taken for an empty one.
     #[error("unreadable record in the database: {0}")]
     Corrupt(String),
+    /// A fenced write found its lease held by someone else (or expired): nothing was written.
+    #[error("this process no longer holds the lease {0}; nothing was written")]
+    LeaseLost(String),
 }
 
 /// Handle to the database; cheap to clone, safe to share between tasks and workers.

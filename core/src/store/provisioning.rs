@@ -5,7 +5,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, lease::Fence};
 use crate::time::now_ms;
 
 /// A provisioned room as recorded.
@@ -162,28 +162,16 @@ impl Store {
         Ok(row.map(|r| r.try_get("room_id")).transpose()?)
     }
 
-    /// Journals a run and all its actions in one transaction; returns the run id.
+    /// Journals a run and all its actions in one transaction fenced by the provisioning lease;
+    /// returns the run id.
     pub async fn prov_start_run(
         &self,
-        actor: &str,
-        source: &str,
-        summary: &str,
-        errors: &str,
+        fence: &Fence,
+        run: &NewRun<'_>,
         actions: &[(Option<String>, String)],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO prov_run (started_at, actor, source, state, summary, errors) \
-             VALUES ($1, $2, $3, 'applying', $4, $5) RETURNING run_id",
-        )
-        .bind(now_ms())
-        .bind(actor)
-        .bind(source)
-        .bind(summary)
-        .bind(errors)
-        .fetch_one(&mut *tx)
-        .await?;
-        let run_id: i64 = row.try_get("run_id")?;
+        let mut tx = self.begin_fenced(fence).await?;
+        let run_id = insert_run(&mut tx, run, "applying", None).await?;
         for (seq, (room_key, payload)) in actions.iter().enumerate() {
             sqlx::query("INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)")
                 .bind(run_id)
@@ -197,49 +185,12 @@ impl Store {
         Ok(run_id)
     }
 
-    /// Records a run that was planned but not applied (dry run, or refused by the guard).
-    pub async fn prov_record_run(
-        &self,
-        actor: &str,
-        source: &str,
-        state: &str,
-        summary: &str,
-        errors: &str,
-    ) -> Result<i64, StoreError> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO prov_run (started_at, finished_at, actor, source, state, summary, errors) \
-             VALUES ($1, $1, $2, $3, $4, $5, $6) RETURNING run_id",
-        )
-        .bind(now)
-        .bind(actor)
-        .bind(source)
-        .bind(state)
-        .bind(summary)
-        .bind(errors)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get("run_id")?)
-    }
-
-    /// Marks a run as covering one federation's export.
-    pub async fn prov_set_scope(&self, run_id: i64, scope: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE prov_run SET scope = $1 WHERE run_id = $2")
-            .bind(scope)
-            .bind(run_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Records the file columns an applied run read (JSON array of names).
-    pub async fn prov_set_columns(&self, run_id: i64, columns: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE prov_run SET columns = $1 WHERE run_id = $2")
-            .bind(columns)
-            .bind(run_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Records a run that was planned but not applied (`state`: dry run, or refused by the guard).
+    pub async fn prov_record_run(&self, run: &NewRun<'_>, state: &str) -> Result<i64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let run_id = insert_run(&mut tx, run, state, Some(now_ms())).await?;
+        tx.commit().await?;
+        Ok(run_id)
     }
 
     /// The columns of the newest applied import of `scope` (a federation key; `None`: the
@@ -284,23 +235,30 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Marks actions done and applies their effects and audit lines, all in one transaction.
+    /// Marks pending actions done and applies their effects and audit lines, all in one
+    /// transaction fenced by the provisioning lease. An action no longer pending (done or failed
+    /// by another holder) is left as it is, and its effect is not applied twice.
     pub async fn prov_complete(
         &self,
+        fence: &Fence,
         done: &[(i64, i64, Option<Effect>, AuditEntry)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_fenced(fence).await?;
         let now = now_ms();
         for (run_id, seq, effect, audit) in done {
             // The payload may hold a member's data: once done, only the audit line remains.
-            sqlx::query(
-                "UPDATE prov_action SET state = 'done', done_at = $1, payload = '' WHERE run_id = $2 AND seq = $3",
+            let marked = sqlx::query(
+                "UPDATE prov_action SET state = 'done', done_at = $1, payload = '' \
+                 WHERE run_id = $2 AND seq = $3 AND state = 'pending'",
             )
-                .bind(now)
-                .bind(run_id)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+            .bind(now)
+            .bind(run_id)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                continue;
+            }
             if let Some(effect) = effect {
                 apply_effect(&mut tx, effect, now).await?;
             }
@@ -310,27 +268,54 @@ impl Store {
         Ok(())
     }
 
-    /// Marks an action failed for good (the next import plans it again).
-    pub async fn prov_fail(&self, run_id: i64, seq: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE prov_action SET state = 'failed', error = $1, done_at = $2 WHERE run_id = $3 AND seq = $4")
-            .bind(error)
-            .bind(now_ms())
-            .bind(run_id)
-            .bind(seq)
-            .execute(self.pool())
-            .await?;
+    /// Marks a pending action failed for good (the next import plans it again), fenced by the
+    /// provisioning lease.
+    pub async fn prov_fail(
+        &self,
+        fence: &Fence,
+        run_id: i64,
+        seq: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
+        sqlx::query(
+            "UPDATE prov_action SET state = 'failed', error = $1, done_at = $2 \
+             WHERE run_id = $3 AND seq = $4 AND state = 'pending'",
+        )
+        .bind(error)
+        .bind(now_ms())
+        .bind(run_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Closes every run whose actions are all done or failed.
-    pub async fn prov_close_finished_runs(&self) -> Result<(), StoreError> {
+    /// Closes every run whose actions are all done or failed, fenced by the provisioning lease.
+    pub async fn prov_close_finished_runs(&self, fence: &Fence) -> Result<(), StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
         sqlx::query(
             "UPDATE prov_run SET state = 'done', finished_at = $1 WHERE state = 'applying' AND NOT EXISTS \
              (SELECT 1 FROM prov_action a WHERE a.run_id = prov_run.run_id AND a.state = 'pending')",
         )
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes effects straight into the record, with neither journal nor audit: data for tests
+    /// and benchmarks, as if a run had applied them.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn prov_seed(&self, effects: &[Effect]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let now = now_ms();
+        for effect in effects {
+            apply_effect(&mut tx, effect, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -541,8 +526,15 @@ impl Store {
 
     /// Erases a member (right to erasure): record, access, subscriptions, journal payloads, and
     /// their id in the audit log; one audit line records that an erasure happened.
-    pub async fn member_forget(&self, member_id: &str, actor: &str) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+    /// Fenced by the provisioning lease: a run must not write the member back from the jobs it
+    /// already read.
+    pub async fn member_forget(
+        &self,
+        fence: &Fence,
+        member_id: &str,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
         let mut removed = 0;
         // Mail first: the address is found through the member's record.
         removed += sqlx::query(
@@ -591,6 +583,56 @@ impl Store {
         tx.commit().await?;
         Ok(removed)
     }
+}
+
+/// The name of the lease held by whoever plans or applies provisioning (or erases a member):
+/// every write to the journal and the record is fenced by it.
+pub const LEASE: &str = "provisioning";
+
+/// A provisioning run as journaled: who started it, from what, with what plan summary.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    pub actor: &'a str,
+    pub source: &'a str,
+    /// The plan's counts (JSON object).
+    pub summary: &'a str,
+    /// The file's row errors (JSON array).
+    pub errors: &'a str,
+    /// The federation key of a federation's own export; `None`: national, drift or onboarding.
+    pub scope: Option<&'a str>,
+    /// The file columns the run read (JSON array of names); `None` when no file was read.
+    pub columns: Option<&'a str>,
+}
+
+impl<'a> NewRun<'a> {
+    /// A run with an empty summary, no row errors, no scope and no file columns.
+    pub fn new(actor: &'a str, source: &'a str) -> Self {
+        Self { actor, source, summary: "{}", errors: "[]", scope: None, columns: None }
+    }
+}
+
+async fn insert_run(
+    tx: &mut Transaction<'_, Any>,
+    run: &NewRun<'_>,
+    state: &str,
+    finished_at: Option<i64>,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO prov_run (started_at, finished_at, actor, source, state, summary, errors, scope, columns) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING run_id",
+    )
+    .bind(now_ms())
+    .bind(finished_at)
+    .bind(run.actor)
+    .bind(run.source)
+    .bind(state)
+    .bind(run.summary)
+    .bind(run.errors)
+    .bind(run.scope)
+    .bind(run.columns)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("run_id")?)
 }
 
 fn like_escape(s: &str) -> String {

@@ -4,37 +4,29 @@ use super::{
     Store,
     broadcasts::NewBroadcast,
     proposals::NewProposal,
-    provisioning::{AuditEntry, Effect, RoomRecord},
+    provisioning::{Effect, RoomRecord},
     testing::on_both,
 };
 
 const ANNOUNCEMENTS: &str = "!annonces:pcf.test";
 
 async fn seed(store: &Store) {
-    let run = store.prov_start_run("test", "seed", "{}", "[]", &[]).await.expect("run");
-    let audit = AuditEntry {
-        at: 1,
-        actor: "t".into(),
-        action: "seed".into(),
-        target: String::new(),
-        detail: String::new(),
-    };
     let room = |key: &str, kind: &str, name: &str, id: &str| {
-        Some(Effect::Room(RoomRecord {
+        Effect::Room(RoomRecord {
             key: key.into(),
             kind: kind.into(),
             name: name.into(),
             parent_key: None,
             room_id: id.into(),
             moderators: "[]".into(),
-        }))
+        })
     };
-    let done = vec![
-        (run, 0, room("nord", "federation_space", "Fédération Nord", "!space:pcf.test"), audit.clone()),
-        (run, 0, room("nord.annonces", "announcements", "Nord — annonces", ANNOUNCEMENTS), audit.clone()),
-        (run, 0, room("national", "national_space", "Parti", "!national:pcf.test"), audit),
+    let effects = [
+        room("nord", "federation_space", "Fédération Nord", "!space:pcf.test"),
+        room("nord.annonces", "announcements", "Nord — annonces", ANNOUNCEMENTS),
+        room("national", "national_space", "Parti", "!national:pcf.test"),
     ];
-    store.prov_complete(&done).await.expect("seed");
+    store.prov_seed(&effects).await.expect("seed");
 }
 
 fn proposal(command: &str) -> NewProposal {

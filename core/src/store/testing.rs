@@ -9,7 +9,14 @@ use std::future::Future;
 
 use sqlx::{Connection, Executor};
 
-use super::Store;
+use super::{Store, lease::Fence};
+
+/// Takes the lease `name` for the test (an hour) and returns its fence, for writes that need it.
+pub async fn fence(store: &Store, name: &str) -> Fence {
+    let taken = store.lease_try_acquire(name, "test", 3_600_000).await.expect("taking the lease");
+    assert!(taken, "the lease {name} is free at the start of a test");
+    Fence::new(name, "test")
+}
 
 fn admin_url() -> String {
     std::env::var("RELAIS_TEST_POSTGRES_URL")

@@ -162,6 +162,16 @@ impl Store {
         Ok(())
     }
 
+    /// Gives a claimed upload back (its import stopped before anything was journaled, or the
+    /// guard refused it): the referent may confirm it again within its hour.
+    pub async fn upload_unclaim(&self, upload_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_upload SET applying_since = NULL WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Whether an import of `federation` was started from the page and has not finished.
     pub async fn upload_applying(&self, federation: &str) -> Result<bool, StoreError> {
         let row = sqlx::query(

@@ -44,8 +44,7 @@ use crate::plan::Action;
 /// Store-only actions recorded per transaction.
 const BATCH: usize = 500;
 
-/// The name of the lease held by whoever plans or applies provisioning.
-pub const LEASE: &str = "provisioning";
+pub use relais_core::store::provisioning::LEASE;
 
 /// Why applying stopped.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +58,17 @@ pub enum ApplyError {
     )]
     LeaseLost,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApplyError {
+    /// A fenced write refused because the lease is someone else's is a lost lease, not a failure.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::LeaseLost(_) => Self::LeaseLost,
+            other => Self::Store(other),
+        }
+    }
 }
 
 /// What a run did.
@@ -119,7 +128,7 @@ impl Applier {
         held(&lease)?;
         let pending = self.store.prov_pending_actions().await?;
         let mut report = ApplyReport::default();
-        let jobs = self.parse(pending, &mut report).await?;
+        let jobs = self.parse(pending, &lease, &mut report).await?;
         let (store_only, external): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.action.is_store_only());
         let (homeserver, invitations): (Vec<Job>, Vec<Job>) =
@@ -130,7 +139,7 @@ impl Applier {
                 .iter()
                 .map(|j| (j.run_id, j.seq, Some(effect_of(&j.action, "")), self.audit(&j.action)))
                 .collect();
-            self.store.prov_complete(&done).await?;
+            self.store.prov_complete(lease.fence(), &done).await?;
             report.done += done.len();
             self.progress.fetch_add(done.len(), Ordering::Relaxed);
         }
@@ -151,13 +160,14 @@ impl Applier {
         }
         self.run_queues(by_room.into_values().collect(), &lease, &mut report).await?;
         self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &lease, &mut report).await?;
-        self.store.prov_close_finished_runs().await?;
+        self.store.prov_close_finished_runs(lease.fence()).await?;
         Ok(report)
     }
 
     async fn parse(
         &self,
         pending: Vec<PendingAction>,
+        lease: &LeaseWatch,
         report: &mut ApplyReport,
     ) -> Result<Vec<Job>, ApplyError> {
         let mut jobs = Vec::with_capacity(pending.len());
@@ -166,7 +176,7 @@ impl Applier {
                 Ok(action) => jobs.push(Job { run_id: p.run_id, seq: p.seq, action }),
                 Err(e) => {
                     let error = format!("unreadable journal entry: {e}");
-                    self.store.prov_fail(p.run_id, p.seq, &error).await?;
+                    self.store.prov_fail(lease.fence(), p.run_id, p.seq, &error).await?;
                     report.failed.push((format!("journal {}/{}", p.run_id, p.seq), error));
                 }
             }
@@ -221,13 +231,13 @@ impl Applier {
             match self.execute(&job.action).await {
                 Ok(created) => {
                     let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
-                    self.complete(&job, effect).await?;
+                    self.complete(&job, effect, lease).await?;
                     report.done += 1;
                 }
                 Err(Failure::Transient(e)) => return Err(ApplyError::HomeserverDown(e)),
                 Err(Failure::Permanent(e)) => {
                     tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
-                    self.store.prov_fail(job.run_id, job.seq, &e).await?;
+                    self.store.prov_fail(lease.fence(), job.run_id, job.seq, &e).await?;
                     let (target, _) = describe(&job.action);
                     report.failed.push((format!("{} {target}", job.action.kind()), e));
                 }
@@ -249,8 +259,9 @@ impl Applier {
         }
     }
 
-    async fn complete(&self, job: &Job, effect: Effect) -> Result<(), StoreError> {
-        self.store.prov_complete(&[(job.run_id, job.seq, Some(effect), self.audit(&job.action))]).await
+    async fn complete(&self, job: &Job, effect: Effect, lease: &LeaseWatch) -> Result<(), StoreError> {
+        let done = [(job.run_id, job.seq, Some(effect), self.audit(&job.action))];
+        self.store.prov_complete(lease.fence(), &done).await
     }
 }
 

@@ -354,19 +354,45 @@ pub async fn apply(
     let options = options(&state, &session, &upload.file_name, false, form.confirmer.is_some());
     // Applying a large file takes minutes: it runs on, holding the lease; the dashboard shows its
     // progress, and an interruption is finished by the next import.
-    tokio::spawn(async move {
-        let outcome = provision(&bytes, &applier, &options, &lease).await;
-        release(lease).await;
-        match outcome {
-            Ok(outcome) if outcome.refused => {
-                tracing::info!("import from the referents' page refused by the guard")
-            }
-            Ok(_) => tracing::info!("import from the referents' page applied"),
-            Err(error) => tracing::warn!(%error, "import from the referents' page stopped"),
-        }
-        if let Err(error) = applier.store.upload_done(&upload.upload_id).await {
-            tracing::warn!(%error, "cannot forget an applied upload; it expires within the hour");
-        }
-    });
+    tokio::spawn(apply_in_background(bytes, applier, options, lease, upload.upload_id));
     Redirect::to("/relais/referent").into_response()
+}
+
+/// Applies a confirmed upload under `lease`, then spends it (its plan is journaled) or gives it
+/// back to the referent (it stopped before that).
+async fn apply_in_background(
+    bytes: Vec<u8>,
+    applier: Applier,
+    options: Options,
+    lease: Lease,
+    upload_id: String,
+) {
+    let outcome = provision(&bytes, &applier, &options, &lease).await;
+    release(lease).await;
+    // The upload is spent once its plan is journaled; before that (refused, a missing column,
+    // the homeserver or database down, the lease lost) the referent may confirm it again.
+    let spent = match outcome {
+        Ok(outcome) if outcome.refused => {
+            tracing::info!("import from the referents' page refused by the guard");
+            false
+        }
+        Ok(_) => {
+            tracing::info!("import from the referents' page applied");
+            true
+        }
+        Err(error @ RunError::Unfinished(_)) => {
+            tracing::warn!(%error, "import from the referents' page journaled, then stopped");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "import from the referents' page stopped before journaling");
+            false
+        }
+    };
+    let store = &applier.store;
+    let kept =
+        if spent { store.upload_done(&upload_id).await } else { store.upload_unclaim(&upload_id).await };
+    if let Err(error) = kept {
+        tracing::warn!(%error, "cannot update an import's upload; it expires within the hour");
+    }
 }

@@ -150,15 +150,7 @@ const ROOM: &str = "!section:pcf.test";
 async fn seed(store: &Store) {
     use relais_core::store::{
         mail::MailList,
-        provisioning::{AuditEntry, Effect, RoomRecord},
-    };
-    let run_id = store.prov_start_run("test", "test", "{}", "[]", &[]).await.expect("run");
-    let audit = || AuditEntry {
-        at: now_ms(),
-        actor: "test".into(),
-        action: "seed".into(),
-        target: String::new(),
-        detail: String::new(),
+        provisioning::{Effect, RoomRecord},
     };
     let room = Effect::Room(RoomRecord {
         key: "nord.s.lille".into(),
@@ -176,8 +168,7 @@ async fn seed(store: &Store) {
         email: Some("jeanne@example.org".into()),
     };
     let subscribe = Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: "1002".into() };
-    let done: Vec<_> = [room, member, subscribe].into_iter().map(|e| (run_id, 0, Some(e), audit())).collect();
-    store.prov_complete(&done).await.expect("seed");
+    store.prov_seed(&[room, member, subscribe]).await.expect("seed");
     let list = MailList {
         room_id: ROOM.into(),
         localpart: "nord-lille".into(),
