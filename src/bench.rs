@@ -175,7 +175,7 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
     let run_id = store.prov_start_run(&fence, &run, &journal).await?;
     for a in actions {
         if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {
-            store.issue_invitation(member_id, &format!("bench-{member_id}"), i64::MAX).await?;
+            store.issue_invitation(&fence, member_id, &format!("bench-{member_id}"), i64::MAX).await?;
         }
     }
     for (chunk_index, chunk) in actions.chunks(1000).enumerate() {

@@ -140,7 +140,13 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
                 .context("the provisioning lease could not be taken")?;
             let removed = store.member_forget(lease.fence(), &member_id, &actor).await;
             lease.release().await?;
-            let removed = removed?;
+            let removed = removed.map_err(|error| match error {
+                relais_core::StoreError::LeaseLost(_) => anyhow::anyhow!(
+                    "the provisioning lease was lost (the database was out of reach too long): nothing \
+                     was erased; run the command again"
+                ),
+                other => other.into(),
+            })?;
             if removed == 0 {
                 println!("Relais stores nothing about member {member_id}.");
             } else {

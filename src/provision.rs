@@ -129,6 +129,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     let options = Options {
         dry_run: args.dry_run,
         force: args.force,
+        accept_missing_columns: args.force,
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
         invitations: config.invitations_enabled(),

@@ -22,7 +22,11 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Options {
     pub dry_run: bool,
+    /// Apply even when the removal guard refuses (the referent confirmed the removals).
     pub force: bool,
+    /// Accept a file lacking a column the previous import read (the command line's `--force`
+    /// only: a referent confirming removals does not also accept emptying a column).
+    pub accept_missing_columns: bool,
     pub max_removal_percent: u32,
     pub national_name: String,
     /// Invite members without an account by email.
@@ -105,7 +109,7 @@ pub async fn provision(
     let report = read(bytes)?;
     let store = &applier.store;
     let scope = options.federation.as_deref().map(crate::desired::federation_key);
-    if !options.force {
+    if !options.accept_missing_columns {
         check_columns(store, scope.as_deref(), &report.columns).await?;
     }
     let resumed = if options.dry_run {
@@ -150,7 +154,7 @@ pub async fn provision(
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
         let state = if refused { "refused" } else { "dry_run" };
-        store.prov_record_run(&run, state).await?;
+        store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
     let journal: Vec<(Option<String>, String)> = plan
@@ -205,7 +209,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     let run = NewRun { summary: &summary, ..NewRun::new(&applier.actor, "drift") };
     if dry_run || report.actions.is_empty() {
         let state = if dry_run { "dry_run" } else { "done" };
-        store.prov_record_run(&run, state).await?;
+        store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(DriftOutcome { report, applied: None });
     }
     let journal: Vec<(Option<String>, String)> = report

@@ -198,8 +198,13 @@ fn check_limits(config: &Config) -> Result<(), ConfigError> {
     if config.provisioning.lease_seconds < 3 {
         return Err(key_err("provisioning.lease_seconds", "must be at least 3 (it is renewed every third)"));
     }
+    if config.database.max_connections < 2 {
+        return Err(key_err(
+            "database.max_connections",
+            "must be at least 2 (a provisioning run keeps one to renew its lease)",
+        ));
+    }
     for (key, value) in [
-        ("database.max_connections", config.database.max_connections),
         ("dispatch.max_attempts", config.dispatch.max_attempts),
         ("dispatch.lease_seconds", config.dispatch.lease_seconds),
         ("provisioning.concurrency", config.provisioning.concurrency),

@@ -364,8 +364,11 @@ async fn renew(renewal: Renewal, conn: PoolConnection<Any>, standing: watch::Sen
     let Renewal { store, name, holder, ttl } = renewal;
     let period = (ttl / 3).max(Duration::from_millis(10));
     let mut conn = Some(conn);
+    let mut wait = period;
     loop {
-        tokio::time::sleep(period).await;
+        tokio::time::sleep(wait).await;
+        // After a miss, the next try comes soon: the validity left is shorter than a period.
+        wait = period / 4;
         let asked = Instant::now();
         let valid_until = standing.borrow().valid_until;
         let Some(left) = valid_until.checked_duration_since(asked).filter(|left| !left.is_zero()) else {
@@ -382,7 +385,10 @@ async fn renew(renewal: Renewal, conn: PoolConnection<Any>, standing: watch::Sen
         };
         let outcome = tokio::time::timeout(left, attempt).await;
         match outcome {
-            Ok(Ok(true)) => standing.send_modify(|s| s.valid_until = valid_from(asked, ttl)),
+            Ok(Ok(true)) => {
+                standing.send_modify(|s| s.valid_until = valid_from(asked, ttl));
+                wait = period;
+            }
             Ok(Ok(false)) => {
                 tracing::warn!(lease = %name, "lease lost: another holder took it over");
                 standing.send_modify(|s| s.lost = true);

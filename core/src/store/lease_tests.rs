@@ -181,12 +181,16 @@ async fn nobody_takes_a_lease_over_while_a_fenced_write_of_its_holder_is_open() 
             tokio::spawn(async move { store.lease_try_acquire("p", "taker", MINUTE).await })
         };
         if store.backend() == super::Backend::Postgres {
-            // The taker waits on the lease's row, which the open write locked.
+            // The taker waits on the lease's row, which the open write locked (this test's own
+            // database: other tests' waits do not count).
             until("the taker waits on the lease's row", async || {
-                let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
-                    .fetch_one(store.pool())
-                    .await
-                    .expect("pg_locks");
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(store.pool())
+                .await
+                .expect("pg_stat_activity");
                 waiting > 0
             })
             .await;
@@ -211,7 +215,7 @@ async fn nobody_takes_a_lease_over_while_a_fenced_write_of_its_holder_is_open() 
 #[tokio::test]
 async fn a_lease_is_renewed_even_when_the_work_holds_every_other_connection() {
     on_both(|store| async move {
-        let ttl = Duration::from_millis(600);
+        let ttl = Duration::from_secs(3);
         let lease = Lease::try_acquire(&store, "p", "busy", ttl).await.expect("acquire").expect("free");
         // The leased work takes every connection of the pool (the test pool holds 4), the last
         // one as soon as it is free.

@@ -84,6 +84,11 @@ impl Store {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                    } else {
+                        // A process stalled inside a transaction (a frozen VM) would hold its
+                        // locks — the provisioning lease's row among them — until TCP gave up.
+                        // Relais never waits inside a transaction: one idle a minute is dead.
+                        conn.execute("SET idle_in_transaction_session_timeout = '60s'").await?;
                     }
                     Ok(())
                 })

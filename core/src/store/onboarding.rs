@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, lease::Fence};
 use crate::time::now_ms;
 
 /// An invitation as recorded.
@@ -35,13 +35,17 @@ impl Store {
         Ok(rows.iter().map(invitation).collect::<Result<_, _>>()?)
     }
 
-    /// Records a new token for `member_id` (replacing an older, unused one).
+    /// Records a new token for `member_id` (replacing an older, unused one), fenced by the
+    /// provisioning lease: a stalled run cannot replace the token its successor mailed, nor
+    /// bring back the invitation of a member erased meanwhile.
     pub async fn issue_invitation(
         &self,
+        fence: &Fence,
         member_id: &str,
         token_hash: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
         sqlx::query(
             "INSERT INTO onboarding (member_id, token_hash, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (member_id) DO UPDATE SET token_hash = $2, expires_at = $3, sent_at = NULL \
@@ -50,8 +54,9 @@ impl Store {
         .bind(member_id)
         .bind(token_hash)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -185,9 +185,16 @@ impl Store {
         Ok(run_id)
     }
 
-    /// Records a run that was planned but not applied (`state`: dry run, or refused by the guard).
-    pub async fn prov_record_run(&self, run: &NewRun<'_>, state: &str) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+    /// Records a run that was planned but not applied (`state`: dry run, refused by the guard,
+    /// or a drift check with nothing to repair), fenced by the provisioning lease: a stalled
+    /// holder's late record would make others skip a round.
+    pub async fn prov_record_run(
+        &self,
+        fence: &Fence,
+        run: &NewRun<'_>,
+        state: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, state, Some(now_ms())).await?;
         tx.commit().await?;
         Ok(run_id)

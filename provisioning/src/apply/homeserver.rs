@@ -23,6 +23,9 @@ pub enum Failure {
     /// This action cannot be done (unknown user, banned…): recorded, the next import retries.
     #[error("{0}")]
     Permanent(String),
+    /// The provisioning lease is someone else's now: stop, nothing recorded.
+    #[error("the provisioning lease was lost")]
+    LeaseLost,
 }
 
 impl From<ClientError> for Failure {

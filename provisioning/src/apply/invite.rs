@@ -1,7 +1,7 @@
 //! Sending invitation emails: token recorded (as a hash) before the mail goes out, so a link in
 //! a member's mailbox always matches the record; a resend after a crash replaces the token.
 
-use relais_core::{Store, time::now_ms};
+use relais_core::{Store, StoreError, store::lease::Fence, time::now_ms};
 use relais_mail::{Mailer, Outgoing};
 
 use super::Failure;
@@ -17,16 +17,19 @@ pub struct Inviter {
 }
 
 impl Inviter {
-    pub async fn send(&self, store: &Store, action: &Action) -> Result<(), Failure> {
+    /// Issues the member's token (fenced by the provisioning lease) and mails the link.
+    pub async fn send(&self, store: &Store, fence: &Fence, action: &Action) -> Result<(), Failure> {
         let Action::SendInvitation { member_id, email, first_name, federation } = action else {
             return Err(Failure::Permanent("not an invitation".into()));
         };
         let token = onboarding::new_token();
         let expires = now_ms() + i64::from(self.valid_days) * 24 * 3600 * 1000;
-        store
-            .issue_invitation(member_id, &onboarding::token_hash(&token), expires)
-            .await
-            .map_err(|e| Failure::Transient(e.to_string()))?;
+        store.issue_invitation(fence, member_id, &onboarding::token_hash(&token), expires).await.map_err(
+            |e| match e {
+                StoreError::LeaseLost(_) => Failure::LeaseLost,
+                other => Failure::Transient(other.to_string()),
+            },
+        )?;
         let link = format!("{}/inscription/{token}", self.web_url);
         let (subject, text, html) =
             onboarding::invitation_email(first_name, federation, &link, self.valid_days);

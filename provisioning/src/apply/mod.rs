@@ -228,13 +228,14 @@ impl Applier {
         let mut report = ApplyReport::default();
         for job in queue {
             held(lease)?;
-            match self.execute(&job.action).await {
+            match self.execute(&job.action, lease).await {
                 Ok(created) => {
                     let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
                     self.complete(&job, effect, lease).await?;
                     report.done += 1;
                 }
                 Err(Failure::Transient(e)) => return Err(ApplyError::HomeserverDown(e)),
+                Err(Failure::LeaseLost) => return Err(ApplyError::LeaseLost),
                 Err(Failure::Permanent(e)) => {
                     tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
                     self.store.prov_fail(lease.fence(), job.run_id, job.seq, &e).await?;
@@ -247,10 +248,14 @@ impl Applier {
         Ok(report)
     }
 
-    async fn execute(&self, action: &Action) -> Result<Option<ruma::OwnedRoomId>, Failure> {
+    async fn execute(
+        &self,
+        action: &Action,
+        lease: &LeaseWatch,
+    ) -> Result<Option<ruma::OwnedRoomId>, Failure> {
         match (action, &self.inviter) {
             (Action::SendInvitation { .. }, Some(inviter)) => {
-                inviter.send(&self.store, action).await.map(|()| None)
+                inviter.send(&self.store, lease.fence(), action).await.map(|()| None)
             }
             (Action::SendInvitation { .. }, None) => Err(Failure::Permanent(
                 "invitations need [mail] smtp_url and [homeserver] registration_shared_secret".into(),

@@ -50,6 +50,8 @@ fn options(state: &WebState, session: &WebSession, source: &str, dry_run: bool, 
     Options {
         dry_run,
         force,
+        // Emptying a column for every member is the command line's decision, never the page's.
+        accept_missing_columns: false,
         max_removal_percent: state.config.provisioning.max_removal_percent,
         national_name: state.config.provisioning.national_name.clone(),
         invitations: state.config.invitations_enabled(),
@@ -368,7 +370,6 @@ async fn apply_in_background(
     upload_id: String,
 ) {
     let outcome = provision(&bytes, &applier, &options, &lease).await;
-    release(lease).await;
     // The upload is spent once its plan is journaled; before that (refused, a missing column,
     // the homeserver or database down, the lease lost) the referent may confirm it again.
     let spent = match outcome {
@@ -395,4 +396,6 @@ async fn apply_in_background(
     if let Err(error) = kept {
         tracing::warn!(%error, "cannot update an import's upload; it expires within the hour");
     }
+    // Only now: a confirmation arriving meanwhile finds the lease busy, not the upload gone.
+    release(lease).await;
 }
