@@ -15,8 +15,7 @@ fn field(text: &str) -> String {
 }
 
 fn excerpt(s: &BroadcastStats) -> String {
-    let content: serde_json::Value = serde_json::from_str(&s.content).unwrap_or_default();
-    relais_bots::proposal::excerpt(&content)
+    relais_bots::proposal::excerpt(&s.content)
 }
 
 pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {

@@ -199,10 +199,10 @@ impl Broadcasts {
         for delivery in copies {
             let room_id =
                 RoomId::parse(&delivery.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
-            let content: Value = serde_json::from_str(&delivery.content).unwrap_or_default();
+            let content = &delivery.content;
             let txn = format!("bcast.{}.{}", delivery.broadcast_id, slug(&delivery.room_id));
             let event_id =
-                self.client.send_raw_event(&room_id, "m.room.message", &txn, &content, &bot).await?;
+                self.client.send_raw_event(&room_id, "m.room.message", &txn, content, &bot).await?;
             self.store.broadcast_delivered(delivery.broadcast_id, &delivery.room_id, &event_id).await?;
         }
         Ok(())

@@ -123,8 +123,7 @@ impl Broadcasts {
         proposer: &UserId,
     ) -> Result<(), ServiceError> {
         let bot = self.config.bot_user_id();
-        let content: Value = serde_json::from_str(&proposal.content).unwrap_or_default();
-        let mut copy = copy_of(&content, "");
+        let mut copy = copy_of(&proposal.content, "");
         if let Some(obj) = copy.as_object_mut() {
             obj.remove("fr.pcf.relais.broadcast");
             obj.insert("fr.pcf.relais.proposal".into(), json!(proposal.proposal_id));
@@ -189,12 +188,8 @@ impl Broadcasts {
         let waiting = self.store.proposals_to_publish().await?;
         let publish = words.first().map(|w| w.to_lowercase());
         if !matches!(publish.as_deref(), Some("publier" | "publish")) {
-            let items: Vec<(String, String)> = waiting
-                .iter()
-                .map(|p| {
-                    (p.federation.clone(), excerpt(&serde_json::from_str(&p.content).unwrap_or_default()))
-                })
-                .collect();
+            let items: Vec<(String, String)> =
+                waiting.iter().map(|p| (p.federation.clone(), excerpt(&p.content))).collect();
             return Ok(text::waiting(&items));
         }
         if waiting.is_empty() {
@@ -238,8 +233,7 @@ impl Broadcasts {
         )];
         for p in items {
             let marker = format!("{command_event}#{}", p.proposal_id);
-            let content: Value = serde_json::from_str(&p.content).unwrap_or_default();
-            contents.push((marker.clone(), credited(&content, &p.federation, &marker)));
+            contents.push((marker.clone(), credited(&p.content, &p.federation, &marker)));
         }
         let redirect = redirect_base(&self.config);
         for (marker, mut content) in contents {

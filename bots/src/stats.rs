@@ -92,13 +92,8 @@ impl Broadcasts {
         if all.is_empty() {
             return Ok(text::none());
         }
-        let lines: Vec<String> = all
-            .iter()
-            .map(|s| {
-                let content: Value = serde_json::from_str(&s.content).unwrap_or_default();
-                text::line(&excerpt(&content), &format_paris(s.send_at), s)
-            })
-            .collect();
+        let lines: Vec<String> =
+            all.iter().map(|s| text::line(&excerpt(&s.content), &format_paris(s.send_at), s)).collect();
         Ok(text::report(&lines))
     }
 

@@ -159,18 +159,13 @@ impl BridgeHandler {
     async fn author(&self, sender: &UserId) -> Result<(String, Option<String>), StoreError> {
         let ghost = sender.localpart().strip_prefix(&self.config.mail.ghost_prefix);
         let record = match ghost.and_then(crate::keys::decode_member) {
-            Some(member) => {
-                self.store.member_record(&member).await?.map(|(record, _, _)| (member.clone(), record))
-            }
-            None => self.store.member_of_matrix_id(sender.as_str()).await?,
+            Some(member) => self.store.directory_member(&member).await?,
+            None => self.store.directory_member_by_matrix_id(sender.as_str()).await?,
         };
-        if let Some((member, record)) = record {
-            let record: Value = serde_json::from_str(&record).unwrap_or_default();
-            let first = record.get("first_name").and_then(Value::as_str).unwrap_or_default();
-            let last = record.get("last_name").and_then(Value::as_str).unwrap_or_default();
-            let name = format!("{first} {last}").trim().to_owned();
+        if let Some(member) = record {
+            let name = member.full_name();
             if !name.is_empty() {
-                return Ok((name, Some(member)));
+                return Ok((name, Some(member.member_id)));
             }
         }
         if sender == self.config.bot_user_id() {
@@ -253,11 +248,12 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let Some((member, _)) = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)?
+        let Some(member) =
+            self.store.directory_member_by_matrix_id(sender.as_str()).await.map_err(transient)?
         else {
             return Ok(messages::not_a_member());
         };
-        self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
+        self.store.mail_opt_in(room_id.as_str(), &member.member_id, mode).await.map_err(transient)?;
         Ok(match mode {
             Some(mode) => messages::subscribed(&format!("{}@{domain}", list.localpart), mode),
             None => messages::unsubscribed(),
@@ -269,11 +265,11 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let member = self.store.member_of_matrix_id(sender.as_str()).await.map_err(transient)?;
+        let member = self.store.directory_member_by_matrix_id(sender.as_str()).await.map_err(transient)?;
         let mode = match member {
-            Some((member, _)) => self
+            Some(member) => self
                 .store
-                .mail_member_lists(&member, self.default_mode())
+                .mail_member_lists(&member.member_id, self.default_mode())
                 .await
                 .map_err(transient)?
                 .into_iter()

@@ -177,7 +177,7 @@ async fn check_columns(
 ) -> Result<(), RunError> {
     let Some(previous) = store.prov_last_columns(scope).await? else { return Ok(()) };
     let previous: Vec<String> = serde_json::from_str(&previous)
-        .map_err(|e| RunError::Store(StoreError::Corrupt(format!("recorded import columns: {e}"))))?;
+        .map_err(|e| RunError::Store(StoreError::unreadable_json("recorded import columns", &e)))?;
     let missing: Vec<String> = previous.into_iter().filter(|c| !columns.contains(&c.as_str())).collect();
     if missing.is_empty() { Ok(()) } else { Err(RunError::MissingColumns(missing)) }
 }

@@ -30,6 +30,7 @@ use relais_appservice::{ClientError, MatrixClient, Outlook};
 use relais_core::{
     Config, Store,
     config::InboundAuth,
+    store::directory::DirectoryMember,
     store::{StoreError, mail::InboundItem},
     time::now_ms,
 };
@@ -236,7 +237,7 @@ impl Inbound {
         let Some(member) = self.store.mail_outbox_bounced(outbox_id).await? else {
             return Ok(Settled::Done("dropped", "bounce for an unknown or already counted delivery".into()));
         };
-        let Some((_, Some(email), _)) = self.store.member_record(&member).await? else {
+        let Some(email) = self.store.directory_member(&member).await?.and_then(|m| m.email) else {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
         };
         let points = if kind == BounceKind::Hard { 2 } else { 1 };
@@ -290,8 +291,8 @@ impl Inbound {
         let Some(list) = self.store.mail_list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
-        let record = self.store.member_record(&reply.member).await?;
-        let Some((record, Some(email), true)) = record else {
+        let member = self.store.directory_member(&reply.member).await?.filter(|m| m.active);
+        let Some((member, email)) = member.and_then(|m| m.email.clone().map(|email| (m, email))) else {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
         if !email.eq_ignore_ascii_case(&reply.from) {
@@ -310,7 +311,7 @@ impl Inbound {
         if reply.text.trim().is_empty() && reply.attachments.is_empty() {
             return self.refuse(item, bounce::EMPTY).await;
         }
-        match self.post(item, &list.room_id, &reply, &record).await {
+        match self.post(item, &list.room_id, &reply, &member).await {
             Ok(()) => Ok(Settled::Done("posted", "posted in the room".into())),
             Err(PostError::Store(e)) => Err(e),
             Err(PostError::Client(e)) => Ok(match e.outlook() {
@@ -322,8 +323,8 @@ impl Inbound {
     }
 
     /// The ghost of `member`, registered, named and in the room.
-    async fn ghost(&self, member: &str, record: &str, room_id: &RoomId) -> Result<OwnedUserId, ClientError> {
-        let localpart = format!("{}{}", self.config.mail.ghost_prefix, encode_member(member));
+    async fn ghost(&self, member: &DirectoryMember, room_id: &RoomId) -> Result<OwnedUserId, ClientError> {
+        let localpart = format!("{}{}", self.config.mail.ghost_prefix, encode_member(&member.member_id));
         let server = &self.config.homeserver.server_name;
         let ghost = UserId::parse(format!("@{localpart}:{server}"))
             .map_err(|e| ClientError::Request(format!("ghost id: {e}")))?;
@@ -332,12 +333,7 @@ impl Inbound {
             return Ok(ghost);
         }
         self.client.register_appservice_user(&localpart).await?;
-        let record: Value = serde_json::from_str(record).unwrap_or_default();
-        let name = format!(
-            "{} {} (courriel)",
-            record.get("first_name").and_then(Value::as_str).unwrap_or_default(),
-            record.get("last_name").and_then(Value::as_str).unwrap_or_default()
-        );
+        let name = format!("{} (courriel)", member.full_name());
         self.client.set_display_name(&ghost, name.trim()).await?;
         match self.client.invite(room_id, &ghost).await {
             // Already in the room (or already invited): joining settles it.
@@ -354,10 +350,10 @@ impl Inbound {
         item: &InboundItem,
         room_id: &str,
         reply: &Reply,
-        record: &str,
+        member: &DirectoryMember,
     ) -> Result<(), PostError> {
         let room_id = RoomId::parse(room_id).map_err(|e| ClientError::Request(e.to_string()))?;
-        let ghost = self.ghost(&reply.member, record, &room_id).await?;
+        let ghost = self.ghost(member, &room_id).await?;
         let relation = self.relation(reply.seq).await?;
         if !reply.text.trim().is_empty() {
             let mut content = json!({"msgtype": "m.text", "body": reply.text});

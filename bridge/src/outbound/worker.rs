@@ -301,7 +301,9 @@ impl Outbox {
         else {
             return Ok(None);
         };
-        let spec: serde_json::Value = serde_json::from_str(&poll.spec).unwrap_or_default();
+        // Never a ballot without its question and answers.
+        let spec: serde_json::Value = serde_json::from_str(&poll.spec)
+            .map_err(|e| relais_core::StoreError::unreadable_json("the poll's record", &e).to_string())?;
         let answers: Vec<String> = spec["answers"]
             .as_array()
             .into_iter()

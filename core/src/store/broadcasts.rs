@@ -26,7 +26,8 @@ pub struct NewBroadcast {
 pub struct DueDelivery {
     pub broadcast_id: i64,
     pub room_id: String,
-    pub content: String,
+    /// The message content to send, decoded (an unreadable one is an error, never `{}`).
+    pub content: serde_json::Value,
 }
 
 impl Store {
@@ -91,16 +92,17 @@ impl Store {
         .bind(now)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
+                let content: String = r.try_get("content")?;
                 Ok(DueDelivery {
                     broadcast_id: r.try_get("broadcast_id")?,
                     room_id: r.try_get("room_id")?,
-                    content: r.try_get("content")?,
+                    content: serde_json::from_str(&content)
+                        .map_err(|e| StoreError::unreadable_json("a broadcast's content", &e))?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()?)
+            .collect()
     }
 
     pub async fn broadcast_delivered(

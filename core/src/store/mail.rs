@@ -953,36 +953,6 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    /// A member's record (JSON) and address, by member id.
-    pub async fn member_record(
-        &self,
-        member_id: &str,
-    ) -> Result<Option<(String, Option<String>, bool)>, StoreError> {
-        let row = sqlx::query("SELECT record, email, active FROM prov_member WHERE member_id = $1")
-            .bind(member_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row
-            .map(|r| {
-                Ok::<_, sqlx::Error>((
-                    r.try_get("record")?,
-                    r.try_get("email")?,
-                    r.try_get::<i64, _>("active")? != 0,
-                ))
-            })
-            .transpose()?)
-    }
-
-    /// The member linked to a Matrix account: (member id, record JSON).
-    pub async fn member_of_matrix_id(&self, user_id: &str) -> Result<Option<(String, String)>, StoreError> {
-        let row =
-            sqlx::query("SELECT member_id, record FROM prov_member WHERE matrix_id = $1 AND active = 1")
-                .bind(user_id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("member_id")?, r.try_get("record")?))).transpose()?)
-    }
-
     /// Counts an automatic answer to `email` at `at` (ms) in that clock hour: false when `limit`
     /// answers already went to it this hour, on any node. Past hours are forgotten.
     pub async fn mail_answer_allowed(&self, email: &str, limit: u32, at: i64) -> Result<bool, StoreError> {

@@ -5,6 +5,7 @@
 
 pub mod broadcasts;
 pub mod congress;
+pub mod directory;
 pub mod lease;
 pub mod mail;
 pub mod onboarding;
@@ -52,6 +53,19 @@ pub enum StoreError {
     /// A fenced write found its lease held by someone else (or expired): nothing was written.
     #[error("this process no longer holds the lease {0}; nothing was written")]
     LeaseLost(String),
+}
+
+impl StoreError {
+    /// A stored JSON document `what` that does not decode. Says where and how it is wrong,
+    /// never what it holds (serde's own message quotes the offending value: a name, an address).
+    pub fn unreadable_json(what: &str, error: &serde_json::Error) -> Self {
+        Self::Corrupt(format!(
+            "{what}: {:?} error at line {}, column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        ))
+    }
 }
 
 /// Handle to the database; cheap to clone, safe to share between tasks and workers.
@@ -150,6 +164,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod lease_tests;
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub struct Proposal {
     pub proposal_id: i64,
     pub federation: String,
     pub proposer: String,
-    pub content: String,
+    /// The proposed message's content, decoded.
+    pub content: serde_json::Value,
     pub copy_event: Option<String>,
     pub notice_event: Option<String>,
     pub kept_by: Option<String>,
@@ -34,12 +35,14 @@ pub struct Proposal {
 const COLUMNS: &str =
     "proposal_id, federation, proposer, content, copy_event, notice_event, kept_by, published_in";
 
-fn from_row(r: &AnyRow) -> Result<Proposal, sqlx::Error> {
+fn from_row(r: &AnyRow) -> Result<Proposal, StoreError> {
+    let content: String = r.try_get("content")?;
     Ok(Proposal {
         proposal_id: r.try_get("proposal_id")?,
         federation: r.try_get("federation")?,
         proposer: r.try_get("proposer")?,
-        content: r.try_get("content")?,
+        content: serde_json::from_str(&content)
+            .map_err(|e| StoreError::unreadable_json("a proposal's content", &e))?,
         copy_event: r.try_get("copy_event")?,
         notice_event: r.try_get("notice_event")?,
         kept_by: r.try_get("kept_by")?,
@@ -65,7 +68,7 @@ impl Store {
         .await?;
         let sql = format!("SELECT {COLUMNS} FROM proposal WHERE command_event = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&p.command_event).fetch_one(self.pool()).await?;
-        Ok(from_row(&row)?)
+        from_row(&row)
     }
 
     /// The events that show the proposal in the selection room: its copy and the bot's notice.
@@ -83,7 +86,7 @@ impl Store {
     pub async fn proposal_by_event(&self, event_id: &str) -> Result<Option<Proposal>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM proposal WHERE copy_event = $1 OR notice_event = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(from_row).transpose()?)
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Keeps a proposal for the next selection; false when it was kept already.
@@ -106,7 +109,7 @@ impl Store {
              ORDER BY kept_at, proposal_id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(from_row).collect()
     }
 
     /// Marks proposals as published by the selection `label` (the publishing command's id).

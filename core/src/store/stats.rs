@@ -19,8 +19,8 @@ pub const READ_WINDOW_MS: i64 = 30 * DAY_MS;
 pub struct BroadcastStats {
     pub broadcast_id: i64,
     pub send_at: i64,
-    /// The message content as copied, JSON.
-    pub content: String,
+    /// The message content as copied, decoded.
+    pub content: serde_json::Value,
     pub rooms_targeted: i64,
     pub rooms_delivered: i64,
     /// Distinct members who opened a room after the copy arrived there.
@@ -157,10 +157,12 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.try_get("broadcast_id")?;
+            let content: String = r.try_get("content")?;
             out.push(BroadcastStats {
                 broadcast_id: id,
                 send_at: r.try_get("send_at")?,
-                content: r.try_get("content")?,
+                content: serde_json::from_str(&content)
+                    .map_err(|e| StoreError::unreadable_json("a broadcast's content", &e))?,
                 rooms_targeted: r.try_get("targeted")?,
                 rooms_delivered: r.try_get("delivered")?,
                 readers: self.count_in("broadcast_read", id, room).await?,

@@ -119,3 +119,40 @@ async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_app
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_unreadable_message_content_is_an_error_never_an_empty_message() {
+    on_both(|store| async move {
+        // A row damaged in the database (a bad restore, a hand edit).
+        let broken = "{\"msgtype\":\"m.text\",\"body\":\"Appel";
+        store
+            .broadcast_create(&super::broadcasts::NewBroadcast {
+                command_event: "$cmd".into(),
+                source_room: "!national:pcf.test".into(),
+                source_event: "$src".into(),
+                sender: "@nadia:pcf.test".into(),
+                content: broken.into(),
+                send_at: 1_000,
+                targets: vec![("!a:pcf.test".into(), "A".into())],
+                links: vec![],
+            })
+            .await
+            .expect("broadcast");
+        let due = store.broadcast_due(2_000).await;
+        assert!(matches!(due, Err(crate::StoreError::Corrupt(_))), "{due:?}");
+        let stats = store.broadcast_stats(None, 10).await;
+        assert!(matches!(stats, Err(crate::StoreError::Corrupt(ref m)) if !m.contains("Appel")), "{stats:?}");
+        let proposal = store
+            .proposal_create(&super::proposals::NewProposal {
+                command_event: "$p".into(),
+                federation: "Nord".into(),
+                source_room: "!nord:pcf.test".into(),
+                source_event: "$s".into(),
+                proposer: "@karim:pcf.test".into(),
+                content: broken.into(),
+            })
+            .await;
+        assert!(matches!(proposal, Err(crate::StoreError::Corrupt(_))), "{proposal:?}");
+    })
+    .await;
+}

@@ -13,7 +13,9 @@ use crate::{
 };
 
 /// Parses what the store holds into the planner's view. Unreadable records are skipped with a
-/// log line: a corrupt row must not stop every later import.
+/// log line, never taken for empty ones: a corrupt row must not stop every later import, and
+/// the plan writes what it skipped again (a member in the file is recorded anew, a room's
+/// moderators are set again).
 pub fn recorded(snapshot: &Snapshot) -> Recorded {
     let mut rec = Recorded::default();
     for room in &snapshot.rooms {
@@ -31,9 +33,12 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
                 parent: room.parent_key.clone(),
             },
         );
-        let moderators: BTreeSet<OwnedUserId> = serde_json::from_str(&room.moderators).unwrap_or_default();
-        if !moderators.is_empty() {
-            rec.moderators.insert(room.key.clone(), moderators);
+        match serde_json::from_str::<BTreeSet<OwnedUserId>>(&room.moderators) {
+            Ok(moderators) if moderators.is_empty() => {}
+            Ok(moderators) => {
+                rec.moderators.insert(room.key.clone(), moderators);
+            }
+            Err(_) => tracing::warn!(room = %room.key, "unreadable moderators in the record; set again"),
         }
     }
     for (id, json) in &snapshot.members {
@@ -45,8 +50,11 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
         }
     }
     for (room, member, user) in &snapshot.access {
-        if let Ok(user) = UserId::parse(user) {
-            rec.access.insert((room.clone(), member.clone()), user);
+        match UserId::parse(user) {
+            Ok(user) => {
+                rec.access.insert((room.clone(), member.clone()), user);
+            }
+            Err(_) => tracing::warn!(%room, "unreadable Matrix id in the record of a room's access; skipped"),
         }
     }
     rec.subscriptions = snapshot.subscriptions.iter().cloned().collect();

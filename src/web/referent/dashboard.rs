@@ -30,23 +30,29 @@ fn state_label(state: &str) -> &'static str {
 }
 
 fn run_row(run: &RunRecord) -> String {
-    let summary: serde_json::Value = serde_json::from_str(&run.summary).unwrap_or_default();
-    let counts = summary["counts"]
-        .as_object()
-        .map(|c| {
-            c.iter()
-                .map(|(k, v)| format!("{v} {}", super::import::action_label(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let errors: Vec<RowError> = serde_json::from_str(&run.errors).unwrap_or_default();
-    let errors = if errors.is_empty() {
-        "aucune".to_owned()
-    } else {
-        let items: String =
-            errors.iter().map(|e| format!("<li>ligne {} : {}</li>", e.line, escape(&e.message))).collect();
-        format!("<ul>{items}</ul>")
+    // What was recorded, or said to be unreadable: never shown as "nothing".
+    let counts = match serde_json::from_str::<serde_json::Value>(&run.summary) {
+        Ok(summary) => summary["counts"]
+            .as_object()
+            .map(|c| {
+                c.iter()
+                    .map(|(k, v)| format!("{v} {}", super::import::action_label(k)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        Err(_) => "(résumé illisible)".to_owned(),
+    };
+    let errors = match serde_json::from_str::<Vec<RowError>>(&run.errors) {
+        Ok(errors) if errors.is_empty() => "aucune".to_owned(),
+        Ok(errors) => {
+            let items: String = errors
+                .iter()
+                .map(|e| format!("<li>ligne {} : {}</li>", e.line, escape(&e.message)))
+                .collect();
+            format!("<ul>{items}</ul>")
+        }
+        Err(_) => "(liste illisible)".to_owned(),
     };
     format!(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
@@ -140,8 +146,7 @@ fn broadcast_section(received: &[BroadcastStats]) -> String {
     let rows: String = received
         .iter()
         .map(|s| {
-            let content = serde_json::from_str::<serde_json::Value>(&s.content).unwrap_or_default();
-            let mut body = relais_bots::proposal::excerpt(&content);
+            let mut body = relais_bots::proposal::excerpt(&s.content);
             if body.is_empty() {
                 body = String::from("(sans texte)");
             }

@@ -101,7 +101,7 @@ async fn federation_of(
 ) -> Result<Option<(String, String)>, relais_core::StoreError> {
     let Some(record) = state.store.member_by_matrix_id(user_id).await? else { return Ok(None) };
     let row: MemberRow = serde_json::from_str(&record)
-        .map_err(|e| relais_core::StoreError::Corrupt(format!("member record: {e}")))?;
+        .map_err(|e| relais_core::StoreError::unreadable_json("member record", &e))?;
     let manages = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
     Ok((row.active && manages).then(|| (federation_key(&row.federation), row.federation)))
 }
