@@ -69,6 +69,13 @@ struct Envelope {
     content: Box<RawValue>,
 }
 
+/// The whole event, for the services that read more than its envelope.
+fn whole(event: &QueuedEvent) -> Result<serde_json::Value, HandlerError> {
+    serde_json::from_str(&event.body).map_err(|e| {
+        HandlerError::Permanent(format!("unreadable event: {}", relais_core::json::error_without_data(&e)))
+    })
+}
+
 impl BotHandler {
     pub fn new(client: MatrixClient, config: Arc<Config>, store: Store) -> Self {
         let polls = Polls { store: store.clone(), client: client.clone(), config: config.clone() };
@@ -81,23 +88,21 @@ impl BotHandler {
         if event.event_type == DEVICE_ROW_TYPE {
             return Ok(());
         }
-        let env: Envelope = serde_json::from_str(&event.body)
-            .map_err(|e| HandlerError::Permanent(format!("not a timeline event: {e}")))?;
+        let env: Envelope = serde_json::from_str(&event.body).map_err(|e| {
+            let why = relais_core::json::error_without_data(&e);
+            HandlerError::Permanent(format!("not a timeline event: {why}"))
+        })?;
         match env.kind.as_str() {
             "m.room.member" => self.on_member(&env).await,
             "m.room.message" => self.on_message(&env).await,
             events::RESPONSE | events::STABLE_RESPONSE => {
-                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-                self.polls.record_response(&raw).await.map_err(service_error)
+                self.polls.record_response(&whole(event)?).await.map_err(service_error)
             }
             "m.reaction" => {
-                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+                let raw = whole(event)?;
                 self.broadcasts.on_reaction(&env.room_id, &env.sender, &raw).await.map_err(service_error)
             }
-            "m.receipt" => {
-                let raw: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-                self.broadcasts.on_receipt(&raw).await.map_err(service_error)
-            }
+            "m.receipt" => self.broadcasts.on_receipt(&whole(event)?).await.map_err(service_error),
             _ => Ok(()),
         }
     }

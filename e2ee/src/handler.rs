@@ -66,8 +66,9 @@ impl DeviceHandler {
         }
         let room_id = OwnedRoomId::try_from(event.room_id.as_str())
             .map_err(|e| HandlerError::Permanent(format!("bad room id: {e}")))?;
-        let json = serde_json::value::RawValue::from_string(event.body.clone())
-            .map_err(|e| HandlerError::Permanent(format!("not JSON: {e}")))?;
+        let json = serde_json::value::RawValue::from_string(event.body.clone()).map_err(|e| {
+            HandlerError::Permanent(format!("not JSON: {}", relais_core::json::error_without_data(&e)))
+        })?;
         let raw: Raw<EncryptedEvent> = Raw::from_json(json);
         let result = self
             .device
@@ -90,8 +91,10 @@ impl DeviceHandler {
                 )));
             }
         };
-        let json: Value = serde_json::from_str(decrypted.event.json().get())
-            .map_err(|e| HandlerError::Permanent(format!("decrypted event is not JSON: {e}")))?;
+        let json: Value = serde_json::from_str(decrypted.event.json().get()).map_err(|e| {
+            let why = relais_core::json::error_without_data(&e);
+            HandlerError::Permanent(format!("decrypted event is not JSON: {why}"))
+        })?;
         let Some(row) = journal::decrypted_row(&event.room_id, &json, bot, self.device.logged_in_at_ms)
         else {
             return Ok(());

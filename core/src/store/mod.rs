@@ -59,12 +59,7 @@ impl StoreError {
     /// A stored JSON document `what` that does not decode. Says where and how it is wrong,
     /// never what it holds (serde's own message quotes the offending value: a name, an address).
     pub fn unreadable_json(what: &str, error: &serde_json::Error) -> Self {
-        Self::Corrupt(format!(
-            "{what}: {:?} error at line {}, column {}",
-            error.classify(),
-            error.line(),
-            error.column()
-        ))
+        Self::Corrupt(format!("{what}: {}", crate::json::error_without_data(error)))
     }
 }
 
