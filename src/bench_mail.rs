@@ -191,7 +191,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         media: None,
         max_attachment_bytes: 0,
         ballot_secret: relais_core::secret::Secret::new("bench"),
-        journal: Some(std::sync::Arc::new(relais_bridge::outbound::journal::SentJournal::open(
+        journal: Some(std::sync::Arc::new(relais_bridge::outbound::sent_journal::SentJournal::open(
             &dir.path().join("sent.journal"),
         )?)),
     };

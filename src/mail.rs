@@ -11,7 +11,7 @@ use relais_bridge::{
     inbound::{listener, process::Inbound, smtp},
     keys::Keys,
     lists,
-    outbound::{journal::SentJournal, render::Site, worker::Outbox},
+    outbound::{render::Site, sent_journal::SentJournal, worker::Outbox},
 };
 use relais_core::{Config, Store};
 use relais_mail::Mailer;

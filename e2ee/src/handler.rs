@@ -18,7 +18,7 @@ use relais_appservice::queue::{DEVICE_ROW_TYPE, IntakeQueue, QueuedEvent};
 use relais_appservice::{EventHandler, HandlerError, dispatch::BoxFuture};
 use relais_core::Store;
 
-use crate::{BotDevice, journal, outgoing::machine_error};
+use crate::{BotDevice, decrypted, outgoing::machine_error};
 
 /// Decrypts everything from everyone: the bot answers members whatever their devices' trust
 /// (as Element shows their messages, with a warning, rather than hiding them).
@@ -95,14 +95,14 @@ impl DeviceHandler {
             let why = relais_core::json::error_without_data(&e);
             HandlerError::Permanent(format!("decrypted event is not JSON: {why}"))
         })?;
-        let Some(row) = journal::decrypted_row(&event.room_id, &json, bot, self.device.logged_in_at_ms)
+        let Some(row) = decrypted::decrypted_row(&event.room_id, &json, bot, self.device.logged_in_at_ms)
         else {
             return Ok(());
         };
         let rows = [row];
         let outcome = self
             .store
-            .record_transaction(&journal::batch_id(&rows), &rows)
+            .record_transaction(&decrypted::batch_id(&rows), &rows)
             .await
             .map_err(|e| HandlerError::Transient(e.to_string()))?;
         if matches!(outcome, relais_appservice::queue::TxnOutcome::Stored { new_events } if new_events > 0) {

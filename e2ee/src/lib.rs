@@ -25,9 +25,9 @@
 //! [`DECRYPTED_PREFIX`]: relais_appservice::queue::DECRYPTED_PREFIX
 //! [`RoomEncryption`]: relais_appservice::client::RoomEncryption
 
+mod decrypted;
 mod handler;
 mod http;
-mod journal;
 mod outgoing;
 mod send;
 mod session;

@@ -2,6 +2,6 @@
 
 pub mod ballot;
 pub mod html;
-pub mod journal;
 pub mod render;
+pub mod sent_journal;
 pub mod worker;

@@ -28,8 +28,8 @@ use relais_appservice::{MatrixClient, health::Heartbeat};
 
 use super::{
     ballot::{BallotNotice, ballot_mail},
-    journal::SentJournal,
     render::{self, DigestSection, Media, Recipient, Site},
+    sent_journal::SentJournal,
 };
 use crate::keys::Keys;
 
