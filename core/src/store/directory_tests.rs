@@ -50,6 +50,9 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
         }
         let broken = store.directory_member_by_matrix_id("@broken:pcf.test").await;
         assert!(matches!(broken, Err(StoreError::Corrupt(_))), "{broken:?}");
+        // The member's own export gives what is stored, readable or not.
+        let export = store.member_export("3").await.expect("export");
+        assert_eq!(export["member"]["record"], "not json");
     })
     .await;
 }

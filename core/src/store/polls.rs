@@ -246,7 +246,9 @@ impl Store {
         let Some(room) = room else { return Ok(None) };
         let kind: String = room.try_get("kind")?;
         let key: String = if matches!(kind.as_str(), "discussion" | "announcements") {
-            room.try_get::<Option<String>, _>("parent_key")?.unwrap_or_default()
+            room.try_get::<Option<String>, _>("parent_key")?.ok_or_else(|| {
+                StoreError::Corrupt("a discussion or announcements room without its parent".into())
+            })?
         } else {
             room.try_get("room_key")?
         };

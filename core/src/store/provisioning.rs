@@ -482,8 +482,10 @@ impl Store {
             Some(r) => {
                 let json: String = r.try_get("record")?;
                 let updated: i64 = r.try_get("updated_at")?;
+                // The right of access is to what is stored: an unreadable record is given as is.
+                let readable = serde_json::from_str::<serde_json::Value>(&json);
                 serde_json::json!({
-                    "record": serde_json::from_str::<serde_json::Value>(&json).unwrap_or_default(),
+                    "record": readable.unwrap_or(serde_json::Value::String(json)),
                     "updated_at": updated,
                 })
             }
