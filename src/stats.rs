@@ -15,7 +15,7 @@ fn field(text: &str) -> String {
 }
 
 fn excerpt(s: &BroadcastStats) -> String {
-    relais_bots::proposal::excerpt(&s.content)
+    relais_bots::proposal::stored_excerpt(s.content.as_ref())
 }
 
 pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {

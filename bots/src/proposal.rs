@@ -68,6 +68,11 @@ pub fn excerpt(content: &Value) -> String {
     }
 }
 
+/// [`excerpt`] of a stored content, or what to show when it is unreadable.
+pub fn stored_excerpt(content: Option<&Value>) -> String {
+    content.map_or_else(|| "(contenu illisible)".to_owned(), excerpt)
+}
+
 impl Broadcasts {
     async fn selection_room(&self) -> Result<Option<OwnedRoomId>, ServiceError> {
         Ok(configured_room(&self.client, self.config.bots.selection_room.as_deref()).await?)

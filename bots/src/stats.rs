@@ -10,7 +10,7 @@ use relais_core::time::format_paris;
 use crate::{
     broadcast::Broadcasts,
     messages::stats as text,
-    proposal::{excerpt, is_thumbs_up},
+    proposal::{is_thumbs_up, stored_excerpt},
     service::{MODERATOR, ServiceError, member_key, power_level},
 };
 
@@ -92,8 +92,10 @@ impl Broadcasts {
         if all.is_empty() {
             return Ok(text::none());
         }
-        let lines: Vec<String> =
-            all.iter().map(|s| text::line(&excerpt(&s.content), &format_paris(s.send_at), s)).collect();
+        let lines: Vec<String> = all
+            .iter()
+            .map(|s| text::line(&stored_excerpt(s.content.as_ref()), &format_paris(s.send_at), s))
+            .collect();
         Ok(text::report(&lines))
     }
 

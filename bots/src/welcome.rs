@@ -47,12 +47,13 @@ impl Welcome {
         if kind.ends_with("space") {
             return Ok(());
         }
-        let Some(member) = self.store.directory_member_by_matrix_id(user.as_str()).await? else {
+        let Some(member_id) = self.store.directory_member_id_of(user.as_str()).await? else {
             return Ok(());
         };
-        if self.store.welcomed(&member.member_id).await? {
+        if self.store.welcomed(&member_id).await? {
             return Ok(());
         }
+        let Some(member) = self.store.directory_member(&member_id).await? else { return Ok(()) };
         // Marked so the mail bridge does not send one member's welcome to the whole list.
         let content = json!({"msgtype": "m.notice", "body": text(&member, &room_name),
             "m.mentions": {"user_ids": [user.as_str()]}, "fr.pcf.relais.kind": "welcome"});

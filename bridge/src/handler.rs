@@ -159,8 +159,17 @@ impl BridgeHandler {
     async fn author(&self, sender: &UserId) -> Result<(String, Option<String>), StoreError> {
         let ghost = sender.localpart().strip_prefix(&self.config.mail.ghost_prefix);
         let record = match ghost.and_then(crate::keys::decode_member) {
-            Some(member) => self.store.directory_member(&member).await?,
-            None => self.store.directory_member_by_matrix_id(sender.as_str()).await?,
+            Some(member) => self.store.directory_member(&member).await,
+            None => self.store.directory_member_by_matrix_id(sender.as_str()).await,
+        };
+        // An unreadable record does not keep the message from the list: it goes out under the
+        // account's name, and the record is said to be unreadable.
+        let record = match record {
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(%why, "a message's author has an unreadable record: named by their account");
+                None
+            }
+            other => other?,
         };
         if let Some(member) = record {
             let name = member.full_name();
@@ -248,12 +257,11 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let Some(member) =
-            self.store.directory_member_by_matrix_id(sender.as_str()).await.map_err(transient)?
+        let Some(member) = self.store.directory_member_id_of(sender.as_str()).await.map_err(transient)?
         else {
             return Ok(messages::not_a_member());
         };
-        self.store.mail_opt_in(room_id.as_str(), &member.member_id, mode).await.map_err(transient)?;
+        self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
         Ok(match mode {
             Some(mode) => messages::subscribed(&format!("{}@{domain}", list.localpart), mode),
             None => messages::unsubscribed(),
@@ -265,11 +273,11 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let member = self.store.directory_member_by_matrix_id(sender.as_str()).await.map_err(transient)?;
+        let member = self.store.directory_member_id_of(sender.as_str()).await.map_err(transient)?;
         let mode = match member {
             Some(member) => self
                 .store
-                .mail_member_lists(&member.member_id, self.default_mode())
+                .mail_member_lists(&member, self.default_mode())
                 .await
                 .map_err(transient)?
                 .into_iter()

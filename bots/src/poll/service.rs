@@ -52,7 +52,6 @@ pub(super) fn opened_record(
     }
 }
 
-/// A stored poll's specification (written by [`Polls::open`]).
 /// The answers of one stored response or ballot. One that cannot be read fails the count: it is
 /// never counted as a blank vote.
 pub(super) fn stored_answers(poll_id: &str, json: &str) -> Result<Vec<String>, StoreError> {
@@ -61,8 +60,16 @@ pub(super) fn stored_answers(poll_id: &str, json: &str) -> Result<Vec<String>, S
     })
 }
 
+/// A stored poll's specification (written by [`Polls::open`]); `None` when it cannot be read,
+/// which is logged with the poll's id each time: such a poll is
+/// neither counted nor closed until its record is repaired, and never taken for an empty one.
 pub fn spec_of(poll: &PollRecord) -> Option<PollSpec> {
-    serde_json::from_str(&poll.spec).ok()
+    serde_json::from_str(&poll.spec)
+        .inspect_err(|e| {
+            let error = relais_core::json::error_without_data(e);
+            tracing::error!(poll_id = %poll.poll_id, %error, "a poll's record is unreadable: it is left as it is");
+        })
+        .ok()
 }
 
 impl Polls {

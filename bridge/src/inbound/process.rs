@@ -237,7 +237,7 @@ impl Inbound {
         let Some(member) = self.store.mail_outbox_bounced(outbox_id).await? else {
             return Ok(Settled::Done("dropped", "bounce for an unknown or already counted delivery".into()));
         };
-        let Some(email) = self.store.directory_member(&member).await?.and_then(|m| m.email) else {
+        let Some(email) = self.store.directory_email(&member).await? else {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
         };
         let points = if kind == BounceKind::Hard { 2 } else { 1 };

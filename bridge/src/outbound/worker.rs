@@ -302,14 +302,11 @@ impl Outbox {
             return Ok(None);
         };
         // Never a ballot without its question and answers.
-        let spec: serde_json::Value = serde_json::from_str(&poll.spec)
+        let spec: BallotSpec = serde_json::from_str(&poll.spec)
             .map_err(|e| relais_core::StoreError::unreadable_json("the poll's record", &e).to_string())?;
-        let answers: Vec<String> = spec["answers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect();
+        if spec.answers.is_empty() {
+            return Err("the poll's record has no answers: no ballot is sent".into());
+        }
         let room =
             self.store.prov_room_by_id(&poll.room_id).await.map_err(|e| e.to_string())?.map(|(_, n)| n);
         let token =
@@ -317,8 +314,8 @@ impl Outbox {
         let link = format!("{}relais/vote/{token}", self.site.web_url);
         let deadline = poll.deadline.map(format_paris);
         let notice = BallotNotice {
-            question: spec["question"].as_str().unwrap_or_default(),
-            answers: &answers,
+            question: &spec.question,
+            answers: &spec.answers,
             room: room.as_deref(),
             link: &link,
             deadline: deadline.as_deref(),
@@ -430,4 +427,11 @@ impl Outbox {
             .map(Some)
             .map_err(|e| e.to_string())
     }
+}
+
+/// What a ballot mail needs of a poll's record (the bots write it with more fields).
+#[derive(serde::Deserialize)]
+struct BallotSpec {
+    question: String,
+    answers: Vec<String>,
 }

@@ -82,7 +82,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Copies due at `now` and not sent yet.
+    /// Copies due at `now` and not sent yet. A copy whose content cannot be read is left out
+    /// (and said, with its broadcast's id, at each look): it never holds up the others, and is
+    /// never sent as an empty message.
     pub async fn broadcast_due(&self, now: i64) -> Result<Vec<DueDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.broadcast_id AS broadcast_id, d.room_id AS room_id, b.content AS content \
@@ -92,17 +94,22 @@ impl Store {
         .bind(now)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let content: String = r.try_get("content")?;
-                Ok(DueDelivery {
-                    broadcast_id: r.try_get("broadcast_id")?,
-                    room_id: r.try_get("room_id")?,
-                    content: serde_json::from_str(&content)
-                        .map_err(|e| StoreError::unreadable_json("a broadcast's content", &e))?,
-                })
-            })
-            .collect()
+        let mut due = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let broadcast_id: i64 = r.try_get("broadcast_id")?;
+            let content: String = r.try_get("content")?;
+            match serde_json::from_str(&content) {
+                Ok(content) => {
+                    due.push(DueDelivery { broadcast_id, room_id: r.try_get("room_id")?, content })
+                }
+                Err(e) => tracing::error!(
+                    broadcast_id,
+                    error = %crate::json::error_without_data(&e),
+                    "a broadcast's content is unreadable in the database: its copies are not sent"
+                ),
+            }
+        }
+        Ok(due)
     }
 
     pub async fn broadcast_delivered(

@@ -68,6 +68,25 @@ impl Store {
         row.as_ref().map(member).transpose()
     }
 
+    /// The address of member `member_id`, if they have one (their record is not read: what
+    /// needs only the address works even beside an unreadable record).
+    pub async fn directory_email(&self, member_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT email FROM prov_member WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("email")).transpose()?.flatten())
+    }
+
+    /// The id of the active member whose Matrix account is `user_id` (their record not read).
+    pub async fn directory_member_id_of(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT member_id FROM prov_member WHERE matrix_id = $1 AND active = 1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("member_id")).transpose()?)
+    }
+
     /// The active member whose Matrix account is `user_id`.
     pub async fn directory_member_by_matrix_id(
         &self,

@@ -102,14 +102,28 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Kept proposals not yet published, oldest kept first.
+    /// Kept proposals not yet published, oldest kept first; an unreadable one is left out and
+    /// logged with its id.
     pub async fn proposals_to_publish(&self) -> Result<Vec<Proposal>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM proposal WHERE kept_by IS NOT NULL AND published_in IS NULL \
              ORDER BY kept_at, proposal_id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        rows.iter().map(from_row).collect()
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match from_row(row) {
+                Ok(proposal) => kept.push(proposal),
+                // Left out of the selection (and said), never published empty, never holding
+                // up the others.
+                Err(StoreError::Corrupt(why)) => {
+                    let id: Option<i64> = row.try_get("proposal_id").ok();
+                    tracing::error!(proposal_id = ?id, %why, "a kept proposal is unreadable: left out");
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(kept)
     }
 
     /// Marks proposals as published by the selection `label` (the publishing command's id).

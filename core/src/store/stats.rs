@@ -19,8 +19,9 @@ pub const READ_WINDOW_MS: i64 = 30 * DAY_MS;
 pub struct BroadcastStats {
     pub broadcast_id: i64,
     pub send_at: i64,
-    /// The message content as copied, decoded.
-    pub content: serde_json::Value,
+    /// The message content as copied, decoded; `None`: unreadable in the database (shown as
+    /// such, never as an empty message).
+    pub content: Option<serde_json::Value>,
     pub rooms_targeted: i64,
     pub rooms_delivered: i64,
     /// Distinct members who opened a room after the copy arrived there.
@@ -162,7 +163,11 @@ impl Store {
                 broadcast_id: id,
                 send_at: r.try_get("send_at")?,
                 content: serde_json::from_str(&content)
-                    .map_err(|e| StoreError::unreadable_json("a broadcast's content", &e))?,
+                    .inspect_err(|e| {
+                        let error = crate::json::error_without_data(e);
+                        tracing::error!(broadcast_id = id, %error, "a broadcast's content is unreadable");
+                    })
+                    .ok(),
                 rooms_targeted: r.try_get("targeted")?,
                 rooms_delivered: r.try_get("delivered")?,
                 readers: self.count_in("broadcast_read", id, room).await?,

@@ -121,38 +121,64 @@ async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_app
 }
 
 #[tokio::test]
-async fn an_unreadable_message_content_is_an_error_never_an_empty_message() {
+async fn an_unreadable_message_content_is_never_sent_empty_and_never_holds_up_the_others() {
     on_both(|store| async move {
-        // A row damaged in the database (a bad restore, a hand edit).
+        // A row damaged in the database (a bad restore, a hand edit) beside a sound one.
         let broken = "{\"msgtype\":\"m.text\",\"body\":\"Appel";
-        store
-            .broadcast_create(&super::broadcasts::NewBroadcast {
-                command_event: "$cmd".into(),
-                source_room: "!national:pcf.test".into(),
-                source_event: "$src".into(),
-                sender: "@nadia:pcf.test".into(),
-                content: broken.into(),
-                send_at: 1_000,
-                targets: vec![("!a:pcf.test".into(), "A".into())],
-                links: vec![],
-            })
+        let sound = r#"{"msgtype":"m.text","body":"Manifestation"}"#;
+        for (n, content) in [(1, broken), (2, sound)] {
+            store
+                .broadcast_create(&super::broadcasts::NewBroadcast {
+                    command_event: format!("$cmd{n}"),
+                    source_room: "!national:pcf.test".into(),
+                    source_event: format!("$src{n}"),
+                    sender: "@nadia:pcf.test".into(),
+                    content: content.into(),
+                    send_at: 1_000,
+                    targets: vec![("!a:pcf.test".into(), "A".into())],
+                    links: vec![],
+                })
+                .await
+                .expect("broadcast");
+        }
+        let due = store.broadcast_due(2_000).await.expect("due");
+        assert_eq!(due.len(), 1, "only the sound one: {due:?}");
+        assert_eq!(due[0].content["body"], "Manifestation");
+        let stats = store.broadcast_stats(None, 10).await.expect("stats");
+        let mut contents: Vec<_> = stats.iter().map(|s| s.content.clone()).collect();
+        contents.sort_by_key(Option::is_some);
+        assert_eq!(contents.len(), 2);
+        assert_eq!(contents[0], None, "the broken one is said unreadable");
+
+        for (n, content) in [(1, broken), (2, sound)] {
+            let proposal = store
+                .proposal_create(&super::proposals::NewProposal {
+                    command_event: format!("$p{n}"),
+                    federation: "Nord".into(),
+                    source_room: "!nord:pcf.test".into(),
+                    source_event: format!("$s{n}"),
+                    proposer: "@karim:pcf.test".into(),
+                    content: content.into(),
+                })
+                .await;
+            if n == 1 {
+                let proposal = proposal.map(|_| ());
+                assert!(
+                    matches!(proposal, Err(crate::StoreError::Corrupt(ref m)) if !m.contains("Appel")),
+                    "{proposal:?}"
+                );
+            } else {
+                let id = proposal.expect("sound proposal").proposal_id;
+                assert!(store.proposal_keep(id, "@nadia:pcf.test").await.expect("keep"));
+            }
+        }
+        sqlx::query("UPDATE proposal SET kept_by = '@nadia:pcf.test', kept_at = 1")
+            .execute(store.pool())
             .await
-            .expect("broadcast");
-        let due = store.broadcast_due(2_000).await;
-        assert!(matches!(due, Err(crate::StoreError::Corrupt(_))), "{due:?}");
-        let stats = store.broadcast_stats(None, 10).await;
-        assert!(matches!(stats, Err(crate::StoreError::Corrupt(ref m)) if !m.contains("Appel")), "{stats:?}");
-        let proposal = store
-            .proposal_create(&super::proposals::NewProposal {
-                command_event: "$p".into(),
-                federation: "Nord".into(),
-                source_room: "!nord:pcf.test".into(),
-                source_event: "$s".into(),
-                proposer: "@karim:pcf.test".into(),
-                content: broken.into(),
-            })
-            .await;
-        assert!(matches!(proposal, Err(crate::StoreError::Corrupt(_))), "{proposal:?}");
+            .expect("keep all");
+        let kept = store.proposals_to_publish().await.expect("kept");
+        assert_eq!(kept.len(), 1, "the unreadable proposal is left out");
+        assert_eq!(kept[0].content["body"], "Manifestation");
     })
     .await;
 }

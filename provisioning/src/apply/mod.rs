@@ -175,7 +175,9 @@ impl Applier {
             match serde_json::from_str::<Action>(&p.payload) {
                 Ok(action) => jobs.push(Job { run_id: p.run_id, seq: p.seq, action }),
                 Err(e) => {
-                    let error = format!("unreadable journal entry: {e}");
+                    // Never serde's message: it may quote the member's record the entry holds.
+                    let error =
+                        format!("unreadable journal entry: {}", relais_core::json::error_without_data(&e));
                     self.store.prov_fail(lease.fence(), p.run_id, p.seq, &error).await?;
                     report.failed.push((format!("journal {}/{}", p.run_id, p.seq), error));
                 }

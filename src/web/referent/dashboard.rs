@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use axum::{
     extract::State,
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
 };
 
-use relais_core::store::{provisioning::RunRecord, stats::BroadcastStats};
+use relais_core::{
+    StoreError,
+    store::{provisioning::RunRecord, stats::BroadcastStats, web::WebSession},
+};
 use relais_provisioning::{
     desired::federation_key,
     model::{Contact, MemberRow, RowError},
@@ -17,7 +20,7 @@ use relais_provisioning::{
 };
 
 use super::{WebState, login_page, session};
-use crate::web::page::{date, page_with_head};
+use crate::web::page::{date, page, page_with_head};
 
 fn state_label(state: &str) -> &'static str {
     match state {
@@ -67,13 +70,29 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
     let Some(session) = session(&state, &headers).await else {
         return Html(login_page(None)).into_response();
     };
+    // The database out of reach: said, never shown as a federation without members or imports.
+    render(&state, &session).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot show the referents' dashboard");
+        let body =
+            "<p>Le tableau de bord est momentanément indisponible. Réessayez dans quelques minutes.</p>";
+        (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
+    })
+}
+
+async fn render(state: &WebState, session: &WebSession) -> Result<Response, StoreError> {
+    let mut unreadable = 0usize;
     let members: Vec<(MemberRow, i64)> = state
         .store
         .member_records()
-        .await
-        .unwrap_or_default()
+        .await?
         .into_iter()
-        .filter_map(|(json, subs)| serde_json::from_str::<MemberRow>(&json).ok().map(|m| (m, subs)))
+        .filter_map(|(json, subs)| match serde_json::from_str::<MemberRow>(&json) {
+            Ok(member) => Some((member, subs)),
+            Err(_) => {
+                unreadable += 1;
+                None
+            }
+        })
         .filter(|(m, _)| federation_key(&m.federation) == session.federation)
         .collect();
     let name = members.first().map_or(session.federation.clone(), |(m, _)| m.federation.clone());
@@ -83,8 +102,15 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
          <button type=\"submit\">Se déconnecter</button></form></p>",
         escape(&session.user_id)
     );
-    let progress = state.store.run_progress(&session.federation).await.ok().flatten();
-    let starting = state.store.upload_applying(&session.federation).await.unwrap_or(false);
+    if unreadable > 0 {
+        tracing::error!(unreadable, "member records unreadable in the database");
+        body.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">{unreadable} fiche(s) d'adhérent sont illisibles dans la base : \
+             elles manquent ci-dessous. Signalez-le à l'équipe nationale.</p>"
+        ));
+    }
+    let progress = state.store.run_progress(&session.federation).await?;
+    let starting = state.store.upload_applying(&session.federation).await?;
     match progress {
         Some((_, run_state, done, total)) if run_state == "applying" => {
             head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
@@ -106,35 +132,40 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
          <input id=\"fichier\" name=\"fichier\" type=\"file\" accept=\".csv,text/csv\" required>\
          <button type=\"submit\">Voir ce qui changerait</button></form>",
     );
+    body.push_str(&runs_section(state, &session.federation).await?);
+    body.push_str(&people_sections(&members));
+    let announcements = state.store.prov_room_id(&format!("{}.annonces", session.federation)).await?;
+    if let Some(room_id) = announcements {
+        let received = state.store.broadcast_stats(Some(&room_id), 10).await?;
+        body.push_str(&broadcast_section(&received));
+    }
+    let bounced = state.store.mail_bounced_members().await?;
+    body.push_str(&bounce_section(&members, &bounced));
+    Ok(Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response())
+}
+
+/// The federation's last five imports.
+async fn runs_section(state: &WebState, federation: &str) -> Result<String, StoreError> {
+    let mut out = String::new();
     let runs: Vec<String> = state
         .store
         .prov_runs(200)
-        .await
-        .unwrap_or_default()
+        .await?
         .iter()
-        .filter(|r| r.scope.as_deref() == Some(session.federation.as_str()))
+        .filter(|r| r.scope.as_deref() == Some(federation))
         .take(5)
         .map(run_row)
         .collect();
-    body.push_str("<h2>Derniers imports</h2>");
+    out.push_str("<h2>Derniers imports</h2>");
     if runs.is_empty() {
-        body.push_str("<p>Aucun import de votre fédération pour l'instant.</p>");
+        out.push_str("<p>Aucun import de votre fédération pour l'instant.</p>");
     } else {
-        body.push_str(&format!(
+        out.push_str(&format!(
             "<table><tr><th>Date</th><th>Fichier</th><th>État</th><th>Changements</th><th>Lignes en erreur</th></tr>{}</table>",
             runs.concat()
         ));
     }
-    body.push_str(&people_sections(&members));
-    let announcements =
-        state.store.prov_room_id(&format!("{}.annonces", session.federation)).await.ok().flatten();
-    if let Some(room_id) = announcements {
-        let received = state.store.broadcast_stats(Some(&room_id), 10).await.unwrap_or_default();
-        body.push_str(&broadcast_section(&received));
-    }
-    let bounced = state.store.mail_bounced_members().await.unwrap_or_default();
-    body.push_str(&bounce_section(&members, &bounced));
-    Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response()
+    Ok(out)
 }
 
 /// The national broadcasts the federation's announcements room received or will receive, with
@@ -146,7 +177,7 @@ fn broadcast_section(received: &[BroadcastStats]) -> String {
     let rows: String = received
         .iter()
         .map(|s| {
-            let mut body = relais_bots::proposal::excerpt(&s.content);
+            let mut body = relais_bots::proposal::stored_excerpt(s.content.as_ref());
             if body.is_empty() {
                 body = String::from("(sans texte)");
             }
