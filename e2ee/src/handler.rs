@@ -149,10 +149,9 @@ impl BotDevice {
             .filter(|m| m["to_user_id"] == user && (m["to_device_id"] == device || m["to_device_id"] == "*"))
             .filter_map(|m| serde_json::value::to_raw_value(m).ok().map(Raw::from_json))
             .collect();
-        let lists: DeviceLists = serde_json::from_value(body["device_lists"].clone()).unwrap_or_default();
+        let lists: DeviceLists = optional_field(&body["device_lists"], "device_lists");
         let counts: BTreeMap<OneTimeKeyAlgorithm, UInt> =
-            serde_json::from_value(body["device_one_time_keys_count"][user][device].clone())
-                .unwrap_or_default();
+            optional_field(&body["device_one_time_keys_count"][user][device], "device_one_time_keys_count");
         let fallback: Option<Vec<OneTimeKeyAlgorithm>> =
             serde_json::from_value(body["device_unused_fallback_key_types"][user][device].clone()).ok();
         tracing::debug!(
@@ -173,4 +172,17 @@ impl BotDevice {
         self.machine.receive_sync_changes(changes, &decryption_settings()).await.map_err(machine_error)?;
         self.send_outgoing().await
     }
+}
+
+/// A field a transaction may leave out (then empty); one it carries but that cannot be read is
+/// said — a device list lost silently could hide a member's new device — then taken as empty.
+fn optional_field<T: serde::de::DeserializeOwned + Default>(value: &Value, what: &str) -> T {
+    if value.is_null() {
+        return T::default();
+    }
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+        let error = relais_core::json::error_without_data(&e);
+        tracing::warn!(field = what, %error, "an unreadable field of a transaction for the bot's device");
+        T::default()
+    })
 }

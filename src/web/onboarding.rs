@@ -12,12 +12,11 @@ use axum::{
 use serde::Deserialize;
 
 use relais_core::{
-    store::{lease::Lease, onboarding::Invitation},
+    store::{directory::DirectoryMember, lease::Lease, onboarding::Invitation},
     time::now_ms,
 };
 use relais_provisioning::{
     apply::Applier,
-    model::MemberRow,
     onboarding::{check_password, check_username, escape, suggested_username, token_hash},
 };
 
@@ -43,8 +42,12 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
 }
 
-/// The invitation behind `token`, if it can still be used, and the member's recorded row.
-async fn valid(state: &WebState, token: &str) -> Result<Option<(Invitation, Option<MemberRow>)>, Response> {
+/// The invitation behind `token`, if it can still be used, and the member as the directory has
+/// them (`None`: unknown, or their record unreadable).
+async fn valid(
+    state: &WebState,
+    token: &str,
+) -> Result<Option<(Invitation, Option<DirectoryMember>)>, Response> {
     let invitation = state.store.invitation_by_token(&token_hash(token)).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read invitations");
         unavailable()
@@ -52,9 +55,20 @@ async fn valid(state: &WebState, token: &str) -> Result<Option<(Invitation, Opti
     let Some(invitation) = invitation.filter(|i| i.used_at.is_none() && i.expires_at > now_ms()) else {
         return Ok(None);
     };
-    let export = state.store.member_export(&invitation.member_id).await.map_err(|_| unavailable())?;
-    let row = serde_json::from_value::<MemberRow>(export["member"]["record"].clone()).ok();
-    Ok(Some((invitation, row)))
+    // The names only suggest a username and a display name: an unreadable record is said, and
+    // the member still creates their account.
+    let member = match state.store.directory_member(&invitation.member_id).await {
+        Ok(member) => member,
+        Err(relais_core::StoreError::Corrupt(why)) => {
+            tracing::error!(%why, "an invited member's record is unreadable: no names suggested");
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot read an invited member's record");
+            return Err(unavailable());
+        }
+    };
+    Ok(Some((invitation, member)))
 }
 
 fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> String {
@@ -139,7 +153,7 @@ pub async fn create(
         Ok(false) => return busy_or_gone(&state, &hash).await,
         Err(_) => return unavailable(),
     }
-    let display = row.as_ref().map(|r| format!("{} {}", r.first_name, r.last_name)).unwrap_or_default();
+    let display = row.as_ref().map(DirectoryMember::full_name).unwrap_or_default();
     let created = state.client.register_user(secret, &username, &input.mot_de_passe, display.trim()).await;
     if created.is_err() {
         let _ = state.store.release_invitation(&hash).await;
