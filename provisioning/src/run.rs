@@ -9,7 +9,10 @@ use serde::Serialize;
 
 use relais_core::{
     StoreError,
-    store::{lease::Lease, provisioning::NewRun},
+    store::{
+        lease::Lease,
+        provisioning::{NewRun, RunState},
+    },
 };
 
 use crate::{
@@ -153,7 +156,7 @@ pub async fn provision(
     };
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
-        let state = if refused { "refused" } else { "dry_run" };
+        let state = if refused { RunState::Refused } else { RunState::DryRun };
         store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
@@ -208,7 +211,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     let summary = serde_json::json!({"actions": report.actions.len(), "guests": report.guests, "respected": report.respected}).to_string();
     let run = NewRun { summary: &summary, ..NewRun::new(&applier.actor, "drift") };
     if dry_run || report.actions.is_empty() {
-        let state = if dry_run { "dry_run" } else { "done" };
+        let state = if dry_run { RunState::DryRun } else { RunState::Done };
         store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(DriftOutcome { report, applied: None });
     }

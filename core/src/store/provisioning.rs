@@ -96,6 +96,41 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Where a provisioning run stands, as `prov_run.state` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Journaled; its actions are being applied (or wait for the next run to finish them).
+    Applying,
+    /// Every action done or failed for good; or a drift check that found nothing to repair.
+    Done,
+    /// Planned and shown, nothing changed.
+    DryRun,
+    /// Refused by the removal guard, nothing changed.
+    Refused,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applying => "applying",
+            Self::Done => "done",
+            Self::DryRun => "dry_run",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// The stored word; an unknown one is a corrupt record.
+    pub fn parse(stored: &str) -> Result<Self, StoreError> {
+        match stored {
+            "applying" => Ok(Self::Applying),
+            "done" => Ok(Self::Done),
+            "dry_run" => Ok(Self::DryRun),
+            "refused" => Ok(Self::Refused),
+            other => Err(StoreError::Corrupt(format!("prov_run.state {other:?}"))),
+        }
+    }
+}
+
 /// A provisioning run as recorded.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -104,7 +139,7 @@ pub struct RunRecord {
     pub finished_at: Option<i64>,
     pub actor: String,
     pub source: String,
-    pub state: String,
+    pub state: RunState,
     pub summary: String,
     pub errors: String,
     /// The federation key of a federation's own import (`None`: the national file).
@@ -171,7 +206,7 @@ impl Store {
         actions: &[(Option<String>, String)],
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_fenced(fence).await?;
-        let run_id = insert_run(&mut tx, run, "applying", None).await?;
+        let run_id = insert_run(&mut tx, run, RunState::Applying, None).await?;
         for (seq, (room_key, payload)) in actions.iter().enumerate() {
             sqlx::query("INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)")
                 .bind(run_id)
@@ -192,7 +227,7 @@ impl Store {
         &self,
         fence: &Fence,
         run: &NewRun<'_>,
-        state: &str,
+        state: RunState,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, state, Some(now_ms())).await?;
@@ -343,14 +378,13 @@ impl Store {
                     finished_at: r.try_get("finished_at")?,
                     actor: r.try_get("actor")?,
                     source: r.try_get("source")?,
-                    state: r.try_get("state")?,
+                    state: RunState::parse(&r.try_get::<String, _>("state")?)?,
                     summary: r.try_get("summary")?,
                     errors: r.try_get("errors")?,
                     scope: r.try_get("scope")?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .collect()
     }
 
     /// Failed actions of a run, with their error.
@@ -623,7 +657,7 @@ impl<'a> NewRun<'a> {
 async fn insert_run(
     tx: &mut Transaction<'_, Any>,
     run: &NewRun<'_>,
-    state: &str,
+    state: RunState,
     finished_at: Option<i64>,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
@@ -634,7 +668,7 @@ async fn insert_run(
     .bind(finished_at)
     .bind(run.actor)
     .bind(run.source)
-    .bind(state)
+    .bind(state.as_str())
     .bind(run.summary)
     .bind(run.errors)
     .bind(run.scope)

@@ -115,7 +115,7 @@ async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_app
         assert_eq!(log.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["first"]);
         assert!(store.prov_failed_actions(run).await.expect("failed").is_empty(), "a done action stays done");
         store.prov_close_finished_runs(&fence).await.expect("close");
-        assert_eq!(store.prov_runs(10).await.expect("runs")[0].state, "done");
+        assert_eq!(store.prov_runs(10).await.expect("runs")[0].state, provisioning::RunState::Done);
     })
     .await;
 }

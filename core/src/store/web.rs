@@ -217,7 +217,10 @@ impl Store {
     }
 
     /// Progress of the newest run that covered `scope`: (state, done, total).
-    pub async fn run_progress(&self, scope: &str) -> Result<Option<(i64, String, i64, i64)>, StoreError> {
+    pub async fn run_progress(
+        &self,
+        scope: &str,
+    ) -> Result<Option<(i64, super::provisioning::RunState, i64, i64)>, StoreError> {
         let row = sqlx::query(
             "SELECT r.run_id, r.state, \
                (SELECT COUNT(*) FROM prov_action a WHERE a.run_id = r.run_id AND a.state <> 'pending') AS done, \
@@ -227,15 +230,14 @@ impl Store {
         .bind(scope)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row
-            .map(|r| {
-                Ok::<_, sqlx::Error>((
-                    r.try_get("run_id")?,
-                    r.try_get("state")?,
-                    r.try_get("done")?,
-                    r.try_get("total")?,
-                ))
-            })
-            .transpose()?)
+        row.map(|r| {
+            Ok((
+                r.try_get("run_id")?,
+                super::provisioning::RunState::parse(&r.try_get::<String, _>("state")?)?,
+                r.try_get("done")?,
+                r.try_get("total")?,
+            ))
+        })
+        .transpose()
     }
 }

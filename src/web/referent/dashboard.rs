@@ -11,7 +11,11 @@ use axum::{
 
 use relais_core::{
     StoreError,
-    store::{provisioning::RunRecord, stats::BroadcastStats, web::WebSession},
+    store::{
+        provisioning::{RunRecord, RunState},
+        stats::BroadcastStats,
+        web::WebSession,
+    },
 };
 use relais_provisioning::{
     desired::federation_key,
@@ -22,13 +26,12 @@ use relais_provisioning::{
 use super::{WebState, login_page, session};
 use crate::web::page::{date, page, page_with_head};
 
-fn state_label(state: &str) -> &'static str {
+fn state_label(state: RunState) -> &'static str {
     match state {
-        "applying" => "en cours",
-        "done" => "appliqué",
-        "dry_run" => "essai, rien changé",
-        "refused" => "refusé : trop de retraits",
-        _ => "inconnu",
+        RunState::Applying => "en cours",
+        RunState::Done => "appliqué",
+        RunState::DryRun => "essai, rien changé",
+        RunState::Refused => "refusé : trop de retraits",
     }
 }
 
@@ -61,7 +64,7 @@ fn run_row(run: &RunRecord) -> String {
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
         date(run.started_at),
         escape(&run.source),
-        state_label(&run.state),
+        state_label(run.state),
         escape(&counts)
     )
 }
@@ -112,7 +115,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     let progress = state.store.run_progress(&session.federation).await?;
     let starting = state.store.upload_applying(&session.federation).await?;
     match progress {
-        Some((_, run_state, done, total)) if run_state == "applying" => {
+        Some((_, RunState::Applying, done, total)) => {
             head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
             body.push_str(&format!(
                 "<p role=\"status\"><strong>Import en cours : {done} / {total} changements appliqués.</strong> \
