@@ -1,0 +1,143 @@
+//! A member's data across every feature: exported on request, erased on request (right of
+//! access and right to erasure).
+
+use sqlx::Row;
+
+use super::{AuditEntry, audit::insert_audit};
+use crate::{
+    store::{Store, StoreError, lease::Fence},
+    time::now_ms,
+};
+
+impl Store {
+    /// Everything stored about a member, as JSON (right of access).
+    pub async fn member_export(&self, member_id: &str) -> Result<serde_json::Value, StoreError> {
+        let pool = self.pool();
+        let record = sqlx::query("SELECT record, updated_at FROM prov_member WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_optional(pool)
+            .await?;
+        let record = match record {
+            Some(r) => {
+                let json: String = r.try_get("record")?;
+                let updated: i64 = r.try_get("updated_at")?;
+                // The right of access is to what is stored: an unreadable record is given as is.
+                let readable = serde_json::from_str::<serde_json::Value>(&json);
+                serde_json::json!({
+                    "record": readable.unwrap_or(serde_json::Value::String(json)),
+                    "updated_at": updated,
+                })
+            }
+            None => serde_json::Value::Null,
+        };
+        let access: Vec<(String, String)> =
+            sqlx::query("SELECT room_key, user_id FROM prov_access WHERE member_id = $1 ORDER BY room_key")
+                .bind(member_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("room_key")?, r.try_get("user_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let subscriptions: Vec<String> =
+            sqlx::query("SELECT room_key FROM prov_subscription WHERE member_id = $1 ORDER BY room_key")
+                .bind(member_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("room_key"))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let pattern = audit_pattern(member_id);
+        let audit: Vec<serde_json::Value> = sqlx::query(
+            "SELECT at, actor, action, detail FROM audit_log WHERE target LIKE $1 ESCAPE '\\' ORDER BY id",
+        )
+        .bind(&pattern)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "at": r.try_get::<i64, _>("at")?,
+                "actor": r.try_get::<String, _>("actor")?,
+                "action": r.try_get::<String, _>("action")?,
+                "detail": r.try_get::<String, _>("detail")?,
+            }))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        Ok(serde_json::json!({
+            "member_id": member_id,
+            "member": record,
+            "rooms": access.into_iter().map(|(room, user)| serde_json::json!({"room": room, "user_id": user})).collect::<Vec<_>>(),
+            "email_subscriptions": subscriptions,
+            "audit": audit,
+        }))
+    }
+
+    /// Erases a member (right to erasure): record, access, subscriptions, journal payloads, and
+    /// their id in the audit log; one audit line records that an erasure happened.
+    /// Fenced by the provisioning lease: a run must not write the member back from the jobs it
+    /// already read.
+    pub async fn member_forget(
+        &self,
+        fence: &Fence,
+        member_id: &str,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_fenced(fence).await?;
+        let mut removed = 0;
+        // Mail first: the address is found through the member's record.
+        removed += sqlx::query(
+            "DELETE FROM mail_address WHERE email = (SELECT email FROM prov_member WHERE member_id = $1)",
+        )
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE mail_message SET author_member = NULL WHERE author_member = $1")
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        for sql in [
+            "DELETE FROM mail_pref WHERE member_id = $1",
+            "DELETE FROM bot_welcome WHERE member_id = $1",
+            "DELETE FROM mail_optin WHERE member_id = $1",
+            "DELETE FROM mail_outbox WHERE member_id = $1",
+            "DELETE FROM prov_member WHERE member_id = $1",
+            "DELETE FROM prov_access WHERE member_id = $1",
+            "DELETE FROM prov_subscription WHERE member_id = $1",
+            "DELETE FROM onboarding WHERE member_id = $1",
+        ] {
+            removed += sqlx::query(sql).bind(member_id).execute(&mut *tx).await?.rows_affected();
+        }
+        let pattern = audit_pattern(member_id);
+        sqlx::query("UPDATE audit_log SET target = 'member [erased]' WHERE target LIKE $1 ESCAPE '\\'")
+            .bind(&pattern)
+            .execute(&mut *tx)
+            .await?;
+        let payload = format!("%\"member_id\":\"{}\"%", like_escape(member_id));
+        sqlx::query("UPDATE prov_action SET payload = '' WHERE payload LIKE $1 ESCAPE '\\'")
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await?;
+        if removed > 0 {
+            let entry = AuditEntry {
+                at: now_ms(),
+                actor: actor.to_owned(),
+                action: "forget_member".into(),
+                target: "member [erased]".into(),
+                detail: format!("{removed} records erased"),
+            };
+            insert_audit(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Audit targets name a member as `… member <id>` at the end.
+fn audit_pattern(member_id: &str) -> String {
+    format!("%member {}", like_escape(member_id))
+}
