@@ -1,0 +1,201 @@
+//! Lists and who is on them: lists mirrored from rooms, subscribers computed from
+//! provisioning's record plus opt-ins, members' delivery modes.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{LIST_COLUMNS, LIST_MEMBERS, MailList, MemberList, SUBSCRIBERS, list_from_row, mode_of};
+use crate::{
+    config::DeliveryMode,
+    store::{Store, StoreError},
+    time::now_ms,
+};
+
+impl Store {
+    /// Creates or renames a list; an existing list keeps its address and whether it is enabled.
+    pub async fn mail_list_upsert(&self, list: &MailList) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mail_list (room_id, localpart, name, room_key, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (room_id) DO UPDATE SET name = $3, room_key = COALESCE($4, mail_list.room_key)",
+        )
+        .bind(&list.room_id)
+        .bind(&list.localpart)
+        .bind(&list.name)
+        .bind(list.room_key.as_deref())
+        .bind(i64::from(list.enabled))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn mail_list_set_enabled(&self, room_id: &str, enabled: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE mail_list SET enabled = $1 WHERE room_id = $2")
+            .bind(i64::from(enabled))
+            .bind(room_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn mail_lists(&self) -> Result<Vec<MailList>, StoreError> {
+        let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list ORDER BY localpart");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(list_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn mail_list(&self, room_id: &str) -> Result<Option<MailList>, StoreError> {
+        let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list WHERE room_id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(list_from_row).transpose()?)
+    }
+
+    pub async fn mail_list_by_localpart(&self, localpart: &str) -> Result<Option<MailList>, StoreError> {
+        let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list WHERE localpart = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(localpart).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(list_from_row).transpose()?)
+    }
+
+    /// Provisioned rooms of the given kinds: (room key, name, room id).
+    pub async fn prov_rooms_of_kinds(
+        &self,
+        kinds: &[&str],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT room_key, kind, name, room_id FROM prov_room ORDER BY room_key")
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let kind: String = row.try_get("kind")?;
+            if kinds.contains(&kind.as_str()) {
+                out.push((row.try_get("room_key")?, row.try_get("name")?, row.try_get("room_id")?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The subscribers of a list in `mode`: (member id, address).
+    pub async fn mail_subscribers(
+        &self,
+        room_id: &str,
+        mode: DeliveryMode,
+        default: DeliveryMode,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let sql =
+            format!("SELECT member_id, email FROM ({SUBSCRIBERS}) subs WHERE mode = $3 ORDER BY member_id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(room_id)
+            .bind(default.as_str())
+            .bind(mode.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("member_id")?, r.try_get("email")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Whether `member_id` currently receives list `room_id` by mail (any mode but `none`).
+    pub async fn mail_is_subscriber(
+        &self,
+        room_id: &str,
+        member_id: &str,
+        default: DeliveryMode,
+    ) -> Result<bool, StoreError> {
+        let sql = format!("SELECT mode FROM ({SUBSCRIBERS}) subs WHERE member_id = $3");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(room_id)
+            .bind(default.as_str())
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => mode_of(&row.try_get::<String, _>("mode")?, default) != DeliveryMode::None,
+            None => false,
+        })
+    }
+
+    /// Every list `member_id` receives by mail or could (subscribed through provisioning or an
+    /// opt-in), with their mode.
+    pub async fn mail_member_lists(
+        &self,
+        member_id: &str,
+        default: DeliveryMode,
+    ) -> Result<Vec<MemberList>, StoreError> {
+        let sql = format!(
+            "SELECT l.room_id AS room_id, l.localpart AS localpart, l.name AS name, l.room_key AS room_key, \
+             l.enabled AS enabled, COALESCE(p.mode, $2) AS mode FROM ({LIST_MEMBERS}) lm \
+             JOIN mail_list l ON l.room_id = lm.room_id \
+             LEFT JOIN mail_pref p ON p.member_id = lm.member_id AND p.room_id = lm.room_id \
+             WHERE lm.member_id = $1 ORDER BY l.name"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(member_id)
+            .bind(default.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MemberList {
+                    list: list_from_row(row)?,
+                    mode: mode_of(&row.try_get::<String, _>("mode")?, default),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Sets a member's mode for one list. Mail of that list not sent yet is cancelled when the
+    /// member no longer wants each message.
+    pub async fn mail_set_mode(
+        &self,
+        member_id: &str,
+        room_id: &str,
+        mode: DeliveryMode,
+    ) -> Result<(), StoreError> {
+        if mode != DeliveryMode::Message {
+            sqlx::query(
+                "UPDATE mail_outbox SET state = 'cancelled', email = '' WHERE member_id = $1 AND kind = 'message' \
+                 AND state = 'pending' AND ref IN (SELECT event_id FROM mail_message WHERE room_id = $2)",
+            )
+            .bind(member_id)
+            .bind(room_id)
+            .execute(self.pool())
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO mail_pref (member_id, room_id, mode, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (member_id, room_id) DO UPDATE SET mode = $3, updated_at = $4",
+        )
+        .bind(member_id)
+        .bind(room_id)
+        .bind(mode.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A room member asks for the list by mail (`mode`), or stops (`None`).
+    pub async fn mail_opt_in(
+        &self,
+        room_id: &str,
+        member_id: &str,
+        mode: Option<DeliveryMode>,
+    ) -> Result<(), StoreError> {
+        match mode {
+            Some(mode) => {
+                sqlx::query(
+                    "INSERT INTO mail_optin (room_id, member_id) VALUES ($1, $2) \
+                     ON CONFLICT (room_id, member_id) DO NOTHING",
+                )
+                .bind(room_id)
+                .bind(member_id)
+                .execute(self.pool())
+                .await?;
+                self.mail_set_mode(member_id, room_id, mode).await
+            }
+            None => self.mail_set_mode(member_id, room_id, DeliveryMode::None).await,
+        }
+    }
+}
