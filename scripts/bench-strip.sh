@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Reply-stripping benchmark on adversarial input (docs/benchmarks.md).
 # Usage: scripts/bench-strip.sh [REVISION] [N_BYTES]
-#   REVISION: a git revision whose bridge/src/inbound/strip.rs is measured (default: the work tree).
+#   REVISION: a git revision whose strip module (bridge/src/inbound/strip/, or strip.rs before it
+#   was split) is measured (default: the work tree).
 #   N_BYTES: the small input size (default 16384); each shape is also measured at 4 × N_BYTES.
-# Builds with rustc -O alone (strip.rs uses only the standard library): no cargo build needed.
+# Builds with rustc -O alone (the module uses only the standard library): no cargo build needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev="${1:-}"
 n="${2:-16384}"
 dir="target/bench-strip/${rev:-worktree}"
 mkdir -p "$dir"
-if [ -n "$rev" ]; then
+rm -rf "$dir/strip" "$dir/strip.rs"
+if [ -z "$rev" ]; then
+  cp -r bridge/src/inbound/strip "$dir/strip"
+elif git cat-file -e "$rev:bridge/src/inbound/strip.rs" 2>/dev/null; then
   git show "$rev:bridge/src/inbound/strip.rs" >"$dir/strip.rs"
 else
-  cp bridge/src/inbound/strip.rs "$dir/strip.rs"
+  mkdir -p "$dir/strip"
+  git archive "$rev" bridge/src/inbound/strip | tar -x -C "$dir/strip" --strip-components=4
 fi
 cp scripts/bench_strip.rs "$dir/main.rs"
 rustc --edition 2024 -C opt-level=3 -C codegen-units=1 --cap-lints allow -o "$dir/bench" "$dir/main.rs"
