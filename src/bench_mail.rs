@@ -190,7 +190,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         bounce_limit: 4,
         media: None,
         max_attachment_bytes: 0,
-        ballot_secret: relais_core::secret::Secret::new("bench"),
+        notices: Vec::new(),
         journal: Some(std::sync::Arc::new(relais_bridge::outbound::sent_journal::SentJournal::open(
             &dir.path().join("sent.journal"),
         )?)),

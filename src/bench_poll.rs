@@ -8,7 +8,8 @@ use relais_bots::poll::{
     spec::{Majority, Quorum},
     tally::{Ballot, Response, tally},
 };
-use relais_core::{Store, store::polls::PollRecord};
+use relais_bots::store::{BotStore, polls::PollRecord};
+use relais_core::Store;
 
 /// Every voter answers once, one in ten changes their vote, and 5 % of responses come from
 /// people not on the list.
@@ -79,8 +80,8 @@ async fn through_store(
         "max_selections": 1, "deadline": null, "secret": false, "quorum": {"percent": 25}, "majority": "absolute"});
     let poll = PollRecord {
         poll_id: "$bench".into(),
-        room_id: "!r:pcf.test".into(),
-        author: "@a:pcf.test".into(),
+        room_id: ruma::room_id!("!r:pcf.test").to_owned(),
+        author: ruma::user_id!("@a:pcf.test").to_owned(),
         spec: spec.to_string(),
         created_at: 0,
         deadline: None,
@@ -88,21 +89,21 @@ async fn through_store(
         closed_at: None,
         result: None,
     };
-    store.poll_create(&poll, &eligible.iter().cloned().collect::<Vec<_>>()).await?;
+    let bots = BotStore::new(store.clone());
+    bots.poll_create(&poll, &eligible.iter().cloned().collect::<Vec<_>>()).await?;
     for (n, r) in responses.iter().enumerate() {
-        store
-            .poll_add_response(
-                "$bench",
-                &format!("$e{n}"),
-                &r.voter,
-                &serde_json::to_string(&r.answers)?,
-                r.ts,
-            )
-            .await?;
+        bots.poll_add_response(
+            "$bench",
+            &format!("$e{n}"),
+            &r.voter,
+            &serde_json::to_string(&r.answers)?,
+            r.ts,
+        )
+        .await?;
     }
     let start = Instant::now();
-    let loaded_voters: HashSet<String> = store.poll_voters("$bench").await?.into_iter().collect();
-    let loaded: Vec<Response> = store
+    let loaded_voters: HashSet<String> = bots.poll_voters("$bench").await?.into_iter().collect();
+    let loaded: Vec<Response> = bots
         .poll_responses("$bench")
         .await?
         .into_iter()

@@ -161,16 +161,15 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
 /// `relais poll results EVENT_ID [--json|--csv]`.
 pub async fn poll_results(config: &Config, event_id: &str, json: bool, csv: bool) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let poll =
-        store.poll(event_id).await?.with_context(|| format!("no poll with the event id {event_id}"))?;
-    let polls = relais_bots::poll::service::Polls {
-        store: store.clone(),
-        client: relais_appservice::MatrixClient::new(
-            config,
-            std::sync::Arc::new(relais_appservice::Metrics::default()),
-        )?,
-        config: std::sync::Arc::new(config.clone()),
-    };
+    let poll = relais_bots::store::BotStore::new(store.clone())
+        .poll(event_id)
+        .await?
+        .with_context(|| format!("no poll with the event id {event_id}"))?;
+    let client = relais_appservice::MatrixClient::new(
+        config,
+        std::sync::Arc::new(relais_appservice::Metrics::default()),
+    )?;
+    let polls = relais_bots::poll::service::Polls::new(&store, client, std::sync::Arc::new(config.clone()));
     let (spec, result) = polls.count(&poll).await?.context("the poll's record is unreadable")?;
     store.close().await;
     if json {

@@ -5,7 +5,9 @@ use std::{collections::HashSet, path::Path, sync::Arc};
 
 use anyhow::Context;
 use relais_bots::poll::{mandates, minutes, service::Polls};
+use relais_bots::store::BotStore;
 use relais_core::Config;
+use relais_provisioning::directory::Directory;
 
 use crate::commands::open_store;
 
@@ -15,11 +17,11 @@ pub async fn load(config: &Config, file: &Path, max_proxies: usize) -> anyhow::R
     let text =
         String::from_utf8(bytes).context("the mandates file must be UTF-8 (export it as CSV UTF-8)")?;
     let store = open_store(config).await?;
-    let known: HashSet<String> = store.member_ids().await?.into_iter().collect();
+    let known: HashSet<String> = Directory::new(store.clone()).member_ids().await?.into_iter().collect();
     let parsed = mandates::parse(&text, &known, max_proxies);
     let result = match parsed {
         Ok(file) => {
-            store.congress_replace(&file.mandates, &file.proxies).await?;
+            BotStore::new(store.clone()).congress_replace(&file.mandates, &file.proxies).await?;
             let total: i64 = file.mandates.iter().map(|(_, w)| w).sum();
             println!(
                 "mandates loaded: {} delegates, {total} mandates, {} proxies",
@@ -46,16 +48,13 @@ pub async fn load(config: &Config, file: &Path, max_proxies: usize) -> anyhow::R
 /// `relais poll minutes EVENT_ID`: the signed minutes of a congress poll.
 pub async fn print_minutes(config: &Config, event_id: &str) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let poll =
-        store.poll(event_id).await?.with_context(|| format!("no poll with the event id {event_id}"))?;
-    let polls = Polls {
-        store: store.clone(),
-        client: relais_appservice::MatrixClient::new(
-            config,
-            Arc::new(relais_appservice::Metrics::default()),
-        )?,
-        config: Arc::new(config.clone()),
-    };
+    let poll = BotStore::new(store.clone())
+        .poll(event_id)
+        .await?
+        .with_context(|| format!("no poll with the event id {event_id}"))?;
+    let client =
+        relais_appservice::MatrixClient::new(config, Arc::new(relais_appservice::Metrics::default()))?;
+    let polls = Polls::new(&store, client, Arc::new(config.clone()));
     let (spec, result) = polls.count(&poll).await?.context("the poll's record is unreadable")?;
     anyhow::ensure!(
         spec.congress,

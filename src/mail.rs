@@ -6,6 +6,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use relais_appservice::{MatrixClient, Metrics, health::Heartbeat};
+use relais_bots::poll::ballot_mail::BallotMail;
 use relais_bridge::{
     digest,
     inbound::{listener, process::Inbound, smtp},
@@ -67,7 +68,7 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
         bounce_limit: i64::from(config.mail.bounce_limit),
         media: Some(MatrixClient::new(config, Arc::new(Metrics::default()))?),
         max_attachment_bytes: config.mail.max_attachment_bytes,
-        ballot_secret: config.key(relais_core::KeyPurpose::BallotLinks),
+        notices: vec![Arc::new(BallotMail::new(store, Arc::new(config.clone())))],
         journal: Some(Arc::new(
             SentJournal::open(&journal_path(config)).with_context(|| {
                 format!("cannot open the mail journal {}", journal_path(config).display())

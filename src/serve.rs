@@ -55,6 +55,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web_state = Arc::new(web::WebState {
         config: config.clone(),
         store: store.clone(),
+        bots: relais_bots::store::BotStore::new(store.clone()),
+        directory: relais_provisioning::directory::Directory::new(store.clone()),
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         client: bot_client(&config, &metrics, device.as_ref())?,
         applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
@@ -185,13 +187,8 @@ fn spawn_features(
         dispatcher.run(rx).await;
         Ok(())
     });
-    let polls = relais_bots::poll::service::Polls {
-        store: store.clone(),
-        client: client.clone(),
-        config: config.clone(),
-    };
-    let broadcasts =
-        relais_bots::broadcast::Broadcasts { store: store.clone(), client, config: config.clone() };
+    let polls = relais_bots::poll::service::Polls::new(store, client.clone(), config.clone());
+    let broadcasts = relais_bots::broadcast::Broadcasts::new(store, client, config.clone());
     tasks.spawn(
         CLOCK,
         Some(CLOCK_MAX_SILENCE),

@@ -1,7 +1,8 @@
 //! `relais stats`: what the newest broadcasts achieved (rooms, readers, reactions, clicks, mails,
 //! local notes), as a table or CSV. Counts only: nothing here names a member.
 
-use relais_core::{Config, store::stats::BroadcastStats, time::format_paris};
+use relais_bots::store::{BotStore, stats::BroadcastStats};
+use relais_core::{Config, time::format_paris};
 
 use crate::commands::open_store;
 
@@ -20,7 +21,7 @@ fn excerpt(s: &BroadcastStats) -> String {
 
 pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let all = store.broadcast_stats(None, limit).await;
+    let all = BotStore::new(store.clone()).broadcast_stats(None, limit).await;
     store.close().await;
     let all = all?;
     if csv {

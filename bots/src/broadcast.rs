@@ -13,16 +13,21 @@ use tokio::task::JoinSet;
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
     Config, Store,
-    store::broadcasts::{DueDelivery, NewBroadcast},
     text::slug,
     time::{DAY_MS, format_paris, now_ms, paris_local_ms, paris_to_utc, parse_paris},
 };
+
+use relais_provisioning::{desired::RoomKind, directory::Directory};
 
 use crate::{
     command::split_options,
     links::rewrite_links,
     messages::Allowed,
     service::{MODERATOR, configured_room, power_level, redirect_base},
+    store::{
+        BotStore,
+        broadcasts::{DueDelivery, NewBroadcast},
+    },
 };
 
 pub use crate::service::ServiceError as BroadcastError;
@@ -32,9 +37,16 @@ const DELIVERY_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Broadcasts {
-    pub store: Store,
+    pub store: BotStore,
+    pub directory: Directory,
     pub client: MatrixClient,
     pub config: Arc<Config>,
+}
+
+impl Broadcasts {
+    pub fn new(store: &Store, client: MatrixClient, config: Arc<Config>) -> Self {
+        Self { store: BotStore::new(store.clone()), directory: Directory::new(store.clone()), client, config }
+    }
 }
 
 /// `--à`: `HH:MM` (today, or tomorrow if passed), `AAAA-MM-JJ HH:MM`, or a delay (`30min`).
@@ -107,16 +119,16 @@ impl Broadcasts {
         {
             return Ok(format!("{}\n{}", crate::messages::unknown_option(name), text::usage()));
         }
-        let rooms = self.store.prov_rooms_of_kinds(&["announcements"]).await?;
+        let rooms = self.directory.rooms_of_kinds(&[RoomKind::Announcements]).await?;
         let targets: Vec<(String, String)> = if options.flag("toutes") || options.flag("all") {
-            rooms.iter().map(|(_, name, id)| (id.clone(), name.clone())).collect()
+            rooms.iter().map(|r| (r.room_id.to_string(), r.name.clone())).collect()
         } else if let Some(list) = options.value("fédérations").or(options.value("federations")) {
             let mut targets = Vec::new();
             let mut unknown = Vec::new();
             for wanted in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
                 let key = format!("{}.annonces", slug(wanted));
-                match rooms.iter().find(|(k, _, _)| *k == key) {
-                    Some((_, name, id)) => targets.push((id.clone(), name.clone())),
+                match rooms.iter().find(|r| r.key == key) {
+                    Some(r) => targets.push((r.room_id.to_string(), r.name.clone())),
                     None => unknown.push(wanted.to_owned()),
                 }
             }
@@ -162,8 +174,8 @@ impl Broadcasts {
 
     /// (room id, federation) of every federation's announcements room.
     pub(crate) async fn all_targets(&self) -> Result<Vec<(String, String)>, BroadcastError> {
-        let rooms = self.store.prov_rooms_of_kinds(&["announcements"]).await?;
-        Ok(rooms.into_iter().map(|(_, name, id)| (id, name)).collect())
+        let rooms = self.directory.rooms_of_kinds(&[RoomKind::Announcements]).await?;
+        Ok(rooms.into_iter().map(|r| (r.room_id.to_string(), r.name)).collect())
     }
 
     /// Sends every copy that is due; returns how many went out. Rooms are served in parallel

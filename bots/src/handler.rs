@@ -78,9 +78,9 @@ fn whole(event: &QueuedEvent) -> Result<serde_json::Value, HandlerError> {
 
 impl BotHandler {
     pub fn new(client: MatrixClient, config: Arc<Config>, store: Store) -> Self {
-        let polls = Polls { store: store.clone(), client: client.clone(), config: config.clone() };
-        let broadcasts = Broadcasts { store: store.clone(), client: client.clone(), config: config.clone() };
-        let welcome = Welcome { store, client: client.clone(), config: config.clone() };
+        let polls = Polls::new(&store, client.clone(), config.clone());
+        let broadcasts = Broadcasts::new(&store, client.clone(), config.clone());
+        let welcome = Welcome::new(&store, client.clone(), config.clone());
         Self { client, config, polls, broadcasts, welcome }
     }
 

@@ -2,8 +2,9 @@
 //!
 //! The command language is parsed by pure code ([`command`]); the French texts members read live
 //! in one place ([`messages`]); [`BotHandler`] is the appservice event handler that joins rooms
-//! the bot is invited to and answers commands. This crate never talks to the database directly:
-//! it reaches the homeserver through the appservice's client.
+//! the bot is invited to and answers commands. Its data (polls, ballots, broadcasts, proposals,
+//! statistics) is its own ([`store`]); what it knows of members and rooms comes from
+//! provisioning's directory; it reaches the homeserver through the appservice's client.
 
 pub mod broadcast;
 pub mod command;
@@ -14,6 +15,7 @@ pub mod poll;
 pub mod proposal;
 pub mod service;
 pub mod stats;
+pub mod store;
 pub mod welcome;
 
 pub use handler::BotHandler;

@@ -305,7 +305,7 @@ pub mod proposal {
 
 /// Statistics and local notes.
 pub mod stats {
-    use relais_core::store::stats::BroadcastStats;
+    use crate::store::stats::BroadcastStats;
 
     pub fn refused() -> String {
         "Seuls les modérateurs de ce salon peuvent consulter les statistiques de diffusion.".to_owned()

@@ -7,13 +7,7 @@
 use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::{Value, json};
 
-use relais_core::{
-    store::{
-        broadcasts::NewBroadcast,
-        proposals::{NewProposal, Proposal},
-    },
-    time::{format_paris, now_ms},
-};
+use relais_core::time::{format_paris, now_ms};
 
 use crate::{
     broadcast::{Broadcasts, copy_of, parse_when},
@@ -21,6 +15,10 @@ use crate::{
     links::rewrite_links,
     messages::proposal as text,
     service::{MODERATOR, ServiceError, configured_room, power_level, redirect_base},
+    store::{
+        broadcasts::NewBroadcast,
+        proposals::{NewProposal, Proposal},
+    },
 };
 
 /// Reactions that keep a proposal (👍 with or without a variation selector or skin tone).
@@ -93,7 +91,7 @@ impl Broadcasts {
         reply_to: Option<&str>,
     ) -> Result<String, ServiceError> {
         let Some(selection) = self.selection_room().await? else { return Ok(text::disabled()) };
-        let Some(federation) = self.store.federation_of_room(room_id.as_str()).await? else {
+        let Some(federation) = self.directory.federation_of_room(room_id).await? else {
             return Ok(text::not_a_federation_room());
         };
         if power_level(&self.client, room_id, sender).await? < MODERATOR {

@@ -126,7 +126,7 @@ impl Broadcasts {
             return Ok(Some(text::note_usage()));
         }
         self.store.note_create(command_event, broadcast_id, room_id.as_str()).await?;
-        let federation = self.store.federation_of_room(room_id.as_str()).await?.unwrap_or_default();
+        let federation = self.directory.federation_of_room(room_id).await?.unwrap_or_default();
         let content = json!({"msgtype": "m.text", "body": text::note(&federation, note.trim()),
                              "m.relates_to": {"m.in_reply_to": {"event_id": target}}});
         let txn = format!("note.{}", command_event.trim_start_matches('$'));

@@ -8,15 +8,25 @@ use ruma::{RoomId, UserId};
 use serde_json::json;
 
 use relais_appservice::MatrixClient;
-use relais_core::{Config, Store, store::directory::DirectoryMember};
+use relais_core::{Config, Store};
+use relais_provisioning::directory::{Directory, DirectoryMember};
+
+use crate::store::BotStore;
 
 pub use crate::service::ServiceError as WelcomeError;
 
 #[derive(Debug, Clone)]
 pub struct Welcome {
-    pub store: Store,
+    pub store: BotStore,
+    pub directory: Directory,
     pub client: MatrixClient,
     pub config: Arc<Config>,
+}
+
+impl Welcome {
+    pub fn new(store: &Store, client: MatrixClient, config: Arc<Config>) -> Self {
+        Self { store: BotStore::new(store.clone()), directory: Directory::new(store.clone()), client, config }
+    }
 }
 
 /// The text for `member` joining `room_name`.
@@ -41,21 +51,21 @@ impl Welcome {
         if self.config.is_own_user(user) {
             return Ok(());
         }
-        let Some((kind, room_name)) = self.store.prov_room_by_id(room_id.as_str()).await? else {
+        let Some(room) = self.directory.room(room_id).await? else {
             return Ok(());
         };
-        if kind.ends_with("space") {
+        if room.kind.is_space() {
             return Ok(());
         }
-        let Some(member_id) = self.store.directory_member_id_of(user.as_str()).await? else {
+        let Some(member_id) = self.directory.member_id_of(user).await? else {
             return Ok(());
         };
         if self.store.welcomed(&member_id).await? {
             return Ok(());
         }
-        let Some(member) = self.store.directory_member(&member_id).await? else { return Ok(()) };
+        let Some(member) = self.directory.member(&member_id).await? else { return Ok(()) };
         // Marked so the mail bridge does not send one member's welcome to the whole list.
-        let content = json!({"msgtype": "m.notice", "body": text(&member, &room_name),
+        let content = json!({"msgtype": "m.notice", "body": text(&member, &room.name),
             "m.mentions": {"user_ids": [user.as_str()]}, "fr.pcf.relais.kind": "welcome"});
         let txn = format!("welcome.{}", event_id.trim_start_matches('$'));
         self.client
@@ -68,7 +78,7 @@ impl Welcome {
 
 #[cfg(test)]
 mod tests {
-    use relais_core::store::directory::DirectoryMember;
+    use relais_provisioning::directory::DirectoryMember;
 
     #[test]
     fn the_welcome_says_where_to_go() {

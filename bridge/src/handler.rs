@@ -21,6 +21,7 @@ use relais_core::{
     },
     time::now_ms,
 };
+use relais_provisioning::directory::Directory;
 
 use crate::{
     event::{self, Parsed},
@@ -33,6 +34,7 @@ const SYNC_EVERY_MS: i64 = 5_000;
 #[derive(Debug)]
 pub struct BridgeHandler {
     store: Store,
+    directory: Directory,
     client: MatrixClient,
     config: Arc<Config>,
     last_sync: AtomicI64,
@@ -44,7 +46,8 @@ fn transient(e: impl std::fmt::Display) -> HandlerError {
 
 impl BridgeHandler {
     pub fn new(store: Store, client: MatrixClient, config: Arc<Config>) -> Self {
-        Self { store, client, config, last_sync: AtomicI64::new(0) }
+        let directory = Directory::new(store.clone());
+        Self { store, directory, client, config, last_sync: AtomicI64::new(0) }
     }
 
     fn default_mode(&self) -> DeliveryMode {
@@ -159,8 +162,8 @@ impl BridgeHandler {
     async fn author(&self, sender: &UserId) -> Result<(String, Option<String>), StoreError> {
         let ghost = sender.localpart().strip_prefix(&self.config.mail.ghost_prefix);
         let record = match ghost.and_then(crate::keys::decode_member) {
-            Some(member) => self.store.directory_member(&member).await,
-            None => self.store.directory_member_by_matrix_id(sender.as_str()).await,
+            Some(member) => self.directory.member(&member).await,
+            None => self.directory.member_by_matrix_id(sender).await,
         };
         // An unreadable record does not keep the message from the list: it goes out under the
         // account's name, and the record is said to be unreadable.
@@ -257,8 +260,7 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let Some(member) = self.store.directory_member_id_of(sender.as_str()).await.map_err(transient)?
-        else {
+        let Some(member) = self.directory.member_id_of(sender).await.map_err(transient)? else {
             return Ok(messages::not_a_member());
         };
         self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
@@ -273,7 +275,7 @@ impl BridgeHandler {
         else {
             return Ok(messages::not_a_list());
         };
-        let member = self.store.directory_member_id_of(sender.as_str()).await.map_err(transient)?;
+        let member = self.directory.member_id_of(sender).await.map_err(transient)?;
         let mode = match member {
             Some(member) => self
                 .store

@@ -5,6 +5,10 @@ use relais_core::{
     Store,
     store::{StoreError, mail::MailList},
 };
+use relais_provisioning::{
+    desired::RoomKind,
+    directory::{Directory, DirectoryRoom},
+};
 
 /// Local parts Relais keeps for itself.
 const RESERVED: &[&str] = &["bounces", "tout", "relais", "postmaster", "abuse", "noreply"];
@@ -39,11 +43,13 @@ async fn free_localpart(store: &Store, room_id: &str, wanted: String) -> Result<
 /// Creates the lists of provisioned announcements and section rooms that have none yet.
 /// Returns how many were created.
 pub async fn sync_provisioned(store: &Store) -> Result<usize, StoreError> {
-    let rooms = store.prov_rooms_of_kinds(&["announcements", "section"]).await?;
+    let kinds = [RoomKind::Announcements, RoomKind::Section];
+    let rooms = Directory::new(store.clone()).rooms_of_kinds(&kinds).await?;
     let existing: std::collections::HashSet<String> =
         store.mail_lists().await?.into_iter().map(|l| l.room_id).collect();
     let mut created = 0;
-    for (key, name, room_id) in rooms {
+    for DirectoryRoom { key, name, room_id, .. } in rooms {
+        let room_id = room_id.to_string();
         if existing.contains(&room_id) {
             continue;
         }

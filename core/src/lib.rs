@@ -6,6 +6,7 @@
 
 pub mod ballot;
 pub mod config;
+pub mod html;
 pub mod json;
 pub mod keys;
 pub mod panic;

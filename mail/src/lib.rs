@@ -43,9 +43,10 @@ impl MailError {
 pub use lettre::Message as MailMessage;
 pub use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 
-/// An SMTP submission client; cheap to clone.
 mod local;
+pub mod notice;
 
+/// An SMTP submission client; cheap to clone.
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

@@ -24,6 +24,27 @@ pub enum RoomKind {
 }
 
 impl RoomKind {
+    pub const ALL: [Self; 6] = [
+        Self::NationalSpace,
+        Self::FederationSpace,
+        Self::Discussion,
+        Self::Announcements,
+        Self::Section,
+        Self::Cell,
+    ];
+
+    /// The name stored in provisioning's record (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NationalSpace => "national_space",
+            Self::FederationSpace => "federation_space",
+            Self::Discussion => "discussion",
+            Self::Announcements => "announcements",
+            Self::Section => "section",
+            Self::Cell => "cell",
+        }
+    }
+
     /// Spaces contain rooms; rooms hold conversations.
     pub fn is_space(self) -> bool {
         matches!(self, Self::NationalSpace | Self::FederationSpace)
@@ -41,6 +62,19 @@ impl RoomKind {
             Self::FederationSpace => 1,
             _ => 2,
         }
+    }
+}
+
+/// A room kind this version does not know (a record written by a newer one, or damaged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown room kind")]
+pub struct UnknownRoomKind;
+
+impl std::str::FromStr for RoomKind {
+    type Err = UnknownRoomKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownRoomKind)
     }
 }
 

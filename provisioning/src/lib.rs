@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod directory;
 pub mod drift;
 pub mod model;
 pub mod onboarding;

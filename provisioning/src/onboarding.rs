@@ -48,21 +48,7 @@ pub fn invitation_email(
     (subject, text, html)
 }
 
-/// HTML escaping for text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use relais_core::html::escape;
 
 /// A suggested user name from the member's name (`Camille Martin` → `camille.martin`).
 pub fn suggested_username(first_name: &str, last_name: &str) -> String {

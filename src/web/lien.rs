@@ -24,9 +24,9 @@ async fn follow(State(state): State<Arc<WebState>>, method: Method, Path(token):
     }
     // Only a GET is a click; a HEAD (link checkers, some previews) is answered without counting.
     let target = if method == Method::HEAD {
-        state.store.link_target(&token).await
+        state.bots.link_target(&token).await
     } else {
-        state.store.link_follow(&token).await
+        state.bots.link_follow(&token).await
     };
     match target {
         Ok(Some(url)) if url.starts_with("https://") || url.starts_with("http://") => (

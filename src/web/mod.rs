@@ -23,14 +23,19 @@ use axum::{
 use tokio::sync::Semaphore;
 
 use relais_appservice::MatrixClient;
+use relais_bots::store::BotStore;
 use relais_core::{Config, Store};
-use relais_provisioning::apply::Applier;
+use relais_provisioning::{apply::Applier, directory::Directory};
 
 /// What the pages share.
 #[derive(Debug)]
 pub struct WebState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// The bots' data (ballots, broadcast links and statistics).
+    pub bots: BotStore,
+    /// Provisioning's members and rooms, read-only.
+    pub directory: Directory,
     pub client: MatrixClient,
     pub applier: Applier,
     pub limits: limit::Limits,

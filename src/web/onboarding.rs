@@ -12,9 +12,10 @@ use axum::{
 use serde::Deserialize;
 
 use relais_core::{
-    store::{directory::DirectoryMember, lease::Lease, onboarding::Invitation},
+    store::{lease::Lease, onboarding::Invitation},
     time::now_ms,
 };
+use relais_provisioning::directory::DirectoryMember;
 use relais_provisioning::{
     apply::Applier,
     onboarding::{check_password, check_username, escape, suggested_username, token_hash},
@@ -57,7 +58,7 @@ async fn valid(
     };
     // The names only suggest a username and a display name: an unreadable record is said, and
     // the member still creates their account.
-    let member = match state.store.directory_member(&invitation.member_id).await {
+    let member = match state.directory.member(&invitation.member_id).await {
         Ok(member) => member,
         Err(relais_core::StoreError::Corrupt(why)) => {
             tracing::error!(%why, "an invited member's record is unreadable: no names suggested");

@@ -27,7 +27,7 @@ pub fn routes() -> Router<Arc<WebState>> {
 }
 
 fn polls(state: &WebState) -> Polls {
-    Polls { store: state.store.clone(), client: state.client.clone(), config: state.config.clone() }
+    Polls::new(&state.store, state.client.clone(), state.config.clone())
 }
 
 fn plain(status: StatusCode, title: &str, text: &str) -> Response {

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use ruma::RoomId;
+use ruma::{RoomId, UserId};
 use serde_json::json;
 
 use relais_appservice::ClientError;
-use relais_core::{store::polls::PollRecord, time::format_paris};
+use relais_core::time::format_paris;
 
 use super::{
     mandates::{self, Mandates},
@@ -16,6 +16,7 @@ use super::{
     spec::PollSpec,
     tally::PollResult,
 };
+use crate::store::polls::PollRecord;
 
 impl Polls {
     /// The loaded mandates file.
@@ -26,9 +27,13 @@ impl Polls {
 
     /// The Matrix users among `users` who vote in congress mode, with their weights.
     pub(super) async fn congress_voters(&self, users: &[String]) -> Result<Vec<(String, i64)>, PollError> {
-        let by_matrix = self.store.members_by_matrix_id().await?;
-        let pairs: Vec<(String, String)> =
-            users.iter().filter_map(|u| by_matrix.get(u).map(|m| (u.clone(), m.clone()))).collect();
+        let by_matrix = self.directory.members_by_matrix_id().await?;
+        let pairs: Vec<(String, String)> = users
+            .iter()
+            .filter_map(|u| {
+                by_matrix.get(<&UserId>::try_from(u.as_str()).ok()?).map(|m| (u.clone(), m.clone()))
+            })
+            .collect();
         Ok(mandates::weights(&pairs, &self.mandates_file().await?))
     }
 
@@ -63,7 +68,7 @@ impl Polls {
         result: &PollResult,
     ) -> Result<String, PollError> {
         let room =
-            self.store.prov_room_by_id(&poll.room_id).await?.map_or_else(|| poll.room_id.clone(), |(_, n)| n);
+            self.directory.room(&poll.room_id).await?.map_or_else(|| poll.room_id.to_string(), |r| r.name);
         let closed = poll.closed_at.map(format_paris).unwrap_or_else(|| "(non clos)".into());
         let ctx = minutes::Context {
             poll_id: &poll.poll_id,

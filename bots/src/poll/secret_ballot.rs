@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use relais_appservice::ClientError;
 use relais_core::{
     ballot,
-    store::{polls::PollRecord, secret_ballot::Cast},
     time::{format_paris, now_ms},
 };
 
@@ -24,7 +23,14 @@ use super::{
     spec::PollSpec,
     tally::{Ballot, PollResult, ReceiptLine, Response, tally},
 };
-use crate::messages::secret as text;
+use crate::{
+    messages::secret as text,
+    store::{polls::PollRecord, secret_ballot::Cast},
+};
+
+/// The outbox's kind for the mail carrying an email-only member's ballot (rendered by
+/// [`crate::poll::ballot_mail`]).
+pub const BALLOT_MAIL: &str = "ballot";
 
 /// Ballots sent per tick of the bots' clock (the rest follow at the next ticks).
 const NOTIFY_BATCH: i64 = 100;
@@ -32,6 +38,21 @@ const NOTIFY_BATCH: i64 = 100;
 /// Pending ballots of a poll that the clock moves out of the ballot box together, in random
 /// order (fewer wait for the next ones, or for the closing): see docs/secret-ballot.md.
 const FLUSH_BATCH: i64 = 10;
+
+/// The link of `voter`'s ballot in poll `poll_id`: a token only Relais's key derives.
+pub fn ballot_link(config: &relais_core::Config, poll_id: &str, voter: &str) -> String {
+    let secret = config.key(relais_core::KeyPurpose::BallotLinks);
+    format!(
+        "{}/relais/vote/{}",
+        config.web.public_url.as_str().trim_end_matches('/'),
+        ballot::token(secret.expose(), poll_id, voter)
+    )
+}
+
+/// The voter an email-only member is in a secret poll's list.
+pub fn voter_of_member(member_id: &str) -> String {
+    format!("member:{member_id}")
+}
 
 /// A ballot as the page submits it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +75,6 @@ pub struct BallotView {
     pub voted: bool,
 }
 
-fn voter_of_member(member_id: &str) -> String {
-    format!("member:{member_id}")
-}
-
 impl Polls {
     /// The key ballot tokens derive from (never the appservice token: see `relais_core::keys`).
     fn secret(&self) -> relais_core::Secret {
@@ -66,11 +83,7 @@ impl Polls {
 
     /// The link of `voter`'s ballot.
     pub fn ballot_link(&self, poll_id: &str, voter: &str) -> String {
-        format!(
-            "{}/relais/vote/{}",
-            self.config.web.public_url.as_str().trim_end_matches('/'),
-            ballot::token(self.secret().expose(), poll_id, voter)
-        )
+        ballot_link(&self.config, poll_id, voter)
     }
 
     /// Opens a secret poll: the announcement, the voter list with each token's hash, the
@@ -85,7 +98,7 @@ impl Polls {
     ) -> Result<String, PollError> {
         let matrix = self.eligible(room_id).await?;
         let by_mail: Vec<String> =
-            self.store.room_email_voters(room_id.as_str()).await?.into_iter().map(|(m, _)| m).collect();
+            self.directory.room_email_members(room_id).await?.into_iter().map(|(m, _)| m).collect();
         let voters: Vec<(String, i64)> = if spec.congress {
             let mut weighted = self.congress_voters(&matrix).await?;
             weighted.extend(self.congress_mail_voters(&by_mail).await?);
@@ -125,8 +138,10 @@ impl Polls {
             let Some(poll) = self.store.poll(poll_id).await? else { continue };
             let Some(spec) = spec_of(&poll) else { continue };
             if let Some(member_id) = voter.strip_prefix("member:") {
-                if self.config.mail.bridge_enabled() {
-                    self.store.secret_mail_queue(poll_id, member_id).await?;
+                if self.config.mail.bridge_enabled()
+                    && let Some(email) = self.directory.active_email(member_id).await?
+                {
+                    self.outbox.mail_outbox_enqueue(BALLOT_MAIL, poll_id, member_id, &email).await?;
                 }
             } else if let Ok(user) = UserId::parse(voter) {
                 self.send_ballot_dm(&poll, &spec, &user).await?;
@@ -150,7 +165,7 @@ impl Polls {
                 room
             }
         };
-        let room_name = self.store.prov_room_by_id(&poll.room_id).await?.map(|(_, name)| name);
+        let room_name = self.directory.room(&poll.room_id).await?.map(|r| r.name);
         let link = self.ballot_link(&poll.poll_id, user.as_str());
         let deadline = spec.deadline.map(format_paris);
         let body = text::ballot_dm(&spec.question, room_name.as_deref(), &link, deadline.as_deref());

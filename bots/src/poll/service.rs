@@ -9,11 +9,14 @@ use serde_json::Value;
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{
     Config, Store, StoreError,
-    store::polls::PollRecord,
     time::{format_paris, now_ms},
 };
+use relais_provisioning::directory::Directory;
 
-use crate::service::{MODERATOR, power_level};
+use crate::{
+    service::{MODERATOR, power_level},
+    store::{BotStore, polls::PollRecord},
+};
 
 use super::{
     events,
@@ -26,9 +29,24 @@ pub use crate::service::ServiceError as PollError;
 
 #[derive(Debug, Clone)]
 pub struct Polls {
-    pub store: Store,
+    pub store: BotStore,
+    pub directory: Directory,
+    /// The shared store's mail outbox, where email-only voters' ballots are queued.
+    pub outbox: Store,
     pub client: MatrixClient,
     pub config: Arc<Config>,
+}
+
+impl Polls {
+    pub fn new(store: &Store, client: MatrixClient, config: Arc<Config>) -> Self {
+        Self {
+            store: BotStore::new(store.clone()),
+            directory: Directory::new(store.clone()),
+            outbox: store.clone(),
+            client,
+            config,
+        }
+    }
 }
 
 /// The record of a poll just opened (its start event is `poll_id`).
@@ -41,8 +59,8 @@ pub(super) fn opened_record(
 ) -> PollRecord {
     PollRecord {
         poll_id,
-        room_id: room_id.to_string(),
-        author: author.to_string(),
+        room_id: room_id.to_owned(),
+        author: author.to_owned(),
         spec: serde_json::to_string(spec).unwrap_or_default(),
         created_at: now,
         deadline: spec.deadline,
@@ -111,8 +129,8 @@ impl Polls {
     /// The voter list: active members of the room per the membership file, or — for a room
     /// provisioning does not manage — its joined members other than Relais's own users.
     pub(super) async fn eligible(&self, room_id: &RoomId) -> Result<Vec<String>, PollError> {
-        if let Some(members) = self.store.room_members_by_file(room_id.as_str()).await? {
-            return Ok(members);
+        if let Some(members) = self.directory.room_members_by_file(room_id).await? {
+            return Ok(members.into_iter().map(String::from).collect());
         }
         let events = self.client.member_events(room_id).await?;
         Ok(events
@@ -203,7 +221,7 @@ impl Polls {
 
     /// `!sondage clore`: the newest open poll of the room, by its author or a moderator.
     pub async fn close_latest(&self, room_id: &RoomId, sender: &UserId) -> Result<String, PollError> {
-        let Some(poll) = self.store.poll_latest_open(room_id.as_str()).await? else {
+        let Some(poll) = self.store.poll_latest_open(room_id).await? else {
             return Ok(crate::messages::no_open_poll());
         };
         if poll.author != sender.as_str() && power_level(&self.client, room_id, sender).await? < MODERATOR {

@@ -30,11 +30,11 @@ use relais_appservice::{ClientError, MatrixClient, Outlook};
 use relais_core::{
     Config, Store,
     config::InboundAuth,
-    store::directory::DirectoryMember,
     store::{StoreError, mail::InboundItem},
     time::now_ms,
 };
 use relais_mail::Mailer;
+use relais_provisioning::directory::{Directory, DirectoryMember};
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
@@ -56,6 +56,7 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub store: Store,
+    pub directory: Directory,
     pub client: MatrixClient,
     pub keys: Keys,
     pub config: Arc<Config>,
@@ -107,7 +108,8 @@ impl Inbound {
         config: Arc<Config>,
         mailer: Option<Mailer>,
     ) -> Self {
-        Self { store, client, keys, config, mailer, joined: Arc::default() }
+        let directory = Directory::new(store.clone());
+        Self { store, directory, client, keys, config, mailer, joined: Arc::default() }
     }
 
     fn domain(&self) -> &str {
@@ -237,7 +239,7 @@ impl Inbound {
         let Some(member) = self.store.mail_outbox_bounced(outbox_id).await? else {
             return Ok(Settled::Done("dropped", "bounce for an unknown or already counted delivery".into()));
         };
-        let Some(email) = self.store.directory_email(&member).await? else {
+        let Some(email) = self.directory.email(&member).await? else {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
         };
         let points = if kind == BounceKind::Hard { 2 } else { 1 };
@@ -291,7 +293,7 @@ impl Inbound {
         let Some(list) = self.store.mail_list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
-        let member = self.store.directory_member(&reply.member).await?.filter(|m| m.active);
+        let member = self.directory.member(&reply.member).await?.filter(|m| m.active);
         let Some((member, email)) = member.and_then(|m| m.email.clone().map(|email| (m, email))) else {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };

@@ -1,20 +1,6 @@
 //! The HTML side of outgoing mail: escaping, plain text to HTML, and the branded frame.
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use relais_core::html::escape;
 
 /// Plain text as HTML: escaped, paragraphs and line breaks kept, http(s) links clickable.
 pub fn text_to_html(text: &str) -> String {

@@ -1,7 +1,7 @@
 //! Outgoing mail: rendering (pure) and the outbox worker that hands it to SMTP.
 
-pub mod ballot;
 pub mod html;
+pub mod notice;
 pub mod render;
 pub mod sent_journal;
 pub mod worker;

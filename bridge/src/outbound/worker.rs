@@ -9,16 +9,15 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use relais_core::{
-    Store, ballot,
+    Store,
     config::DeliveryMode,
-    secret::Secret,
     store::{
         StoreError,
         mail::{Digest, MailList, MailMessage, OutboxItem},
     },
-    time::{format_paris, now_ms},
+    time::now_ms,
 };
-use relais_mail::{MailError, Mailer};
+use relais_mail::{MailError, Mailer, notice::NoticeKind};
 use tokio::{
     sync::{Mutex, Semaphore, watch},
     task::JoinSet,
@@ -27,7 +26,7 @@ use tokio::{
 use relais_appservice::{MatrixClient, health::Heartbeat};
 
 use super::{
-    ballot::{BallotNotice, ballot_mail},
+    notice::notice_mail,
     render::{self, DigestSection, Media, Recipient, Site},
     sent_journal::SentJournal,
 };
@@ -57,8 +56,8 @@ pub struct Outbox {
     pub max_attachment_bytes: u64,
     /// Accepted deliveries noted before the database records them (see [`SentJournal`]).
     pub journal: Option<Arc<SentJournal>>,
-    /// The key secret-ballot links derive from (`KeyPurpose::BallotLinks`), for email-only voters.
-    pub ballot_secret: Secret,
+    /// The other features' kinds of personal notice (the bots' ballots), rendered by them.
+    pub notices: Vec<Arc<dyn NoticeKind>>,
 }
 
 /// What one pass did.
@@ -253,8 +252,10 @@ impl Outbox {
         let rendered = match item.kind.as_str() {
             "message" => self.render_message(item, cache).await,
             "digest" => self.render_digest(item, cache).await,
-            "ballot" => self.render_ballot(item).await,
-            _ => return Outcome::Failed("unknown delivery kind".into()),
+            kind => match self.notices.iter().find(|n| n.kind() == kind) {
+                Some(notice) => self.render_notice(notice.as_ref(), item).await,
+                None => return Outcome::Failed("unknown delivery kind".into()),
+            },
         };
         let message = match rendered {
             Ok(Some(message)) => message,
@@ -294,34 +295,17 @@ impl Outbox {
         Ok(message)
     }
 
-    /// An email-only member's secret ballot; nothing once the poll is closed.
-    async fn render_ballot(&self, item: &OutboxItem) -> Result<Option<relais_mail::MailMessage>, String> {
-        let poll = self.store.poll(&item.reference).await.map_err(|e| e.to_string())?;
-        let Some(poll) = poll.filter(|p| p.closed_at.is_none() && p.deadline.is_none_or(|d| d > now_ms()))
-        else {
-            return Ok(None);
-        };
-        // Never a ballot without its question and answers.
-        let spec: BallotSpec = serde_json::from_str(&poll.spec)
-            .map_err(|e| relais_core::StoreError::unreadable_json("the poll's record", &e).to_string())?;
-        if spec.answers.is_empty() {
-            return Err("the poll's record has no answers: no ballot is sent".into());
-        }
-        let room =
-            self.store.prov_room_by_id(&poll.room_id).await.map_err(|e| e.to_string())?.map(|(_, n)| n);
-        let token =
-            ballot::token(self.ballot_secret.expose(), &poll.poll_id, &format!("member:{}", item.member_id));
-        let link = format!("{}relais/vote/{token}", self.site.web_url);
-        let deadline = poll.deadline.map(format_paris);
-        let notice = BallotNotice {
-            question: &spec.question,
-            answers: &spec.answers,
-            room: room.as_deref(),
-            link: &link,
-            deadline: deadline.as_deref(),
-        };
+    /// Another feature's notice, in its words; nothing when the feature has nothing left to say.
+    async fn render_notice(
+        &self,
+        kind: &dyn NoticeKind,
+        item: &OutboxItem,
+    ) -> Result<Option<relais_mail::MailMessage>, String> {
+        let Some(notice) = kind.render(&item.reference, &item.member_id).await? else { return Ok(None) };
         let recipient = Recipient { member_id: &item.member_id, email: &item.email, outbox_id: item.id };
-        ballot_mail(&self.site, &self.keys, &notice, recipient).map(Some).map_err(|e| e.to_string())
+        notice_mail(&self.site, &self.keys, kind.kind(), notice, recipient)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     async fn render_message(
@@ -427,11 +411,4 @@ impl Outbox {
             .map(Some)
             .map_err(|e| e.to_string())
     }
-}
-
-/// What a ballot mail needs of a poll's record (the bots write it with more fields).
-#[derive(serde::Deserialize)]
-struct BallotSpec {
-    question: String,
-    answers: Vec<String>,
 }

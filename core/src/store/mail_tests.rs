@@ -154,45 +154,6 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
 }
 
 #[tokio::test]
-async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
-    use super::broadcasts::NewBroadcast;
-    on_both(|store| async move {
-        seed(&store).await;
-        let id = store
-            .broadcast_create(&NewBroadcast {
-                command_event: "$cmd".into(),
-                source_room: "!national:pcf.test".into(),
-                source_event: "$src".into(),
-                sender: "@nadia:pcf.test".into(),
-                content: "{}".into(),
-                send_at: 0,
-                targets: vec![(ROOM.into(), "Lille".into())],
-                links: Vec::new(),
-            })
-            .await
-            .expect("broadcast");
-        store.broadcast_delivered(id, ROOM, "$copy").await.expect("delivered");
-        // Member 1 gets each message, member 2 the weekly digest.
-        store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
-        store.mail_store_message(&message("$copy", None), DeliveryMode::Message).await.expect("copy");
-        store.mail_store_message(&message("$other", None), DeliveryMode::Message).await.expect("other");
-        let mails =
-            |store: Store| async move { store.broadcast_stats(None, 1).await.expect("stats")[0].mails };
-        assert_eq!(mails(store.clone()).await, 0, "queued is not sent");
-        for item in store.mail_claim_outbox("w", 10, 60_000).await.expect("claim") {
-            store.mail_outbox_finish(item.id, "sent", None).await.expect("sent");
-        }
-        assert_eq!(mails(store.clone()).await, 1, "member 1's mail of the copy, not of the other message");
-        store.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest");
-        for item in store.mail_claim_outbox("w", 10, 60_000).await.expect("claim") {
-            store.mail_outbox_finish(item.id, "sent", None).await.expect("sent");
-        }
-        assert_eq!(mails(store.clone()).await, 2, "and member 2's weekly digest");
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn automatic_answers_are_counted_per_address_and_hour() {
     on_both(|store| async move {
         let hour = 3_600_000 * 500_000;

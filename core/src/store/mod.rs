@@ -3,17 +3,10 @@
 //! Queries use `$n` placeholders, which both SQLite and PostgreSQL accept, and portable SQL
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
-pub mod broadcasts;
-pub mod congress;
-pub mod directory;
 pub mod lease;
 pub mod mail;
 pub mod onboarding;
-pub mod polls;
-pub mod proposals;
 pub mod provisioning;
-pub mod secret_ballot;
-pub mod stats;
 pub mod web;
 
 use std::time::Duration;
@@ -160,15 +153,9 @@ impl Store {
 }
 
 #[cfg(test)]
-mod directory_tests;
-#[cfg(test)]
 mod lease_tests;
 #[cfg(test)]
 mod mail_tests;
-#[cfg(test)]
-mod secret_ballot_tests;
-#[cfg(test)]
-mod stats_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 #[cfg(test)]

@@ -9,11 +9,11 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
+use relais_bots::store::stats::BroadcastStats;
 use relais_core::{
     StoreError,
     store::{
         provisioning::{RunRecord, RunState},
-        stats::BroadcastStats,
         web::WebSession,
     },
 };
@@ -139,7 +139,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     body.push_str(&people_sections(&members));
     let announcements = state.store.prov_room_id(&format!("{}.annonces", session.federation)).await?;
     if let Some(room_id) = announcements {
-        let received = state.store.broadcast_stats(Some(&room_id), 10).await?;
+        let received = state.bots.broadcast_stats(Some(&room_id), 10).await?;
         body.push_str(&broadcast_section(&received));
     }
     let bounced = state.store.mail_bounced_members().await?;

@@ -135,7 +135,7 @@ const SUBSCRIBERS: &str = "SELECT m.member_id AS member_id, m.email AS email, CO
                WHERE o.room_id = $1 AND l.enabled = 1 AND o.member_id = m.member_id))";
 
 /// (list, member) pairs of every enabled list.
-pub(super) const LIST_MEMBERS: &str = "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
+pub const LIST_MEMBERS: &str = "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
        JOIN prov_subscription s ON s.room_key = l.room_key WHERE l.enabled = 1 \
      UNION SELECT o.room_id AS room_id, o.member_id AS member_id FROM mail_optin o \
        JOIN mail_list l ON l.room_id = o.room_id WHERE l.enabled = 1";

@@ -10,6 +10,31 @@ use crate::{
 };
 
 impl Store {
+    /// Queues one mail of `kind` about `reference` (a poll, a digest…) to a member at `email`,
+    /// due now. The same (kind, reference, member) again changes nothing: a feature that
+    /// queues its mail twice (a retried pass, a second node) sends it once. Returns whether it
+    /// was queued by this call.
+    pub async fn mail_outbox_enqueue(
+        &self,
+        kind: &str,
+        reference: &str,
+        member_id: &str,
+        email: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind, ref, member_id) DO NOTHING",
+        )
+        .bind(kind)
+        .bind(reference)
+        .bind(member_id)
+        .bind(email)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Leases up to `limit` due deliveries to `owner`. A delivery whose lease expired (its
     /// worker died mid-send) is due again: at-least-once, with the same Message-ID.
     pub async fn mail_claim_outbox(

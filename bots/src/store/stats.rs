@@ -8,8 +8,10 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, mail::LIST_MEMBERS};
-use crate::time::{DAY_MS, now_ms};
+use relais_core::{StoreError, store::mail::LIST_MEMBERS};
+
+use super::BotStore;
+use relais_core::time::{DAY_MS, now_ms};
 
 /// Read receipts count for a broadcast only this long after its delivery.
 pub const READ_WINDOW_MS: i64 = 30 * DAY_MS;
@@ -34,7 +36,7 @@ pub struct BroadcastStats {
     pub notes: i64,
 }
 
-impl Store {
+impl BotStore {
     /// (broadcast id, room id) of the copy that became `event_id`.
     pub async fn broadcast_of_copy(&self, event_id: &str) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT broadcast_id, room_id FROM broadcast_delivery WHERE event_id = $1")
@@ -164,7 +166,7 @@ impl Store {
                 send_at: r.try_get("send_at")?,
                 content: serde_json::from_str(&content)
                     .inspect_err(|e| {
-                        let error = crate::json::error_without_data(e);
+                        let error = relais_core::json::error_without_data(e);
                         tracing::error!(broadcast_id = id, %error, "a broadcast's content is unreadable");
                     })
                     .ok(),

@@ -2,17 +2,18 @@
 //! result once closed. Responses of open polls are public in the room anyway (secret ballots are
 //! a separate design).
 
+use relais_core::{StoreError, time::now_ms};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use sqlx::{Row, any::AnyRow};
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+use super::BotStore;
 
 /// A poll as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollRecord {
     pub poll_id: String,
-    pub room_id: String,
-    pub author: String,
+    pub room_id: OwnedRoomId,
+    pub author: OwnedUserId,
     /// The poll's specification, JSON (the bots crate owns its shape).
     pub spec: String,
     pub created_at: i64,
@@ -23,11 +24,15 @@ pub struct PollRecord {
     pub result: Option<String>,
 }
 
-fn poll_from_row(row: &AnyRow) -> Result<PollRecord, sqlx::Error> {
+fn poll_from_row(row: &AnyRow) -> Result<PollRecord, StoreError> {
+    let room_id: String = row.try_get("room_id")?;
+    let author: String = row.try_get("author")?;
     Ok(PollRecord {
         poll_id: row.try_get("poll_id")?,
-        room_id: row.try_get("room_id")?,
-        author: row.try_get("author")?,
+        room_id: RoomId::parse(room_id)
+            .map_err(|_| StoreError::Corrupt("a poll whose room id is none".into()))?,
+        author: UserId::parse(author)
+            .map_err(|_| StoreError::Corrupt("a poll whose author is no user id".into()))?,
         spec: row.try_get("spec")?,
         created_at: row.try_get("created_at")?,
         deadline: row.try_get("deadline")?,
@@ -40,7 +45,7 @@ fn poll_from_row(row: &AnyRow) -> Result<PollRecord, sqlx::Error> {
 const POLL_COLUMNS: &str =
     "poll_id, room_id, author, spec, created_at, deadline, reminded_at, closed_at, result";
 
-impl Store {
+impl BotStore {
     /// Records an opened poll and its voter list; a second call for the same poll changes nothing.
     pub async fn poll_create(&self, poll: &PollRecord, voters: &[String]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
@@ -49,8 +54,8 @@ impl Store {
              ON CONFLICT (poll_id) DO NOTHING",
         )
         .bind(&poll.poll_id)
-        .bind(&poll.room_id)
-        .bind(&poll.author)
+        .bind(poll.room_id.as_str())
+        .bind(poll.author.as_str())
         .bind(&poll.spec)
         .bind(poll.created_at)
         .bind(poll.deadline)
@@ -98,23 +103,24 @@ impl Store {
     pub async fn poll(&self, poll_id: &str) -> Result<Option<PollRecord>, StoreError> {
         let sql = format!("SELECT {POLL_COLUMNS} FROM poll WHERE poll_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(poll_id).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(poll_from_row).transpose()?)
+        row.as_ref().map(poll_from_row).transpose()
     }
 
     /// The newest poll of a room still open.
-    pub async fn poll_latest_open(&self, room_id: &str) -> Result<Option<PollRecord>, StoreError> {
+    pub async fn poll_latest_open(&self, room_id: &RoomId) -> Result<Option<PollRecord>, StoreError> {
         let sql = format!(
             "SELECT {POLL_COLUMNS} FROM poll WHERE room_id = $1 AND closed_at IS NULL ORDER BY created_at DESC LIMIT 1"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
-        Ok(row.as_ref().map(poll_from_row).transpose()?)
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id.as_str()).fetch_optional(self.pool()).await?;
+        row.as_ref().map(poll_from_row).transpose()
     }
 
     /// Open polls whose deadline is at or before `at`.
     pub async fn polls_due(&self, at: i64) -> Result<Vec<PollRecord>, StoreError> {
         let sql = format!("SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NULL AND deadline <= $1");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(poll_from_row).collect()
     }
 
     /// Open polls with a deadline and no reminder yet.
@@ -123,7 +129,7 @@ impl Store {
             "SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NULL AND deadline IS NOT NULL AND reminded_at IS NULL"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(poll_from_row).collect()
     }
 
     pub async fn poll_mark_reminded(&self, poll_id: &str) -> Result<(), StoreError> {
@@ -184,7 +190,7 @@ impl Store {
         let sql =
             format!("SELECT {POLL_COLUMNS} FROM poll WHERE closed_at IS NOT NULL AND end_event_id IS NULL");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(poll_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(poll_from_row).collect()
     }
 
     pub async fn poll_set_result(&self, poll_id: &str, result: &str) -> Result<(), StoreError> {
@@ -203,62 +209,5 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
-    }
-
-    /// (kind, name) of a provisioned room.
-    pub async fn prov_room_by_id(&self, room_id: &str) -> Result<Option<(String, String)>, StoreError> {
-        let row = sqlx::query("SELECT kind, name FROM prov_room WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("kind")?, r.try_get("name")?))).transpose()?)
-    }
-
-    /// Whether `member_id` was welcomed already.
-    pub async fn welcomed(&self, member_id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS one FROM bot_welcome WHERE member_id = $1")
-            .bind(member_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
-    }
-
-    pub async fn mark_welcomed(&self, member_id: &str, room_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO bot_welcome (member_id, room_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(member_id)
-        .bind(room_id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// The Matrix users allowed in a provisioned room by the membership file (active members):
-    /// its own access list, or its federation space's for rooms entered through the space.
-    /// `None` when the room is not provisioned.
-    pub async fn room_members_by_file(&self, room_id: &str) -> Result<Option<Vec<String>>, StoreError> {
-        let room = sqlx::query("SELECT room_key, kind, parent_key FROM prov_room WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(room) = room else { return Ok(None) };
-        let kind: String = room.try_get("kind")?;
-        let key: String = if matches!(kind.as_str(), "discussion" | "announcements") {
-            room.try_get::<Option<String>, _>("parent_key")?.ok_or_else(|| {
-                StoreError::Corrupt("a discussion or announcements room without its parent".into())
-            })?
-        } else {
-            room.try_get("room_key")?
-        };
-        let rows = sqlx::query(
-            "SELECT a.user_id AS user_id FROM prov_access a JOIN prov_member m ON m.member_id = a.member_id \
-             WHERE a.room_key = $1 AND m.active = 1 ORDER BY a.user_id",
-        )
-        .bind(&key)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(Some(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?))
     }
 }

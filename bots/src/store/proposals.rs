@@ -2,8 +2,10 @@
 
 use sqlx::{Row, any::AnyRow};
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+use relais_core::StoreError;
+
+use super::BotStore;
+use relais_core::time::now_ms;
 
 /// A proposal as submitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +52,7 @@ fn from_row(r: &AnyRow) -> Result<Proposal, StoreError> {
     })
 }
 
-impl Store {
+impl BotStore {
     /// Records a proposal; the same command again returns the first record.
     pub async fn proposal_create(&self, p: &NewProposal) -> Result<Proposal, StoreError> {
         sqlx::query(
@@ -140,25 +142,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The federation a provisioned room belongs to, by its space's name ("Nord" for the space
-    /// "Fédération Nord"); `None` for the national space and rooms Relais did not provision.
-    pub async fn federation_of_room(&self, room_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let key: String = row.try_get("room_key")?;
-        let fed_key = key.split('.').next().unwrap_or_default().to_owned();
-        let space =
-            sqlx::query("SELECT name FROM prov_room WHERE room_key = $1 AND kind = 'federation_space'")
-                .bind(&fed_key)
-                .fetch_optional(self.pool())
-                .await?;
-        let Some(space) = space else { return Ok(None) };
-        let name: String = space.try_get("name")?;
-        Ok(Some(name.strip_prefix("Fédération ").unwrap_or(&name).to_owned()))
     }
 }

@@ -3,24 +3,24 @@
 
 use std::collections::HashSet;
 
-use sqlx::Row;
-
-use super::{
-    Backend, Store,
-    polls::PollRecord,
-    secret_ballot::Cast,
+use relais_core::store::{
+    Backend,
     testing::{on_both, on_both_at},
 };
+use ruma::{room_id, user_id};
+use sqlx::Row;
+
+use super::{BotStore, polls::PollRecord, secret_ballot::Cast};
 
 const POLL: &str = "$secret";
 
 /// A secret poll with `voters` voters, each notified (as when their ballot is sent): their
 /// (token hash, nonce).
-async fn open_poll(store: &Store, voters: usize) -> Vec<(String, String)> {
+async fn open_poll(store: &BotStore, voters: usize) -> Vec<(String, String)> {
     let poll = PollRecord {
         poll_id: POLL.into(),
-        room_id: "!room:pcf.test".into(),
-        author: "@paul:pcf.test".into(),
+        room_id: room_id!("!room:pcf.test").to_owned(),
+        author: user_id!("@paul:pcf.test").to_owned(),
         spec: "{}".into(),
         created_at: 1,
         deadline: None,
@@ -38,7 +38,7 @@ async fn open_poll(store: &Store, voters: usize) -> Vec<(String, String)> {
     (0..voters).map(|i| (format!("hash-{i:02}"), format!("nonce-{i:02}"))).collect()
 }
 
-async fn cast(store: &Store, (hash, nonce): &(String, String), answer: usize) -> Cast {
+async fn cast(store: &BotStore, (hash, nonce): &(String, String), answer: usize) -> Cast {
     store.secret_cast(hash, nonce, &format!("[\"r{answer}\"]"), 10).await.expect("cast")
 }
 
@@ -49,7 +49,7 @@ fn receipt(cast: Cast) -> String {
     }
 }
 
-async fn count(store: &Store, table: &str) -> i64 {
+async fn count(store: &BotStore, table: &str) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
         .fetch_one(store.pool())
         .await
@@ -60,8 +60,8 @@ async fn count(store: &Store, table: &str) -> i64 {
 
 /// The rows of `table` in physical order, each as (xmin, key), on PostgreSQL; on SQLite, in
 /// the table's own order (rowid, or key for tables without rowid), with no transaction id.
-async fn physical(store: &Store, table: &str, key: &str) -> Vec<(Option<u64>, String)> {
-    let sql = match store.backend() {
+async fn physical(store: &BotStore, table: &str, key: &str) -> Vec<(Option<u64>, String)> {
+    let sql = match store.core().backend() {
         Backend::Postgres => format!(
             "SELECT xmin::text AS x, {key} AS k FROM {table} \
              ORDER BY (ctid::text::point)[0], (ctid::text::point)[1]"
@@ -79,7 +79,7 @@ async fn physical(store: &Store, table: &str, key: &str) -> Vec<(Option<u64>, St
 
 /// No voter row has the transaction id of its voter's ballot row, or one next to it; ballot
 /// rows do not lie in the order of the casts.
-async fn assert_unlinked(store: &Store, voters: &[(String, String)], receipts: &[String]) {
+async fn assert_unlinked(store: &BotStore, voters: &[(String, String)], receipts: &[String]) {
     let voter_rows = physical(store, "secret_voter", "token_hash").await;
     let ballot_rows = physical(store, "secret_ballot", "receipt").await;
     for (i, (hash, _)) in voters.iter().enumerate() {
@@ -92,7 +92,7 @@ async fn assert_unlinked(store: &Store, voters: &[(String, String)], receipts: &
     let stored: Vec<&String> = ballot_rows.iter().map(|(_, k)| k).filter(|k| receipts.contains(k)).collect();
     let cast_order: Vec<&String> = receipts.iter().collect();
     assert_ne!(stored, cast_order, "ballot rows are stored in the order of the casts");
-    if store.backend() == Backend::Postgres {
+    if store.core().backend() == Backend::Postgres {
         let xids: HashSet<u64> = ballot_rows.iter().filter_map(|(x, _)| *x).collect();
         assert!(xids.len() < ballot_rows.len(), "each ballot row has a transaction id of its own: {xids:?}");
     }
@@ -101,6 +101,7 @@ async fn assert_unlinked(store: &Store, voters: &[(String, String)], receipts: &
 #[tokio::test]
 async fn no_transaction_id_or_row_order_joins_a_voter_to_their_ballot() {
     on_both(|store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 24).await;
         // Voter i casts i-th, for answer i; the clock flushes a first batch while the poll is
         // open, the closing the rest.
@@ -135,6 +136,7 @@ async fn no_transaction_id_or_row_order_joins_a_voter_to_their_ballot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_casts_of_one_token_store_exactly_one_ballot() {
     on_both(|store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 3).await;
         let mut tasks = Vec::new();
         for n in 0..8 {
@@ -159,6 +161,7 @@ async fn concurrent_casts_of_one_token_store_exactly_one_ballot() {
 #[tokio::test]
 async fn a_cast_killed_or_unacknowledged_is_retried_without_a_second_ballot() {
     on_both(|store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 3).await;
         // Killed mid-cast: the nonce is written, the transaction never commits (kill -9 or a
         // dropped connection rolls it back). The retry casts.
@@ -200,6 +203,7 @@ async fn a_cast_killed_or_unacknowledged_is_retried_without_a_second_ballot() {
 #[tokio::test]
 async fn batches_leave_the_box_whole_and_closing_flushes_the_rest() {
     on_both(|store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 6).await;
         for (i, voter) in voters.iter().enumerate().take(3) {
             receipt(cast(&store, voter, i).await);
@@ -222,6 +226,7 @@ async fn batches_leave_the_box_whole_and_closing_flushes_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn closing_during_casts_counts_exactly_the_acknowledged_ballots() {
     on_both(|store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 30).await;
         let mut tasks = Vec::new();
         for (i, voter) in voters.into_iter().enumerate() {
@@ -261,6 +266,7 @@ async fn closing_during_casts_counts_exactly_the_acknowledged_ballots() {
 #[tokio::test]
 async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_unlinked() {
     on_both_at(Some(16), |store| async move {
+        let store = BotStore::new(store);
         let voters = open_poll(&store, 6).await;
         // Receipts are random: here in an order unlike the casts'.
         let old_receipts = ["r-c", "r-a", "r-b"];
@@ -283,7 +289,7 @@ async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_
             .expect("old cast: ballot");
             tx.commit().await.expect("commit");
         }
-        store.migrate().await.expect("the later migrations apply on this data");
+        store.core().migrate().await.expect("the later migrations apply on this data");
 
         for voter in &voters[..3] {
             assert!(matches!(cast(&store, voter, 9).await, Cast::AlreadyVoted), "voted before the migration");
@@ -294,7 +300,7 @@ async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_
         assert!(store.poll_close(POLL, 20, "").await.expect("close"));
         assert_eq!(store.secret_ballots(POLL).await.expect("ballots").len(), 6, "old and new ballots count");
 
-        if store.backend() == Backend::Postgres {
+        if store.core().backend() == Backend::Postgres {
             let voter_rows = physical(&store, "secret_voter", "token_hash").await;
             let ballot_rows = physical(&store, "secret_ballot", "receipt").await;
             let old: Vec<&(Option<u64>, String)> =

@@ -1,25 +1,80 @@
 //! The mail carrying an email-only member's secret ballot: a personal one-time link to Relais's
-//! ballot page. A personal notification, not a list message: no list headers, never digested.
-//! Pure: no I/O.
+//! ballot page, queued in the outbox under [`BALLOT_MAIL`] and rendered here, from the poll's
+//! record — the outbox delivers it without reading polls.
 
-use lettre::{Message, address::Envelope, message::MultiPart};
+use std::sync::Arc;
+
+use relais_core::{Config, Store, html::escape, time::format_paris, time::now_ms};
+use relais_mail::notice::{Notice, NoticeFuture, NoticeKind};
+use relais_provisioning::directory::Directory;
 
 use super::{
-    html::escape,
-    render::{Recipient, RenderError, Site, address, header},
+    secret_ballot::{BALLOT_MAIL, ballot_link, voter_of_member},
+    spec::PollSpec,
 };
-use crate::keys::Keys;
+use crate::store::BotStore;
+
+/// Renders ballot mails; registered with the outbox.
+#[derive(Debug, Clone)]
+pub struct BallotMail {
+    store: BotStore,
+    directory: Directory,
+    config: Arc<Config>,
+}
 
 /// What the mail says about the poll.
 #[derive(Debug, Clone)]
-pub struct BallotNotice<'a> {
-    pub question: &'a str,
-    pub answers: &'a [String],
+struct BallotNotice<'a> {
+    question: &'a str,
+    answers: &'a [String],
     /// Where the list is mirrored (the room's name), if known.
-    pub room: Option<&'a str>,
-    pub link: &'a str,
+    room: Option<&'a str>,
+    link: &'a str,
     /// Paris time of closing, if any.
-    pub deadline: Option<&'a str>,
+    deadline: Option<&'a str>,
+}
+
+impl BallotMail {
+    pub fn new(store: &Store, config: Arc<Config>) -> Self {
+        Self { store: BotStore::new(store.clone()), directory: Directory::new(store.clone()), config }
+    }
+
+    /// The notice for `member_id` in poll `poll_id`; nothing once the poll is closed.
+    async fn notice(&self, poll_id: &str, member_id: &str) -> Result<Option<Notice>, String> {
+        let poll = self.store.poll(poll_id).await.map_err(|e| e.to_string())?;
+        let Some(poll) = poll.filter(|p| p.closed_at.is_none() && p.deadline.is_none_or(|d| d > now_ms()))
+        else {
+            return Ok(None);
+        };
+        // Never a ballot without its question and answers.
+        let spec: PollSpec = serde_json::from_str(&poll.spec)
+            .map_err(|e| relais_core::StoreError::unreadable_json("the poll's record", &e).to_string())?;
+        if spec.answers.is_empty() {
+            return Err("the poll's record has no answers: no ballot is sent".into());
+        }
+        let room = self.directory.room(&poll.room_id).await.map_err(|e| e.to_string())?.map(|r| r.name);
+        let link = ballot_link(&self.config, &poll.poll_id, &voter_of_member(member_id));
+        let deadline = poll.deadline.map(format_paris);
+        let notice = BallotNotice {
+            question: &spec.question,
+            answers: &spec.answers,
+            room: room.as_deref(),
+            link: &link,
+            deadline: deadline.as_deref(),
+        };
+        let (text, html) = bodies(&notice);
+        Ok(Some(Notice { subject: format!("Votre bulletin de vote : {}", spec.question), text, html }))
+    }
+}
+
+impl NoticeKind for BallotMail {
+    fn kind(&self) -> &'static str {
+        BALLOT_MAIL
+    }
+
+    fn render<'a>(&'a self, reference: &'a str, member_id: &'a str) -> NoticeFuture<'a> {
+        Box::pin(self.notice(reference, member_id))
+    }
 }
 
 fn bodies(notice: &BallotNotice<'_>) -> (String, String) {
@@ -51,29 +106,6 @@ fn bodies(notice: &BallotNotice<'_>) -> (String, String) {
         escape(&until)
     );
     (text, html)
-}
-
-/// The ballot mail for one member.
-pub fn ballot_mail(
-    site: &Site,
-    keys: &Keys,
-    notice: &BallotNotice<'_>,
-    recipient: Recipient<'_>,
-) -> Result<Message, RenderError> {
-    let to: lettre::message::Mailbox = recipient.email.parse().map_err(|_| RenderError::Address)?;
-    let verp = address(&keys.bounce_localpart(recipient.outbox_id), &site.domain)?;
-    let envelope = Envelope::new(Some(verp), vec![to.email.clone()]).map_err(|_| RenderError::Address)?;
-    let (text, html) = bodies(notice);
-    Message::builder()
-        .from(site.from.clone())
-        .to(to)
-        .subject(format!("Votre bulletin de vote : {}", notice.question))
-        .message_id(Some(format!("<ballot.{}@{}>", recipient.outbox_id, site.domain)))
-        .envelope(envelope)
-        .raw_header(header("Auto-Submitted", "auto-generated".into()))
-        .raw_header(header("X-Loop", format!("relais@{}", site.domain)))
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| RenderError::Build(e.to_string()))
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use relais_core::StoreError;
 
-impl Store {
+use super::BotStore;
+
+impl BotStore {
     /// Replaces the mandates and proxies with a new file's, in one transaction.
     pub async fn congress_replace(
         &self,
@@ -49,25 +51,6 @@ impl Store {
             .map(|r| Ok((r.try_get("absent_id")?, r.try_get("holder_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         Ok((mandates, proxies))
-    }
-
-    /// Matrix id → member id of the active members who have one.
-    pub async fn members_by_matrix_id(&self) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT matrix_id, member_id FROM prov_member WHERE active = 1 AND matrix_id IS NOT NULL",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("matrix_id")?, r.try_get("member_id")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
-    }
-
-    /// Every member id known to the membership file (active or not).
-    pub async fn member_ids(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT member_id FROM prov_member").fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(|r| r.try_get("member_id")).collect::<Result<_, _>>()?)
     }
 
     /// Sets the weight each voter of a poll carries.

@@ -2,8 +2,10 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+use relais_core::StoreError;
+
+use super::BotStore;
+use relais_core::time::now_ms;
 
 /// A broadcast as asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub struct DueDelivery {
     pub content: serde_json::Value,
 }
 
-impl Store {
+impl BotStore {
     /// Records a broadcast and its deliveries; the same command again returns the first record.
     pub async fn broadcast_create(&self, b: &NewBroadcast) -> Result<i64, StoreError> {
         let mut tx = self.pool().begin().await?;
@@ -104,7 +106,7 @@ impl Store {
                 }
                 Err(e) => tracing::error!(
                     broadcast_id,
-                    error = %crate::json::error_without_data(&e),
+                    error = %relais_core::json::error_without_data(&e),
                     "a broadcast's content is unreadable in the database: its copies are not sent"
                 ),
             }

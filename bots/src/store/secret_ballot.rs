@@ -5,7 +5,9 @@
 use rand::seq::SliceRandom;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use relais_core::StoreError;
+
+use super::BotStore;
 
 /// What casting a ballot did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub enum Cast {
     Unknown,
 }
 
-impl Store {
+impl BotStore {
     /// Records who may vote in a secret poll: (voter, hash of their token, weight).
     pub async fn secret_voters_create(
         &self,
@@ -97,8 +99,8 @@ impl Store {
     /// their token (only the token and Relais's key compute it: the database cannot tell whose
     /// it is) marks the token as used, and the ballot goes into the poll's box of pending
     /// ballots under a fresh random receipt. [`Cast::Recorded`] means committed: counted at closing.
-    /// The box is emptied into `secret_ballot` in batches ([`Store::secret_flush`]) and at
-    /// closing ([`Store::poll_close`]), so that neither transaction ids nor row order tell
+    /// The box is emptied into `secret_ballot` in batches ([`BotStore::secret_flush`]) and at
+    /// closing ([`BotStore::poll_close`]), so that neither transaction ids nor row order tell
     /// when a ballot was cast.
     pub async fn secret_cast(
         &self,
@@ -148,7 +150,7 @@ impl Store {
         // A fresh receipt, drawn again in the (40-bit) case it is already the poll's: under
         // the poll's lock, no other cast can take it meanwhile.
         let receipt = loop {
-            let receipt = crate::ballot::receipt();
+            let receipt = relais_core::ballot::receipt();
             let taken = sqlx::query(
                 "SELECT receipt FROM secret_ballot WHERE poll_id = $1 AND receipt = $2 \
                  UNION ALL SELECT receipt FROM secret_ballot_box WHERE poll_id = $1 AND receipt = $2",
@@ -244,61 +246,6 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(|r| r.try_get("weight")).collect::<Result<_, _>>()?)
-    }
-
-    /// Queues the mail carrying an email-only member's ballot (sent by the mail bridge's outbox).
-    pub async fn secret_mail_queue(&self, poll_id: &str, member_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) \
-             SELECT 'ballot', $1, member_id, email, $3 FROM prov_member \
-             WHERE member_id = $2 AND active = 1 AND email IS NOT NULL \
-             ON CONFLICT (kind, ref, member_id) DO NOTHING",
-        )
-        .bind(poll_id)
-        .bind(member_id)
-        .bind(crate::time::now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// The bot's direct-message room with `user_id`, if it made one.
-    pub async fn bot_dm(&self, user_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT room_id FROM bot_dm WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.try_get("room_id")).transpose()?)
-    }
-
-    pub async fn set_bot_dm(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO bot_dm (user_id, room_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET room_id = $2",
-        )
-        .bind(user_id)
-        .bind(room_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Email-only members allowed in a provisioned room (its subscribers without a Matrix id):
-    /// (member id, address).
-    pub async fn room_email_voters(&self, room_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT m.member_id AS member_id, m.email AS email FROM prov_room r \
-             JOIN prov_subscription s ON s.room_key = r.room_key \
-             JOIN prov_member m ON m.member_id = s.member_id \
-             WHERE r.room_id = $1 AND m.active = 1 AND m.email IS NOT NULL AND m.matrix_id IS NULL \
-             ORDER BY m.member_id",
-        )
-        .bind(room_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("member_id")?, r.try_get("email")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
     }
 }
 

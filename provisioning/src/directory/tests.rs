@@ -1,0 +1,172 @@
+//! The directory on both backends: typed members and rooms, and an unreadable row refused.
+
+use relais_core::{
+    StoreError,
+    store::{
+        provisioning::{Effect, RoomRecord},
+        testing::on_both,
+    },
+};
+use ruma::{room_id, user_id};
+
+use super::{Directory, DirectoryMember};
+use crate::desired::RoomKind;
+
+fn member(id: &str, record: &str, active: bool, matrix_id: Option<&str>, email: bool) -> Effect {
+    Effect::Member {
+        member_id: id.into(),
+        record: record.into(),
+        active,
+        matrix_id: matrix_id.map(str::to_owned),
+        email: email.then(|| format!("m{id}@example.org")),
+    }
+}
+
+fn room(key: &str, kind: &str, name: &str, parent: Option<&str>, id: &str) -> Effect {
+    Effect::Room(RoomRecord {
+        key: key.into(),
+        kind: kind.into(),
+        name: name.into(),
+        parent_key: parent.map(str::to_owned),
+        room_id: id.into(),
+        moderators: "[]".into(),
+    })
+}
+
+#[tokio::test]
+async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record() {
+    on_both(|store| async move {
+        let sophie = r#"{"first_name":"Sophie","last_name":"Martin","federation":"Nord","section":"Lille","roles":[]}"#;
+        store
+            .prov_seed(&[
+                member("1", sophie, true, Some("@sophie:pcf.test"), true),
+                member("2", r#"{"first_name":"Karim"}"#, false, Some("@karim:pcf.test"), true),
+                member("3", "not json", true, Some("@broken:pcf.test"), true),
+                member("4", r#"{"first_name":42}"#, true, None, true),
+            ])
+            .await
+            .expect("seed");
+        let directory = Directory::new(store.clone());
+        let expected = DirectoryMember {
+            member_id: "1".into(),
+            first_name: "Sophie".into(),
+            last_name: "Martin".into(),
+            federation: "Nord".into(),
+            section: Some("Lille".into()),
+            email: Some("m1@example.org".into()),
+            active: true,
+        };
+        assert_eq!(directory.member("1").await.expect("by id"), Some(expected.clone()));
+        let sophie = user_id!("@sophie:pcf.test");
+        assert_eq!(directory.member_by_matrix_id(sophie).await.expect("by account"), Some(expected));
+        assert_eq!(directory.member_id_of(sophie).await.expect("id").as_deref(), Some("1"));
+        assert_eq!(directory.member("1").await.expect("1").map(|m| m.full_name()).as_deref(), Some("Sophie Martin"));
+
+        // An older record without some fields: those are empty. A lapsed member has no account.
+        let karim = directory.member("2").await.expect("2").expect("known");
+        assert_eq!((karim.full_name().as_str(), karim.active, karim.section), ("Karim", false, None));
+        assert_eq!(directory.member_by_matrix_id(user_id!("@karim:pcf.test")).await.expect("lapsed"), None);
+        assert_eq!(directory.active_email("2").await.expect("lapsed"), None);
+        assert_eq!(directory.email("2").await.expect("kept").as_deref(), Some("m2@example.org"));
+        assert_eq!(directory.member("9").await.expect("unknown"), None);
+        let mut ids = directory.member_ids().await.expect("ids");
+        ids.sort();
+        assert_eq!(ids, ["1", "2", "3", "4"]);
+
+        // Unreadable: an error, never a member without a name.
+        for broken in [directory.member("3").await, directory.member("4").await] {
+            assert!(matches!(broken, Err(StoreError::Corrupt(_))), "{broken:?}");
+        }
+        let broken = directory.member_by_matrix_id(user_id!("@broken:pcf.test")).await;
+        assert!(matches!(broken, Err(StoreError::Corrupt(_))), "{broken:?}");
+        // What needs only the address works beside an unreadable record.
+        assert_eq!(directory.email("3").await.expect("address").as_deref(), Some("m3@example.org"));
+        // The member's own export gives what is stored, readable or not.
+        let export = store.member_export("3").await.expect("export");
+        assert_eq!(export["member"]["record"], "not json");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rooms_come_typed_with_whom_the_file_lets_in_and_an_unknown_kind_is_refused() {
+    on_both(|store| async move {
+        let nord = r#"{"first_name":"Sophie","federation":"Nord"}"#;
+        store
+            .prov_seed(&[
+                room("national", "national_space", "Parti", None, "!national:pcf.test"),
+                room("nord", "federation_space", "Fédération Nord", Some("national"), "!space:pcf.test"),
+                room("nord.annonces", "announcements", "Nord — annonces", Some("nord"), "!annonces:pcf.test"),
+                room("nord.lille", "section", "Lille", Some("nord"), "!lille:pcf.test"),
+                room("nord.x", "thematic", "Un thème", Some("nord"), "!theme:pcf.test"),
+                room("nord.bad", "cell", "Bad", Some("nord"), "not a room id"),
+                member("1", nord, true, Some("@sophie:pcf.test"), true),
+                member("2", nord, false, Some("@karim:pcf.test"), true),
+                member("3", nord, true, None, true),
+                member("4", nord, true, None, false),
+                Effect::Grant {
+                    room_key: "nord".into(),
+                    member_id: "1".into(),
+                    user_id: "@sophie:pcf.test".into(),
+                },
+                Effect::Grant {
+                    room_key: "nord".into(),
+                    member_id: "2".into(),
+                    user_id: "@karim:pcf.test".into(),
+                },
+                Effect::Subscribe { room_key: "nord.annonces".into(), member_id: "3".into() },
+                Effect::Subscribe { room_key: "nord.annonces".into(), member_id: "4".into() },
+                Effect::Subscribe { room_key: "nord.annonces".into(), member_id: "1".into() },
+            ])
+            .await
+            .expect("seed");
+        let directory = Directory::new(store.clone());
+        let annonces = room_id!("!annonces:pcf.test");
+        let found = directory.room(annonces).await.expect("room").expect("provisioned");
+        assert_eq!(
+            (found.kind, found.name.as_str(), found.key.as_str()),
+            (RoomKind::Announcements, "Nord — annonces", "nord.annonces")
+        );
+        assert_eq!(directory.room(room_id!("!elsewhere:pcf.test")).await.expect("other"), None);
+        let spaces =
+            directory.rooms_of_kinds(&[RoomKind::FederationSpace, RoomKind::Section]).await.expect("kinds");
+        let keys: Vec<_> = spaces.iter().map(|r| (r.key.as_str(), r.kind)).collect();
+        assert_eq!(keys, [("nord", RoomKind::FederationSpace), ("nord.lille", RoomKind::Section)]);
+
+        assert_eq!(directory.federation_of_room(annonces).await.expect("fed").as_deref(), Some("Nord"));
+        assert_eq!(
+            directory.federation_of_room(room_id!("!national:pcf.test")).await.expect("national"),
+            None
+        );
+        assert_eq!(directory.federation_of_room(room_id!("!other:pcf.test")).await.expect("other"), None);
+
+        // Entered through the space: the space's list, active members only.
+        let members = directory.room_members_by_file(annonces).await.expect("members").expect("provisioned");
+        assert_eq!(members, [user_id!("@sophie:pcf.test").to_owned()]);
+        assert_eq!(directory.room_members_by_file(room_id!("!other:pcf.test")).await.expect("other"), None);
+        // Email-only: subscribed, active, an address and no account.
+        let by_mail = directory.room_email_members(annonces).await.expect("email members");
+        assert_eq!(by_mail, [("3".to_owned(), "m3@example.org".to_owned())]);
+
+        // A kind this version does not know, or a room id that is none: refused, not guessed.
+        for broken in [room_id!("!theme:pcf.test")] {
+            let refused = directory.room(broken).await;
+            assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+            let refused = directory.room_members_by_file(broken).await;
+            assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+        }
+        let refused = directory.rooms_of_kinds(&[RoomKind::Cell]).await;
+        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+    })
+    .await;
+}
+
+#[test]
+fn room_kinds_are_stored_under_their_serde_names() {
+    for kind in RoomKind::ALL {
+        let serde = serde_json::to_value(kind).expect("serialises");
+        assert_eq!(serde.as_str(), Some(kind.as_str()));
+        assert_eq!(kind.as_str().parse(), Ok(kind));
+    }
+    assert!("thematic".parse::<RoomKind>().is_err());
+}
