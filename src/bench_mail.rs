@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
+use relais_bridge::store::{MailList, MailMessage, MailStore};
 use relais_bridge::{
     inbound::examine::{AuthPolicy, Examined, examine},
     keys::Keys,
@@ -23,10 +24,7 @@ use relais_bridge::{
 use relais_core::{
     Store,
     config::DeliveryMode,
-    store::{
-        mail::{MailList, MailMessage},
-        provisioning::{Effect, RoomRecord},
-    },
+    store::provisioning::{Effect, RoomRecord},
     time::now_ms,
 };
 use relais_mail::Mailer;
@@ -117,7 +115,7 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
         }
         store.prov_seed(&done).await?;
     }
-    store
+    MailStore::new(store.clone())
         .mail_list_upsert(&MailList {
             room_id: ROOM.into(),
             localpart: "nord-lille".into(),
@@ -180,8 +178,9 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
         "Relais <relais@listes.pcf.test>",
         args.concurrency,
     )?;
+    let mail = MailStore::new(store.clone());
     let outbox = Outbox {
-        store: store.clone(),
+        store: mail.clone(),
         mailer,
         keys: keys.clone(),
         site: site()?,
@@ -198,7 +197,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
 
     // One message to every subscriber.
     let first = message(0);
-    let list = store.mail_list(ROOM).await?.context("bench list")?;
+    let list = mail.mail_list(ROOM).await?.context("bench list")?;
     let sample = render::message_mail(
         &outbox.site,
         &keys,
@@ -210,7 +209,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     )?;
     let size = sample.formatted().len();
     let start = Instant::now();
-    let queued = store.mail_store_message(&first, DeliveryMode::Message).await?;
+    let queued = mail.mail_store_message(&first, DeliveryMode::Message).await?;
     let enqueue_s = start.elapsed().as_secs_f64();
     let stats = outbox.drain().await?;
     let relais_s = start.elapsed().as_secs_f64();
@@ -219,12 +218,12 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
 
     // A daily digest of `digest_messages` messages to every subscriber.
     for n in 1..=args.digest_messages {
-        store.mail_store_message(&message(n), DeliveryMode::Daily).await?;
+        mail.mail_store_message(&message(n), DeliveryMode::Daily).await?;
     }
     let daily = Outbox { default_mode: DeliveryMode::Daily, ..outbox.clone() };
     let start = Instant::now();
     let (_, digest_queued) =
-        store.mail_create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
+        mail.mail_create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
     let digest_stats = daily.drain().await?;
     let digest_s = start.elapsed().as_secs_f64();
 
@@ -250,6 +249,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
 
 /// Parses, verifies (key, Authentication-Results) and queues `count` replies.
 async fn inbound(store: &Store, keys: &Keys, count: usize) -> anyhow::Result<serde_json::Value> {
+    let mail = MailStore::new(store.clone());
     let auth = AuthPolicy::Upstream("mx.pcf.test".into());
     let mails: Vec<(String, String)> = (0..count)
         .map(|i| {
@@ -268,7 +268,7 @@ async fn inbound(store: &Store, keys: &Keys, count: usize) -> anyhow::Result<ser
     for (rcpt, raw) in &mails {
         let examined = examine(raw.as_bytes(), rcpt, "membre@bench.example", keys, DOMAIN, &auth);
         anyhow::ensure!(matches!(examined, Examined::Reply(ref r) if r.authenticated), "bench reply refused");
-        store.mail_inbound_store(rcpt, "membre@bench.example", raw.as_bytes()).await?;
+        mail.mail_inbound_store(rcpt, "membre@bench.example", raw.as_bytes()).await?;
     }
     let seconds = start.elapsed().as_secs_f64();
     Ok(json!({

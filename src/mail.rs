@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use relais_appservice::{MatrixClient, Metrics, health::Heartbeat};
 use relais_bots::poll::ballot_mail::BallotMail;
+use relais_bridge::store::MailStore;
 use relais_bridge::{
     digest,
     inbound::{listener, process::Inbound, smtp},
@@ -16,6 +17,7 @@ use relais_bridge::{
 };
 use relais_core::{Config, Store};
 use relais_mail::Mailer;
+use relais_provisioning::directory::Directory;
 
 /// Where mail links point and who digests come from.
 pub fn site(config: &Config) -> anyhow::Result<Site> {
@@ -59,7 +61,7 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
     }
     let Some(mailer) = mailer(config)? else { return Ok(None) };
     Ok(Some(Outbox {
-        store: store.clone(),
+        store: MailStore::new(store.clone()),
         mailer,
         keys: Keys::from_config(config),
         site: site(config)?,
@@ -109,7 +111,8 @@ pub async fn spawn(
         tracing::info!("mail bridge off: set [mail] domain and smtp_url to mirror rooms by mail");
         return Ok(());
     };
-    let created = lists::sync_provisioned(store).await?;
+    let created =
+        lists::sync_provisioned(&MailStore::new(store.clone()), &Directory::new(store.clone())).await?;
     tracing::info!(created, "mail lists ready");
     let rx = stop.clone();
     // A pass sends a batch; each mail is bounded by the SMTP client's timeouts.
@@ -118,7 +121,7 @@ pub async fn spawn(
         outbox.run(rx, heartbeat).await;
         Ok(())
     });
-    let (store2, mail, rx) = (store.clone(), config.mail.clone(), stop.clone());
+    let (store2, mail, rx) = (MailStore::new(store.clone()), config.mail.clone(), stop.clone());
     let heartbeat = Heartbeat::new(metrics.clone(), "mail digests");
     tasks.spawn("mail digests", Some(Duration::from_secs(600)), async move {
         digest::run(store2, mail, rx, heartbeat).await;
@@ -161,8 +164,9 @@ pub async fn spawn(
 /// `relais mail digest --now`: opens the daily and weekly digests and sends them.
 pub async fn digest_now(config: &Config, store: &Store) -> anyhow::Result<()> {
     let outbox = outbox(config, store)?.context("the mail bridge needs [mail] domain and smtp_url")?;
-    lists::sync_provisioned(store).await?;
-    let opened = digest::open_now(store, &config.mail).await?;
+    let mail = MailStore::new(store.clone());
+    lists::sync_provisioned(&mail, &Directory::new(store.clone())).await?;
+    let opened = digest::open_now(&mail, &config.mail).await?;
     for (digest, queued) in &opened {
         println!("{} digest: {queued} mail(s) queued", digest.mode.as_str());
     }
@@ -190,13 +194,14 @@ pub async fn send_now(config: &Config, store: &Store) -> anyhow::Result<()> {
 
 /// `relais mail lists`: the lists and their addresses.
 pub async fn show_lists(config: &Config, store: &Store) -> anyhow::Result<()> {
-    lists::sync_provisioned(store).await?;
+    let mail = MailStore::new(store.clone());
+    lists::sync_provisioned(&mail, &Directory::new(store.clone())).await?;
     let domain = config.mail.domain.as_deref().unwrap_or("(no [mail] domain)");
-    for list in store.mail_lists().await? {
+    for list in mail.mail_lists().await? {
         let state = if list.enabled { "on " } else { "off" };
         println!("{state} {}@{domain}\t{}\t{}", list.localpart, list.name, list.room_id);
     }
-    let stats = store.mail_outbox_stats().await?;
+    let stats = mail.mail_outbox_stats().await?;
     println!(
         "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending, {} held, \
          {} for postmaster (relais mail postmaster)",
@@ -225,7 +230,7 @@ const POSTMASTER_BATCH: i64 = 1000;
 
 /// `relais mail postmaster`: prints the mail to postmaster kept for an operator; with `erase`,
 /// deletes what it printed (and nothing that arrived meanwhile).
-pub async fn show_postmaster(store: &Store, erase: bool) -> anyhow::Result<()> {
+pub async fn show_postmaster(store: &MailStore, erase: bool) -> anyhow::Result<()> {
     let mails = store.mail_postmaster(POSTMASTER_BATCH).await?;
     for mail in &mails {
         let sender = if mail.mail_from.is_empty() { "<>" } else { &mail.mail_from };

@@ -198,15 +198,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )),
                 MailAction::Send => mail::send_now(&config, &store).await,
                 MailAction::Lists => mail::show_lists(&config, &store).await,
-                MailAction::Postmaster { erase } => mail::show_postmaster(&store, erase).await,
-                MailAction::Reactivate { member_id } => match store.mail_address_reset(&member_id).await {
-                    Ok(0) => Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}")),
-                    Ok(_) => {
-                        println!("mail to member {member_id} resumes");
-                        Ok(())
+                MailAction::Postmaster { erase } => {
+                    mail::show_postmaster(&relais_bridge::store::MailStore::new(store.clone()), erase).await
+                }
+                MailAction::Reactivate { member_id } => {
+                    match relais_bridge::store::MailStore::new(store.clone())
+                        .mail_address_reset(&member_id)
+                        .await
+                    {
+                        Ok(0) => {
+                            Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}"))
+                        }
+                        Ok(_) => {
+                            println!("mail to member {member_id} resumes");
+                            Ok(())
+                        }
+                        Err(e) => Err(e.into()),
                     }
-                    Err(e) => Err(e.into()),
-                },
+                }
             };
             store.close().await;
             result

@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config.clone(),
         store: store.clone(),
         bots: relais_bots::store::BotStore::new(store.clone()),
+        mail: relais_bridge::store::MailStore::new(store.clone()),
         directory: relais_provisioning::directory::Directory::new(store.clone()),
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         client: bot_client(&config, &metrics, device.as_ref())?,

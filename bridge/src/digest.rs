@@ -2,17 +2,20 @@
 //! each over the messages stored since the previous digest of its kind.
 
 use relais_core::{
-    Store,
     config::{DeliveryMode, MailConfig},
-    store::{StoreError, mail::Digest},
-    time::now_ms,
+    store::StoreError,
+    time::{last_due, now_ms},
 };
 
-use relais_core::time::last_due;
+use crate::store::{Digest, MailStore};
 
 /// Opens the digests that are due at `now` and not opened yet; returns them with the number of
 /// mails queued.
-pub async fn open_due(store: &Store, mail: &MailConfig, now: i64) -> Result<Vec<(Digest, u64)>, StoreError> {
+pub async fn open_due(
+    store: &MailStore,
+    mail: &MailConfig,
+    now: i64,
+) -> Result<Vec<(Digest, u64)>, StoreError> {
     let minutes = mail.digest_minutes().unwrap_or(7 * 60);
     let mut opened = Vec::new();
     for (mode, weekday) in [(DeliveryMode::Daily, None), (DeliveryMode::Weekly, Some(mail.weekly_day))] {
@@ -29,7 +32,7 @@ pub async fn open_due(store: &Store, mail: &MailConfig, now: i64) -> Result<Vec<
 }
 
 /// Opens a daily and a weekly digest at once (`relais mail digest --now`).
-pub async fn open_now(store: &Store, mail: &MailConfig) -> Result<Vec<(Digest, u64)>, StoreError> {
+pub async fn open_now(store: &MailStore, mail: &MailConfig) -> Result<Vec<(Digest, u64)>, StoreError> {
     let mut opened = Vec::new();
     for mode in [DeliveryMode::Daily, DeliveryMode::Weekly] {
         if let Some(digest) = store.mail_create_digest(mode, mail.default_mode).await? {
@@ -39,13 +42,13 @@ pub async fn open_now(store: &Store, mail: &MailConfig) -> Result<Vec<(Digest, u
     Ok(opened)
 }
 
-/// How often what the bridge no longer needs is dropped ([`Store::mail_prune`]).
+/// How often what the bridge no longer needs is dropped ([`MailStore::mail_prune`]).
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Checks every minute whether a digest is due, and every hour drops what is older than
 /// `[mail] retention_days`; runs until `shutdown`.
 pub async fn run(
-    store: Store,
+    store: MailStore,
     mail: MailConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     heartbeat: relais_appservice::health::Heartbeat,

@@ -3,7 +3,7 @@
 use ruma::{MxcUri, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value;
 
-use relais_core::store::mail::MailMessage;
+use crate::store::MailMessage;
 
 /// A room event, as far as mail is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,20 +12,13 @@ use serde_json::Value;
 
 use relais_appservice::queue::QueuedEvent;
 use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
-use relais_core::{
-    Config, Store,
-    config::DeliveryMode,
-    store::{
-        StoreError,
-        mail::{MailEdit, MailMessage},
-    },
-    time::now_ms,
-};
+use relais_core::{Config, Store, config::DeliveryMode, store::StoreError, time::now_ms};
 use relais_provisioning::directory::Directory;
 
 use crate::{
     event::{self, Parsed},
     lists, messages,
+    store::{MailEdit, MailMessage, MailStore},
 };
 
 /// How often lists are created for newly provisioned rooms, at most (two queries each time).
@@ -33,7 +26,7 @@ const SYNC_EVERY_MS: i64 = 5_000;
 
 #[derive(Debug)]
 pub struct BridgeHandler {
-    store: Store,
+    store: MailStore,
     directory: Directory,
     client: MatrixClient,
     config: Arc<Config>,
@@ -47,7 +40,7 @@ fn transient(e: impl std::fmt::Display) -> HandlerError {
 impl BridgeHandler {
     pub fn new(store: Store, client: MatrixClient, config: Arc<Config>) -> Self {
         let directory = Directory::new(store.clone());
-        Self { store, directory, client, config, last_sync: AtomicI64::new(0) }
+        Self { store: MailStore::new(store), directory, client, config, last_sync: AtomicI64::new(0) }
     }
 
     fn default_mode(&self) -> DeliveryMode {
@@ -121,7 +114,7 @@ impl BridgeHandler {
     }
 
     /// The list of a room, creating the lists of newly provisioned rooms first if needed.
-    async fn list_of(&self, room_id: &str) -> Result<Option<relais_core::store::mail::MailList>, StoreError> {
+    async fn list_of(&self, room_id: &str) -> Result<Option<crate::store::MailList>, StoreError> {
         if let Some(list) = self.store.mail_list(room_id).await? {
             return Ok(Some(list));
         }
@@ -135,7 +128,7 @@ impl BridgeHandler {
             return Ok(());
         }
         self.last_sync.store(now, Ordering::Relaxed);
-        lists::sync_provisioned(&self.store).await?;
+        lists::sync_provisioned(&self.store, &self.directory).await?;
         Ok(())
     }
 

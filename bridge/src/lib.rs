@@ -14,5 +14,6 @@ pub mod keys;
 pub mod lists;
 pub mod messages;
 pub mod outbound;
+pub mod store;
 
 pub use handler::BridgeHandler;

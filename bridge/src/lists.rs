@@ -1,14 +1,13 @@
 //! Which rooms are lists: the provisioned announcements and section rooms, plus rooms a
 //! moderator turned on with `!courriel activer`.
 
-use relais_core::{
-    Store,
-    store::{StoreError, mail::MailList},
-};
+use relais_core::store::StoreError;
 use relais_provisioning::{
     desired::RoomKind,
     directory::{Directory, DirectoryRoom},
 };
+
+use crate::store::{MailList, MailStore};
 
 /// Local parts Relais keeps for itself.
 const RESERVED: &[&str] = &["bounces", "tout", "relais", "postmaster", "abuse", "noreply"];
@@ -29,7 +28,7 @@ pub fn localpart_for(key_or_name: &str) -> String {
 }
 
 /// A local part not used by another room.
-async fn free_localpart(store: &Store, room_id: &str, wanted: String) -> Result<String, StoreError> {
+async fn free_localpart(store: &MailStore, room_id: &str, wanted: String) -> Result<String, StoreError> {
     let mut candidate = wanted.clone();
     for n in 2.. {
         match store.mail_list_by_localpart(&candidate).await? {
@@ -42,9 +41,9 @@ async fn free_localpart(store: &Store, room_id: &str, wanted: String) -> Result<
 
 /// Creates the lists of provisioned announcements and section rooms that have none yet.
 /// Returns how many were created.
-pub async fn sync_provisioned(store: &Store) -> Result<usize, StoreError> {
+pub async fn sync_provisioned(store: &MailStore, directory: &Directory) -> Result<usize, StoreError> {
     let kinds = [RoomKind::Announcements, RoomKind::Section];
-    let rooms = Directory::new(store.clone()).rooms_of_kinds(&kinds).await?;
+    let rooms = directory.rooms_of_kinds(&kinds).await?;
     let existing: std::collections::HashSet<String> =
         store.mail_lists().await?.into_iter().map(|l| l.room_id).collect();
     let mut created = 0;
@@ -63,7 +62,7 @@ pub async fn sync_provisioned(store: &Store) -> Result<usize, StoreError> {
 }
 
 /// Turns a room into a list (or back on); returns its local part.
-pub async fn enable(store: &Store, room_id: &str, name: &str) -> Result<String, StoreError> {
+pub async fn enable(store: &MailStore, room_id: &str, name: &str) -> Result<String, StoreError> {
     if let Some(list) = store.mail_list(room_id).await? {
         store.mail_list_set_enabled(room_id, true).await?;
         return Ok(list.localpart);

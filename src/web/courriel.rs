@@ -15,8 +15,9 @@ use axum::{
 };
 use futures_util::StreamExt;
 
+use relais_bridge::store::MemberList;
 use relais_bridge::{keys::Keys, messages::mode_label};
-use relais_core::{config::DeliveryMode, store::mail::MemberList};
+use relais_core::config::DeliveryMode;
 use relais_provisioning::onboarding::escape;
 
 use super::{WebState, page::page};
@@ -35,7 +36,7 @@ const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
 /// message; a redacted message's media is gone).
 async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
     let Ok(seq) = keys(&state).check_media_token(&token) else { return invalid() };
-    let message = match state.store.mail_message_by_seq(seq).await {
+    let message = match state.mail.mail_message_by_seq(seq).await {
         Ok(message) => message,
         Err(_) => return unavailable(),
     };
@@ -134,7 +135,7 @@ fn preferences_page(lists: &[MemberList], token: &str, notice: Option<&str>) -> 
 }
 
 async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>, Response> {
-    state.store.mail_member_lists(member, state.config.mail.default_mode).await.map_err(|e| {
+    state.mail.mail_member_lists(member, state.config.mail.default_mode).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read mail preferences");
         unavailable()
     })
@@ -166,7 +167,7 @@ async fn save(
             form.get(&format!("l{index}")).and_then(|m| DeliveryMode::parse(m))
         };
         if let Some(mode) = chosen.filter(|m| *m != entry.mode)
-            && let Err(e) = state.store.mail_set_mode(&member, &entry.list.room_id, mode).await
+            && let Err(e) = state.mail.mail_set_mode(&member, &entry.list.room_id, mode).await
         {
             tracing::error!(error = %e, "cannot save mail preferences");
             return unavailable();
@@ -206,7 +207,7 @@ async fn unsubscribe(State(state): State<Arc<WebState>>, Path(token): Path<Strin
         Err(response) => return response,
     };
     for entry in lists.iter().filter(|l| list == "tout" || l.list.localpart == list) {
-        if let Err(e) = state.store.mail_set_mode(&member, &entry.list.room_id, DeliveryMode::None).await {
+        if let Err(e) = state.mail.mail_set_mode(&member, &entry.list.room_id, DeliveryMode::None).await {
             tracing::error!(error = %e, "cannot unsubscribe");
             return unavailable();
         }

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 
 use relais_appservice::MatrixClient;
 use relais_bots::store::BotStore;
+use relais_bridge::store::MailStore;
 use relais_core::{Config, Store};
 use relais_provisioning::{apply::Applier, directory::Directory};
 
@@ -34,6 +35,8 @@ pub struct WebState {
     pub store: Store,
     /// The bots' data (ballots, broadcast links and statistics).
     pub bots: BotStore,
+    /// The mail bridge's lists, preferences and address health.
+    pub mail: MailStore,
     /// Provisioning's members and rooms, read-only.
     pub directory: Directory,
     pub client: MatrixClient,

@@ -7,6 +7,7 @@ use ruma::{RoomId, UserId};
 use serde_json::Value;
 
 use relais_appservice::{ClientError, MatrixClient};
+use relais_bridge::store::MailStore;
 use relais_core::{
     Config, Store, StoreError,
     time::{format_paris, now_ms},
@@ -31,8 +32,8 @@ pub use crate::service::ServiceError as PollError;
 pub struct Polls {
     pub store: BotStore,
     pub directory: Directory,
-    /// The shared store's mail outbox, where email-only voters' ballots are queued.
-    pub outbox: Store,
+    /// The mail outbox, where email-only voters' ballots are queued.
+    pub outbox: MailStore,
     pub client: MatrixClient,
     pub config: Arc<Config>,
 }
@@ -42,7 +43,7 @@ impl Polls {
         Self {
             store: BotStore::new(store.clone()),
             directory: Directory::new(store.clone()),
-            outbox: store.clone(),
+            outbox: MailStore::new(store.clone()),
             client,
             config,
         }

@@ -1,11 +1,11 @@
 //! Broadcasts on both backends: an unreadable record is never sent empty, and the mails that
 //! carried a copy are counted.
 
+use relais_bridge::store::{MailList, MailMessage, MailStore};
 use relais_core::{
     Store, StoreError,
     config::DeliveryMode,
     store::{
-        mail::{MailList, MailMessage},
         provisioning::{Effect, RoomRecord},
         testing::on_both,
     },
@@ -43,7 +43,7 @@ async fn seed(store: &Store) {
         room_key: Some("nord.s.lille".into()),
         enabled: true,
     };
-    store.mail_list_upsert(&list).await.expect("list");
+    MailStore::new(store.clone()).mail_list_upsert(&list).await.expect("list");
 }
 
 fn message(id: &str) -> MailMessage {
@@ -128,6 +128,7 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
     on_both(|core| async move {
         seed(&core).await;
         let store = BotStore::new(core.clone());
+        let core = MailStore::new(core);
         let id = store
             .broadcast_create(&NewBroadcast {
                 command_event: "$cmd".into(),

@@ -8,7 +8,8 @@
 
 use sqlx::Row;
 
-use relais_core::{StoreError, store::mail::LIST_MEMBERS};
+use relais_bridge::store::LIST_MEMBERS;
+use relais_core::StoreError;
 
 use super::BotStore;
 use relais_core::time::{DAY_MS, now_ms};

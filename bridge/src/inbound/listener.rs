@@ -8,20 +8,22 @@ use std::time::Duration;
 
 use relais_core::{Config, Store, config::InboundProtocol};
 
+use crate::store::MailStore;
+
 use super::smtp::{Delivery, Envelope, Protocol, Reply, ServerConfig};
 use crate::keys::{KeyError, Keys, Target};
 
 /// Accepts mail for the lists' addresses.
 #[derive(Debug)]
 pub struct StoreDelivery {
-    store: Store,
+    store: MailStore,
     keys: Keys,
     domain: String,
 }
 
 impl StoreDelivery {
     pub fn new(store: Store, keys: Keys, domain: String) -> Self {
-        Self { store, keys, domain }
+        Self { store: MailStore::new(store), keys, domain }
     }
 }
 
@@ -104,7 +106,7 @@ pub fn server_config(config: &Config, domain: &str) -> ServerConfig {
 
 #[cfg(test)]
 mod tests {
-    use relais_core::store::mail::MailList;
+    use crate::store::MailList;
 
     use super::*;
 
@@ -123,7 +125,7 @@ mod tests {
                 room_key: None,
                 enabled,
             };
-            store.mail_list_upsert(&list).await.expect("list");
+            MailStore::new(store.clone()).mail_list_upsert(&list).await.expect("list");
         }
         StoreDelivery::new(store, Keys::new(b"secret"), DOMAIN.into())
     }

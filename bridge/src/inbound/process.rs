@@ -27,12 +27,7 @@ use lettre::{
     },
 };
 use relais_appservice::{ClientError, MatrixClient, Outlook};
-use relais_core::{
-    Config, Store,
-    config::InboundAuth,
-    store::{StoreError, mail::InboundItem},
-    time::now_ms,
-};
+use relais_core::{Config, Store, config::InboundAuth, store::StoreError, time::now_ms};
 use relais_mail::Mailer;
 use relais_provisioning::directory::{Directory, DirectoryMember};
 use ruma::{OwnedUserId, RoomId, UserId};
@@ -46,6 +41,7 @@ use super::{
 use crate::{
     keys::{Keys, encode_member},
     messages::bounce,
+    store::{InboundItem, MailStore},
 };
 
 const BATCH: i64 = 32;
@@ -55,8 +51,10 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Everything the inbound worker needs.
 #[derive(Debug, Clone)]
 pub struct Inbound {
-    pub store: Store,
+    pub store: MailStore,
     pub directory: Directory,
+    /// The shared audit log (an address disabled after bounces is recorded there).
+    pub audit: Store,
     pub client: MatrixClient,
     pub keys: Keys,
     pub config: Arc<Config>,
@@ -109,7 +107,16 @@ impl Inbound {
         mailer: Option<Mailer>,
     ) -> Self {
         let directory = Directory::new(store.clone());
-        Self { store, directory, client, keys, config, mailer, joined: Arc::default() }
+        Self {
+            store: MailStore::new(store.clone()),
+            directory,
+            audit: store,
+            client,
+            keys,
+            config,
+            mailer,
+            joined: Arc::default(),
+        }
     }
 
     fn domain(&self) -> &str {
@@ -253,7 +260,7 @@ impl Inbound {
                 target: format!("member {member}"),
                 detail: "too many bounces: mail to this member is suspended".into(),
             };
-            self.store.audit_append(&entry).await?;
+            self.audit.audit_append(&entry).await?;
         }
         Ok(Settled::Done(
             "bounce",
@@ -271,10 +278,7 @@ impl Inbound {
         let lists = match list {
             "tout" => self.store.mail_member_lists(member, self.config.mail.default_mode).await?,
             _ => match self.store.mail_list_by_localpart(list).await? {
-                Some(l) => vec![relais_core::store::mail::MemberList {
-                    list: l,
-                    mode: self.config.mail.default_mode,
-                }],
+                Some(l) => vec![crate::store::MemberList { list: l, mode: self.config.mail.default_mode }],
                 None => Vec::new(),
             },
         };

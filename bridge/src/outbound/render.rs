@@ -15,15 +15,15 @@ use lettre::{
         header::{ContentType, HeaderName, HeaderValue},
     },
 };
-use relais_core::{
-    config::DeliveryMode,
-    store::mail::{MailList, MailMessage},
-};
+use relais_core::config::DeliveryMode;
 
 use super::html::{escape, page, text_to_html};
 use relais_core::time::format_paris;
 
-use crate::keys::Keys;
+use crate::{
+    keys::Keys,
+    store::{MailList, MailMessage},
+};
 
 /// Where links in mail point.
 #[derive(Debug, Clone)]

@@ -16,7 +16,9 @@ use std::{
     sync::Mutex,
 };
 
-use relais_core::{Store, store::StoreError};
+use relais_core::store::StoreError;
+
+use crate::store::MailStore;
 
 #[derive(Debug)]
 pub struct SentJournal {
@@ -55,7 +57,7 @@ impl SentJournal {
 
     /// Records every journaled delivery as sent, then empties the journal. Returns how many
     /// deliveries were still unrecorded (each one a duplicate avoided).
-    pub async fn reconcile(&self, store: &Store) -> Result<u64, StoreError> {
+    pub async fn reconcile(&self, store: &MailStore) -> Result<u64, StoreError> {
         let ids = self.take_ids().map_err(|e| {
             tracing::warn!(error = %e, path = %self.path.display(), "cannot read the mail journal");
             StoreError::Io(e.to_string())

@@ -8,15 +8,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use relais_core::{
-    Store,
-    config::DeliveryMode,
-    store::{
-        StoreError,
-        mail::{Digest, MailList, MailMessage, OutboxItem},
-    },
-    time::now_ms,
-};
+use relais_core::{config::DeliveryMode, store::StoreError, time::now_ms};
 use relais_mail::{MailError, Mailer, notice::NoticeKind};
 use tokio::{
     sync::{Mutex, Semaphore, watch},
@@ -30,7 +22,10 @@ use super::{
     render::{self, DigestSection, Media, Recipient, Site},
     sent_journal::SentJournal,
 };
-use crate::keys::Keys;
+use crate::{
+    keys::Keys,
+    store::{Digest, MailList, MailMessage, MailStore, OutboxItem},
+};
 
 const BATCH: i64 = 256;
 /// A batch's leases last this long and are renewed every third of it while it is sent, so a
@@ -44,7 +39,7 @@ const MAX_ATTEMPTS: i64 = 300;
 /// Everything a worker needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    pub store: Store,
+    pub store: MailStore,
     pub mailer: Mailer,
     pub keys: Keys,
     pub site: Site,

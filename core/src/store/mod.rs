@@ -4,7 +4,6 @@
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
 pub mod lease;
-pub mod mail;
 pub mod onboarding;
 pub mod provisioning;
 pub mod web;
@@ -154,8 +153,6 @@ impl Store {
 
 #[cfg(test)]
 mod lease_tests;
-#[cfg(test)]
-mod mail_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 #[cfg(test)]

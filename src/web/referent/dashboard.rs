@@ -142,7 +142,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         let received = state.bots.broadcast_stats(Some(&room_id), 10).await?;
         body.push_str(&broadcast_section(&received));
     }
-    let bounced = state.store.mail_bounced_members().await?;
+    let bounced = state.mail.mail_bounced_members().await?;
     body.push_str(&bounce_section(&members, &bounced));
     Ok(Html(page_with_head(&format!("Fédération {name}"), &head, &body)).into_response())
 }

@@ -9,15 +9,13 @@
 use std::{future::Future, panic::AssertUnwindSafe};
 
 use mail_parser::MessageParser;
-use relais_core::{
-    store::{StoreError, mail::InboundItem},
-    time::now_ms,
-};
+use relais_core::{store::StoreError, time::now_ms};
 
 use super::{Inbound, Settled};
 use crate::{
     inbound::{auth_results, examine::AuthPolicy},
     messages::bounce,
+    store::InboundItem,
 };
 
 /// Failed attempts after which a mail is held.

@@ -3,6 +3,7 @@
 //! address, or when its server refuses the mail for good, it is kept whole in the store for
 //! `relais mail postmaster`. A mail that came back from Relais itself (`X-Loop`) is dropped.
 
+use crate::store::InboundItem;
 use lettre::{
     Message,
     address::Envelope,
@@ -12,7 +13,6 @@ use lettre::{
     },
 };
 use mail_parser::MessageParser;
-use relais_core::store::mail::InboundItem;
 use relais_mail::MailError;
 
 use super::{Inbound, Settled};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use relais_core::Store;
+use crate::store::MailStore;
 use tokio::net::TcpListener;
 
 use super::*;
@@ -23,7 +23,7 @@ fn mail(from: &str, authenticated: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn outcome(store: &Store) -> (String, String) {
+async fn outcome(store: &MailStore) -> (String, String) {
     let (_, state, outcome) = store.mail_inbound_outcomes(1).await.expect("outcomes").remove(0);
     (state, outcome)
 }
@@ -88,7 +88,7 @@ async fn a_panic_fails_one_attempt_only_and_the_third_holds_the_mail() {
 }
 
 /// The state and outcome of the first mail stored (the oldest).
-async fn first_outcome(store: &Store) -> (String, String) {
+async fn first_outcome(store: &MailStore) -> (String, String) {
     let (_, state, outcome) = store.mail_inbound_outcomes(10).await.expect("outcomes").pop().expect("a mail");
     (state, outcome)
 }
@@ -147,11 +147,9 @@ async fn homeserver(status: u16, errcode: &'static str) -> (String, Arc<std::syn
 const ROOM: &str = "!section:pcf.test";
 
 /// Jeanne (member 1002, jeanne@example.org), subscribed to the list `nord-lille` of `ROOM`.
-async fn seed(store: &Store) {
-    use relais_core::store::{
-        mail::MailList,
-        provisioning::{Effect, RoomRecord},
-    };
+async fn seed(store: &MailStore) {
+    use crate::store::MailList;
+    use relais_core::store::provisioning::{Effect, RoomRecord};
     let room = Effect::Room(RoomRecord {
         key: "nord.s.lille".into(),
         kind: "section".into(),
@@ -168,7 +166,7 @@ async fn seed(store: &Store) {
         email: Some("jeanne@example.org".into()),
     };
     let subscribe = Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: "1002".into() };
-    store.prov_seed(&[room, member, subscribe]).await.expect("seed");
+    store.core().prov_seed(&[room, member, subscribe]).await.expect("seed");
     let list = MailList {
         room_id: ROOM.into(),
         localpart: "nord-lille".into(),

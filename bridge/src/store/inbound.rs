@@ -2,13 +2,10 @@
 
 use sqlx::Row;
 
-use super::{InboundItem, PostmasterMail};
-use crate::{
-    store::{Store, StoreError},
-    time::now_ms,
-};
+use super::{InboundItem, MailStore, PostmasterMail};
+use relais_core::{StoreError, time::now_ms};
 
-impl Store {
+impl MailStore {
     /// Keeps received mail until it is handled; the listener answers 250 only after this.
     pub async fn mail_inbound_store(
         &self,

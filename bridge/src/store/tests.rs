@@ -1,19 +1,20 @@
 //! Mail store tests on both backends: subscribers follow provisioning, fan-out, redactions,
 //! digests, leases, bounces, erasure.
 
-use super::{
-    Store,
-    mail::{MailEdit, MailList, MailMessage},
-    provisioning::{Effect, RoomRecord},
-    testing::{self, on_both},
+use relais_core::{
+    config::DeliveryMode,
+    store::{
+        provisioning::{self, Effect, RoomRecord},
+        testing::{self, on_both},
+    },
 };
 use sqlx::Row;
 
-use crate::config::DeliveryMode;
+use super::{MailEdit, MailList, MailMessage, MailStore};
 
 const ROOM: &str = "!section:pcf.test";
 
-async fn seed(store: &Store) {
+async fn seed(store: &MailStore) {
     let mut effects = vec![Effect::Room(RoomRecord {
         key: "nord.s.lille".into(),
         kind: "section".into(),
@@ -32,7 +33,7 @@ async fn seed(store: &Store) {
         });
         effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }
-    store.prov_seed(&effects).await.expect("seed");
+    store.core().prov_seed(&effects).await.expect("seed");
     store
         .mail_list_upsert(&MailList {
             room_id: ROOM.into(),
@@ -62,6 +63,7 @@ fn message(id: &str, author: Option<&str>) -> MailMessage {
 #[tokio::test]
 async fn fan_out_follows_subscribers_modes_and_redactions() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         seed(&store).await;
         // Default "message": members 1 and 2 (3 has lapsed); the author gets no copy.
         assert_eq!(
@@ -112,6 +114,7 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
 #[tokio::test]
 async fn only_the_sender_edits_a_message_in_its_own_room() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         seed(&store).await;
         store.mail_store_message(&message("$m", None), DeliveryMode::Daily).await.expect("m");
         let edit = |sender, room_id, body| MailEdit { event_id: "$m", room_id, sender, body, html: None };
@@ -133,6 +136,7 @@ async fn only_the_sender_edits_a_message_in_its_own_room() {
 #[tokio::test]
 async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         seed(&store).await;
         assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("1"));
         assert!(store.mail_bounce("m1@example.org", 2, 4).await.expect("2"), "disabled at the limit");
@@ -145,8 +149,8 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
         let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
         assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
         store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
-        let fence = testing::fence(&store, super::provisioning::LEASE).await;
-        store.member_forget(&fence, "2", "test").await.expect("forget");
+        let fence = testing::fence(store.core(), provisioning::LEASE).await;
+        store.core().member_forget(&fence, "2", "test").await.expect("forget");
         assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
         assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
     })
@@ -156,6 +160,7 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
 #[tokio::test]
 async fn automatic_answers_are_counted_per_address_and_hour() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         let hour = 3_600_000 * 500_000;
         for n in 0..3 {
             let allowed = store.mail_answer_allowed("Jeanne@example.org", 2, hour + n).await.expect("count");
@@ -184,6 +189,7 @@ async fn automatic_answers_are_counted_per_address_and_hour() {
 #[tokio::test]
 async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         let id =
             store.mail_inbound_store("r@listes.test", "s@example.org", b"raw mail").await.expect("store");
         let other = store.mail_inbound_store("r@listes.test", "t@example.org", b"fine").await.expect("store");
@@ -230,6 +236,7 @@ async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
 #[tokio::test]
 async fn mail_for_postmaster_is_kept_whole_until_an_operator_erases_it() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         let raw = b"Subject: Blocage\r\n\r\nVotre serveur nous envoie du spam.\r\n";
         let kept = store.mail_inbound_store("postmaster", "ops@example.net", raw).await.expect("store");
         let later = store.mail_inbound_store("Postmaster@listes.pcf.test", "", b"x").await.expect("store");
@@ -258,6 +265,7 @@ async fn mail_for_postmaster_is_kept_whole_until_an_operator_erases_it() {
 #[tokio::test]
 async fn old_mail_data_is_pruned_unless_a_pending_mail_or_digest_still_needs_it() {
     on_both(|store| async move {
+        let store = MailStore::new(store);
         seed(&store).await;
         // Three old messages: one mailed and digested already, one waiting in a digest not yet
         // sent, one whose mail is still to go (member 1 gets each message, member 2 digests).

@@ -3,14 +3,12 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{LIST_COLUMNS, LIST_MEMBERS, MailList, MemberList, SUBSCRIBERS, list_from_row, mode_of};
-use crate::{
-    config::DeliveryMode,
-    store::{Store, StoreError},
-    time::now_ms,
+use super::{
+    LIST_COLUMNS, LIST_MEMBERS, MailList, MailStore, MemberList, SUBSCRIBERS, list_from_row, mode_of,
 };
+use relais_core::{StoreError, config::DeliveryMode, time::now_ms};
 
-impl Store {
+impl MailStore {
     /// Creates or renames a list; an existing list keeps its address and whether it is enabled.
     pub async fn mail_list_upsert(&self, list: &MailList) -> Result<(), StoreError> {
         sqlx::query(
@@ -54,24 +52,6 @@ impl Store {
         let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list WHERE localpart = $1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(localpart).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(list_from_row).transpose()?)
-    }
-
-    /// Provisioned rooms of the given kinds: (room key, name, room id).
-    pub async fn prov_rooms_of_kinds(
-        &self,
-        kinds: &[&str],
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT room_key, kind, name, room_id FROM prov_room ORDER BY room_key")
-            .fetch_all(self.pool())
-            .await?;
-        let mut out = Vec::new();
-        for row in rows {
-            let kind: String = row.try_get("kind")?;
-            if kinds.contains(&kind.as_str()) {
-                out.push((row.try_get("room_key")?, row.try_get("name")?, row.try_get("room_id")?));
-            }
-        }
-        Ok(out)
     }
 
     /// The subscribers of a list in `mode`: (member id, address).

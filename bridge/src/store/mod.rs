@@ -1,5 +1,6 @@
 //! The mail bridge's records: lists, members' choices, mirrored messages, the outbox, digests,
-//! inbound mail and address health.
+//! inbound mail and address health. Only this crate reads or writes these tables; other
+//! features queue their notices through [`MailStore::mail_outbox_enqueue`].
 //!
 //! Subscribers are never copied: a list's subscribers are computed from provisioning's record
 //! (`prov_subscription`, active members with an address) plus opt-ins, so a lapse or a move in
@@ -12,7 +13,29 @@ mod outbox;
 
 use sqlx::{Row, any::AnyRow};
 
-use crate::config::DeliveryMode;
+use relais_core::{Store, config::DeliveryMode};
+
+/// The mail bridge's tables over the shared pool; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MailStore {
+    store: Store,
+}
+
+impl MailStore {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.store.pool()
+    }
+
+    /// The shared store underneath, for tests that seed other features' tables.
+    #[cfg(test)]
+    pub(crate) fn core(&self) -> &Store {
+        &self.store
+    }
+}
 
 /// A room mirrored to a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,3 +201,6 @@ const MESSAGE_COLUMNS: &str = "seq, event_id, room_id, sender, sender_name, auth
 fn mode_of(text: &str, default: DeliveryMode) -> DeliveryMode {
     DeliveryMode::parse(text).unwrap_or(default)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,13 +3,10 @@
 
 use sqlx::Row;
 
-use super::{OutboxItem, OutboxStats};
-use crate::{
-    store::{Store, StoreError},
-    time::now_ms,
-};
+use super::{MailStore, OutboxItem, OutboxStats};
+use relais_core::{StoreError, time::now_ms};
 
-impl Store {
+impl MailStore {
     /// Queues one mail of `kind` about `reference` (a poll, a digest…) to a member at `email`,
     /// due now. The same (kind, reference, member) again changes nothing: a feature that
     /// queues its mail twice (a retried pass, a second node) sends it once. Returns whether it

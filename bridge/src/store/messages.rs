@@ -3,15 +3,12 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    Digest, LIST_MEMBERS, MESSAGE_COLUMNS, MailEdit, MailMessage, SUBSCRIBERS, message_from_row, mode_of,
+    Digest, LIST_MEMBERS, MESSAGE_COLUMNS, MailEdit, MailMessage, MailStore, SUBSCRIBERS, message_from_row,
+    mode_of,
 };
-use crate::{
-    config::DeliveryMode,
-    store::{Store, StoreError},
-    time::now_ms,
-};
+use relais_core::{StoreError, config::DeliveryMode, time::now_ms};
 
-impl Store {
+impl MailStore {
     /// Stores a room message and, in the same transaction, queues it for every subscriber who
     /// receives each message (but its author). Returns the number of mails queued; 0 as well
     /// when the message was already stored (a redelivered event).
