@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use relais_core::{Store, store::provisioning::AuditEntry, time::now_ms};
+use relais_core::{Store, time::now_ms};
+use relais_provisioning::store::{AuditEntry, ProvisioningStore};
 use relais_provisioning::{
     apply::{effect_of, recorded},
     plan::{PlanOptions, Recorded, plan},
@@ -143,7 +144,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let report = read(file.as_bytes())?;
-    let snapshot = store.prov_snapshot().await?;
+    let snapshot = ProvisioningStore::new(store.clone()).prov_snapshot().await?;
     let again = plan(&report, &recorded(&snapshot), &options);
     let replan_s = started.elapsed().as_secs_f64();
     store.close().await;
@@ -170,12 +171,14 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
         .iter()
         .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
         .collect();
-    let fence = relais_core::store::testing::fence(store, relais_core::store::provisioning::LEASE).await;
-    let run = relais_core::store::provisioning::NewRun::new("bench", "synthetic");
-    let run_id = store.prov_start_run(&fence, &run, &journal).await?;
+    let fence = relais_core::store::testing::fence(store, relais_provisioning::store::LEASE).await;
+    let run = relais_provisioning::store::NewRun::new("bench", "synthetic");
+    let run_id = ProvisioningStore::new(store.clone()).prov_start_run(&fence, &run, &journal).await?;
     for a in actions {
         if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {
-            store.issue_invitation(&fence, member_id, &format!("bench-{member_id}"), i64::MAX).await?;
+            ProvisioningStore::new(store.clone())
+                .issue_invitation(&fence, member_id, &format!("bench-{member_id}"), i64::MAX)
+                .await?;
         }
     }
     for (chunk_index, chunk) in actions.chunks(1000).enumerate() {
@@ -195,7 +198,7 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
                 (run_id, seq, Some(effect_of(a, &room_id)), audit)
             })
             .collect();
-        store.prov_complete(&fence, &done).await?;
+        ProvisioningStore::new(store.clone()).prov_complete(&fence, &done).await?;
     }
     Ok(())
 }

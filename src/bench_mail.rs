@@ -21,13 +21,9 @@ use relais_bridge::{
         worker::Outbox,
     },
 };
-use relais_core::{
-    Store,
-    config::DeliveryMode,
-    store::provisioning::{Effect, RoomRecord},
-    time::now_ms,
-};
+use relais_core::{Store, config::DeliveryMode, time::now_ms};
 use relais_mail::Mailer;
+use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
 #[derive(Debug, Args)]
 pub struct MailBenchArgs {
@@ -100,7 +96,7 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
         room_id: ROOM.into(),
         moderators: "[]".into(),
     });
-    store.prov_seed(&[room]).await?;
+    ProvisioningStore::new(store.clone()).prov_seed(&[room]).await?;
     for chunk in (0..subscribers).collect::<Vec<_>>().chunks(1000) {
         let mut done = Vec::new();
         for &i in chunk {
@@ -113,7 +109,7 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
             done.push(member);
             done.push(subscribe);
         }
-        store.prov_seed(&done).await?;
+        ProvisioningStore::new(store.clone()).prov_seed(&done).await?;
     }
     MailStore::new(store.clone())
         .mail_list_upsert(&MailList {

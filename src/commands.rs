@@ -8,6 +8,7 @@ use clap::Subcommand;
 use relais_appservice::queue::IntakeQueue;
 use relais_appservice::{ClientError, MatrixClient, Metrics};
 use relais_core::{Config, Store, store::lease::Lease};
+use relais_provisioning::store::ProvisioningStore;
 
 #[derive(Debug, Subcommand)]
 pub enum QueueAction {
@@ -110,7 +111,7 @@ pub enum MemberAction {
 
 pub async fn audit(config: &Config, limit: i64, json: bool) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    for e in store.audit(limit).await? {
+    for e in ProvisioningStore::new(store.clone()).audit(limit).await? {
         if json {
             let line = serde_json::json!({"at": e.at, "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail});
             println!("{line}");
@@ -127,7 +128,7 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
     let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
     match action {
         MemberAction::Export { member_id } => {
-            let export = store.member_export(&member_id).await?;
+            let export = ProvisioningStore::new(store.clone()).member_export(&member_id).await?;
             println!("{}", serde_json::to_string_pretty(&export)?);
         }
         MemberAction::Forget { member_id } => {
@@ -138,7 +139,8 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
             let lease = Lease::acquire(&store, relais_provisioning::apply::LEASE, &actor, ttl, None, waiting)
                 .await?
                 .context("the provisioning lease could not be taken")?;
-            let removed = store.member_forget(lease.fence(), &member_id, &actor).await;
+            let removed =
+                ProvisioningStore::new(store.clone()).member_forget(lease.fence(), &member_id, &actor).await;
             lease.release().await?;
             let removed = removed.map_err(|error| match error {
                 relais_core::StoreError::LeaseLost(_) => anyhow::anyhow!(

@@ -57,6 +57,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         bots: relais_bots::store::BotStore::new(store.clone()),
         mail: relais_bridge::store::MailStore::new(store.clone()),
+        web: web::store::WebStore::new(store.clone()),
+        records: relais_provisioning::store::ProvisioningStore::new(store.clone()),
         directory: relais_provisioning::directory::Directory::new(store.clone()),
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         client: bot_client(&config, &metrics, device.as_ref())?,
@@ -116,7 +118,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 async fn resume_interrupted_run(applier: Applier) {
     let (mut delay, mut told) = (Duration::from_millis(500), false);
     let lease = loop {
-        match applier.store.prov_has_pending().await {
+        match applier.records().prov_has_pending().await {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => {
@@ -298,7 +300,7 @@ async fn drift_job(applier: Applier, every: Duration, mut stop: watch::Receiver<
 /// One drift check and repair, under the provisioning lease, unless one was done recently.
 async fn drift_round(applier: &Applier, every: Duration, lease: &Lease) {
     let window = i64::try_from(every.as_millis()).unwrap_or(i64::MAX) / 2;
-    let recent = applier.store.prov_runs(50).await.map(|runs| {
+    let recent = applier.records().prov_runs(50).await.map(|runs| {
         runs.iter().any(|r| r.source == "drift" && r.started_at > relais_core::time::now_ms() - window)
     });
     if recent.unwrap_or(false) {

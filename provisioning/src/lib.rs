@@ -13,5 +13,6 @@ pub mod onboarding;
 pub mod plan;
 pub mod reader;
 pub mod run;
+pub mod store;
 pub mod synth;
 pub mod text;

@@ -7,18 +7,13 @@
 
 use serde::Serialize;
 
-use relais_core::{
-    StoreError,
-    store::{
-        lease::Lease,
-        provisioning::{NewRun, RunState},
-    },
-};
+use relais_core::{StoreError, store::lease::Lease};
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
     plan::{Plan, PlanOptions, plan},
     reader::{FileError, ReadReport, read},
+    store::{NewRun, ProvisioningStore, RunState},
 };
 
 /// How to run.
@@ -110,7 +105,7 @@ pub async fn provision(
     lease: &Lease,
 ) -> Result<Outcome, RunError> {
     let report = read(bytes)?;
-    let store = &applier.store;
+    let store = &applier.records();
     let scope = options.federation.as_deref().map(crate::desired::federation_key);
     if !options.accept_missing_columns {
         check_columns(store, scope.as_deref(), &report.columns).await?;
@@ -174,7 +169,7 @@ pub async fn provision(
 /// Refuses a file lacking a column the previous import of the same scope (or the national file)
 /// had: a renamed or dropped "Identifiant Matrix" would otherwise empty it for every member.
 async fn check_columns(
-    store: &relais_core::Store,
+    store: &ProvisioningStore,
     scope: Option<&str>,
     columns: &[&'static str],
 ) -> Result<(), RunError> {
@@ -195,7 +190,7 @@ pub struct DriftOutcome {
 /// Compares the homeserver with the record and repairs the difference (unless `dry_run`),
 /// holding the provisioning lease `lease`.
 pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<DriftOutcome, RunError> {
-    let store = &applier.store;
+    let store = &applier.records();
     if !dry_run {
         applier.finish_pending(lease).await?;
     }
@@ -235,7 +230,7 @@ pub async fn welcome(
     national_name: &str,
     lease: &Lease,
 ) -> Result<ApplyReport, RunError> {
-    let store = &applier.store;
+    let store = &applier.records();
     let snapshot = store.prov_snapshot().await?;
     let recorded = recorded(&snapshot);
     let Some(mut row) = recorded.members.get(member_id).cloned() else {

@@ -8,6 +8,7 @@ pub mod limit;
 mod onboarding;
 mod page;
 mod referent;
+pub mod store;
 mod vote;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -26,7 +27,8 @@ use relais_appservice::MatrixClient;
 use relais_bots::store::BotStore;
 use relais_bridge::store::MailStore;
 use relais_core::{Config, Store};
-use relais_provisioning::{apply::Applier, directory::Directory};
+use relais_provisioning::{apply::Applier, directory::Directory, store::ProvisioningStore};
+use store::WebStore;
 
 /// What the pages share.
 #[derive(Debug)]
@@ -37,6 +39,10 @@ pub struct WebState {
     pub bots: BotStore,
     /// The mail bridge's lists, preferences and address health.
     pub mail: MailStore,
+    /// The page's sessions and uploads.
+    pub web: WebStore,
+    /// Provisioning's record, journal, invitations and audit log.
+    pub records: ProvisioningStore,
     /// Provisioning's members and rooms, read-only.
     pub directory: Directory,
     pub client: MatrixClient,

@@ -11,15 +11,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use relais_core::{
-    store::{lease::Lease, onboarding::Invitation},
-    time::now_ms,
-};
-use relais_provisioning::directory::DirectoryMember;
+use relais_core::{store::lease::Lease, time::now_ms};
 use relais_provisioning::{
     apply::Applier,
     onboarding::{check_password, check_username, escape, suggested_username, token_hash},
 };
+use relais_provisioning::{directory::DirectoryMember, store::onboarding::Invitation};
 
 use super::{WebState, page::page};
 
@@ -49,7 +46,7 @@ async fn valid(
     state: &WebState,
     token: &str,
 ) -> Result<Option<(Invitation, Option<DirectoryMember>)>, Response> {
-    let invitation = state.store.invitation_by_token(&token_hash(token)).await.map_err(|e| {
+    let invitation = state.records.invitation_by_token(&token_hash(token)).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read invitations");
         unavailable()
     })?;
@@ -101,7 +98,7 @@ const CLAIM_MS: i64 = 5 * 60_000;
 
 /// A link another request is redeeming right now, or one no longer valid.
 async fn busy_or_gone(state: &WebState, hash: &str) -> Response {
-    match state.store.invitation_by_token(hash).await {
+    match state.records.invitation_by_token(hash).await {
         Ok(Some(invitation)) if invitation.used_at.is_none() => {
             let body = "<p class=\"error\" role=\"alert\">Un compte est déjà en cours de création avec ce lien : \
                         patientez une minute, puis rechargez la page.</p>";
@@ -149,7 +146,7 @@ pub async fn create(
     // One account per link: the token is claimed before the account is made, so posts of the
     // same link in parallel cannot each create one.
     let hash = token_hash(&token);
-    match state.store.claim_invitation(&hash, CLAIM_MS).await {
+    match state.records.claim_invitation(&hash, CLAIM_MS).await {
         Ok(true) => {}
         Ok(false) => return busy_or_gone(&state, &hash).await,
         Err(_) => return unavailable(),
@@ -157,7 +154,7 @@ pub async fn create(
     let display = row.as_ref().map(DirectoryMember::full_name).unwrap_or_default();
     let created = state.client.register_user(secret, &username, &input.mot_de_passe, display.trim()).await;
     if created.is_err() {
-        let _ = state.store.release_invitation(&hash).await;
+        let _ = state.records.release_invitation(&hash).await;
     }
     let user_id = match created {
         Ok(user_id) => user_id,
@@ -175,7 +172,7 @@ pub async fn create(
             return unavailable();
         }
     };
-    match state.store.redeem_invitation(&hash, user_id.as_str()).await {
+    match state.records.redeem_invitation(&hash, user_id.as_str()).await {
         Ok(true) => {}
         Ok(false) => return gone(),
         Err(_) => return unavailable(),

@@ -2,14 +2,9 @@
 //! carried a copy are counted.
 
 use relais_bridge::store::{MailList, MailMessage, MailStore};
-use relais_core::{
-    Store, StoreError,
-    config::DeliveryMode,
-    store::{
-        provisioning::{Effect, RoomRecord},
-        testing::on_both,
-    },
-};
+use relais_core::{Store, StoreError, config::DeliveryMode, store::testing::on_both};
+
+use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
 use super::{BotStore, broadcasts::NewBroadcast, proposals::NewProposal};
 
@@ -35,7 +30,7 @@ async fn seed(store: &Store) {
         });
         effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }
-    store.prov_seed(&effects).await.expect("seed");
+    ProvisioningStore::new(store.clone()).prov_seed(&effects).await.expect("seed");
     let list = MailList {
         room_id: ROOM.into(),
         localpart: "nord-lille".into(),

@@ -1,9 +1,8 @@
 //! Proposals and broadcast statistics on both backends.
 
-use relais_core::store::{
-    provisioning::{Effect, RoomRecord},
-    testing::on_both,
-};
+use relais_core::store::testing::on_both;
+
+use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
 use super::{BotStore, broadcasts::NewBroadcast, proposals::NewProposal};
 
@@ -25,7 +24,7 @@ async fn seed(store: &BotStore) {
         room("nord.annonces", "announcements", "Nord — annonces", ANNOUNCEMENTS),
         room("national", "national_space", "Parti", "!national:pcf.test"),
     ];
-    store.core().prov_seed(&effects).await.expect("seed");
+    ProvisioningStore::new(store.core().clone()).prov_seed(&effects).await.expect("seed");
 }
 
 fn proposal(command: &str) -> NewProposal {

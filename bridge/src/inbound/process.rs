@@ -29,7 +29,10 @@ use lettre::{
 use relais_appservice::{ClientError, MatrixClient, Outlook};
 use relais_core::{Config, Store, config::InboundAuth, store::StoreError, time::now_ms};
 use relais_mail::Mailer;
-use relais_provisioning::directory::{Directory, DirectoryMember};
+use relais_provisioning::{
+    directory::{Directory, DirectoryMember},
+    store::ProvisioningStore,
+};
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
@@ -53,8 +56,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub struct Inbound {
     pub store: MailStore,
     pub directory: Directory,
-    /// The shared audit log (an address disabled after bounces is recorded there).
-    pub audit: Store,
+    /// Provisioning's audit log (an address disabled after bounces is recorded there).
+    pub audit: ProvisioningStore,
     pub client: MatrixClient,
     pub keys: Keys,
     pub config: Arc<Config>,
@@ -110,7 +113,7 @@ impl Inbound {
         Self {
             store: MailStore::new(store.clone()),
             directory,
-            audit: store,
+            audit: ProvisioningStore::new(store),
             client,
             keys,
             config,
@@ -253,7 +256,7 @@ impl Inbound {
         let disabled =
             self.store.mail_bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
         if disabled {
-            let entry = relais_core::store::provisioning::AuditEntry {
+            let entry = relais_provisioning::store::AuditEntry {
                 at: now_ms(),
                 actor: "mail".into(),
                 action: "disable_address".into(),

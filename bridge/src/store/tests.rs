@@ -3,12 +3,11 @@
 
 use relais_core::{
     config::DeliveryMode,
-    store::{
-        provisioning::{self, Effect, RoomRecord},
-        testing::{self, on_both},
-    },
+    store::testing::{self, on_both},
 };
 use sqlx::Row;
+
+use relais_provisioning::store::{Effect, LEASE, ProvisioningStore, RoomRecord};
 
 use super::{MailEdit, MailList, MailMessage, MailStore};
 
@@ -33,7 +32,7 @@ async fn seed(store: &MailStore) {
         });
         effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }
-    store.core().prov_seed(&effects).await.expect("seed");
+    ProvisioningStore::new(store.core().clone()).prov_seed(&effects).await.expect("seed");
     store
         .mail_list_upsert(&MailList {
             room_id: ROOM.into(),
@@ -149,8 +148,11 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
         let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
         assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
         store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
-        let fence = testing::fence(store.core(), provisioning::LEASE).await;
-        store.core().member_forget(&fence, "2", "test").await.expect("forget");
+        let fence = testing::fence(store.core(), LEASE).await;
+        ProvisioningStore::new(store.core().clone())
+            .member_forget(&fence, "2", "test")
+            .await
+            .expect("forget");
         assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
         assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
     })

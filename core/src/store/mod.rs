@@ -4,9 +4,6 @@
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
 pub mod lease;
-pub mod onboarding;
-pub mod provisioning;
-pub mod web;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use relais_appservice::{ClientError, MatrixClient, client::rooms::NewRoom};
 use relais_core::{Config, Store};
 
-use crate::{desired::RoomKind, plan::Action};
+use crate::{desired::RoomKind, plan::Action, store::ProvisioningStore};
 
 /// Power level of moderators; the bot is 100.
 const MODERATOR: i64 = 50;
@@ -43,7 +43,7 @@ impl From<ClientError> for Failure {
 #[derive(Debug, Clone)]
 pub struct Homeserver {
     pub client: MatrixClient,
-    pub store: Store,
+    pub store: ProvisioningStore,
     pub server_name: String,
     pub alias_prefix: String,
     pub bot: String,
@@ -53,7 +53,7 @@ impl Homeserver {
     pub fn new(client: MatrixClient, store: Store, config: &Config) -> Self {
         Self {
             client,
-            store,
+            store: ProvisioningStore::new(store),
             server_name: config.homeserver.server_name.to_string(),
             alias_prefix: config.appservice.alias_prefix.clone(),
             bot: config.bot_user_id().to_string(),

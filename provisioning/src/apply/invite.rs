@@ -1,11 +1,11 @@
 //! Sending invitation emails: token recorded (as a hash) before the mail goes out, so a link in
 //! a member's mailbox always matches the record; a resend after a crash replaces the token.
 
-use relais_core::{Store, StoreError, store::lease::Fence, time::now_ms};
+use relais_core::{StoreError, store::lease::Fence, time::now_ms};
 use relais_mail::{Mailer, Outgoing};
 
 use super::Failure;
-use crate::{onboarding, plan::Action};
+use crate::{onboarding, plan::Action, store::ProvisioningStore};
 
 /// What invitations need: the mail server and where the web page is.
 #[derive(Debug, Clone)]
@@ -18,7 +18,12 @@ pub struct Inviter {
 
 impl Inviter {
     /// Issues the member's token (fenced by the provisioning lease) and mails the link.
-    pub async fn send(&self, store: &Store, fence: &Fence, action: &Action) -> Result<(), Failure> {
+    pub async fn send(
+        &self,
+        store: &ProvisioningStore,
+        fence: &Fence,
+        action: &Action,
+    ) -> Result<(), Failure> {
         let Action::SendInvitation { member_id, email, first_name, federation } = action else {
             return Err(Failure::Permanent("not an invitation".into()));
         };

@@ -28,10 +28,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 
 use relais_core::{
     Store, StoreError,
-    store::{
-        lease::{Lease, LeaseWatch},
-        provisioning::{AuditEntry, Effect, PendingAction},
-    },
+    store::lease::{Lease, LeaseWatch},
     time::now_ms,
 };
 
@@ -44,7 +41,8 @@ use crate::plan::Action;
 /// Store-only actions recorded per transaction.
 const BATCH: usize = 500;
 
-pub use relais_core::store::provisioning::LEASE;
+pub use crate::store::LEASE;
+use crate::store::{AuditEntry, Effect, PendingAction, ProvisioningStore};
 
 /// Why applying stopped.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +99,11 @@ struct Job {
 }
 
 impl Applier {
+    /// Provisioning's tables (the applier's `store` also holds the lease).
+    pub fn records(&self) -> ProvisioningStore {
+        ProvisioningStore::new(self.store.clone())
+    }
+
     fn audit(&self, action: &Action) -> AuditEntry {
         let (target, detail) = describe(action);
         AuditEntry { at: now_ms(), actor: self.actor.clone(), action: action.kind().into(), target, detail }
@@ -126,7 +129,7 @@ impl Applier {
     pub async fn finish_pending(&self, lease: &Lease) -> Result<ApplyReport, ApplyError> {
         let lease = lease.watch();
         held(&lease)?;
-        let pending = self.store.prov_pending_actions().await?;
+        let pending = self.records().prov_pending_actions().await?;
         let mut report = ApplyReport::default();
         let jobs = self.parse(pending, &lease, &mut report).await?;
         let (store_only, external): (Vec<Job>, Vec<Job>) =
@@ -139,7 +142,7 @@ impl Applier {
                 .iter()
                 .map(|j| (j.run_id, j.seq, Some(effect_of(&j.action, "")), self.audit(&j.action)))
                 .collect();
-            self.store.prov_complete(lease.fence(), &done).await?;
+            self.records().prov_complete(lease.fence(), &done).await?;
             report.done += done.len();
             self.progress.fetch_add(done.len(), Ordering::Relaxed);
         }
@@ -160,7 +163,7 @@ impl Applier {
         }
         self.run_queues(by_room.into_values().collect(), &lease, &mut report).await?;
         self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &lease, &mut report).await?;
-        self.store.prov_close_finished_runs(lease.fence()).await?;
+        self.records().prov_close_finished_runs(lease.fence()).await?;
         Ok(report)
     }
 
@@ -178,7 +181,7 @@ impl Applier {
                     // Never serde's message: it may quote the member's record the entry holds.
                     let error =
                         format!("unreadable journal entry: {}", relais_core::json::error_without_data(&e));
-                    self.store.prov_fail(lease.fence(), p.run_id, p.seq, &error).await?;
+                    self.records().prov_fail(lease.fence(), p.run_id, p.seq, &error).await?;
                     report.failed.push((format!("journal {}/{}", p.run_id, p.seq), error));
                 }
             }
@@ -240,7 +243,7 @@ impl Applier {
                 Err(Failure::LeaseLost) => return Err(ApplyError::LeaseLost),
                 Err(Failure::Permanent(e)) => {
                     tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
-                    self.store.prov_fail(lease.fence(), job.run_id, job.seq, &e).await?;
+                    self.records().prov_fail(lease.fence(), job.run_id, job.seq, &e).await?;
                     let (target, _) = describe(&job.action);
                     report.failed.push((format!("{} {target}", job.action.kind()), e));
                 }
@@ -257,7 +260,7 @@ impl Applier {
     ) -> Result<Option<ruma::OwnedRoomId>, Failure> {
         match (action, &self.inviter) {
             (Action::SendInvitation { .. }, Some(inviter)) => {
-                inviter.send(&self.store, lease.fence(), action).await.map(|()| None)
+                inviter.send(&self.records(), lease.fence(), action).await.map(|()| None)
             }
             (Action::SendInvitation { .. }, None) => Err(Failure::Permanent(
                 "invitations need [mail] smtp_url and [homeserver] registration_shared_secret".into(),
@@ -268,7 +271,7 @@ impl Applier {
 
     async fn complete(&self, job: &Job, effect: Effect, lease: &LeaseWatch) -> Result<(), StoreError> {
         let done = [(job.run_id, job.seq, Some(effect), self.audit(&job.action))];
-        self.store.prov_complete(lease.fence(), &done).await
+        self.records().prov_complete(lease.fence(), &done).await
     }
 }
 

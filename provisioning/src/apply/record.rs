@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use ruma::{OwnedUserId, UserId};
 
-use relais_core::store::provisioning::{Effect, RoomRecord, Snapshot};
+use crate::store::{Effect, RoomRecord, Snapshot};
 
 use crate::{
     desired::{RoomKind, RoomSpec},

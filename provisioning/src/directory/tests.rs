@@ -1,16 +1,13 @@
 //! The directory on both backends: typed members and rooms, and an unreadable row refused.
 
-use relais_core::{
-    StoreError,
-    store::{
-        provisioning::{Effect, RoomRecord},
-        testing::on_both,
-    },
-};
+use relais_core::{StoreError, store::testing::on_both};
 use ruma::{room_id, user_id};
 
 use super::{Directory, DirectoryMember};
-use crate::desired::RoomKind;
+use crate::{
+    desired::RoomKind,
+    store::{Effect, ProvisioningStore, RoomRecord},
+};
 
 fn member(id: &str, record: &str, active: bool, matrix_id: Option<&str>, email: bool) -> Effect {
     Effect::Member {
@@ -37,7 +34,7 @@ fn room(key: &str, kind: &str, name: &str, parent: Option<&str>, id: &str) -> Ef
 async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record() {
     on_both(|store| async move {
         let sophie = r#"{"first_name":"Sophie","last_name":"Martin","federation":"Nord","section":"Lille","roles":[]}"#;
-        store
+        ProvisioningStore::new(store.clone())
             .prov_seed(&[
                 member("1", sophie, true, Some("@sophie:pcf.test"), true),
                 member("2", r#"{"first_name":"Karim"}"#, false, Some("@karim:pcf.test"), true),
@@ -82,7 +79,7 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
         // What needs only the address works beside an unreadable record.
         assert_eq!(directory.email("3").await.expect("address").as_deref(), Some("m3@example.org"));
         // The member's own export gives what is stored, readable or not.
-        let export = store.member_export("3").await.expect("export");
+        let export = ProvisioningStore::new(store.clone()).member_export("3").await.expect("export");
         assert_eq!(export["member"]["record"], "not json");
     })
     .await;
@@ -92,7 +89,7 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
 async fn rooms_come_typed_with_whom_the_file_lets_in_and_an_unknown_kind_is_refused() {
     on_both(|store| async move {
         let nord = r#"{"first_name":"Sophie","federation":"Nord"}"#;
-        store
+        ProvisioningStore::new(store.clone())
             .prov_seed(&[
                 room("national", "national_space", "Parti", None, "!national:pcf.test"),
                 room("nord", "federation_space", "Fédération Nord", Some("national"), "!space:pcf.test"),

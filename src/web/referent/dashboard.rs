@@ -10,13 +10,10 @@ use axum::{
 };
 
 use relais_bots::store::stats::BroadcastStats;
-use relais_core::{
-    StoreError,
-    store::{
-        provisioning::{RunRecord, RunState},
-        web::WebSession,
-    },
-};
+use relais_core::StoreError;
+use relais_provisioning::store::{RunRecord, RunState};
+
+use crate::web::store::WebSession;
 use relais_provisioning::{
     desired::federation_key,
     model::{Contact, MemberRow, RowError},
@@ -85,7 +82,7 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
 async fn render(state: &WebState, session: &WebSession) -> Result<Response, StoreError> {
     let mut unreadable = 0usize;
     let members: Vec<(MemberRow, i64)> = state
-        .store
+        .records
         .member_records()
         .await?
         .into_iter()
@@ -112,8 +109,8 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
              elles manquent ci-dessous. Signalez-le à l'équipe nationale.</p>"
         ));
     }
-    let progress = state.store.run_progress(&session.federation).await?;
-    let starting = state.store.upload_applying(&session.federation).await?;
+    let progress = state.records.run_progress(&session.federation).await?;
+    let starting = state.web.upload_applying(&session.federation).await?;
     match progress {
         Some((_, RunState::Applying, done, total)) => {
             head.push_str("<meta http-equiv=\"refresh\" content=\"2\">");
@@ -137,7 +134,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     );
     body.push_str(&runs_section(state, &session.federation).await?);
     body.push_str(&people_sections(&members));
-    let announcements = state.store.prov_room_id(&format!("{}.annonces", session.federation)).await?;
+    let announcements = state.records.prov_room_id(&format!("{}.annonces", session.federation)).await?;
     if let Some(room_id) = announcements {
         let received = state.bots.broadcast_stats(Some(&room_id), 10).await?;
         body.push_str(&broadcast_section(&received));
@@ -151,7 +148,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
 async fn runs_section(state: &WebState, federation: &str) -> Result<String, StoreError> {
     let mut out = String::new();
     let runs: Vec<String> = state
-        .store
+        .records
         .prov_runs(200)
         .await?
         .iter()

@@ -15,10 +15,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use relais_core::store::{
-    lease::Lease,
-    web::{SignInMethod, Upload, WebSession},
-};
+use relais_core::store::lease::Lease;
+
+use crate::web::store::{SignInMethod, Upload, WebSession, WebStore};
 use relais_provisioning::{
     apply::Applier,
     onboarding::{escape, new_token},
@@ -174,14 +173,14 @@ pub async fn dry_run(
         file_name: name.clone(),
         content: hex::encode(&bytes),
     };
-    if state.store.upload_save(&upload).await.is_err() {
+    if state.web.upload_save(&upload).await.is_err() {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Service indisponible : réessayez dans quelques minutes.",
         );
     }
     let mut rooms: BTreeMap<String, String> =
-        state.store.room_names().await.unwrap_or_default().into_iter().collect();
+        state.records.room_names().await.unwrap_or_default().into_iter().collect();
     for action in &outcome.plan.actions {
         if let Action::CreateRoom { room, name, .. } = action {
             rooms.insert(room.clone(), name.clone());
@@ -335,7 +334,7 @@ pub async fn apply(
         Ok(lease) => lease,
         Err(busy) => return busy,
     };
-    let upload = match state.store.upload_claim(&form.upload, &session.user_id).await {
+    let upload = match state.web.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {
             release(lease).await;
@@ -390,7 +389,7 @@ async fn apply_in_background(
             false
         }
     };
-    let store = &applier.store;
+    let store = WebStore::new(applier.store.clone());
     let kept =
         if spent { store.upload_done(&upload_id).await } else { store.upload_unclaim(&upload_id).await };
     if let Err(error) = kept {

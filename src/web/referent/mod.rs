@@ -18,7 +18,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use relais_core::store::web::{SignInMethod, WebSession};
+use crate::web::store::{SignInMethod, WebSession};
 use relais_provisioning::{
     desired::federation_key,
     model::{MemberRow, Role},
@@ -60,11 +60,11 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
 /// membership file: a referent who lost the role, lapsed or moved loses the session at once.
 pub(super) async fn session(state: &WebState, headers: &HeaderMap) -> Option<WebSession> {
     let hash = token_hash(&session_token(headers)?);
-    let session = state.store.session_get(&hash).await.ok().flatten()?;
+    let session = state.web.session_get(&hash).await.ok().flatten()?;
     match federation_of(state, &session.user_id).await {
         Ok(Some((federation, _))) if federation == session.federation => Some(session),
         Ok(_) => {
-            let _ = state.store.session_delete(&hash).await;
+            let _ = state.web.session_delete(&hash).await;
             None
         }
         // The database did not answer: no access now, but the session stays.
@@ -99,7 +99,7 @@ async fn federation_of(
     state: &WebState,
     user_id: &str,
 ) -> Result<Option<(String, String)>, relais_core::StoreError> {
-    let Some(record) = state.store.member_by_matrix_id(user_id).await? else { return Ok(None) };
+    let Some(record) = state.records.member_by_matrix_id(user_id).await? else { return Ok(None) };
     let row: MemberRow = serde_json::from_str(&record)
         .map_err(|e| relais_core::StoreError::unreadable_json("member record", &e))?;
     let manages = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
@@ -150,7 +150,7 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
     };
     let token = new_token();
     let session = WebSession { user_id: user_id.to_owned(), federation, method };
-    if state.store.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
+    if state.web.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, Html(login_page(Some("Service indisponible."))))
             .into_response();
     }
@@ -203,7 +203,7 @@ async fn sign_in_openid(
 
 async fn sign_out(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
     if let Some(token) = session_token(&headers) {
-        let _ = state.store.session_delete(&token_hash(&token)).await;
+        let _ = state.web.session_delete(&token_hash(&token)).await;
     }
     let cookie = format!("{COOKIE}=; Path=/relais; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()

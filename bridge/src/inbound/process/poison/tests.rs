@@ -149,7 +149,7 @@ const ROOM: &str = "!section:pcf.test";
 /// Jeanne (member 1002, jeanne@example.org), subscribed to the list `nord-lille` of `ROOM`.
 async fn seed(store: &MailStore) {
     use crate::store::MailList;
-    use relais_core::store::provisioning::{Effect, RoomRecord};
+    use relais_provisioning::store::{Effect, RoomRecord};
     let room = Effect::Room(RoomRecord {
         key: "nord.s.lille".into(),
         kind: "section".into(),
@@ -166,7 +166,10 @@ async fn seed(store: &MailStore) {
         email: Some("jeanne@example.org".into()),
     };
     let subscribe = Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: "1002".into() };
-    store.core().prov_seed(&[room, member, subscribe]).await.expect("seed");
+    relais_provisioning::store::ProvisioningStore::new(store.core().clone())
+        .prov_seed(&[room, member, subscribe])
+        .await
+        .expect("seed");
     let list = MailList {
         room_id: ROOM.into(),
         localpart: "nord-lille".into(),

@@ -3,9 +3,11 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::AuditEntry;
-use crate::store::{Store, StoreError};
+use relais_core::StoreError;
 
-impl Store {
+use super::ProvisioningStore;
+
+impl ProvisioningStore {
     /// The audit log, newest first.
     pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
         let rows =

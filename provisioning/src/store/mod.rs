@@ -1,16 +1,43 @@
-//! Persistence of provisioning: the recorded state, the action journal and the audit log.
+//! Provisioning's data: the recorded state, the action journal, onboarding invitations and the
+//! audit log. Only this crate writes these tables; the other features read members and rooms
+//! through the [`Directory`](crate::directory::Directory).
 //!
-//! The shapes here are the store's: member records and action payloads are JSON text produced
-//! and read by the provisioning crate, so this crate stays free of its domain types. `record`
-//! holds what was provisioned (read whole for planning), `journal` the runs and their actions,
-//! `audit` the log, `erasure` a member's export and erasure across every feature.
+//! `record` holds what was provisioned (read whole for planning), `journal` the runs and their
+//! actions, `onboarding` the invitations, `audit` the log, `erasure` a member's export and
+//! erasure across every feature. Every write is fenced by the provisioning [`LEASE`].
 
 mod audit;
 mod erasure;
 mod journal;
+pub mod onboarding;
 mod record;
+mod referents;
 
 pub use journal::{NewRun, PendingAction, RunRecord, RunState};
+
+use relais_core::Store;
+
+/// Provisioning's tables over the shared pool; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ProvisioningStore {
+    store: Store,
+}
+
+impl ProvisioningStore {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.store.pool()
+    }
+
+    /// The shared store underneath, for tests that take the lease.
+    #[cfg(test)]
+    fn core(&self) -> &Store {
+        &self.store
+    }
+}
 
 /// The name of the lease held by whoever plans or applies provisioning (or erases a member):
 /// every write to the journal and the record is fenced by it.
@@ -39,7 +66,7 @@ pub struct Snapshot {
     /// (room key, member id).
     pub subscriptions: Vec<(String, String)>,
     /// Onboarding invitations.
-    pub invitations: Vec<super::onboarding::Invitation>,
+    pub invitations: Vec<onboarding::Invitation>,
 }
 
 /// The change to the record that completing an action makes.
@@ -94,3 +121,6 @@ pub struct AuditEntry {
     pub target: String,
     pub detail: String,
 }
+
+#[cfg(test)]
+mod tests;

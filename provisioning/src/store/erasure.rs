@@ -4,12 +4,11 @@
 use sqlx::Row;
 
 use super::{AuditEntry, audit::insert_audit};
-use crate::{
-    store::{Store, StoreError, lease::Fence},
-    time::now_ms,
-};
+use relais_core::{StoreError, store::lease::Fence, time::now_ms};
 
-impl Store {
+use super::ProvisioningStore;
+
+impl ProvisioningStore {
     /// Everything stored about a member, as JSON (right of access).
     pub async fn member_export(&self, member_id: &str) -> Result<serde_json::Value, StoreError> {
         let pool = self.pool();
@@ -82,7 +81,7 @@ impl Store {
         member_id: &str,
         actor: &str,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         let mut removed = 0;
         // Mail first: the address is found through the member's record.
         removed += sqlx::query(

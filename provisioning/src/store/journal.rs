@@ -5,10 +5,9 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::{AuditEntry, Effect, audit::insert_audit, record::apply_effect};
-use crate::{
-    store::{Store, StoreError, lease::Fence},
-    time::now_ms,
-};
+use relais_core::{StoreError, store::lease::Fence, time::now_ms};
+
+use super::ProvisioningStore;
 
 /// A journaled action not yet done.
 #[derive(Debug, Clone)]
@@ -91,7 +90,7 @@ impl<'a> NewRun<'a> {
     }
 }
 
-impl Store {
+impl ProvisioningStore {
     /// Journals a run and all its actions in one transaction fenced by the provisioning lease;
     /// returns the run id.
     pub async fn prov_start_run(
@@ -100,7 +99,7 @@ impl Store {
         run: &NewRun<'_>,
         actions: &[(Option<String>, String)],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, RunState::Applying, None).await?;
         for (seq, (room_key, payload)) in actions.iter().enumerate() {
             sqlx::query("INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)")
@@ -124,7 +123,7 @@ impl Store {
         run: &NewRun<'_>,
         state: RunState,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, state, Some(now_ms())).await?;
         tx.commit().await?;
         Ok(run_id)
@@ -180,7 +179,7 @@ impl Store {
         fence: &Fence,
         done: &[(i64, i64, Option<Effect>, AuditEntry)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         let now = now_ms();
         for (run_id, seq, effect, audit) in done {
             // The payload may hold a member's data: once done, only the audit line remains.
@@ -214,7 +213,7 @@ impl Store {
         seq: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         sqlx::query(
             "UPDATE prov_action SET state = 'failed', error = $1, done_at = $2 \
              WHERE run_id = $3 AND seq = $4 AND state = 'pending'",
@@ -231,7 +230,7 @@ impl Store {
 
     /// Closes every run whose actions are all done or failed, fenced by the provisioning lease.
     pub async fn prov_close_finished_runs(&self, fence: &Fence) -> Result<(), StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         sqlx::query(
             "UPDATE prov_run SET state = 'done', finished_at = $1 WHERE state = 'applying' AND NOT EXISTS \
              (SELECT 1 FROM prov_action a WHERE a.run_id = prov_run.run_id AND a.state = 'pending')",

@@ -2,8 +2,9 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, lease::Fence};
-use crate::time::now_ms;
+use relais_core::{StoreError, store::lease::Fence, time::now_ms};
+
+use super::ProvisioningStore;
 
 /// An invitation as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ fn invitation(r: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
     })
 }
 
-impl Store {
+impl ProvisioningStore {
     /// Every invitation, for planning.
     pub async fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
         let rows = sqlx::query("SELECT member_id, expires_at, sent_at, used_at, user_id FROM onboarding")
@@ -45,7 +46,7 @@ impl Store {
         token_hash: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_fenced(fence).await?;
+        let mut tx = self.store.begin_fenced(fence).await?;
         sqlx::query(
             "INSERT INTO onboarding (member_id, token_hash, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (member_id) DO UPDATE SET token_hash = $2, expires_at = $3, sent_at = NULL \

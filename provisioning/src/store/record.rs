@@ -4,11 +4,13 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::{Effect, RoomRecord, Snapshot};
-use crate::store::{Store, StoreError};
-#[cfg(any(test, feature = "test-support"))]
-use crate::time::now_ms;
+use relais_core::StoreError;
 
-impl Store {
+use super::ProvisioningStore;
+#[cfg(any(test, feature = "test-support"))]
+use relais_core::time::now_ms;
+
+impl ProvisioningStore {
     /// Loads the whole recorded state.
     pub async fn prov_snapshot(&self) -> Result<Snapshot, StoreError> {
         let pool = self.pool();

@@ -1,9 +1,24 @@
-//! Referents' web sessions and uploaded files (kept only until applied or expired).
+//! The referents' page's own data: web sessions and uploaded files (kept only until applied or
+//! expired). Only the web reads or writes these tables.
 
+use relais_core::{Store, StoreError, time::now_ms};
 use sqlx::Row;
 
-use super::{Store, StoreError};
-use crate::time::now_ms;
+/// The web's tables over the shared pool; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WebStore {
+    store: Store,
+}
+
+impl WebStore {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.store.pool()
+    }
+}
 
 /// A signed-in referent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +73,7 @@ const UPLOAD_TTL_MS: i64 = 3600 * 1000;
 /// run's own progress shows; a process that died meanwhile must not leave "starting" for hours.
 const STARTING_MS: i64 = 10 * 60 * 1000;
 
-impl Store {
+impl WebStore {
     pub async fn session_create(
         &self,
         token_hash: &str,
@@ -182,62 +197,5 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
-    }
-
-    /// Display names of the provisioned rooms, by room key.
-    pub async fn room_names(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT room_key, name FROM prov_room").fetch_all(self.pool()).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("room_key")?, r.try_get("name")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
-    }
-
-    /// The recorded row (JSON) of the member with this Matrix id.
-    pub async fn member_by_matrix_id(&self, user_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT record FROM prov_member WHERE matrix_id = $1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.try_get("record")).transpose()?)
-    }
-
-    /// Every recorded member row (JSON) and each member's email subscriptions count.
-    pub async fn member_records(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.record, (SELECT COUNT(*) FROM prov_subscription s WHERE s.member_id = m.member_id) AS subs \
-             FROM prov_member m ORDER BY m.member_id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("record")?, r.try_get("subs")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
-    }
-
-    /// Progress of the newest run that covered `scope`: (state, done, total).
-    pub async fn run_progress(
-        &self,
-        scope: &str,
-    ) -> Result<Option<(i64, super::provisioning::RunState, i64, i64)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT r.run_id, r.state, \
-               (SELECT COUNT(*) FROM prov_action a WHERE a.run_id = r.run_id AND a.state <> 'pending') AS done, \
-               (SELECT COUNT(*) FROM prov_action a WHERE a.run_id = r.run_id) AS total \
-             FROM prov_run r WHERE r.scope = $1 ORDER BY r.run_id DESC LIMIT 1",
-        )
-        .bind(scope)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| {
-            Ok((
-                r.try_get("run_id")?,
-                super::provisioning::RunState::parse(&r.try_get::<String, _>("state")?)?,
-                r.try_get("done")?,
-                r.try_get("total")?,
-            ))
-        })
-        .transpose()
     }
 }

@@ -1,0 +1,114 @@
+//! Provisioning's store on both backends: a member's export and erasure, and a run that lost
+//! the lease writes nothing.
+
+use relais_core::store::testing::{self, on_both};
+
+use super::{AuditEntry, Effect, LEASE, NewRun, ProvisioningStore, RunState};
+
+#[tokio::test]
+async fn a_member_can_be_exported_then_forgotten() {
+    on_both(|store| async move {
+        let store = ProvisioningStore::new(store);
+        let fence = testing::fence(store.core(), LEASE).await;
+        let journal = vec![
+            (None, "{\"member_id\":\"007\"}".to_owned()),
+            (Some("nord".into()), "{}".to_owned()),
+            (Some("nord.annonces".into()), "{}".to_owned()),
+        ];
+        let run =
+            store.prov_start_run(&fence, &NewRun::new("test", "members.csv"), &journal).await.expect("run");
+        let audit = |target: &str| AuditEntry {
+            at: 1,
+            actor: "test".into(),
+            action: "x".into(),
+            target: target.into(),
+            detail: "d".into(),
+        };
+        let member = Effect::Member {
+            member_id: "007".into(),
+            record: "{\"first_name\":\"Jeanne\"}".into(),
+            active: true,
+            matrix_id: Some("@j:pcf.test".into()),
+            email: Some("j@example.org".into()),
+        };
+        let grant =
+            Effect::Grant { room_key: "nord".into(), member_id: "007".into(), user_id: "@j:pcf.test".into() };
+        let sub = Effect::Subscribe { room_key: "nord.annonces".into(), member_id: "007".into() };
+        store
+            .prov_complete(
+                &fence,
+                &[
+                    (run, 0, Some(member), audit("member 007")),
+                    (run, 1, Some(grant), audit("room nord member 007")),
+                ],
+            )
+            .await
+            .expect("complete");
+        store
+            .prov_complete(&fence, &[(run, 2, Some(sub), audit("room nord.annonces member 0077"))])
+            .await
+            .expect("sub");
+        let export = store.member_export("007").await.expect("export");
+        assert_eq!(export["member"]["record"]["first_name"], "Jeanne");
+        assert_eq!(export["rooms"][0]["room"], "nord");
+        assert_eq!(export["email_subscriptions"][0], "nord.annonces");
+        assert_eq!(export["audit"].as_array().map(Vec::len), Some(2), "not the lines of member 0077");
+
+        assert_eq!(store.member_forget(&fence, "007", "test").await.expect("forget"), 3);
+        let export = store.member_export("007").await.expect("export");
+        assert!(export["member"].is_null() && export["rooms"] == serde_json::json!([]), "{export}");
+        assert_eq!(export["audit"], serde_json::json!([]));
+        let log = store.audit(10).await.expect("audit");
+        assert_eq!(log[0].action, "forget_member");
+        assert!(log.iter().all(|e| !e.target.ends_with("member 007")));
+        assert_eq!(store.member_forget(&fence, "007", "test").await.expect("again"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_applies_twice() {
+    on_both(|store| async move {
+        let store = ProvisioningStore::new(store);
+        let audit = |target: &str| AuditEntry {
+            at: 1,
+            actor: "test".into(),
+            action: "x".into(),
+            target: target.into(),
+            detail: String::new(),
+        };
+        let grant = || Effect::Grant {
+            room_key: "nord".into(),
+            member_id: "007".into(),
+            user_id: "@j:pcf.test".into(),
+        };
+        // A run stalled past its lease (a suspended VM); another took over.
+        assert!(store.core().lease_try_acquire(super::LEASE, "stalled", -1).await.expect("stalled"));
+        let stalled = relais_core::store::lease::Fence::new(LEASE, "stalled");
+        let journal = vec![(Some("nord".into()), "{}".to_owned())];
+        let lost = store.prov_start_run(&stalled, &NewRun::new("stalled", "old.csv"), &journal).await;
+        assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
+        assert!(store.prov_runs(10).await.expect("runs").is_empty(), "nothing journaled");
+
+        let fence = testing::fence(store.core(), LEASE).await;
+        let run = store.prov_start_run(&fence, &NewRun::new("next", "new.csv"), &journal).await.expect("run");
+        // The stalled run wakes up and records the action it had executed: refused, nothing written.
+        let lost = store.prov_complete(&stalled, &[(run, 0, Some(grant()), audit("stalled"))]).await;
+        assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
+        let lost = store.prov_fail(&stalled, run, 0, "stalled").await;
+        assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
+        assert!(store.member_export("007").await.expect("export")["rooms"] == serde_json::json!([]));
+        assert_eq!(store.prov_pending_actions().await.expect("pending").len(), 1, "still pending");
+
+        // The holder completes it; completing it again (a resumed queue) applies nothing twice.
+        store.prov_complete(&fence, &[(run, 0, Some(grant()), audit("first"))]).await.expect("done");
+        store.prov_complete(&fence, &[(run, 0, Some(grant()), audit("again"))]).await.expect("again");
+        store.prov_fail(&fence, run, 0, "late failure").await.expect("fail after done");
+        let log = store.audit(10).await.expect("audit");
+        assert_eq!(log.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["first"]);
+        assert!(store.prov_failed_actions(run).await.expect("failed").is_empty(), "a done action stays done");
+        store.prov_close_finished_runs(&fence).await.expect("close");
+        assert_eq!(store.prov_runs(10).await.expect("runs")[0].state, RunState::Done);
+    })
+    .await;
+}
