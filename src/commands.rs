@@ -7,6 +7,8 @@ use clap::Subcommand;
 
 use relais_appservice::queue::IntakeQueue;
 use relais_appservice::{ClientError, MatrixClient, Metrics};
+use relais_bots::store::BotStore;
+use relais_bridge::store::MailStore;
 use relais_core::{Config, Store, store::lease::Lease};
 use relais_provisioning::store::ProvisioningStore;
 
@@ -139,8 +141,11 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
             let lease = Lease::acquire(&store, relais_provisioning::apply::LEASE, &actor, ttl, None, waiting)
                 .await?
                 .context("the provisioning lease could not be taken")?;
-            let removed =
-                ProvisioningStore::new(store.clone()).member_forget(lease.fence(), &member_id, &actor).await;
+            // Every feature that keeps something about members erases it in the same transaction.
+            let (mail, bots) = (MailStore::new(store.clone()), BotStore::new(store.clone()));
+            let removed = ProvisioningStore::new(store.clone())
+                .member_forget(lease.fence(), &member_id, &actor, &[&mail, &bots])
+                .await;
             lease.release().await?;
             let removed = removed.map_err(|error| match error {
                 relais_core::StoreError::LeaseLost(_) => anyhow::anyhow!(

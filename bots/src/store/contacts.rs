@@ -1,8 +1,9 @@
 //! The bot's contacts with members: whom it welcomed (once each), and its direct room with each
-//! member it wrote to privately.
+//! member it wrote to privately; a member's erasure removes their welcome.
 
 use relais_core::{StoreError, time::now_ms};
-use sqlx::Row;
+use relais_provisioning::store::{EraseFuture, MemberEraser};
+use sqlx::{AnyConnection, Row};
 
 use super::BotStore;
 
@@ -46,5 +47,56 @@ impl BotStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+impl MemberEraser for BotStore {
+    fn erase_member<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        member_id: &'a str,
+        _email: Option<&'a str>,
+    ) -> EraseFuture<'a> {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM bot_welcome WHERE member_id = $1")
+                .bind(member_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relais_core::store::testing::{fence, on_both};
+    use relais_provisioning::store::{Effect, LEASE, ProvisioningStore};
+
+    use super::BotStore;
+
+    #[tokio::test]
+    async fn a_member_is_welcomed_once_and_their_welcome_goes_with_their_erasure() {
+        on_both(|store| async move {
+            let bots = BotStore::new(store.clone());
+            let records = ProvisioningStore::new(store.clone());
+            let member = Effect::Member {
+                member_id: "7".into(),
+                record: "{}".into(),
+                active: true,
+                matrix_id: Some("@j:pcf.test".into()),
+                email: None,
+            };
+            records.prov_seed(&[member]).await.expect("seed");
+            assert!(!bots.welcomed("7").await.expect("not yet"));
+            bots.mark_welcomed("7", "!room:pcf.test").await.expect("welcome");
+            bots.mark_welcomed("7", "!other:pcf.test").await.expect("twice is once");
+            assert!(bots.welcomed("7").await.expect("welcomed"));
+
+            let fence = fence(&store, LEASE).await;
+            let removed = records.member_forget(&fence, "7", "test", &[&bots]).await.expect("forget");
+            assert_eq!(removed, 2, "the welcome and the record");
+            assert!(!bots.welcomed("7").await.expect("erased"));
+        })
+        .await;
     }
 }

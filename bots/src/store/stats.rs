@@ -8,7 +8,7 @@
 
 use sqlx::Row;
 
-use relais_bridge::store::LIST_MEMBERS;
+use relais_bridge::store::MailStore;
 use relais_core::StoreError;
 
 use super::BotStore;
@@ -200,32 +200,18 @@ impl BotStore {
         Ok(row.try_get("n")?)
     }
 
-    /// Mails sent with a copy of the broadcast: to each-message subscribers, and in the digests
-    /// that covered the copy, counted for members subscribed to its room. Two queries, each on
-    /// an index of the outbox (kind, ref).
+    /// Mails sent with a copy of the broadcast (all its rooms, or `room`), as the mail bridge
+    /// counts them.
     async fn mails_of_broadcast(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
-        let each = sqlx::query(
-            "SELECT COUNT(*) AS n FROM broadcast_delivery d \
-             JOIN mail_outbox o ON o.kind = 'message' AND o.ref = d.event_id AND o.state = 'sent' \
-             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2)",
+        let rows = sqlx::query(
+            "SELECT event_id FROM broadcast_delivery \
+             WHERE broadcast_id = $1 AND ($2 = '' OR room_id = $2) AND event_id IS NOT NULL",
         )
         .bind(broadcast_id)
         .bind(room)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM broadcast_delivery d \
-             JOIN mail_message mm ON mm.event_id = d.event_id \
-             JOIN mail_digest g ON mm.seq > g.seq_from AND mm.seq <= g.seq_to \
-             JOIN mail_outbox o ON o.kind = 'digest' AND o.ref = CAST(g.digest_id AS TEXT) AND o.state = 'sent' \
-             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2) \
-             AND o.member_id IN (SELECT lm.member_id FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = d.room_id)"
-        );
-        let digests = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(broadcast_id)
-            .bind(room)
-            .fetch_one(self.pool())
-            .await?;
-        Ok(each.try_get::<i64, _>("n")? + digests.try_get::<i64, _>("n")?)
+        let copies = rows.iter().map(|r| r.try_get("event_id")).collect::<Result<Vec<String>, _>>()?;
+        MailStore::new(self.store.clone()).mail_sent_carrying(&copies).await
     }
 }

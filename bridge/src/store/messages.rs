@@ -159,7 +159,7 @@ impl MailStore {
         let sql = format!(
             "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) \
              SELECT DISTINCT 'digest', $1, m.member_id, m.email, $2 FROM ({LIST_MEMBERS}) lm \
-             JOIN prov_member m ON m.member_id = lm.member_id \
+             JOIN directory_member m ON m.member_id = lm.member_id \
              LEFT JOIN mail_pref p ON p.member_id = lm.member_id AND p.room_id = lm.room_id \
              LEFT JOIN mail_address a ON a.email = m.email \
              WHERE m.active = 1 AND m.email IS NOT NULL AND a.disabled_at IS NULL \

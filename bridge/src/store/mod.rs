@@ -2,10 +2,12 @@
 //! inbound mail and address health. Only this crate reads or writes these tables; other
 //! features queue their notices through [`MailStore::mail_outbox_enqueue`].
 //!
-//! Subscribers are never copied: a list's subscribers are computed from provisioning's record
-//! (`prov_subscription`, active members with an address) plus opt-ins, so a lapse or a move in
-//! the membership file changes who gets mail at the next message.
+//! Subscribers are never copied: a list's subscribers are computed from what provisioning
+//! publishes (the `directory_member` and `directory_subscription` views: active members with an
+//! address) plus opt-ins, so a lapse or a move in the membership file changes who gets mail at
+//! the next message. No query here reads provisioning's tables themselves.
 
+mod erasure;
 mod inbound;
 mod lists;
 mod messages;
@@ -148,18 +150,18 @@ pub struct PostmasterMail {
 /// Members subscribed to list `$1` with their mode (`$2`: the default mode), excluding lapsed
 /// members, members without an address and disabled addresses.
 const SUBSCRIBERS: &str = "SELECT m.member_id AS member_id, m.email AS email, COALESCE(p.mode, $2) AS mode \
-     FROM prov_member m \
+     FROM directory_member m \
      LEFT JOIN mail_pref p ON p.member_id = m.member_id AND p.room_id = $1 \
      LEFT JOIN mail_address a ON a.email = m.email \
      WHERE m.active = 1 AND m.email IS NOT NULL AND a.disabled_at IS NULL AND ( \
-       EXISTS (SELECT 1 FROM prov_subscription s JOIN mail_list l ON l.room_key = s.room_key \
+       EXISTS (SELECT 1 FROM directory_subscription s JOIN mail_list l ON l.room_key = s.room_key \
                WHERE l.room_id = $1 AND l.enabled = 1 AND s.member_id = m.member_id) \
        OR EXISTS (SELECT 1 FROM mail_optin o JOIN mail_list l ON l.room_id = o.room_id \
                WHERE o.room_id = $1 AND l.enabled = 1 AND o.member_id = m.member_id))";
 
 /// (list, member) pairs of every enabled list.
-pub const LIST_MEMBERS: &str = "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
-       JOIN prov_subscription s ON s.room_key = l.room_key WHERE l.enabled = 1 \
+const LIST_MEMBERS: &str = "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
+       JOIN directory_subscription s ON s.room_key = l.room_key WHERE l.enabled = 1 \
      UNION SELECT o.room_id AS room_id, o.member_id AS member_id FROM mail_optin o \
        JOIN mail_list l ON l.room_id = o.room_id WHERE l.enabled = 1";
 

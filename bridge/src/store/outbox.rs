@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{MailStore, OutboxItem, OutboxStats};
+use super::{LIST_MEMBERS, MailStore, OutboxItem, OutboxStats};
 use relais_core::{StoreError, time::now_ms};
 
 impl MailStore {
@@ -206,7 +206,7 @@ impl MailStore {
     /// Clears a member's address record (bounce score, suspension) once the address is fixed.
     pub async fn mail_address_reset(&self, member_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM mail_address WHERE email = (SELECT email FROM prov_member WHERE member_id = $1)",
+            "DELETE FROM mail_address WHERE email = (SELECT email FROM directory_member WHERE member_id = $1)",
         )
         .bind(member_id)
         .execute(self.pool())
@@ -219,7 +219,7 @@ impl MailStore {
     pub async fn mail_bounced_members(&self) -> Result<Vec<(String, i64, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.member_id AS member_id, a.bounce_score AS score, a.disabled_at AS disabled_at \
-             FROM mail_address a JOIN prov_member m ON m.email = a.email WHERE a.bounce_score > 0 \
+             FROM mail_address a JOIN directory_member m ON m.email = a.email WHERE a.bounce_score > 0 \
              ORDER BY m.member_id",
         )
         .fetch_all(self.pool())
@@ -252,5 +252,35 @@ impl MailStore {
         .await?;
         let sent: i64 = row.try_get("sent")?;
         Ok(sent <= i64::from(limit))
+    }
+
+    /// Mails sent carrying any of the room messages `event_ids` (a broadcast's copies): each
+    /// message to its subscribers, and the digests that covered one, counted for the members of
+    /// its list. Counts only.
+    pub async fn mail_sent_carrying(&self, event_ids: &[String]) -> Result<i64, StoreError> {
+        let mut total = 0;
+        // Bounded statements, whatever the number of copies.
+        for chunk in event_ids.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(", ");
+            let each = format!(
+                "SELECT COUNT(*) AS n FROM mail_outbox o \
+                 WHERE o.kind = 'message' AND o.state = 'sent' AND o.ref IN ({list})"
+            );
+            let digests = format!(
+                "SELECT COUNT(*) AS n FROM mail_message mm \
+                 JOIN mail_digest g ON mm.seq > g.seq_from AND mm.seq <= g.seq_to \
+                 JOIN mail_outbox o ON o.kind = 'digest' AND o.ref = CAST(g.digest_id AS TEXT) AND o.state = 'sent' \
+                 WHERE mm.event_id IN ({list}) \
+                 AND o.member_id IN (SELECT lm.member_id FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = mm.room_id)"
+            );
+            for sql in [each, digests] {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                total += query.fetch_one(self.pool()).await?.try_get::<i64, _>("n")?;
+            }
+        }
+        Ok(total)
     }
 }

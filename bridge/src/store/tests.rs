@@ -148,13 +148,23 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
         let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
         assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
         store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
+        assert!(!store.mail_bounce("m2@example.org", 1, 4).await.expect("a soft bounce of member 2"));
         let fence = testing::fence(store.core(), LEASE).await;
-        ProvisioningStore::new(store.core().clone())
-            .member_forget(&fence, "2", "test")
+        let removed = ProvisioningStore::new(store.core().clone())
+            .member_forget(&fence, "2", "test", &[&store])
             .await
             .expect("forget");
+        assert!(removed >= 4, "the address, the opt-in, the delivery and the record: {removed}");
         assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
         assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
+        let health: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM mail_address WHERE email = 'm2@example.org'")
+                .fetch_one(store.pool())
+                .await
+                .expect("count")
+                .try_get("n")
+                .expect("n");
+        assert_eq!(health, 0, "their address's bounces are erased with them");
     })
     .await;
 }

@@ -1,12 +1,31 @@
 //! A member's data across every feature: exported on request, erased on request (right of
-//! access and right to erasure).
+//! access and right to erasure). Provisioning erases its own rows and runs, in the same
+//! transaction, the [`MemberEraser`] of every other feature that keeps something about members:
+//! the erasure stays all or nothing, and no feature deletes another's rows.
 
-use sqlx::Row;
+use std::{future::Future, pin::Pin};
+
+use sqlx::{AnyConnection, Row};
 
 use super::{AuditEntry, audit::insert_audit};
 use relais_core::{StoreError, store::lease::Fence, time::now_ms};
 
 use super::ProvisioningStore;
+
+/// The future of a [`MemberEraser`]: how many records it removed.
+pub type EraseFuture<'a> = Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send + 'a>>;
+
+/// A feature's part of erasing a member, run inside the erasure's transaction (fenced by the
+/// provisioning lease) before provisioning's own rows go.
+pub trait MemberEraser: Send + Sync {
+    /// Erases what the feature keeps about `member_id`, whose address was `email`.
+    fn erase_member<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        member_id: &'a str,
+        email: Option<&'a str>,
+    ) -> EraseFuture<'a>;
+}
 
 impl ProvisioningStore {
     /// Everything stored about a member, as JSON (right of access).
@@ -71,35 +90,32 @@ impl ProvisioningStore {
         }))
     }
 
-    /// Erases a member (right to erasure): record, access, subscriptions, journal payloads, and
-    /// their id in the audit log; one audit line records that an erasure happened.
-    /// Fenced by the provisioning lease: a run must not write the member back from the jobs it
-    /// already read.
+    /// Erases a member (right to erasure): every other feature's data through `others`, then
+    /// provisioning's — record, access, subscriptions, invitations, journal payloads, and their
+    /// id in the audit log; one audit line records that an erasure happened. All in one
+    /// transaction, fenced by the provisioning lease: a run must not write the member back from
+    /// the jobs it already read. Returns how many records were removed.
     pub async fn member_forget(
         &self,
         fence: &Fence,
         member_id: &str,
         actor: &str,
+        others: &[&dyn MemberEraser],
     ) -> Result<u64, StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         let mut removed = 0;
-        // Mail first: the address is found through the member's record.
-        removed += sqlx::query(
-            "DELETE FROM mail_address WHERE email = (SELECT email FROM prov_member WHERE member_id = $1)",
-        )
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("UPDATE mail_message SET author_member = NULL WHERE author_member = $1")
+        // The others first: the member's address is known until their record goes.
+        let email: Option<String> = sqlx::query("SELECT email FROM prov_member WHERE member_id = $1")
             .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>("email"))
+            .transpose()?
+            .flatten();
+        for eraser in others {
+            removed += eraser.erase_member(&mut tx, member_id, email.as_deref()).await?;
+        }
         for sql in [
-            "DELETE FROM mail_pref WHERE member_id = $1",
-            "DELETE FROM bot_welcome WHERE member_id = $1",
-            "DELETE FROM mail_optin WHERE member_id = $1",
-            "DELETE FROM mail_outbox WHERE member_id = $1",
             "DELETE FROM prov_member WHERE member_id = $1",
             "DELETE FROM prov_access WHERE member_id = $1",
             "DELETE FROM prov_subscription WHERE member_id = $1",

@@ -13,6 +13,7 @@ pub mod onboarding;
 mod record;
 mod referents;
 
+pub use erasure::{EraseFuture, MemberEraser};
 pub use journal::{NewRun, PendingAction, RunRecord, RunState};
 
 use relais_core::Store;

@@ -54,14 +54,14 @@ async fn a_member_can_be_exported_then_forgotten() {
         assert_eq!(export["email_subscriptions"][0], "nord.annonces");
         assert_eq!(export["audit"].as_array().map(Vec::len), Some(2), "not the lines of member 0077");
 
-        assert_eq!(store.member_forget(&fence, "007", "test").await.expect("forget"), 3);
+        assert_eq!(store.member_forget(&fence, "007", "test", &[]).await.expect("forget"), 3);
         let export = store.member_export("007").await.expect("export");
         assert!(export["member"].is_null() && export["rooms"] == serde_json::json!([]), "{export}");
         assert_eq!(export["audit"], serde_json::json!([]));
         let log = store.audit(10).await.expect("audit");
         assert_eq!(log[0].action, "forget_member");
         assert!(log.iter().all(|e| !e.target.ends_with("member 007")));
-        assert_eq!(store.member_forget(&fence, "007", "test").await.expect("again"), 0);
+        assert_eq!(store.member_forget(&fence, "007", "test", &[]).await.expect("again"), 0);
     })
     .await;
 }
