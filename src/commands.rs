@@ -52,15 +52,16 @@ pub async fn ping(config: &Config) -> anyhow::Result<()> {
 }
 
 fn ping_hint(error: &ClientError) -> &'static str {
+    use ruma::api::error::ErrorCode;
     match error.errcode() {
-        Some("M_UNKNOWN_TOKEN" | "M_FORBIDDEN") => {
+        Some(ErrorCode::UnknownToken | ErrorCode::Forbidden) => {
             "The homeserver does not know this as_token or appservice id: load the output of `relais registration` in Synapse's app_service_config_files and restart Synapse"
         }
-        Some("M_URL_NOT_SET") => "The registration has no url: regenerate it with `relais registration`",
-        Some("M_CONNECTION_FAILED" | "M_CONNECTION_TIMEOUT") => {
+        Some(ErrorCode::UrlNotSet) => "The registration has no url: regenerate it with `relais registration`",
+        Some(ErrorCode::ConnectionFailed | ErrorCode::ConnectionTimeout) => {
             "The homeserver cannot reach [appservice] url: is `relais serve` running and is the url right?"
         }
-        Some("M_BAD_STATUS") => {
+        Some(ErrorCode::BadStatus) => {
             "Relais answered the homeserver with an error: check that hs_token matches the registration"
         }
         _ => "Check [homeserver] url and that Synapse is running",

@@ -18,7 +18,10 @@ mod tests;
 
 use std::{sync::Arc, time::Duration};
 
-use ruma::{OwnedUserId, api::SupportedVersions};
+use ruma::{
+    OwnedUserId,
+    api::{SupportedVersions, error::ErrorCode},
+};
 use tokio::sync::OnceCell;
 
 use relais_core::{Config, Secret};
@@ -28,8 +31,11 @@ use crate::Metrics;
 /// Why a call failed for good.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the homeserver refused the request: {errcode} (HTTP {status})")]
-    Matrix { status: u16, errcode: String, message: String },
+    #[error(
+        "the homeserver refused the request: {} (HTTP {status})",
+        errcode.as_ref().map_or("no errcode", ErrorCode::as_str)
+    )]
+    Matrix { status: u16, errcode: Option<ErrorCode>, message: String },
     #[error("the homeserver is unreachable: {0}")]
     Unreachable(String),
     #[error("cannot build the request: {0}")]
@@ -53,10 +59,17 @@ pub enum Outlook {
 }
 
 impl ClientError {
+    /// A refusal as the homeserver answered it: its HTTP status, its `errcode` (none when empty)
+    /// and message.
+    pub fn matrix(status: u16, errcode: &str, message: impl Into<String>) -> Self {
+        let errcode = (!errcode.is_empty()).then(|| ErrorCode::from(errcode));
+        Self::Matrix { status, errcode, message: message.into() }
+    }
+
     /// The Matrix `errcode`, when the homeserver answered with one.
-    pub fn errcode(&self) -> Option<&str> {
+    pub fn errcode(&self) -> Option<&ErrorCode> {
         match self {
-            Self::Matrix { errcode, .. } => Some(errcode),
+            Self::Matrix { errcode, .. } => errcode.as_ref(),
             _ => None,
         }
     }
@@ -68,16 +81,20 @@ impl ClientError {
             Self::Unreachable(_) => Outlook::Transient,
             Self::Request(_) => Outlook::Hopeless,
             Self::Response(_) => Outlook::Refused,
-            Self::Matrix { status, errcode, .. } => match (status, errcode.as_str()) {
+            Self::Matrix { status, errcode, .. } => match (status, errcode) {
                 (
                     _,
-                    "M_LIMIT_EXCEEDED"
-                    | "M_RESOURCE_LIMIT_EXCEEDED"
-                    | "M_UNKNOWN_TOKEN"
-                    | "M_MISSING_TOKEN"
-                    | "M_EXCLUSIVE",
+                    Some(
+                        ErrorCode::LimitExceeded
+                        | ErrorCode::ResourceLimitExceeded
+                        | ErrorCode::UnknownToken
+                        | ErrorCode::MissingToken
+                        | ErrorCode::Exclusive,
+                    ),
                 ) => Outlook::Transient,
-                (_, "M_TOO_LARGE" | "M_BAD_JSON" | "M_NOT_JSON") | (413, _) => Outlook::Hopeless,
+                (_, Some(ErrorCode::TooLarge | ErrorCode::BadJson | ErrorCode::NotJson)) | (413, _) => {
+                    Outlook::Hopeless
+                }
                 (401 | 408 | 429, _) | (500.., _) => Outlook::Transient,
                 _ => Outlook::Refused,
             },

@@ -118,11 +118,11 @@ impl DeviceHttp {
             response.bytes().await.map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         if !status.is_success() {
             let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            return Err(ClientError::Matrix {
-                status: status.as_u16(),
-                errcode: error["errcode"].as_str().unwrap_or_default().to_owned(),
-                message: error["error"].as_str().unwrap_or_default().to_owned(),
-            });
+            return Err(ClientError::matrix(
+                status.as_u16(),
+                error["errcode"].as_str().unwrap_or_default(),
+                error["error"].as_str().unwrap_or_default(),
+            ));
         }
         let response = builder.body(body.to_vec()).map_err(|e| ClientError::Response(e.to_string()))?;
         R::IncomingResponse::try_from_http_response(response)

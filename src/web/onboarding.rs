@@ -17,6 +17,7 @@ use relais_provisioning::{
     onboarding::{check_password, check_username, escape, suggested_username, token_hash},
 };
 use relais_provisioning::{directory::DirectoryMember, store::onboarding::Invitation};
+use ruma::api::error::ErrorCode;
 
 use super::{WebState, page::page};
 
@@ -158,7 +159,7 @@ pub async fn create(
     }
     let user_id = match created {
         Ok(user_id) => user_id,
-        Err(e) if e.errcode() == Some("M_USER_IN_USE") => {
+        Err(e) if matches!(e.errcode(), Some(ErrorCode::UserInUse)) => {
             let page = form(
                 &state,
                 &token,

@@ -44,11 +44,11 @@ impl MatrixClient {
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or_default();
         if status >= 400 {
-            return Err(ClientError::Matrix {
+            return Err(ClientError::matrix(
                 status,
-                errcode: body["errcode"].as_str().unwrap_or_default().to_owned(),
-                message: body["error"].as_str().unwrap_or_default().to_owned(),
-            });
+                body["errcode"].as_str().unwrap_or_default(),
+                body["error"].as_str().unwrap_or_default(),
+            ));
         }
         Ok(body)
     }

@@ -178,7 +178,7 @@ async fn classify<T: IncomingResponse>(response: reqwest::Response) -> Next<T> {
     if status.as_u16() >= 400 {
         let parsed = serde_json::from_slice::<ErrorBody>(&body).ok();
         let (errcode, message) = parsed.map(|e| (e.errcode, e.error)).unwrap_or_default();
-        return Next::Done(Err(ClientError::Matrix { status: status.as_u16(), errcode, message }));
+        return Next::Done(Err(ClientError::matrix(status.as_u16(), &errcode, message)));
     }
     let mut builder = http::Response::builder().status(status);
     if let Some(h) = builder.headers_mut() {

@@ -2,7 +2,10 @@
 
 use ruma::{
     UserId,
-    api::client::profile::{ProfileFieldValue, set_profile_field},
+    api::{
+        client::profile::{ProfileFieldValue, set_profile_field},
+        error::ErrorCode,
+    },
 };
 use serde_json::{Value, json};
 
@@ -17,7 +20,7 @@ impl MatrixClient {
         let request = self.inner.http.post(&url).bearer_auth(self.inner.as_token.expose()).json(&body);
         match self.raw(request).await {
             Ok(_) => Ok(()),
-            Err(ClientError::Matrix { errcode, .. }) if errcode == "M_USER_IN_USE" => Ok(()),
+            Err(ClientError::Matrix { errcode: Some(ErrorCode::UserInUse), .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -97,11 +100,7 @@ impl MatrixClient {
             .map_err(|e| ClientError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         if status >= 400 {
-            return Err(ClientError::Matrix {
-                status,
-                errcode: String::new(),
-                message: "media download".into(),
-            });
+            return Err(ClientError::matrix(status, "", "media download"));
         }
         if response.content_length().is_some_and(|n| n > max_bytes) {
             return Err(too_large());

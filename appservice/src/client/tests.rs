@@ -139,10 +139,8 @@ async fn errors_never_carry_the_token_of_the_url() {
 #[test]
 fn errors_are_classified_by_errcode_and_status() {
     use super::Outlook;
-    let matrix = |status: u16, errcode: &str| ClientError::Matrix {
-        status,
-        errcode: errcode.to_owned(),
-        message: "M_FORBIDDEN in the message changes nothing".to_owned(),
+    let matrix = |status: u16, errcode: &str| {
+        ClientError::matrix(status, errcode, "M_FORBIDDEN in the message changes nothing")
     };
     let transient = [
         ClientError::Unreachable("connection refused".into()),

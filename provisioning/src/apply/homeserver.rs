@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
+use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId, api::error::ErrorCode};
 use serde_json::{Value, json};
 
 use relais_appservice::{ClientError, MatrixClient, client::rooms::NewRoom};
@@ -178,9 +178,10 @@ impl Homeserver {
             Ok(id) => id,
             // Created by an earlier attempt that died before recording it (or whose answer was
             // lost and retried: Synapse then says 409 without M_ROOM_IN_USE): find it by alias.
-            Err(ClientError::Matrix { status, errcode, .. })
-                if errcode == "M_ROOM_IN_USE" || status == 409 =>
-            {
+            Err(
+                ClientError::Matrix { errcode: Some(ErrorCode::RoomInUse), .. }
+                | ClientError::Matrix { status: 409, .. },
+            ) => {
                 let alias = RoomAliasId::parse(format!("#{alias_localpart}:{}", self.server_name))
                     .map_err(|_| Failure::Permanent(format!("invalid alias for room {key}")))?;
                 self.client.resolve_alias(&alias).await?.ok_or_else(|| {

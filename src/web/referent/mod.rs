@@ -16,6 +16,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use ruma::api::error::ErrorCode;
 use serde::Deserialize;
 
 use crate::web::store::{SignInMethod, WebSession};
@@ -125,7 +126,7 @@ async fn sign_in(
     let user_id =
         match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe, Some(ip)).await {
             Ok(user_id) => user_id,
-            Err(e) if e.errcode() == Some("M_FORBIDDEN") || e.errcode() == Some("M_INVALID_PARAM") => {
+            Err(e) if matches!(e.errcode(), Some(ErrorCode::Forbidden | ErrorCode::InvalidParam)) => {
                 let page = login_page(Some("Identifiant ou mot de passe incorrect."));
                 return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
             }
