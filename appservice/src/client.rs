@@ -10,6 +10,7 @@ mod call;
 mod encryption;
 mod ghosts;
 mod ops;
+mod power;
 pub mod rooms;
 pub use encryption::{DeviceLogin, RoomEncryption};
 pub use ghosts::MediaDownload;

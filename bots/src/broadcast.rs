@@ -23,7 +23,7 @@ use crate::{
     command::split_options,
     links::rewrite_links,
     messages::Allowed,
-    service::{MODERATOR, configured_room, power_level, redirect_base},
+    service::{configured_room, is_moderator, redirect_base},
     store::{
         BotStore,
         broadcasts::{DueDelivery, NewBroadcast},
@@ -81,13 +81,13 @@ impl Broadcasts {
     /// Whether `sender` may broadcast from `room_id` (a moderator of the national room).
     pub async fn may_broadcast(&self, room_id: &RoomId, sender: &UserId) -> Result<bool, ClientError> {
         Ok(self.national_room().await?.as_deref() == Some(room_id)
-            && power_level(&self.client, room_id, sender).await? >= MODERATOR)
+            && is_moderator(&self.client, room_id, sender).await?)
     }
 
     /// What `sender` may do in `room_id`, for `!aide`.
     pub async fn allowed(&self, room_id: &RoomId, sender: &UserId) -> Result<Allowed, BroadcastError> {
         Ok(Allowed {
-            moderator: power_level(&self.client, room_id, sender).await? >= MODERATOR,
+            moderator: is_moderator(&self.client, room_id, sender).await?,
             broadcast: self.may_broadcast(room_id, sender).await?,
             selection: self.may_select(room_id, sender).await?,
         })
@@ -110,7 +110,7 @@ impl Broadcasts {
         if self.national_room().await?.as_deref() != Some(room_id) {
             return Ok(text::wrong_room());
         }
-        if power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if !is_moderator(&self.client, room_id, sender).await? {
             return Ok(text::refused());
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };

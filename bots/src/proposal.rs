@@ -14,7 +14,7 @@ use crate::{
     command::split_options,
     links::rewrite_links,
     messages::proposal as text,
-    service::{MODERATOR, ServiceError, configured_room, power_level, redirect_base},
+    service::{ServiceError, configured_room, is_moderator, redirect_base},
     store::{
         broadcasts::NewBroadcast,
         proposals::{NewProposal, Proposal},
@@ -79,7 +79,7 @@ impl Broadcasts {
     /// Whether `sender` may keep and publish from `room_id` (a moderator of the selection room).
     pub async fn may_select(&self, room_id: &RoomId, sender: &UserId) -> Result<bool, ServiceError> {
         Ok(self.selection_room().await?.as_deref() == Some(room_id)
-            && power_level(&self.client, room_id, sender).await? >= MODERATOR)
+            && is_moderator(&self.client, room_id, sender).await?)
     }
 
     /// `!proposer`, as a reply to `reply_to` in a federation room.
@@ -94,7 +94,7 @@ impl Broadcasts {
         let Some(federation) = self.directory.federation_of_room(room_id).await? else {
             return Ok(text::not_a_federation_room());
         };
-        if power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if !is_moderator(&self.client, room_id, sender).await? {
             return Ok(text::propose_refused());
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
@@ -159,7 +159,7 @@ impl Broadcasts {
         if self.selection_room().await?.as_deref() != Some(room_id) {
             return Ok(text::keep_wrong_room());
         }
-        if power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if !is_moderator(&self.client, room_id, sender).await? {
             return Ok(text::keep_refused());
         }
         let proposal = match target {

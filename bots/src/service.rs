@@ -2,14 +2,14 @@
 //! hash that lets statistics count members without storing who they are.
 
 use hmac::{Hmac, Mac};
-use ruma::{OwnedRoomAliasId, OwnedRoomId, RoomId, UserId};
+use ruma::{Int, OwnedRoomAliasId, OwnedRoomId, RoomId, UserId, events::room::power_levels::UserPowerLevel};
 use sha2::Sha256;
 
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{Config, store::StoreError};
 
 /// The power level from which a member moderates a room (and may use its team's commands).
-pub const MODERATOR: i64 = 50;
+pub const MODERATOR: u32 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -34,10 +34,15 @@ pub async fn configured_room(
     }
 }
 
-/// `user`'s power level in `room_id`.
-pub async fn power_level(client: &MatrixClient, room_id: &RoomId, user: &UserId) -> Result<i64, ClientError> {
-    let levels = client.state(room_id, "m.room.power_levels", "").await?.unwrap_or_default();
-    Ok(levels["users"][user.as_str()].as_i64().or_else(|| levels["users_default"].as_i64()).unwrap_or(0))
+/// Whether `user` moderates `room_id`: a power level of [`MODERATOR`] or more, as the room's
+/// version reads its power levels (from version 12, its creators are above every level).
+pub async fn is_moderator(
+    client: &MatrixClient,
+    room_id: &RoomId,
+    user: &UserId,
+) -> Result<bool, ClientError> {
+    let levels = client.power_levels(room_id).await?;
+    Ok(levels.for_user(user) >= UserPowerLevel::Int(Int::from(MODERATOR)))
 }
 
 /// Where rewritten links point: Relais's redirect, followed by a token.

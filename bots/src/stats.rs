@@ -11,7 +11,7 @@ use crate::{
     broadcast::Broadcasts,
     messages::stats as text,
     proposal::{is_thumbs_up, stored_excerpt},
-    service::{MODERATOR, ServiceError, member_key, power_level},
+    service::{ServiceError, is_moderator, member_key},
 };
 
 /// (event id, user, ts) of each public read receipt of an `m.receipt` event.
@@ -82,7 +82,7 @@ impl Broadcasts {
     /// `!stats`: the newest broadcasts, everywhere from the national rooms, or this room's copies
     /// elsewhere; for the room's moderators.
     pub async fn stats(&self, room_id: &RoomId, sender: &UserId) -> Result<String, ServiceError> {
-        if power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if !is_moderator(&self.client, room_id, sender).await? {
             return Ok(text::refused());
         }
         let national = self.national_room().await?.as_deref() == Some(room_id)
@@ -118,7 +118,7 @@ impl Broadcasts {
         let (Some((broadcast_id, _)), Some(target)) = (copy, reply_to) else {
             return Ok(Some(text::note_not_a_copy()));
         };
-        if power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if !is_moderator(&self.client, room_id, sender).await? {
             return Ok(Some(text::note_refused()));
         }
         let note = words.join(" ");

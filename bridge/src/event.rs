@@ -1,6 +1,8 @@
 //! What the bridge reads from a room event. Pure: JSON in, meaning out.
 
-use ruma::{MxcUri, OwnedEventId, OwnedRoomId, OwnedUserId};
+use ruma::{
+    MxcUri, OwnedEventId, OwnedRoomId, OwnedUserId, UserId, events::room::power_levels::RoomPowerLevels,
+};
 use serde_json::Value;
 
 use crate::store::MailMessage;
@@ -33,20 +35,14 @@ pub fn is_reply(raw: &Value) -> bool {
     str_at(raw, &["content", "m.relates_to", "m.in_reply_to", "event_id"]).is_some()
 }
 
-/// Whether `redacter` may withdraw a message `author` wrote: their own, or anyone's with the
-/// room's `redact` power (50 unless set). `power_levels` is the room's `m.room.power_levels`
-/// content (`None`: no such state, nobody has power over others' messages).
-pub fn may_redact(author: &str, redacter: &str, power_levels: Option<&Value>) -> bool {
-    if !author.is_empty() && author == redacter {
+/// Whether `redacter` may withdraw a message `author` wrote: their own, or anyone's when the
+/// room's power levels (read by its version's rules) let them redact others' events. `None`:
+/// the levels are not known, and nobody has power over others' messages.
+pub fn may_redact(author: &str, redacter: &UserId, power_levels: Option<&RoomPowerLevels>) -> bool {
+    if !author.is_empty() && author == redacter.as_str() {
         return true;
     }
-    let Some(levels) = power_levels else { return false };
-    // Room versions before 10 allow levels written as strings ("50").
-    let level_of = |v: Option<&Value>| v.and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok()));
-    let user = level_of(levels.get("users").and_then(|u| u.get(redacter)))
-        .or_else(|| level_of(levels.get("users_default")))
-        .unwrap_or(0);
-    user >= level_of(levels.get("redact")).unwrap_or(50)
+    power_levels.is_some_and(|levels| levels.user_can_redact_event_of_other(redacter))
 }
 
 /// The text of a reply without the quoted fallback some clients still prepend (`> <@a:b> …`).
@@ -208,6 +204,10 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
 
 #[cfg(test)]
 mod tests {
+    use ruma::{
+        RoomVersionId,
+        events::room::power_levels::{RoomPowerLevelsEventContent, RoomPowerLevelsSource},
+    };
     use serde_json::json;
 
     use super::*;
@@ -254,21 +254,39 @@ mod tests {
         assert_eq!(parse(&redaction), Some(Parsed::Redaction { room_id, sender, target: "$old".into() }));
     }
 
+    /// The power levels `content` of a room of `version` created by `creator`.
+    fn levels(content: Value, version: RoomVersionId, creator: &str) -> RoomPowerLevels {
+        let content: RoomPowerLevelsEventContent = serde_json::from_value(content).expect("power levels");
+        let rules = version.rules().expect("a known version").authorization;
+        let creators = [UserId::parse(creator).expect("user id")];
+        RoomPowerLevels::new(RoomPowerLevelsSource::Original(content), &rules, creators)
+    }
+
     #[test]
     fn only_the_author_or_a_moderator_redacts() {
-        let levels = json!({"users": {"@mod:pcf.test": 50, "@low:pcf.test": 10}, "users_default": 0});
-        assert!(may_redact("@a:pcf.test", "@a:pcf.test", None), "one's own message");
-        assert!(may_redact("@a:pcf.test", "@mod:pcf.test", Some(&levels)), "a moderator");
-        assert!(!may_redact("@a:pcf.test", "@low:pcf.test", Some(&levels)), "below the redact level");
-        assert!(!may_redact("@a:pcf.test", "@b:pcf.test", Some(&levels)), "another member");
-        assert!(!may_redact("@a:pcf.test", "@b:pcf.test", None), "no power levels: nobody else");
-        assert!(!may_redact("", "", Some(&levels)), "a message of unknown sender is not anyone's own");
-        let strict = json!({"users": {"@mod:pcf.test": 50}, "redact": 75});
-        assert!(!may_redact("@a:pcf.test", "@mod:pcf.test", Some(&strict)), "the room's redact level");
-        let strings = json!({"users": {"@mod:pcf.test": "50"}, "redact": "50"});
-        assert!(may_redact("@a:pcf.test", "@mod:pcf.test", Some(&strings)), "levels written as strings");
-        let open = json!({"users_default": 50});
-        assert!(may_redact("@a:pcf.test", "@b:pcf.test", Some(&open)), "everyone may in this room");
+        let v10 = |content| levels(content, RoomVersionId::V10, "@bot:pcf.test");
+        let user = |id: &str| UserId::parse(id).expect("user id");
+        let (a, b, moderator, low) =
+            (user("@a:pcf.test"), user("@b:pcf.test"), user("@mod:pcf.test"), user("@low:pcf.test"));
+        let set = v10(json!({"users": {"@mod:pcf.test": 50, "@low:pcf.test": 10}, "users_default": 0}));
+        assert!(may_redact("@a:pcf.test", &a, None), "one's own message");
+        assert!(may_redact("@a:pcf.test", &moderator, Some(&set)), "a moderator");
+        assert!(!may_redact("@a:pcf.test", &low, Some(&set)), "below the redact level");
+        assert!(!may_redact("@a:pcf.test", &b, Some(&set)), "another member");
+        assert!(!may_redact("@a:pcf.test", &b, None), "no power levels: nobody else");
+        assert!(!may_redact("", &a, Some(&set)), "a message of unknown sender is not anyone's own");
+        let strict = v10(json!({"users": {"@mod:pcf.test": 50}, "redact": 75}));
+        assert!(!may_redact("@a:pcf.test", &moderator, Some(&strict)), "the room's redact level");
+        let strings = v10(json!({"users": {"@mod:pcf.test": "50"}, "redact": "50"}));
+        assert!(may_redact("@a:pcf.test", &moderator, Some(&strings)), "levels written as strings");
+        let open = v10(json!({"users_default": 50}));
+        assert!(may_redact("@a:pcf.test", &b, Some(&open)), "everyone may in this room");
+        // From room version 12, the creator is above every level without being listed; before,
+        // a creator is only what `users` says.
+        let v12 = levels(json!({"users": {}}), RoomVersionId::V12, "@b:pcf.test");
+        assert!(may_redact("@a:pcf.test", &b, Some(&v12)), "the creator of a version 12 room");
+        let v10_creator = levels(json!({"users": {}}), RoomVersionId::V10, "@b:pcf.test");
+        assert!(!may_redact("@a:pcf.test", &b, Some(&v10_creator)), "no privilege before version 12");
     }
 
     #[test]

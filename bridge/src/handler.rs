@@ -7,7 +7,10 @@ use std::sync::{
     atomic::{AtomicI64, Ordering},
 };
 
-use ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
+use ruma::{
+    OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId,
+    events::room::power_levels::UserPowerLevel, int,
+};
 use serde_json::Value;
 
 use relais_appservice::queue::QueuedEvent;
@@ -99,11 +102,12 @@ impl BridgeHandler {
         } else {
             message.sender.clone()
         };
-        let allowed = if event::may_redact(&author, redacter, None) {
+        let Ok(redacter) = UserId::parse(redacter) else { return Ok(()) };
+        let allowed = if event::may_redact(&author, &redacter, None) {
             true
         } else {
-            let levels = self.client.state(&room, "m.room.power_levels", "").await.map_err(transient)?;
-            event::may_redact(&author, redacter, levels.as_ref())
+            let levels = self.client.power_levels(&room).await.map_err(transient)?;
+            event::may_redact(&author, &redacter, Some(&levels))
         };
         if allowed {
             self.store.mail_redact(target).await.map_err(transient)?;
@@ -283,17 +287,10 @@ impl BridgeHandler {
         Ok(messages::status(&format!("{}@{domain}", list.localpart), mode))
     }
 
+    /// Whether `user` moderates the room (power level 50 or more, by its version's rules).
     async fn is_moderator(&self, room_id: &RoomId, user: &UserId) -> Result<bool, ClientError> {
-        let Some(levels) = self.client.state(room_id, "m.room.power_levels", "").await? else {
-            return Ok(false);
-        };
-        let level = levels
-            .get("users")
-            .and_then(|u| u.get(user.as_str()))
-            .and_then(Value::as_i64)
-            .or_else(|| levels.get("users_default").and_then(Value::as_i64))
-            .unwrap_or(0);
-        Ok(level >= 50)
+        let levels = self.client.power_levels(room_id).await?;
+        Ok(levels.for_user(user) >= UserPowerLevel::Int(int!(50)))
     }
 
     async fn reply(

@@ -15,7 +15,7 @@ use relais_core::{
 use relais_provisioning::directory::Directory;
 
 use crate::{
-    service::{MODERATOR, power_level},
+    service::is_moderator,
     store::{BotStore, polls::PollRecord},
 };
 
@@ -225,7 +225,7 @@ impl Polls {
         let Some(poll) = self.store.poll_latest_open(room_id).await? else {
             return Ok(crate::messages::no_open_poll());
         };
-        if poll.author != sender.as_str() && power_level(&self.client, room_id, sender).await? < MODERATOR {
+        if poll.author != sender.as_str() && !is_moderator(&self.client, room_id, sender).await? {
             return Ok(crate::messages::poll_close_refused());
         }
         Ok(match self.close(&poll).await? {

@@ -88,17 +88,6 @@ struct Cache {
     media: HashMap<String, Media>,
 }
 
-/// A random owner id for a batch's leases, without a dependency: the standard library's
-/// randomly seeded hasher.
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
-}
-
 fn backoff_ms(attempts: i64) -> i64 {
     let exp = attempts.clamp(0, 8) as u32;
     (5_000i64 << exp).min(900_000)
@@ -157,7 +146,7 @@ impl Outbox {
 
     /// Leases one batch and delivers it with up to `concurrency` mails in flight.
     pub async fn pass(&self) -> Result<PassStats, StoreError> {
-        let owner = format!("outbox-{:016x}", rand_u64());
+        let owner = format!("outbox-{:016x}", rand::random::<u64>());
         let items = self.store.mail_claim_outbox(&owner, BATCH, LEASE_MS).await?;
         if items.is_empty() {
             return Ok(PassStats::default());

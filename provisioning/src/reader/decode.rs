@@ -7,12 +7,6 @@ pub enum Encoding {
     Windows1252,
 }
 
-/// Windows-1252 code points for bytes 0x80–0x9F (the rest is Latin-1).
-const CP1252_HIGH: [char; 32] = [
-    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}',
-    '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
-];
-
 /// Decodes `bytes`: valid UTF-8 (BOM dropped) is taken as is, anything else as Windows-1252,
 /// which every byte sequence is.
 pub fn decode(bytes: &[u8]) -> (String, Encoding) {
@@ -20,14 +14,8 @@ pub fn decode(bytes: &[u8]) -> (String, Encoding) {
     match std::str::from_utf8(bytes) {
         Ok(text) => (text.to_owned(), Encoding::Utf8),
         Err(_) => {
-            let text = bytes
-                .iter()
-                .map(|&b| match b {
-                    0x80..=0x9F => CP1252_HIGH[usize::from(b - 0x80)],
-                    _ => char::from(b),
-                })
-                .collect();
-            (text, Encoding::Windows1252)
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            (text.into_owned(), Encoding::Windows1252)
         }
     }
 }

@@ -130,6 +130,8 @@ fn html_entities() {
     assert_eq!(html_to_text("é&#233;&#xE9;&#XE9;&eacute;"), "ééééé");
     assert_eq!(html_to_text("&lt;b&gt; &quot;x&quot; &#39;y&#39; &rsquo;&#146;"), "<b> \"x\" 'y' ’’");
     assert_eq!(html_to_text("&#0; &#xD800; &#99999999; &#x110000;"), "\u{fffd} \u{fffd} \u{fffd} \u{fffd}");
+    // 0x80-0x9F as Outlook means them: the Windows-1252 character of that byte.
+    assert_eq!(html_to_text("&#128;&#x96;&#156;&#159;"), "€–œŸ");
     assert_eq!(html_to_text("&unknown; &amp &#xZZ; & ; &é;"), "&unknown; &amp &#xZZ; & ; &é;");
 }
 
