@@ -52,22 +52,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let appservice = relais_appservice::router(state);
     let (as_limits, web_limits) = listener_limits(&config);
     let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop_rx)?;
-    let web_state = Arc::new(web::WebState {
-        config: config.clone(),
-        store: store.clone(),
-        bots: relais_bots::store::BotStore::new(store.clone()),
-        mail: relais_bridge::store::MailStore::new(store.clone()),
-        web: web::store::WebStore::new(store.clone()),
-        records: relais_provisioning::store::ProvisioningStore::new(store.clone()),
-        directory: relais_provisioning::directory::Directory::new(store.clone()),
+    let web_state = Arc::new(web::WebState::new(
+        config.clone(),
+        &store,
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
-        client: bot_client(&config, &metrics, device.as_ref())?,
-        applier: crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
-        limits: web::limit::Limits::new(config.web.trusted_proxies.clone()),
-        in_flight: Arc::new(tokio::sync::Semaphore::new(web::MAX_IN_FLIGHT)),
-        uploads: Arc::new(tokio::sync::Semaphore::new(web::MAX_UPLOADS)),
-        waiting_welcomes: Arc::new(tokio::sync::Semaphore::new(web::MAX_WAITING_WELCOMES)),
-    });
+        bot_client(&config, &metrics, device.as_ref())?,
+        crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
+    ));
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
 
     if config.dispatch.enabled {

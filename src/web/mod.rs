@@ -57,6 +57,29 @@ pub struct WebState {
     pub waiting_welcomes: Arc<Semaphore>,
 }
 
+impl WebState {
+    /// The pages' state over `store`: each feature's store handle, the bot's `client` (with its
+    /// encryption device when it has one) and the `applier` the referents' imports and the
+    /// onboarding welcomes run through.
+    pub fn new(config: Arc<Config>, store: &Store, client: MatrixClient, applier: Applier) -> Self {
+        Self {
+            limits: limit::Limits::new(config.web.trusted_proxies.clone()),
+            config,
+            store: store.clone(),
+            bots: BotStore::new(store.clone()),
+            mail: MailStore::new(store.clone()),
+            web: WebStore::new(store.clone()),
+            records: ProvisioningStore::new(store.clone()),
+            directory: Directory::new(store.clone()),
+            client,
+            applier,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            uploads: Arc::new(Semaphore::new(MAX_UPLOADS)),
+            waiting_welcomes: Arc::new(Semaphore::new(MAX_WAITING_WELCOMES)),
+        }
+    }
+}
+
 /// Largest membership file accepted from the page (a national export is ~8 MB); only the
 /// import route takes it.
 const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
@@ -128,3 +151,6 @@ async fn well_known_client(State(state): State<Arc<WebState>>) -> impl IntoRespo
         Json(serde_json::json!({ "m.homeserver": { "base_url": base_url } })),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! The pages in-process: the router answered with `tower::ServiceExt::oneshot` over a fresh
+//! SQLite store, no listener and no homeserver (nothing answers on port 9). The browser tests
+//! (tests/integration/browser.rs) keep proving the same pages in Chromium.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{Method, Request, StatusCode, header},
+    response::Response,
+};
+use relais_bots::store::broadcasts::NewBroadcast;
+use relais_core::{Config, Store};
+use tower::ServiceExt;
+
+use super::{WebState, router};
+
+const CONFIG: &str = r#"
+[homeserver]
+url = "http://127.0.0.1:9"
+server_name = "pcf.test"
+[appservice]
+id = "relais"
+bind = "127.0.0.1:9009"
+url = "http://127.0.0.1:9009"
+as_token = "as-token-0123456789abcdef"
+hs_token = "hs-token-0123456789abcdef"
+sender_localpart = "relais"
+[database]
+url = "sqlite::memory:"
+[web]
+bind = "127.0.0.1:8080"
+public_url = "https://relais.pcf.test"
+"#;
+
+/// The pages over their own store in `dir`.
+async fn pages(dir: &tempfile::TempDir) -> (axum::Router, Store) {
+    let config =
+        Arc::new(Config::from_toml_and_env(CONFIG, "test.toml", std::iter::empty()).expect("config"));
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = Store::open(&url, 2).await.expect("store");
+    let metrics = Arc::new(relais_appservice::Metrics::default());
+    let client = relais_appservice::MatrixClient::new(&config, metrics).expect("client");
+    let applier =
+        crate::provision::applier(&config, &store, "test".into(), Default::default()).expect("applier");
+    let state = WebState::new(config, &store, client, applier);
+    (router(Arc::new(state)), store)
+}
+
+async fn call(pages: &axum::Router, method: Method, uri: &str) -> Response {
+    let mut request = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
+    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+    pages.clone().oneshot(request).await.expect("an answer")
+}
+
+async fn text(response: Response) -> String {
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    String::from_utf8(body.to_vec()).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn the_home_page_and_health_answer_in_french() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, _) = pages(&dir).await;
+    let home = call(&pages, Method::GET, "/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let home = text(home).await;
+    assert!(home.contains("lang=\"fr\"") && home.contains("La messagerie du Parti"), "{home}");
+    assert_eq!(text(call(&pages, Method::GET, "/health").await).await, "ok\n");
+}
+
+#[tokio::test]
+async fn a_broadcast_link_redirects_and_counts_only_real_clicks() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, store) = pages(&dir).await;
+    let bots = relais_bots::store::BotStore::new(store.clone());
+    let broadcast = NewBroadcast {
+        command_event: "$cmd".into(),
+        source_room: "!national:pcf.test".into(),
+        source_event: "$src".into(),
+        sender: "@nadia:pcf.test".into(),
+        content: r#"{"msgtype":"m.text","body":"Manifestation"}"#.into(),
+        send_at: 0,
+        targets: vec![("!nord:pcf.test".into(), "Nord".into())],
+        links: vec![
+            ("0a1b2c".into(), "https://pcf.fr/manif".into()),
+            ("0d0e0f".into(), "javascript:alert(1)".into()),
+        ],
+    };
+    bots.broadcast_create(&broadcast).await.expect("broadcast");
+    let clicks = || async { bots.broadcast_stats(None, 1).await.expect("stats")[0].clicks };
+
+    // A link checker's HEAD is answered without being counted; a GET is a click.
+    let head = call(&pages, Method::HEAD, "/relais/lien/0a1b2c").await;
+    assert_eq!(head.status(), StatusCode::FOUND);
+    assert_eq!(clicks().await, 0);
+    let click = call(&pages, Method::GET, "/relais/lien/0a1b2c").await;
+    assert_eq!(click.status(), StatusCode::FOUND);
+    assert_eq!(click.headers()[header::LOCATION], "https://pcf.fr/manif");
+    assert_eq!(click.headers()[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(clicks().await, 1);
+
+    // Only web addresses are followed; an unknown or malformed token is a French page.
+    for uri in [
+        "/relais/lien/0d0e0f",
+        "/relais/lien/ffffff",
+        "/relais/lien/pas-un-jeton",
+        "/relais/lien/%3Cscript%3E",
+    ] {
+        let refused = call(&pages, Method::GET, uri).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{uri}");
+        assert!(refused.headers().get(header::LOCATION).is_none(), "{uri}");
+        let page = text(refused).await;
+        assert!(page.contains("Ce lien n'existe pas ou plus") && !page.contains("<script>"), "{uri}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn a_ballot_link_that_is_not_one_is_told_in_french_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, store) = pages(&dir).await;
+    let shown = call(&pages, Method::GET, "/relais/vote/not-a-token").await;
+    let status = shown.status();
+    let page = text(shown).await;
+    assert!(status.is_client_error(), "{status}: {page}");
+    assert!(page.contains("lang=\"fr\"") && !page.contains("<form"), "{page}");
+    let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_ballot_box")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(ballots, 0);
+}
