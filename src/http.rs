@@ -28,10 +28,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{Semaphore, watch},
+    sync::Semaphore,
     task::JoinSet,
     time::{Instant, Sleep},
 };
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// How long open connections get to finish after the stop signal.
@@ -50,21 +51,20 @@ pub struct HttpLimits {
     pub write_timeout: Duration,
 }
 
-/// Serves `app` on `listener` until `stop` turns true, then lets open connections finish.
+/// Serves `app` on `listener` until `stop` is cancelled, then lets open connections finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let (closing_tx, closing) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut turned_away: u64 = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = turned(&mut stop) => break,
+            () = stop.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (stream, peer) = match accepted {
@@ -92,7 +92,7 @@ pub async fn serve(
             continue;
         };
         let app = app.clone();
-        let mut closing = closing.clone();
+        let closing = stop.clone();
         connections.spawn(async move {
             let service = service_fn(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
@@ -112,7 +112,7 @@ pub async fn serve(
             tokio::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => log_end(result),
-                () = turned(&mut closing) => {
+                () = closing.cancelled() => {
                     connection.as_mut().graceful_shutdown();
                     if let Ok(result) = tokio::time::timeout(DRAIN, connection).await {
                         log_end(result);
@@ -122,7 +122,6 @@ pub async fn serve(
             drop(permit);
         });
     }
-    let _ = closing_tx.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
 }
@@ -140,11 +139,6 @@ async fn turn_away(mut stream: TcpStream, within: Duration) {
         let _ = stream.shutdown().await;
     })
     .await;
-}
-
-/// Waits until the flag is true (or its sender is gone).
-async fn turned(flag: &mut watch::Receiver<bool>) {
-    let _ = flag.wait_for(|on| *on).await;
 }
 
 fn log_end(result: Result<(), hyper::Error>) {

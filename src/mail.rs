@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use relais_appservice::{MatrixClient, Metrics, health::Heartbeat};
 use relais_bots::poll::ballot_mail::BallotMail;
@@ -105,7 +105,7 @@ pub async fn spawn(
     config: &Arc<Config>,
     store: &Store,
     metrics: &Arc<Metrics>,
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let Some(outbox) = outbox(config, store)? else {
         tracing::info!("mail bridge off: set [mail] domain and smtp_url to mirror rooms by mail");
@@ -151,9 +151,9 @@ pub async fn spawn(
         let server = listener::server_config(config, &domain);
         let delivery =
             Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
-        let mut rx = stop.clone();
+        let rx = stop.clone();
         tasks.spawn("mail listener", None, async move {
-            let shutdown = async move { while rx.changed().await.is_ok() && !*rx.borrow() {} };
+            let shutdown = rx.cancelled_owned();
             smtp::serve(listener, server, delivery, shutdown).await.context("mail listener")
         });
         tracing::info!(%addr, "mail listener ready");

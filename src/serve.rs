@@ -5,10 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
-use tokio::{
-    net::TcpListener,
-    sync::{Notify, watch},
-};
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_util::sync::CancellationToken;
 
 use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
 use relais_bots::BotHandler;
@@ -29,7 +27,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let metrics = Arc::new(Metrics::default());
     let wakeup = Arc::new(Notify::new());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = CancellationToken::new();
     let mut tasks = Supervisor::new(metrics.clone());
 
     let state = Arc::new(AppState {
@@ -51,7 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let appservice = relais_appservice::router(state);
     let (as_limits, web_limits) = listener_limits(&config);
-    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop_rx)?;
+    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop)?;
     let web_state = Arc::new(web::WebState::new(
         config.clone(),
         &store,
@@ -59,10 +57,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bot_client(&config, &metrics, device.as_ref())?,
         crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
     ));
-    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop_rx)?;
+    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop)?;
 
     if config.dispatch.enabled {
-        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop_rx)?;
+        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop)?;
     } else {
         tracing::info!("dispatch disabled: this node only journals events");
     }
@@ -72,9 +70,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.provisioning.drift_interval_minutes > 0 {
         let applier = crate::provision::applier(&config, &store, "serve:drift".into(), Default::default())?;
         let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
-        tasks.spawn("drift repair", None, drift_job(applier, every, stop_rx.clone()));
+        tasks.spawn("drift repair", None, drift_job(applier, every, stop.clone()));
     }
-    crate::mail::spawn(&mut tasks, &config, &store, &metrics, &stop_rx).await?;
+    crate::mail::spawn(&mut tasks, &config, &store, &metrics, &stop).await?;
     tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
     tokio::spawn(self_check(MatrixClient::new(&config, metrics.clone())?, config.appservice.id.clone()));
 
@@ -91,7 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!(%failure, "stopping: a worker is down; the service manager restarts Relais")
         }
     }
-    let _ = stop_tx.send(true);
+    stop.cancel();
     tasks.drain().await;
     store.close().await;
     tracing::info!("stopped");
@@ -161,7 +159,7 @@ fn spawn_features(
     metrics: &Arc<Metrics>,
     wakeup: Arc<Notify>,
     device: Option<Arc<relais_e2ee::BotDevice>>,
-    stop_rx: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let client = bot_client(config, metrics, device.as_ref())?;
     let mut handlers: Vec<Arc<dyn EventHandler>> = Vec::new();
@@ -174,7 +172,7 @@ fn spawn_features(
     }
     let dispatcher =
         Dispatcher::new(store.clone(), handlers, metrics.clone(), config.dispatch.clone(), wakeup);
-    let rx = stop_rx.clone();
+    let rx = stop.clone();
     // Past two leases, its events are someone else's: it is stuck.
     let silence = Duration::from_secs(2 * u64::from(config.dispatch.lease_seconds).max(30));
     tasks.spawn(relais_appservice::dispatch::WORKER, Some(silence), async move {
@@ -183,11 +181,7 @@ fn spawn_features(
     });
     let polls = relais_bots::poll::service::Polls::new(store, client.clone(), config.clone());
     let broadcasts = relais_bots::broadcast::Broadcasts::new(store, client, config.clone());
-    tasks.spawn(
-        CLOCK,
-        Some(CLOCK_MAX_SILENCE),
-        bot_clock(polls, broadcasts, metrics.clone(), stop_rx.clone()),
-    );
+    tasks.spawn(CLOCK, Some(CLOCK_MAX_SILENCE), bot_clock(polls, broadcasts, metrics.clone(), stop.clone()));
     Ok(())
 }
 
@@ -241,7 +235,7 @@ async fn bot_clock(
     polls: relais_bots::poll::service::Polls,
     broadcasts: relais_bots::broadcast::Broadcasts,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
         metrics.workers.beat(CLOCK);
@@ -254,21 +248,21 @@ async fn bot_clock(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = stop.changed() => return Ok(()),
+            () = stop.cancelled() => return Ok(()),
         }
     }
 }
 
 /// Repairs drift every `every`, skipping a round when another provisioning run holds the lease
 /// or another worker did it recently.
-async fn drift_job(applier: Applier, every: Duration, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+async fn drift_job(applier: Applier, every: Duration, stop: CancellationToken) -> anyhow::Result<()> {
     // A round the lease kept from running is tried again soon, not a whole interval later.
     let busy_retry = every.min(DRIFT_BUSY_RETRY);
     let mut wait = every;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return Ok(()),
+            () = stop.cancelled() => return Ok(()),
         }
         wait = busy_retry;
         let lease = match applier.try_lock().await {
@@ -335,7 +329,7 @@ fn serve_on(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let bound = listener.local_addr()?;
     let stop = stop.clone();

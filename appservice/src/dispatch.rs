@@ -8,7 +8,8 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use relais_core::{Store, config::DispatchConfig, time::now_ms};
 
@@ -73,11 +74,11 @@ impl Dispatcher {
         i64::from(self.config.lease_seconds) * 1000
     }
 
-    /// Runs until `shutdown` turns true; the event in hand is finished, the rest released.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `shutdown` is cancelled; the event in hand is finished, the rest released.
+    pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(worker = %self.owner, handlers = self.handlers.len(), "dispatcher started");
         let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
-        while !*shutdown.borrow() {
+        while !shutdown.is_cancelled() {
             self.metrics.workers.beat(WORKER);
             if last_prune.elapsed() >= PRUNE_EVERY {
                 self.prune().await;
@@ -94,7 +95,7 @@ impl Dispatcher {
                 tokio::select! {
                     _ = self.wakeup.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = shutdown.changed() => {}
+                    () = shutdown.cancelled() => {}
                 }
                 continue;
             }
@@ -103,11 +104,11 @@ impl Dispatcher {
         tracing::info!(worker = %self.owner, "dispatcher stopped");
     }
 
-    async fn run_batch(&self, batch: Vec<QueuedEvent>, shutdown: &watch::Receiver<bool>) {
+    async fn run_batch(&self, batch: Vec<QueuedEvent>, shutdown: &CancellationToken) {
         let mut renew_at = now_ms() + self.lease_ms() / 2;
         let mut events = batch.into_iter();
         for event in events.by_ref() {
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 self.release(&event).await;
                 break;
             }

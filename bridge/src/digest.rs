@@ -50,7 +50,7 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 pub async fn run(
     store: MailStore,
     mail: MailConfig,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio_util::sync::CancellationToken,
     heartbeat: relais_appservice::health::Heartbeat,
 ) {
     let mut pruned_at: Option<std::time::Instant> = None;
@@ -74,7 +74,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         }
     }
 }

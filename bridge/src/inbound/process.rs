@@ -35,7 +35,8 @@ use relais_provisioning::{
 };
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     auth_results::BounceKind,
@@ -135,14 +136,10 @@ impl Inbound {
     }
 
     /// Runs until `shutdown`.
-    pub async fn run(
-        self,
-        mut shutdown: watch::Receiver<bool>,
-        heartbeat: relais_appservice::health::Heartbeat,
-    ) {
+    pub async fn run(self, shutdown: CancellationToken, heartbeat: relais_appservice::health::Heartbeat) {
         loop {
             heartbeat.beat();
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 return;
             }
             let idle = match self.pass().await {
@@ -155,7 +152,7 @@ impl Inbound {
             if idle {
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = shutdown.changed() => {}
+                    () = shutdown.cancelled() => {}
                 }
             }
         }

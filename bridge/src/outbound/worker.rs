@@ -11,11 +11,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use relais_core::{config::DeliveryMode, store::StoreError, time::now_ms};
 use relais_mail::{MailError, Mailer, notice::NoticeKind};
 use tokio::{
-    sync::{Mutex, Semaphore, watch},
+    sync::{Mutex, Semaphore},
     task::JoinSet,
 };
 
 use relais_appservice::{MatrixClient, health::Heartbeat};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     notice::notice_mail,
@@ -94,12 +95,12 @@ fn backoff_ms(attempts: i64) -> i64 {
 }
 
 impl Outbox {
-    /// Runs until `shutdown` turns true, sending whatever is due.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>, heartbeat: Heartbeat) {
+    /// Runs until `shutdown` is cancelled, sending whatever is due.
+    pub async fn run(self, shutdown: CancellationToken, heartbeat: Heartbeat) {
         self.recover().await;
         loop {
             heartbeat.beat();
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 return;
             }
             let idle = match self.pass().await {
@@ -112,7 +113,7 @@ impl Outbox {
             if idle {
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = shutdown.changed() => {}
+                    () = shutdown.cancelled() => {}
                 }
             }
         }
