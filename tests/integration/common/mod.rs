@@ -20,10 +20,25 @@ pub use member::Member;
 pub use relais::{Relais, RelaisOptions};
 pub use synapse::Synapse;
 
-/// A free TCP port on loopback (bound then released; the OS does not hand it out again at once).
+/// Ports handed out for servers that bind them themselves (Synapse, Relais, the SMTP sinks):
+/// below Linux's ephemeral range (32768-60999), where the kernel also picks the local ports of
+/// outgoing connections — one of those took a port between its release here and the server's
+/// bind. Handed out once per run, from a random start so two runs on one machine rarely meet.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A TCP port on loopback that no other test of this run was given and that is free now.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let span = PORTS.end - PORTS.start;
+    let _ = NEXT.compare_exchange(0, 1 + rand::random::<u16>() % span, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..span {
+        let port = PORTS.start + NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {PORTS:?}")
 }
 
 /// Polls `probe` until it returns `Some`, failing the test with `what` after `timeout`.
