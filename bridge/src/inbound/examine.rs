@@ -194,9 +194,16 @@ pub fn may_answer(raw: &[u8], mail_from: &str, auth: &AuthPolicy) -> bool {
 /// and signature.
 fn reply_text(message: &mail_parser::Message<'_>) -> String {
     let part = message.text_body.first().and_then(|id| message.parts.get(*id as usize));
-    let text = match part.map(|p| &p.body) {
-        Some(PartType::Text(text)) => text.to_string(),
-        Some(PartType::Html(html)) => strip::html_to_text(html),
+    let text = match part.map(|p| (&p.body, p.content_type())) {
+        // Thunderbird's default: lines wrapped with soft breaks, joined again here.
+        Some((PartType::Text(text), Some(kind)))
+            if kind.attribute("format").is_some_and(|f| f.eq_ignore_ascii_case("flowed")) =>
+        {
+            let delsp = kind.attribute("delsp").is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+            strip::unflow(text, delsp)
+        }
+        Some((PartType::Text(text), _)) => text.to_string(),
+        Some((PartType::Html(html), _)) => strip::html_to_text(html),
         _ => match message.body_html(0) {
             Some(html) => strip::html_to_text(&html),
             None => String::new(),

@@ -406,7 +406,9 @@ fn join_paragraphs<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 mod entities;
+mod flowed;
 mod html;
+pub use flowed::unflow;
 pub use html::html_to_text;
 
 #[cfg(test)]
