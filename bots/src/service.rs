@@ -36,13 +36,20 @@ pub async fn configured_room(
 
 /// Whether `user` moderates `room_id`: a power level of [`MODERATOR`] or more, as the room's
 /// version reads its power levels (from version 12, its creators are above every level).
+/// A room whose power levels cannot be read gives nobody a moderator's rights (and says so).
 pub async fn is_moderator(
     client: &MatrixClient,
     room_id: &RoomId,
     user: &UserId,
 ) -> Result<bool, ClientError> {
-    let levels = client.power_levels(room_id).await?;
-    Ok(levels.for_user(user) >= UserPowerLevel::Int(Int::from(MODERATOR)))
+    match client.power_levels(room_id).await {
+        Ok(levels) => Ok(levels.for_user(user) >= UserPowerLevel::Int(Int::from(MODERATOR))),
+        Err(ClientError::Response(why)) => {
+            tracing::warn!(%why, "a room's power levels are unreadable: no moderator there");
+            Ok(false)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Where rewritten links point: Relais's redirect, followed by a token.

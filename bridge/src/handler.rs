@@ -106,8 +106,16 @@ impl BridgeHandler {
         let allowed = if event::may_redact(&author, &redacter, None) {
             true
         } else {
-            let levels = self.client.power_levels(&room).await.map_err(transient)?;
-            event::may_redact(&author, &redacter, Some(&levels))
+            // Unreadable power levels: nobody but the author withdraws the mail copy.
+            let levels = match self.client.power_levels(&room).await {
+                Ok(levels) => Some(levels),
+                Err(ClientError::Response(why)) => {
+                    tracing::warn!(%why, "a room's power levels are unreadable: redaction ignored");
+                    None
+                }
+                Err(other) => return Err(transient(other)),
+            };
+            event::may_redact(&author, &redacter, levels.as_ref())
         };
         if allowed {
             self.store.mail_redact(target).await.map_err(transient)?;
@@ -288,9 +296,16 @@ impl BridgeHandler {
     }
 
     /// Whether `user` moderates the room (power level 50 or more, by its version's rules).
+    /// Unreadable power levels give nobody a moderator's rights.
     async fn is_moderator(&self, room_id: &RoomId, user: &UserId) -> Result<bool, ClientError> {
-        let levels = self.client.power_levels(room_id).await?;
-        Ok(levels.for_user(user) >= UserPowerLevel::Int(int!(50)))
+        match self.client.power_levels(room_id).await {
+            Ok(levels) => Ok(levels.for_user(user) >= UserPowerLevel::Int(int!(50))),
+            Err(ClientError::Response(why)) => {
+                tracing::warn!(%why, "a room's power levels are unreadable: no moderator there");
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     async fn reply(

@@ -5,7 +5,8 @@
 //!
 //! Everything is decoded here, once: Matrix ids into ruma's types, room kinds into
 //! [`RoomKind`], a member's record into [`DirectoryMember`]. A row that does not decode is an
-//! error ([`StoreError::Corrupt`]), never an anonymous member or a room of no kind.
+//! error ([`StoreError::Corrupt`]), never an anonymous member or a room of no kind; in a list,
+//! it is left out and logged, never holding up the others.
 
 use std::collections::HashMap;
 
@@ -160,9 +161,16 @@ impl Directory {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok((user_id(&r.try_get::<String, _>("matrix_id")?)?, r.try_get("member_id")?)))
-            .collect()
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            match user_id(&row.try_get::<String, _>("matrix_id")?) {
+                Ok(user) => {
+                    out.insert(user, row.try_get("member_id")?);
+                }
+                Err(error) => tracing::error!(%error, "a member's account is unreadable: left out"),
+            }
+        }
+        Ok(out)
     }
 
     /// Every member id known to the membership file (active or not).
@@ -180,7 +188,18 @@ impl Directory {
         row.as_ref().map(room).transpose()
     }
 
-    /// The provisioned rooms of the given kinds, by key.
+    /// The name of the provisioned room `room_id` (its kind not read: what needs only the name
+    /// works beside a room of a kind this version does not know).
+    pub async fn room_name(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM prov_room WHERE room_id = $1")
+            .bind(room_id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("name")).transpose()?)
+    }
+
+    /// The provisioned rooms of the given kinds, by key. A room that cannot be read is left
+    /// out and logged, never holding up the others.
     pub async fn rooms_of_kinds(&self, kinds: &[RoomKind]) -> Result<Vec<DirectoryRoom>, StoreError> {
         let rows = sqlx::query("SELECT room_key, kind, name, room_id FROM prov_room ORDER BY room_key")
             .fetch_all(self.pool())
@@ -189,7 +208,10 @@ impl Directory {
         for row in &rows {
             let kind: String = row.try_get("kind")?;
             if kinds.iter().any(|k| k.as_str() == kind) {
-                out.push(room(row)?);
+                match room(row) {
+                    Ok(room) => out.push(room),
+                    Err(error) => tracing::error!(%error, "a provisioned room is unreadable: left out"),
+                }
             }
         }
         Ok(out)
@@ -245,9 +267,16 @@ impl Directory {
         .bind(&key)
         .fetch_all(self.pool())
         .await?;
-        let users: Result<Vec<_>, StoreError> =
-            rows.iter().map(|r| user_id(&r.try_get::<String, _>("user_id")?)).collect();
-        users.map(Some)
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match user_id(&row.try_get::<String, _>("user_id")?) {
+                Ok(user) => users.push(user),
+                Err(error) => {
+                    tracing::error!(%error, "an access of the membership file is unreadable: left out")
+                }
+            }
+        }
+        Ok(Some(users))
     }
 
     /// The email-only members allowed in a provisioned room (its subscribers without a Matrix

@@ -12,6 +12,7 @@ use ruma::{
             power_levels::{RoomPowerLevels, RoomPowerLevelsEventContent, RoomPowerLevelsSource},
         },
     },
+    room_version_rules::RoomVersionRules,
 };
 use serde::{Deserialize, de::DeserializeOwned};
 
@@ -41,7 +42,9 @@ impl MatrixClient {
 
     /// The room's power levels, read by the rules of its version: its creators (the creation
     /// event's sender and `additional_creators`) are privileged where the version says so;
-    /// without a power-levels event, the specification's defaults.
+    /// without a power-levels event, the specification's defaults. A state the homeserver sends
+    /// that does not decode is [`ClientError::Response`]: callers deciding a permission treat
+    /// it as no permission.
     pub async fn power_levels(&self, room_id: &RoomId) -> Result<RoomPowerLevels, ClientError> {
         let mut request = get_state_event_for_key::v3::Request::new(
             room_id.to_owned(),
@@ -53,9 +56,12 @@ impl MatrixClient {
         let creation: Creation = serde_json::from_str(response.event_or_content.get())
             .map_err(|e| unreadable("m.room.create", &e))?;
         let version = &creation.content.room_version;
-        let rules = version.rules().ok_or_else(|| {
-            ClientError::Response(format!("room version {version} is not one Relais knows"))
-        })?;
+        // A version Relais does not know (a custom or experimental one): read as version 10,
+        // where nobody is above the levels the room lists.
+        let rules = version.rules().unwrap_or_else(|| {
+            tracing::warn!(%version, "unknown room version: its power levels are read as version 10's");
+            RoomVersionRules::V10
+        });
         let mut creators = vec![creation.sender];
         creators.extend(creation.content.additional_creators);
         let source = match self.state_content::<RoomPowerLevelsEventContent>(room_id, "").await? {

@@ -41,6 +41,10 @@ impl BallotMail {
 
     /// The notice for `member_id` in poll `poll_id`; nothing once the poll is closed.
     async fn notice(&self, poll_id: &str, member_id: &str) -> Result<Option<Notice>, String> {
+        // A member who lapsed (or was erased) since the mail was queued gets nothing.
+        if self.directory.active_email(member_id).await.map_err(|e| e.to_string())?.is_none() {
+            return Ok(None);
+        }
         let poll = self.store.poll(poll_id).await.map_err(|e| e.to_string())?;
         let Some(poll) = poll.filter(|p| p.closed_at.is_none() && p.deadline.is_none_or(|d| d > now_ms()))
         else {
@@ -52,7 +56,7 @@ impl BallotMail {
         if spec.answers.is_empty() {
             return Err("the poll's record has no answers: no ballot is sent".into());
         }
-        let room = self.directory.room(&poll.room_id).await.map_err(|e| e.to_string())?.map(|r| r.name);
+        let room = self.directory.room_name(&poll.room_id).await.map_err(|e| e.to_string())?;
         let link = ballot_link(&self.config, &poll.poll_id, &voter_of_member(member_id));
         let deadline = poll.deadline.map(format_paris);
         let notice = BallotNotice {

@@ -67,8 +67,7 @@ impl Polls {
         spec: &PollSpec,
         result: &PollResult,
     ) -> Result<String, PollError> {
-        let room =
-            self.directory.room(&poll.room_id).await?.map_or_else(|| poll.room_id.to_string(), |r| r.name);
+        let room = self.directory.room_name(&poll.room_id).await?.unwrap_or_else(|| poll.room_id.to_string());
         let closed = poll.closed_at.map(format_paris).unwrap_or_else(|| "(non clos)".into());
         let ctx = minutes::Context {
             poll_id: &poll.poll_id,

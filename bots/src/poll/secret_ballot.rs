@@ -138,10 +138,9 @@ impl Polls {
             let Some(poll) = self.store.poll(poll_id).await? else { continue };
             let Some(spec) = spec_of(&poll) else { continue };
             if let Some(member_id) = voter.strip_prefix("member:") {
-                if self.config.mail.bridge_enabled()
-                    && let Some(email) = self.directory.active_email(member_id).await?
-                {
-                    self.outbox.mail_outbox_enqueue(BALLOT_MAIL, poll_id, member_id, &email).await?;
+                if self.config.mail.bridge_enabled() {
+                    // One statement: a member erased or lapsed meanwhile gets nothing.
+                    self.outbox.mail_outbox_enqueue_member(BALLOT_MAIL, poll_id, member_id).await?;
                 }
             } else if let Ok(user) = UserId::parse(voter) {
                 self.send_ballot_dm(&poll, &spec, &user).await?;
@@ -165,7 +164,7 @@ impl Polls {
                 room
             }
         };
-        let room_name = self.directory.room(&poll.room_id).await?.map(|r| r.name);
+        let room_name = self.directory.room_name(&poll.room_id).await?;
         let link = self.ballot_link(&poll.poll_id, user.as_str());
         let deadline = spec.deadline.map(format_paris);
         let body = text::ballot_dm(&spec.question, room_name.as_deref(), &link, deadline.as_deref());

@@ -1,10 +1,10 @@
 //! The mail bridge's records: lists, members' choices, mirrored messages, the outbox, digests,
 //! inbound mail and address health. Only this crate reads or writes these tables; other
-//! features queue their notices through [`MailStore::mail_outbox_enqueue`].
+//! features queue their notices through [`MailStore::mail_outbox_enqueue_member`].
 //!
 //! Subscribers are never copied: a list's subscribers are computed from what provisioning
-//! publishes (the `directory_member` and `directory_subscription` views: active members with an
-//! address) plus opt-ins, so a lapse or a move in the membership file changes who gets mail at
+//! publishes (the `directory_member` and `directory_subscription` views; the queries keep the
+//! active members with an address) plus opt-ins, so a lapse or a move in the membership file changes who gets mail at
 //! the next message. No query here reads provisioning's tables themselves.
 
 mod erasure;

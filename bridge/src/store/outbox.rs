@@ -7,25 +7,24 @@ use super::{LIST_MEMBERS, MailStore, OutboxItem, OutboxStats};
 use relais_core::{StoreError, time::now_ms};
 
 impl MailStore {
-    /// Queues one mail of `kind` about `reference` (a poll, a digest…) to a member at `email`,
-    /// due now. The same (kind, reference, member) again changes nothing: a feature that
-    /// queues its mail twice (a retried pass, a second node) sends it once. Returns whether it
-    /// was queued by this call.
-    pub async fn mail_outbox_enqueue(
+    /// Queues one mail of `kind` about `reference` to `member_id` at the address provisioning
+    /// publishes for them, in one statement: nothing is queued for a member who lapsed, has no
+    /// address or was erased meanwhile. Returns whether it was queued by this call.
+    pub async fn mail_outbox_enqueue_member(
         &self,
         kind: &str,
         reference: &str,
         member_id: &str,
-        email: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO mail_outbox (kind, ref, member_id, email, next_at) \
+             SELECT $1, $2, member_id, email, $4 FROM directory_member \
+             WHERE member_id = $3 AND active = 1 AND email IS NOT NULL \
              ON CONFLICT (kind, ref, member_id) DO NOTHING",
         )
         .bind(kind)
         .bind(reference)
         .bind(member_id)
-        .bind(email)
         .bind(now_ms())
         .execute(self.pool())
         .await?;

@@ -350,3 +350,23 @@ async fn old_mail_data_is_pruned_unless_a_pending_mail_or_digest_still_needs_it(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_notice_is_queued_once_and_only_for_an_active_member_with_an_address() {
+    on_both(|store| async move {
+        let store = MailStore::new(store);
+        seed(&store).await;
+        assert!(store.mail_outbox_enqueue_member("ballot", "$poll", "1").await.expect("1"));
+        assert!(
+            !store.mail_outbox_enqueue_member("ballot", "$poll", "1").await.expect("again"),
+            "queued once"
+        );
+        assert!(!store.mail_outbox_enqueue_member("ballot", "$poll", "3").await.expect("lapsed"), "lapsed");
+        assert!(!store.mail_outbox_enqueue_member("ballot", "$poll", "9").await.expect("unknown"), "unknown");
+        let claimed = store.mail_claim_outbox("w", 10, 60_000).await.expect("claim");
+        let ballots: Vec<_> =
+            claimed.iter().map(|i| (i.kind.as_str(), i.member_id.as_str(), i.email.as_str())).collect();
+        assert_eq!(ballots, [("ballot", "1", "m1@example.org")]);
+    })
+    .await;
+}

@@ -76,6 +76,15 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
         }
         let broken = directory.member_by_matrix_id(user_id!("@broken:pcf.test")).await;
         assert!(matches!(broken, Err(StoreError::Corrupt(_))), "{broken:?}");
+        // In a list, an account that is no Matrix id is left out; the others stay.
+        ProvisioningStore::new(store.clone())
+            .prov_seed(&[member("5", "{}", true, Some("not an account"), false)])
+            .await
+            .expect("seed");
+        let accounts = directory.members_by_matrix_id().await.expect("accounts");
+        let mut accounts: Vec<_> = accounts.iter().map(|(u, m)| (u.as_str(), m.as_str())).collect();
+        accounts.sort();
+        assert_eq!(accounts, [("@broken:pcf.test", "3"), ("@sophie:pcf.test", "1")]);
         // What needs only the address works beside an unreadable record.
         assert_eq!(directory.email("3").await.expect("address").as_deref(), Some("m3@example.org"));
         // The member's own export gives what is stored, readable or not.
@@ -97,6 +106,7 @@ async fn rooms_come_typed_with_whom_the_file_lets_in_and_an_unknown_kind_is_refu
                 room("nord.lille", "section", "Lille", Some("nord"), "!lille:pcf.test"),
                 room("nord.x", "thematic", "Un thème", Some("nord"), "!theme:pcf.test"),
                 room("nord.bad", "cell", "Bad", Some("nord"), "not a room id"),
+                room("nord.c1", "cell", "Cellule 1", Some("nord"), "!c1:pcf.test"),
                 member("1", nord, true, Some("@sophie:pcf.test"), true),
                 member("2", nord, false, Some("@karim:pcf.test"), true),
                 member("3", nord, true, None, true),
@@ -152,8 +162,13 @@ async fn rooms_come_typed_with_whom_the_file_lets_in_and_an_unknown_kind_is_refu
             let refused = directory.room_members_by_file(broken).await;
             assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
         }
-        let refused = directory.rooms_of_kinds(&[RoomKind::Cell]).await;
-        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+        // In a list, an unreadable room is left out, never holding up the others.
+        let cells = directory.rooms_of_kinds(&[RoomKind::Cell]).await.expect("cells");
+        assert_eq!(cells.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["nord.c1"]);
+        // What needs only the name works beside a kind this version does not know.
+        let theme = directory.room_name(room_id!("!theme:pcf.test")).await.expect("name");
+        assert_eq!(theme.as_deref(), Some("Un thème"));
+        assert_eq!(directory.room_name(room_id!("!elsewhere:pcf.test")).await.expect("other"), None);
     })
     .await;
 }
