@@ -16,28 +16,9 @@ use tower::ServiceExt;
 
 use super::{WebState, router};
 
-const CONFIG: &str = r#"
-[homeserver]
-url = "http://127.0.0.1:9"
-server_name = "pcf.test"
-[appservice]
-id = "relais"
-bind = "127.0.0.1:9009"
-url = "http://127.0.0.1:9009"
-as_token = "as-token-0123456789abcdef"
-hs_token = "hs-token-0123456789abcdef"
-sender_localpart = "relais"
-[database]
-url = "sqlite::memory:"
-[web]
-bind = "127.0.0.1:8080"
-public_url = "https://relais.pcf.test"
-"#;
-
 /// The pages over their own store in `dir`.
 async fn pages(dir: &tempfile::TempDir) -> (axum::Router, Store) {
-    let config =
-        Arc::new(Config::from_toml_and_env(CONFIG, "test.toml", std::iter::empty()).expect("config"));
+    let config = Arc::new(Config::for_tests("http://127.0.0.1:9", ""));
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let store = Store::open(&url, 2).await.expect("store");
     let metrics = Arc::new(relais_appservice::Metrics::default());

@@ -295,6 +295,34 @@ impl Config {
         Ok(config)
     }
 
+    /// A configuration for tests: the homeserver at `homeserver` (nothing need answer there),
+    /// Relais's public pages at `https://relais.pcf.test`, then the sections of `more`.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_tests(homeserver: &str, more: &str) -> Self {
+        let text = format!(
+            r#"
+[homeserver]
+url = "{homeserver}"
+server_name = "pcf.test"
+[appservice]
+id = "relais"
+bind = "127.0.0.1:9009"
+url = "http://127.0.0.1:9009"
+as_token = "as-token-0123456789abcdef"
+hs_token = "hs-token-0123456789abcdef"
+sender_localpart = "relais"
+[database]
+url = "sqlite::memory:"
+[web]
+bind = "127.0.0.1:8080"
+public_url = "https://relais.pcf.test"
+{more}
+"#
+        );
+        Self::from_toml_and_env(&text, "test.toml", std::iter::empty())
+            .expect("the test configuration is valid")
+    }
+
     /// The homeserver address for members' clients.
     pub fn homeserver_public_url(&self) -> &Url {
         self.homeserver.public_url.as_ref().unwrap_or(&self.homeserver.url)

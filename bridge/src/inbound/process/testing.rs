@@ -78,32 +78,13 @@ pub async fn world(dir: &tempfile::TempDir) -> (Inbound, Received) {
 /// The inbound worker with the homeserver at `homeserver` and `mail` added to `[mail]`.
 pub async fn world_with(dir: &tempfile::TempDir, homeserver: &str, mail: &str) -> (Inbound, Received) {
     let (port, received) = smtp_sink().await;
-    let text = format!(
-        r#"
-[homeserver]
-url = "{homeserver}"
-server_name = "pcf.test"
-[appservice]
-id = "relais"
-bind = "127.0.0.1:9009"
-url = "http://127.0.0.1:9009"
-as_token = "as-token-0123456789abcdef"
-hs_token = "hs-token-0123456789abcdef"
-sender_localpart = "relais"
-[database]
-url = "sqlite://relais.db?mode=rwc"
-[web]
-bind = "127.0.0.1:8080"
-public_url = "http://127.0.0.1:8080"
-[mail]
-domain = "listes.pcf.test"
-smtp_url = "smtp://127.0.0.1:{port}"
-inbound_auth = "upstream"
-authserv_id = "{AUTHSERV}"
-{mail}
-"#
+    let config = Config::for_tests(
+        homeserver,
+        &format!(
+            "[mail]\ndomain = \"listes.pcf.test\"\nsmtp_url = \"smtp://127.0.0.1:{port}\"\n\
+             inbound_auth = \"upstream\"\nauthserv_id = \"{AUTHSERV}\"\n{mail}"
+        ),
     );
-    let config = Config::from_toml_and_env(&text, "test.toml", std::iter::empty()).expect("config");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let store = Store::open(&url, 2).await.expect("store");
     let client = MatrixClient::new(&config, Arc::new(Metrics::default())).expect("client");
