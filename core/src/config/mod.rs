@@ -252,6 +252,27 @@ pub enum ConfigError {
     Key { key: String, message: String },
 }
 
+/// The smallest valid configuration, for tests (the configuration's own and every crate's
+/// through [`Config::for_tests`]).
+#[cfg(any(test, feature = "test-support"))]
+pub const TEST_TOML: &str = r#"
+[homeserver]
+url = "http://127.0.0.1:8008"
+server_name = "pcf.test"
+[appservice]
+id = "relais"
+bind = "127.0.0.1:9009"
+url = "http://127.0.0.1:9009"
+as_token = "as-token-0123456789abcdef"
+hs_token = "hs-token-0123456789abcdef"
+sender_localpart = "relais"
+[database]
+url = "sqlite://relais.db?mode=rwc"
+[web]
+bind = "127.0.0.1:8080"
+public_url = "http://127.0.0.1:8080"
+"#;
+
 impl Config {
     /// Reads `path`, overlays the environment, validates the result and reads the master key
     /// (creating its file on first run).
@@ -295,30 +316,11 @@ impl Config {
         Ok(config)
     }
 
-    /// A configuration for tests: the homeserver at `homeserver` (nothing need answer there),
-    /// Relais's public pages at `https://relais.pcf.test`, then the sections of `more`.
+    /// A configuration for tests: [`TEST_TOML`] with the homeserver at `homeserver` (nothing
+    /// need answer there), then the sections of `more`.
     #[cfg(any(test, feature = "test-support"))]
     pub fn for_tests(homeserver: &str, more: &str) -> Self {
-        let text = format!(
-            r#"
-[homeserver]
-url = "{homeserver}"
-server_name = "pcf.test"
-[appservice]
-id = "relais"
-bind = "127.0.0.1:9009"
-url = "http://127.0.0.1:9009"
-as_token = "as-token-0123456789abcdef"
-hs_token = "hs-token-0123456789abcdef"
-sender_localpart = "relais"
-[database]
-url = "sqlite::memory:"
-[web]
-bind = "127.0.0.1:8080"
-public_url = "https://relais.pcf.test"
-{more}
-"#
-        );
+        let text = TEST_TOML.replacen("http://127.0.0.1:8008", homeserver, 1) + more;
         Self::from_toml_and_env(&text, "test.toml", std::iter::empty())
             .expect("the test configuration is valid")
     }

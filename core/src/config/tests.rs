@@ -1,22 +1,6 @@
 use super::{Config, ConfigError};
 
-const GOOD: &str = r#"
-[homeserver]
-url = "http://127.0.0.1:8008"
-server_name = "pcf.test"
-[appservice]
-id = "relais"
-bind = "127.0.0.1:9009"
-url = "http://127.0.0.1:9009"
-as_token = "as-token-0123456789abcdef"
-hs_token = "hs-token-0123456789abcdef"
-sender_localpart = "relais"
-[database]
-url = "sqlite://relais.db?mode=rwc"
-[web]
-bind = "127.0.0.1:8080"
-public_url = "http://127.0.0.1:8080"
-"#;
+const GOOD: &str = super::TEST_TOML;
 
 fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
