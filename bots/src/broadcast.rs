@@ -86,10 +86,13 @@ impl Broadcasts {
 
     /// What `sender` may do in `room_id`, for `!aide`.
     pub async fn allowed(&self, room_id: &RoomId, sender: &UserId) -> Result<Allowed, BroadcastError> {
+        // The room's power levels read once: broadcasting and selecting are a moderator's rights
+        // in the configured rooms.
+        let moderator = is_moderator(&self.client, room_id, sender).await?;
         Ok(Allowed {
-            moderator: is_moderator(&self.client, room_id, sender).await?,
-            broadcast: self.may_broadcast(room_id, sender).await?,
-            selection: self.may_select(room_id, sender).await?,
+            moderator,
+            broadcast: moderator && self.national_room().await?.as_deref() == Some(room_id),
+            selection: moderator && self.selection_room().await?.as_deref() == Some(room_id),
         })
     }
 

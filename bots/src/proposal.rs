@@ -72,7 +72,7 @@ pub fn stored_excerpt(content: Option<&Value>) -> String {
 }
 
 impl Broadcasts {
-    async fn selection_room(&self) -> Result<Option<OwnedRoomId>, ServiceError> {
+    pub(crate) async fn selection_room(&self) -> Result<Option<OwnedRoomId>, ServiceError> {
         Ok(configured_room(&self.client, self.config.bots.selection_room.as_deref()).await?)
     }
 
