@@ -98,17 +98,56 @@ async fn a_broadcast_link_redirects_and_counts_only_real_clicks() {
 }
 
 #[tokio::test]
-async fn a_ballot_link_that_is_not_one_is_told_in_french_and_changes_nothing() {
+async fn a_ballot_link_that_is_not_one_is_told_in_french_and_records_nothing() {
     let dir = tempfile::tempdir().expect("dir");
     let (pages, store) = pages(&dir).await;
-    let shown = call(&pages, Method::GET, "/relais/vote/not-a-token").await;
-    let status = shown.status();
-    let page = text(shown).await;
-    assert!(status.is_client_error(), "{status}: {page}");
-    assert!(page.contains("lang=\"fr\"") && !page.contains("<form"), "{page}");
+    // An open secret poll with one voter, whose own link shows the ballot.
+    let bots = relais_bots::store::BotStore::new(store.clone());
+    let poll = relais_bots::store::polls::PollRecord {
+        poll_id: "$secret".into(),
+        room_id: ruma::room_id!("!section:pcf.test").to_owned(),
+        author: ruma::user_id!("@nadia:pcf.test").to_owned(),
+        spec: r#"{"question":"Adopter le budget ?","answers":["Pour","Contre"],"max_selections":1,
+            "deadline":null,"secret":true,"quorum":null,"majority":"simple"}"#
+            .into(),
+        created_at: 0,
+        deadline: None,
+        reminded_at: None,
+        closed_at: None,
+        result: None,
+    };
+    bots.poll_create(&poll, &[]).await.expect("poll");
+    let secret = Config::for_tests("http://127.0.0.1:9", "").key(relais_core::KeyPurpose::BallotLinks);
+    let token = relais_core::ballot::token(secret.expose(), "$secret", "@karim:pcf.test");
+    let voters = [("@karim:pcf.test".to_owned(), relais_core::ballot::token_hash(&token), 1)];
+    bots.secret_voters_create("$secret", &voters).await.expect("voter");
+    let own = text(call(&pages, Method::GET, &format!("/relais/vote/{token}")).await).await;
+    assert!(own.contains("<form") && own.contains("Adopter le budget"), "{own}");
+
+    // A link that is none, or the voter's link altered by one character: refused in French,
+    // shown no ballot, and a vote posted with it records nothing.
+    let mut tampered = token.clone();
+    let last = if tampered.ends_with('A') { "B" } else { "A" };
+    tampered.replace_range(tampered.len() - 1.., last);
+    for bad in ["not-a-token".to_owned(), tampered] {
+        let shown = call(&pages, Method::GET, &format!("/relais/vote/{bad}")).await;
+        let status = shown.status();
+        let page = text(shown).await;
+        assert!(status.is_client_error(), "{status}: {page}");
+        assert!(page.contains("lang=\"fr\"") && !page.contains("<form"), "{page}");
+        let mut post = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/relais/vote/{bad}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("choix=1"))
+            .expect("request");
+        post.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+        let posted = pages.clone().oneshot(post).await.expect("an answer");
+        assert!(posted.status().is_client_error(), "{}", posted.status());
+    }
     let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_ballot_box")
         .fetch_one(store.pool())
         .await
         .expect("count");
-    assert_eq!(ballots, 0);
+    assert_eq!(ballots, 0, "no ballot from a link that is not the voter's");
 }
