@@ -20,4 +20,3 @@ pub mod provision;
 pub mod serve;
 pub mod stats;
 mod supervise;
-pub mod web;

@@ -16,11 +16,9 @@ use clap::Args;
 use serde_json::json;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use relais_appservice::{MatrixClient, Metrics};
-use relais_core::{Config, Store, store::lease::Lease};
-use relais_mail::Mailer;
+use relais_core::{Config, store::lease::Lease};
 use relais_provisioning::{
-    apply::{Applier, ApplyReport, Homeserver, Inviter},
+    apply::{Applier, ApplyReport},
     run::{Options, Outcome, provision},
 };
 
@@ -125,7 +123,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         .with_context(|| format!("cannot read the membership file {}", args.file.display()))?;
     let store = open_store(config).await?;
     let progress = Arc::new(AtomicUsize::new(0));
-    let applier = applier(config, &store, cli_actor(), progress.clone())?;
+    let applier = Applier::for_deployment(config, &store, cli_actor(), progress.clone())?;
     let options = Options {
         dry_run: args.dry_run,
         force: args.force,
@@ -161,40 +159,6 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
     })
 }
 
-/// The executor of provisioning actions for this deployment.
-pub fn applier(
-    config: &Config,
-    store: &Store,
-    actor: String,
-    progress: Arc<AtomicUsize>,
-) -> anyhow::Result<Applier> {
-    let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
-    let inviter = match (&config.mail.smtp_url, config.invitations_enabled()) {
-        (Some(url), true) => Some(Inviter {
-            mailer: Mailer::new(url.expose(), &config.mail.from).context("configuring [mail]")?,
-            web_url: config.web.public_url.as_str().trim_end_matches('/').to_owned(),
-            valid_days: config.provisioning.invitation_days,
-        }),
-        _ => None,
-    };
-    Ok(Applier {
-        homeserver: Homeserver::new(client, store.clone(), config),
-        store: store.clone(),
-        actor,
-        concurrency: config.provisioning.concurrency as usize,
-        progress,
-        inviter,
-        lease_ttl: Duration::from_secs(u64::from(config.provisioning.lease_seconds)),
-    })
-}
-
-/// Gives the provisioning lease up, in `relais serve` (it expires by itself if that fails).
-pub async fn release(lease: Lease) {
-    if let Err(error) = lease.release().await {
-        tracing::warn!(%error, "cannot release the provisioning lease; it expires by itself");
-    }
-}
-
 /// Who runs a CLI command, for the audit log.
 pub fn cli_actor() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
@@ -216,7 +180,7 @@ pub struct DriftArgs {
 
 pub async fn drift(config: &Config, args: DriftArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
-    let applier = applier(config, &store, cli_actor(), Arc::new(AtomicUsize::new(0)))?;
+    let applier = Applier::for_deployment(config, &store, cli_actor(), Arc::new(AtomicUsize::new(0)))?;
     let outcome = leased(&applier, args.wait, async |lease| {
         relais_provisioning::run::drift(&applier, args.dry_run, lease).await
     })

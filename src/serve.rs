@@ -14,7 +14,8 @@ use relais_bridge::BridgeHandler;
 use relais_core::{Config, store::lease::Lease};
 use relais_provisioning::apply::Applier;
 
-use crate::{commands::open_store, http::HttpLimits, provision::release, supervise::Supervisor, web};
+use crate::{commands::open_store, http::HttpLimits, supervise::Supervisor};
+use relais_web as web;
 
 /// How soon a drift round postponed by another provisioning run is tried again.
 const DRIFT_BUSY_RETRY: Duration = Duration::from_secs(300);
@@ -55,7 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &store,
         // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
         bot_client(&config, &metrics, device.as_ref())?,
-        crate::provision::applier(&config, &store, "web:onboarding".into(), Default::default())?,
+        Applier::for_deployment(&config, &store, "web:onboarding".into(), Default::default())?,
     ));
     let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop)?;
 
@@ -65,10 +66,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("dispatch disabled: this node only journals events");
     }
     // A provisioning run cut short by a crash (from the CLI or the referents' page) resumes now.
-    let resume = crate::provision::applier(&config, &store, "serve:resume".into(), Default::default())?;
+    let resume = Applier::for_deployment(&config, &store, "serve:resume".into(), Default::default())?;
     tokio::spawn(resume_interrupted_run(resume));
     if config.provisioning.drift_interval_minutes > 0 {
-        let applier = crate::provision::applier(&config, &store, "serve:drift".into(), Default::default())?;
+        let applier = Applier::for_deployment(&config, &store, "serve:drift".into(), Default::default())?;
         let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
         tasks.spawn("drift repair", None, drift_job(applier, every, stop.clone()));
     }
@@ -134,7 +135,7 @@ async fn resume_interrupted_run(applier: Applier) {
         delay = (delay * 2).min(applier.lease_ttl / 3);
     };
     let outcome = applier.finish_pending(&lease).await;
-    release(lease).await;
+    lease.release_or_expire().await;
     match outcome {
         Ok(report) if report.done + report.failed.len() > 0 => {
             tracing::info!(
@@ -277,7 +278,7 @@ async fn drift_job(applier: Applier, every: Duration, stop: CancellationToken) -
             }
         };
         drift_round(&applier, every, &lease).await;
-        release(lease).await;
+        lease.release_or_expire().await;
         wait = every;
     }
 }

@@ -322,6 +322,15 @@ impl Lease {
         self.store.lease_release(&self.fence.name, &self.fence.holder).await?;
         Ok(())
     }
+
+    /// Gives the lease up, for a service that goes on: a failure is logged and the lease then
+    /// expires by itself.
+    pub async fn release_or_expire(self) {
+        let name = self.fence.name.clone();
+        if let Err(error) = self.release().await {
+            tracing::warn!(%error, lease = %name, "cannot release a lease; it expires by itself");
+        }
+    }
 }
 
 impl Drop for Lease {

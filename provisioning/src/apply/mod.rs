@@ -26,8 +26,11 @@ use std::{
 
 use tokio::{sync::Semaphore, task::JoinSet};
 
+use relais_mail::Mailer;
+
+use relais_appservice::{MatrixClient, Metrics};
 use relais_core::{
-    Store, StoreError,
+    Config, Store, StoreError,
     store::lease::{Lease, LeaseWatch},
     time::now_ms,
 };
@@ -98,7 +101,44 @@ struct Job {
     action: Action,
 }
 
+/// Why an applier cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplierConfigError {
+    #[error("configuring the homeserver client: {0}")]
+    Client(#[from] relais_appservice::ClientError),
+    #[error("configuring [mail]: {0}")]
+    Mail(#[from] relais_mail::MailError),
+}
+
 impl Applier {
+    /// The executor of provisioning actions for this deployment, acting as `actor` (recorded in
+    /// the audit log); `progress` counts the actions done.
+    pub fn for_deployment(
+        config: &Config,
+        store: &Store,
+        actor: String,
+        progress: Arc<AtomicUsize>,
+    ) -> Result<Self, ApplierConfigError> {
+        let client = MatrixClient::new(config, Arc::new(Metrics::default()))?;
+        let inviter = match (&config.mail.smtp_url, config.invitations_enabled()) {
+            (Some(url), true) => Some(Inviter {
+                mailer: Mailer::new(url.expose(), &config.mail.from)?,
+                web_url: config.web.public_url.as_str().trim_end_matches('/').to_owned(),
+                valid_days: config.provisioning.invitation_days,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            homeserver: Homeserver::new(client, store.clone(), config),
+            store: store.clone(),
+            actor,
+            concurrency: config.provisioning.concurrency as usize,
+            progress,
+            inviter,
+            lease_ttl: Duration::from_secs(u64::from(config.provisioning.lease_seconds)),
+        })
+    }
+
     /// Provisioning's tables (the applier's `store` also holds the lease).
     pub fn records(&self) -> ProvisioningStore {
         ProvisioningStore::new(self.store.clone())

@@ -13,20 +13,24 @@ use axum::{
     Form, Router,
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use maud::{Markup, html};
 use ruma::api::error::ErrorCode;
 use serde::Deserialize;
 
-use crate::web::store::{SignInMethod, WebSession};
+use crate::store::{SignInMethod, WebSession};
 use relais_provisioning::{
     desired::federation_key,
     model::{MemberRow, Role},
-    onboarding::{escape, new_token, token_hash},
+    onboarding::{new_token, token_hash},
 };
 
-use super::{WebState, page::page};
+use crate::{
+    WebState,
+    page::{alert, page},
+};
 
 const COOKIE: &str = "relais_referent";
 const SESSION_MS: i64 = 8 * 3600 * 1000;
@@ -43,7 +47,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/relais/deconnexion", post(sign_out))
         .route(
             IMPORT_PATH,
-            post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
+            post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT)),
         )
         .route("/relais/referent/appliquer", post(import::apply))
 }
@@ -73,20 +77,22 @@ pub(super) async fn session(state: &WebState, headers: &HeaderMap) -> Option<Web
     }
 }
 
-pub(super) fn login_page(error: Option<&str>) -> String {
-    let error =
-        error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
-    let body = format!(
-        "<p>Espace des référents numériques et des secrétaires fédéraux : imports du fichier des adhérents \
-         de votre fédération.</p>{error}\
-         <form method=\"post\" action=\"/relais/connexion\">\
-         <label for=\"id\">Identifiant Matrix</label>\
-         <input id=\"id\" name=\"identifiant\" autocomplete=\"username\" required placeholder=\"@prenom.nom:pcf.fr\">\
-         <label for=\"mdp\">Mot de passe</label>\
-         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Se connecter</button></form>"
-    );
-    page("Espace référents", &body)
+pub(super) fn login_page(error: Option<&str>) -> Markup {
+    let body = html! {
+        p {
+            "Espace des référents numériques et des secrétaires fédéraux : imports du fichier des adhérents de \
+             votre fédération."
+        }
+        @if let Some(error) = error { (alert(error)) }
+        form method="post" action="/relais/connexion" {
+            label for="id" { "Identifiant Matrix" }
+            input #id name="identifiant" autocomplete="username" required placeholder="@prenom.nom:pcf.fr";
+            label for="mdp" { "Mot de passe" }
+            input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+            button type="submit" { "Se connecter" }
+        }
+    };
+    page("Espace référents", body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,24 +124,24 @@ async fn sign_in(
     // Per address, then per account from that address: guesses are bounded, yet an attacker
     // elsewhere cannot lock a referent out of their own account (Synapse's own per-account
     // limit on failures still applies, and now sees the real address).
-    if !state.limits.sign_in_by_address.allow(&super::limit::address_key(ip))
+    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip))
         || !state.limits.sign_in_by_account.allow(&format!("{account} {ip}"))
     {
-        return super::too_many_requests();
+        return crate::too_many_requests();
     }
     let user_id =
         match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe, Some(ip)).await {
             Ok(user_id) => user_id,
             Err(e) if matches!(e.errcode(), Some(ErrorCode::Forbidden | ErrorCode::InvalidParam)) => {
                 let page = login_page(Some("Identifiant ou mot de passe incorrect."));
-                return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+                return (StatusCode::UNAUTHORIZED, page).into_response();
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot check a referent's password");
                 let page = login_page(Some(
                     "Le serveur de messagerie ne répond pas : réessayez dans quelques minutes.",
                 ));
-                return (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+                return (StatusCode::SERVICE_UNAVAILABLE, page).into_response();
             }
         };
     start_session(&state, user_id.as_str(), SignInMethod::Password).await
@@ -147,13 +153,12 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
         let page = login_page(Some(
             "Cet espace est réservé aux référents numériques et aux secrétaires fédéraux inscrits dans le fichier des adhérents.",
         ));
-        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+        return (StatusCode::FORBIDDEN, page).into_response();
     };
     let token = new_token();
     let session = WebSession { user_id: user_id.to_owned(), federation, method };
     if state.web.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Html(login_page(Some("Service indisponible."))))
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, login_page(Some("Service indisponible."))).into_response();
     }
     let secure = if state.config.web.public_url.scheme() == "https" { "; Secure" } else { "" };
     let cookie = format!(
@@ -179,25 +184,25 @@ async fn sign_in_openid(
     Form(form): Form<OpenIdSignIn>,
 ) -> Response {
     let ip = state.limits.client_ip(peer, &headers);
-    if !state.limits.sign_in_by_address.allow(&super::limit::address_key(ip)) {
-        return super::too_many_requests();
+    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip)) {
+        return crate::too_many_requests();
     }
     if form.matrix_server_name != state.config.homeserver.server_name.as_str() {
         let page = login_page(Some("Ce jeton vient d'un autre serveur Matrix que celui du Parti."));
-        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+        return (StatusCode::FORBIDDEN, page).into_response();
     }
     match state.client.openid_userinfo(&form.access_token).await {
         Ok(user_id) => start_session(&state, user_id.as_str(), SignInMethod::OpenId).await,
         Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => {
             let page =
                 login_page(Some("Jeton de connexion invalide ou expiré : reconnectez-vous depuis Element."));
-            (StatusCode::UNAUTHORIZED, Html(page)).into_response()
+            (StatusCode::UNAUTHORIZED, page).into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot check an OpenID token");
             let page =
                 login_page(Some("Le serveur de messagerie ne répond pas : réessayez dans quelques minutes."));
-            (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, page).into_response()
         }
     }
 }

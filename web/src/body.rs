@@ -1,6 +1,6 @@
 //! What a request may cost before it is answered: its body must arrive within `[web]
 //! body_timeout_seconds`, and a form's body is received in full *before* the request counts
-//! against [`super::MAX_IN_FLIGHT`], so clients trickling bodies byte by byte hold a connection
+//! against [`crate::MAX_IN_FLIGHT`], so clients trickling bodies byte by byte hold a connection
 //! each (bounded by `[web] max_connections`) but never the slots honest requests need.
 //!
 //! The membership file upload is the exception: up to 32 MiB, it is streamed to its handler,
@@ -18,11 +18,15 @@ use axum::{
     extract::{Request, State},
     http::{StatusCode, header},
     middleware::Next,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use http_body::{Frame, SizeHint};
 
-use super::{FORM_LIMIT, WebState, page::page, referent::IMPORT_PATH};
+use crate::{
+    FORM_LIMIT, WebState,
+    page::{alert, page},
+    referent::IMPORT_PATH,
+};
 
 /// The body did not arrive in time.
 #[derive(Debug, thiserror::Error)]
@@ -117,12 +121,11 @@ fn refused(error: &axum::Error) -> Response {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if e.is::<TooSlow>() {
-            let text =
-                "<p class=\"error\" role=\"alert\">La requête est arrivée trop lentement : réessayez.</p>";
+            let text = alert("La requête est arrivée trop lentement : réessayez.");
             return (
                 StatusCode::REQUEST_TIMEOUT,
                 [(header::CONNECTION, "close")],
-                Html(page("Requête trop lente", text)),
+                page("Requête trop lente", text),
             )
                 .into_response();
         }
@@ -136,11 +139,7 @@ fn refused(error: &axum::Error) -> Response {
 }
 
 fn too_large() -> Response {
-    let text = "<p class=\"error\" role=\"alert\">Le formulaire envoyé est trop volumineux.</p>";
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        [(header::CONNECTION, "close")],
-        Html(page("Formulaire trop volumineux", text)),
-    )
+    let text = alert("Le formulaire envoyé est trop volumineux.");
+    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONNECTION, "close")], page("Formulaire trop volumineux", text))
         .into_response()
 }

@@ -7,19 +7,23 @@ use axum::{
     Form,
     extract::{Path, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
+use maud::{Markup, html};
 use relais_core::{store::lease::Lease, time::now_ms};
 use relais_provisioning::{
     apply::Applier,
-    onboarding::{check_password, check_username, escape, suggested_username, token_hash},
+    onboarding::{check_password, check_username, suggested_username, token_hash},
 };
 use relais_provisioning::{directory::DirectoryMember, store::onboarding::Invitation};
 use ruma::api::error::ErrorCode;
 
-use super::{WebState, page::page};
+use crate::{
+    WebState,
+    page::{alert, message, page},
+};
 
 #[derive(Debug, Deserialize)]
 pub struct AccountForm {
@@ -29,16 +33,22 @@ pub struct AccountForm {
 }
 
 fn gone() -> Response {
-    let body = "<p>Ce lien d'invitation n'est plus valable : il a déjà servi, ou il a expiré.</p>\
-        <p>Si vous n'avez pas encore de compte, demandez une nouvelle invitation au référent numérique de \
-        votre fédération.</p>";
-    (StatusCode::GONE, Html(page("Lien expiré", body))).into_response()
+    let body = html! {
+        p { "Ce lien d'invitation n'est plus valable : il a déjà servi, ou il a expiré." }
+        p {
+            "Si vous n'avez pas encore de compte, demandez une nouvelle invitation au référent numérique de \
+             votre fédération."
+        }
+    };
+    (StatusCode::GONE, page("Lien expiré", body)).into_response()
 }
 
 fn unavailable() -> Response {
-    let body = "<p>Le service est momentanément indisponible. Réessayez dans quelques minutes : votre lien \
-        reste valable.</p>";
-    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service indisponible",
+        "Le service est momentanément indisponible. Réessayez dans quelques minutes : votre lien reste valable.",
+    )
 }
 
 /// The invitation behind `token`, if it can still be used, and the member as the directory has
@@ -70,27 +80,28 @@ async fn valid(
     Ok(Some((invitation, member)))
 }
 
-fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> String {
-    let error =
-        error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
-    let server = escape(state.config.homeserver.server_name.as_str());
-    let body = format!(
-        "<p>Bienvenue ! Choisissez votre nom d'utilisateur et votre mot de passe pour la messagerie du Parti.</p>\
-         {error}<form method=\"post\" action=\"/inscription/{token}\">\
-         <label for=\"nom\">Nom d'utilisateur</label>\
-         <input id=\"nom\" name=\"nom_utilisateur\" value=\"{}\" autocomplete=\"username\" required \
-         aria-describedby=\"nom-aide\"><p id=\"nom-aide\" class=\"hint\">Votre identifiant sera \
-         @nom:{server}. Lettres sans accent, chiffres, « . », « _ » ou « - ».</p>\
-         <label for=\"mdp\">Mot de passe</label>\
-         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"new-password\" required minlength=\"10\" \
-         aria-describedby=\"mdp-aide\"><p id=\"mdp-aide\" class=\"hint\">Au moins 10 caractères.</p>\
-         <label for=\"conf\">Confirmez le mot de passe</label>\
-         <input id=\"conf\" name=\"confirmation\" type=\"password\" autocomplete=\"new-password\" required>\
-         <button type=\"submit\">Créer mon compte</button></form>",
-        escape(username),
-        token = escape(token),
-    );
-    page("Créer votre compte", &body)
+fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> Markup {
+    let server = state.config.homeserver.server_name.as_str();
+    let body = html! {
+        p { "Bienvenue ! Choisissez votre nom d'utilisateur et votre mot de passe pour la messagerie du Parti." }
+        @if let Some(error) = error { (alert(error)) }
+        form method="post" action={ "/inscription/" (token) } {
+            label for="nom" { "Nom d'utilisateur" }
+            input #nom name="nom_utilisateur" value=(username) autocomplete="username" required
+                aria-describedby="nom-aide";
+            p #nom-aide .hint {
+                "Votre identifiant sera @nom:" (server) ". Lettres sans accent, chiffres, « . », « _ » ou « - »."
+            }
+            label for="mdp" { "Mot de passe" }
+            input #mdp name="mot_de_passe" type="password" autocomplete="new-password" required minlength="10"
+                aria-describedby="mdp-aide";
+            p #mdp-aide .hint { "Au moins 10 caractères." }
+            label for="conf" { "Confirmez le mot de passe" }
+            input #conf name="confirmation" type="password" autocomplete="new-password" required;
+            button type="submit" { "Créer mon compte" }
+        }
+    };
+    page("Créer votre compte", body)
 }
 
 /// How long a link stays claimed while its account is created: Synapse answers in seconds, but a
@@ -101,9 +112,10 @@ const CLAIM_MS: i64 = 5 * 60_000;
 async fn busy_or_gone(state: &WebState, hash: &str) -> Response {
     match state.records.invitation_by_token(hash).await {
         Ok(Some(invitation)) if invitation.used_at.is_none() => {
-            let body = "<p class=\"error\" role=\"alert\">Un compte est déjà en cours de création avec ce lien : \
-                        patientez une minute, puis rechargez la page.</p>";
-            (StatusCode::CONFLICT, Html(page("Création en cours", body))).into_response()
+            let body = alert(
+                "Un compte est déjà en cours de création avec ce lien : patientez une minute, puis rechargez la page.",
+            );
+            (StatusCode::CONFLICT, page("Création en cours", body)).into_response()
         }
         Ok(_) => gone(),
         Err(_) => unavailable(),
@@ -116,7 +128,7 @@ pub async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>)
         Ok(None) => gone(),
         Ok(Some((_, row))) => {
             let suggestion = row.map(|r| suggested_username(&r.first_name, &r.last_name)).unwrap_or_default();
-            Html(form(&state, &token, &suggestion, None)).into_response()
+            form(&state, &token, &suggestion, None).into_response()
         }
     }
 }
@@ -140,7 +152,7 @@ pub async fn create(
         Ok(name) => name,
         Err(error) => {
             let page = form(&state, &token, &input.nom_utilisateur, Some(&error));
-            return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
+            return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
         }
     };
     let Some(secret) = &state.config.homeserver.registration_shared_secret else { return unavailable() };
@@ -166,7 +178,7 @@ pub async fn create(
                 &username,
                 Some("Ce nom d'utilisateur est déjà pris : choisissez-en un autre."),
             );
-            return (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response();
+            return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
         }
         Err(e) => {
             tracing::error!(error = %e, "account creation failed");
@@ -180,15 +192,16 @@ pub async fn create(
     }
     tracing::info!("an invitation was redeemed");
     welcome(&state, &invitation.member_id).await;
-    let body = format!(
-        "<p>Votre compte <strong>{}</strong> est créé.</p>\
-         <p>Installez l'application <strong>Element</strong> (téléphone ou ordinateur), choisissez « Se connecter », \
-         indiquez le serveur <strong>{}</strong>, puis votre nom d'utilisateur et votre mot de passe.</p>\
-         <p>Vous y trouverez les invitations de votre fédération et de votre section.</p>",
-        escape(user_id.as_str()),
-        escape(state.config.homeserver_public_url().as_str())
-    );
-    Html(page("Compte créé", &body)).into_response()
+    let body = html! {
+        p { "Votre compte " strong { (user_id) } " est créé." }
+        p {
+            "Installez l'application " strong { "Element" } " (téléphone ou ordinateur), choisissez « Se \
+             connecter », indiquez le serveur " strong { (state.config.homeserver_public_url()) } ", puis votre \
+             nom d'utilisateur et votre mot de passe."
+        }
+        p { "Vous y trouverez les invitations de votre fédération et de votre section." }
+    };
+    page("Compte créé", body).into_response()
 }
 
 /// How long a new member's welcome waits in the background for another provisioning run.
@@ -231,7 +244,7 @@ async fn welcome(state: &WebState, member_id: &str) {
 
 async fn welcome_under(applier: &Applier, member_id: &str, national: &str, lease: Lease) {
     let outcome = relais_provisioning::run::welcome(applier, member_id, national, &lease).await;
-    crate::provision::release(lease).await;
+    lease.release_or_expire().await;
     if let Err(e) = outcome {
         // The account is linked: the next provisioning run lets them in.
         tracing::warn!(error = %e, "could not grant access right away");

@@ -9,18 +9,21 @@ use axum::{
     body::Bytes,
     extract::{Path, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 
+use maud::{Markup, html};
 use relais_bots::poll::{
     secret_ballot::{BallotView, CastOutcome},
     service::Polls,
 };
 use relais_core::time::{format_paris, now_ms};
-use relais_provisioning::onboarding::escape;
 
-use super::{WebState, page::page};
+use crate::{
+    WebState,
+    page::{alert, message, notice, page},
+};
 
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new().route("/relais/vote/{token}", get(show).post(cast))
@@ -30,12 +33,8 @@ fn polls(state: &WebState) -> Polls {
     Polls::new(&state.store, state.client.clone(), state.config.clone())
 }
 
-fn plain(status: StatusCode, title: &str, text: &str) -> Response {
-    (status, Html(page(title, &format!("<p>{}</p>", escape(text))))).into_response()
-}
-
 fn unknown() -> Response {
-    plain(
+    message(
         StatusCode::NOT_FOUND,
         "Lien de vote inconnu",
         "Ce lien de vote n'existe pas. Vérifiez qu'il a été copié en entier depuis votre message ou courriel.",
@@ -43,7 +42,7 @@ fn unknown() -> Response {
 }
 
 fn unavailable() -> Response {
-    plain(
+    message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Vote indisponible",
         "Le vote ne peut pas être enregistré pour l'instant. Réessayez dans quelques minutes : votre lien reste valable.",
@@ -51,11 +50,11 @@ fn unavailable() -> Response {
 }
 
 fn closed() -> Response {
-    plain(StatusCode::GONE, "Vote clos", "Ce vote est clos : les résultats sont publiés dans le salon.")
+    message(StatusCode::GONE, "Vote clos", "Ce vote est clos : les résultats sont publiés dans le salon.")
 }
 
 fn already() -> Response {
-    plain(
+    message(
         StatusCode::CONFLICT,
         "Vous avez déjà voté",
         "Votre bulletin est déjà enregistré et sera compté ; il ne peut pas être modifié. Votre reçu vous a été \
@@ -69,37 +68,39 @@ fn is_open(view: &BallotView) -> bool {
     view.poll.closed_at.is_none() && view.poll.deadline.is_none_or(|d| d > now_ms())
 }
 
-fn form(view: &BallotView, error: Option<&str>) -> String {
+const TITLE: &str = "Vote à bulletin secret";
+
+fn form(view: &BallotView, error: Option<&str>) -> Markup {
     let multiple = view.spec.max_selections > 1;
     let kind = if multiple { "checkbox" } else { "radio" };
-    let mut out = String::new();
-    if let Some(error) = error {
-        out.push_str(&format!("<p class=\"error\" role=\"alert\">{}</p>", escape(error)));
-    }
-    out.push_str("<form method=\"post\"><fieldset><legend>");
-    out.push_str(&escape(&view.spec.question));
-    out.push_str("</legend>");
-    if multiple {
-        out.push_str(&format!("<p class=\"hint\">Jusqu'à {} réponses.</p>", view.spec.max_selections));
-    }
-    for (i, answer) in view.spec.answers.iter().enumerate() {
-        let n = i + 1;
-        out.push_str(&format!(
-            "<div class=\"choice\"><input type=\"{kind}\" name=\"choix\" value=\"{n}\" id=\"choix{n}\">\
-             <label for=\"choix{n}\">{}</label></div>",
-            escape(answer)
-        ));
-    }
-    out.push_str("</fieldset><button type=\"submit\">Voter</button></form>");
-    if let Some(deadline) = view.spec.deadline {
-        out.push_str(&format!("<p class=\"hint\">Clôture le {}.</p>", escape(&format_paris(deadline))));
-    }
-    out.push_str(
-        "<p class=\"hint\">Votre bulletin est enregistré sans votre nom ; Relais note seulement que vous avez \
-         voté. Vous recevrez un reçu : à la clôture, la liste des reçus et de leur choix est publiée dans le salon. \
-         Un bulletin ne peut plus être modifié.</p>",
-    );
-    out
+    page(
+        TITLE,
+        html! {
+            @if let Some(error) = error { (alert(error)) }
+            form method="post" {
+                fieldset {
+                    legend { (view.spec.question) }
+                    @if multiple { p.hint { "Jusqu'à " (view.spec.max_selections) " réponses." } }
+                    @for (i, answer) in view.spec.answers.iter().enumerate() {
+                        @let id = format!("choix{}", i + 1);
+                        div.choice {
+                            input type=(kind) name="choix" value=(i + 1) id=(id);
+                            label for=(id) { (answer) }
+                        }
+                    }
+                }
+                button type="submit" { "Voter" }
+            }
+            @if let Some(deadline) = view.spec.deadline {
+                p.hint { "Clôture le " (format_paris(deadline)) "." }
+            }
+            p.hint {
+                "Votre bulletin est enregistré sans votre nom ; Relais note seulement que vous avez voté. Vous \
+                 recevrez un reçu : à la clôture, la liste des reçus et de leur choix est publiée dans le salon. \
+                 Un bulletin ne peut plus être modifié."
+            }
+        },
+    )
 }
 
 async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
@@ -117,7 +118,7 @@ async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> 
     if !is_open(&view) {
         return closed();
     }
-    Html(page("Vote à bulletin secret", &form(&view, None))).into_response()
+    form(&view, None).into_response()
 }
 
 async fn cast(State(state): State<Arc<WebState>>, Path(token): Path<String>, body: Bytes) -> Response {
@@ -127,21 +128,22 @@ async fn cast(State(state): State<Arc<WebState>>, Path(token): Path<String>, bod
         .collect();
     let polls = polls(&state);
     match polls.cast(&token, &choices).await {
-        Ok(CastOutcome::Recorded { receipt }) => Html(page(
+        Ok(CastOutcome::Recorded { receipt }) => page(
             "A voté !",
-            &format!(
-                "<p class=\"ok\" role=\"status\">Votre bulletin est enregistré.</p><p>Votre reçu : \
-                 <strong style=\"font-size:1.4em\" id=\"recu\">{}</strong></p><p>Notez-le : à la clôture, la \
-                 liste des reçus et de leur choix sera publiée dans le salon ; vous pourrez y vérifier que votre \
-                 bulletin est compté comme vous l'avez voté. Personne d'autre ne sait que ce reçu est le vôtre.</p>",
-                escape(&receipt)
-            ),
-        ))
+            html! {
+                (notice("Votre bulletin est enregistré."))
+                p { "Votre reçu : " strong style="font-size:1.4em" id="recu" { (receipt) } }
+                p {
+                    "Notez-le : à la clôture, la liste des reçus et de leur choix sera publiée dans le salon ; \
+                     vous pourrez y vérifier que votre bulletin est compté comme vous l'avez voté. Personne \
+                     d'autre ne sait que ce reçu est le vôtre."
+                }
+            },
+        )
         .into_response(),
         Ok(CastOutcome::Invalid(message)) => match polls.ballot_view(&token).await {
             Ok(Some(view)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, Html(page("Vote à bulletin secret", &form(&view, Some(&message)))))
-                    .into_response()
+                (StatusCode::UNPROCESSABLE_ENTITY, form(&view, Some(&message))).into_response()
             }
             Ok(None) => unknown(),
             Err(_) => unavailable(),

@@ -10,17 +10,20 @@ use axum::{
     Form, Router,
     extract::{Path, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use futures_util::StreamExt;
+use maud::{Markup, html};
 
 use relais_bridge::store::MemberList;
 use relais_bridge::{keys::Keys, messages::mode_label};
 use relais_core::config::DeliveryMode;
-use relais_provisioning::onboarding::escape;
 
-use super::{WebState, page::page};
+use crate::{
+    WebState,
+    page::{message, notice, page},
+};
 
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
@@ -81,57 +84,59 @@ fn keys(state: &WebState) -> Keys {
 }
 
 fn invalid() -> Response {
-    let body = "<p>Ce lien n'est pas valable : il est incomplet ou a été modifié. Utilisez le lien du dernier \
-        courriel reçu, ou demandez de l'aide au référent numérique de votre fédération.</p>";
-    (StatusCode::NOT_FOUND, Html(page("Lien non valable", body))).into_response()
+    message(
+        StatusCode::NOT_FOUND,
+        "Lien non valable",
+        "Ce lien n'est pas valable : il est incomplet ou a été modifié. Utilisez le lien du dernier courriel \
+         reçu, ou demandez de l'aide au référent numérique de votre fédération.",
+    )
 }
 
 fn unavailable() -> Response {
-    let body = "<p>Le service est momentanément indisponible. Réessayez dans quelques minutes.</p>";
-    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Service indisponible", body))).into_response()
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service indisponible",
+        "Le service est momentanément indisponible. Réessayez dans quelques minutes.",
+    )
 }
 
 const MODES: [DeliveryMode; 4] =
     [DeliveryMode::Message, DeliveryMode::Daily, DeliveryMode::Weekly, DeliveryMode::None];
 
-fn list_fieldset(index: usize, entry: &MemberList) -> String {
-    let mut out = format!("<fieldset><legend>{}</legend>", escape(&entry.list.name));
-    for mode in MODES {
-        let id = format!("l{index}-{}", mode.as_str());
-        let checked = if entry.mode == mode { " checked" } else { "" };
-        out.push_str(&format!(
-            "<div class=\"choice\"><input type=\"radio\" id=\"{id}\" name=\"l{index}\" value=\"{}\"{checked}>\
-             <label for=\"{id}\">{}</label></div>",
-            mode.as_str(),
-            escape(mode_label(mode)),
-        ));
+fn list_fieldset(index: usize, entry: &MemberList) -> Markup {
+    html! {
+        fieldset {
+            legend { (entry.list.name) }
+            @for mode in MODES {
+                @let id = format!("l{index}-{}", mode.as_str());
+                div.choice {
+                    input type="radio" id=(id) name={ "l" (index) } value=(mode.as_str()) checked[entry.mode == mode];
+                    label for=(id) { (mode_label(mode)) }
+                }
+            }
+        }
     }
-    out.push_str("</fieldset>");
-    out
 }
 
-fn preferences_page(lists: &[MemberList], token: &str, notice: Option<&str>) -> String {
-    let notice =
-        notice.map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", escape(n))).unwrap_or_default();
-    if lists.is_empty() {
-        return page(
-            "Mes courriels",
-            &format!("{notice}<p>Vous n'êtes abonné(e) à aucune liste de discussion par courriel.</p>"),
-        );
-    }
-    let fieldsets: String = lists.iter().enumerate().map(|(i, l)| list_fieldset(i, l)).collect();
-    let action = format!("/relais/courriel/{}", escape(token));
-    page(
-        "Mes courriels",
-        &format!(
-            "{notice}<p>Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent \
-             le matin.</p><form method=\"post\" action=\"{action}\">{fieldsets}\
-             <button type=\"submit\" name=\"action\" value=\"enregistrer\">Enregistrer</button></form>\
-             <form method=\"post\" action=\"{action}\"><p class=\"hint\">Vous pouvez aussi tout arrêter : \
-             vous ne recevrez plus aucun courriel des salons.</p>\
-             <button type=\"submit\" name=\"action\" value=\"tout\">Ne plus rien recevoir</button></form>"
-        ),
-    )
+fn preferences_page(lists: &[MemberList], token: &str, done: Option<&str>) -> Markup {
+    let action = format!("/relais/courriel/{token}");
+    let body = html! {
+        @if let Some(done) = done { (notice(done)) }
+        @if lists.is_empty() {
+            p { "Vous n'êtes abonné(e) à aucune liste de discussion par courriel." }
+        } @else {
+            p { "Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent le matin." }
+            form method="post" action=(action) {
+                @for (index, entry) in lists.iter().enumerate() { (list_fieldset(index, entry)) }
+                button type="submit" name="action" value="enregistrer" { "Enregistrer" }
+            }
+            form method="post" action=(action) {
+                p.hint { "Vous pouvez aussi tout arrêter : vous ne recevrez plus aucun courriel des salons." }
+                button type="submit" name="action" value="tout" { "Ne plus rien recevoir" }
+            }
+        }
+    };
+    page("Mes courriels", body)
 }
 
 async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>, Response> {
@@ -144,7 +149,7 @@ async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>,
 async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
     let Ok(member) = keys(&state).check_preferences_token(&token) else { return invalid() };
     match member_lists(&state, &member).await {
-        Ok(lists) => Html(preferences_page(&lists, &token, None)).into_response(),
+        Ok(lists) => preferences_page(&lists, &token, None).into_response(),
         Err(response) => response,
     }
 }
@@ -179,7 +184,7 @@ async fn save(
         "Vos préférences sont enregistrées."
     };
     match member_lists(&state, &member).await {
-        Ok(lists) => Html(preferences_page(&lists, &token, Some(notice))).into_response(),
+        Ok(lists) => preferences_page(&lists, &token, Some(notice)).into_response(),
         Err(response) => response,
     }
 }
@@ -190,13 +195,14 @@ async fn confirm_unsubscribe(State(state): State<Arc<WebState>>, Path(token): Pa
     if keys(&state).check_unsubscribe_token(&token).is_err() {
         return invalid();
     }
-    let action = format!("/relais/courriel/desabonner/{}", escape(&token));
-    let body = format!(
-        "<p>Voulez-vous ne plus recevoir cette liste par courriel ?</p><form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
-         <button type=\"submit\">Me désabonner</button></form>"
-    );
-    Html(page("Se désabonner", &body)).into_response()
+    let body = html! {
+        p { "Voulez-vous ne plus recevoir cette liste par courriel ?" }
+        form method="post" action={ "/relais/courriel/desabonner/" (token) } {
+            input type="hidden" name="List-Unsubscribe" value="One-Click";
+            button type="submit" { "Me désabonner" }
+        }
+    };
+    page("Se désabonner", body).into_response()
 }
 
 /// RFC 8058 one-click unsubscribe, and the confirmation form's target.
@@ -212,10 +218,9 @@ async fn unsubscribe(State(state): State<Arc<WebState>>, Path(token): Path<Strin
             return unavailable();
         }
     }
-    let prefs = format!("/relais/courriel/{}", escape(&keys(&state).preferences_token(&member)));
-    let body = format!(
-        "<p role=\"status\">C'est noté : vous ne recevrez plus ces courriels.</p>\
-         <p><a href=\"{prefs}\">Gérer mes autres abonnements</a></p>"
-    );
-    Html(page("Désabonnement confirmé", &body)).into_response()
+    let body = html! {
+        p role="status" { "C'est noté : vous ne recevrez plus ces courriels." }
+        p { a href={ "/relais/courriel/" (keys(&state).preferences_token(&member)) } { "Gérer mes autres abonnements" } }
+    };
+    page("Désabonnement confirmé", body).into_response()
 }

@@ -4,14 +4,15 @@
 //! it to `/relais/connexion/openid` and shows the dashboard — no password typed into Relais.
 //! Without JavaScript, or outside Element, it links to the password sign-in.
 
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
+use maud::{PreEscaped, html};
 
-use crate::web::page::page_with_head;
+use crate::page::page;
 
 /// The widget side of the Matrix widget API, just what signing in needs: answer the client's
 /// `capabilities` request, ask for OpenID credentials, accept them now or once the member has
 /// allowed it, then submit them. Messages are taken only from the parent window.
-const SCRIPT: &str = r#"<script>
+const SCRIPT: &str = r#"
 (function () {
   var params = new URLSearchParams(location.search);
   var widgetId = params.get("widgetId");
@@ -46,15 +47,19 @@ const SCRIPT: &str = r#"<script>
   window.parent.postMessage({ api: "fromWidget", widgetId: widgetId, requestId: asked,
     action: "get_openid", data: {} }, "*");
 })();
-</script>"#;
+"#;
 
 pub async fn show() -> Response {
-    let body = format!(
-        "<p id=\"etat\" role=\"status\">Ouvrez cette page comme widget dans Element pour vous connecter avec votre \
-         session, ou <a href=\"/relais/referent\">connectez-vous avec votre mot de passe</a>.</p>\
-         <form id=\"openid\" method=\"post\" action=\"/relais/connexion/openid\">\
-         <input type=\"hidden\" id=\"jeton\" name=\"access_token\">\
-         <input type=\"hidden\" id=\"serveur\" name=\"matrix_server_name\"></form>{SCRIPT}"
-    );
-    Html(page_with_head("Espace référents", "", &body)).into_response()
+    let body = html! {
+        p #etat role="status" {
+            "Ouvrez cette page comme widget dans Element pour vous connecter avec votre session, ou "
+            a href="/relais/referent" { "connectez-vous avec votre mot de passe" } "."
+        }
+        form #openid method="post" action="/relais/connexion/openid" {
+            input type="hidden" #jeton name="access_token";
+            input type="hidden" #serveur name="matrix_server_name";
+        }
+        script { (PreEscaped(SCRIPT)) }
+    };
+    page("Espace référents", body).into_response()
 }

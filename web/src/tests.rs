@@ -14,7 +14,7 @@ use relais_bots::store::broadcasts::NewBroadcast;
 use relais_core::{Config, Store};
 use tower::ServiceExt;
 
-use super::{WebState, router};
+use crate::{WebState, router};
 
 /// The pages over their own store in `dir`.
 async fn pages(dir: &tempfile::TempDir) -> (axum::Router, Store) {
@@ -23,8 +23,13 @@ async fn pages(dir: &tempfile::TempDir) -> (axum::Router, Store) {
     let store = Store::open(&url, 2).await.expect("store");
     let metrics = Arc::new(relais_appservice::Metrics::default());
     let client = relais_appservice::MatrixClient::new(&config, metrics).expect("client");
-    let applier =
-        crate::provision::applier(&config, &store, "test".into(), Default::default()).expect("applier");
+    let applier = relais_provisioning::apply::Applier::for_deployment(
+        &config,
+        &store,
+        "test".into(),
+        Default::default(),
+    )
+    .expect("applier");
     let state = WebState::new(config, &store, client, applier);
     (router(Arc::new(state)), store)
 }

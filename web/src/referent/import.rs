@@ -11,22 +11,23 @@ use axum::{
     Form,
     extract::{ConnectInfo, Multipart, State},
     http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use relais_core::store::lease::Lease;
 
-use crate::web::store::{SignInMethod, Upload, WebSession, WebStore};
+use crate::store::{SignInMethod, Upload, WebSession, WebStore};
 use relais_provisioning::{
     apply::Applier,
-    onboarding::{escape, new_token},
+    onboarding::new_token,
     plan::Action,
     run::{Options, Outcome, RunError, provision},
 };
 
 use super::{WebState, login_page, session};
-use crate::{provision::release, web::page::page};
+use crate::page::{alert, page};
 
 /// French label of an action kind, for counts.
 pub(super) fn action_label(kind: &str) -> &'static str {
@@ -60,11 +61,8 @@ fn options(state: &WebState, session: &WebSession, source: &str, dry_run: bool, 
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/relais/referent\">Retour</a></p>",
-        escape(message)
-    );
-    (status, Html(page("Import impossible", &body))).into_response()
+    let body = html! { (alert(message)) p { a href="/relais/referent" { "Retour" } } };
+    (status, page("Import impossible", body)).into_response()
 }
 
 /// Takes the provisioning lease for a referent's import, or the page to answer at once.
@@ -99,7 +97,7 @@ async fn receive_file(form: &mut Multipart) -> Result<(String, Option<axum::body
 
 /// The page for a membership file that could not be received whole.
 fn unreadable_upload(error: &axum::extract::multipart::MultipartError) -> Response {
-    if crate::web::body::is_too_slow(error) {
+    if crate::body::is_too_slow(error) {
         return error_page(
             StatusCode::REQUEST_TIMEOUT,
             "Le fichier est arrivé trop lentement : réessayez depuis une connexion plus rapide.",
@@ -120,7 +118,7 @@ pub async fn dry_run(
     mut form: Multipart,
 ) -> Response {
     let Some(session) = session(&state, &headers).await else {
-        return Html(login_page(None)).into_response();
+        return login_page(None).into_response();
     };
     // Only now is the file read: a session may receive two at a time per node.
     let Ok(_receiving) = state.uploads.clone().try_acquire_owned() else {
@@ -146,7 +144,7 @@ pub async fn dry_run(
         Err(busy) => return busy,
     };
     let outcome = provision(&bytes, &applier, &options(&state, &session, &name, true, false), &lease).await;
-    release(lease).await;
+    lease.release_or_expire().await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(RunError::File(e)) => {
@@ -179,76 +177,87 @@ pub async fn dry_run(
             "Service indisponible : réessayez dans quelques minutes.",
         );
     }
-    let mut rooms: BTreeMap<String, String> =
-        state.records.room_names().await.unwrap_or_default().into_iter().collect();
+    let rooms = match room_names(&state, &outcome).await {
+        Ok(rooms) => rooms,
+        Err(page) => return page,
+    };
+    let ask_password = session.method == SignInMethod::OpenId;
+    let max_removal = state.config.provisioning.max_removal_percent;
+    page(
+        "Ce que l'import changerait",
+        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, ask_password),
+    )
+    .into_response()
+}
+
+/// Every room's name by key: the recorded ones and those the plan would create.
+async fn room_names(state: &WebState, outcome: &Outcome) -> Result<BTreeMap<String, String>, Response> {
+    let mut rooms: BTreeMap<String, String> = match state.records.room_names().await {
+        Ok(names) => names.into_iter().collect(),
+        Err(error) => {
+            tracing::error!(%error, "cannot read the rooms' names for a dry run");
+            return Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible : réessayez dans quelques minutes.",
+            ));
+        }
+    };
     for action in &outcome.plan.actions {
         if let Action::CreateRoom { room, name, .. } = action {
             rooms.insert(room.clone(), name.clone());
         }
     }
-    let ask_password = session.method == SignInMethod::OpenId;
-    Html(page(
-        "Ce que l'import changerait",
-        &plan_body(&outcome, &upload.upload_id, &state, &rooms, ask_password),
-    ))
-    .into_response()
+    Ok(rooms)
 }
 
 fn plan_body(
     outcome: &Outcome,
     upload_id: &str,
-    state: &WebState,
+    max_removal_percent: u32,
     rooms: &BTreeMap<String, String>,
     ask_password: bool,
-) -> String {
+) -> Markup {
     let r = &outcome.report;
-    let mut body = format!("<p>{} adhérents lus, {} lignes en erreur.</p>", r.rows.len(), r.errors.len());
-    if !r.errors.is_empty() {
-        let items: String =
-            r.errors.iter().map(|e| format!("<li>ligne {} : {}</li>", e.line, escape(&e.message))).collect();
-        body.push_str(&format!(
-            "<h2>Lignes en erreur (non appliquées)</h2><p class=\"hint\">Ces adhérents gardent leurs accès \
-             actuels.</p><ul>{items}</ul>"
-        ));
-    }
-    let counts = outcome.plan.summary();
-    if counts.is_empty() {
-        body.push_str(
-            "<p><strong>Rien ne changerait : la messagerie correspond déjà au fichier.</strong></p>",
-        );
-        return body + "<p><a href=\"/relais/referent\">Retour</a></p>";
-    }
-    let items: String = counts.iter().map(|(k, n)| format!("<li>{n} {}</li>", action_label(k))).collect();
-    body.push_str(&format!("<h2>Changements</h2><ul>{items}</ul>{}", member_changes(outcome, rooms)));
     let p = &outcome.plan;
-    let confirm = if outcome.refused {
-        format!(
-            "<p class=\"error\" role=\"alert\">Attention : avec cet import, {} adhérents actifs sur {} perdraient \
-             un accès (salon, espace, droit de modération ou abonnement), plus de {} %. Vérifiez que l'export \
-             est complet (fédération, section ou colonne renommée) avant de continuer.</p>\
-             <label><input type=\"checkbox\" name=\"confirmer\" value=\"oui\" required> Je confirme ces retraits</label>",
-            p.losing_access, p.recorded_active, state.config.provisioning.max_removal_percent
-        )
-    } else {
-        String::new()
-    };
-    let password = if ask_password {
-        "<label for=\"mdp\">Mot de passe de votre compte Matrix (pour confirmer)</label>\
-         <input id=\"mdp\" name=\"mot_de_passe\" type=\"password\" autocomplete=\"current-password\" required>"
-    } else {
-        ""
-    };
-    body.push_str(&format!(
-        "<form method=\"post\" action=\"/relais/referent/appliquer\"><input type=\"hidden\" name=\"upload\" \
-         value=\"{}\">{confirm}{password}<button type=\"submit\">Appliquer</button></form>\
-         <p><a href=\"/relais/referent\">Annuler</a></p>",
-        escape(upload_id)
-    ));
-    body
+    let counts = p.summary();
+    html! {
+        p { (r.rows.len()) " adhérents lus, " (r.errors.len()) " lignes en erreur." }
+        @if !r.errors.is_empty() {
+            h2 { "Lignes en erreur (non appliquées)" }
+            p.hint { "Ces adhérents gardent leurs accès actuels." }
+            ul { @for e in &r.errors { li { "ligne " (e.line) " : " (e.message) } } }
+        }
+        @if counts.is_empty() {
+            p { strong { "Rien ne changerait : la messagerie correspond déjà au fichier." } }
+            p { a href="/relais/referent" { "Retour" } }
+        } @else {
+            h2 { "Changements" }
+            ul { @for (kind, n) in &counts { li { (n) " " (action_label(kind)) } } }
+            (member_changes(outcome, rooms))
+            form method="post" action="/relais/referent/appliquer" {
+                input type="hidden" name="upload" value=(upload_id);
+                @if outcome.refused {
+                    (alert(&format!(
+                        "Attention : avec cet import, {} adhérents actifs sur {} perdraient un accès (salon, \
+                         espace, droit de modération ou abonnement), plus de {max_removal_percent} %. Vérifiez \
+                         que l'export est complet (fédération, section ou colonne renommée) avant de continuer.",
+                        p.losing_access, p.recorded_active
+                    )))
+                    label { input type="checkbox" name="confirmer" value="oui" required; " Je confirme ces retraits" }
+                }
+                @if ask_password {
+                    label for="mdp" { "Mot de passe de votre compte Matrix (pour confirmer)" }
+                    input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+                }
+                button type="submit" { "Appliquer" }
+            }
+            p { a href="/relais/referent" { "Annuler" } }
+        }
+    }
 }
 
 /// Who gains and who loses access, member by member, with the rooms' names.
-fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> String {
+fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> Markup {
     let room = |key: &String| rooms.get(key).cloned().unwrap_or_else(|| key.clone());
     let names: BTreeMap<&str, String> = outcome
         .report
@@ -257,32 +266,28 @@ fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> String
         .map(|r| (r.member_id.as_str(), format!("{} {}", r.first_name, r.last_name)))
         .collect();
     let who = |id: &str| names.get(id).cloned().unwrap_or_else(|| format!("adhérent n° {id}"));
-    let mut lines = Vec::new();
-    for action in &outcome.plan.actions {
-        match action {
+    let lines: Vec<String> = outcome
+        .plan
+        .actions
+        .iter()
+        .filter_map(|action| match action {
             Action::Invite { room: key, member_id, .. } => {
-                lines.push(format!(
-                    "<li>+ {} : invité·e dans « {} »</li>",
-                    escape(&who(member_id)),
-                    escape(&room(key))
-                ));
+                Some(format!("+ {} : invité·e dans « {} »", who(member_id), room(key)))
             }
-            Action::Kick { room: key, member_id, reason, .. } => lines.push(format!(
-                "<li>− {} : retiré·e de « {} » ({})</li>",
-                escape(&who(member_id)),
-                escape(&room(key)),
-                escape(reason)
-            )),
+            Action::Kick { room: key, member_id, reason, .. } => {
+                Some(format!("− {} : retiré·e de « {} » ({reason})", who(member_id), room(key)))
+            }
             Action::SendInvitation { member_id, .. } => {
-                lines.push(format!("<li>✉ {} : invitation à créer un compte</li>", escape(&who(member_id))));
+                Some(format!("✉ {} : invitation à créer un compte", who(member_id)))
             }
-            _ => {}
+            _ => None,
+        })
+        .collect();
+    html! {
+        @if !lines.is_empty() {
+            h2 { "Par adhérent" }
+            ul { @for line in &lines { li { (line) } } }
         }
-    }
-    if lines.is_empty() {
-        String::new()
-    } else {
-        format!("<h2>Par adhérent</h2><ul>{}</ul>", lines.concat())
     }
 }
 
@@ -301,7 +306,7 @@ pub async fn apply(
     Form(form): Form<ApplyForm>,
 ) -> Response {
     let Some(session) = session(&state, &headers).await else {
-        return Html(login_page(None)).into_response();
+        return login_page(None).into_response();
     };
     if session.method == SignInMethod::OpenId {
         // An OpenID token is not bound to Relais: a widget the referent approved could have
@@ -309,7 +314,7 @@ pub async fn apply(
         let ip = state.limits.client_ip(peer, &headers);
         // Its own bucket: failed sign-ins on the account cannot block the confirmation.
         if !state.limits.sign_in_by_account.allow(&format!("confirm:{}", session.user_id.to_lowercase())) {
-            return super::super::too_many_requests();
+            return crate::too_many_requests();
         }
         let password = form.mot_de_passe.as_deref().unwrap_or_default();
         match state.client.verify_password(&session.user_id, password, Some(ip)).await {
@@ -337,19 +342,19 @@ pub async fn apply(
     let upload = match state.web.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {
-            release(lease).await;
+            lease.release_or_expire().await;
             return error_page(
                 StatusCode::GONE,
                 "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
             );
         }
         Err(_) => {
-            release(lease).await;
+            lease.release_or_expire().await;
             return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible.");
         }
     };
     let Ok(bytes) = hex::decode(&upload.content) else {
-        release(lease).await;
+        lease.release_or_expire().await;
         return error_page(StatusCode::GONE, "Ce fichier est illisible : recommencez l'import.");
     };
     let options = options(&state, &session, &upload.file_name, false, form.confirmer.is_some());
@@ -396,5 +401,5 @@ async fn apply_in_background(
         tracing::warn!(%error, "cannot update an import's upload; it expires within the hour");
     }
     // Only now: a confirmation arriving meanwhile finds the lease busy, not the upload gone.
-    release(lease).await;
+    lease.release_or_expire().await;
 }

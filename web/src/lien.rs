@@ -8,11 +8,11 @@ use axum::{
     Router,
     extract::{Path, State},
     http::{Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 
-use super::{WebState, page::page};
+use crate::{WebState, page::message};
 
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new().route("/relais/lien/{token}", get(follow))
@@ -41,25 +41,19 @@ async fn follow(State(state): State<Arc<WebState>>, method: Method, Path(token):
         Ok(_) => unknown(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot follow a broadcast link");
-            (
+            message(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Html(page(
-                    "Lien indisponible",
-                    "<p>Ce lien ne peut pas être ouvert pour l'instant. Réessayez dans quelques minutes.</p>",
-                )),
+                "Lien indisponible",
+                "Ce lien ne peut pas être ouvert pour l'instant. Réessayez dans quelques minutes.",
             )
-                .into_response()
         }
     }
 }
 
 fn unknown() -> Response {
-    (
+    message(
         StatusCode::NOT_FOUND,
-        Html(page(
-            "Lien inconnu",
-            "<p>Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier depuis le message reçu.</p>",
-        )),
+        "Lien inconnu",
+        "Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier depuis le message reçu.",
     )
-        .into_response()
 }

@@ -1,5 +1,8 @@
-//! The public web listener (`[web] bind`): a landing page, `/health`, and the invitation page
-//! where members without a Matrix account create one. More pages come with their features.
+//! Relais's public pages on the web listener (`[web] bind`): the landing page and `/health`, the
+//! invitation page where members without a Matrix account create one, the secret-ballot page,
+//! mail preferences and one-click unsubscribe, the broadcast link counter, and the referents'
+//! page. Pages are `maud` templates in one layout (`page`), so every value they show is escaped
+//! by construction; each feature's data is read through that feature's store.
 
 pub(crate) mod body;
 mod courriel;
@@ -18,7 +21,7 @@ use axum::{
     extract::{ConnectInfo, Request, State},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use tokio::sync::Semaphore;
@@ -92,8 +95,17 @@ pub const MAX_WAITING_WELCOMES: usize = 64;
 /// Requests answered at once by one node.
 pub const MAX_IN_FLIGHT: usize = 256;
 
-const INDEX: &str = "<p>La messagerie du Parti : vos fédérations, sections et cellules, par l'application \
-    de discussion ou par courriel.</p>";
+async fn index() -> maud::Markup {
+    page::page(
+        "Relais",
+        maud::html! {
+            p {
+                "La messagerie du Parti : vos fédérations, sections et cellules, par l'application de discussion \
+                 ou par courriel."
+            }
+        },
+    )
+}
 
 pub fn router(state: Arc<WebState>) -> Router {
     // Pages opened by a token in their URL: limited per client address, so tokens cannot be
@@ -104,7 +116,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .merge(vote::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_token_pages));
     Router::new()
-        .route("/", get(|| async { Html(page::page("Relais", INDEX)) }))
+        .route("/", get(index))
         .route("/health", get(|| async { "ok\n" }))
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(referent::routes())
@@ -131,12 +143,11 @@ async fn limit_token_pages(
 
 /// 429 with a page saying when to try again.
 pub(crate) fn too_many_requests() -> Response {
-    let body = "<p class=\"error\" role=\"alert\">Trop de tentatives depuis votre connexion : \
-                réessayez dans une minute.</p>";
+    let body = page::alert("Trop de tentatives depuis votre connexion : réessayez dans une minute.");
     (
         StatusCode::TOO_MANY_REQUESTS,
         [(header::RETRY_AFTER, limit::RETRY_AFTER.as_secs().to_string())],
-        Html(page::page("Trop de tentatives", body)),
+        page::page("Trop de tentatives", body),
     )
         .into_response()
 }
