@@ -156,3 +156,47 @@ async fn a_ballot_link_that_is_not_one_is_told_in_french_and_records_nothing() {
         .expect("count");
     assert_eq!(ballots, 0, "no ballot from a link that is not the voter's");
 }
+
+#[tokio::test]
+async fn what_a_visitor_types_comes_back_escaped_on_the_invitation_form() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, store) = pages(&dir).await;
+    let lease = relais_core::store::lease::Lease::try_acquire(
+        &store,
+        relais_provisioning::store::LEASE,
+        "test",
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .expect("store")
+    .expect("lease");
+    let token = relais_provisioning::onboarding::new_token();
+    let hash = relais_provisioning::onboarding::token_hash(&token);
+    let records = relais_provisioning::store::ProvisioningStore::new(store.clone());
+    records.issue_invitation(lease.fence(), "42", &hash, i64::MAX).await.expect("invitation");
+
+    // A user name that would close the attribute and open a script: refused, and shown back as
+    // text in the field, never as markup.
+    let hostile = "\"><script>alert(1)</script>";
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("nom_utilisateur", hostile)
+        .append_pair("mot_de_passe", "un mot de passe solide")
+        .append_pair("confirmation", "un mot de passe solide")
+        .finish();
+    let mut post = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/inscription/{token}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .expect("request");
+    post.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+    let answer = pages.clone().oneshot(post).await.expect("an answer");
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(answer).await;
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""), "{page}");
+    assert!(page.contains("role=\"alert\""), "{page}");
+    // Nothing was claimed: the link still opens the form.
+    let again = call(&pages, Method::GET, &format!("/inscription/{token}")).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
