@@ -2,6 +2,7 @@
 //! operator's commands, the web pages, and (with the `bench` feature) the benchmarks — so that tests and other binaries use the
 //! same code in-process. `src/main.rs` only parses the command line and hands over.
 
+pub mod app;
 #[cfg(feature = "bench")]
 pub mod bench;
 #[cfg(feature = "bench")]

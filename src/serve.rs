@@ -1,5 +1,6 @@
-//! `relais serve`: the appservice listener, the dispatcher with the features, the web pages;
-//! stops gracefully on SIGTERM or Ctrl-C.
+//! `relais serve`: [`App`] with the process's stop signals (SIGTERM or Ctrl-C: a graceful
+//! stop), and the long-running jobs it starts — the features' dispatcher, the bots' clock,
+//! drift repair, the resumption of an interrupted provisioning run.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,14 +9,13 @@ use axum::Router;
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 
-use relais_appservice::{AppState, Dispatcher, EventHandler, MatrixClient, Metrics};
+use relais_appservice::{Dispatcher, EventHandler, MatrixClient, Metrics};
 use relais_bots::BotHandler;
 use relais_bridge::BridgeHandler;
 use relais_core::{Config, store::lease::Lease};
 use relais_provisioning::apply::Applier;
 
-use crate::{commands::open_store, http::HttpLimits, supervise::Supervisor};
-use relais_web as web;
+use crate::{app::App, http::HttpLimits, supervise::Supervisor};
 
 /// How soon a drift round postponed by another provisioning run is tried again.
 const DRIFT_BUSY_RETRY: Duration = Duration::from_secs(300);
@@ -24,88 +24,13 @@ const DRIFT_BUSY_RETRY: Duration = Duration::from_secs(300);
 const CLOCK_MAX_SILENCE: Duration = Duration::from_secs(600);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    let metrics = Arc::new(Metrics::default());
-    let wakeup = Arc::new(Notify::new());
-    let stop = CancellationToken::new();
-    let mut tasks = Supervisor::new(metrics.clone());
-
-    let state = Arc::new(AppState {
-        config: config.clone(),
-        store: store.clone(),
-        metrics: metrics.clone(),
-        new_events: wakeup.clone(),
-        device_counts: Default::default(),
-    });
-    // Ports first (they are taken at once), then the bot's encryption device, then serving: the
-    // device is ready before Relais answers anyone, so a member's client that sees Relais up
-    // also finds the device's keys to encrypt for.
-    let as_listener = bind("appservice", config.appservice.bind).await?;
-    let web_listener = bind("web", config.web.bind).await?;
-    let device = if config.dispatch.enabled {
-        bot_device(&config, &MatrixClient::new(&config, metrics.clone())?).await?
-    } else {
-        None
-    };
-    let appservice = relais_appservice::router(state);
-    let (as_limits, web_limits) = listener_limits(&config);
-    let as_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop)?;
-    let web_state = Arc::new(web::WebState::new(
-        config.clone(),
-        &store,
-        // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
-        bot_client(&config, &metrics, device.as_ref())?,
-        Applier::for_deployment(&config, &store, "web:onboarding".into(), Default::default())?,
-    ));
-    let web_addr = serve_on(&mut tasks, "web", web_listener, web::router(web_state), web_limits, &stop)?;
-
-    if config.dispatch.enabled {
-        spawn_features(&mut tasks, &config, &store, &metrics, wakeup, device, &stop)?;
-    } else {
-        tracing::info!("dispatch disabled: this node only journals events");
-    }
-    // A provisioning run cut short by a crash (from the CLI or the referents' page) resumes now.
-    let resume = Applier::for_deployment(&config, &store, "serve:resume".into(), Default::default())?;
-    tokio::spawn(resume_interrupted_run(resume));
-    if config.provisioning.drift_interval_minutes > 0 {
-        let applier = Applier::for_deployment(&config, &store, "serve:drift".into(), Default::default())?;
-        let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);
-        tasks.spawn("drift repair", None, drift_job(applier, every, stop.clone()));
-    }
-    crate::mail::spawn(&mut tasks, &config, &store, &metrics, &stop).await?;
-    tracing::info!(appservice = %as_addr, web = %web_addr, "relais is serving");
-    tokio::spawn(self_check(MatrixClient::new(&config, metrics.clone())?, config.appservice.id.clone()));
-
-    let failure = tokio::select! {
-        signal = wait_for_stop_signal() => {
-            signal?;
-            None
-        }
-        failure = tasks.failure() => Some(failure),
-    };
-    match &failure {
-        None => tracing::info!("stopping: finishing in-flight work"),
-        Some(failure) => {
-            tracing::error!(%failure, "stopping: a worker is down; the service manager restarts Relais")
-        }
-    }
-    stop.cancel();
-    tasks.drain().await;
-    store.close().await;
-    tracing::info!("stopped");
-    match failure {
-        None => Ok(()),
-        Some(failure) => {
-            Err(anyhow::anyhow!("{failure}; exiting so that the service manager restarts Relais"))
-        }
-    }
+    App::build(config).await?.run_until(wait_for_stop_signal()).await
 }
 
 /// Finishes a provisioning run cut short by a crash, under the provisioning lease. While
 /// another run holds it, that run finishes the journal itself; a run that was killed holds it
 /// until it expires, and then this one takes over.
-async fn resume_interrupted_run(applier: Applier) {
+pub(crate) async fn resume_interrupted_run(applier: Applier) {
     let (mut delay, mut told) = (Duration::from_millis(500), false);
     let lease = loop {
         match applier.records().prov_has_pending().await {
@@ -153,7 +78,7 @@ async fn resume_interrupted_run(applier: Applier) {
 
 /// The dispatcher with the features' handlers, the bot's encrypted device when configured, and
 /// the bots' clock (poll deadlines, scheduled broadcasts).
-fn spawn_features(
+pub(crate) fn spawn_features(
     tasks: &mut Supervisor,
     config: &Arc<Config>,
     store: &relais_core::Store,
@@ -188,7 +113,7 @@ fn spawn_features(
 
 /// The client the bot speaks with: through its encryption device into encrypted rooms, when it
 /// has one.
-fn bot_client(
+pub(crate) fn bot_client(
     config: &Config,
     metrics: &Arc<Metrics>,
     device: Option<&Arc<relais_e2ee::BotDevice>>,
@@ -202,7 +127,7 @@ fn bot_client(
 
 /// Opens the bot's end-to-end-encryption device (`[bots] e2ee_dir`); `None` when none is
 /// configured.
-async fn bot_device(
+pub(crate) async fn bot_device(
     config: &Arc<Config>,
     client: &MatrixClient,
 ) -> anyhow::Result<Option<Arc<relais_e2ee::BotDevice>>> {
@@ -218,7 +143,7 @@ async fn bot_device(
 
 /// Asks the homeserver to ping us once we listen, so a wrong registration, token or URL shows
 /// in the log at start rather than as silence later.
-async fn self_check(client: MatrixClient, appservice_id: String) {
+pub(crate) async fn self_check(client: MatrixClient, appservice_id: String) {
     match client.with_max_retry(Duration::from_secs(120)).ping_appservice(&appservice_id).await {
         Ok(rtt) => tracing::info!(rtt_ms = rtt.as_millis() as u64, "the homeserver reaches this appservice"),
         Err(error) => tracing::warn!(
@@ -256,7 +181,11 @@ async fn bot_clock(
 
 /// Repairs drift every `every`, skipping a round when another provisioning run holds the lease
 /// or another worker did it recently.
-async fn drift_job(applier: Applier, every: Duration, stop: CancellationToken) -> anyhow::Result<()> {
+pub(crate) async fn drift_job(
+    applier: Applier,
+    every: Duration,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     // A round the lease kept from running is tried again soon, not a whole interval later.
     let busy_retry = every.min(DRIFT_BUSY_RETRY);
     let mut wait = every;
@@ -303,7 +232,7 @@ async fn drift_round(applier: &Applier, every: Duration, lease: &Lease) {
 }
 
 /// The bounds of the appservice listener, then of the web listener.
-fn listener_limits(config: &Config) -> (HttpLimits, HttpLimits) {
+pub(crate) fn listener_limits(config: &Config) -> (HttpLimits, HttpLimits) {
     // The homeserver keeps a few connections; the rest is room for probes and scrapes.
     let appservice = HttpLimits {
         max_connections: 256,
@@ -319,12 +248,12 @@ fn listener_limits(config: &Config) -> (HttpLimits, HttpLimits) {
 }
 
 /// Binds `addr` for `what` (the port is ours from here on; serving starts with [`serve_on`]).
-async fn bind(what: &'static str, addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(what: &'static str, addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| format!("cannot listen on [{what}] bind = {addr}"))
 }
 
 /// Serves `app` on `listener` until the stop signal; returns the bound address.
-fn serve_on(
+pub(crate) fn serve_on(
     tasks: &mut Supervisor,
     what: &'static str,
     listener: TcpListener,
