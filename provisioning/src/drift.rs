@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ruma::OwnedUserId;
+use ruma::{OwnedUserId, events::room::member::MembershipState};
 use serde::Serialize;
 
 use crate::plan::{Action, Recorded};
@@ -17,7 +17,7 @@ use crate::plan::{Action, Recorded};
 /// A member's membership as the room state shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
-    pub membership: String,
+    pub membership: MembershipState,
     /// Who sent the membership event.
     pub sender: OwnedUserId,
 }
@@ -64,8 +64,11 @@ pub fn repair(
         if !spec.kind.is_restricted() {
             for (user, member_id) in &allowed {
                 match room.members.get(*user) {
-                    Some(o) if matches!(o.membership.as_str(), "join" | "invite") => {}
-                    Some(o) if o.membership == "ban" || (o.membership == "leave" && &o.sender == *user) => {
+                    Some(o) if matches!(o.membership, MembershipState::Join | MembershipState::Invite) => {}
+                    Some(o)
+                        if o.membership == MembershipState::Ban
+                            || (o.membership == MembershipState::Leave && &o.sender == *user) =>
+                    {
                         report.respected += 1;
                     }
                     _ => report.actions.push(Action::Invite {
@@ -79,7 +82,7 @@ pub fn repair(
         for (user, o) in &room.members {
             if user == bot
                 || allowed.contains_key(user)
-                || !matches!(o.membership.as_str(), "join" | "invite")
+                || !matches!(o.membership, MembershipState::Join | MembershipState::Invite)
             {
                 continue;
             }
@@ -118,7 +121,7 @@ mod tests {
                     (
                         OwnedUserId::try_from(*u).expect("user"),
                         Observed {
-                            membership: (*m).into(),
+                            membership: MembershipState::from(*m),
                             sender: OwnedUserId::try_from(*s).expect("sender"),
                         },
                     )

@@ -201,8 +201,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     let observed = crate::apply::observe::observe(&hs.client, &room_ids, &recorded, applier.concurrency)
         .await
         .map_err(|e| ApplyError::HomeserverDown(e.to_string()))?;
-    let bot = ruma::UserId::parse(&hs.bot).map_err(|e| ApplyError::HomeserverDown(e.to_string()))?;
-    let report = crate::drift::repair(&recorded, &observed, &bot);
+    let report = crate::drift::repair(&recorded, &observed, &hs.bot);
     let summary = serde_json::json!({"actions": report.actions.len(), "guests": report.guests, "respected": report.respected}).to_string();
     let run = NewRun { summary: &summary, ..NewRun::new(&applier.actor, "drift") };
     if dry_run || report.actions.is_empty() {

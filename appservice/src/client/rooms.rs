@@ -12,7 +12,13 @@ use ruma::{
         room::{Visibility, create_room},
         state::{get_state_event_for_key, send_state_event},
     },
-    events::StateEventType,
+    events::{
+        AnyInitialStateEvent, InitialStateEvent, StateEventContent, StateEventType,
+        room::{
+            encryption::RoomEncryptionEventContent, member::RoomMemberEvent,
+            power_levels::RoomPowerLevelsEventContent,
+        },
+    },
     room::RoomType,
     serde::Raw,
 };
@@ -28,15 +34,13 @@ pub struct NewRoom {
     pub name: String,
     pub space: bool,
     /// The whole `m.room.power_levels` content.
-    pub power_levels: Value,
-    /// Initial state events as JSON (`type`, `state_key`, `content`).
-    pub initial_state: Vec<Value>,
+    pub power_levels: RoomPowerLevelsEventContent,
+    /// Initial state events (`InitialStateEvent::to_raw_any`).
+    pub initial_state: Vec<Raw<AnyInitialStateEvent>>,
 }
 
-fn raw<T>(value: &Value) -> Result<Raw<T>, ClientError> {
-    serde_json::value::to_raw_value(value)
-        .map(Raw::from_json)
-        .map_err(|e| ClientError::Request(e.to_string()))
+fn unserializable(e: &serde_json::Error) -> ClientError {
+    ClientError::Request(e.to_string())
 }
 
 impl MatrixClient {
@@ -51,11 +55,11 @@ impl MatrixClient {
         if room.space {
             let mut creation = create_room::v3::CreationContent::new();
             creation.room_type = Some(RoomType::Space);
-            request.creation_content =
-                Some(Raw::new(&creation).map_err(|e| ClientError::Request(e.to_string()))?);
+            request.creation_content = Some(Raw::new(&creation).map_err(|e| unserializable(&e))?);
         }
-        request.power_level_content_override = Some(raw(&room.power_levels)?);
-        request.initial_state = room.initial_state.iter().map(raw).collect::<Result<_, _>>()?;
+        request.power_level_content_override =
+            Some(Raw::new(&room.power_levels).map_err(|e| unserializable(&e))?.cast_unchecked());
+        request.initial_state = room.initial_state.clone();
         Ok(self.send(request, None).await?.room_id)
     }
 
@@ -69,12 +73,8 @@ impl MatrixClient {
         request.invite = vec![user.to_owned()];
         if self.encrypts() {
             // The bot's device can encrypt: the ballot and whatever follows stay between the two.
-            let encryption = serde_json::json!({
-                "type": "m.room.encryption",
-                "state_key": "",
-                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-            });
-            request.initial_state = vec![raw(&encryption)?];
+            let encryption = RoomEncryptionEventContent::with_recommended_defaults();
+            request.initial_state = vec![InitialStateEvent::with_empty_state_key(encryption).to_raw_any()];
         }
         Ok(self.send(request, None).await?.room_id)
     }
@@ -101,6 +101,24 @@ impl MatrixClient {
         request.reason = Some(reason.to_owned());
         self.send(request, None).await?;
         Ok(())
+    }
+
+    /// Every `m.room.member` event of the room's current state; one that cannot be read is
+    /// skipped and logged (its user id is not logged).
+    pub async fn room_members(&self, room_id: &RoomId) -> Result<Vec<RoomMemberEvent>, ClientError> {
+        let response = self.send(get_member_events::v3::Request::new(room_id.to_owned()), None).await?;
+        Ok(response
+            .chunk
+            .iter()
+            .filter_map(|raw| {
+                raw.deserialize()
+                    .inspect_err(|e| {
+                        let why = relais_core::json::error_without_data(e);
+                        tracing::warn!(%room_id, %why, "a member event of the room is unreadable: skipped");
+                    })
+                    .ok()
+            })
+            .collect())
     }
 
     /// Every `m.room.member` event of the room's current state, as JSON.
@@ -131,19 +149,19 @@ impl MatrixClient {
     }
 
     /// Sets a state event as the bot.
-    pub async fn put_state(
+    pub async fn send_state<C, K>(
         &self,
         room_id: &RoomId,
-        event_type: &str,
-        state_key: &str,
-        content: &Value,
-    ) -> Result<(), ClientError> {
-        let request = send_state_event::v3::Request::new_raw(
-            room_id.to_owned(),
-            StateEventType::from(event_type),
-            state_key.to_owned(),
-            raw(content)?,
-        );
+        state_key: &K,
+        content: &C,
+    ) -> Result<(), ClientError>
+    where
+        C: StateEventContent,
+        C::StateKey: std::borrow::Borrow<K>,
+        K: AsRef<str> + ?Sized,
+    {
+        let request = send_state_event::v3::Request::new(room_id.to_owned(), state_key, content)
+            .map_err(|e| unserializable(&e))?;
         self.send(request, None).await?;
         Ok(())
     }

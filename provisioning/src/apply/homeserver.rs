@@ -3,16 +3,40 @@
 
 use std::collections::BTreeSet;
 
-use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId, api::error::ErrorCode};
-use serde_json::{Value, json};
+use ruma::{
+    Int, OwnedRoomId, OwnedServerName, OwnedUserId, RoomAliasId, RoomId, UserId,
+    api::error::ErrorCode,
+    events::{
+        AnyInitialStateEvent, EmptyStateKey, InitialStateEvent, TimelineEventType,
+        room::{
+            guest_access::{GuestAccess, RoomGuestAccessEventContent},
+            history_visibility::{HistoryVisibility, RoomHistoryVisibilityEventContent},
+            join_rules::{AllowRule, JoinRule, Restricted, RoomJoinRulesEventContent},
+            member::{MembershipState, RoomMemberEventContent},
+            name::RoomNameEventContent,
+            power_levels::RoomPowerLevelsEventContent,
+        },
+        space::{child::SpaceChildEventContent, parent::SpaceParentEventContent},
+    },
+    int,
+    room_version_rules::AuthorizationRules,
+    serde::Raw,
+};
 
 use relais_appservice::{ClientError, MatrixClient, client::rooms::NewRoom};
 use relais_core::{Config, Store};
 
 use crate::{desired::RoomKind, plan::Action, store::ProvisioningStore};
 
-/// Power level of moderators; the bot is 100.
-const MODERATOR: i64 = 50;
+/// Power level of moderators.
+fn moderator() -> Int {
+    int!(50)
+}
+
+/// Power level of the bot, and what changing a room's structure takes.
+fn admin() -> Int {
+    int!(100)
+}
 
 /// Why an action did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +68,9 @@ impl From<ClientError> for Failure {
 pub struct Homeserver {
     pub client: MatrixClient,
     pub store: ProvisioningStore,
-    pub server_name: String,
+    pub server_name: OwnedServerName,
     pub alias_prefix: String,
-    pub bot: String,
+    pub bot: OwnedUserId,
 }
 
 impl Homeserver {
@@ -54,9 +78,9 @@ impl Homeserver {
         Self {
             client,
             store: ProvisioningStore::new(store),
-            server_name: config.homeserver.server_name.to_string(),
+            server_name: config.homeserver.server_name.clone(),
             alias_prefix: config.appservice.alias_prefix.clone(),
-            bot: config.bot_user_id().to_string(),
+            bot: config.bot_user_id(),
         }
     }
 
@@ -74,12 +98,12 @@ impl Homeserver {
             }
             Action::RenameRoom { room, name } => {
                 let id = self.room_id(room).await?;
-                self.client.put_state(&id, "m.room.name", "", &json!({ "name": name })).await?;
+                self.client.send_state(&id, &EmptyStateKey, &RoomNameEventContent::new(name.clone())).await?;
                 Ok(None)
             }
             Action::SetModerators { room, moderators } => {
                 let id = self.room_id(room).await?;
-                let wanted: BTreeSet<String> = moderators.iter().map(ToString::to_string).collect();
+                let wanted: BTreeSet<OwnedUserId> = moderators.iter().cloned().collect();
                 self.set_moderators(&id, &wanted).await?;
                 Ok(None)
             }
@@ -88,7 +112,7 @@ impl Homeserver {
                 if let Err(e) = self.client.invite(&id, user_id).await {
                     // Already joined or invited: the invitation is in effect.
                     let membership = self.membership(&id, user_id).await?;
-                    if !matches!(membership.as_deref(), Some("join" | "invite")) {
+                    if !matches!(membership, Some(MembershipState::Join | MembershipState::Invite)) {
                         return Err(e.into());
                     }
                 }
@@ -99,7 +123,10 @@ impl Homeserver {
                 if let Err(e) = self.client.kick(&id, user_id, reason).await {
                     // Never joined, already left or kicked: they are out, which is the goal.
                     let membership = self.membership(&id, user_id).await?;
-                    if matches!(membership.as_deref(), Some("join" | "invite" | "knock")) {
+                    if matches!(
+                        membership,
+                        Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock)
+                    ) {
                         return Err(e.into());
                     }
                 }
@@ -109,32 +136,9 @@ impl Homeserver {
         }
     }
 
-    async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<String>, Failure> {
-        let state = self.client.state(room, "m.room.member", user.as_str()).await?;
-        Ok(state.and_then(|c| c["membership"].as_str().map(str::to_owned)))
-    }
-
-    fn power_levels(&self, kind: RoomKind) -> Value {
-        json!({
-            "users": { self.bot.clone(): 100 },
-            "users_default": 0,
-            "events_default": if kind == RoomKind::Announcements { MODERATOR } else { 0 },
-            "state_default": MODERATOR,
-            "invite": MODERATOR,
-            "kick": MODERATOR,
-            "ban": MODERATOR,
-            "redact": MODERATOR,
-            "events": {
-                "m.room.power_levels": 100,
-                "m.room.join_rules": 100,
-                "m.room.history_visibility": 100,
-                "m.room.server_acl": 100,
-                "m.room.tombstone": 100,
-                "m.room.encryption": 100,
-                "m.space.child": 100,
-                "m.space.parent": 100,
-            },
-        })
+    async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<MembershipState>, Failure> {
+        let member = self.client.state_content::<RoomMemberEventContent>(room, user.as_str()).await?;
+        Ok(member.map(|m| m.membership))
     }
 
     async fn create(
@@ -149,30 +153,12 @@ impl Homeserver {
             None => None,
         };
         let alias_localpart = format!("{}{key}", self.alias_prefix);
-        let mut initial_state = vec![
-            json!({"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "shared"}}),
-            json!({"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}}),
-        ];
-        match (&parent_id, kind.is_restricted()) {
-            (Some(space), true) => initial_state.push(json!({
-                "type": "m.room.join_rules", "state_key": "",
-                "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space}]},
-            })),
-            _ => initial_state
-                .push(json!({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}})),
-        }
-        if let Some(space) = &parent_id {
-            initial_state.push(json!({
-                "type": "m.space.parent", "state_key": space,
-                "content": {"via": [self.server_name], "canonical": true},
-            }));
-        }
         let spec = NewRoom {
             alias_localpart: alias_localpart.clone(),
             name: name.to_owned(),
             space: kind.is_space(),
-            power_levels: self.power_levels(kind),
-            initial_state,
+            power_levels: power_levels(kind, &self.bot),
+            initial_state: initial_state(kind, parent_id.as_ref(), &self.server_name),
         };
         let room_id = match self.client.create_room(&spec).await {
             Ok(id) => id,
@@ -191,33 +177,94 @@ impl Homeserver {
             Err(e) => return Err(e.into()),
         };
         if let Some(space) = &parent_id {
-            let child = json!({"via": [self.server_name], "suggested": kind.is_restricted()});
-            self.client.put_state(space, "m.space.child", room_id.as_str(), &child).await?;
+            let mut child = SpaceChildEventContent::new(vec![self.server_name.clone()]);
+            child.suggested = kind.is_restricted();
+            self.client.send_state(space, room_id.as_str(), &child).await?;
         }
         Ok(room_id)
     }
 
-    async fn set_moderators(&self, room: &RoomId, wanted: &BTreeSet<String>) -> Result<(), Failure> {
-        let mut levels =
-            self.client.state(room, "m.room.power_levels", "").await?.unwrap_or_else(|| json!({}));
-        let users = levels["users"].as_object().cloned().unwrap_or_default();
-        let mut next = serde_json::Map::new();
-        for (user, level) in users {
-            let level = level.as_i64().unwrap_or(0);
-            // Keep admins and anyone set by hand above or below moderator; moderators are ours.
-            if level != MODERATOR || wanted.contains(&user) {
-                next.insert(user, json!(level));
-            }
-        }
-        for user in wanted {
-            let current = next.get(user).and_then(Value::as_i64).unwrap_or(0);
-            if current < MODERATOR {
-                next.insert(user.clone(), json!(MODERATOR));
-            }
-        }
-        next.insert(self.bot.clone(), json!(100));
-        levels["users"] = Value::Object(next);
-        self.client.put_state(room, "m.room.power_levels", "", &levels).await?;
+    async fn set_moderators(&self, room: &RoomId, wanted: &BTreeSet<OwnedUserId>) -> Result<(), Failure> {
+        // Rooms are created in version 10: the levels' defaults are those of its rules.
+        let current = self.client.state_content::<RoomPowerLevelsEventContent>(room, "").await?;
+        let current = current.unwrap_or_else(|| RoomPowerLevelsEventContent::new(&AuthorizationRules::V10));
+        let levels = with_moderators(current, wanted, &self.bot);
+        self.client.send_state(room, &EmptyStateKey, &levels).await?;
         Ok(())
     }
 }
+
+/// The power levels of a new room of `kind`: the bot administers it, moderators (50) may
+/// invite, remove and redact; only the bot changes its structure (join rules, encryption,
+/// hierarchy); announcements rooms are read-only below moderators.
+fn power_levels(kind: RoomKind, bot: &UserId) -> RoomPowerLevelsEventContent {
+    let mut levels = RoomPowerLevelsEventContent::new(&AuthorizationRules::V10);
+    levels.users.insert(bot.to_owned(), admin());
+    levels.users_default = int!(0);
+    levels.events_default = if kind == RoomKind::Announcements { moderator() } else { int!(0) };
+    (levels.state_default, levels.invite, levels.kick, levels.ban, levels.redact) =
+        (moderator(), moderator(), moderator(), moderator(), moderator());
+    for structural in [
+        TimelineEventType::RoomPowerLevels,
+        TimelineEventType::RoomJoinRules,
+        TimelineEventType::RoomHistoryVisibility,
+        TimelineEventType::RoomServerAcl,
+        TimelineEventType::RoomTombstone,
+        TimelineEventType::RoomEncryption,
+        TimelineEventType::SpaceChild,
+        TimelineEventType::SpaceParent,
+    ] {
+        levels.events.insert(structural, admin());
+    }
+    levels
+}
+
+/// The state a new room of `kind` starts with: history shared with members, no guests, and
+/// either restricted to the members of its `space` or by invitation only.
+fn initial_state(
+    kind: RoomKind,
+    space: Option<&OwnedRoomId>,
+    server: &OwnedServerName,
+) -> Vec<Raw<AnyInitialStateEvent>> {
+    let join_rule = match space {
+        Some(space) if kind.is_restricted() => {
+            JoinRule::Restricted(Restricted::new(vec![AllowRule::room_membership(space.clone())]))
+        }
+        _ => JoinRule::Invite,
+    };
+    let mut state = vec![
+        InitialStateEvent::with_empty_state_key(RoomHistoryVisibilityEventContent::new(
+            HistoryVisibility::Shared,
+        ))
+        .to_raw_any(),
+        InitialStateEvent::with_empty_state_key(RoomGuestAccessEventContent::new(GuestAccess::Forbidden))
+            .to_raw_any(),
+        InitialStateEvent::with_empty_state_key(RoomJoinRulesEventContent::new(join_rule)).to_raw_any(),
+    ];
+    if let Some(space) = space {
+        let mut parent = SpaceParentEventContent::new(vec![server.clone()]);
+        parent.canonical = true;
+        state.push(InitialStateEvent::new(space.clone(), parent).to_raw_any());
+    }
+    state
+}
+
+/// `levels` with exactly `wanted` as the room's moderators: moderators no longer wanted go
+/// back to the default; admins, and anyone set by hand above or below moderator, keep their
+/// level; the bot stays an admin. Nothing else in the levels changes.
+fn with_moderators(
+    mut levels: RoomPowerLevelsEventContent,
+    wanted: &BTreeSet<OwnedUserId>,
+    bot: &UserId,
+) -> RoomPowerLevelsEventContent {
+    levels.users.retain(|user, level| *level != moderator() || wanted.contains(user));
+    for user in wanted {
+        let level = levels.users.entry(user.clone()).or_insert(moderator());
+        *level = (*level).max(moderator());
+    }
+    levels.users.insert(bot.to_owned(), admin());
+    levels
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use ruma::{OwnedUserId, RoomId};
+use ruma::{RoomId, UserId, events::room::power_levels::RoomPowerLevelsEventContent, int};
 use tokio::{sync::Semaphore, task::JoinSet};
 
 use relais_appservice::MatrixClient;
@@ -50,23 +50,19 @@ pub async fn observe(
 
 async fn observe_room(client: &MatrixClient, room: &RoomId) -> Result<ObservedRoom, Failure> {
     let mut observed = ObservedRoom::default();
-    for event in client.member_events(room).await? {
-        let (Some(user), Some(sender), Some(membership)) = (
-            event["state_key"].as_str().and_then(|u| OwnedUserId::try_from(u).ok()),
-            event["sender"].as_str().and_then(|u| OwnedUserId::try_from(u).ok()),
-            event["content"]["membership"].as_str(),
-        ) else {
+    for event in client.room_members(room).await? {
+        let (Ok(user), membership) = (UserId::parse(event.state_key()), event.membership().clone()) else {
             continue;
         };
-        observed.members.insert(user, Observed { membership: membership.to_owned(), sender });
+        observed.members.insert(user, Observed { membership, sender: event.sender().to_owned() });
     }
-    let levels = client.state(room, "m.room.power_levels", "").await?.unwrap_or_default();
-    if let Some(users) = levels["users"].as_object() {
-        observed.moderators = users
-            .iter()
-            .filter(|(_, level)| level.as_i64() == Some(50))
-            .filter_map(|(user, _)| OwnedUserId::try_from(user.as_str()).ok())
-            .collect();
+    // No power levels at all is a room without moderators; unreadable ones are an error, never
+    // read as "nobody" (which would have every moderator set again, or removed).
+    let levels = client.state_content::<RoomPowerLevelsEventContent>(room, "").await?;
+    let moderator = int!(50);
+    if let Some(levels) = levels {
+        observed.moderators =
+            levels.users.into_iter().filter(|(_, level)| *level == moderator).map(|(user, _)| user).collect();
     }
     Ok(observed)
 }
