@@ -6,6 +6,8 @@
 //! `[dispatch] max_attempts` it is parked as failed for an operator (`relais queue`). Leases
 //! expire, so events a killed worker held are picked up by the next one.
 
+mod event;
+
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
@@ -16,6 +18,8 @@ use relais_core::{Store, config::DispatchConfig, time::now_ms};
 use crate::queue::{IntakeQueue, QueuedEvent};
 
 use crate::Metrics;
+
+pub use event::DispatchedEvent;
 
 /// A boxed future, so handlers can be stored as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -36,8 +40,9 @@ pub enum HandlerError {
 pub trait EventHandler: Send + Sync + std::fmt::Debug {
     /// Stable name, recorded in the store for per-handler completion.
     fn name(&self) -> &'static str;
-    /// Handles one event. The message of an error must not contain personal data.
-    fn handle<'a>(&'a self, event: &'a QueuedEvent) -> BoxFuture<'a, Result<(), HandlerError>>;
+    /// Handles one event, decoded once for all handlers. The message of an error must not
+    /// contain personal data.
+    fn handle<'a>(&'a self, event: &'a DispatchedEvent) -> BoxFuture<'a, Result<(), HandlerError>>;
 }
 
 const BATCH: i64 = 16;
@@ -118,7 +123,7 @@ impl Dispatcher {
                 }
                 renew_at = now_ms() + self.lease_ms() / 2;
             }
-            self.process(&event).await;
+            self.process(DispatchedEvent::decode(event)).await;
             self.metrics.workers.beat(WORKER);
         }
         for event in events {
@@ -132,8 +137,9 @@ impl Dispatcher {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(event_id = %event.event_id, event_type = %event.event_type))]
-    async fn process(&self, event: &QueuedEvent) {
+    #[tracing::instrument(skip_all, fields(event_id = %dispatched.queued.event_id, event_type = %dispatched.queued.event_type))]
+    async fn process(&self, dispatched: DispatchedEvent) {
+        let event = &dispatched.queued;
         let done = match self.store.handlers_done(&event.event_id).await {
             Ok(done) => done,
             Err(error) => return self.fail(event, &format!("store: {error}"), false).await,
@@ -142,7 +148,7 @@ impl Dispatcher {
             if done.iter().any(|name| name == handler.name()) {
                 continue;
             }
-            match handler.handle(event).await {
+            match handler.handle(&dispatched).await {
                 Ok(()) => {
                     if let Err(error) = self.store.mark_handler_done(&event.event_id, handler.name()).await {
                         return self.fail(event, &format!("store: {error}"), false).await;

@@ -20,6 +20,6 @@ pub mod registration;
 
 pub use api::{AppState, router};
 pub use client::{ClientError, MatrixClient, Outlook};
-pub use dispatch::{Dispatcher, EventHandler, HandlerError};
+pub use dispatch::{DispatchedEvent, Dispatcher, EventHandler, HandlerError};
 pub use error::ApiError;
 pub use metrics::Metrics;

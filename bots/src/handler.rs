@@ -5,18 +5,19 @@ use std::sync::Arc;
 use ruma::{
     OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId,
     events::{
+        AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
         relation::{InReplyTo, Reply},
         room::{
-            member::{MembershipState, RoomMemberEventContent},
-            message::{MessageType, Relation, RoomMessageEventContent},
+            member::{MembershipState, OriginalRoomMemberEvent},
+            message::{MessageType, OriginalRoomMessageEvent, Relation, RoomMessageEventContent},
         },
     },
 };
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use relais_appservice::queue::{DEVICE_ROW_TYPE, QueuedEvent};
-use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
+use relais_appservice::queue::DEVICE_ROW_TYPE;
+use relais_appservice::{
+    ClientError, DispatchedEvent, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture,
+};
 use relais_core::{Config, Store};
 
 use crate::{
@@ -57,23 +58,21 @@ pub struct BotHandler {
     welcome: Welcome,
 }
 
-/// The fields the bot reads from any event; the content is typed per event type.
-#[derive(Deserialize)]
+/// Where a command came from: what a reply and the services need of it.
 struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
     event_id: OwnedEventId,
     room_id: OwnedRoomId,
     sender: OwnedUserId,
-    state_key: Option<String>,
-    content: Box<RawValue>,
 }
 
-/// The whole event, for the services that read more than its envelope.
-fn whole(event: &QueuedEvent) -> Result<serde_json::Value, HandlerError> {
-    serde_json::from_str(&event.body).map_err(|e| {
-        HandlerError::Permanent(format!("unreadable event: {}", relais_core::json::error_without_data(&e)))
-    })
+/// The whole event as JSON, for the services that read more than its typed form (poll
+/// responses, reactions, receipts).
+fn whole(event: &DispatchedEvent) -> Result<&serde_json::Value, HandlerError> {
+    if event.json.is_object() {
+        Ok(&event.json)
+    } else {
+        Err(HandlerError::Permanent("unreadable event: not a JSON object".into()))
+    }
 }
 
 impl BotHandler {
@@ -84,75 +83,70 @@ impl BotHandler {
         Self { client, config, polls, broadcasts, welcome }
     }
 
-    async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
-        if event.event_type == DEVICE_ROW_TYPE {
-            return Ok(());
-        }
-        let env: Envelope = serde_json::from_str(&event.body).map_err(|e| {
-            let why = relais_core::json::error_without_data(&e);
-            HandlerError::Permanent(format!("not a timeline event: {why}"))
-        })?;
-        match env.kind.as_str() {
-            "m.room.member" => self.on_member(&env).await,
-            "m.room.message" => self.on_message(&env).await,
+    async fn on_event(&self, event: &DispatchedEvent) -> Result<(), HandlerError> {
+        match event.event_type() {
+            DEVICE_ROW_TYPE => return Ok(()),
             events::RESPONSE | events::STABLE_RESPONSE => {
-                self.polls.record_response(&whole(event)?).await.map_err(service_error)
+                return self.polls.record_response(whole(event)?).await.map_err(service_error);
             }
-            "m.reaction" => {
-                let raw = whole(event)?;
-                self.broadcasts.on_reaction(&env.room_id, &env.sender, &raw).await.map_err(service_error)
+            "m.receipt" => return self.broadcasts.on_receipt(whole(event)?).await.map_err(service_error),
+            _ => {}
+        }
+        match &event.timeline {
+            Some(AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member)))) => {
+                self.on_member(member).await
             }
-            "m.receipt" => self.broadcasts.on_receipt(&whole(event)?).await.map_err(service_error),
+            Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+                MessageLikeEvent::Original(message),
+            ))) => self.on_message(message).await,
+            Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
+                MessageLikeEvent::Original(reaction),
+            ))) => self.broadcasts.on_reaction(reaction).await.map_err(service_error),
+            // Anything else, and what ruma cannot read (a malformed content is not for us).
             _ => Ok(()),
         }
     }
 
-    async fn on_member(&self, env: &Envelope) -> Result<(), HandlerError> {
-        let Ok(content) = serde_json::from_str::<RoomMemberEventContent>(env.content.get()) else {
-            return Ok(());
-        };
-        if env.state_key.as_deref() != Some(self.config.bot_user_id().as_str()) {
-            if content.membership == MembershipState::Join
-                && env.state_key.as_deref() == Some(env.sender.as_str())
-            {
+    async fn on_member(&self, member: &OriginalRoomMemberEvent) -> Result<(), HandlerError> {
+        let (room_id, sender, target) = (&member.room_id, &member.sender, &member.state_key);
+        if *target != self.config.bot_user_id() {
+            if member.content.membership == MembershipState::Join && target == sender {
                 return self
                     .welcome
-                    .joined(&env.room_id, &env.sender, env.event_id.as_str())
+                    .joined(room_id, sender, member.event_id.as_str())
                     .await
                     .map_err(|e| HandlerError::Transient(e.to_string()));
             }
             return Ok(());
         }
-        if content.membership != MembershipState::Invite {
+        if member.content.membership != MembershipState::Invite {
             return Ok(());
         }
-        if !accepts_invite_from(&self.config, &env.sender, &env.room_id) {
+        if !accepts_invite_from(&self.config, sender, room_id) {
             // Another server's user cannot pull the bot (and its appservice token) into rooms
             // Relais knows nothing of: spam, or a room built to harvest what the bot answers.
-            tracing::info!(room_id = %env.room_id, "invitation from another homeserver ignored");
+            tracing::info!(%room_id, "invitation from another homeserver ignored");
             return Ok(());
         }
-        match self.client.join_room(&env.room_id, None).await {
+        match self.client.join_room(room_id, None).await {
             Ok(()) => {
-                tracing::info!(room_id = %env.room_id, "joined a room on invitation");
+                tracing::info!(%room_id, "joined a room on invitation");
                 Ok(())
             }
             // The invitation was withdrawn or the room is gone: nothing left to do.
             Err(e @ ClientError::Matrix { status: 403 | 404, .. }) => {
-                tracing::info!(room_id = %env.room_id, error = %e, "invitation no longer valid");
+                tracing::info!(%room_id, error = %e, "invitation no longer valid");
                 Ok(())
             }
             Err(e) => Err(HandlerError::Transient(e.to_string())),
         }
     }
 
-    async fn on_message(&self, env: &Envelope) -> Result<(), HandlerError> {
-        if self.config.is_own_user(&env.sender) {
+    async fn on_message(&self, message: &OriginalRoomMessageEvent) -> Result<(), HandlerError> {
+        if self.config.is_own_user(&message.sender) {
             return Ok(());
         }
-        let Ok(content) = serde_json::from_str::<RoomMessageEventContent>(env.content.get()) else {
-            return Ok(());
-        };
+        let content = &message.content;
         // Edits carry the new text in m.new_content; answering them would answer twice.
         if matches!(content.relates_to, Some(Relation::Replacement(_))) {
             return Ok(());
@@ -160,20 +154,25 @@ impl BotHandler {
         let MessageType::Text(text) = &content.msgtype else {
             return Ok(());
         };
+        let env = Envelope {
+            event_id: message.event_id.clone(),
+            room_id: message.room_id.clone(),
+            sender: message.sender.clone(),
+        };
         let body = without_reply_fallback(&text.body);
         if let Ok(Some(invocation)) = command::parse(body) {
             let reply_to = match &content.relates_to {
                 Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.to_string()),
                 _ => None,
             };
-            if let Some(reply) = self.command(env, &invocation, reply_to.as_deref()).await? {
-                return self.reply(env, reply).await;
+            if let Some(reply) = self.command(&env, &invocation, reply_to.as_deref()).await? {
+                return self.reply(&env, reply).await;
             }
         }
         let Some(reply) = answer(body) else {
             return Ok(());
         };
-        self.reply(env, reply).await
+        self.reply(&env, reply).await
     }
 
     /// The commands answered by the services; `None` when there is nothing (more) to say.
@@ -246,7 +245,7 @@ impl EventHandler for BotHandler {
         "bots"
     }
 
-    fn handle<'a>(&'a self, event: &'a QueuedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(&'a self, event: &'a DispatchedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(self.on_event(event))
     }
 }

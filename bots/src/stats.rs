@@ -2,7 +2,7 @@
 //! counted by a keyed hash of the member; `!stats` answers in the room; `!compléter` lets a
 //! federation add a local note to what it received.
 
-use ruma::{RoomId, UserId};
+use ruma::{RoomId, UserId, events::reaction::OriginalReactionEvent};
 use serde_json::{Value, json};
 
 use relais_core::time::format_paris;
@@ -43,19 +43,10 @@ impl Broadcasts {
     }
 
     /// An `m.reaction`: counted on a broadcast copy; a moderator's 👍 on a proposal keeps it.
-    pub async fn on_reaction(
-        &self,
-        room_id: &RoomId,
-        sender: &UserId,
-        raw: &Value,
-    ) -> Result<(), ServiceError> {
-        let relation = &raw["content"]["m.relates_to"];
-        if relation["rel_type"] != "m.annotation" {
-            return Ok(());
-        }
-        let (Some(target), Some(key)) = (relation["event_id"].as_str(), relation["key"].as_str()) else {
-            return Ok(());
-        };
+    pub async fn on_reaction(&self, reaction: &OriginalReactionEvent) -> Result<(), ServiceError> {
+        let (room_id, sender) = (&reaction.room_id, &reaction.sender);
+        let (target, key) =
+            (reaction.content.relates_to.event_id.as_str(), reaction.content.relates_to.key.as_str());
         if let Some((broadcast_id, copy_room)) = self.store.broadcast_of_copy(target).await? {
             if copy_room == room_id.as_str() {
                 let reactor = member_key(&self.config, sender.as_str());
@@ -68,7 +59,7 @@ impl Broadcasts {
         let open = proposal.kept_by.is_none() && proposal.published_in.is_none();
         if is_thumbs_up(key) && open && self.may_select(room_id, sender).await? {
             let answer = self.keep(room_id, sender, Some(target)).await?;
-            let event_id = raw["event_id"].as_str().unwrap_or_default().trim_start_matches('$');
+            let event_id = reaction.event_id.as_str().trim_start_matches('$');
             let notice = json!({"msgtype": "m.notice", "body": answer,
                                 "m.relates_to": {"m.in_reply_to": {"event_id": target}}});
             let bot = self.config.bot_user_id();

@@ -13,8 +13,9 @@ use ruma::{
 };
 use serde_json::Value;
 
-use relais_appservice::queue::QueuedEvent;
-use relais_appservice::{ClientError, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture};
+use relais_appservice::{
+    ClientError, DispatchedEvent, EventHandler, HandlerError, MatrixClient, dispatch::BoxFuture,
+};
 use relais_core::{Config, Store, config::DeliveryMode, store::StoreError, time::now_ms};
 use relais_provisioning::directory::Directory;
 
@@ -50,9 +51,9 @@ impl BridgeHandler {
         self.config.mail.default_mode
     }
 
-    async fn on_event(&self, queued: &QueuedEvent) -> Result<(), HandlerError> {
-        let Ok(raw) = serde_json::from_str::<Value>(&queued.body) else { return Ok(()) };
-        let Some(parsed) = event::parse(&raw) else { return Ok(()) };
+    async fn on_event(&self, dispatched: &DispatchedEvent) -> Result<(), HandlerError> {
+        let (queued, raw) = (&dispatched.queued, &dispatched.json);
+        let Some(parsed) = event::parse(raw) else { return Ok(()) };
         if relais_appservice::queue::is_decrypted_row(&queued.event_id) {
             // An end-to-end-encrypted room's content stays encrypted: never mirrored to mail.
             return match parsed {
@@ -66,7 +67,7 @@ impl BridgeHandler {
             Parsed::Command { room_id, event_id, sender, args } => {
                 self.on_command(&room_id, &event_id, &sender, &args).await
             }
-            Parsed::Message(message) => self.on_message(*message, &raw).await,
+            Parsed::Message(message) => self.on_message(*message, raw).await,
             Parsed::Edit { room_id, sender, target, body } => {
                 let edit = MailEdit {
                     event_id: &target,
@@ -333,7 +334,7 @@ impl EventHandler for BridgeHandler {
         "mail"
     }
 
-    fn handle<'a>(&'a self, event: &'a QueuedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(&'a self, event: &'a DispatchedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(self.on_event(event))
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use relais_appservice::queue::{DEVICE_ROW_TYPE, IntakeQueue, QueuedEvent};
-use relais_appservice::{EventHandler, HandlerError, dispatch::BoxFuture};
+use relais_appservice::{DispatchedEvent, EventHandler, HandlerError, dispatch::BoxFuture};
 use relais_core::Store;
 
 use crate::{BotDevice, decrypted, outgoing::machine_error};
@@ -41,14 +41,19 @@ impl DeviceHandler {
         Self { device, store, wakeup }
     }
 
-    async fn on_event(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
+    async fn on_event(&self, dispatched: &DispatchedEvent) -> Result<(), HandlerError> {
+        let event = &dispatched.queued;
         match event.event_type.as_str() {
             DEVICE_ROW_TYPE => {
-                let body: Value = serde_json::from_str(&event.body)
-                    .map_err(|e| HandlerError::Permanent(format!("not a device row: {e}")))?;
-                self.device.receive(&body).await.map_err(|e| HandlerError::Transient(e.to_string()))
+                if !dispatched.json.is_object() {
+                    return Err(HandlerError::Permanent("not a device row".into()));
+                }
+                self.device
+                    .receive(&dispatched.json)
+                    .await
+                    .map_err(|e| HandlerError::Transient(e.to_string()))
             }
-            "m.room.encrypted" => self.decrypt(event).await,
+            "m.room.encrypted" => self.decrypt(event, &dispatched.json).await,
             "m.room.encryption" => {
                 self.device.mark_encrypted(&event.room_id);
                 Ok(())
@@ -59,7 +64,7 @@ impl DeviceHandler {
 
     /// Journals the decrypted event; an event whose key has not arrived yet is retried by the
     /// dispatcher (the key usually comes in the next transaction).
-    async fn decrypt(&self, event: &QueuedEvent) -> Result<(), HandlerError> {
+    async fn decrypt(&self, event: &QueuedEvent, sent: &Value) -> Result<(), HandlerError> {
         let bot = self.device.machine.user_id().as_str();
         if event.sender == bot {
             return Ok(());
@@ -79,7 +84,6 @@ impl DeviceHandler {
         let decrypted = match result {
             RoomEventDecryptionResult::Decrypted(decrypted) => decrypted,
             RoomEventDecryptionResult::UnableToDecrypt(info) => {
-                let sent: Value = serde_json::from_str(&event.body).unwrap_or_default();
                 let sent_at = sent["origin_server_ts"].as_i64().unwrap_or(i64::MAX);
                 if sent_at < self.device.logged_in_at_ms {
                     // Sent before the device existed: never encrypted for it.
@@ -117,7 +121,7 @@ impl EventHandler for DeviceHandler {
         "e2ee"
     }
 
-    fn handle<'a>(&'a self, event: &'a QueuedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
+    fn handle<'a>(&'a self, event: &'a DispatchedEvent) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(self.on_event(event))
     }
 }
