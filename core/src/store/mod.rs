@@ -16,6 +16,14 @@ use sqlx::{
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migrations of `backend`, in order.
+fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -106,22 +114,14 @@ impl Store {
 
     /// Applies the pending migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        migrator(self.backend).run(&self.pool).await?;
         Ok(())
     }
 
     /// Applies the migrations up to `version` only: tests of a migration on older data.
     #[cfg(any(test, feature = "test-support"))]
     pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run_to(version, &self.pool).await?;
+        migrator(self.backend).run_to(version, &self.pool).await?;
         Ok(())
     }
 
