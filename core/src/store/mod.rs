@@ -1,20 +1,37 @@
-//! The durable store: SQLite (embedded default) or PostgreSQL, same queries, per-backend migrations.
+//! The durable store: SQLite (embedded default) or PostgreSQL, same queries, one set of
+//! migrations with per-dialect pieces (see `core/build.rs`).
 //!
 //! Queries use `$n` placeholders, which both SQLite and PostgreSQL accept, and portable SQL
 //! (`ON CONFLICT … DO NOTHING`, `RETURNING`), so one code path serves both backends.
 
 pub mod lease;
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor,
+    AnyPool, Executor, SqlSafeStr,
     any::AnyPoolOptions,
-    migrate::{MigrateError, Migrator},
+    migrate::{MigrateError, Migration, MigrationType, Migrator},
 };
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// Each dialect's migrations, built by `core/build.rs` from the one set in `core/migrations/`.
+mod migrations {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
+static SQLITE_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| embedded(migrations::SQLITE));
+static POSTGRES_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| embedded(migrations::POSTGRES));
+
+fn embedded(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
 
 /// The migrations of `backend`, in order.
 fn migrator(backend: Backend) -> &'static Migrator {

@@ -29,15 +29,16 @@ fn released_migrations_keep_their_checksums() {
             ((dialect.to_owned(), version.parse().expect("version")), checksum.to_owned())
         })
         .collect();
-    let built: BTreeMap<(String, i64), String> = [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")]
-        .into_iter()
-        .flat_map(|(backend, dialect)| {
-            migrator(backend).iter().map(move |m| {
-                let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-                ((dialect.to_owned(), m.version), hex)
+    let built: BTreeMap<(String, i64), String> =
+        [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")]
+            .into_iter()
+            .flat_map(|(backend, dialect)| {
+                migrator(backend).iter().map(move |m| {
+                    let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+                    ((dialect.to_owned(), m.version), hex)
+                })
             })
-        })
-        .collect();
+            .collect();
     assert_eq!(built.len(), released.len(), "every migration is listed in checksums.txt, and only those");
     for (key, checksum) in &released {
         assert_eq!(built.get(key), Some(checksum), "migration {key:?} changed after its release");

@@ -1,7 +1,7 @@
 -- Broadcasts: a message of the national communication room copied to federations'
 -- announcements rooms, each delivery recorded once.
 CREATE TABLE broadcast (
-    broadcast_id  BIGSERIAL PRIMARY KEY,
+    broadcast_id  {{serial_key}},
     command_event TEXT NOT NULL UNIQUE,
     source_room   TEXT NOT NULL,
     source_event  TEXT NOT NULL,

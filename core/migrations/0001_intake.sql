@@ -6,7 +6,7 @@ CREATE TABLE appservice_txn (
 );
 
 CREATE TABLE event_queue (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         {{serial_key}},
     event_id    TEXT NOT NULL UNIQUE,
     room_id     TEXT NOT NULL,
     sender      TEXT NOT NULL,

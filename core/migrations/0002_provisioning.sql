@@ -35,7 +35,7 @@ CREATE TABLE prov_subscription (
 CREATE INDEX prov_subscription_member ON prov_subscription (member_id);
 
 CREATE TABLE prov_run (
-    run_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      {{serial_key}},
     started_at  BIGINT NOT NULL,
     finished_at BIGINT,
     actor       TEXT NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE prov_action (
 CREATE INDEX prov_action_state ON prov_action (state, run_id, seq);
 
 CREATE TABLE audit_log (
-    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    id     {{serial_key}},
     at     BIGINT NOT NULL,
     actor  TEXT NOT NULL,
     action TEXT NOT NULL,

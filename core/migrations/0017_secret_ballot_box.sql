@@ -9,7 +9,7 @@ CREATE TABLE secret_nonce (
     poll_id TEXT NOT NULL,
     nonce   TEXT NOT NULL,
     PRIMARY KEY (poll_id, nonce)
-) WITHOUT ROWID;
+){{without_rowid}};
 
 CREATE TABLE secret_ballot_box (
     poll_id TEXT NOT NULL,
@@ -17,4 +17,4 @@ CREATE TABLE secret_ballot_box (
     answers TEXT NOT NULL,
     weight  BIGINT NOT NULL,
     PRIMARY KEY (poll_id, receipt)
-) WITHOUT ROWID;
+){{without_rowid}};

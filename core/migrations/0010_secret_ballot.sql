@@ -15,7 +15,7 @@ CREATE TABLE secret_ballot (
     receipt TEXT NOT NULL,
     answers TEXT NOT NULL,
     PRIMARY KEY (poll_id, receipt)
-);
+){{without_rowid}};
 
 -- The bot's direct-message room with a member (ballots are sent there).
 CREATE TABLE bot_dm (

@@ -37,7 +37,7 @@ CREATE TABLE mail_address (
 
 -- Room messages mirrored by mail, kept until every digest that may carry them is out.
 CREATE TABLE mail_message (
-    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq           {{serial_key}},
     event_id      TEXT NOT NULL UNIQUE,
     room_id       TEXT NOT NULL,
     sender_name   TEXT NOT NULL,
@@ -58,7 +58,7 @@ CREATE INDEX mail_message_room ON mail_message (room_id, seq);
 
 -- A digest run: the messages with seq in (seq_from, seq_to] for one mode.
 CREATE TABLE mail_digest (
-    digest_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest_id  {{serial_key}},
     mode       TEXT NOT NULL,
     seq_from   BIGINT NOT NULL,
     seq_to     BIGINT NOT NULL,
@@ -68,7 +68,7 @@ CREATE TABLE mail_digest (
 
 -- One row per (message or digest, member): delivered once, retried with backoff.
 CREATE TABLE mail_outbox (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {{serial_key}},
     kind        TEXT NOT NULL,
     ref         TEXT NOT NULL,
     member_id   TEXT NOT NULL,
@@ -86,11 +86,11 @@ CREATE INDEX mail_outbox_due ON mail_outbox (state, next_at);
 
 -- Mail received by the listener, kept until posted or refused.
 CREATE TABLE mail_inbound (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {{serial_key}},
     received_at BIGINT NOT NULL,
     rcpt        TEXT NOT NULL,
     mail_from   TEXT NOT NULL,
-    raw         BLOB NOT NULL,
+    raw         {{bytes}} NOT NULL,
     state       TEXT NOT NULL DEFAULT 'pending',
     attempts    BIGINT NOT NULL DEFAULT 0,
     next_at     BIGINT NOT NULL,

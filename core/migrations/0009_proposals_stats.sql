@@ -1,7 +1,7 @@
 -- Proposals: a federation's message submitted to the national selection room, kept by the
 -- national team, then published to every federation with credit.
 CREATE TABLE proposal (
-    proposal_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    proposal_id     {{serial_key}},
     command_event   TEXT NOT NULL UNIQUE,
     federation      TEXT NOT NULL,
     source_room     TEXT NOT NULL,

@@ -21,7 +21,7 @@ CREATE TABLE poll_voter (
 );
 
 CREATE TABLE poll_response (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq      {{serial_key}},
     event_id TEXT NOT NULL UNIQUE,
     poll_id  TEXT NOT NULL,
     voter    TEXT NOT NULL,
