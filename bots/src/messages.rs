@@ -347,7 +347,7 @@ pub mod stats {
 }
 
 /// Secret ballots.
-pub mod secret {
+pub mod secret_ballot {
     use crate::poll::{spec::PollSpec, tally::ReceiptLine};
 
     pub fn announcement(spec: &PollSpec, eligible: usize, voted: usize, deadline: Option<&str>) -> String {

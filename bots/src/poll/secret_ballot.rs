@@ -24,7 +24,7 @@ use super::{
     tally::{Ballot, PollResult, ReceiptLine, Response, tally},
 };
 use crate::{
-    messages::secret as text,
+    messages::secret_ballot as text,
     store::{polls::PollRecord, secret_ballot::Cast},
 };
 
