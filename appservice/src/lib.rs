@@ -17,6 +17,8 @@ mod intake;
 pub mod metrics;
 pub mod queue;
 pub mod registration;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use api::{AppState, router};
 pub use client::{ClientError, MatrixClient, Outlook};
