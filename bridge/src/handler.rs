@@ -9,7 +9,8 @@ use std::sync::{
 
 use ruma::{
     OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId,
-    events::room::power_levels::UserPowerLevel, int,
+    events::room::{name::RoomNameEventContent, power_levels::UserPowerLevel},
+    int,
 };
 use serde_json::Value;
 
@@ -180,11 +181,12 @@ impl BridgeHandler {
             }
             other => other?,
         };
+        // A member is the author (and gets no copy of their own message) even when their record
+        // has no names: they are then named by their account.
         if let Some(member) = record {
             let name = member.full_name();
-            if !name.is_empty() {
-                return Ok((name, Some(member.member_id)));
-            }
+            let name = if name.trim().is_empty() { sender.localpart().to_owned() } else { name };
+            return Ok((name, Some(member.member_id)));
         }
         if sender == self.config.bot_user_id() {
             return Ok(("Relais".into(), None));
@@ -244,13 +246,16 @@ impl BridgeHandler {
             self.store.mail_list_set_enabled(room_id.as_str(), false).await.map_err(transient)?;
             return Ok(messages::disabled());
         }
-        let name = self
-            .client
-            .state(room_id, "m.room.name", "")
-            .await
-            .map_err(transient)?
-            .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| "salon".to_owned());
+        // A room without a name, or with one that cannot be read (said in the log), is "salon".
+        let name = match self.client.state_content::<RoomNameEventContent>(room_id, "").await {
+            Ok(Some(name)) => name.name,
+            Ok(None) => "salon".to_owned(),
+            Err(ClientError::Response(why)) => {
+                tracing::warn!(%why, "a room's name is unreadable: its list is named \"salon\"");
+                "salon".to_owned()
+            }
+            Err(other) => return Err(transient(other)),
+        };
         let localpart = lists::enable(&self.store, room_id.as_str(), &name).await.map_err(transient)?;
         Ok(messages::enabled(&format!("{localpart}@{domain}")))
     }

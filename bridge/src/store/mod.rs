@@ -12,6 +12,8 @@ mod inbound;
 mod lists;
 mod messages;
 mod outbox;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 use sqlx::{Row, any::AnyRow};
 

@@ -7,42 +7,19 @@ use relais_core::{
 };
 use sqlx::Row;
 
-use relais_provisioning::store::{Effect, LEASE, ProvisioningStore, RoomRecord};
+use relais_provisioning::store::{LEASE, ProvisioningStore};
 
-use super::{MailEdit, MailList, MailMessage, MailStore};
+use super::{MailEdit, MailList, MailMessage, MailStore, testing::SeedMember};
 
 const ROOM: &str = "!section:pcf.test";
 
 async fn seed(store: &MailStore) {
-    let mut effects = vec![Effect::Room(RoomRecord {
-        key: "nord.s.lille".into(),
-        kind: "section".into(),
-        name: "Section Lille".into(),
-        parent_key: None,
-        room_id: ROOM.into(),
-        moderators: "[]".into(),
-    })];
-    for (id, active) in [("1", true), ("2", true), ("3", false)] {
-        effects.push(Effect::Member {
-            member_id: id.into(),
-            record: "{}".into(),
-            active,
-            matrix_id: None,
-            email: Some(format!("m{id}@example.org")),
-        });
-        effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
-    }
-    ProvisioningStore::new(store.core().clone()).prov_seed(&effects).await.expect("seed");
-    store
-        .mail_list_upsert(&MailList {
-            room_id: ROOM.into(),
-            localpart: "nord-lille".into(),
-            name: "Section Lille".into(),
-            room_key: Some("nord.s.lille".into()),
-            enabled: true,
-        })
-        .await
-        .expect("list");
+    let members: Vec<SeedMember> = [("1", true), ("2", true), ("3", false)]
+        .into_iter()
+        .map(|(id, active)| SeedMember { active, ..SeedMember::new(id, &format!("m{id}@example.org")) })
+        .collect();
+    let list = MailList { name: "Section Lille".into(), ..super::testing::lille(ROOM) };
+    super::testing::seed_list(store, &list, &members).await;
 }
 
 fn message(id: &str, author: Option<&str>) -> MailMessage {

@@ -148,36 +148,12 @@ const ROOM: &str = "!section:pcf.test";
 
 /// Jeanne (member 1002, jeanne@example.org), subscribed to the list `nord-lille` of `ROOM`.
 async fn seed(store: &MailStore) {
-    use crate::store::MailList;
-    use relais_provisioning::store::{Effect, RoomRecord};
-    let room = Effect::Room(RoomRecord {
-        key: "nord.s.lille".into(),
-        kind: "section".into(),
-        name: "Section Lille (Nord)".into(),
-        parent_key: None,
-        room_id: ROOM.into(),
-        moderators: "[]".into(),
-    });
-    let member = Effect::Member {
-        member_id: "1002".into(),
+    use crate::store::testing::{SeedMember, lille, seed_list};
+    let jeanne = SeedMember {
         record: serde_json::json!({"first_name": "Jeanne", "last_name": "Martin"}).to_string(),
-        active: true,
-        matrix_id: None,
-        email: Some("jeanne@example.org".into()),
+        ..SeedMember::new("1002", "jeanne@example.org")
     };
-    let subscribe = Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: "1002".into() };
-    relais_provisioning::store::ProvisioningStore::new(store.core().clone())
-        .prov_seed(&[room, member, subscribe])
-        .await
-        .expect("seed");
-    let list = MailList {
-        room_id: ROOM.into(),
-        localpart: "nord-lille".into(),
-        name: "Section Lille (Nord)".into(),
-        room_key: Some("nord.s.lille".into()),
-        enabled: true,
-    };
-    store.mail_list_upsert(&list).await.expect("list");
+    seed_list(store, &lille(ROOM), &[jeanne]).await;
 }
 
 /// Jeanne's authenticated reply, stored and claimed.
