@@ -197,7 +197,7 @@ pub fn parse(raw: &Value) -> Option<Parsed> {
         body: without_reply_fallback(&body, reply_to.is_some()),
         reply_to,
         thread_root,
-        origin_ts: raw.get("origin_server_ts").and_then(Value::as_i64).unwrap_or_default(),
+        origin_ts: raw.get("origin_server_ts")?.as_i64()?,
         ..MailMessage::default()
     })))
 }

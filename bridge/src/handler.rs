@@ -100,7 +100,11 @@ impl BridgeHandler {
         // Messages stored before senders were kept: the homeserver still knows who wrote it.
         let author = if message.sender.is_empty() {
             let original = self.client.room_event(&room, target).await.map_err(transient)?;
-            original.get("sender").and_then(Value::as_str).unwrap_or_default().to_owned()
+            // An event without a sender has no author: only the room's redacters may withdraw it.
+            match original.get("sender").and_then(Value::as_str) {
+                Some(sender) => sender.to_owned(),
+                None => String::new(),
+            }
         } else {
             message.sender.clone()
         };
@@ -147,8 +151,9 @@ impl BridgeHandler {
     }
 
     async fn on_message(&self, mut message: MailMessage, raw: &Value) -> Result<(), HandlerError> {
-        let sender = raw.get("sender").and_then(Value::as_str).unwrap_or_default();
-        let Ok(sender) = UserId::parse(sender) else { return Ok(()) };
+        let Some(Ok(sender)) = raw.get("sender").and_then(Value::as_str).map(UserId::parse) else {
+            return Ok(());
+        };
         if sender == self.config.bot_user_id() && event::is_reply(raw) {
             // The bot's answers to commands are for the room, not for mailboxes.
             return Ok(());

@@ -72,7 +72,8 @@ pub fn parse_response(raw: &Value) -> Option<(String, String, Vec<String>, i64)>
         .filter_map(|a| a.as_str().map(str::to_owned))
         .collect();
     let voter = raw.get("sender")?.as_str()?.to_owned();
-    let ts = raw.get("origin_server_ts").and_then(Value::as_i64).unwrap_or_default();
+    // Every event carries its timestamp; one without is not a vote to count.
+    let ts = raw.get("origin_server_ts")?.as_i64()?;
     Some((poll, voter, answers, ts))
 }
 

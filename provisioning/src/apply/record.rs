@@ -78,10 +78,7 @@ pub fn effect_of(action: &Action, room_id: &str) -> Effect {
     match action {
         Action::CreateRoom { room, kind, name, parent } => Effect::Room(RoomRecord {
             key: room.clone(),
-            kind: serde_json::to_value(kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            kind: kind.as_str().to_owned(),
             name: name.clone(),
             parent_key: parent.clone(),
             room_id: room_id.to_owned(),
