@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use relais_bridge::{
     inbound::{
-        auth_results::BounceKind,
+        dsn::BounceKind,
         examine::{AuthPolicy, Examined, examine},
     },
     keys::Keys,

@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use relais_bridge::{
     inbound::{
         auth_results::{self, Verdict},
+        dsn,
         examine::{AuthPolicy, Examined, examine},
         strip::{MAX_TEXT_BYTES, TRUNCATED, html_to_text, strip_reply, work_of},
     },
@@ -296,8 +297,8 @@ proptest! {
     #[test]
     fn bounces_any_and_mutated(text in any::<String>(), dsn in mutated(DSNS)) {
         for input in [&text, &dsn] {
-            let _ = auth_results::classify_dsn(input);
-            let _ = auth_results::classify_text_bounce(input);
+            let _ = dsn::classify_dsn(input);
+            let _ = dsn::classify_text_bounce(input);
         }
     }
 }

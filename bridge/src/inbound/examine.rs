@@ -4,7 +4,8 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{
-    auth_results::{self, BounceKind, Verdict},
+    auth_results::{self, Verdict},
+    dsn::{self, BounceKind},
     strip,
 };
 use crate::{
@@ -243,12 +244,12 @@ fn bounce_kind(message: &mail_parser::Message<'_>) -> Option<BounceKind> {
         });
         if is_status {
             let text = String::from_utf8_lossy(part.contents());
-            if let Some(kind) = auth_results::classify_dsn(&text) {
+            if let Some(kind) = dsn::classify_dsn(&text) {
                 return Some(kind);
             }
         }
     }
-    auth_results::classify_text_bounce(&message.body_text(0).unwrap_or_default())
+    dsn::classify_text_bounce(&message.body_text(0).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! worker that posts replies into rooms.
 
 pub mod auth_results;
+pub mod dsn;
 pub mod examine;
 pub mod listener;
 pub mod process;

@@ -39,7 +39,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    auth_results::BounceKind,
+    dsn::BounceKind,
     examine::{self, AuthPolicy, Examined, Reply},
 };
 use crate::{

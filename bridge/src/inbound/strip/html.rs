@@ -1,30 +1,14 @@
 //! The plain text of an HTML-only reply, in one pass (see [`html_to_text`]).
 
-use super::{MAX_INPUT_BYTES, MAX_TEXT_BYTES, count, entities::decode_entities, join_paragraphs, prefix};
+use super::{
+    MAX_INPUT_BYTES, MAX_TEXT_BYTES, count,
+    entities::decode_entities,
+    join_paragraphs, prefix,
+    tag::{BLOCKS, Tag, id_and_class},
+};
 
 /// Elements whose content is raw text, never shown: skipped up to their end tag.
 const RAW_TEXT: &[&str] = &["script", "style", "title", "textarea", "xml", "template"];
-
-/// Elements that never have content or an end tag.
-const VOID: &[&str] =
-    &["br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source", "embed", "param"];
-
-/// Elements that start a new line when they open and when they close.
-const BLOCKS: &[&str] = &[
-    "div", "p", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "pre", "section", "article", "header", "footer", "address", "center", "body", "form", "fieldset",
-    "figure", "main", "aside", "nav",
-];
-
-/// Classes of the elements holding the quoted original (Gmail, Thunderbird, Yahoo).
-const QUOTE_CLASSES: &[&str] = &["gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted"];
-
-/// Ids of the elements holding the quoted original (new Outlook).
-const QUOTE_IDS: &[&str] = &["mail-editor-reference-message-container"];
-
-/// Ids of the elements from which on everything is the quoted original (Outlook on the web and
-/// desktop; "x_" prefixed when a message was quoted again).
-const CUT_IDS: &[&str] = &["divrplyfwdmsg", "appendonsend"];
 
 /// A quoted attribute value longer than this is not looked into for a `>`: the first `>` ends
 /// the tag (bounds the work on broken HTML).
@@ -54,39 +38,6 @@ pub fn html_to_text(html: &str) -> String {
     count(converter.out.len());
     let text = converter.out.replace('\u{a0}', " ").replace(['\u{200b}', '\u{feff}'], "");
     join_paragraphs(text.split('\n'))
-}
-
-/// One opening or closing tag.
-#[derive(Debug)]
-struct Tag {
-    /// Lower-case name ("div", "o:p").
-    name: String,
-    closing: bool,
-    self_closing: bool,
-    /// Lower-case `id` attribute.
-    id: String,
-    /// Lower-case `class` attribute.
-    class: String,
-    /// Byte offset just after the tag's `>`.
-    end: usize,
-}
-
-impl Tag {
-    fn is_void(&self) -> bool {
-        self.self_closing || VOID.contains(&self.name.as_str())
-    }
-
-    fn has_class(&self, wanted: &[&str]) -> bool {
-        self.class.split_ascii_whitespace().any(|c| wanted.contains(&c))
-    }
-
-    fn is_quote_container(&self) -> bool {
-        self.name == "blockquote" || self.has_class(QUOTE_CLASSES) || QUOTE_IDS.contains(&self.id.as_str())
-    }
-
-    fn is_cut(&self) -> bool {
-        !self.id.is_empty() && CUT_IDS.iter().any(|id| self.id.contains(id))
-    }
 }
 
 /// A remembered search for one byte: it does not occur in `from..at` (`at: None`: nowhere from
@@ -491,46 +442,6 @@ impl<'a> Converter<'a> {
             }
             self.space = false;
             self.out.push(c);
-        }
-    }
-}
-
-/// The `id` and `class` values among a tag's (lower-case) attributes.
-fn id_and_class(attributes: &str) -> (String, String) {
-    let (mut id, mut class) = (String::new(), String::new());
-    let mut rest = attributes;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
-        if rest.is_empty() {
-            return (id, class);
-        }
-        let name_len = rest.find(|c: char| c.is_ascii_whitespace() || c == '=' || c == '/');
-        let name_len = name_len.unwrap_or(rest.len());
-        if name_len == 0 {
-            // A stray '='.
-            rest = &rest[1..];
-            continue;
-        }
-        let name = &rest[..name_len];
-        rest = rest[name_len..].trim_start();
-        let mut value = "";
-        if let Some(after) = rest.strip_prefix('=') {
-            let after = after.trim_start();
-            if let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') {
-                let body = &after[1..];
-                let end = body.find(quote).unwrap_or(body.len());
-                value = &body[..end];
-                rest = body.get(end + 1..).unwrap_or_default();
-            } else {
-                let end = after.find(|c: char| c.is_ascii_whitespace()).unwrap_or(after.len());
-                value = &after[..end];
-                rest = &after[end..];
-            }
-        }
-        match name {
-            "id" => value.clone_into(&mut id),
-            "class" => value.clone_into(&mut class),
-            _ => {}
         }
     }
 }

@@ -408,6 +408,7 @@ fn join_paragraphs<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
 mod entities;
 mod flowed;
 mod html;
+mod tag;
 pub use flowed::unflow;
 pub use html::html_to_text;
 
