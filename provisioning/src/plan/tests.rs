@@ -1,4 +1,4 @@
-use std::{collections::BTreeSet, path::Path};
+use std::collections::BTreeSet;
 
 use super::*;
 use crate::reader::read;
@@ -19,33 +19,14 @@ fn apply_all(recorded: &mut Recorded, plan: &Plan) {
     }
 }
 
-/// Compares `value` with the golden file `name`; `UPDATE_GOLDEN=1` rewrites it.
-fn golden(name: &str, value: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
-    let text = serde_json::to_string_pretty(value).expect("json") + "\n";
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).expect("write golden");
-    }
-    let expected =
-        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    if let Some((n, (got, want))) = text.lines().zip(expected.lines()).enumerate().find(|(_, (a, b))| a != b)
-    {
-        panic!(
-            "plan differs from {} at line {}: `{got}` instead of `{want}` (UPDATE_GOLDEN=1 to accept)",
-            path.display(),
-            n + 1
-        );
-    }
-    assert_eq!(text.lines().count(), expected.lines().count(), "plan length differs from {}", path.display());
-}
-
 const SAMPLE: &str = include_str!("../../../tests/data/members.csv");
 
 #[test]
-fn first_import_of_the_sample_matches_the_golden_plan() {
+fn first_import_of_the_sample_matches_its_snapshot() {
     let plan = plan(&report(SAMPLE), &Recorded::default(), &opts());
     let json = serde_json::json!({ "summary": plan.summary(), "actions": plan.actions });
-    golden("sample-first-import.json", &json);
+    // `cargo insta review` (or INSTA_UPDATE=always) accepts a change after reading it.
+    insta::assert_json_snapshot!("sample-first-import", json);
 }
 
 #[test]
