@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reply-stripping benchmark on adversarial input (docs/benchmarks.md).
 # Usage: scripts/bench-strip.sh [REVISION] [N_BYTES]
-#   REVISION: a git revision whose strip module (bridge/src/inbound/strip/, or strip.rs before it
-#   was split) is measured (default: the work tree).
+#   REVISION: a git revision whose strip module (maildomain/src/strip/; before that
+#   bridge/src/inbound/strip/, or strip.rs before it was split) is measured (default: the work tree).
 #   N_BYTES: the small input size (default 16384); each shape is also measured at 4 × N_BYTES.
 # Builds with rustc -O alone (the module uses only the standard library): no cargo build needed.
 set -euo pipefail
@@ -13,7 +13,10 @@ dir="target/bench-strip/${rev:-worktree}"
 mkdir -p "$dir"
 rm -rf "$dir/strip" "$dir/strip.rs"
 if [ -z "$rev" ]; then
-  cp -r bridge/src/inbound/strip "$dir/strip"
+  cp -r maildomain/src/strip "$dir/strip"
+elif git cat-file -e "$rev:maildomain/src/strip" 2>/dev/null; then
+  mkdir -p "$dir/strip"
+  git archive "$rev" maildomain/src/strip | tar -x -C "$dir/strip" --strip-components=3
 elif git cat-file -e "$rev:bridge/src/inbound/strip.rs" 2>/dev/null; then
   git show "$rev:bridge/src/inbound/strip.rs" >"$dir/strip.rs"
 else

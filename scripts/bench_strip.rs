@@ -1,5 +1,5 @@
 //! Reply-stripping benchmark on adversarial input (see docs/benchmarks.md): built by
-//! `scripts/bench-strip.sh`, which puts a copy of the strip module (`bridge/src/inbound/strip/`,
+//! `scripts/bench-strip.sh`, which puts a copy of the strip module (`maildomain/src/strip/`,
 //! of the work tree or of a given revision) beside this file. Standard library only.
 //!
 //! For each shape, the input is built at n and 4n bytes; each conversion is run until 0.3 s have

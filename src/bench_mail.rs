@@ -12,17 +12,17 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use relais_bridge::store::{MailList, MailMessage, MailStore};
-use relais_bridge::{
-    inbound::examine::{AuthPolicy, Examined, examine},
-    keys::Keys,
-    outbound::{
-        render::{self, Recipient, Site},
-        worker::Outbox,
-    },
+use relais_bridge::outbound::{
+    render::{self, Recipient, Site},
+    worker::Outbox,
 };
+use relais_bridge::store::{MailList, MailMessage, MailStore};
 use relais_core::{Store, config::DeliveryMode, time::now_ms};
 use relais_mail::Mailer;
+use relais_maildomain::{
+    examine::{AuthPolicy, Examined, examine},
+    keys::Keys,
+};
 use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
 #[derive(Debug, Args)]

@@ -11,7 +11,6 @@ use relais_bridge::store::MailStore;
 use relais_bridge::{
     digest,
     inbound::{listener, process::Inbound, smtp},
-    keys::Keys,
     lists,
     outbound::{render::Site, sent_journal::SentJournal, worker::Outbox},
 };
@@ -63,7 +62,7 @@ pub fn outbox(config: &Config, store: &Store) -> anyhow::Result<Option<Outbox>> 
     Ok(Some(Outbox {
         store: MailStore::new(store.clone()),
         mailer,
-        keys: Keys::from_config(config),
+        keys: relais_bridge::keys::from_config(config),
         site: site(config)?,
         default_mode: config.mail.default_mode,
         concurrency: config.mail.smtp_concurrency as usize,
@@ -130,7 +129,7 @@ pub async fn spawn(
     let inbound = Inbound::new(
         store.clone(),
         MatrixClient::new(config, metrics.clone())?,
-        Keys::from_config(config),
+        relais_bridge::keys::from_config(config),
         config.clone(),
         mailer(config)?,
     );
@@ -149,8 +148,11 @@ pub async fn spawn(
         let addr = listener.local_addr()?;
         let domain = config.mail.domain.clone().context("[mail] domain is not set")?;
         let server = listener::server_config(config, &domain);
-        let delivery =
-            Arc::new(listener::StoreDelivery::new(store.clone(), Keys::from_config(config), domain));
+        let delivery = Arc::new(listener::StoreDelivery::new(
+            store.clone(),
+            relais_bridge::keys::from_config(config),
+            domain,
+        ));
         let rx = stop.clone();
         tasks.spawn("mail listener", None, async move {
             let shutdown = rx.cancelled_owned();

@@ -80,7 +80,7 @@ async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) ->
 }
 
 fn keys(state: &WebState) -> Keys {
-    Keys::from_config(&state.config)
+    relais_bridge::keys::from_config(&state.config)
 }
 
 fn invalid() -> Response {

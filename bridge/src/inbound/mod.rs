@@ -1,10 +1,7 @@
-//! Incoming mail: the SMTP/LMTP listener, authentication results, reply text extraction, and the
-//! worker that posts replies into rooms.
+//! Incoming mail: the SMTP/LMTP listener and the worker that posts replies into rooms. What a
+//! mail says (its sender's authentication, its reply text, a bounce) is read by the pure
+//! functions of `relais_maildomain`.
 
-pub mod auth_results;
-pub mod dsn;
-pub mod examine;
 pub mod listener;
 pub mod process;
 pub mod smtp;
-pub mod strip;

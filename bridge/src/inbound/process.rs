@@ -38,15 +38,14 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{
+use relais_maildomain::{
     dsn::BounceKind,
     examine::{self, AuthPolicy, Examined, Reply},
-};
-use crate::{
     keys::{Keys, encode_member},
-    messages::bounce,
-    store::{InboundItem, MailStore},
+    refusal as bounce,
 };
+
+use crate::store::{InboundItem, MailStore};
 
 const BATCH: i64 = 32;
 const LEASE_MS: i64 = 120_000;

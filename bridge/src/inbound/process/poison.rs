@@ -11,12 +11,10 @@ use std::{future::Future, panic::AssertUnwindSafe};
 use mail_parser::MessageParser;
 use relais_core::{store::StoreError, time::now_ms};
 
+use relais_maildomain::{auth_results, examine::AuthPolicy, refusal as bounce};
+
 use super::{Inbound, Settled};
-use crate::{
-    inbound::{auth_results, examine::AuthPolicy},
-    messages::bounce,
-    store::InboundItem,
-};
+use crate::store::InboundItem;
 
 /// Failed attempts after which a mail is held.
 pub const MAX_FAILED_ATTEMPTS: i64 = 3;
@@ -126,7 +124,7 @@ impl Inbound {
 }
 
 /// The `From` address of a mail when it may be answered: a sender authenticated as
-/// [`examine`](crate::inbound::examine) would judge it, not a bounce or an automatic mail. Reads
+/// [`examine`](relais_maildomain::examine) would judge it, not a bounce or an automatic mail. Reads
 /// the header only (at most [`MAX_HEADER_BYTES`]), and answers `None` should that panic.
 pub fn authenticated_sender(raw: &[u8], mail_from: &str, policy: &AuthPolicy) -> Option<String> {
     if mail_from.is_empty() {
@@ -158,7 +156,7 @@ fn sender_of(head: &[u8], policy: &AuthPolicy) -> Option<String> {
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    crate::inbound::examine::vouched(&message, &from, policy).then_some(from)
+    relais_maildomain::examine::vouched(&message, &from, policy).then_some(from)
 }
 
 #[cfg(test)]

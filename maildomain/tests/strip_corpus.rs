@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use relais_bridge::inbound::strip::{html_to_text, strip_reply};
+use relais_maildomain::strip::{html_to_text, strip_reply};
 
 /// Fewer cases than this means the corpus went missing, not that it passes.
 const MIN_CASES: usize = 14;

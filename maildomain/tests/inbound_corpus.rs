@@ -19,11 +19,9 @@
 
 use std::path::{Path, PathBuf};
 
-use relais_bridge::{
-    inbound::{
-        dsn::BounceKind,
-        examine::{AuthPolicy, Examined, examine},
-    },
+use relais_maildomain::{
+    dsn::BounceKind,
+    examine::{AuthPolicy, Examined, examine},
     keys::Keys,
 };
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! with RFC 3463's enhanced codes) and, for servers that send none, the text of the bounce.
 //! Pure functions.
 
-use super::auth_results::{Token, tokenize};
+use crate::auth_results::{Token, tokenize};
 
 /// What a delivery status notification says about the failed recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

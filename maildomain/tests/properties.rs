@@ -1,6 +1,6 @@
 //! Property tests of every parser of mail from outside: the HTML-to-text conversion and the
-//! reply stripping (`inbound::strip`), the `Authentication-Results` and bounce parsers
-//! (`inbound::auth_results`), and the whole reading of a received mail (`inbound::examine`: MIME
+//! reply stripping (`strip`), the `Authentication-Results` and bounce parsers
+//! (`auth_results`, `dsn`), and the whole reading of a received mail (`examine`: MIME
 //! parsing, key, loop protection, sender authentication, text extraction).
 //!
 //! Inputs are arbitrary, built from adversarial fragments, or mutations of the real client
@@ -11,14 +11,12 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use relais_bridge::{
-    inbound::{
-        auth_results::{self, Verdict},
-        dsn,
-        examine::{AuthPolicy, Examined, examine},
-        strip::{MAX_TEXT_BYTES, TRUNCATED, html_to_text, strip_reply, work_of},
-    },
+use relais_maildomain::{
+    auth_results::{self, Verdict},
+    dsn,
+    examine::{AuthPolicy, Examined, examine},
     keys::Keys,
+    strip::{MAX_TEXT_BYTES, TRUNCATED, html_to_text, strip_reply, work_of},
 };
 
 const CASES: u32 = 256;

@@ -1,5 +1,5 @@
 //! Who sent a mail, as the site's MTA verified it (`Authentication-Results`, RFC 8601). Pure
-//! functions; what a bounce says is in [`super::dsn`].
+//! functions; what a bounce says is in [`crate::dsn`].
 //!
 //! The MTA prepends its headers, often several (one per filter: OpenDKIM, OpenDMARC…), above
 //! anything the message carried. So the headers that count are the topmost run of headers with
@@ -29,7 +29,7 @@ pub enum Verdict {
 
 /// A lexical token of a header value, comments and whitespace removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Token {
+pub(crate) enum Token {
     Semi,
     Equals,
     Word(String),
@@ -82,7 +82,7 @@ fn read_quoted(chars: &mut std::str::Chars<'_>) -> String {
 
 /// Splits a header value into tokens: comments (nested) dropped, folded lines unfolded, quoted
 /// strings kept whole, `;` and `=` apart.
-pub(super) fn tokenize(value: &str) -> Vec<Token> {
+pub(crate) fn tokenize(value: &str) -> Vec<Token> {
     fn flush(word: &mut String, tokens: &mut Vec<Token>) {
         if !word.is_empty() {
             tokens.push(Token::Word(std::mem::take(word)));

@@ -3,14 +3,11 @@
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use super::{
+use crate::{
     auth_results::{self, Verdict},
     dsn::{self, BounceKind},
-    strip,
-};
-use crate::{
     keys::{KeyError, Keys, Target},
-    messages::bounce,
+    refusal as bounce, strip,
 };
 
 /// A file carried by a reply.
@@ -166,7 +163,7 @@ fn reply(
 }
 
 /// Whether the trusted MTA vouches for the domain of `address` (DMARC, or aligned DKIM or SPF).
-pub(crate) fn vouched(message: &mail_parser::Message<'_>, address: &str, auth: &AuthPolicy) -> bool {
+pub fn vouched(message: &mail_parser::Message<'_>, address: &str, auth: &AuthPolicy) -> bool {
     match auth {
         AuthPolicy::None => true,
         AuthPolicy::Upstream(authserv) => {
