@@ -167,10 +167,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Records every action as done, as an apply against an agreeing homeserver would.
 async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]) -> anyhow::Result<()> {
-    let journal: Vec<(Option<String>, String)> = actions
-        .iter()
-        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
-        .collect();
+    let journal = relais_provisioning::plan::Action::journal(actions);
     let fence = relais_core::store::testing::fence(store, relais_provisioning::store::LEASE).await;
     let run = relais_provisioning::store::NewRun::new("bench", "synthetic");
     let run_id = ProvisioningStore::new(store.clone()).prov_start_run(&fence, &run, &journal).await?;

@@ -89,6 +89,13 @@ impl RecordingHomeserver {
         self.lock().state.insert(path, event);
     }
 
+    /// Makes `room` a version-10 room created by `creator`, with `levels` as its
+    /// `m.room.power_levels` content: what a moderator check reads.
+    pub fn set_power_levels(&self, room: &str, creator: &str, levels: Value) {
+        self.set_state(room, "m.room.create", "", creator, json!({ "room_version": "10" }));
+        self.set_state(room, "m.room.power_levels", "", creator, levels);
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()

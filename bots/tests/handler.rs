@@ -96,15 +96,9 @@ async fn edits_its_own_notices_and_malformed_messages_get_no_answer() {
 #[tokio::test]
 async fn help_shows_a_moderator_the_moderators_commands_and_a_member_only_theirs() {
     let bot = bot().await;
-    bot.homeserver.set_state(ROOM, "m.room.create", "", "@relais:pcf.test", json!({ "room_version": "10" }));
-    bot.homeserver.set_state(
-        ROOM,
-        "m.room.power_levels",
-        "",
-        "@relais:pcf.test",
-        // As some clients write levels: strings.
-        json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": "50" } }),
-    );
+    // As some clients write levels: strings.
+    let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": "50" } });
+    bot.homeserver.set_power_levels(ROOM, "@relais:pcf.test", levels);
     bot.handler.handle(&text("$m", "@nadia:pcf.test", "!aide")).await.expect("handled");
     bot.handler.handle(&text("$k", "@karim:pcf.test", "!aide")).await.expect("handled");
     let sent = bot.homeserver.messages_to(ROOM);
@@ -118,14 +112,7 @@ async fn help_shows_a_moderator_the_moderators_commands_and_a_member_only_theirs
 #[tokio::test]
 async fn help_with_unreadable_power_levels_gives_no_rights() {
     let bot = bot().await;
-    bot.homeserver.set_state(ROOM, "m.room.create", "", "@relais:pcf.test", json!({ "room_version": "10" }));
-    bot.homeserver.set_state(
-        ROOM,
-        "m.room.power_levels",
-        "",
-        "@relais:pcf.test",
-        json!({ "users": "pas une table" }),
-    );
+    bot.homeserver.set_power_levels(ROOM, "@relais:pcf.test", json!({ "users": "pas une table" }));
     bot.handler.handle(&text("$m", "@nadia:pcf.test", "!aide")).await.expect("handled");
     let sent = bot.homeserver.messages_to(ROOM);
     let help = sent.first().and_then(|m| m["body"].as_str()).unwrap_or("");

@@ -126,14 +126,8 @@ async fn a_command_in_an_encrypted_room_is_answered_and_nothing_is_mirrored() {
 #[tokio::test]
 async fn only_a_moderator_turns_mail_off_for_a_room() {
     let b = bridge().await;
-    b.homeserver.set_state(ROOM, "m.room.create", "", "@relais:pcf.test", json!({ "room_version": "10" }));
-    b.homeserver.set_state(
-        ROOM,
-        "m.room.power_levels",
-        "",
-        "@relais:pcf.test",
-        json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } }),
-    );
+    let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
+    b.homeserver.set_power_levels(ROOM, "@relais:pcf.test", levels);
     b.handler.handle(&text("$k", "@paul:pcf.test", "!courriel désactiver")).await.expect("handled");
     assert!(b.mail.mail_list(ROOM).await.expect("store").expect("list").enabled, "a member cannot");
     b.handler.handle(&text("$n", "@nadia:pcf.test", "!courriel désactiver")).await.expect("handled");

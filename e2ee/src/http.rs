@@ -1,12 +1,11 @@
 //! The device's own calls to the homeserver (key uploads and queries, one-time-key claims,
 //! to-device messages), made with its access token and typed with the ruma of matrix-sdk-crypto.
 
-use std::{borrow::Cow, collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use matrix_sdk_common::ruma::api::{
     IncomingResponse, OutgoingRequest, SupportedVersions,
     auth_scheme::{AuthScheme, SendAccessToken},
-    path_builder::{PathBuilder, SinglePath, VersionHistory},
 };
 
 use relais_appservice::ClientError;
@@ -17,22 +16,8 @@ use crate::DeviceError;
 /// The Matrix versions asked of the homeserver's endpoints (Synapse has them all).
 const VERSIONS: &[&str] = &["v1.1", "v1.11"];
 
-/// Supplies the path-selection input of each ruma path builder. The appservice client has the
-/// same trait for ruma 0.17; this one is for the ruma 0.16 that matrix-sdk-crypto speaks (the
-/// two versions' traits are distinct types, so one impl cannot serve both).
-pub(crate) trait PathInput: PathBuilder {
-    fn input(versions: &SupportedVersions) -> Self::Input<'_>;
-}
-
-impl PathInput for SinglePath {
-    fn input(_: &SupportedVersions) -> Self::Input<'_> {}
-}
-
-impl PathInput for VersionHistory {
-    fn input(versions: &SupportedVersions) -> Self::Input<'_> {
-        Cow::Borrowed(versions)
-    }
-}
+// The ruma 0.16 that matrix-sdk-crypto speaks has its own path builders (see the macro).
+relais_appservice::path_input!(pub(crate) matrix_sdk_common::ruma);
 
 /// An HTTP client holding the device's access token (and the appservice's, for the few calls
 /// the appservice may make without interactive authentication).

@@ -11,7 +11,7 @@ use relais_core::{StoreError, store::lease::Lease};
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
-    plan::{Plan, PlanOptions, plan},
+    plan::{Action, Plan, PlanOptions, plan},
     reader::{FileError, ReadReport, read},
     store::{NewRun, ProvisioningStore, RunState},
 };
@@ -155,11 +155,7 @@ pub async fn provision(
         store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
-    let journal: Vec<(Option<String>, String)> = plan
-        .actions
-        .iter()
-        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
-        .collect();
+    let journal = Action::journal(&plan.actions);
     held(lease)?;
     store.prov_start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await.map_err(RunError::Unfinished)?;
@@ -209,11 +205,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
         store.prov_record_run(lease.fence(), &run, state).await?;
         return Ok(DriftOutcome { report, applied: None });
     }
-    let journal: Vec<(Option<String>, String)> = report
-        .actions
-        .iter()
-        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
-        .collect();
+    let journal = Action::journal(&report.actions);
     held(lease)?;
     store.prov_start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await?;
@@ -249,11 +241,7 @@ pub async fn welcome(
     let options =
         PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0, scope: None };
     let plan = plan(&report, &recorded, &options);
-    let journal: Vec<(Option<String>, String)> = plan
-        .actions
-        .iter()
-        .map(|a| (a.room().map(str::to_owned), serde_json::to_string(a).unwrap_or_default()))
-        .collect();
+    let journal = Action::journal(&plan.actions);
     held(lease)?;
     store.prov_start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;
     Ok(applier.finish_pending(lease).await?)

@@ -1,6 +1,6 @@
 //! The retrying request loop.
 
-use std::{borrow::Cow, time::Duration};
+use std::time::Duration;
 
 use ruma::{
     UserId,
@@ -8,7 +8,6 @@ use ruma::{
         AppserviceUserIdentity, IncomingResponse, IncomingResponseExt, OutgoingRequest,
         OutgoingRequestAppserviceExt, SupportedVersions,
         auth_scheme::{AuthScheme, SendAccessToken},
-        path_builder::{PathBuilder, SinglePath, VersionHistory},
     },
 };
 use serde::Deserialize;
@@ -19,20 +18,30 @@ use super::{ClientError, MatrixClient};
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
-/// Supplies the path-selection input of each ruma path builder.
-pub trait PathInput: PathBuilder {
-    fn input(versions: &SupportedVersions) -> Self::Input<'_>;
+/// Defines `PathInput`, which supplies the path-selection input of each ruma path builder, for
+/// the ruma at `$ruma::api`: the appservice's, and the older one matrix-sdk-crypto speaks (the
+/// two versions' traits are distinct types, so one impl cannot serve both; one definition can).
+#[macro_export]
+macro_rules! path_input {
+    ($vis:vis $($ruma:ident)::+) => {
+        /// Supplies the path-selection input of each ruma path builder.
+        $vis trait PathInput: $($ruma)::+::api::path_builder::PathBuilder {
+            fn input(versions: &$($ruma)::+::api::SupportedVersions) -> Self::Input<'_>;
+        }
+
+        impl PathInput for $($ruma)::+::api::path_builder::SinglePath {
+            fn input(_: &$($ruma)::+::api::SupportedVersions) -> Self::Input<'_> {}
+        }
+
+        impl PathInput for $($ruma)::+::api::path_builder::VersionHistory {
+            fn input(versions: &$($ruma)::+::api::SupportedVersions) -> Self::Input<'_> {
+                ::std::borrow::Cow::Borrowed(versions)
+            }
+        }
+    };
 }
 
-impl PathInput for SinglePath {
-    fn input(_: &SupportedVersions) -> Self::Input<'_> {}
-}
-
-impl PathInput for VersionHistory {
-    fn input(versions: &SupportedVersions) -> Self::Input<'_> {
-        Cow::Borrowed(versions)
-    }
-}
+path_input!(pub ruma);
 
 #[derive(Deserialize)]
 struct ErrorBody {

@@ -118,6 +118,18 @@ impl Action {
         }
     }
 
+    /// The journal rows of `actions`: each with the room whose queue runs it, and its JSON.
+    pub fn journal(actions: &[Self]) -> Vec<(Option<String>, String)> {
+        actions
+            .iter()
+            .map(|a| {
+                // Plain data with string keys: serializing it cannot fail.
+                let json = serde_json::to_string(a).expect("an action serializes");
+                (a.room().map(str::to_owned), json)
+            })
+            .collect()
+    }
+
     /// The room whose serial queue runs this action (`None`: store only, no room).
     pub fn room(&self) -> Option<&str> {
         match self {
