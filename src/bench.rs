@@ -144,7 +144,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let report = read(file.as_bytes())?;
-    let snapshot = ProvisioningStore::new(store.clone()).prov_snapshot().await?;
+    let snapshot = ProvisioningStore::new(store.clone()).snapshot().await?;
     let again = plan(&report, &recorded(&snapshot), &options);
     let replan_s = started.elapsed().as_secs_f64();
     store.close().await;
@@ -170,7 +170,7 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
     let journal = relais_provisioning::plan::Action::journal(actions);
     let fence = relais_core::store::testing::fence(store, relais_provisioning::store::LEASE).await;
     let run = relais_provisioning::store::NewRun::new("bench", "synthetic");
-    let run_id = ProvisioningStore::new(store.clone()).prov_start_run(&fence, &run, &journal).await?;
+    let run_id = ProvisioningStore::new(store.clone()).start_run(&fence, &run, &journal).await?;
     for a in actions {
         if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {
             ProvisioningStore::new(store.clone())
@@ -195,7 +195,7 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
                 (run_id, seq, Some(effect_of(a, &room_id)), audit)
             })
             .collect();
-        ProvisioningStore::new(store.clone()).prov_complete(&fence, &done).await?;
+        ProvisioningStore::new(store.clone()).complete(&fence, &done).await?;
     }
     Ok(())
 }

@@ -96,7 +96,7 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
         room_id: ROOM.into(),
         moderators: "[]".into(),
     });
-    ProvisioningStore::new(store.clone()).prov_seed(&[room]).await?;
+    ProvisioningStore::new(store.clone()).seed(&[room]).await?;
     for chunk in (0..subscribers).collect::<Vec<_>>().chunks(1000) {
         let mut done = Vec::new();
         for &i in chunk {
@@ -109,10 +109,10 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
             done.push(member);
             done.push(subscribe);
         }
-        ProvisioningStore::new(store.clone()).prov_seed(&done).await?;
+        ProvisioningStore::new(store.clone()).seed(&done).await?;
     }
     MailStore::new(store.clone())
-        .mail_list_upsert(&MailList {
+        .list_upsert(&MailList {
             room_id: ROOM.into(),
             localpart: "nord-lille".into(),
             name: "Section Lille (Bench)".into(),
@@ -193,7 +193,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
 
     // One message to every subscriber.
     let first = message(0);
-    let list = mail.mail_list(ROOM).await?.context("bench list")?;
+    let list = mail.list(ROOM).await?.context("bench list")?;
     let sample = render::message_mail(
         &outbox.site,
         &keys,
@@ -205,7 +205,7 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
     )?;
     let size = sample.formatted().len();
     let start = Instant::now();
-    let queued = mail.mail_store_message(&first, DeliveryMode::Message).await?;
+    let queued = mail.store_message(&first, DeliveryMode::Message).await?;
     let enqueue_s = start.elapsed().as_secs_f64();
     let stats = outbox.drain().await?;
     let relais_s = start.elapsed().as_secs_f64();
@@ -214,12 +214,12 @@ pub async fn run(args: MailBenchArgs) -> anyhow::Result<()> {
 
     // A daily digest of `digest_messages` messages to every subscriber.
     for n in 1..=args.digest_messages {
-        mail.mail_store_message(&message(n), DeliveryMode::Daily).await?;
+        mail.store_message(&message(n), DeliveryMode::Daily).await?;
     }
     let daily = Outbox { default_mode: DeliveryMode::Daily, ..outbox.clone() };
     let start = Instant::now();
     let (_, digest_queued) =
-        mail.mail_create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
+        mail.create_digest(DeliveryMode::Daily, DeliveryMode::Daily).await?.context("digest")?;
     let digest_stats = daily.drain().await?;
     let digest_s = start.elapsed().as_secs_f64();
 
@@ -264,7 +264,7 @@ async fn inbound(store: &Store, keys: &Keys, count: usize) -> anyhow::Result<ser
     for (rcpt, raw) in &mails {
         let examined = examine(raw.as_bytes(), rcpt, "membre@bench.example", keys, DOMAIN, &auth);
         anyhow::ensure!(matches!(examined, Examined::Reply(ref r) if r.authenticated), "bench reply refused");
-        mail.mail_inbound_store(rcpt, "membre@bench.example", raw.as_bytes()).await?;
+        mail.inbound_store(rcpt, "membre@bench.example", raw.as_bytes()).await?;
     }
     let seconds = start.elapsed().as_secs_f64();
     Ok(json!({

@@ -199,11 +199,11 @@ pub async fn show_lists(config: &Config, store: &Store) -> anyhow::Result<()> {
     let mail = MailStore::new(store.clone());
     lists::sync_provisioned(&mail, &Directory::new(store.clone())).await?;
     let domain = config.mail.domain.as_deref().unwrap_or("(no [mail] domain)");
-    for list in mail.mail_lists().await? {
+    for list in mail.lists().await? {
         let state = if list.enabled { "on " } else { "off" };
         println!("{state} {}@{domain}\t{}\t{}", list.localpart, list.name, list.room_id);
     }
-    let stats = mail.mail_outbox_stats().await?;
+    let stats = mail.outbox_stats().await?;
     println!(
         "outbox: {} pending, {} sent, {} failed, {} cancelled; inbound: {} pending, {} held, \
          {} for postmaster (relais mail postmaster)",
@@ -233,7 +233,7 @@ const POSTMASTER_BATCH: i64 = 1000;
 /// `relais mail postmaster`: prints the mail to postmaster kept for an operator; with `erase`,
 /// deletes what it printed (and nothing that arrived meanwhile).
 pub async fn show_postmaster(store: &MailStore, erase: bool) -> anyhow::Result<()> {
-    let mails = store.mail_postmaster(POSTMASTER_BATCH).await?;
+    let mails = store.postmaster(POSTMASTER_BATCH).await?;
     for mail in &mails {
         let sender = if mail.mail_from.is_empty() { "<>" } else { &mail.mail_from };
         println!(
@@ -246,7 +246,7 @@ pub async fn show_postmaster(store: &MailStore, erase: bool) -> anyhow::Result<(
     }
     match (mails.last(), erase) {
         (None, _) => println!("no mail kept for postmaster"),
-        (Some(last), true) => println!("{} mail(s) erased", store.mail_postmaster_erase(last.id).await?),
+        (Some(last), true) => println!("{} mail(s) erased", store.postmaster_erase(last.id).await?),
         (Some(_), false) => println!("{} mail(s); --erase deletes them once read", mails.len()),
     }
     Ok(())

@@ -202,9 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     mail::show_postmaster(&relais_bridge::store::MailStore::new(store.clone()), erase).await
                 }
                 MailAction::Reactivate { member_id } => {
-                    match relais_bridge::store::MailStore::new(store.clone())
-                        .mail_address_reset(&member_id)
-                        .await
+                    match relais_bridge::store::MailStore::new(store.clone()).address_reset(&member_id).await
                     {
                         Ok(0) => {
                             Err(anyhow::anyhow!("no suspended or bouncing address for member {member_id}"))

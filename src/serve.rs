@@ -33,7 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 pub(crate) async fn resume_interrupted_run(applier: Applier) {
     let (mut delay, mut told) = (Duration::from_millis(500), false);
     let lease = loop {
-        match applier.records().prov_has_pending().await {
+        match applier.records().has_pending().await {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => {
@@ -215,7 +215,7 @@ pub(crate) async fn drift_job(
 /// One drift check and repair, under the provisioning lease, unless one was done recently.
 async fn drift_round(applier: &Applier, every: Duration, lease: &Lease) {
     let window = i64::try_from(every.as_millis()).unwrap_or(i64::MAX) / 2;
-    let recent = applier.records().prov_runs(50).await.map(|runs| {
+    let recent = applier.records().runs(50).await.map(|runs| {
         runs.iter().any(|r| r.source == "drift" && r.started_at > relais_core::time::now_ms() - window)
     });
     if recent.unwrap_or(false) {

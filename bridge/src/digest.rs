@@ -20,11 +20,11 @@ pub async fn open_due(
     let mut opened = Vec::new();
     for (mode, weekday) in [(DeliveryMode::Daily, None), (DeliveryMode::Weekly, Some(mail.weekly_day))] {
         let due = last_due(now, minutes, weekday);
-        let last = store.mail_last_digest_at(mode).await?;
+        let last = store.last_digest_at(mode).await?;
         if last.is_some_and(|at| at >= due) {
             continue;
         }
-        if let Some(digest) = store.mail_create_digest(mode, mail.default_mode).await? {
+        if let Some(digest) = store.create_digest(mode, mail.default_mode).await? {
             opened.push(digest);
         }
     }
@@ -35,14 +35,14 @@ pub async fn open_due(
 pub async fn open_now(store: &MailStore, mail: &MailConfig) -> Result<Vec<(Digest, u64)>, StoreError> {
     let mut opened = Vec::new();
     for mode in [DeliveryMode::Daily, DeliveryMode::Weekly] {
-        if let Some(digest) = store.mail_create_digest(mode, mail.default_mode).await? {
+        if let Some(digest) = store.create_digest(mode, mail.default_mode).await? {
             opened.push(digest);
         }
     }
     Ok(opened)
 }
 
-/// How often what the bridge no longer needs is dropped ([`MailStore::mail_prune`]).
+/// How often what the bridge no longer needs is dropped ([`MailStore::prune`]).
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Checks every minute whether a digest is due, and every hour drops what is older than
@@ -59,7 +59,7 @@ pub async fn run(
         if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             pruned_at = Some(std::time::Instant::now());
             let keep_ms = i64::from(mail.retention_days) * 24 * 3600 * 1000;
-            match store.mail_prune(keep_ms).await {
+            match store.prune(keep_ms).await {
                 Ok(pruned) => tracing::debug!(pruned, "old mail data dropped"),
                 Err(e) => tracing::warn!(error = %e, "cannot drop old mail data, retrying in an hour"),
             }

@@ -77,7 +77,7 @@ impl BridgeHandler {
                     body: &body,
                     html: None,
                 };
-                if !self.store.mail_edit(&edit).await.map_err(transient)? {
+                if !self.store.edit(&edit).await.map_err(transient)? {
                     tracing::debug!("edit not applied to the mail copy: unknown message, or not its sender");
                 }
                 Ok(())
@@ -91,7 +91,7 @@ impl BridgeHandler {
     /// A redaction withdraws the mail copy when it comes from the message's sender, in its room,
     /// or from someone with the power to redact others' messages there.
     async fn on_redaction(&self, room_id: &str, redacter: &str, target: &str) -> Result<(), HandlerError> {
-        let Some(message) = self.store.mail_message(target).await.map_err(transient)? else { return Ok(()) };
+        let Some(message) = self.store.message(target).await.map_err(transient)? else { return Ok(()) };
         if message.room_id != room_id {
             tracing::debug!("redaction ignored: the message is in another room");
             return Ok(());
@@ -124,7 +124,7 @@ impl BridgeHandler {
             event::may_redact(&author, &redacter, levels.as_ref())
         };
         if allowed {
-            self.store.mail_redact(target).await.map_err(transient)?;
+            self.store.redact(target).await.map_err(transient)?;
         } else {
             tracing::info!("redaction ignored: its sender may not redact this message");
         }
@@ -133,11 +133,11 @@ impl BridgeHandler {
 
     /// The list of a room, creating the lists of newly provisioned rooms first if needed.
     async fn list_of(&self, room_id: &str) -> Result<Option<crate::store::MailList>, StoreError> {
-        if let Some(list) = self.store.mail_list(room_id).await? {
+        if let Some(list) = self.store.list(room_id).await? {
             return Ok(Some(list));
         }
         self.ensure_lists().await?;
-        self.store.mail_list(room_id).await
+        self.store.list(room_id).await
     }
 
     async fn ensure_lists(&self) -> Result<(), StoreError> {
@@ -165,7 +165,7 @@ impl BridgeHandler {
         let (name, member) = self.author(&sender).await.map_err(transient)?;
         message.sender_name = name;
         message.author_member = member;
-        let queued = self.store.mail_store_message(&message, self.default_mode()).await.map_err(transient)?;
+        let queued = self.store.store_message(&message, self.default_mode()).await.map_err(transient)?;
         tracing::debug!(queued, "room message stored for mail");
         Ok(())
     }
@@ -248,7 +248,7 @@ impl BridgeHandler {
 
     async fn set_enabled(&self, room_id: &RoomId, on: bool, domain: &str) -> Result<String, HandlerError> {
         if !on {
-            self.store.mail_list_set_enabled(room_id.as_str(), false).await.map_err(transient)?;
+            self.store.list_set_enabled(room_id.as_str(), false).await.map_err(transient)?;
             return Ok(messages::disabled());
         }
         // A room without a name, or with one that cannot be read (said in the log), is "salon".
@@ -279,7 +279,7 @@ impl BridgeHandler {
         let Some(member) = self.directory.member_id_of(sender).await.map_err(transient)? else {
             return Ok(messages::not_a_member());
         };
-        self.store.mail_opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
+        self.store.opt_in(room_id.as_str(), &member, mode).await.map_err(transient)?;
         Ok(match mode {
             Some(mode) => messages::subscribed(&format!("{}@{domain}", list.localpart), mode),
             None => messages::unsubscribed(),
@@ -295,7 +295,7 @@ impl BridgeHandler {
         let mode = match member {
             Some(member) => self
                 .store
-                .mail_member_lists(&member, self.default_mode())
+                .member_lists(&member, self.default_mode())
                 .await
                 .map_err(transient)?
                 .into_iter()

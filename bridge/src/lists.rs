@@ -31,7 +31,7 @@ pub fn localpart_for(key_or_name: &str) -> String {
 async fn free_localpart(store: &MailStore, room_id: &str, wanted: String) -> Result<String, StoreError> {
     let mut candidate = wanted.clone();
     for n in 2.. {
-        match store.mail_list_by_localpart(&candidate).await? {
+        match store.list_by_localpart(&candidate).await? {
             Some(list) if list.room_id != room_id => candidate = format!("{wanted}-{n}"),
             _ => break,
         }
@@ -45,7 +45,7 @@ pub async fn sync_provisioned(store: &MailStore, directory: &Directory) -> Resul
     let kinds = [RoomKind::Announcements, RoomKind::Section];
     let rooms = directory.rooms_of_kinds(&kinds).await?;
     let existing: std::collections::HashSet<String> =
-        store.mail_lists().await?.into_iter().map(|l| l.room_id).collect();
+        store.lists().await?.into_iter().map(|l| l.room_id).collect();
     let mut created = 0;
     for DirectoryRoom { key, name, room_id, .. } in rooms {
         let room_id = room_id.to_string();
@@ -53,9 +53,7 @@ pub async fn sync_provisioned(store: &MailStore, directory: &Directory) -> Resul
             continue;
         }
         let localpart = free_localpart(store, &room_id, localpart_for(&key)).await?;
-        store
-            .mail_list_upsert(&MailList { room_id, localpart, name, room_key: Some(key), enabled: true })
-            .await?;
+        store.list_upsert(&MailList { room_id, localpart, name, room_key: Some(key), enabled: true }).await?;
         created += 1;
     }
     Ok(created)
@@ -63,13 +61,13 @@ pub async fn sync_provisioned(store: &MailStore, directory: &Directory) -> Resul
 
 /// Turns a room into a list (or back on); returns its local part.
 pub async fn enable(store: &MailStore, room_id: &str, name: &str) -> Result<String, StoreError> {
-    if let Some(list) = store.mail_list(room_id).await? {
-        store.mail_list_set_enabled(room_id, true).await?;
+    if let Some(list) = store.list(room_id).await? {
+        store.list_set_enabled(room_id, true).await?;
         return Ok(list.localpart);
     }
     let localpart = free_localpart(store, room_id, localpart_for(name)).await?;
     store
-        .mail_list_upsert(&MailList {
+        .list_upsert(&MailList {
             room_id: room_id.to_owned(),
             localpart: localpart.clone(),
             name: name.to_owned(),

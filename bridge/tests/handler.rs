@@ -77,20 +77,20 @@ fn text(event_id: &str, sender: &str, body: &str) -> DispatchedEvent {
 async fn a_members_message_goes_to_the_active_subscribers_under_their_name() {
     let b = bridge().await;
     b.handler.handle(&text("$m1", "@paul:pcf.test", "Réunion jeudi à 18 h")).await.expect("handled");
-    let stored = b.mail.mail_message("$m1").await.expect("store").expect("stored for mail");
+    let stored = b.mail.message("$m1").await.expect("store").expect("stored for mail");
     assert_eq!(stored.sender_name, "Paul Durand");
     assert_eq!(stored.author_member.as_deref(), Some("1"));
     assert_eq!(stored.body, "Réunion jeudi à 18 h");
     // Jeanne gets it; Paul, who wrote it, and the lapsed member do not.
-    let outbox = b.mail.mail_outbox_stats().await.expect("stats");
+    let outbox = b.mail.outbox_stats().await.expect("stats");
     assert_eq!(outbox.pending, 1, "{outbox:?}");
 
     // The same event handed over again after a crash: still one mail.
     b.handler.handle(&text("$m1", "@paul:pcf.test", "Réunion jeudi à 18 h")).await.expect("handled again");
-    assert_eq!(b.mail.mail_outbox_stats().await.expect("stats").pending, 1);
+    assert_eq!(b.mail.outbox_stats().await.expect("stats").pending, 1);
     // Jeanne's own message goes to Paul only.
     b.handler.handle(&text("$m2", "@jeanne:pcf.test", "J'y serai")).await.expect("handled");
-    assert_eq!(b.mail.mail_outbox_stats().await.expect("stats").pending, 2);
+    assert_eq!(b.mail.outbox_stats().await.expect("stats").pending, 2);
     assert!(b.homeserver.messages_to(ROOM).is_empty(), "nothing said in the room");
 }
 
@@ -101,10 +101,10 @@ async fn commands_to_the_bots_and_a_forged_media_url_are_not_mailed() {
         .handle(&text("$cmd", "@paul:pcf.test", "!sondage \"Qui vient ?\" Oui Non"))
         .await
         .expect("handled");
-    assert!(b.mail.mail_message("$cmd").await.expect("store").is_none());
+    assert!(b.mail.message("$cmd").await.expect("store").is_none());
     let image = json!({ "msgtype": "m.image", "body": "tract.png", "url": "https://evil.example/x.png" });
     b.handler.handle(&message("$img", "@paul:pcf.test", image)).await.expect("handled");
-    let stored = b.mail.mail_message("$img").await.expect("store").expect("the text part is mailed");
+    let stored = b.mail.message("$img").await.expect("store").expect("the text part is mailed");
     assert_eq!(stored.media_url, None, "only mxc:// media is ever fetched");
 }
 
@@ -120,7 +120,7 @@ async fn a_command_in_an_encrypted_room_is_answered_and_nothing_is_mirrored() {
     let said = b.homeserver.messages_to(ROOM);
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0]["body"].as_str().is_some_and(|t| t.contains("chiffré de bout en bout")), "{said:?}");
-    assert_eq!(b.mail.mail_outbox_stats().await.expect("stats").pending, 0);
+    assert_eq!(b.mail.outbox_stats().await.expect("stats").pending, 0);
 }
 
 #[tokio::test]
@@ -129,9 +129,9 @@ async fn only_a_moderator_turns_mail_off_for_a_room() {
     let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
     b.homeserver.set_power_levels(ROOM, "@relais:pcf.test", levels);
     b.handler.handle(&text("$k", "@paul:pcf.test", "!courriel désactiver")).await.expect("handled");
-    assert!(b.mail.mail_list(ROOM).await.expect("store").expect("list").enabled, "a member cannot");
+    assert!(b.mail.list(ROOM).await.expect("store").expect("list").enabled, "a member cannot");
     b.handler.handle(&text("$n", "@nadia:pcf.test", "!courriel désactiver")).await.expect("handled");
-    assert!(!b.mail.mail_list(ROOM).await.expect("store").expect("list").enabled, "a moderator can");
+    assert!(!b.mail.list(ROOM).await.expect("store").expect("list").enabled, "a moderator can");
     let said: Vec<String> =
         b.homeserver.messages_to(ROOM).iter().map(|m| m["body"].as_str().unwrap_or("").to_owned()).collect();
     assert_eq!(said.len(), 2, "{said:?}");

@@ -116,7 +116,7 @@ pub async fn provision(
         let resumed = applier.finish_pending(lease).await?;
         (resumed.done + resumed.failed.len() > 0).then_some(resumed)
     };
-    let snapshot = store.prov_snapshot().await?;
+    let snapshot = store.snapshot().await?;
     let recorded = recorded(&snapshot);
     let report = match &options.federation {
         Some(federation) => crate::plan::scope_report(report, federation, &recorded),
@@ -152,12 +152,12 @@ pub async fn provision(
     let refused = plan.exceeds_removal_limit(options.max_removal_percent) && !options.force;
     if options.dry_run || refused {
         let state = if refused { RunState::Refused } else { RunState::DryRun };
-        store.prov_record_run(lease.fence(), &run, state).await?;
+        store.record_run(lease.fence(), &run, state).await?;
         return Ok(Outcome { report, plan, resumed, applied: None, refused });
     }
     let journal = Action::journal(&plan.actions);
     held(lease)?;
-    store.prov_start_run(lease.fence(), &run, &journal).await?;
+    store.start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await.map_err(RunError::Unfinished)?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })
 }
@@ -169,7 +169,7 @@ async fn check_columns(
     scope: Option<&str>,
     columns: &[&'static str],
 ) -> Result<(), RunError> {
-    let Some(previous) = store.prov_last_columns(scope).await? else { return Ok(()) };
+    let Some(previous) = store.last_columns(scope).await? else { return Ok(()) };
     let previous: Vec<String> = serde_json::from_str(&previous)
         .map_err(|e| RunError::Store(StoreError::unreadable_json("recorded import columns", &e)))?;
     let missing: Vec<String> = previous.into_iter().filter(|c| !columns.contains(&c.as_str())).collect();
@@ -190,7 +190,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     if !dry_run {
         applier.finish_pending(lease).await?;
     }
-    let snapshot = store.prov_snapshot().await?;
+    let snapshot = store.snapshot().await?;
     let room_ids = snapshot.rooms.iter().map(|r| (r.key.clone(), r.room_id.clone())).collect();
     let recorded = recorded(&snapshot);
     let hs = &applier.homeserver;
@@ -202,12 +202,12 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
     let run = NewRun { summary: &summary, ..NewRun::new(&applier.actor, "drift") };
     if dry_run || report.actions.is_empty() {
         let state = if dry_run { RunState::DryRun } else { RunState::Done };
-        store.prov_record_run(lease.fence(), &run, state).await?;
+        store.record_run(lease.fence(), &run, state).await?;
         return Ok(DriftOutcome { report, applied: None });
     }
     let journal = Action::journal(&report.actions);
     held(lease)?;
-    store.prov_start_run(lease.fence(), &run, &journal).await?;
+    store.start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await?;
     Ok(DriftOutcome { report, applied: Some(applied) })
 }
@@ -222,7 +222,7 @@ pub async fn welcome(
     lease: &Lease,
 ) -> Result<ApplyReport, RunError> {
     let store = &applier.records();
-    let snapshot = store.prov_snapshot().await?;
+    let snapshot = store.snapshot().await?;
     let recorded = recorded(&snapshot);
     let Some(mut row) = recorded.members.get(member_id).cloned() else {
         return Ok(ApplyReport::default());
@@ -243,6 +243,6 @@ pub async fn welcome(
     let plan = plan(&report, &recorded, &options);
     let journal = Action::journal(&plan.actions);
     held(lease)?;
-    store.prov_start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;
+    store.start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;
     Ok(applier.finish_pending(lease).await?)
 }

@@ -39,7 +39,7 @@ const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
 /// message; a redacted message's media is gone).
 async fn media(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
     let Ok(seq) = keys(&state).check_media_token(&token) else { return invalid() };
-    let message = match state.mail.mail_message_by_seq(seq).await {
+    let message = match state.mail.message_by_seq(seq).await {
         Ok(message) => message,
         Err(_) => return unavailable(),
     };
@@ -140,7 +140,7 @@ fn preferences_page(lists: &[MemberList], token: &str, done: Option<&str>) -> Ma
 }
 
 async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>, Response> {
-    state.mail.mail_member_lists(member, state.config.mail.default_mode).await.map_err(|e| {
+    state.mail.member_lists(member, state.config.mail.default_mode).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read mail preferences");
         unavailable()
     })
@@ -172,7 +172,7 @@ async fn save(
             form.get(&format!("l{index}")).and_then(|m| DeliveryMode::parse(m))
         };
         if let Some(mode) = chosen.filter(|m| *m != entry.mode)
-            && let Err(e) = state.mail.mail_set_mode(&member, &entry.list.room_id, mode).await
+            && let Err(e) = state.mail.set_mode(&member, &entry.list.room_id, mode).await
         {
             tracing::error!(error = %e, "cannot save mail preferences");
             return unavailable();
@@ -213,7 +213,7 @@ async fn unsubscribe(State(state): State<Arc<WebState>>, Path(token): Path<Strin
         Err(response) => return response,
     };
     for entry in lists.iter().filter(|l| list == "tout" || l.list.localpart == list) {
-        if let Err(e) = state.mail.mail_set_mode(&member, &entry.list.room_id, DeliveryMode::None).await {
+        if let Err(e) = state.mail.set_mode(&member, &entry.list.room_id, DeliveryMode::None).await {
             tracing::error!(error = %e, "cannot unsubscribe");
             return unavailable();
         }

@@ -140,7 +140,7 @@ impl Polls {
             if let Some(member_id) = voter.strip_prefix("member:") {
                 if self.config.mail.bridge_enabled() {
                     // One statement: a member erased or lapsed meanwhile gets nothing.
-                    self.outbox.mail_outbox_enqueue_member(BALLOT_MAIL, poll_id, member_id).await?;
+                    self.outbox.outbox_enqueue_member(BALLOT_MAIL, poll_id, member_id).await?;
                 }
             } else if let Ok(user) = UserId::parse(voter) {
                 self.send_ballot_dm(&poll, &spec, &user).await?;

@@ -30,7 +30,7 @@ async fn seed(store: &Store) {
         });
         effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }
-    ProvisioningStore::new(store.clone()).prov_seed(&effects).await.expect("seed");
+    ProvisioningStore::new(store.clone()).seed(&effects).await.expect("seed");
     let list = MailList {
         room_id: ROOM.into(),
         localpart: "nord-lille".into(),
@@ -38,7 +38,7 @@ async fn seed(store: &Store) {
         room_key: Some("nord.s.lille".into()),
         enabled: true,
     };
-    MailStore::new(store.clone()).mail_list_upsert(&list).await.expect("list");
+    MailStore::new(store.clone()).list_upsert(&list).await.expect("list");
 }
 
 fn message(id: &str) -> MailMessage {
@@ -139,19 +139,19 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
             .expect("broadcast");
         store.broadcast_delivered(id, ROOM, "$copy").await.expect("delivered");
         // Member 1 gets each message, member 2 the weekly digest.
-        core.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
-        core.mail_store_message(&message("$copy"), DeliveryMode::Message).await.expect("copy");
-        core.mail_store_message(&message("$other"), DeliveryMode::Message).await.expect("other");
+        core.set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
+        core.store_message(&message("$copy"), DeliveryMode::Message).await.expect("copy");
+        core.store_message(&message("$other"), DeliveryMode::Message).await.expect("other");
         let mails =
             |store: BotStore| async move { store.broadcast_stats(None, 1).await.expect("stats")[0].mails };
         assert_eq!(mails(store.clone()).await, 0, "queued is not sent");
-        for item in core.mail_claim_outbox("w", 10, 60_000).await.expect("claim") {
-            core.mail_outbox_finish(item.id, "sent", None).await.expect("sent");
+        for item in core.claim_outbox("w", 10, 60_000).await.expect("claim") {
+            core.outbox_finish(item.id, "sent", None).await.expect("sent");
         }
         assert_eq!(mails(store.clone()).await, 1, "member 1's mail of the copy, not of the other message");
-        core.mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest");
-        for item in core.mail_claim_outbox("w", 10, 60_000).await.expect("claim") {
-            core.mail_outbox_finish(item.id, "sent", None).await.expect("sent");
+        core.create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest");
+        for item in core.claim_outbox("w", 10, 60_000).await.expect("claim") {
+            core.outbox_finish(item.id, "sent", None).await.expect("sent");
         }
         assert_eq!(mails(store.clone()).await, 2, "and member 2's weekly digest");
     })

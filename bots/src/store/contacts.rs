@@ -86,7 +86,7 @@ mod tests {
                 matrix_id: Some("@j:pcf.test".into()),
                 email: None,
             };
-            records.prov_seed(&[member]).await.expect("seed");
+            records.seed(&[member]).await.expect("seed");
             assert!(!bots.welcomed("7").await.expect("not yet"));
             bots.mark_welcomed("7", "!room:pcf.test").await.expect("welcome");
             bots.mark_welcomed("7", "!other:pcf.test").await.expect("twice is once");

@@ -212,6 +212,6 @@ impl BotStore {
         .fetch_all(self.pool())
         .await?;
         let copies = rows.iter().map(|r| r.try_get("event_id")).collect::<Result<Vec<String>, _>>()?;
-        MailStore::new(self.store.clone()).mail_sent_carrying(&copies).await
+        MailStore::new(self.store.clone()).sent_carrying(&copies).await
     }
 }

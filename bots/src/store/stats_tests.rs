@@ -24,7 +24,7 @@ async fn seed(store: &BotStore) {
         room("nord.annonces", "announcements", "Nord — annonces", ANNOUNCEMENTS),
         room("national", "national_space", "Parti", "!national:pcf.test"),
     ];
-    ProvisioningStore::new(store.core().clone()).prov_seed(&effects).await.expect("seed");
+    ProvisioningStore::new(store.core().clone()).seed(&effects).await.expect("seed");
 }
 
 fn proposal(command: &str) -> NewProposal {

@@ -59,7 +59,7 @@ impl Delivery for StoreDelivery {
         match self.keys.parse_localpart(local) {
             // The bare address of a list is accepted so an authenticated sender can be told to
             // reply to a message instead.
-            Ok(Target::List { list }) => match self.store.mail_list_by_localpart(&list).await {
+            Ok(Target::List { list }) => match self.store.list_by_localpart(&list).await {
                 Ok(Some(list)) if list.enabled => Ok(()),
                 Ok(_) => Err(unknown()),
                 Err(e) => {
@@ -75,7 +75,7 @@ impl Delivery for StoreDelivery {
     async fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> Vec<Result<(), Reply>> {
         let mut out = Vec::with_capacity(envelope.rcpt_to.len());
         for rcpt in &envelope.rcpt_to {
-            let stored = self.store.mail_inbound_store(rcpt, &envelope.mail_from, &data).await;
+            let stored = self.store.inbound_store(rcpt, &envelope.mail_from, &data).await;
             out.push(match stored {
                 Ok(_) => Ok(()),
                 Err(e) => {
@@ -125,7 +125,7 @@ mod tests {
                 room_key: None,
                 enabled,
             };
-            MailStore::new(store.clone()).mail_list_upsert(&list).await.expect("list");
+            MailStore::new(store.clone()).list_upsert(&list).await.expect("list");
         }
         StoreDelivery::new(store, Keys::new(b"secret"), DOMAIN.into())
     }
@@ -220,7 +220,7 @@ mod tests {
         let codes: Vec<&str> = replies.iter().map(|r| r.get(..3).unwrap_or_default()).collect();
         // EHLO, MAIL, two postmasters, abuse refused, DATA, stored, bye.
         assert_eq!(codes, ["250", "250", "250", "250", "550", "354", "250", "221"], "{replies:?}");
-        let stored = store.mail_claim_inbound(10, 60_000).await.expect("claim");
+        let stored = store.claim_inbound(10, 60_000).await.expect("claim");
         let rcpts: Vec<&str> = stored.iter().map(|i| i.rcpt.as_str()).collect();
         assert_eq!(rcpts, [format!("PostMaster@{DOMAIN}").as_str(), "postmaster"]);
     }

@@ -159,7 +159,7 @@ impl Inbound {
 
     /// Handles one batch; returns how many mails it took.
     pub async fn pass(&self) -> Result<usize, StoreError> {
-        let items = self.store.mail_claim_inbound(BATCH, LEASE_MS).await?;
+        let items = self.store.claim_inbound(BATCH, LEASE_MS).await?;
         for item in &items {
             let settle = |this: Inbound, item: InboundItem| async move { this.settle(&item).await };
             self.attempt(item, settle).await?;
@@ -211,7 +211,7 @@ impl Inbound {
             return Ok(Err("sender not authenticated"));
         }
         let limit = self.config.mail.answers_per_hour;
-        if !self.store.mail_answer_allowed(&item.mail_from, limit, now_ms()).await? {
+        if !self.store.answer_allowed(&item.mail_from, limit, now_ms()).await? {
             return Ok(Err("hourly answer limit reached for this sender"));
         }
         Ok(Ok(()))
@@ -242,15 +242,14 @@ impl Inbound {
     }
 
     async fn bounce(&self, outbox_id: i64, kind: BounceKind) -> Result<Settled, StoreError> {
-        let Some(member) = self.store.mail_outbox_bounced(outbox_id).await? else {
+        let Some(member) = self.store.outbox_bounced(outbox_id).await? else {
             return Ok(Settled::Done("dropped", "bounce for an unknown or already counted delivery".into()));
         };
         let Some(email) = self.directory.email(&member).await? else {
             return Ok(Settled::Done("dropped", "bounce for a member no longer known".into()));
         };
         let points = if kind == BounceKind::Hard { 2 } else { 1 };
-        let disabled =
-            self.store.mail_bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
+        let disabled = self.store.bounce(&email, points, i64::from(self.config.mail.bounce_limit)).await?;
         if disabled {
             let entry = relais_provisioning::store::AuditEntry {
                 at: now_ms(),
@@ -275,16 +274,14 @@ impl Inbound {
         confirm: bool,
     ) -> Result<Settled, StoreError> {
         let lists = match list {
-            "tout" => self.store.mail_member_lists(member, self.config.mail.default_mode).await?,
-            _ => match self.store.mail_list_by_localpart(list).await? {
+            "tout" => self.store.member_lists(member, self.config.mail.default_mode).await?,
+            _ => match self.store.list_by_localpart(list).await? {
                 Some(l) => vec![crate::store::MemberList { list: l, mode: self.config.mail.default_mode }],
                 None => Vec::new(),
             },
         };
         for entry in &lists {
-            self.store
-                .mail_set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None)
-                .await?;
+            self.store.set_mode(member, &entry.list.room_id, relais_core::config::DeliveryMode::None).await?;
         }
         if confirm && self.may_answer(item).await?.is_ok() {
             let _ = self.answer(&item.mail_from, bounce::UNSUBSCRIBED_SUBJECT, bounce::UNSUBSCRIBED).await;
@@ -293,7 +290,7 @@ impl Inbound {
     }
 
     async fn reply(&self, item: &InboundItem, reply: Reply) -> Result<Settled, StoreError> {
-        let Some(list) = self.store.mail_list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
+        let Some(list) = self.store.list_by_localpart(&reply.list).await?.filter(|l| l.enabled) else {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         };
         let member = self.directory.member(&reply.member).await?.filter(|m| m.active);
@@ -306,8 +303,7 @@ impl Inbound {
         if !reply.authenticated {
             return self.refuse(item, bounce::NOT_AUTHENTICATED).await;
         }
-        if !self.store.mail_is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await?
-        {
+        if !self.store.is_subscriber(&list.room_id, &reply.member, self.config.mail.default_mode).await? {
             return self.refuse(item, bounce::NOT_SUBSCRIBED).await;
         }
         if reply.unsubscribe {
@@ -388,7 +384,7 @@ impl Inbound {
         if seq == 0 {
             return Ok(None);
         }
-        let Some(message) = self.store.mail_message_by_seq(seq).await? else { return Ok(None) };
+        let Some(message) = self.store.message_by_seq(seq).await? else { return Ok(None) };
         Ok(Some(match message.thread_root {
             Some(root) => json!({"rel_type": "m.thread", "event_id": root, "is_falling_back": true,
                                  "m.in_reply_to": {"event_id": message.event_id}}),

@@ -64,7 +64,7 @@ impl SentJournal {
         })?;
         let mut recovered = 0;
         for id in ids {
-            if store.mail_outbox_mark_sent(id).await? {
+            if store.outbox_mark_sent(id).await? {
                 recovered += 1;
             }
         }

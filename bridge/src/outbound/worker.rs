@@ -148,7 +148,7 @@ impl Outbox {
     /// Leases one batch and delivers it with up to `concurrency` mails in flight.
     pub async fn pass(&self) -> Result<PassStats, StoreError> {
         let owner = format!("outbox-{:016x}", rand::random::<u64>());
-        let items = self.store.mail_claim_outbox(&owner, BATCH, LEASE_MS).await?;
+        let items = self.store.claim_outbox(&owner, BATCH, LEASE_MS).await?;
         if items.is_empty() {
             return Ok(PassStats::default());
         }
@@ -157,7 +157,7 @@ impl Outbox {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_millis(LEASE_MS as u64 / 3)).await;
-                    if let Err(e) = store.mail_renew_outbox(&owner, LEASE_MS).await {
+                    if let Err(e) = store.renew_outbox(&owner, LEASE_MS).await {
                         tracing::warn!(error = %e, "cannot renew mail leases");
                     }
                 }
@@ -204,30 +204,30 @@ impl Outbox {
     async fn record(&self, item: &OutboxItem, outcome: Outcome) -> Result<u8, StoreError> {
         match outcome {
             Outcome::Sent => {
-                self.store.mail_outbox_finish(item.id, "sent", None).await?;
+                self.store.outbox_finish(item.id, "sent", None).await?;
                 Ok(0)
             }
             Outcome::Cancelled(why) => {
-                self.store.mail_outbox_finish(item.id, "cancelled", Some(why)).await?;
+                self.store.outbox_finish(item.id, "cancelled", Some(why)).await?;
                 Ok(1)
             }
             Outcome::Retry(error) if item.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::info!(outbox_id = item.id, error = %error, "mail deferred, will retry");
-                self.store.mail_outbox_retry(item.id, &error, now_ms() + backoff_ms(item.attempts)).await?;
+                self.store.outbox_retry(item.id, &error, now_ms() + backoff_ms(item.attempts)).await?;
                 Ok(2)
             }
             Outcome::Rejected(error) => {
                 tracing::warn!(outbox_id = item.id, error = %error, "mail refused by the server");
-                self.store.mail_outbox_finish(item.id, "failed", Some(&error)).await?;
+                self.store.outbox_finish(item.id, "failed", Some(&error)).await?;
                 // A refusal at submission counts like a hard bounce.
                 if !item.email.is_empty() {
-                    self.store.mail_bounce(&item.email, 2, self.bounce_limit).await?;
+                    self.store.bounce(&item.email, 2, self.bounce_limit).await?;
                 }
                 Ok(3)
             }
             Outcome::Retry(error) | Outcome::Failed(error) => {
                 tracing::warn!(outbox_id = item.id, error = %error, "mail delivery given up");
-                self.store.mail_outbox_finish(item.id, "failed", Some(&error)).await?;
+                self.store.outbox_finish(item.id, "failed", Some(&error)).await?;
                 Ok(3)
             }
         }
@@ -266,7 +266,7 @@ impl Outbox {
         if let Some(hit) = cache.lock().await.lists.get(room_id) {
             return Ok(hit.clone());
         }
-        let list = self.store.mail_list(room_id).await?;
+        let list = self.store.list(room_id).await?;
         cache.lock().await.lists.insert(room_id.to_owned(), list.clone());
         Ok(list)
     }
@@ -275,7 +275,7 @@ impl Outbox {
         if let Some(hit) = cache.lock().await.messages.get(event_id) {
             return Ok(hit.clone());
         }
-        let message = self.store.mail_message(event_id).await?;
+        let message = self.store.message(event_id).await?;
         cache.lock().await.messages.insert(event_id.to_owned(), message.clone());
         Ok(message)
     }
@@ -353,9 +353,9 @@ impl Outbox {
         if let Some(hit) = cache.lock().await.digests.get(&digest_id) {
             return Ok(hit.clone());
         }
-        let loaded = match self.store.mail_digest(digest_id).await? {
+        let loaded = match self.store.digest(digest_id).await? {
             Some(digest) => {
-                let messages = self.store.mail_messages_between(digest.seq_from, digest.seq_to).await?;
+                let messages = self.store.messages_between(digest.seq_from, digest.seq_to).await?;
                 Some((digest, Arc::new(messages)))
             }
             None => None,
@@ -373,11 +373,8 @@ impl Outbox {
         let Some((digest, messages)) = self.digest(digest_id, cache).await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        let lists = self
-            .store
-            .mail_member_lists(&item.member_id, self.default_mode)
-            .await
-            .map_err(|e| e.to_string())?;
+        let lists =
+            self.store.member_lists(&item.member_id, self.default_mode).await.map_err(|e| e.to_string())?;
         let lists: Vec<MailList> =
             lists.into_iter().filter(|l| l.mode == digest.mode && l.list.enabled).map(|l| l.list).collect();
         let sections: Vec<DigestSection<'_>> = lists

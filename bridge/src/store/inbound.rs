@@ -7,12 +7,7 @@ use relais_core::{StoreError, time::now_ms};
 
 impl MailStore {
     /// Keeps received mail until it is handled; the listener answers 250 only after this.
-    pub async fn mail_inbound_store(
-        &self,
-        rcpt: &str,
-        mail_from: &str,
-        raw: &[u8],
-    ) -> Result<i64, StoreError> {
+    pub async fn inbound_store(&self, rcpt: &str, mail_from: &str, raw: &[u8]) -> Result<i64, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO mail_inbound (received_at, rcpt, mail_from, raw, next_at) VALUES ($1, $2, $3, $4, $1) \
@@ -27,11 +22,7 @@ impl MailStore {
         Ok(row.try_get("id")?)
     }
 
-    pub async fn mail_claim_inbound(
-        &self,
-        limit: i64,
-        lease_ms: i64,
-    ) -> Result<Vec<InboundItem>, StoreError> {
+    pub async fn claim_inbound(&self, limit: i64, lease_ms: i64) -> Result<Vec<InboundItem>, StoreError> {
         let now = now_ms();
         let rows = sqlx::query(
             "UPDATE mail_inbound SET lease_until = $1 \
@@ -65,7 +56,7 @@ impl MailStore {
     /// have not ended, this one included: one that panics, fails on an error, or dies with its
     /// worker stays counted; [`Store::mail_inbound_retry`] and [`Store::mail_inbound_finish`]
     /// end it.
-    pub async fn mail_inbound_started(&self, id: i64) -> Result<i64, StoreError> {
+    pub async fn inbound_started(&self, id: i64) -> Result<i64, StoreError> {
         let row =
             sqlx::query("UPDATE mail_inbound SET failures = failures + 1 WHERE id = $1 RETURNING failures")
                 .bind(id)
@@ -76,7 +67,7 @@ impl MailStore {
 
     /// An attempt that failed (a panic while processing): the mail is tried again at `next_at`,
     /// the attempt staying counted.
-    pub async fn mail_inbound_failed(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
+    pub async fn inbound_failed(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE mail_inbound SET outcome = $1, next_at = $2, lease_until = 0 WHERE id = $3")
             .bind(outcome)
             .bind(next_at)
@@ -88,7 +79,7 @@ impl MailStore {
 
     /// Holds a pending inbound mail that could not be processed: never tried again, its content
     /// (raw text, addresses) erased. False when it was not pending (held or ended already).
-    pub async fn mail_inbound_hold(&self, id: i64, outcome: &str) -> Result<bool, StoreError> {
+    pub async fn inbound_hold(&self, id: i64, outcome: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE mail_inbound SET state = 'held', outcome = $1, raw = $2, rcpt = '', mail_from = '', \
              lease_until = 0 WHERE id = $3 AND state = 'pending'",
@@ -102,7 +93,7 @@ impl MailStore {
     }
 
     /// Ends an inbound mail (`posted`, `refused`, `held`, `bounce`); its content is erased.
-    pub async fn mail_inbound_finish(&self, id: i64, state: &str, outcome: &str) -> Result<(), StoreError> {
+    pub async fn inbound_finish(&self, id: i64, state: &str, outcome: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_inbound SET state = $1, outcome = $2, raw = $3, rcpt = '', mail_from = '', \
              lease_until = 0 WHERE id = $4",
@@ -118,7 +109,7 @@ impl MailStore {
 
     /// Keeps a mail to postmaster whole (state `postmaster`) for an operator to read; never
     /// claimed again.
-    pub async fn mail_inbound_keep(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
+    pub async fn inbound_keep(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_inbound SET state = 'postmaster', outcome = $1, lease_until = 0 WHERE id = $2",
         )
@@ -130,7 +121,7 @@ impl MailStore {
     }
 
     /// Mail to postmaster kept for an operator, oldest first, at most `limit`.
-    pub async fn mail_postmaster(&self, limit: i64) -> Result<Vec<PostmasterMail>, StoreError> {
+    pub async fn postmaster(&self, limit: i64) -> Result<Vec<PostmasterMail>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, received_at, rcpt, mail_from, raw FROM mail_inbound WHERE state = 'postmaster' \
              ORDER BY id LIMIT $1",
@@ -154,7 +145,7 @@ impl MailStore {
 
     /// Deletes the mail to postmaster kept up to `id` (the last one an operator read); returns
     /// how many.
-    pub async fn mail_postmaster_erase(&self, up_to: i64) -> Result<u64, StoreError> {
+    pub async fn postmaster_erase(&self, up_to: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM mail_inbound WHERE state = 'postmaster' AND id <= $1")
             .bind(up_to)
             .execute(self.pool())
@@ -164,7 +155,7 @@ impl MailStore {
 
     /// A temporary failure (the homeserver is unreachable): the attempt ended, the mail is tried
     /// again at `next_at`.
-    pub async fn mail_inbound_retry(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
+    pub async fn inbound_retry(&self, id: i64, outcome: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_inbound SET attempts = attempts + 1, \
              failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, outcome = $1, next_at = $2, \
@@ -179,7 +170,7 @@ impl MailStore {
     }
 
     /// Outcomes of received mail, newest first: (received at, state, outcome).
-    pub async fn mail_inbound_outcomes(&self, limit: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
+    pub async fn inbound_outcomes(&self, limit: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT received_at, state, COALESCE(outcome, '') AS outcome FROM mail_inbound \
              ORDER BY id DESC LIMIT $1",

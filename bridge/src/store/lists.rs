@@ -10,7 +10,7 @@ use relais_core::{StoreError, config::DeliveryMode, time::now_ms};
 
 impl MailStore {
     /// Creates or renames a list; an existing list keeps its address and whether it is enabled.
-    pub async fn mail_list_upsert(&self, list: &MailList) -> Result<(), StoreError> {
+    pub async fn list_upsert(&self, list: &MailList) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO mail_list (room_id, localpart, name, room_key, enabled, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -27,7 +27,7 @@ impl MailStore {
         Ok(())
     }
 
-    pub async fn mail_list_set_enabled(&self, room_id: &str, enabled: bool) -> Result<bool, StoreError> {
+    pub async fn list_set_enabled(&self, room_id: &str, enabled: bool) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE mail_list SET enabled = $1 WHERE room_id = $2")
             .bind(i64::from(enabled))
             .bind(room_id)
@@ -36,26 +36,26 @@ impl MailStore {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn mail_lists(&self) -> Result<Vec<MailList>, StoreError> {
+    pub async fn lists(&self) -> Result<Vec<MailList>, StoreError> {
         let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list ORDER BY localpart");
         let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(list_from_row).collect::<Result<_, _>>()?)
     }
 
-    pub async fn mail_list(&self, room_id: &str) -> Result<Option<MailList>, StoreError> {
+    pub async fn list(&self, room_id: &str) -> Result<Option<MailList>, StoreError> {
         let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list WHERE room_id = $1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(list_from_row).transpose()?)
     }
 
-    pub async fn mail_list_by_localpart(&self, localpart: &str) -> Result<Option<MailList>, StoreError> {
+    pub async fn list_by_localpart(&self, localpart: &str) -> Result<Option<MailList>, StoreError> {
         let sql = format!("SELECT {LIST_COLUMNS} FROM mail_list WHERE localpart = $1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(localpart).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(list_from_row).transpose()?)
     }
 
     /// The subscribers of a list in `mode`: (member id, address).
-    pub async fn mail_subscribers(
+    pub async fn subscribers(
         &self,
         room_id: &str,
         mode: DeliveryMode,
@@ -76,7 +76,7 @@ impl MailStore {
     }
 
     /// Whether `member_id` currently receives list `room_id` by mail (any mode but `none`).
-    pub async fn mail_is_subscriber(
+    pub async fn is_subscriber(
         &self,
         room_id: &str,
         member_id: &str,
@@ -97,7 +97,7 @@ impl MailStore {
 
     /// Every list `member_id` receives by mail or could (subscribed through provisioning or an
     /// opt-in), with their mode.
-    pub async fn mail_member_lists(
+    pub async fn member_lists(
         &self,
         member_id: &str,
         default: DeliveryMode,
@@ -127,7 +127,7 @@ impl MailStore {
 
     /// Sets a member's mode for one list. Mail of that list not sent yet is cancelled when the
     /// member no longer wants each message.
-    pub async fn mail_set_mode(
+    pub async fn set_mode(
         &self,
         member_id: &str,
         room_id: &str,
@@ -157,7 +157,7 @@ impl MailStore {
     }
 
     /// A room member asks for the list by mail (`mode`), or stops (`None`).
-    pub async fn mail_opt_in(
+    pub async fn opt_in(
         &self,
         room_id: &str,
         member_id: &str,
@@ -173,9 +173,9 @@ impl MailStore {
                 .bind(member_id)
                 .execute(self.pool())
                 .await?;
-                self.mail_set_mode(member_id, room_id, mode).await
+                self.set_mode(member_id, room_id, mode).await
             }
-            None => self.mail_set_mode(member_id, room_id, DeliveryMode::None).await,
+            None => self.set_mode(member_id, room_id, DeliveryMode::None).await,
         }
     }
 }

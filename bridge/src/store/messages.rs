@@ -12,7 +12,7 @@ impl MailStore {
     /// Stores a room message and, in the same transaction, queues it for every subscriber who
     /// receives each message (but its author). Returns the number of mails queued; 0 as well
     /// when the message was already stored (a redelivered event).
-    pub async fn mail_store_message(
+    pub async fn store_message(
         &self,
         message: &MailMessage,
         default: DeliveryMode,
@@ -64,13 +64,13 @@ impl MailStore {
         Ok(queued)
     }
 
-    pub async fn mail_message(&self, event_id: &str) -> Result<Option<MailMessage>, StoreError> {
+    pub async fn message(&self, event_id: &str) -> Result<Option<MailMessage>, StoreError> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_message WHERE event_id = $1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(event_id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
 
-    pub async fn mail_message_by_seq(&self, seq: i64) -> Result<Option<MailMessage>, StoreError> {
+    pub async fn message_by_seq(&self, seq: i64) -> Result<Option<MailMessage>, StoreError> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_message WHERE seq = $1");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(seq).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(message_from_row).transpose()?)
@@ -78,7 +78,7 @@ impl MailStore {
 
     /// A redaction: the text is erased and mail not yet sent is cancelled. Returns whether the
     /// message was known.
-    pub async fn mail_redact(&self, event_id: &str) -> Result<bool, StoreError> {
+    pub async fn redact(&self, event_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let known =
             sqlx::query("UPDATE mail_message SET redacted = 1, body = '', html = NULL WHERE event_id = $1")
@@ -100,7 +100,7 @@ impl MailStore {
     /// An edit by `sender` in `room_id`: mail not yet sent and digests carry the new text. Only
     /// the message's own sender, in its own room, changes it; any other edit is ignored.
     /// Returns whether the message was changed.
-    pub async fn mail_edit(&self, edit: &MailEdit<'_>) -> Result<bool, StoreError> {
+    pub async fn edit(&self, edit: &MailEdit<'_>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE mail_message SET body = $1, html = $2 \
              WHERE event_id = $3 AND room_id = $4 AND sender = $5 AND redacted = 0",
@@ -116,7 +116,7 @@ impl MailStore {
     }
 
     /// Messages of `room_ids` with seq in (from, to], not redacted, oldest first.
-    pub async fn mail_messages_between(&self, from: i64, to: i64) -> Result<Vec<MailMessage>, StoreError> {
+    pub async fn messages_between(&self, from: i64, to: i64) -> Result<Vec<MailMessage>, StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM mail_message WHERE seq > $1 AND seq <= $2 AND redacted = 0 \
              ORDER BY seq"
@@ -127,7 +127,7 @@ impl MailStore {
 
     /// Opens a digest of `mode` over the messages stored since the previous one and queues it
     /// for every member with at least one message in one of their lists. `None`: nothing new.
-    pub async fn mail_create_digest(
+    pub async fn create_digest(
         &self,
         mode: DeliveryMode,
         default: DeliveryMode,
@@ -182,7 +182,7 @@ impl MailStore {
         Ok(Some((Digest { digest_id, mode, seq_from: from, seq_to: to }, queued)))
     }
 
-    pub async fn mail_digest(&self, digest_id: i64) -> Result<Option<Digest>, StoreError> {
+    pub async fn digest(&self, digest_id: i64) -> Result<Option<Digest>, StoreError> {
         let row =
             sqlx::query("SELECT digest_id, mode, seq_from, seq_to FROM mail_digest WHERE digest_id = $1")
                 .bind(digest_id)
@@ -199,7 +199,7 @@ impl MailStore {
     }
 
     /// When the last digest of `mode` was opened (ms), if ever.
-    pub async fn mail_last_digest_at(&self, mode: DeliveryMode) -> Result<Option<i64>, StoreError> {
+    pub async fn last_digest_at(&self, mode: DeliveryMode) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT MAX(created_at) AS at FROM mail_digest WHERE mode = $1")
             .bind(mode.as_str())
             .fetch_one(self.pool())
@@ -210,7 +210,7 @@ impl MailStore {
     /// Drops what the bridge no longer needs, older than `keep_ms`: copies of room messages no
     /// pending mail or digest still carries, finished inbound mail, finished deliveries. Mail
     /// kept for postmaster stays until an operator erases it.
-    pub async fn mail_prune(&self, keep_ms: i64) -> Result<u64, StoreError> {
+    pub async fn prune(&self, keep_ms: i64) -> Result<u64, StoreError> {
         let before = now_ms() - keep_ms;
         let mut pruned = 0;
         for sql in [

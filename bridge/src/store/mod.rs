@@ -1,6 +1,6 @@
 //! The mail bridge's records: lists, members' choices, mirrored messages, the outbox, digests,
 //! inbound mail and address health. Only this crate reads or writes these tables; other
-//! features queue their notices through [`MailStore::mail_outbox_enqueue_member`].
+//! features queue their notices through [`MailStore::outbox_enqueue_member`].
 //!
 //! Subscribers are never copied: a list's subscribers are computed from what provisioning
 //! publishes (the `directory_member` and `directory_subscription` views; the queries keep the

@@ -10,7 +10,7 @@ impl MailStore {
     /// Queues one mail of `kind` about `reference` to `member_id` at the address provisioning
     /// publishes for them, in one statement: nothing is queued for a member who lapsed, has no
     /// address or was erased meanwhile. Returns whether it was queued by this call.
-    pub async fn mail_outbox_enqueue_member(
+    pub async fn outbox_enqueue_member(
         &self,
         kind: &str,
         reference: &str,
@@ -33,7 +33,7 @@ impl MailStore {
 
     /// Leases up to `limit` due deliveries to `owner`. A delivery whose lease expired (its
     /// worker died mid-send) is due again: at-least-once, with the same Message-ID.
-    pub async fn mail_claim_outbox(
+    pub async fn claim_outbox(
         &self,
         owner: &str,
         limit: i64,
@@ -72,7 +72,7 @@ impl MailStore {
     }
 
     /// Keeps `owner`'s leases alive while its batch is being sent.
-    pub async fn mail_renew_outbox(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
+    pub async fn renew_outbox(&self, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE mail_outbox SET lease_until = $1 WHERE lease_owner = $2 AND state = 'sending'")
             .bind(now_ms() + lease_ms)
             .bind(owner)
@@ -82,12 +82,7 @@ impl MailStore {
     }
 
     /// Ends a delivery: `sent`, `cancelled` or `failed`. The address is erased from the row.
-    pub async fn mail_outbox_finish(
-        &self,
-        id: i64,
-        state: &str,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn outbox_finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET state = $1, error = $2, email = '', sent_at = $3, lease_until = 0, \
              lease_owner = NULL \
@@ -104,7 +99,7 @@ impl MailStore {
 
     /// Records a delivery the SMTP server accepted (found in a worker's journal) as sent, unless
     /// it was recorded already; true when this recorded it.
-    pub async fn mail_outbox_mark_sent(&self, id: i64) -> Result<bool, StoreError> {
+    pub async fn outbox_mark_sent(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE mail_outbox SET state = 'sent', email = '', sent_at = $1, lease_until = 0, lease_owner = NULL \
              WHERE id = $2 AND state IN ('pending', 'sending')",
@@ -117,7 +112,7 @@ impl MailStore {
     }
 
     /// A temporary failure: tried again at `next_at`.
-    pub async fn mail_outbox_retry(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
+    pub async fn outbox_retry(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE mail_outbox SET state = 'pending', attempts = attempts + 1, error = $1, next_at = $2, \
              lease_until = 0, lease_owner = NULL WHERE id = $3",
@@ -130,7 +125,7 @@ impl MailStore {
         Ok(())
     }
 
-    pub async fn mail_outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state")
             .fetch_all(self.pool())
             .await?;
@@ -164,7 +159,7 @@ impl MailStore {
 
     /// Marks a sent delivery as bounced and returns its member; `None` when unknown or already
     /// counted (an MTA may send the same notification twice).
-    pub async fn mail_outbox_bounced(&self, id: i64) -> Result<Option<String>, StoreError> {
+    pub async fn outbox_bounced(&self, id: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
             "UPDATE mail_outbox SET state = 'bounced' WHERE id = $1 AND state = 'sent' RETURNING member_id",
         )
@@ -175,7 +170,7 @@ impl MailStore {
     }
 
     /// Counts a bounce of `points` for `email`; returns true when this bounce disabled it.
-    pub async fn mail_bounce(&self, email: &str, points: i64, limit: i64) -> Result<bool, StoreError> {
+    pub async fn bounce(&self, email: &str, points: i64, limit: i64) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
@@ -203,7 +198,7 @@ impl MailStore {
     }
 
     /// Clears a member's address record (bounce score, suspension) once the address is fixed.
-    pub async fn mail_address_reset(&self, member_id: &str) -> Result<u64, StoreError> {
+    pub async fn address_reset(&self, member_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM mail_address WHERE email = (SELECT email FROM directory_member WHERE member_id = $1)",
         )
@@ -215,7 +210,7 @@ impl MailStore {
 
     /// Addresses with bounces of the members of `room_keys`' lists, for the referents' page:
     /// (member id, score, disabled).
-    pub async fn mail_bounced_members(&self) -> Result<Vec<(String, i64, bool)>, StoreError> {
+    pub async fn bounced_members(&self) -> Result<Vec<(String, i64, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.member_id AS member_id, a.bounce_score AS score, a.disabled_at AS disabled_at \
              FROM mail_address a JOIN directory_member m ON m.email = a.email WHERE a.bounce_score > 0 \
@@ -237,7 +232,7 @@ impl MailStore {
 
     /// Counts an automatic answer to `email` at `at` (ms) in that clock hour: false when `limit`
     /// answers already went to it this hour, on any node. Past hours are forgotten.
-    pub async fn mail_answer_allowed(&self, email: &str, limit: u32, at: i64) -> Result<bool, StoreError> {
+    pub async fn answer_allowed(&self, email: &str, limit: u32, at: i64) -> Result<bool, StoreError> {
         const HOUR_MS: i64 = 3_600_000;
         let hour = at / HOUR_MS * HOUR_MS;
         sqlx::query("DELETE FROM mail_answer WHERE hour < $1").bind(hour).execute(self.pool()).await?;
@@ -256,7 +251,7 @@ impl MailStore {
     /// Mails sent carrying any of the room messages `event_ids` (a broadcast's copies): each
     /// message to its subscribers, and the digests that covered one, counted for the members of
     /// its list. Counts only.
-    pub async fn mail_sent_carrying(&self, event_ids: &[String]) -> Result<i64, StoreError> {
+    pub async fn sent_carrying(&self, event_ids: &[String]) -> Result<i64, StoreError> {
         let mut total = 0;
         // Bounded statements, whatever the number of copies.
         for chunk in event_ids.chunks(500) {

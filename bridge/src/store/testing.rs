@@ -45,8 +45,8 @@ pub async fn seed_list(store: &MailStore, list: &MailList, members: &[SeedMember
         });
         effects.push(Effect::Subscribe { room_key: key.clone(), member_id: m.id.clone() });
     }
-    ProvisioningStore::new(store.store.clone()).prov_seed(&effects).await.expect("seed provisioning");
-    store.mail_list_upsert(list).await.expect("seed the list");
+    ProvisioningStore::new(store.store.clone()).seed(&effects).await.expect("seed provisioning");
+    store.list_upsert(list).await.expect("seed the list");
 }
 
 /// The list of the Lille section, `nord-lille`, enabled.

@@ -43,45 +43,35 @@ async fn fan_out_follows_subscribers_modes_and_redactions() {
         seed(&store).await;
         // Default "message": members 1 and 2 (3 has lapsed); the author gets no copy.
         assert_eq!(
-            store.mail_store_message(&message("$a", Some("1")), DeliveryMode::Message).await.expect("a"),
+            store.store_message(&message("$a", Some("1")), DeliveryMode::Message).await.expect("a"),
             1
         );
-        assert_eq!(
-            store.mail_store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"),
-            0
-        );
-        store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
-        assert_eq!(
-            store.mail_store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"),
-            1
-        );
-        let items = store.mail_claim_outbox("w", 10, 60_000).await.expect("claim");
+        assert_eq!(store.store_message(&message("$a", None), DeliveryMode::Message).await.expect("again"), 0);
+        store.set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
+        assert_eq!(store.store_message(&message("$b", None), DeliveryMode::Message).await.expect("b"), 1);
+        let items = store.claim_outbox("w", 10, 60_000).await.expect("claim");
         assert_eq!(items.len(), 1, "member 2's mail of $a was cancelled when they chose weekly");
         assert!(
-            store.mail_claim_outbox("w", 10, 60_000).await.expect("leased").is_empty(),
+            store.claim_outbox("w", 10, 60_000).await.expect("leased").is_empty(),
             "leases are exclusive"
         );
-        store.mail_redact("$b").await.expect("redact");
-        assert!(store.mail_message("$b").await.expect("b").is_some_and(|m| m.redacted && m.body.is_empty()));
-        store.mail_outbox_finish(items[0].id, "sent", None).await.expect("finish");
-        let stats = store.mail_outbox_stats().await.expect("stats");
+        store.redact("$b").await.expect("redact");
+        assert!(store.message("$b").await.expect("b").is_some_and(|m| m.redacted && m.body.is_empty()));
+        store.outbox_finish(items[0].id, "sent", None).await.expect("finish");
+        let stats = store.outbox_stats().await.expect("stats");
         assert_eq!((stats.sent, stats.pending), (1, 0), "the redacted message's pending mail is cancelled");
 
         // Weekly digest: only member 2, only unredacted messages.
         let (digest, queued) = store
-            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
+            .create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
             .await
             .expect("digest")
             .expect("new");
         assert_eq!(queued, 1);
-        let messages = store.mail_messages_between(digest.seq_from, digest.seq_to).await.expect("window");
+        let messages = store.messages_between(digest.seq_from, digest.seq_to).await.expect("window");
         assert_eq!(messages.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["$a"]);
         assert!(
-            store
-                .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
-                .await
-                .expect("none")
-                .is_none()
+            store.create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("none").is_none()
         );
     })
     .await;
@@ -92,18 +82,15 @@ async fn only_the_sender_edits_a_message_in_its_own_room() {
     on_both(|store| async move {
         let store = MailStore::new(store);
         seed(&store).await;
-        store.mail_store_message(&message("$m", None), DeliveryMode::Daily).await.expect("m");
+        store.store_message(&message("$m", None), DeliveryMode::Daily).await.expect("m");
         let edit = |sender, room_id, body| MailEdit { event_id: "$m", room_id, sender, body, html: None };
         for (sender, room) in [("@sophie:pcf.test", ROOM), ("@paul:pcf.test", "!other:pcf.test"), ("", ROOM)]
         {
-            assert!(
-                !store.mail_edit(&edit(sender, room, "falsifié")).await.expect("forged"),
-                "{sender} {room}"
-            );
+            assert!(!store.edit(&edit(sender, room, "falsifié")).await.expect("forged"), "{sender} {room}");
         }
-        assert_eq!(store.mail_message("$m").await.expect("m").expect("kept").body, "texte $m");
-        assert!(store.mail_edit(&edit("@paul:pcf.test", ROOM, "corrigé")).await.expect("own edit"));
-        let kept = store.mail_message("$m").await.expect("m").expect("edited");
+        assert_eq!(store.message("$m").await.expect("m").expect("kept").body, "texte $m");
+        assert!(store.edit(&edit("@paul:pcf.test", ROOM, "corrigé")).await.expect("own edit"));
+        let kept = store.message("$m").await.expect("m").expect("edited");
         assert_eq!((kept.body.as_str(), kept.sender.as_str()), ("corrigé", "@paul:pcf.test"));
     })
     .await;
@@ -114,26 +101,25 @@ async fn bounces_disable_an_address_and_erasure_removes_mail_data() {
     on_both(|store| async move {
         let store = MailStore::new(store);
         seed(&store).await;
-        assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("1"));
-        assert!(store.mail_bounce("m1@example.org", 2, 4).await.expect("2"), "disabled at the limit");
-        assert!(!store.mail_bounce("m1@example.org", 2, 4).await.expect("3"), "disabled once");
-        let subs =
-            store.mail_subscribers(ROOM, DeliveryMode::Daily, DeliveryMode::Daily).await.expect("subs");
+        assert!(!store.bounce("m1@example.org", 2, 4).await.expect("1"));
+        assert!(store.bounce("m1@example.org", 2, 4).await.expect("2"), "disabled at the limit");
+        assert!(!store.bounce("m1@example.org", 2, 4).await.expect("3"), "disabled once");
+        let subs = store.subscribers(ROOM, DeliveryMode::Daily, DeliveryMode::Daily).await.expect("subs");
         assert_eq!(subs, [("2".to_owned(), "m2@example.org".to_owned())], "disabled and lapsed excluded");
-        store.mail_opt_in(ROOM, "2", Some(DeliveryMode::Message)).await.expect("opt in");
-        store.mail_store_message(&message("$c", None), DeliveryMode::Daily).await.expect("c");
-        let id = store.mail_inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
-        assert_eq!(store.mail_claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
-        store.mail_inbound_finish(id, "posted", "ok").await.expect("finish");
-        assert!(!store.mail_bounce("m2@example.org", 1, 4).await.expect("a soft bounce of member 2"));
+        store.opt_in(ROOM, "2", Some(DeliveryMode::Message)).await.expect("opt in");
+        store.store_message(&message("$c", None), DeliveryMode::Daily).await.expect("c");
+        let id = store.inbound_store("x@y", "z@w", b"raw mail").await.expect("inbound");
+        assert_eq!(store.claim_inbound(5, 60_000).await.expect("claim")[0].raw, b"raw mail");
+        store.inbound_finish(id, "posted", "ok").await.expect("finish");
+        assert!(!store.bounce("m2@example.org", 1, 4).await.expect("a soft bounce of member 2"));
         let fence = testing::fence(store.core(), LEASE).await;
         let removed = ProvisioningStore::new(store.core().clone())
             .member_forget(&fence, "2", "test", &[&store])
             .await
             .expect("forget");
         assert!(removed >= 4, "the address, the opt-in, the delivery and the record: {removed}");
-        assert!(store.mail_member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
-        assert_eq!(store.mail_outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
+        assert!(store.member_lists("2", DeliveryMode::Daily).await.expect("lists").is_empty());
+        assert_eq!(store.outbox_stats().await.expect("stats").pending, 0, "their queued mail is gone");
         let health: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM mail_address WHERE email = 'm2@example.org'")
                 .fetch_one(store.pool())
@@ -152,25 +138,16 @@ async fn automatic_answers_are_counted_per_address_and_hour() {
         let store = MailStore::new(store);
         let hour = 3_600_000 * 500_000;
         for n in 0..3 {
-            let allowed = store.mail_answer_allowed("Jeanne@example.org", 2, hour + n).await.expect("count");
+            let allowed = store.answer_allowed("Jeanne@example.org", 2, hour + n).await.expect("count");
             assert_eq!(allowed, n < 2, "answer {n}");
         }
+        assert!(store.answer_allowed("marc@example.org", 2, hour + 10).await.expect("count"), "per address");
+        assert!(!store.answer_allowed("jeanne@EXAMPLE.org", 2, hour + 20).await.expect("count"), "any case");
         assert!(
-            store.mail_answer_allowed("marc@example.org", 2, hour + 10).await.expect("count"),
-            "per address"
-        );
-        assert!(
-            !store.mail_answer_allowed("jeanne@EXAMPLE.org", 2, hour + 20).await.expect("count"),
-            "any case"
-        );
-        assert!(
-            store.mail_answer_allowed("jeanne@example.org", 2, hour + 3_600_000).await.expect("count"),
+            store.answer_allowed("jeanne@example.org", 2, hour + 3_600_000).await.expect("count"),
             "next hour"
         );
-        assert!(
-            !store.mail_answer_allowed("x@example.org", 0, hour + 3_600_000).await.expect("count"),
-            "0: none"
-        );
+        assert!(!store.answer_allowed("x@example.org", 0, hour + 3_600_000).await.expect("count"), "0: none");
     })
     .await;
 }
@@ -179,26 +156,25 @@ async fn automatic_answers_are_counted_per_address_and_hour() {
 async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
     on_both(|store| async move {
         let store = MailStore::new(store);
-        let id =
-            store.mail_inbound_store("r@listes.test", "s@example.org", b"raw mail").await.expect("store");
-        let other = store.mail_inbound_store("r@listes.test", "t@example.org", b"fine").await.expect("store");
+        let id = store.inbound_store("r@listes.test", "s@example.org", b"raw mail").await.expect("store");
+        let other = store.inbound_store("r@listes.test", "t@example.org", b"fine").await.expect("store");
         // Attempts that panic, or whose worker dies with the lease (-1: expired at once), stay
         // counted.
         for expected in 1..=3 {
-            let items = store.mail_claim_inbound(1, -1).await.expect("claim");
+            let items = store.claim_inbound(1, -1).await.expect("claim");
             assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [id]);
-            assert_eq!(store.mail_inbound_started(id).await.expect("started"), expected);
+            assert_eq!(store.inbound_started(id).await.expect("started"), expected);
             if expected == 2 {
-                store.mail_inbound_failed(id, "processing failed", 0).await.expect("failed");
+                store.inbound_failed(id, "processing failed", 0).await.expect("failed");
             }
         }
         // A temporary failure ends its attempt: the homeserver being down is no fault of the mail.
-        assert_eq!(store.mail_inbound_started(id).await.expect("started"), 4);
-        store.mail_inbound_retry(id, "homeserver unreachable", 0).await.expect("retry");
-        assert_eq!(store.mail_inbound_started(id).await.expect("started"), 4);
+        assert_eq!(store.inbound_started(id).await.expect("started"), 4);
+        store.inbound_retry(id, "homeserver unreachable", 0).await.expect("retry");
+        assert_eq!(store.inbound_started(id).await.expect("started"), 4);
 
-        assert!(store.mail_inbound_hold(id, "held after 3 failed attempts").await.expect("hold"));
-        assert!(!store.mail_inbound_hold(id, "again").await.expect("hold twice"), "held once");
+        assert!(store.inbound_hold(id, "held after 3 failed attempts").await.expect("hold"));
+        assert!(!store.inbound_hold(id, "again").await.expect("hold twice"), "held once");
         let row = sqlx::query("SELECT state, raw, rcpt, mail_from FROM mail_inbound WHERE id = $1")
             .bind(id)
             .fetch_one(store.pool())
@@ -210,14 +186,14 @@ async fn inbound_mail_whose_attempts_never_end_is_held_and_erased() {
             (row.try_get("rcpt").expect("rcpt"), row.try_get("mail_from").expect("mail_from"));
         assert_eq!((state.as_str(), raw.len(), addresses), ("held", 0, (String::new(), String::new())));
         // Never claimed again; the other mail is, its own count untouched.
-        let items = store.mail_claim_inbound(5, 60_000).await.expect("claim");
+        let items = store.claim_inbound(5, 60_000).await.expect("claim");
         assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [other]);
-        assert_eq!(store.mail_inbound_started(other).await.expect("started"), 1);
-        let stats = store.mail_outbox_stats().await.expect("stats");
+        assert_eq!(store.inbound_started(other).await.expect("started"), 1);
+        let stats = store.outbox_stats().await.expect("stats");
         assert_eq!((stats.inbound_pending, stats.inbound_held), (1, 1));
         // A finished mail is not held afterwards.
-        store.mail_inbound_finish(other, "posted", "ok").await.expect("finish");
-        assert!(!store.mail_inbound_hold(other, "late").await.expect("hold"));
+        store.inbound_finish(other, "posted", "ok").await.expect("finish");
+        assert!(!store.inbound_hold(other, "late").await.expect("hold"));
     })
     .await;
 }
@@ -227,25 +203,25 @@ async fn mail_for_postmaster_is_kept_whole_until_an_operator_erases_it() {
     on_both(|store| async move {
         let store = MailStore::new(store);
         let raw = b"Subject: Blocage\r\n\r\nVotre serveur nous envoie du spam.\r\n";
-        let kept = store.mail_inbound_store("postmaster", "ops@example.net", raw).await.expect("store");
-        let later = store.mail_inbound_store("Postmaster@listes.pcf.test", "", b"x").await.expect("store");
-        store.mail_inbound_started(kept).await.expect("started");
-        store.mail_inbound_keep(kept, "kept for relais mail postmaster").await.expect("keep");
-        store.mail_inbound_keep(later, "kept").await.expect("keep");
+        let kept = store.inbound_store("postmaster", "ops@example.net", raw).await.expect("store");
+        let later = store.inbound_store("Postmaster@listes.pcf.test", "", b"x").await.expect("store");
+        store.inbound_started(kept).await.expect("started");
+        store.inbound_keep(kept, "kept for relais mail postmaster").await.expect("keep");
+        store.inbound_keep(later, "kept").await.expect("keep");
         // Kept: never claimed again, its content whole.
-        assert!(store.mail_claim_inbound(5, 60_000).await.expect("claim").is_empty());
-        let mails = store.mail_postmaster(10).await.expect("list");
+        assert!(store.claim_inbound(5, 60_000).await.expect("claim").is_empty());
+        let mails = store.postmaster(10).await.expect("list");
         assert_eq!(mails.len(), 2);
         assert_eq!(
             (mails[0].id, mails[0].mail_from.as_str(), mails[0].raw.as_slice()),
             (kept, "ops@example.net", &raw[..])
         );
         assert_eq!((mails[1].id, mails[1].mail_from.as_str()), (later, ""));
-        assert_eq!(store.mail_outbox_stats().await.expect("stats").inbound_postmaster, 2);
-        assert_eq!(store.mail_postmaster(1).await.expect("list").len(), 1, "a limit");
+        assert_eq!(store.outbox_stats().await.expect("stats").inbound_postmaster, 2);
+        assert_eq!(store.postmaster(1).await.expect("list").len(), 1, "a limit");
         // Erasing what was read leaves what came since.
-        assert_eq!(store.mail_postmaster_erase(kept).await.expect("erase"), 1);
-        let left: Vec<i64> = store.mail_postmaster(10).await.expect("list").iter().map(|m| m.id).collect();
+        assert_eq!(store.postmaster_erase(kept).await.expect("erase"), 1);
+        let left: Vec<i64> = store.postmaster(10).await.expect("list").iter().map(|m| m.id).collect();
         assert_eq!(left, [later]);
     })
     .await;
@@ -258,49 +234,41 @@ async fn old_mail_data_is_pruned_unless_a_pending_mail_or_digest_still_needs_it(
         seed(&store).await;
         // Three old messages: one mailed and digested already, one waiting in a digest not yet
         // sent, one whose mail is still to go (member 1 gets each message, member 2 digests).
-        store.mail_set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
+        store.set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
         let finish = |kind: &'static str| {
             let store = store.clone();
             async move {
-                for item in store.mail_claim_outbox("w", 100, 60_000).await.expect("claim") {
+                for item in store.claim_outbox("w", 100, 60_000).await.expect("claim") {
                     if item.kind == kind {
-                        store.mail_outbox_finish(item.id, "sent", None).await.expect("finish");
+                        store.outbox_finish(item.id, "sent", None).await.expect("finish");
                     } else {
-                        store.mail_outbox_retry(item.id, "not yet", 0).await.expect("release");
+                        store.outbox_retry(item.id, "not yet", 0).await.expect("release");
                     }
                 }
             }
         };
-        store.mail_store_message(&message("$sent", None), DeliveryMode::Message).await.expect("sent");
+        store.store_message(&message("$sent", None), DeliveryMode::Message).await.expect("sent");
         finish("message").await;
-        store
-            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
-            .await
-            .expect("digest")
-            .expect("new");
+        store.create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest").expect("new");
         finish("digest").await;
-        store.mail_store_message(&message("$digest", None), DeliveryMode::Message).await.expect("digest");
-        store
-            .mail_create_digest(DeliveryMode::Weekly, DeliveryMode::Message)
-            .await
-            .expect("digest")
-            .expect("new");
+        store.store_message(&message("$digest", None), DeliveryMode::Message).await.expect("digest");
+        store.create_digest(DeliveryMode::Weekly, DeliveryMode::Message).await.expect("digest").expect("new");
         finish("message").await;
-        store.mail_store_message(&message("$pending", None), DeliveryMode::Message).await.expect("pending");
-        let old_inbound = store.mail_inbound_store("r@listes.test", "s@example.org", b"x").await.expect("in");
-        store.mail_inbound_finish(old_inbound, "posted", "ok").await.expect("finish");
-        let waiting = store.mail_inbound_store("r@listes.test", "t@example.org", b"y").await.expect("in");
+        store.store_message(&message("$pending", None), DeliveryMode::Message).await.expect("pending");
+        let old_inbound = store.inbound_store("r@listes.test", "s@example.org", b"x").await.expect("in");
+        store.inbound_finish(old_inbound, "posted", "ok").await.expect("finish");
+        let waiting = store.inbound_store("r@listes.test", "t@example.org", b"y").await.expect("in");
 
         // The messages are from 1970; the mail records from now: an hour's retention drops the
         // message nothing needs any more, and no record.
-        assert_eq!(store.mail_prune(3_600_000).await.expect("prune"), 1);
-        assert!(store.mail_message("$sent").await.expect("read").is_none(), "mailed and digested: dropped");
-        assert!(store.mail_message("$digest").await.expect("read").is_some(), "its digest is still to go");
-        assert!(store.mail_message("$pending").await.expect("read").is_some(), "its mail is still to go");
+        assert_eq!(store.prune(3_600_000).await.expect("prune"), 1);
+        assert!(store.message("$sent").await.expect("read").is_none(), "mailed and digested: dropped");
+        assert!(store.message("$digest").await.expect("read").is_some(), "its digest is still to go");
+        assert!(store.message("$pending").await.expect("read").is_some(), "its mail is still to go");
         // With a retention of nothing at all, the finished records go too.
-        store.mail_prune(-1).await.expect("prune");
-        assert!(store.mail_message("$digest").await.expect("read").is_some());
-        assert!(store.mail_message("$pending").await.expect("read").is_some());
+        store.prune(-1).await.expect("prune");
+        assert!(store.message("$digest").await.expect("read").is_some());
+        assert!(store.message("$pending").await.expect("read").is_some());
         let inbound: Vec<i64> = sqlx::query("SELECT id FROM mail_inbound")
             .fetch_all(store.pool())
             .await
@@ -333,14 +301,11 @@ async fn a_notice_is_queued_once_and_only_for_an_active_member_with_an_address()
     on_both(|store| async move {
         let store = MailStore::new(store);
         seed(&store).await;
-        assert!(store.mail_outbox_enqueue_member("ballot", "$poll", "1").await.expect("1"));
-        assert!(
-            !store.mail_outbox_enqueue_member("ballot", "$poll", "1").await.expect("again"),
-            "queued once"
-        );
-        assert!(!store.mail_outbox_enqueue_member("ballot", "$poll", "3").await.expect("lapsed"), "lapsed");
-        assert!(!store.mail_outbox_enqueue_member("ballot", "$poll", "9").await.expect("unknown"), "unknown");
-        let claimed = store.mail_claim_outbox("w", 10, 60_000).await.expect("claim");
+        assert!(store.outbox_enqueue_member("ballot", "$poll", "1").await.expect("1"));
+        assert!(!store.outbox_enqueue_member("ballot", "$poll", "1").await.expect("again"), "queued once");
+        assert!(!store.outbox_enqueue_member("ballot", "$poll", "3").await.expect("lapsed"), "lapsed");
+        assert!(!store.outbox_enqueue_member("ballot", "$poll", "9").await.expect("unknown"), "unknown");
+        let claimed = store.claim_outbox("w", 10, 60_000).await.expect("claim");
         let ballots: Vec<_> =
             claimed.iter().map(|i| (i.kind.as_str(), i.member_id.as_str(), i.email.as_str())).collect();
         assert_eq!(ballots, [("ballot", "1", "m1@example.org")]);

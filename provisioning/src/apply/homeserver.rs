@@ -85,7 +85,7 @@ impl Homeserver {
     }
 
     async fn room_id(&self, key: &str) -> Result<OwnedRoomId, Failure> {
-        let id = self.store.prov_room_id(key).await.map_err(|e| Failure::Transient(e.to_string()))?;
+        let id = self.store.room_id(key).await.map_err(|e| Failure::Transient(e.to_string()))?;
         let id = id.ok_or_else(|| Failure::Permanent(format!("room {key} was not created")))?;
         RoomId::parse(&id).map_err(|_| Failure::Permanent(format!("room {key} has an invalid id")))
     }

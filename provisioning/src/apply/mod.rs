@@ -169,7 +169,7 @@ impl Applier {
     pub async fn finish_pending(&self, lease: &Lease) -> Result<ApplyReport, ApplyError> {
         let lease = lease.watch();
         held(&lease)?;
-        let pending = self.records().prov_pending_actions().await?;
+        let pending = self.records().pending_actions().await?;
         let mut report = ApplyReport::default();
         let jobs = self.parse(pending, &lease, &mut report).await?;
         let (store_only, external): (Vec<Job>, Vec<Job>) =
@@ -182,7 +182,7 @@ impl Applier {
                 .iter()
                 .map(|j| (j.run_id, j.seq, Some(effect_of(&j.action, "")), self.audit(&j.action)))
                 .collect();
-            self.records().prov_complete(lease.fence(), &done).await?;
+            self.records().complete(lease.fence(), &done).await?;
             report.done += done.len();
             self.progress.fetch_add(done.len(), Ordering::Relaxed);
         }
@@ -203,7 +203,7 @@ impl Applier {
         }
         self.run_queues(by_room.into_values().collect(), &lease, &mut report).await?;
         self.run_queues(invitations.into_iter().map(|j| vec![j]).collect(), &lease, &mut report).await?;
-        self.records().prov_close_finished_runs(lease.fence()).await?;
+        self.records().close_finished_runs(lease.fence()).await?;
         Ok(report)
     }
 
@@ -221,7 +221,7 @@ impl Applier {
                     // Never serde's message: it may quote the member's record the entry holds.
                     let error =
                         format!("unreadable journal entry: {}", relais_core::json::error_without_data(&e));
-                    self.records().prov_fail(lease.fence(), p.run_id, p.seq, &error).await?;
+                    self.records().fail(lease.fence(), p.run_id, p.seq, &error).await?;
                     report.failed.push((format!("journal {}/{}", p.run_id, p.seq), error));
                 }
             }
@@ -283,7 +283,7 @@ impl Applier {
                 Err(Failure::LeaseLost) => return Err(ApplyError::LeaseLost),
                 Err(Failure::Permanent(e)) => {
                     tracing::warn!(action = job.action.kind(), error = %e, "provisioning action failed");
-                    self.records().prov_fail(lease.fence(), job.run_id, job.seq, &e).await?;
+                    self.records().fail(lease.fence(), job.run_id, job.seq, &e).await?;
                     let (target, _) = describe(&job.action);
                     report.failed.push((format!("{} {target}", job.action.kind()), e));
                 }
@@ -311,7 +311,7 @@ impl Applier {
 
     async fn complete(&self, job: &Job, effect: Effect, lease: &LeaseWatch) -> Result<(), StoreError> {
         let done = [(job.run_id, job.seq, Some(effect), self.audit(&job.action))];
-        self.records().prov_complete(lease.fence(), &done).await
+        self.records().complete(lease.fence(), &done).await
     }
 }
 

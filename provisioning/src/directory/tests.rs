@@ -35,7 +35,7 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
     on_both(|store| async move {
         let sophie = r#"{"first_name":"Sophie","last_name":"Martin","federation":"Nord","section":"Lille","roles":[]}"#;
         ProvisioningStore::new(store.clone())
-            .prov_seed(&[
+            .seed(&[
                 member("1", sophie, true, Some("@sophie:pcf.test"), true),
                 member("2", r#"{"first_name":"Karim"}"#, false, Some("@karim:pcf.test"), true),
                 member("3", "not json", true, Some("@broken:pcf.test"), true),
@@ -78,7 +78,7 @@ async fn the_directory_publishes_typed_members_and_refuses_an_unreadable_record(
         assert!(matches!(broken, Err(StoreError::Corrupt(_))), "{broken:?}");
         // In a list, an account that is no Matrix id is left out; the others stay.
         ProvisioningStore::new(store.clone())
-            .prov_seed(&[member("5", "{}", true, Some("not an account"), false)])
+            .seed(&[member("5", "{}", true, Some("not an account"), false)])
             .await
             .expect("seed");
         let accounts = directory.members_by_matrix_id().await.expect("accounts");
@@ -99,7 +99,7 @@ async fn rooms_come_typed_with_whom_the_file_lets_in_and_an_unknown_kind_is_refu
     on_both(|store| async move {
         let nord = r#"{"first_name":"Sophie","federation":"Nord"}"#;
         ProvisioningStore::new(store.clone())
-            .prov_seed(&[
+            .seed(&[
                 room("national", "national_space", "Parti", None, "!national:pcf.test"),
                 room("nord", "federation_space", "Fédération Nord", Some("national"), "!space:pcf.test"),
                 room("nord.annonces", "announcements", "Nord — annonces", Some("nord"), "!annonces:pcf.test"),

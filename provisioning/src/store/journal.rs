@@ -93,7 +93,7 @@ impl<'a> NewRun<'a> {
 impl ProvisioningStore {
     /// Journals a run and all its actions in one transaction fenced by the provisioning lease;
     /// returns the run id.
-    pub async fn prov_start_run(
+    pub async fn start_run(
         &self,
         fence: &Fence,
         run: &NewRun<'_>,
@@ -117,7 +117,7 @@ impl ProvisioningStore {
     /// Records a run that was planned but not applied (`state`: dry run, refused by the guard,
     /// or a drift check with nothing to repair), fenced by the provisioning lease: a stalled
     /// holder's late record would make others skip a round.
-    pub async fn prov_record_run(
+    pub async fn record_run(
         &self,
         fence: &Fence,
         run: &NewRun<'_>,
@@ -131,7 +131,7 @@ impl ProvisioningStore {
 
     /// The columns of the newest applied import of `scope` (a federation key; `None`: the
     /// national file), else of the newest applied national import (JSON array of names).
-    pub async fn prov_last_columns(&self, scope: Option<&str>) -> Result<Option<String>, StoreError> {
+    pub async fn last_columns(&self, scope: Option<&str>) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
             "SELECT columns FROM prov_run WHERE columns IS NOT NULL \
              AND state NOT IN ('dry_run', 'refused') AND (scope IS NULL OR scope = $1) \
@@ -144,7 +144,7 @@ impl ProvisioningStore {
     }
 
     /// Whether an unfinished run has actions left.
-    pub async fn prov_has_pending(&self) -> Result<bool, StoreError> {
+    pub async fn has_pending(&self) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT run_id FROM prov_action WHERE state = 'pending' LIMIT 1")
             .fetch_optional(self.pool())
             .await?;
@@ -152,7 +152,7 @@ impl ProvisioningStore {
     }
 
     /// Actions of unfinished runs, oldest first.
-    pub async fn prov_pending_actions(&self) -> Result<Vec<PendingAction>, StoreError> {
+    pub async fn pending_actions(&self) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(
             "SELECT run_id, seq, room_key, payload FROM prov_action WHERE state = 'pending' ORDER BY run_id, seq",
         )
@@ -174,7 +174,7 @@ impl ProvisioningStore {
     /// Marks pending actions done and applies their effects and audit lines, all in one
     /// transaction fenced by the provisioning lease. An action no longer pending (done or failed
     /// by another holder) is left as it is, and its effect is not applied twice.
-    pub async fn prov_complete(
+    pub async fn complete(
         &self,
         fence: &Fence,
         done: &[(i64, i64, Option<Effect>, AuditEntry)],
@@ -206,13 +206,7 @@ impl ProvisioningStore {
 
     /// Marks a pending action failed for good (the next import plans it again), fenced by the
     /// provisioning lease.
-    pub async fn prov_fail(
-        &self,
-        fence: &Fence,
-        run_id: i64,
-        seq: i64,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn fail(&self, fence: &Fence, run_id: i64, seq: i64, error: &str) -> Result<(), StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         sqlx::query(
             "UPDATE prov_action SET state = 'failed', error = $1, done_at = $2 \
@@ -229,7 +223,7 @@ impl ProvisioningStore {
     }
 
     /// Closes every run whose actions are all done or failed, fenced by the provisioning lease.
-    pub async fn prov_close_finished_runs(&self, fence: &Fence) -> Result<(), StoreError> {
+    pub async fn close_finished_runs(&self, fence: &Fence) -> Result<(), StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         sqlx::query(
             "UPDATE prov_run SET state = 'done', finished_at = $1 WHERE state = 'applying' AND NOT EXISTS \
@@ -243,7 +237,7 @@ impl ProvisioningStore {
     }
 
     /// The latest runs, newest first.
-    pub async fn prov_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT run_id, started_at, finished_at, actor, source, state, summary, errors, scope FROM prov_run \
              ORDER BY run_id DESC LIMIT $1",
@@ -269,7 +263,7 @@ impl ProvisioningStore {
     }
 
     /// Failed actions of a run, with their error.
-    pub async fn prov_failed_actions(&self, run_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn failed_actions(&self, run_id: i64) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT payload, error FROM prov_action WHERE run_id = $1 AND state = 'failed' ORDER BY seq",
         )

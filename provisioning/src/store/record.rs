@@ -12,7 +12,7 @@ use relais_core::time::now_ms;
 
 impl ProvisioningStore {
     /// Loads the whole recorded state.
-    pub async fn prov_snapshot(&self) -> Result<Snapshot, StoreError> {
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let pool = self.pool();
         let rooms =
             sqlx::query("SELECT room_key, kind, name, parent_key, room_id, moderators FROM prov_room")
@@ -53,7 +53,7 @@ impl ProvisioningStore {
     }
 
     /// The Matrix room id of a provisioned room.
-    pub async fn prov_room_id(&self, key: &str) -> Result<Option<String>, StoreError> {
+    pub async fn room_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT room_id FROM prov_room WHERE room_key = $1")
             .bind(key)
             .fetch_optional(self.pool())
@@ -64,7 +64,7 @@ impl ProvisioningStore {
     /// Writes effects straight into the record, with neither journal nor audit: data for tests
     /// and benchmarks, as if a run had applied them.
     #[cfg(any(test, feature = "test-support"))]
-    pub async fn prov_seed(&self, effects: &[Effect]) -> Result<(), StoreError> {
+    pub async fn seed(&self, effects: &[Effect]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         let now = now_ms();
         for effect in effects {

@@ -15,8 +15,7 @@ async fn a_member_can_be_exported_then_forgotten() {
             (Some("nord".into()), "{}".to_owned()),
             (Some("nord.annonces".into()), "{}".to_owned()),
         ];
-        let run =
-            store.prov_start_run(&fence, &NewRun::new("test", "members.csv"), &journal).await.expect("run");
+        let run = store.start_run(&fence, &NewRun::new("test", "members.csv"), &journal).await.expect("run");
         let audit = |target: &str| AuditEntry {
             at: 1,
             actor: "test".into(),
@@ -35,7 +34,7 @@ async fn a_member_can_be_exported_then_forgotten() {
             Effect::Grant { room_key: "nord".into(), member_id: "007".into(), user_id: "@j:pcf.test".into() };
         let sub = Effect::Subscribe { room_key: "nord.annonces".into(), member_id: "007".into() };
         store
-            .prov_complete(
+            .complete(
                 &fence,
                 &[
                     (run, 0, Some(member), audit("member 007")),
@@ -45,7 +44,7 @@ async fn a_member_can_be_exported_then_forgotten() {
             .await
             .expect("complete");
         store
-            .prov_complete(&fence, &[(run, 2, Some(sub), audit("room nord.annonces member 0077"))])
+            .complete(&fence, &[(run, 2, Some(sub), audit("room nord.annonces member 0077"))])
             .await
             .expect("sub");
         let export = store.member_export("007").await.expect("export");
@@ -86,29 +85,29 @@ async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_app
         assert!(store.core().lease_try_acquire(super::LEASE, "stalled", -1).await.expect("stalled"));
         let stalled = relais_core::store::lease::Fence::new(LEASE, "stalled");
         let journal = vec![(Some("nord".into()), "{}".to_owned())];
-        let lost = store.prov_start_run(&stalled, &NewRun::new("stalled", "old.csv"), &journal).await;
+        let lost = store.start_run(&stalled, &NewRun::new("stalled", "old.csv"), &journal).await;
         assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
-        assert!(store.prov_runs(10).await.expect("runs").is_empty(), "nothing journaled");
+        assert!(store.runs(10).await.expect("runs").is_empty(), "nothing journaled");
 
         let fence = testing::fence(store.core(), LEASE).await;
-        let run = store.prov_start_run(&fence, &NewRun::new("next", "new.csv"), &journal).await.expect("run");
+        let run = store.start_run(&fence, &NewRun::new("next", "new.csv"), &journal).await.expect("run");
         // The stalled run wakes up and records the action it had executed: refused, nothing written.
-        let lost = store.prov_complete(&stalled, &[(run, 0, Some(grant()), audit("stalled"))]).await;
+        let lost = store.complete(&stalled, &[(run, 0, Some(grant()), audit("stalled"))]).await;
         assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
-        let lost = store.prov_fail(&stalled, run, 0, "stalled").await;
+        let lost = store.fail(&stalled, run, 0, "stalled").await;
         assert!(matches!(lost, Err(relais_core::StoreError::LeaseLost(_))), "{lost:?}");
         assert!(store.member_export("007").await.expect("export")["rooms"] == serde_json::json!([]));
-        assert_eq!(store.prov_pending_actions().await.expect("pending").len(), 1, "still pending");
+        assert_eq!(store.pending_actions().await.expect("pending").len(), 1, "still pending");
 
         // The holder completes it; completing it again (a resumed queue) applies nothing twice.
-        store.prov_complete(&fence, &[(run, 0, Some(grant()), audit("first"))]).await.expect("done");
-        store.prov_complete(&fence, &[(run, 0, Some(grant()), audit("again"))]).await.expect("again");
-        store.prov_fail(&fence, run, 0, "late failure").await.expect("fail after done");
+        store.complete(&fence, &[(run, 0, Some(grant()), audit("first"))]).await.expect("done");
+        store.complete(&fence, &[(run, 0, Some(grant()), audit("again"))]).await.expect("again");
+        store.fail(&fence, run, 0, "late failure").await.expect("fail after done");
         let log = store.audit(10).await.expect("audit");
         assert_eq!(log.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["first"]);
-        assert!(store.prov_failed_actions(run).await.expect("failed").is_empty(), "a done action stays done");
-        store.prov_close_finished_runs(&fence).await.expect("close");
-        assert_eq!(store.prov_runs(10).await.expect("runs")[0].state, RunState::Done);
+        assert!(store.failed_actions(run).await.expect("failed").is_empty(), "a done action stays done");
+        store.close_finished_runs(&fence).await.expect("close");
+        assert_eq!(store.runs(10).await.expect("runs")[0].state, RunState::Done);
     })
     .await;
 }

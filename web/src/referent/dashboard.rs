@@ -106,12 +106,12 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         _ => None,
     };
     let runs = runs_section(state, &session.federation).await?;
-    let announcements = state.records.prov_room_id(&format!("{}.annonces", session.federation)).await?;
+    let announcements = state.records.room_id(&format!("{}.annonces", session.federation)).await?;
     let received = match announcements {
         Some(room_id) => Some(state.bots.broadcast_stats(Some(&room_id), 10).await?),
         None => None,
     };
-    let bounced = state.mail.mail_bounced_members().await?;
+    let bounced = state.mail.bounced_members().await?;
     let head = html! { @if applying.is_some() { meta http-equiv="refresh" content="2"; } };
     let body = html! {
         p {
@@ -150,7 +150,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
 
 /// The federation's last five imports.
 async fn runs_section(state: &WebState, federation: &str) -> Result<Markup, StoreError> {
-    let all = state.records.prov_runs(200).await?;
+    let all = state.records.runs(200).await?;
     let runs: Vec<&RunRecord> =
         all.iter().filter(|r| r.scope.as_deref() == Some(federation)).take(5).collect();
     Ok(html! {

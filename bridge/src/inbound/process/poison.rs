@@ -37,7 +37,7 @@ impl Inbound {
         F: FnOnce(Inbound, InboundItem) -> Fut,
         Fut: Future<Output = Result<Settled, StoreError>> + Send + 'static,
     {
-        let unfinished = self.store.mail_inbound_started(item.id).await?;
+        let unfinished = self.store.inbound_started(item.id).await?;
         if unfinished > MAX_FAILED_ATTEMPTS {
             // The previous attempts never ended: the worker died or stalled on this mail.
             return self.hold(item, unfinished - 1, None).await;
@@ -62,12 +62,12 @@ impl Inbound {
         match settled {
             Settled::Done(state, outcome) => {
                 tracing::info!(inbound_id = item.id, state, outcome = %outcome, "inbound mail handled");
-                self.store.mail_inbound_finish(item.id, state, &outcome).await
+                self.store.inbound_finish(item.id, state, &outcome).await
             }
             Settled::Retry(error) => {
                 tracing::warn!(inbound_id = item.id, error = %error, "cannot post inbound mail yet");
                 let next_at = now_ms() + backoff_ms(item.attempts);
-                self.store.mail_inbound_retry(item.id, &error, next_at).await
+                self.store.inbound_retry(item.id, &error, next_at).await
             }
             Settled::Failed(error) => {
                 tracing::warn!(inbound_id = item.id, attempt = unfinished, error = %error, "inbound mail refused by the homeserver");
@@ -75,7 +75,7 @@ impl Inbound {
             }
             Settled::Kept(outcome) => {
                 tracing::warn!(inbound_id = item.id, outcome = %outcome, "mail for postmaster kept: read it with `relais mail postmaster`");
-                self.store.mail_inbound_keep(item.id, &outcome).await
+                self.store.inbound_keep(item.id, &outcome).await
             }
             Settled::Hopeless(error) => {
                 tracing::warn!(inbound_id = item.id, error = %error, "inbound mail can never be posted");
@@ -96,7 +96,7 @@ impl Inbound {
             return self.hold(item, unfinished, error).await;
         }
         let outcome = error.unwrap_or("processing failed (panic)");
-        self.store.mail_inbound_failed(item.id, outcome, now_ms() + backoff_ms(unfinished)).await
+        self.store.inbound_failed(item.id, outcome, now_ms() + backoff_ms(unfinished)).await
     }
 
     /// Holds `item` after `failed` failed attempts (the last one's `error`, if it said one):
@@ -108,7 +108,7 @@ impl Inbound {
             None => format!("held after {failed} failed {attempts}, content erased"),
             Some(error) => format!("held after {failed} failed {attempts} ({error}), content erased"),
         };
-        if !self.store.mail_inbound_hold(item.id, &outcome).await? {
+        if !self.store.inbound_hold(item.id, &outcome).await? {
             return Ok(());
         }
         tracing::warn!(inbound_id = item.id, failed, "inbound mail held: it could not be processed");
@@ -119,7 +119,7 @@ impl Inbound {
                 Err(e) => format!("sender not told: {e}"),
             },
         };
-        self.store.mail_inbound_finish(item.id, "held", &format!("{outcome}; {told}")).await
+        self.store.inbound_finish(item.id, "held", &format!("{outcome}; {told}")).await
     }
 }
 

@@ -98,7 +98,7 @@ mod tests {
         Subject: Plainte\r\n\r\nVotre serveur nous envoie du spam.\r\n";
 
     async fn outcomes(inbound: &Inbound) -> Vec<(String, String)> {
-        let mut all = inbound.store.mail_inbound_outcomes(10).await.expect("outcomes");
+        let mut all = inbound.store.inbound_outcomes(10).await.expect("outcomes");
         all.reverse();
         all.into_iter().map(|(_, state, outcome)| (state, outcome)).collect()
     }
@@ -110,18 +110,18 @@ mod tests {
             world_with(&dir, "http://127.0.0.1:9", "postmaster = \"Équipe technique <ops@pcf.test>\"").await;
         let store = &inbound.store;
         store
-            .mail_inbound_store("PostMaster@listes.pcf.test", "abuse@fai.example", REPORT.as_bytes())
+            .inbound_store("PostMaster@listes.pcf.test", "abuse@fai.example", REPORT.as_bytes())
             .await
             .expect("a");
         // A bounce to the bare `<Postmaster>`, and a mail that looks like a reply to a list.
         let dsn = "From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered\r\n\r\n550 5.1.1 unknown\r\n";
-        store.mail_inbound_store("postmaster", "", dsn.as_bytes()).await.expect("b");
+        store.inbound_store("postmaster", "", dsn.as_bytes()).await.expect("b");
         let reply = format!(
             "From: jeanne@example.org\r\nSubject: Re: Tract\r\nTo: {}@listes.pcf.test\r\n\r\nOui\r\n",
             inbound.keys.reply_localpart("nord-lille", 0, "1002")
         );
         store
-            .mail_inbound_store("postmaster@listes.pcf.test", "jeanne@example.org", reply.as_bytes())
+            .inbound_store("postmaster@listes.pcf.test", "jeanne@example.org", reply.as_bytes())
             .await
             .expect("c");
         assert_eq!(inbound.pass().await.expect("pass"), 3);
@@ -141,7 +141,7 @@ mod tests {
         );
         assert!(sent[1].contains("550 5.1.1 unknown") && sent[1].contains("<>"), "{}", sent[1]);
         assert!(sent[2].contains("Oui"), "passed on, not taken for a reply: {}", sent[2]);
-        assert!(store.mail_postmaster(10).await.expect("kept").is_empty(), "nothing kept: all forwarded");
+        assert!(store.postmaster(10).await.expect("kept").is_empty(), "nothing kept: all forwarded");
     }
 
     #[tokio::test]
@@ -150,7 +150,7 @@ mod tests {
         let (inbound, received) = world(&dir).await;
         let store = &inbound.store;
         store
-            .mail_inbound_store("postmaster@listes.pcf.test", "abuse@fai.example", REPORT.as_bytes())
+            .inbound_store("postmaster@listes.pcf.test", "abuse@fai.example", REPORT.as_bytes())
             .await
             .expect("a");
         assert_eq!(inbound.pass().await.expect("pass"), 1);
@@ -158,7 +158,7 @@ mod tests {
             outcomes(&inbound).await,
             [("postmaster".to_owned(), "kept: no [mail] postmaster address".to_owned())]
         );
-        let kept = store.mail_postmaster(10).await.expect("kept");
+        let kept = store.postmaster(10).await.expect("kept");
         assert_eq!(kept.len(), 1);
         assert_eq!(
             (kept[0].mail_from.as_str(), kept[0].raw.as_slice()),
@@ -174,7 +174,7 @@ mod tests {
         let (inbound, received) =
             world_with(&dir, "http://127.0.0.1:9", "postmaster = \"ops@pcf.test\"").await;
         let looped = format!("X-Loop: relais@Listes.pcf.test\r\n{REPORT}");
-        inbound.store.mail_inbound_store("postmaster", "", looped.as_bytes()).await.expect("a");
+        inbound.store.inbound_store("postmaster", "", looped.as_bytes()).await.expect("a");
         assert_eq!(inbound.pass().await.expect("pass"), 1);
         assert_eq!(outcomes(&inbound).await[0].0, "dropped");
         assert!(received.lock().expect("sink").is_empty());

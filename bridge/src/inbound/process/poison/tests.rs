@@ -24,7 +24,7 @@ fn mail(from: &str, authenticated: bool) -> Vec<u8> {
 }
 
 async fn outcome(store: &MailStore) -> (String, String) {
-    let (_, state, outcome) = store.mail_inbound_outcomes(1).await.expect("outcomes").remove(0);
+    let (_, state, outcome) = store.inbound_outcomes(1).await.expect("outcomes").remove(0);
     (state, outcome)
 }
 
@@ -34,11 +34,11 @@ async fn a_mail_whose_attempts_never_ended_is_held_erased_and_its_sender_told_on
     let (inbound, received) = world(&dir).await;
     let store = inbound.store.clone();
     let raw = mail("Jeanne@Example.org", true);
-    let id = store.mail_inbound_store("nord+r.1.1.x@listes.pcf.test", "jeanne@example.org", &raw).await;
+    let id = store.inbound_store("nord+r.1.1.x@listes.pcf.test", "jeanne@example.org", &raw).await;
     let id = id.expect("stored");
     // Three attempts started and never ended: the worker died (or stalled) each time.
     for _ in 0..MAX_FAILED_ATTEMPTS {
-        store.mail_inbound_started(id).await.expect("started");
+        store.inbound_started(id).await.expect("started");
     }
     assert_eq!(inbound.pass().await.expect("pass"), 1);
     let (state, outcome) = outcome(&store).await;
@@ -51,7 +51,7 @@ async fn a_mail_whose_attempts_never_ended_is_held_erased_and_its_sender_told_on
     // Never again: not claimed, not told twice.
     assert_eq!(inbound.pass().await.expect("pass"), 0);
     assert_eq!(received.lock().expect("sink").len(), 1);
-    assert_eq!(store.mail_outbox_stats().await.expect("stats").inbound_held, 1);
+    assert_eq!(store.outbox_stats().await.expect("stats").inbound_held, 1);
 }
 
 #[tokio::test]
@@ -60,9 +60,9 @@ async fn a_panic_fails_one_attempt_only_and_the_third_holds_the_mail() {
     let (inbound, received) = world(&dir).await;
     let store = inbound.store.clone();
     let rcpt = "nord+r.1.1.x@listes.pcf.test";
-    store.mail_inbound_store(rcpt, "spoof@example.org", &mail("jeanne@example.org", false)).await.expect("a");
-    store.mail_inbound_store(rcpt, "paul@example.org", b"Subject: fine\r\n\r\nOk").await.expect("b");
-    let items = store.mail_claim_inbound(5, 60_000).await.expect("claim");
+    store.inbound_store(rcpt, "spoof@example.org", &mail("jeanne@example.org", false)).await.expect("a");
+    store.inbound_store(rcpt, "paul@example.org", b"Subject: fine\r\n\r\nOk").await.expect("b");
+    let items = store.claim_inbound(5, 60_000).await.expect("claim");
     let (poison, fine) = (&items[0], &items[1]);
     let crafted = |_: Inbound, _: InboundItem| async { panic!("crafted mail") };
     for attempt in 1..=MAX_FAILED_ATTEMPTS {
@@ -83,13 +83,13 @@ async fn a_panic_fails_one_attempt_only_and_the_third_holds_the_mail() {
     let done =
         |_: Inbound, _: InboundItem| async { Ok(Settled::Done("posted", "posted in the room".into())) };
     inbound.attempt(fine, done).await.expect("attempt");
-    let (_, state, outcome) = store.mail_inbound_outcomes(1).await.expect("outcomes").remove(0);
+    let (_, state, outcome) = store.inbound_outcomes(1).await.expect("outcomes").remove(0);
     assert_eq!((state.as_str(), outcome.as_str()), ("posted", "posted in the room"));
 }
 
 /// The state and outcome of the first mail stored (the oldest).
 async fn first_outcome(store: &MailStore) -> (String, String) {
-    let (_, state, outcome) = store.mail_inbound_outcomes(10).await.expect("outcomes").pop().expect("a mail");
+    let (_, state, outcome) = store.inbound_outcomes(10).await.expect("outcomes").pop().expect("a mail");
     (state, outcome)
 }
 
@@ -165,8 +165,8 @@ async fn jeanne_replies(inbound: &Inbound) -> InboundItem {
          Content-Type: text/plain; charset=utf-8\r\n\r\nJe serai là samedi.\r\n"
     );
     let store = &inbound.store;
-    store.mail_inbound_store(&rcpt, "jeanne@example.org", raw.as_bytes()).await.expect("stored");
-    store.mail_claim_inbound(1, 60_000).await.expect("claim").remove(0)
+    store.inbound_store(&rcpt, "jeanne@example.org", raw.as_bytes()).await.expect("stored");
+    store.claim_inbound(1, 60_000).await.expect("claim").remove(0)
 }
 
 /// One attempt at `item`, as the worker makes it.
