@@ -17,7 +17,7 @@ mod intake;
 pub mod metrics;
 pub mod queue;
 pub mod registration;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use api::{AppState, router};

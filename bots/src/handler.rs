@@ -37,6 +37,11 @@ fn service_error(e: ServiceError) -> HandlerError {
     }
 }
 
+/// Whether a reaction event's relation is an annotation (`m.annotation`), as clients show.
+fn is_annotation(json: &serde_json::Value) -> bool {
+    json["content"]["m.relates_to"]["rel_type"] == "m.annotation"
+}
+
 /// A reply's text without the quoted fallback older clients put before it (`> <@a:b> …`).
 fn without_reply_fallback(body: &str) -> &str {
     if !body.starts_with("> ") {
@@ -99,9 +104,13 @@ impl BotHandler {
             Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
                 MessageLikeEvent::Original(message),
             ))) => self.on_message(message).await,
+            // ruma reads any relation with an event id and a key as an annotation: the kind is
+            // checked here, so a reference dressed as a reaction is not counted.
             Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
                 MessageLikeEvent::Original(reaction),
-            ))) => self.broadcasts.on_reaction(reaction).await.map_err(service_error),
+            ))) if is_annotation(&event.json) => {
+                self.broadcasts.on_reaction(reaction).await.map_err(service_error)
+            }
             // Anything else, and what ruma cannot read (a malformed content is not for us).
             _ => Ok(()),
         }
@@ -284,6 +293,21 @@ mod tests {
         assert!(answer("!sondage \"oups").expect("quote").contains("guillemet"));
         assert_eq!(answer("bonjour à tous"), None);
         assert_eq!(answer("!courriel abonner"), None);
+    }
+
+    #[test]
+    fn only_annotations_count_as_reactions() {
+        let key = |rel: Option<&str>| {
+            let mut relation = serde_json::json!({ "event_id": "$copy", "key": "👍" });
+            if let Some(rel) = rel {
+                relation["rel_type"] = serde_json::json!(rel);
+            }
+            serde_json::json!({ "content": { "m.relates_to": relation } })
+        };
+        assert!(super::is_annotation(&key(Some("m.annotation"))));
+        assert!(!super::is_annotation(&key(Some("m.reference"))));
+        assert!(!super::is_annotation(&key(None)));
+        assert!(!super::is_annotation(&serde_json::json!({ "content": {} })));
     }
 
     #[test]

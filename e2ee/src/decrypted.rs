@@ -5,12 +5,19 @@ use sha2::{Digest, Sha256};
 
 use relais_appservice::queue::{DECRYPTED_PREFIX, IncomingEvent};
 
+/// The encrypted event types Relais handles: messages (commands), reactions and poll answers.
+/// The plaintext of an encrypted event chooses its own type: a receipt, a membership or any
+/// state event written there is a forgery (those are never encrypted) and is left out.
+const HANDLED_TYPES: &[&str] =
+    &["m.room.message", "m.reaction", "m.poll.response", "org.matrix.msc3381.poll.response"];
+
 /// Margin for clocks: an event stamped this much before the device's login is still taken.
 const CLOCK_SKEW_MS: i64 = 60_000;
 
 /// The journal row of a decrypted event of `room_id`, or `None` for what the bot never handles:
 /// its own events, events older than the device (`not_before_ms`, its login: a backlog is not
-/// answered) and anything without an id, a sender or a type.
+/// answered), anything without an id, a sender or a type, and any type but [`HANDLED_TYPES`]
+/// or with a state key.
 ///
 /// The body is the decrypted event (type, content and relations as the sender wrote them, the
 /// real event id) with its room: the handlers read it exactly like a clear event. The row's own
@@ -26,6 +33,9 @@ pub(crate) fn decrypted_row(
     let event_type = event.get("type")?.as_str()?;
     let sent_at = event.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(i64::MAX);
     if sender == bot || !event_id.starts_with('$') || sent_at < not_before_ms - CLOCK_SKEW_MS {
+        return None;
+    }
+    if !HANDLED_TYPES.contains(&event_type) || event.get("state_key").is_some() {
         return None;
     }
     let mut body = event.clone();
@@ -87,6 +97,24 @@ mod tests {
             "before the device"
         );
         assert!(decrypted_row("!r:pcf.test", &old, "@relais:pcf.test", 30_000).is_some(), "clock skew");
+    }
+
+    #[test]
+    fn what_is_never_encrypted_is_a_forgery_and_left_out() {
+        let forged = |event_type: &str, state_key: Option<&str>| {
+            let mut event = json!({"type": event_type, "event_id": "$f", "sender": "@marc:pcf.test",
+                                   "origin_server_ts": 5, "content": {"membership": "join"}});
+            if let Some(key) = state_key {
+                event["state_key"] = json!(key);
+            }
+            decrypted_row("!r:pcf.test", &event, "@relais:pcf.test", 0)
+        };
+        assert!(forged("m.receipt", None).is_none(), "fake readers in the statistics");
+        assert!(forged("m.room.member", Some("@marc:pcf.test")).is_none(), "a fake join");
+        assert!(forged("m.room.message", Some("")).is_none(), "a state key on a message");
+        assert!(forged("io.relais.device", None).is_none());
+        assert!(forged("m.reaction", None).is_some());
+        assert!(forged("org.matrix.msc3381.poll.response", None).is_some());
     }
 
     #[test]

@@ -15,16 +15,40 @@ use ruma::{
     events::{
         AnyInitialStateEvent, InitialStateEvent, StateEventContent, StateEventType,
         room::{
-            encryption::RoomEncryptionEventContent, member::RoomMemberEvent,
+            encryption::RoomEncryptionEventContent, member::MembershipState,
             power_levels::RoomPowerLevelsEventContent,
         },
     },
     room::RoomType,
     serde::Raw,
 };
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ClientError, MatrixClient};
+
+/// One member of a room, as its membership event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomMember {
+    /// The event's state key: the member (not checked to be a user id here).
+    pub user_id: String,
+    /// Who sent the event (the member, or whoever invited, kicked or banned them).
+    pub sender: String,
+    pub membership: MembershipState,
+}
+
+/// The fields of a membership event Relais reads, and nothing else.
+#[derive(Deserialize)]
+struct MemberEvent {
+    state_key: String,
+    sender: String,
+    content: MembershipOnly,
+}
+
+#[derive(Deserialize)]
+struct MembershipOnly {
+    membership: MembershipState,
+}
 
 /// A room to create.
 #[derive(Debug, Clone)]
@@ -43,6 +67,25 @@ fn unserializable(e: &serde_json::Error) -> ClientError {
     ClientError::Request(e.to_string())
 }
 
+/// `levels` with every level written out, even those equal to the specification's default:
+/// Synapse merges an override into its own defaults for the room, which a server may set
+/// otherwise (`default_power_level_content_override`).
+fn explicit_levels<T>(levels: &RoomPowerLevelsEventContent) -> Result<Raw<T>, ClientError> {
+    let mut value = serde_json::to_value(levels).map_err(|e| unserializable(&e))?;
+    for (key, level) in [
+        ("ban", levels.ban),
+        ("kick", levels.kick),
+        ("redact", levels.redact),
+        ("invite", levels.invite),
+        ("state_default", levels.state_default),
+        ("events_default", levels.events_default),
+        ("users_default", levels.users_default),
+    ] {
+        value[key] = serde_json::json!(level);
+    }
+    serde_json::value::to_raw_value(&value).map(Raw::from_json).map_err(|e| unserializable(&e))
+}
+
 impl MatrixClient {
     /// Creates a private room (or space) owned by the bot, room version 10.
     pub async fn create_room(&self, room: &NewRoom) -> Result<OwnedRoomId, ClientError> {
@@ -57,8 +100,7 @@ impl MatrixClient {
             creation.room_type = Some(RoomType::Space);
             request.creation_content = Some(Raw::new(&creation).map_err(|e| unserializable(&e))?);
         }
-        request.power_level_content_override =
-            Some(Raw::new(&room.power_levels).map_err(|e| unserializable(&e))?.cast_unchecked());
+        request.power_level_content_override = Some(explicit_levels(&room.power_levels)?);
         request.initial_state = room.initial_state.clone();
         Ok(self.send(request, None).await?.room_id)
     }
@@ -103,22 +145,44 @@ impl MatrixClient {
         Ok(())
     }
 
-    /// Every `m.room.member` event of the room's current state; one that cannot be read is
-    /// skipped and logged (its user id is not logged).
-    pub async fn room_members(&self, room_id: &RoomId) -> Result<Vec<RoomMemberEvent>, ClientError> {
+    /// Every member of the room's current state with their membership, read leniently: a
+    /// member writes their own membership event, and Synapse checks only its `membership`, so
+    /// nothing else in it (a field of the wrong type) may hide them from Relais. An event
+    /// without a user id as its key or a membership is skipped.
+    pub async fn room_members(&self, room_id: &RoomId) -> Result<Vec<RoomMember>, ClientError> {
         let response = self.send(get_member_events::v3::Request::new(room_id.to_owned()), None).await?;
         Ok(response
             .chunk
             .iter()
             .filter_map(|raw| {
-                raw.deserialize()
+                serde_json::from_str::<MemberEvent>(raw.json().get())
                     .inspect_err(|e| {
                         let why = relais_core::json::error_without_data(e);
-                        tracing::warn!(%room_id, %why, "a member event of the room is unreadable: skipped");
+                        tracing::warn!(%room_id, %why, "a member event without a membership: skipped");
                     })
                     .ok()
             })
+            .map(|event| RoomMember {
+                user_id: event.state_key,
+                sender: event.sender,
+                membership: event.content.membership,
+            })
             .collect())
+    }
+
+    /// The membership of `user_id` in the room (`None`: never a member), read leniently like
+    /// [`Self::room_members`].
+    pub async fn membership(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Option<MembershipState>, ClientError> {
+        let Some(content) = self.state(room_id, "m.room.member", user_id.as_str()).await? else {
+            return Ok(None);
+        };
+        let content: MembershipOnly = serde_json::from_value(content)
+            .map_err(|e| ClientError::Response(relais_core::json::error_without_data(&e)))?;
+        Ok(Some(content.membership))
     }
 
     /// Every `m.room.member` event of the room's current state, as JSON.

@@ -185,3 +185,80 @@ fn errors_are_classified_by_errcode_and_status() {
         assert_eq!(error.outlook(), Outlook::Hopeless, "{error:?}");
     }
 }
+
+/// What a member can write into their own membership event beside `membership` (Synapse checks
+/// only that field): an unexpected `is_direct`, a `displayname` that is not text.
+#[tokio::test]
+async fn a_crafted_member_event_is_still_seen_as_a_member() {
+    let homeserver = crate::testing::RecordingHomeserver::start().await.expect("double");
+    let client = MatrixClient::new(&config(&homeserver.url()), Arc::new(Metrics::default())).expect("client");
+    let room = ruma::room_id!("!r:pcf.test");
+    let event = |user: &str, content: serde_json::Value| {
+        json!({ "type": "m.room.member", "state_key": user, "sender": user, "room_id": "!r:pcf.test",
+                "event_id": format!("$m-{user}"), "origin_server_ts": 1, "content": content,
+                "unsigned": { "prev_content": { "membership": "invite", "is_direct": 7 } } })
+    };
+    homeserver.answer(
+        axum::http::Method::GET,
+        "/_matrix/client/v3/rooms/!r:pcf.test/members",
+        StatusCode::OK,
+        json!({ "chunk": [
+            event("@sly:pcf.test", json!({ "membership": "join", "is_direct": "oui", "displayname": 12 })),
+            event("@ok:pcf.test", json!({ "membership": "leave" })),
+        ] }),
+    );
+    let members = client.room_members(room).await.expect("members");
+    let seen: Vec<(&str, &str)> =
+        members.iter().map(|m| (m.user_id.as_str(), m.membership.as_str())).collect();
+    assert_eq!(seen, [("@sly:pcf.test", "join"), ("@ok:pcf.test", "leave")]);
+
+    // The same leniency for one member's state.
+    homeserver.set_state(
+        room.as_str(),
+        "m.room.member",
+        "@sly:pcf.test",
+        "@sly:pcf.test",
+        json!({ "membership": "join", "is_direct": "oui" }),
+    );
+    let membership = client.membership(room, ruma::user_id!("@sly:pcf.test")).await.expect("membership");
+    assert_eq!(membership.as_ref().map(|m| m.as_str()), Some("join"));
+}
+
+/// Synapse merges the override into its own defaults, which a server may change: every level
+/// Relais means is written out, even where it equals the specification's default.
+#[tokio::test]
+async fn a_new_room_states_every_level_it_means() {
+    let homeserver = crate::testing::RecordingHomeserver::start().await.expect("double");
+    homeserver.answer(
+        axum::http::Method::POST,
+        "/_matrix/client/v3/createRoom",
+        StatusCode::OK,
+        json!({ "room_id": "!new:pcf.test" }),
+    );
+    let client = MatrixClient::new(&config(&homeserver.url()), Arc::new(Metrics::default())).expect("client");
+    let mut levels = ruma::events::room::power_levels::RoomPowerLevelsEventContent::new(
+        &ruma::room_version_rules::AuthorizationRules::V10,
+    );
+    levels.invite = ruma::int!(50);
+    let room = super::rooms::NewRoom {
+        alias_localpart: "relais_nord".into(),
+        name: "Nord".into(),
+        space: false,
+        power_levels: levels,
+        initial_state: Vec::new(),
+    };
+    client.create_room(&room).await.expect("created");
+    let sent = homeserver.requests().into_iter().find(|r| r.path.ends_with("/createRoom")).expect("request");
+    let levels = &sent.body["power_level_content_override"];
+    for (key, level) in [
+        ("ban", 50),
+        ("kick", 50),
+        ("redact", 50),
+        ("state_default", 50),
+        ("invite", 50),
+        ("events_default", 0),
+        ("users_default", 0),
+    ] {
+        assert_eq!(levels[key], level, "{key}: {levels}");
+    }
+}

@@ -12,7 +12,7 @@ use ruma::{
             guest_access::{GuestAccess, RoomGuestAccessEventContent},
             history_visibility::{HistoryVisibility, RoomHistoryVisibilityEventContent},
             join_rules::{AllowRule, JoinRule, Restricted, RoomJoinRulesEventContent},
-            member::{MembershipState, RoomMemberEventContent},
+            member::MembershipState,
             name::RoomNameEventContent,
             power_levels::RoomPowerLevelsEventContent,
         },
@@ -137,8 +137,7 @@ impl Homeserver {
     }
 
     async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<MembershipState>, Failure> {
-        let member = self.client.state_content::<RoomMemberEventContent>(room, user.as_str()).await?;
-        Ok(member.map(|m| m.membership))
+        Ok(self.client.membership(room, user).await?)
     }
 
     async fn create(

@@ -50,11 +50,11 @@ pub async fn observe(
 
 async fn observe_room(client: &MatrixClient, room: &RoomId) -> Result<ObservedRoom, Failure> {
     let mut observed = ObservedRoom::default();
-    for event in client.room_members(room).await? {
-        let (Ok(user), membership) = (UserId::parse(event.state_key()), event.membership().clone()) else {
+    for member in client.room_members(room).await? {
+        let (Ok(user), Ok(sender)) = (UserId::parse(&member.user_id), UserId::parse(&member.sender)) else {
             continue;
         };
-        observed.members.insert(user, Observed { membership, sender: event.sender().to_owned() });
+        observed.members.insert(user, Observed { membership: member.membership, sender });
     }
     // No power levels at all is a room without moderators; unreadable ones are an error, never
     // read as "nobody" (which would have every moderator set again, or removed).
