@@ -17,7 +17,11 @@
 //! or foreign addresses). `mail_from` is the envelope sender, `""` for the null sender.
 //! `expected` is what [`examine`] returns, as [`verdict`] writes it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::{corpus_files, file_name};
 
 use relais_maildomain::{
     dsn::BounceKind,
@@ -168,17 +172,4 @@ fn pretty(value: &Value) -> String {
     json.chars()
         .map(|c| if invisible(c) { format!("\\u{{{:x}}}", u32::from(c)) } else { c.to_string() })
         .collect()
-}
-
-fn corpus_files(dir: &Path) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("corpus directory {}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> =
-        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
 }

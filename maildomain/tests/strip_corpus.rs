@@ -5,8 +5,12 @@
 //! HTML-only body, run through `html_to_text` then `strip_reply`), next to `NAME.expected`: the
 //! exact expected text (one final newline, if an editor added it, is ignored).
 
+mod common;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::{corpus_files, file_name};
 
 use relais_maildomain::strip::{html_to_text, strip_reply};
 
@@ -55,19 +59,6 @@ fn every_client_reply_is_reduced_to_its_new_text() {
         failures.join("\n")
     );
     assert!(cases >= MIN_CASES, "{} holds only {cases} cases, expected at least {MIN_CASES}", dir.display());
-}
-
-fn corpus_files(dir: &Path) -> Vec<PathBuf> {
-    let entries =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("corpus directory {}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> =
-        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
 }
 
 /// A line diff (longest common subsequence), lines shown quoted so that spaces and invisible
