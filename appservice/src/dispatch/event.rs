@@ -3,7 +3,7 @@
 use ruma::events::AnyTimelineEvent;
 use serde_json::Value;
 
-use crate::queue::QueuedEvent;
+use crate::queue::{DEVICE_ROW_TYPE, QueuedEvent};
 
 /// One event of the journal, with its body decoded once for every handler: as JSON, and as a
 /// ruma timeline event when it is one.
@@ -24,7 +24,12 @@ impl DispatchedEvent {
     /// each handler decides whether that matters to it.
     pub fn decode(queued: QueuedEvent) -> Self {
         let json = serde_json::from_str(&queued.body).unwrap_or(Value::Null);
-        let timeline = serde_json::from_str(&queued.body).ok();
+        // The device's rows (to-device batches, often the largest) and receipts are never
+        // timeline events: not decoded a second time for nothing.
+        let timeline = match queued.event_type.as_str() {
+            DEVICE_ROW_TYPE | "m.receipt" => None,
+            _ => serde_json::from_str(&queued.body).ok(),
+        };
         Self { queued, json, timeline }
     }
 
