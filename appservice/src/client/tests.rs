@@ -207,6 +207,10 @@ async fn a_crafted_member_event_is_still_seen_as_a_member() {
             event("@ok:pcf.test", json!({ "membership": "leave" })),
         ] }),
     );
+    // ruma's own event type refuses the crafted one: reading it whole would hide the member.
+    let crafted =
+        event("@sly:pcf.test", json!({ "membership": "join", "is_direct": "oui", "displayname": 12 }));
+    assert!(serde_json::from_value::<ruma::events::room::member::RoomMemberEvent>(crafted).is_err());
     let members = client.room_members(room).await.expect("members");
     let seen: Vec<(&str, &str)> =
         members.iter().map(|m| (m.user_id.as_str(), m.membership.as_str())).collect();
