@@ -4,12 +4,13 @@
 #   REVISION: a git revision whose strip module (maildomain/src/strip/; before that
 #   bridge/src/inbound/strip/, or strip.rs before it was split) is measured (default: the work tree).
 #   N_BYTES: the small input size (default 16384); each shape is also measured at 4 × N_BYTES.
-# Builds with rustc -O alone (the module uses only the standard library): no cargo build needed.
+# Builds a small cargo project under target/bench-strip (outside the workspace): the module
+# needs only mail-parser (its entity table), taken from the registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev="${1:-}"
 n="${2:-16384}"
-dir="target/bench-strip/${rev:-worktree}"
+dir="target/bench-strip/${rev:-worktree}/src"
 mkdir -p "$dir"
 rm -rf "$dir/strip" "$dir/strip.rs"
 if [ -z "$rev" ]; then
@@ -24,5 +25,22 @@ else
   git archive "$rev" bridge/src/inbound/strip | tar -x -C "$dir/strip" --strip-components=4
 fi
 cp scripts/bench_strip.rs "$dir/main.rs"
-rustc --edition 2024 -C opt-level=3 -C codegen-units=1 --cap-lints allow -o "$dir/bench" "$dir/main.rs"
-"$dir/bench" "$n"
+mail_parser="$(sed -n 's/^mail-parser = "\([^"]*\)"/\1/p' Cargo.toml)"
+cat >"$dir/../Cargo.toml" <<TOML
+[package]
+name = "bench-strip"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[workspace]
+
+[dependencies]
+mail-parser = "${mail_parser:-0.11}"
+
+[profile.release]
+codegen-units = 1
+TOML
+export CARGO_TARGET_DIR="$PWD/target/bench-strip/target"
+cargo run --quiet --release --offline --manifest-path "$dir/../Cargo.toml" -- "$n" 2>/dev/null \
+  || cargo run --quiet --release --manifest-path "$dir/../Cargo.toml" -- "$n"

@@ -132,7 +132,9 @@ fn html_entities() {
     assert_eq!(html_to_text("&#0; &#xD800; &#99999999; &#x110000;"), "\u{fffd} \u{fffd} \u{fffd} \u{fffd}");
     // 0x80-0x9F as Outlook means them: the Windows-1252 character of that byte.
     assert_eq!(html_to_text("&#128;&#x96;&#156;&#159;"), "€–œŸ");
-    assert_eq!(html_to_text("&unknown; &amp &#xZZ; & ; &é;"), "&unknown; &amp &#xZZ; & ; &é;");
+    assert_eq!(html_to_text("&unknown; &amp &#xZZ; & ; &é; &a-b;"), "&unknown; &amp &#xZZ; & ; &é; &a-b;");
+    // Every name of the standard, not only those French mail writes.
+    assert_eq!(html_to_text("&hearts; &rarr; &AMP; &CounterClockwiseContourIntegral; &frac12;"), "♥ → & ∳ ½");
 }
 
 #[test]
