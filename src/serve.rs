@@ -156,7 +156,8 @@ pub(crate) async fn self_check(client: MatrixClient, appservice_id: String) {
 
 const CLOCK: &str = "bots' clock";
 
-/// Closes polls at their deadline (reminding rooms before it) and sends scheduled broadcasts.
+/// Closes polls at their deadline (reminding rooms before it), sends scheduled broadcasts and
+/// finishes the corrections of sent ones.
 async fn bot_clock(
     polls: relais_bots::poll::service::Polls,
     broadcasts: relais_bots::broadcast::Broadcasts,
@@ -171,6 +172,9 @@ async fn bot_clock(
         }
         if let Err(error) = broadcasts.deliver_due(now).await {
             tracing::warn!(%error, "scheduled broadcasts: will try again");
+        }
+        if let Err(error) = broadcasts.correct_due().await {
+            tracing::warn!(%error, "corrections of broadcasts: will try again");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

@@ -1,5 +1,6 @@
 //! `relais stats`: what the newest broadcasts achieved (rooms, readers, reactions, clicks, mails,
-//! local notes), as a table or CSV. Counts only: nothing here names a member.
+//! local notes) and how they were corrected (edits, withdrawal), as a table or CSV. Counts only:
+//! nothing here names a member.
 
 use relais_bots::store::{BotStore, stats::BroadcastStats};
 use relais_core::{Config, time::format_paris};
@@ -26,11 +27,11 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
     let all = all?;
     if csv {
         println!(
-            "broadcast;sent_at;excerpt;rooms_targeted;rooms_delivered;readers;reactions;clicks;mails;notes"
+            "broadcast;sent_at;excerpt;rooms_targeted;rooms_delivered;readers;reactions;clicks;mails;notes;edits;withdrawn_at"
         );
         for s in &all {
             println!(
-                "{};{};{};{};{};{};{};{};{};{}",
+                "{};{};{};{};{};{};{};{};{};{};{};{}",
                 s.broadcast_id,
                 format_paris(s.send_at),
                 field(&excerpt(s)),
@@ -40,7 +41,9 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
                 s.reactions,
                 s.clicks,
                 s.mails,
-                s.notes
+                s.notes,
+                s.edits,
+                s.withdrawn_at.map(format_paris).unwrap_or_default()
             );
         }
         return Ok(());
@@ -50,7 +53,7 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
     }
     for s in &all {
         println!(
-            "#{} {} «{}»: rooms {}/{}, readers {}, reactions {}, clicks {}, mails {}, notes {}",
+            "#{} {} «{}»: rooms {}/{}, readers {}, reactions {}, clicks {}, mails {}, notes {}, edits {}{}",
             s.broadcast_id,
             format_paris(s.send_at),
             excerpt(s),
@@ -60,7 +63,9 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
             s.reactions,
             s.clicks,
             s.mails,
-            s.notes
+            s.notes,
+            s.edits,
+            s.withdrawn_at.map(|at| format!(", withdrawn {}", format_paris(at))).unwrap_or_default()
         );
     }
     Ok(())

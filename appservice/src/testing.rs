@@ -37,6 +37,11 @@ impl Recorded {
     pub fn is_message_to(&self, room: &str) -> bool {
         self.method == Method::PUT && self.path.contains(&format!("/rooms/{room}/send/m.room.message/"))
     }
+
+    /// Whether this redacts `event` in `room` (`PUT …/rooms/{room}/redact/{event}/{txn}`).
+    pub fn is_redaction_of(&self, room: &str, event: &str) -> bool {
+        self.method == Method::PUT && self.path.contains(&format!("/rooms/{room}/redact/{event}/"))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -127,8 +132,9 @@ async fn answer(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
         let whole = uri.query().is_some_and(|q| q.split('&').any(|p| p == "format=event"));
         return axum::Json(if whole { event.clone() } else { event["content"].clone() }).into_response();
     }
-    // What a homeserver says by default: events are sent, rooms joined, the rest unknown.
-    if method == Method::PUT && path.contains("/send/") {
+    // What a homeserver says by default: events are sent (and redactions, which are events),
+    // rooms joined, the rest unknown.
+    if method == Method::PUT && (path.contains("/send/") || path.contains("/redact/")) {
         inner.sent += 1;
         return axum::Json(json!({ "event_id": format!("$sent{}", inner.sent) })).into_response();
     }

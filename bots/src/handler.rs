@@ -10,6 +10,7 @@ use ruma::{
         room::{
             member::{MembershipState, OriginalRoomMemberEvent},
             message::{MessageType, OriginalRoomMessageEvent, Relation, RoomMessageEventContent},
+            redaction::{OriginalRoomRedactionEvent, RoomRedactionEvent},
         },
     },
 };
@@ -104,6 +105,9 @@ impl BotHandler {
             Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
                 MessageLikeEvent::Original(message),
             ))) => self.on_message(message).await,
+            Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomRedaction(
+                RoomRedactionEvent::Original(redaction),
+            ))) => self.on_redaction(redaction).await,
             // ruma reads any relation with an event id and a key as an annotation: the kind is
             // checked here, so a reference dressed as a reaction is not counted.
             Some(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
@@ -156,9 +160,10 @@ impl BotHandler {
             return Ok(());
         }
         let content = &message.content;
-        // Edits carry the new text in m.new_content; answering them would answer twice.
+        // Edits carry the new text in m.new_content; answering them would answer twice. An edit
+        // of a broadcast's original is for its copies.
         if matches!(content.relates_to, Some(Relation::Replacement(_))) {
-            return Ok(());
+            return self.broadcasts.on_edit(message).await.map_err(service_error);
         }
         let MessageType::Text(text) = &content.msgtype else {
             return Ok(());
@@ -182,6 +187,24 @@ impl BotHandler {
             return Ok(());
         };
         self.reply(&env, reply).await
+    }
+
+    /// A redaction: of a broadcast's original, it withdraws the copies.
+    async fn on_redaction(&self, redaction: &OriginalRoomRedactionEvent) -> Result<(), HandlerError> {
+        if self.config.is_own_user(&redaction.sender) {
+            return Ok(());
+        }
+        // Before room version 11 the event names its target, from 11 its content does; one that
+        // names two different targets is read as neither.
+        let target = match (&redaction.redacts, &redaction.content.redacts) {
+            (Some(a), Some(b)) if a != b => return Ok(()),
+            (Some(target), _) | (None, Some(target)) => target,
+            (None, None) => return Ok(()),
+        };
+        self.broadcasts
+            .on_redaction(&redaction.room_id, &redaction.event_id, &redaction.sender, target)
+            .await
+            .map_err(service_error)
     }
 
     /// The commands answered by the services; `None` when there is nothing (more) to say.

@@ -313,12 +313,22 @@ pub mod stats {
     pub fn none() -> String {
         "Aucun message diffusé pour l'instant.".to_owned()
     }
-    pub fn line(excerpt: &str, at: &str, s: &BroadcastStats) -> String {
-        format!(
+    /// One broadcast; `withdrawn_at`: when it was withdrawn, as shown.
+    pub fn line(excerpt: &str, at: &str, s: &BroadcastStats, withdrawn_at: Option<&str>) -> String {
+        let mut line = format!(
             "• « {excerpt} » ({at}) : {}/{} salon(s), {} lecteur(s), {} réaction(s), {} clic(s), {} courriel(s), \
              {} note(s) locale(s)",
             s.rooms_delivered, s.rooms_targeted, s.readers, s.reactions, s.clicks, s.mails, s.notes
-        )
+        );
+        match s.edits {
+            0 => {}
+            1 => line.push_str(", modifié 1 fois"),
+            n => line.push_str(&format!(", modifié {n} fois")),
+        }
+        if let Some(at) = withdrawn_at {
+            line.push_str(&format!(", retiré le {at}"));
+        }
+        line
     }
     pub fn report(lines: &[String]) -> String {
         format!(

@@ -16,7 +16,7 @@ use crate::{
     messages::proposal as text,
     service::{ServiceError, configured_room, is_moderator, redirect_base},
     store::{
-        broadcasts::NewBroadcast,
+        broadcasts::{BroadcastOrigin, NewBroadcast},
         proposals::{NewProposal, Proposal},
     },
 };
@@ -243,6 +243,7 @@ impl Broadcasts {
             let links = rewrite_links(&mut content, &redirect, &marker);
             self.store
                 .broadcast_create(&NewBroadcast {
+                    origin: BroadcastOrigin::Selection,
                     command_event: marker,
                     source_room: room_id.to_string(),
                     source_event: command_event.to_owned(),

@@ -85,7 +85,15 @@ impl Broadcasts {
         }
         let lines: Vec<String> = all
             .iter()
-            .map(|s| text::line(&stored_excerpt(s.content.as_ref()), &format_paris(s.send_at), s))
+            .map(|s| {
+                let withdrawn_at = s.withdrawn_at.map(format_paris);
+                text::line(
+                    &stored_excerpt(s.content.as_ref()),
+                    &format_paris(s.send_at),
+                    s,
+                    withdrawn_at.as_deref(),
+                )
+            })
             .collect();
         Ok(text::report(&lines))
     }

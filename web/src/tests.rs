@@ -10,7 +10,7 @@ use axum::{
     http::{Method, Request, StatusCode, header},
     response::Response,
 };
-use relais_bots::store::broadcasts::NewBroadcast;
+use relais_bots::store::broadcasts::{BroadcastOrigin, NewBroadcast};
 use relais_core::{Config, Store};
 use tower::ServiceExt;
 
@@ -62,6 +62,7 @@ async fn a_broadcast_link_redirects_and_counts_only_real_clicks() {
     let (pages, store) = pages(&dir).await;
     let bots = relais_bots::store::BotStore::new(store.clone());
     let broadcast = NewBroadcast {
+        origin: BroadcastOrigin::Copy,
         command_event: "$cmd".into(),
         source_room: "!national:pcf.test".into(),
         source_event: "$src".into(),

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use ruma::{
-    OwnedEventId, RoomId, TransactionId, UserId,
-    api::client::{appservice::request_ping, membership::join_room_by_id, message::send_message_event},
+    EventId, OwnedEventId, RoomId, TransactionId, UserId,
+    api::client::{
+        appservice::request_ping, membership::join_room_by_id, message::send_message_event,
+        redact::redact_event,
+    },
     events::room::message::RoomMessageEventContent,
 };
 
@@ -35,6 +38,21 @@ impl MatrixClient {
         let request = send_message_event::v3::Request::new(room_id.to_owned(), txn_id.to_owned(), content)
             .map_err(|e| ClientError::Request(e.to_string()))?;
         Ok(self.send(request, as_user).await?.event_id)
+    }
+
+    /// Redacts `event_id` in `room_id` as the sender user, with a caller-chosen transaction id (a
+    /// retry after a crash is the same redaction); returns the redaction's event id.
+    pub async fn redact(
+        &self,
+        room_id: &RoomId,
+        event_id: &EventId,
+        txn_id: &TransactionId,
+        reason: Option<&str>,
+    ) -> Result<OwnedEventId, ClientError> {
+        let mut request =
+            redact_event::v3::Request::new(room_id.to_owned(), event_id.to_owned(), txn_id.to_owned());
+        request.reason = reason.map(str::to_owned);
+        Ok(self.send(request, None).await?.event_id)
     }
 
     /// Asks the homeserver to ping this appservice back (`POST /_matrix/client/v1/appservice/{id}/ping`);

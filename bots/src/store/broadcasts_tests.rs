@@ -6,7 +6,11 @@ use relais_core::{Store, StoreError, config::DeliveryMode, store::testing::on_bo
 
 use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
-use super::{BotStore, broadcasts::NewBroadcast, proposals::NewProposal};
+use super::{
+    BotStore,
+    broadcasts::{BroadcastOrigin, NewBroadcast},
+    proposals::NewProposal,
+};
 
 const ROOM: &str = "!section:pcf.test";
 
@@ -64,6 +68,7 @@ async fn an_unreadable_message_content_is_never_sent_empty_and_never_holds_up_th
         for (n, content) in [(1, broken), (2, sound)] {
             store
                 .broadcast_create(&NewBroadcast {
+                    origin: BroadcastOrigin::Copy,
                     command_event: format!("$cmd{n}"),
                     source_room: "!national:pcf.test".into(),
                     source_event: format!("$src{n}"),
@@ -126,6 +131,7 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
         let core = MailStore::new(core);
         let id = store
             .broadcast_create(&NewBroadcast {
+                origin: BroadcastOrigin::Copy,
                 command_event: "$cmd".into(),
                 source_room: "!national:pcf.test".into(),
                 source_event: "$src".into(),
@@ -137,7 +143,7 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
             })
             .await
             .expect("broadcast");
-        store.broadcast_delivered(id, ROOM, "$copy").await.expect("delivered");
+        store.broadcast_delivered(id, ROOM, "$copy", 0).await.expect("delivered");
         // Member 1 gets each message, member 2 the weekly digest.
         core.set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("mode");
         core.store_message(&message("$copy"), DeliveryMode::Message).await.expect("copy");

@@ -10,6 +10,7 @@
 pub mod broadcasts;
 pub mod congress;
 pub mod contacts;
+pub mod corrections;
 pub mod polls;
 pub mod proposals;
 pub mod secret_ballot;
@@ -40,6 +41,8 @@ impl BotStore {
 
 #[cfg(test)]
 mod broadcasts_tests;
+#[cfg(test)]
+mod corrections_tests;
 #[cfg(test)]
 mod secret_ballot_tests;
 #[cfg(test)]

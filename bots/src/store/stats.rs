@@ -35,6 +35,10 @@ pub struct BroadcastStats {
     /// Mails handed to SMTP carrying a copy, each message or in a digest.
     pub mails: i64,
     pub notes: i64,
+    /// Edits of the original the copies followed.
+    pub edits: i64,
+    /// When the original's redaction withdrew the copies.
+    pub withdrawn_at: Option<i64>,
 }
 
 impl BotStore {
@@ -149,10 +153,11 @@ impl BotStore {
         let room = room_id.unwrap_or("");
         let rows = sqlx::query(
             "SELECT b.broadcast_id AS broadcast_id, b.send_at AS send_at, b.content AS content, \
+               b.withdrawn_at AS withdrawn_at, \
                COUNT(d.room_id) AS targeted, COUNT(d.delivered_at) AS delivered \
              FROM broadcast b JOIN broadcast_delivery d ON d.broadcast_id = b.broadcast_id \
              WHERE ($1 = '' OR d.room_id = $1) \
-             GROUP BY b.broadcast_id, b.send_at, b.content ORDER BY b.send_at DESC, b.broadcast_id DESC LIMIT $2",
+             GROUP BY b.broadcast_id, b.send_at, b.content, b.withdrawn_at ORDER BY b.send_at DESC, b.broadcast_id DESC LIMIT $2",
         )
         .bind(room)
         .bind(limit)
@@ -178,6 +183,8 @@ impl BotStore {
                 notes: self.count_in("broadcast_note", id, room).await?,
                 clicks: self.scalar("SELECT CAST(COALESCE(SUM(clicks), 0) AS BIGINT) AS n FROM broadcast_link WHERE broadcast_id = $1", id).await?,
                 mails: self.mails_of_broadcast(id, room).await?,
+                edits: self.scalar("SELECT COUNT(*) AS n FROM broadcast_correction WHERE broadcast_id = $1 AND kind = 'edit'", id).await?,
+                withdrawn_at: r.try_get("withdrawn_at")?,
             });
         }
         Ok(out)

@@ -4,7 +4,11 @@ use relais_core::store::testing::on_both;
 
 use relais_provisioning::store::{Effect, ProvisioningStore, RoomRecord};
 
-use super::{BotStore, broadcasts::NewBroadcast, proposals::NewProposal};
+use super::{
+    BotStore,
+    broadcasts::{BroadcastOrigin, NewBroadcast},
+    proposals::NewProposal,
+};
 
 const ANNOUNCEMENTS: &str = "!annonces:pcf.test";
 
@@ -71,6 +75,7 @@ async fn reach_reactions_clicks_and_notes_are_counted_without_names() {
         seed(&store).await;
         let id = store
             .broadcast_create(&NewBroadcast {
+                origin: BroadcastOrigin::Copy,
                 command_event: "$cmd".into(),
                 source_room: "!national:pcf.test".into(),
                 source_event: "$src".into(),
@@ -87,7 +92,7 @@ async fn reach_reactions_clicks_and_notes_are_counted_without_names() {
             .expect("broadcast");
         // Nothing is reached before the copy arrives.
         assert_eq!(store.broadcast_record_read(ANNOUNCEMENTS, "k1", 5_000).await.expect("early"), 0);
-        store.broadcast_delivered(id, ANNOUNCEMENTS, "$copy").await.expect("delivered");
+        store.broadcast_delivered(id, ANNOUNCEMENTS, "$copy", 0).await.expect("delivered");
         let delivered_at = relais_core::time::now_ms();
         assert_eq!(
             store.broadcast_of_copy("$copy").await.expect("copy"),

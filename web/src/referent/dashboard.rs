@@ -189,8 +189,13 @@ fn broadcast_section(received: &[BroadcastStats]) -> Markup {
                     tr {
                         td { @if excerpt.is_empty() { "(sans texte)" } @else { (excerpt) } }
                         td {
-                            @if s.rooms_delivered > 0 { "publiée le " } @else { "programmée le " }
-                            (date(s.send_at))
+                            @if let Some(at) = s.withdrawn_at {
+                                "retirée le " (date(at))
+                            } @else {
+                                @if s.rooms_delivered > 0 { "publiée le " } @else { "programmée le " }
+                                (date(s.send_at))
+                                @if s.edits > 0 { ", modifiée" }
+                            }
                         }
                         td { (s.readers) } td { (s.reactions) } td { (s.clicks) } td { (s.mails) } td { (s.notes) }
                     }

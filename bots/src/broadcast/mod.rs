@@ -4,6 +4,8 @@
 //! at the given time. Each copy is recorded once it is sent; a copy's transaction id derives
 //! from the broadcast and the room, so a retry never posts twice.
 
+mod correction;
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use ruma::{OwnedRoomId, RoomId, UserId};
@@ -26,7 +28,7 @@ use crate::{
     service::{configured_room, is_moderator, redirect_base},
     store::{
         BotStore,
-        broadcasts::{DueDelivery, NewBroadcast},
+        broadcasts::{BroadcastOrigin, DueDelivery, NewBroadcast},
     },
 };
 
@@ -157,6 +159,7 @@ impl Broadcasts {
         let mut content = copy_of(&original["content"], command_event);
         let links = rewrite_links(&mut content, &redirect_base(&self.config), command_event);
         let broadcast = NewBroadcast {
+            origin: BroadcastOrigin::Copy,
             command_event: command_event.to_owned(),
             source_room: room_id.to_string(),
             source_event: source.to_owned(),
@@ -187,26 +190,46 @@ impl Broadcasts {
     pub async fn deliver_due(&self, now: i64) -> Result<usize, BroadcastError> {
         let due = self.store.broadcast_due(now).await?;
         let count = due.len();
-        let mut by_room: BTreeMap<String, Vec<DueDelivery>> = BTreeMap::new();
-        for delivery in due {
-            by_room.entry(delivery.room_id.clone()).or_default().push(delivery);
+        self.per_room(
+            due,
+            |d| d.room_id.clone(),
+            |this, copies| async move { this.deliver_room(copies).await },
+        )
+        .await?;
+        Ok(count)
+    }
+
+    /// Runs `work` over each room's items, [`DELIVERY_CONCURRENCY`] rooms at a time, each room's
+    /// items in the order given.
+    pub(crate) async fn per_room<T, F, Fut>(
+        &self,
+        items: Vec<T>,
+        room_of: impl Fn(&T) -> String,
+        work: F,
+    ) -> Result<(), BroadcastError>
+    where
+        T: Send + 'static,
+        F: Fn(Self, Vec<T>) -> Fut,
+        Fut: Future<Output = Result<(), BroadcastError>> + Send + 'static,
+    {
+        let mut by_room: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        for item in items {
+            by_room.entry(room_of(&item)).or_default().push(item);
         }
         let mut rooms = by_room.into_values();
         let mut running = JoinSet::new();
         loop {
             while running.len() < DELIVERY_CONCURRENCY {
-                let Some(copies) = rooms.next() else { break };
-                let this = self.clone();
-                running.spawn(async move { this.deliver_room(copies).await });
+                let Some(batch) = rooms.next() else { break };
+                running.spawn(work(self.clone(), batch));
             }
             match running.join_next().await {
                 Some(done) => done.map_err(|e| {
                     ClientError::Request(format!("delivery task {}", relais_core::panic::task_end(&e)))
                 })??,
-                None => break,
+                None => return Ok(()),
             }
         }
-        Ok(count)
     }
 
     async fn deliver_room(&self, copies: Vec<DueDelivery>) -> Result<(), BroadcastError> {
@@ -218,7 +241,9 @@ impl Broadcasts {
             let txn = format!("bcast.{}.{}", delivery.broadcast_id, slug(&delivery.room_id));
             let event_id =
                 self.client.send_raw_event(&room_id, "m.room.message", &txn, content, &bot).await?;
-            self.store.broadcast_delivered(delivery.broadcast_id, &delivery.room_id, &event_id).await?;
+            self.store
+                .broadcast_delivered(delivery.broadcast_id, &delivery.room_id, &event_id, delivery.revision)
+                .await?;
         }
         Ok(())
     }
