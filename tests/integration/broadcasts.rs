@@ -140,15 +140,7 @@ async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
     std::fs::write(&file, csv).expect("csv");
     let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
     assert!(status.success(), "{out}{err}");
-    let bot = stack.relais.bot();
-    let room: Value = nadia
-        .post(
-            "/_matrix/client/v3/createRoom",
-            json!({"name": "Communication nationale", "room_alias_name": alias_local, "invite": [bot]}),
-        )
-        .await;
-    let room = room["room_id"].as_str().expect("room").to_owned();
-    stack.synapse.wait_joined(&nadia, &room, &bot).await;
+    let room = national_room(&stack, &nadia, &alias_local).await;
 
     let appeal = nadia.send_text(&room, "Appel unique : rassemblement dimanche.").await;
     let ask = json!({"msgtype": "m.text", "body": "!diffuser --toutes", "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
@@ -178,4 +170,79 @@ async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
         let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
         assert_eq!(copies, 1, "federation {n}: {bodies:?}");
     }
+}
+
+/// Nadia's national communication room (she created it, so she moderates it), with the bot in it.
+async fn national_room(stack: &Stack, nadia: &Member, alias_local: &str) -> String {
+    let bot = stack.relais.bot();
+    let room: Value = nadia
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"name": "Communication nationale", "room_alias_name": alias_local, "invite": [bot]}),
+        )
+        .await;
+    let room = room["room_id"].as_str().expect("room").to_owned();
+    stack.synapse.wait_joined(nadia, &room, &bot).await;
+    room
+}
+
+#[tokio::test]
+async fn an_edited_then_redacted_broadcast_changes_every_copy() {
+    let alias_local = unique("communication");
+    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let (nadia, lucie, marc) = (
+        stack.synapse.register(&unique("nadia")).await,
+        stack.synapse.register(&unique("lucie")).await,
+        stack.synapse.register(&unique("marc")).await,
+    );
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;oui;{}\n2;Marc;Petit;Paris;Paris 11e;oui;{}\n",
+        lucie.user_id, marc.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let room = national_room(&stack, &nadia, &alias_local).await;
+    let bot = stack.relais.bot();
+
+    let appeal = nadia.send_text(&room, "Rassemblement samedi à 14h devant la préfecture.").await;
+    let ask = json!({"msgtype": "m.text", "body": "!diffuser --fédérations Nord,Paris",
+                     "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
+    let ask = nadia.send_content(&room, ask).await;
+    assert!(nadia.wait_reply(&room, &bot, &ask).await.contains("Diffusé dans 2 salon(s)"));
+    let readers = [(&lucie, "#relais_nord.annonces:pcf.test"), (&marc, "#relais_paris.annonces:pcf.test")];
+    for (member, alias) in readers {
+        let shown = common::nio::shown(&stack, member, alias).await;
+        assert!(shown.iter().any(|t| t.starts_with("Rassemblement samedi à 14h")), "{shown:?}");
+    }
+
+    // Nadia corrects the time in her original, as any client edits a message.
+    let edit = json!({"msgtype": "m.text", "body": "* Rassemblement samedi à 15h devant la préfecture.",
+        "m.new_content": {"msgtype": "m.text", "body": "Rassemblement samedi à 15h devant la préfecture."},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": appeal}});
+    nadia.send_content(&room, edit).await;
+    for (member, alias) in readers {
+        let shown = eventually("the copy edited", Duration::from_secs(60), || async {
+            let shown = common::nio::shown(&stack, member, alias).await;
+            shown.iter().any(|t| t.starts_with("Rassemblement samedi à 15h")).then_some(shown)
+        })
+        .await;
+        assert!(!shown.iter().any(|t| t.contains("à 14h")), "the old time is gone: {shown:?}");
+    }
+
+    // Then she withdraws it: every copy is redacted.
+    nadia.redact(&room, &appeal).await;
+    for (member, alias) in readers {
+        eventually("the copy withdrawn", Duration::from_secs(60), || async {
+            let shown = common::nio::shown(&stack, member, alias).await;
+            (!shown.iter().any(|t| t.starts_with("Rassemblement"))).then_some(())
+        })
+        .await;
+    }
+    let stats = nadia.send_text(&room, "!stats").await;
+    let stats = nadia.wait_reply(&room, &bot, &stats).await;
+    assert!(stats.contains("modifié 1 fois") && stats.contains("retiré le"), "{stats}");
 }
