@@ -245,6 +245,7 @@ fn to_json(outcome: &Outcome, dry_run: bool) -> serde_json::Value {
         "removed_active": outcome.plan.removed_active,
         "losing_access": outcome.plan.losing_access,
         "awaiting_account": outcome.plan.awaiting_account,
+        "kept_out": outcome.plan.kept_out,
         "dry_run": dry_run,
         "refused": outcome.refused,
         "resumed": outcome.resumed.as_ref().map(report_json),
@@ -291,6 +292,13 @@ fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {
         p.removed_active,
         p.awaiting_account
     );
+    if p.kept_out > 0 {
+        println!(
+            "Kept out: {} member(s) the file lets into rooms a moderator banned them from (not invited; \
+             a moderator lifts a ban with !débannir).",
+            p.kept_out
+        );
+    }
     if outcome.refused {
         println!(
             "REFUSED: more than {} % of active members would lose a room, a space, a moderator right \

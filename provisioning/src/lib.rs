@@ -9,6 +9,7 @@ pub mod desired;
 pub mod directory;
 pub mod drift;
 pub mod model;
+pub mod moderation;
 pub mod onboarding;
 pub mod plan;
 pub mod reader;

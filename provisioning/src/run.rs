@@ -79,6 +79,7 @@ struct Summary<'a> {
     removed_active: usize,
     losing_access: usize,
     awaiting_account: usize,
+    kept_out: usize,
     source: &'a str,
 }
 
@@ -137,6 +138,7 @@ pub async fn provision(
         removed_active: plan.removed_active,
         losing_access: plan.losing_access,
         awaiting_account: plan.awaiting_account,
+        kept_out: plan.kept_out,
         source: &options.source,
     })
     .unwrap_or_default();

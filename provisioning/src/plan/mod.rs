@@ -24,6 +24,8 @@ pub struct Recorded {
     pub linked: BTreeMap<String, OwnedUserId>,
     /// Member id → expiry (ms) of their pending, unused invitation.
     pub invitations: BTreeMap<String, i64>,
+    /// The moderators' bans that stand: a banned user is never invited where the ban covers.
+    pub banned: crate::moderation::Bans,
 }
 
 /// What a plan takes besides the file and the record.
@@ -176,6 +178,8 @@ pub struct Plan {
     pub losing_access: usize,
     /// Active members with no Matrix account who asked for the chat (to onboard).
     pub awaiting_account: usize,
+    /// Members the file lets into a room a moderator banned them from: not invited.
+    pub kept_out: usize,
 }
 
 impl Plan {
@@ -236,7 +240,7 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
-    plan_access(&want, recorded, &by_id, &mut actions);
+    let kept_out = plan_access(&want, recorded, &by_id, &mut actions);
     plan_subscriptions(&want, recorded, &mut actions);
     for row in &rows {
         let mut row = row.clone();
@@ -263,7 +267,7 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
         .iter()
         .filter(|r| r.active && r.matrix_id.is_none() && r.contact == crate::model::Contact::Chat)
         .count();
-    Plan { actions, recorded_active, removed_active, losing_access, awaiting_account }
+    Plan { actions, recorded_active, removed_active, losing_access, awaiting_account, kept_out }
 }
 
 /// Distinct members who lose something in `actions` (a room or space, a moderator right, a
@@ -338,12 +342,14 @@ fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
     }
 }
 
+/// Plans invitations and removals; returns how many members a ban kept out of a room the file
+/// lets them into.
 fn plan_access(
     want: &Desired,
     recorded: &Recorded,
     rows: &BTreeMap<&str, &MemberRow>,
     actions: &mut Vec<Action>,
-) {
+) -> usize {
     for ((room, member_id), user_id) in &recorded.access {
         let still = want.access.get(&(room.clone(), member_id.clone()));
         if still == Some(user_id) {
@@ -362,8 +368,13 @@ fn plan_access(
             reason: reason.to_owned(),
         });
     }
+    let mut kept_out = BTreeSet::new();
     for ((room, member_id), user_id) in &want.access {
         if recorded.access.get(&(room.clone(), member_id.clone())) == Some(user_id) {
+            continue;
+        }
+        if crate::moderation::is_banned_in(&recorded.banned, user_id, room) {
+            kept_out.insert(member_id.as_str());
             continue;
         }
         let restricted = want.rooms.get(room).is_some_and(|r| r.kind.is_restricted());
@@ -374,6 +385,7 @@ fn plan_access(
             Action::Invite { room, member_id, user_id }
         });
     }
+    kept_out.len()
 }
 
 /// A row that came from the file (line > 0) rather than from the record of an absent member.

@@ -242,3 +242,37 @@ fn the_guard_counts_every_member_who_loses_any_access() {
     let p = plan(&report(&format!("{HEADER}{demoted}")), &recorded, &opts());
     assert_eq!(p.losing_access, 1, "{:?}", p.actions);
 }
+
+#[test]
+fn a_banned_member_is_not_invited_back_and_the_plan_says_so() {
+    use crate::moderation::{ModerationKind, standing_bans};
+    let file = format!("{HEADER}1;Nord;Lille;;;oui;@a:pcf.test;;\n2;Nord;Lille;;;oui;@b:pcf.test;;\n");
+    let mut recorded = Recorded::default();
+    let first = plan(&report(&file), &recorded, &opts());
+    apply_all(&mut recorded, &first);
+    let a = ruma::user_id!("@a:pcf.test");
+    recorded.banned = standing_bans([(a, "nord", ModerationKind::Ban)]);
+
+    // Both move to the Roubaix section: b is invited there, a is kept out.
+    let moved = file.replace("Lille", "Roubaix");
+    let p = plan(&report(&moved), &recorded, &opts());
+    let invited: Vec<&str> = p
+        .actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Invite { user_id, .. } | Action::Grant { user_id, .. } => Some(user_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invited, ["@b:pcf.test"], "{:#?}", p.actions);
+    assert_eq!(p.kept_out, 1);
+
+    // Lifted: the next import lets a in.
+    recorded.banned = standing_bans([(a, "nord", ModerationKind::Ban), (a, "nord", ModerationKind::Unban)]);
+    let p = plan(&report(&moved), &recorded, &opts());
+    assert_eq!(p.kept_out, 0);
+    assert_eq!(
+        p.actions.iter().filter(|a| matches!(a, Action::Invite { .. } | Action::Grant { .. })).count(),
+        2
+    );
+}

@@ -9,6 +9,9 @@
 mod audit;
 mod erasure;
 mod journal;
+pub mod moderation;
+#[cfg(test)]
+mod moderation_tests;
 pub mod onboarding;
 mod record;
 mod referents;
@@ -68,6 +71,8 @@ pub struct Snapshot {
     pub subscriptions: Vec<(String, String)>,
     /// Onboarding invitations.
     pub invitations: Vec<onboarding::Invitation>,
+    /// The moderators' bans that stand.
+    pub bans: crate::moderation::Bans,
 }
 
 /// The change to the record that completing an action makes.

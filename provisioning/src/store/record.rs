@@ -49,7 +49,8 @@ impl ProvisioningStore {
             .map(|r| Ok((r.try_get("room_key")?, r.try_get("member_id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let invitations = self.invitations().await?;
-        Ok(Snapshot { rooms, members, access, subscriptions, invitations })
+        let bans = super::moderation::ModerationStore::new(self.store.clone()).bans().await?;
+        Ok(Snapshot { rooms, members, access, subscriptions, invitations, bans })
     }
 
     /// The Matrix room id of a provisioned room.

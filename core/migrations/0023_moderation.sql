@@ -1,0 +1,26 @@
+-- Moderation across a federation (or everywhere): a moderator's ban, unban or kick of one user,
+-- with its reason, carried out in every room of its scope. Each room's outcome is recorded once
+-- done, so an action interrupted by a crash is finished, never repeated; provisioning reads the
+-- bans so that an import never invites a banned user back.
+CREATE TABLE moderation_action (
+    action_id     {{serial_key}},
+    command_event TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL CHECK (kind IN ('ban', 'unban', 'kick')),
+    target        TEXT NOT NULL,
+    -- A federation's key, or '*' for every room Relais provisions.
+    scope         TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    moderator     TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX moderation_action_target ON moderation_action (target);
+
+CREATE TABLE moderation_room (
+    action_id BIGINT NOT NULL,
+    room_id   TEXT NOT NULL,
+    done_at   BIGINT,
+    -- 'done', or why the homeserver refused (the user was not there, …).
+    outcome   TEXT,
+    PRIMARY KEY (action_id, room_id)
+);
+CREATE INDEX moderation_room_pending ON moderation_room (done_at);
