@@ -106,8 +106,10 @@ pub(crate) fn spawn_features(
         Ok(())
     });
     let polls = relais_bots::poll::service::Polls::new(store, client.clone(), config.clone());
-    let broadcasts = relais_bots::broadcast::Broadcasts::new(store, client, config.clone());
-    tasks.spawn(CLOCK, Some(CLOCK_MAX_SILENCE), bot_clock(polls, broadcasts, metrics.clone(), stop.clone()));
+    let broadcasts = relais_bots::broadcast::Broadcasts::new(store, client.clone(), config.clone());
+    let moderation = relais_bots::moderation::Moderation::new(store, client, config.clone());
+    let clock = BotClock { polls, broadcasts, moderation };
+    tasks.spawn(CLOCK, Some(CLOCK_MAX_SILENCE), bot_clock(clock, metrics.clone(), stop.clone()));
     Ok(())
 }
 
@@ -156,14 +158,17 @@ pub(crate) async fn self_check(client: MatrixClient, appservice_id: String) {
 
 const CLOCK: &str = "bots' clock";
 
-/// Closes polls at their deadline (reminding rooms before it), sends scheduled broadcasts and
-/// finishes the corrections of sent ones.
-async fn bot_clock(
+/// What the bots do at each tick.
+struct BotClock {
     polls: relais_bots::poll::service::Polls,
     broadcasts: relais_bots::broadcast::Broadcasts,
-    metrics: Arc<Metrics>,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
+    moderation: relais_bots::moderation::Moderation,
+}
+
+/// Closes polls at their deadline (reminding rooms before it), sends scheduled broadcasts,
+/// finishes the corrections of sent ones and the moderation actions a crash interrupted.
+async fn bot_clock(clock: BotClock, metrics: Arc<Metrics>, stop: CancellationToken) -> anyhow::Result<()> {
+    let BotClock { polls, broadcasts, moderation } = clock;
     loop {
         metrics.workers.beat(CLOCK);
         let now = relais_core::time::now_ms();
@@ -175,6 +180,9 @@ async fn bot_clock(
         }
         if let Err(error) = broadcasts.correct_due().await {
             tracing::warn!(%error, "corrections of broadcasts: will try again");
+        }
+        if let Err(error) = moderation.carry_out(None).await {
+            tracing::warn!(%error, "moderation actions: will try again");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

@@ -21,9 +21,12 @@ use relais_appservice::{
 };
 use relais_core::{Config, Store};
 
+use relais_provisioning::moderation::ModerationKind;
+
 use crate::{
     broadcast::Broadcasts,
     command, messages,
+    moderation::Moderation,
     poll::{events, service::Polls},
     service::ServiceError,
     welcome::Welcome,
@@ -61,6 +64,7 @@ pub struct BotHandler {
     config: Arc<Config>,
     polls: Polls,
     broadcasts: Broadcasts,
+    moderation: Moderation,
     welcome: Welcome,
 }
 
@@ -86,7 +90,8 @@ impl BotHandler {
         let polls = Polls::new(&store, client.clone(), config.clone());
         let broadcasts = Broadcasts::new(&store, client.clone(), config.clone());
         let welcome = Welcome::new(&store, client.clone(), config.clone());
-        Self { client, config, polls, broadcasts, welcome }
+        let moderation = Moderation::new(&store, client.clone(), config.clone());
+        Self { client, config, polls, broadcasts, moderation, welcome }
     }
 
     async fn on_event(&self, event: &DispatchedEvent) -> Result<(), HandlerError> {
@@ -225,6 +230,14 @@ impl BotHandler {
             Some("sélection") => b.selection(room, sender, id, words).await.map(Some),
             Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
             Some("stats") => b.stats(room, sender).await.map(Some),
+            Some(name @ ("bannir" | "débannir" | "expulser")) => {
+                let kind = match name {
+                    "bannir" => ModerationKind::Ban,
+                    "débannir" => ModerationKind::Unban,
+                    _ => ModerationKind::Kick,
+                };
+                self.moderation.command(kind, room, sender, &env.event_id, words).await.map(Some)
+            }
             _ => Ok(None),
         };
         result.map_err(service_error)

@@ -11,6 +11,7 @@ pub mod command;
 mod handler;
 pub mod links;
 pub mod messages;
+pub mod moderation;
 pub mod poll;
 pub mod proposal;
 pub mod service;

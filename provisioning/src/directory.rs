@@ -217,6 +217,29 @@ impl Directory {
         Ok(out)
     }
 
+    /// The federation a provisioned room belongs to: its space, and every room of it (the space
+    /// included), by key. `None` for the national space and rooms Relais did not provision.
+    pub async fn federation_rooms(
+        &self,
+        room_id: &RoomId,
+    ) -> Result<Option<(DirectoryRoom, Vec<DirectoryRoom>)>, StoreError> {
+        let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
+            .bind(room_id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key: String = row.try_get("room_key")?;
+        let scope = crate::moderation::room_scope(&key).to_owned();
+        let rooms: Vec<DirectoryRoom> = self
+            .rooms_of_kinds(&RoomKind::ALL)
+            .await?
+            .into_iter()
+            .filter(|r| crate::moderation::room_scope(&r.key) == scope)
+            .collect();
+        let space = rooms.iter().find(|r| r.key == scope && r.kind == RoomKind::FederationSpace).cloned();
+        Ok(space.map(|space| (space, rooms)))
+    }
+
     /// The federation a provisioned room belongs to, by its space's name ("Nord" for the space
     /// "Fédération Nord"); `None` for the national space and rooms Relais did not provision.
     pub async fn federation_of_room(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {

@@ -1,13 +1,14 @@
-//! Room administration as the appservice's bot: create, resolve, invite, kick, read and write state.
+//! Room administration as the appservice's bot: create, resolve, invite, kick, ban, read and
+//! write state.
 
 use ruma::{
     OwnedRoomAliasId, OwnedRoomId, RoomId, RoomVersionId, UserId,
     api::client::{
         alias::get_alias,
         membership::{
-            get_member_events,
+            ban_user, get_member_events,
             invite_user::{self, v3::InviteUserId},
-            kick_user,
+            kick_user, unban_user,
         },
         room::{Visibility, create_room},
         state::{get_state_event_for_key, send_state_event},
@@ -140,6 +141,22 @@ impl MatrixClient {
     /// Kicks `user_id` (or withdraws their invitation) with a reason they will read.
     pub async fn kick(&self, room_id: &RoomId, user_id: &UserId, reason: &str) -> Result<(), ClientError> {
         let mut request = kick_user::v3::Request::new(room_id.to_owned(), user_id.to_owned());
+        request.reason = Some(reason.to_owned());
+        self.send(request, None).await?;
+        Ok(())
+    }
+
+    /// Bans `user_id` (whether in the room or not) with a reason they will read.
+    pub async fn ban(&self, room_id: &RoomId, user_id: &UserId, reason: &str) -> Result<(), ClientError> {
+        let mut request = ban_user::v3::Request::new(room_id.to_owned(), user_id.to_owned());
+        request.reason = Some(reason.to_owned());
+        self.send(request, None).await?;
+        Ok(())
+    }
+
+    /// Lifts the ban of `user_id` (they may be invited or join again).
+    pub async fn unban(&self, room_id: &RoomId, user_id: &UserId, reason: &str) -> Result<(), ClientError> {
+        let mut request = unban_user::v3::Request::new(room_id.to_owned(), user_id.to_owned());
         request.reason = Some(reason.to_owned());
         self.send(request, None).await?;
         Ok(())

@@ -1,5 +1,7 @@
 //! Every text a member reads from the bots, in French, in one place (ready for translation).
 
+pub mod moderation;
+
 /// Who may use a command, for `!aide` to list only what the sender may do where they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
@@ -92,6 +94,27 @@ pub const COMMANDS: &[CommandHelp] = &[
         aliases: &["statistiques"],
         usage: "!stats",
         summary: "modérateurs : portée des derniers messages diffusés (salons, lecteurs, réactions, clics, courriels)",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
+        name: "bannir",
+        aliases: &["ban"],
+        usage: "!bannir @identifiant:serveur [raison]",
+        summary: "modérateurs de la fédération : retire et bannit la personne de tous les salons de l'espace",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
+        name: "débannir",
+        aliases: &["debannir", "unban"],
+        usage: "!débannir @identifiant:serveur",
+        summary: "modérateurs de la fédération : lève le bannissement dans tous les salons de l'espace",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
+        name: "expulser",
+        aliases: &["kick"],
+        usage: "!expulser @identifiant:serveur [raison]",
+        summary: "modérateurs de la fédération : retire la personne de tous les salons de l'espace",
         needs: Needs::Moderator,
     },
     CommandHelp {

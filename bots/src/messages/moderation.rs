@@ -1,0 +1,72 @@
+//! What moderators and the people they act on read: `!bannir`, `!débannir`, `!expulser`.
+
+use relais_provisioning::moderation::ModerationKind;
+
+/// The reason given when the moderator gave none.
+pub const DEFAULT_REASON: &str = "Décision des modérateurs";
+
+fn usage_of(kind: ModerationKind) -> &'static str {
+    match kind {
+        ModerationKind::Ban => "!bannir @identifiant:serveur [raison]",
+        ModerationKind::Unban => "!débannir @identifiant:serveur [raison]",
+        ModerationKind::Kick => "!expulser @identifiant:serveur [raison]",
+    }
+}
+
+pub fn usage(kind: ModerationKind) -> String {
+    format!(
+        "Usage : {} — l'identifiant Matrix complet de la personne (par exemple @jean.dupont:pcf.fr), \
+         puis la raison si vous le souhaitez.",
+        usage_of(kind)
+    )
+}
+
+pub fn not_here() -> String {
+    "Cette commande s'utilise dans un salon d'une fédération (elle agit sur tous les salons de son espace), \
+     ou dans le salon national de communication (elle agit partout)."
+        .to_owned()
+}
+
+pub fn refused() -> String {
+    "Seuls les modérateurs de l'espace de la fédération (ou du salon national, pour agir partout) peuvent \
+     utiliser cette commande."
+        .to_owned()
+}
+
+pub fn not_above(target: &str) -> String {
+    format!("{target} a un niveau de modération égal ou supérieur au vôtre : rien n'a été fait.")
+}
+
+pub fn not_the_bot() -> String {
+    "Relais ne peut pas agir sur lui-même.".to_owned()
+}
+
+pub fn not_yourself() -> String {
+    "Vous ne pouvez pas agir sur vous-même.".to_owned()
+}
+
+/// The answer once the action is carried out (`done` rooms of `total`; `scope`: "la fédération
+/// Nord" or "tous les salons").
+pub fn carried_out(kind: ModerationKind, target: &str, done: i64, total: i64, scope: &str) -> String {
+    let verb = match kind {
+        ModerationKind::Ban => "banni(e)",
+        ModerationKind::Unban => "débanni(e)",
+        ModerationKind::Kick => "expulsé(e)",
+    };
+    let mut out = format!("{target} : {verb} de {done} salon(s) sur {total} ({scope}).");
+    if done < total {
+        out.push_str(
+            " Les autres n'étaient pas concernés (absent, déjà fait) ou seront repris automatiquement.",
+        );
+    }
+    match kind {
+        ModerationKind::Ban => out.push_str(" Un nouvel import du fichier ne l'y fera pas revenir."),
+        ModerationKind::Unban => {
+            out.push_str(" Le prochain import lui rendra les salons auxquels il ou elle a droit.")
+        }
+        ModerationKind::Kick => {
+            out.push_str(" Il ou elle peut revenir sur invitation ; pour l'empêcher : !bannir.")
+        }
+    }
+    out
+}

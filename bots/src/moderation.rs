@@ -1,0 +1,183 @@
+//! `!bannir`, `!débannir`, `!expulser`: a federation's moderators act on one user in every room
+//! of the federation's space at once; the national room's moderators act on every room Relais
+//! provisions. The action is recorded first with its reason (provisioning's moderation record,
+//! which imports read: a banned member is never invited back), then carried out room by room;
+//! what a crash interrupts, the bots' clock finishes.
+//!
+//! Who may: a moderator (power level [`MODERATOR`] or more) of the federation's space, or of
+//! the national room; never on the bot, on themselves, or on someone whose level in that space
+//! is equal or higher (as the homeserver would refuse in each room, had they acted by hand).
+
+use std::sync::Arc;
+
+use ruma::{EventId, OwnedRoomId, RoomId, UserId, events::room::power_levels::UserPowerLevel};
+
+use relais_appservice::{ClientError, MatrixClient};
+use relais_core::{Config, Store};
+use relais_provisioning::{
+    desired::RoomKind,
+    directory::Directory,
+    moderation::{EVERYWHERE, ModerationKind, room_scope},
+    store::moderation::{ModerationStore, NewModeration},
+};
+
+use crate::{
+    messages::moderation as text,
+    service::{MODERATOR, ServiceError, configured_room},
+};
+
+/// The longest reason kept (the rest is cut): it is shown in every room's timeline.
+const MAX_REASON_CHARS: usize = 300;
+
+#[derive(Debug, Clone)]
+pub struct Moderation {
+    store: ModerationStore,
+    directory: Directory,
+    client: MatrixClient,
+    config: Arc<Config>,
+}
+
+/// Where an action applies and who decides there.
+struct Scope {
+    /// A federation's key, or [`EVERYWHERE`].
+    key: String,
+    /// As the answer names it.
+    label: String,
+    /// The room whose power levels say who moderates the scope.
+    authority: OwnedRoomId,
+    rooms: Vec<OwnedRoomId>,
+}
+
+impl Moderation {
+    pub fn new(store: &Store, client: MatrixClient, config: Arc<Config>) -> Self {
+        Self {
+            store: ModerationStore::new(store.clone()),
+            directory: Directory::new(store.clone()),
+            client,
+            config,
+        }
+    }
+
+    /// Handles one of the commands typed in `room_id`; returns the answer for the room.
+    pub async fn command(
+        &self,
+        kind: ModerationKind,
+        room_id: &RoomId,
+        sender: &UserId,
+        command_event: &EventId,
+        words: &[String],
+    ) -> Result<String, ServiceError> {
+        let Some(target) = words.first().and_then(|w| UserId::parse(w.as_str()).ok()) else {
+            return Ok(text::usage(kind));
+        };
+        let Some(scope) = self.scope(room_id).await? else { return Ok(text::not_here()) };
+        if self.config.is_own_user(&target) {
+            return Ok(text::not_the_bot());
+        }
+        if target == sender {
+            return Ok(text::not_yourself());
+        }
+        let levels = match self.client.power_levels(&scope.authority).await {
+            Ok(levels) => levels,
+            // Unreadable power levels give nobody a moderator's rights.
+            Err(ClientError::Response(_)) => return Ok(text::refused()),
+            Err(e) => return Err(e.into()),
+        };
+        let (mine, theirs) = (levels.for_user(sender), levels.for_user(&target));
+        if mine < UserPowerLevel::Int(MODERATOR.into()) {
+            return Ok(text::refused());
+        }
+        if theirs >= mine {
+            return Ok(text::not_above(target.as_str()));
+        }
+        let reason = reason_of(&words[1..]);
+        let action = NewModeration {
+            command_event: command_event.to_string(),
+            kind,
+            target: target.clone(),
+            scope: scope.key,
+            reason,
+            moderator: sender.to_owned(),
+        };
+        let id = self.store.record(&action, &scope.rooms).await?;
+        tracing::info!(
+            action_id = id,
+            kind = kind.as_str(),
+            rooms = scope.rooms.len(),
+            "moderation recorded"
+        );
+        self.carry_out(Some(id)).await?;
+        let (total, done) = self.store.progress(id).await?;
+        Ok(text::carried_out(kind, target.as_str(), done, total, &scope.label))
+    }
+
+    /// The scope of a command typed in `room_id`: the national room's is everywhere, a
+    /// federation room's is its federation; elsewhere, none.
+    async fn scope(&self, room_id: &RoomId) -> Result<Option<Scope>, ServiceError> {
+        let national = configured_room(&self.client, self.config.bots.national_room.as_deref()).await?;
+        if national.as_deref() == Some(room_id) {
+            let rooms = self.directory.rooms_of_kinds(&RoomKind::ALL).await?;
+            return Ok(Some(Scope {
+                key: EVERYWHERE.to_owned(),
+                label: "tous les salons".to_owned(),
+                authority: room_id.to_owned(),
+                rooms: rooms.into_iter().map(|r| r.room_id).collect(),
+            }));
+        }
+        let Some((space, rooms)) = self.directory.federation_rooms(room_id).await? else { return Ok(None) };
+        Ok(Some(Scope {
+            key: room_scope(&space.key).to_owned(),
+            label: format!("fédération {}", space.name.strip_prefix("Fédération ").unwrap_or(&space.name)),
+            authority: space.room_id,
+            rooms: rooms.into_iter().map(|r| r.room_id).collect(),
+        }))
+    }
+
+    /// Carries out what is still to do (`action`: only that one); returns how many rooms were
+    /// done. A room where the homeserver refuses (the user is not there, was not banned, the
+    /// bot lost its rights) is recorded with the refusal and not tried again; a homeserver that
+    /// cannot be reached stops the round, to be tried again at the next tick.
+    pub async fn carry_out(&self, action: Option<i64>) -> Result<usize, ServiceError> {
+        let pending = self.store.pending(action).await?;
+        for room in &pending {
+            let (room_id, target, reason) = (&room.room_id, &room.target, room.reason.as_str());
+            let result = match room.kind {
+                ModerationKind::Ban => self.client.ban(room_id, target, reason).await,
+                ModerationKind::Unban => self.client.unban(room_id, target, reason).await,
+                ModerationKind::Kick => self.client.kick(room_id, target, reason).await,
+            };
+            let outcome = match result {
+                Ok(()) => "done".to_owned(),
+                Err(ClientError::Matrix { status: 400 | 403 | 404, errcode, .. }) => {
+                    errcode.map_or_else(|| "refused".to_owned(), |c| c.as_str().to_owned())
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.store.room_done(room.action_id, room_id, &outcome).await?;
+        }
+        Ok(pending.len())
+    }
+}
+
+/// The reason as typed, bounded; the default when none was given.
+fn reason_of(words: &[String]) -> String {
+    let typed = words.join(" ");
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return text::DEFAULT_REASON.to_owned();
+    }
+    typed.chars().take(MAX_REASON_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_kept_bounded_or_defaulted() {
+        assert_eq!(reason_of(&[]), text::DEFAULT_REASON);
+        assert_eq!(reason_of(&["  ".into()]), text::DEFAULT_REASON);
+        assert_eq!(reason_of(&["insultes".into(), "répétées".into()]), "insultes répétées");
+        assert_eq!(reason_of(&["é".repeat(1000)]).chars().count(), MAX_REASON_CHARS);
+    }
+}

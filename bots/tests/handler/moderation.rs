@@ -1,0 +1,120 @@
+//! `!bannir`, `!débannir`, `!expulser` against the double: who may, on whom, and in which rooms
+//! the bot then acts.
+
+use axum::http::Method;
+use relais_appservice::EventHandler;
+use relais_provisioning::{
+    moderation::is_banned_in,
+    store::{Effect, ProvisioningStore, RoomRecord, moderation::ModerationStore},
+};
+use serde_json::json;
+
+use super::{Bot, bot, text, text_in};
+
+/// Nord's space and two of its rooms, and Paris's space; in Nord's space Nadia moderates (50),
+/// Bruno is above her (100), Karim is a member.
+async fn federations(bot: &Bot) {
+    let room = |key: &str, kind: &str, id: &str| {
+        Effect::Room(RoomRecord {
+            key: key.into(),
+            kind: kind.into(),
+            name: if kind == "federation_space" {
+                format!("Fédération {}", key.to_uppercase())
+            } else {
+                key.into()
+            },
+            parent_key: None,
+            room_id: id.into(),
+            moderators: "[]".into(),
+        })
+    };
+    let effects = [
+        room("nord", "federation_space", "!nord:pcf.test"),
+        room("nord.discussion", "discussion", "!nord-discussion:pcf.test"),
+        room("nord.s.lille", "section", "!lille:pcf.test"),
+        room("paris", "federation_space", "!paris:pcf.test"),
+    ];
+    ProvisioningStore::new(bot.store.clone()).seed(&effects).await.expect("rooms");
+    let levels =
+        json!({ "users": { "@relais:pcf.test": 100, "@bruno:pcf.test": 100, "@nadia:pcf.test": 50 } });
+    bot.homeserver.set_power_levels("!nord:pcf.test", "@relais:pcf.test", levels);
+}
+
+/// The rooms the bot banned `user` from, by their ids.
+fn bans_of(bot: &Bot, user: &str) -> Vec<String> {
+    let mut rooms: Vec<String> = bot
+        .homeserver
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST && r.path.ends_with("/ban") && r.body["user_id"] == user)
+        .filter_map(|r| r.path.split('/').nth(5).map(str::to_owned))
+        .collect();
+    rooms.sort();
+    rooms
+}
+
+fn answer_to(bot: &Bot, room: &str, command: &str) -> String {
+    let sent = bot.homeserver.messages_to(room);
+    let answer = sent.iter().find(|m| m["m.relates_to"]["m.in_reply_to"]["event_id"] == command);
+    answer.and_then(|m| m["body"].as_str()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_federation_moderator_bans_from_every_room_of_the_space_and_no_one_else_can() {
+    let bot = bot().await;
+    federations(&bot).await;
+    let lille = "!lille:pcf.test";
+
+    let tries = [
+        ("$karim", "@karim:pcf.test", "!bannir @x:pcf.test", "Seuls les modérateurs"),
+        ("$above", "@nadia:pcf.test", "!bannir @bruno:pcf.test", "égal ou supérieur"),
+        ("$bot", "@nadia:pcf.test", "!bannir @relais:pcf.test", "lui-même"),
+        ("$self", "@nadia:pcf.test", "!bannir @nadia:pcf.test", "vous-même"),
+        ("$name", "@nadia:pcf.test", "!bannir Jean Dupont", "Usage"),
+    ];
+    for (id, sender, command, expected) in tries {
+        bot.handler.handle(&text_in(lille, id, sender, command)).await.expect("answered");
+        let answer = answer_to(&bot, lille, id);
+        assert!(answer.contains(expected), "{command}: {answer}");
+    }
+    assert!(bans_of(&bot, "@x:pcf.test").is_empty() && bans_of(&bot, "@bruno:pcf.test").is_empty());
+
+    bot.handler
+        .handle(&text_in(lille, "$ban", "@nadia:pcf.test", "!bannir @x:pcf.test insultes répétées"))
+        .await
+        .expect("banned");
+    assert_eq!(
+        bans_of(&bot, "@x:pcf.test"),
+        ["!lille:pcf.test", "!nord-discussion:pcf.test", "!nord:pcf.test"]
+    );
+    let reasons: Vec<String> = bot
+        .homeserver
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/ban"))
+        .map(|r| r.body["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(reasons.iter().all(|r| r == "insultes répétées"), "{reasons:?}");
+    assert!(
+        answer_to(&bot, lille, "$ban").contains("3 salon(s) sur 3 (fédération NORD)"),
+        "{}",
+        answer_to(&bot, lille, "$ban")
+    );
+    let bans = ModerationStore::new(bot.store.clone()).bans().await.expect("bans");
+    assert!(is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "nord.s.lille"));
+    assert!(!is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "paris"), "Paris is not Nord's to decide");
+
+    // The same command again (redelivered after a crash): recorded once, nothing redone.
+    bot.handler
+        .handle(&text_in(lille, "$ban", "@nadia:pcf.test", "!bannir @x:pcf.test insultes répétées"))
+        .await
+        .expect("again");
+    assert_eq!(bans_of(&bot, "@x:pcf.test").len(), 3);
+
+    // A room Relais did not provision is no federation's.
+    bot.handler
+        .handle(&text("$elsewhere", "@nadia:pcf.test", "!bannir @y:pcf.test"))
+        .await
+        .expect("answered");
+    assert!(answer_to(&bot, super::ROOM, "$elsewhere").contains("salon d'une fédération"));
+}
