@@ -17,6 +17,7 @@ mod encrypted_rooms;
 mod independent_client;
 mod load;
 mod mail_bridge;
+mod moderation;
 mod onboarding;
 mod polls;
 mod proposals;

@@ -355,6 +355,11 @@ fn plan_access(
         if still == Some(user_id) {
             continue;
         }
+        // A ban already keeps them out of it (and the homeserver cannot kick a banned user); the
+        // access stays recorded, and goes once the ban is lifted.
+        if crate::moderation::is_banned_in(&recorded.banned, user_id, room) {
+            continue;
+        }
         let reason = match rows.get(member_id.as_str()) {
             _ if still.is_some() => reasons::NEW_ID,
             Some(row) if !row.active && report_has(row) => reasons::LAPSED,

@@ -266,6 +266,15 @@ fn a_banned_member_is_not_invited_back_and_the_plan_says_so() {
         .collect();
     assert_eq!(invited, ["@b:pcf.test"], "{:#?}", p.actions);
     assert_eq!(p.kept_out, 1);
+    let kicked: Vec<&str> = p
+        .actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Kick { user_id, .. } => Some(user_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kicked, ["@b:pcf.test"], "a, banned, is out already: {:#?}", p.actions);
 
     // Lifted: the next import lets a in.
     recorded.banned = standing_bans([(a, "nord", ModerationKind::Ban), (a, "nord", ModerationKind::Unban)]);

@@ -1,0 +1,73 @@
+//! Moderation across a federation on the real Synapse: a federation's digital referent bans a
+//! member from every room of the federation's space with one command, and a re-import of the
+//! membership file keeps them out and says so.
+
+use serde_json::Value;
+
+use crate::common::{RelaisOptions, Stack, unique};
+
+fn csv(lucie: &str, marc: &str, paul: &str, marc_section: &str) -> String {
+    format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{lucie}\n\
+         2;Marc;Petit;Nord;{marc_section};;oui;{marc}\n\
+         3;Paul;Roux;Paris;Paris 11e;;oui;{paul}\n"
+    )
+}
+
+fn provision(stack: &Stack, csv: &str) -> Value {
+    let file = stack.relais.dir.path().join(format!("{}.csv", unique("members")));
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string(), "--json"]);
+    assert!(status.success(), "{out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[tokio::test]
+async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let (lucie, marc, paul) = (
+        stack.synapse.register(&unique("lucie")).await,
+        stack.synapse.register(&unique("marc")).await,
+        stack.synapse.register(&unique("paul")).await,
+    );
+    provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, "Lille"));
+    let nord_rooms =
+        ["#relais_nord:pcf.test", "#relais_nord.discussion:pcf.test", "#relais_nord.annonces:pcf.test"];
+    let mut rooms = Vec::new();
+    for alias in nord_rooms.iter().chain(&["#relais_nord.s.lille:pcf.test"]) {
+        rooms.push(lucie.resolve(alias).await);
+    }
+    let discussion = rooms[1].clone();
+    assert_eq!(lucie.try_join(&rooms[0]).await, 200);
+    assert_eq!(lucie.try_join(&discussion).await, 200);
+    assert_eq!(marc.try_join(&rooms[0]).await, 200);
+    assert_eq!(marc.try_join(&discussion).await, 200);
+
+    // Marc is no moderator: his attempt on Lucie is refused.
+    let bot = stack.relais.bot();
+    let attempt = marc.send_text(&discussion, &format!("!bannir {}", lucie.user_id)).await;
+    assert!(marc.wait_reply(&discussion, &bot, &attempt).await.contains("Seuls les modérateurs"));
+
+    let ban = lucie.send_text(&discussion, &format!("!bannir {} propos injurieux", marc.user_id)).await;
+    let answer = lucie.wait_reply(&discussion, &bot, &ban).await;
+    assert!(answer.contains("banni(e) de 4 salon(s) sur 4 (fédération Nord)"), "{answer}");
+    let bot_view = stack.bot();
+    for room in &rooms {
+        let member = bot_view.state(room, "m.room.member", &marc.user_id).await;
+        assert_eq!(member["membership"], "ban", "{room}: {member}");
+        assert_eq!(member["reason"], "propos injurieux", "{room}: {member}");
+    }
+    assert_eq!(marc.try_join(&discussion).await, 403, "banned: cannot come back by himself");
+
+    // Marc moves to the Roubaix section in the next export: the file lets him into its room,
+    // the ban keeps him out, and the plan says so.
+    let plan = provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, "Roubaix"));
+    assert_eq!(plan["kept_out"], 1, "{plan}");
+    let invited_marc = plan["actions"].as_array().into_iter().flatten().any(|a| {
+        matches!(a["type"].as_str(), Some("invite" | "grant")) && a["user_id"] == marc.user_id.as_str()
+    });
+    assert!(!invited_marc, "{plan}");
+    let roubaix = lucie.resolve("#relais_nord.s.roubaix:pcf.test").await;
+    assert_eq!(marc.try_join(&roubaix).await, 403, "not let in through the space either");
+}
