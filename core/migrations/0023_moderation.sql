@@ -1,7 +1,8 @@
 -- Moderation across a federation (or everywhere): a moderator's ban, unban or kick of one user,
 -- with its reason, carried out in every room of its scope. Each room's outcome is recorded once
 -- done, so an action interrupted by a crash is finished, never repeated; provisioning reads the
--- bans so that an import never invites a banned user back.
+-- bans so that an import never invites a banned user back, and the bans are published as a
+-- policy list other homeservers may follow.
 CREATE TABLE moderation_action (
     action_id     {{serial_key}},
     command_event TEXT NOT NULL UNIQUE,
@@ -11,7 +12,9 @@ CREATE TABLE moderation_action (
     scope         TEXT NOT NULL,
     reason        TEXT NOT NULL,
     moderator     TEXT NOT NULL,
-    created_at    BIGINT NOT NULL
+    created_at    BIGINT NOT NULL,
+    -- When the party's policy list (`m.policy.rule.user`) reflected this ban or unban.
+    published_at  BIGINT
 );
 CREATE INDEX moderation_action_target ON moderation_action (target);
 

@@ -60,6 +60,15 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     }
     assert_eq!(marc.try_join(&discussion).await, 403, "banned: cannot come back by himself");
 
+    // The party's policy list says so, for other homeservers to follow.
+    let list = paul.resolve("#relais_bannissements:pcf.test").await;
+    assert_eq!(paul.try_join(&list).await, 200, "anyone may follow the list");
+    let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
+    assert_eq!(rule["entity"], marc.user_id.as_str(), "{rule}");
+    assert_eq!(rule["recommendation"], "m.ban", "{rule}");
+    assert_eq!(rule["reason"], "fédération nord : propos injurieux", "{rule}");
+    assert_ne!(paul.try_send_text(&list, "moi aussi je bannis").await, 200, "only the bot writes in it");
+
     // Marc moves to the Roubaix section in the next export: the file lets him into its room,
     // the ban keeps him out, and the plan says so.
     let plan = provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, "Roubaix"));
@@ -70,4 +79,10 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     assert!(!invited_marc, "{plan}");
     let roubaix = lucie.resolve("#relais_nord.s.roubaix:pcf.test").await;
     assert_eq!(marc.try_join(&roubaix).await, 403, "not let in through the space either");
+
+    // Lifted: the rule is withdrawn from the list.
+    let unban = lucie.send_text(&discussion, &format!("!débannir {}", marc.user_id)).await;
+    assert!(lucie.wait_reply(&discussion, &bot, &unban).await.contains("débanni(e)"));
+    let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
+    assert_eq!(rule, serde_json::json!({}), "withdrawn");
 }

@@ -229,6 +229,25 @@ impl MatrixClient {
         }
     }
 
+    /// Sets a state event as the bot from raw content: for what no typed content can say (an
+    /// empty content that withdraws a rule of a policy list).
+    pub async fn send_state_raw(
+        &self,
+        room_id: &RoomId,
+        event_type: &str,
+        state_key: &str,
+        content: &Value,
+    ) -> Result<(), ClientError> {
+        let request = send_state_event::v3::Request::new_raw(
+            room_id.to_owned(),
+            StateEventType::from(event_type),
+            state_key.to_owned(),
+            Raw::new(content).map_err(|e| unserializable(&e))?.cast_unchecked(),
+        );
+        self.send(request, None).await?;
+        Ok(())
+    }
+
     /// Sets a state event as the bot.
     pub async fn send_state<C, K>(
         &self,

@@ -145,6 +145,56 @@ impl ModerationStore {
         Ok((row.try_get("total")?, row.try_get("done")?))
     }
 
+    /// Bans and unbans the policy list does not reflect yet: (action id, target), oldest first.
+    pub async fn unpublished(&self) -> Result<Vec<(i64, OwnedUserId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT action_id, target FROM moderation_action \
+             WHERE kind IN ('ban', 'unban') AND published_at IS NULL ORDER BY action_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let target: String = r.try_get("target")?;
+                Ok((
+                    r.try_get("action_id")?,
+                    UserId::parse(&target).map_err(|_| corrupt("unreadable target"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The policy list reflects this action now.
+    pub async fn mark_published(&self, action_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE moderation_action SET published_at = $1 WHERE action_id = $2 AND published_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(action_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The newest ban of `target` that still stands: (scope, reason); `None` when none does.
+    pub async fn standing_ban_of(&self, target: &UserId) -> Result<Option<(String, String)>, StoreError> {
+        let standing = self.bans().await?;
+        let Some(scopes) = standing.get(target) else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT scope, reason FROM moderation_action WHERE target = $1 AND kind = 'ban' ORDER BY action_id DESC",
+        )
+        .bind(target.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        for r in &rows {
+            let scope: String = r.try_get("scope")?;
+            if scopes.contains(&scope) {
+                return Ok(Some((scope, r.try_get("reason")?)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The bans that stand now.
     pub async fn bans(&self) -> Result<Bans, StoreError> {
         let rows = sqlx::query(

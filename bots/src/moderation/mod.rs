@@ -2,11 +2,14 @@
 //! of the federation's space at once; the national room's moderators act on every room Relais
 //! provisions. The action is recorded first with its reason (provisioning's moderation record,
 //! which imports read: a banned member is never invited back), then carried out room by room;
-//! what a crash interrupts, the bots' clock finishes.
+//! what a crash interrupts, the bots' clock finishes. Bans are published as the party's policy
+//! list (`policy`).
 //!
 //! Who may: a moderator (power level [`MODERATOR`] or more) of the federation's space, or of
 //! the national room; never on the bot, on themselves, or on someone whose level in that space
 //! is equal or higher (as the homeserver would refuse in each room, had they acted by hand).
+
+mod policy;
 
 use std::sync::Arc;
 
@@ -107,6 +110,9 @@ impl Moderation {
             "moderation recorded"
         );
         self.carry_out(Some(id)).await?;
+        if kind != ModerationKind::Kick {
+            self.publish_pending().await?;
+        }
         let (total, done) = self.store.progress(id).await?;
         Ok(text::carried_out(kind, target.as_str(), done, total, &scope.label))
     }
