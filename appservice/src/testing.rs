@@ -119,7 +119,8 @@ impl RecordingHomeserver {
 async fn answer(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri, body: Bytes) -> Response {
     // Ids in paths are percent-encoded by the client: `%21r%3Apcf.test` → `!r:pcf.test`.
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().into_owned();
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body_json = body.clone();
     let mut inner = inner.lock().unwrap_or_else(PoisonError::into_inner);
     let query = uri.query().unwrap_or("").to_owned();
     inner.requests.push(Recorded { method: method.clone(), path: path.clone(), query, body });
@@ -133,10 +134,22 @@ async fn answer(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
         return axum::Json(if whole { event.clone() } else { event["content"].clone() }).into_response();
     }
     // What a homeserver says by default: events are sent (and redactions, which are events),
-    // rooms joined, members invited, kicked or banned, the rest unknown.
+    // state set, rooms created and joined, members invited, kicked or banned, the rest unknown.
     if method == Method::PUT && (path.contains("/send/") || path.contains("/redact/")) {
         inner.sent += 1;
         return axum::Json(json!({ "event_id": format!("$sent{}", inner.sent) })).into_response();
+    }
+    // State set by the client: kept, and read back by later GETs.
+    if method == Method::PUT && path.contains("/state/") {
+        inner.sent += 1;
+        let event_id = format!("$sent{}", inner.sent);
+        let event = json!({ "event_id": event_id, "content": body_json });
+        inner.state.insert(path.trim_end_matches('/').to_owned(), event);
+        return axum::Json(json!({ "event_id": event_id })).into_response();
+    }
+    if method == Method::POST && path.ends_with("/createRoom") {
+        inner.sent += 1;
+        return axum::Json(json!({ "room_id": format!("!created{}:pcf.test", inner.sent) })).into_response();
     }
     // Membership changes by a moderator: done.
     if method == Method::POST && ["/ban", "/unban", "/kick", "/invite"].iter().any(|end| path.ends_with(end))

@@ -230,11 +230,12 @@ impl BotHandler {
             Some("sélection") => b.selection(room, sender, id, words).await.map(Some),
             Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
             Some("stats") => b.stats(room, sender).await.map(Some),
-            Some(name @ ("bannir" | "débannir" | "expulser")) => {
+            Some(name @ ("bannir" | "débannir" | "expulser" | "expurger")) => {
                 let kind = match name {
                     "bannir" => ModerationKind::Ban,
                     "débannir" => ModerationKind::Unban,
-                    _ => ModerationKind::Kick,
+                    "expulser" => ModerationKind::Kick,
+                    _ => ModerationKind::Purge,
                 };
                 self.moderation.command(kind, room, sender, &env.event_id, words).await.map(Some)
             }

@@ -1,16 +1,18 @@
--- Moderation across a federation (or everywhere): a moderator's ban, unban or kick of one user,
--- with its reason, carried out in every room of its scope. Each room's outcome is recorded once
+-- Moderation across a federation (or everywhere): a moderator's ban, unban, kick of one user or
+-- purge of their recent messages, with its reason, carried out in every room of its scope. Each room's outcome is recorded once
 -- done, so an action interrupted by a crash is finished, never repeated; provisioning reads the
 -- bans so that an import never invites a banned user back, and the bans are published as a
 -- policy list other homeservers may follow.
 CREATE TABLE moderation_action (
     action_id     {{serial_key}},
     command_event TEXT NOT NULL UNIQUE,
-    kind          TEXT NOT NULL CHECK (kind IN ('ban', 'unban', 'kick')),
+    kind          TEXT NOT NULL CHECK (kind IN ('ban', 'unban', 'kick', 'purge')),
     target        TEXT NOT NULL,
     -- A federation's key, or '*' for every room Relais provisions.
     scope         TEXT NOT NULL,
     reason        TEXT NOT NULL,
+    -- A purge: how many of the user's latest messages to redact in each room.
+    amount        BIGINT NOT NULL DEFAULT 0,
     moderator     TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     -- When the party's policy list (`m.policy.rule.user`) reflected this ban or unban.

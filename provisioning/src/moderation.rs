@@ -1,4 +1,5 @@
-//! Moderation across a federation: a moderator's ban, unban or kick of one user, carried out in
+//! Moderation across a federation: a moderator's ban, unban or kick of one user (or the purge of
+//! their latest messages), carried out in
 //! every room of its scope (a federation's space and rooms, or every room Relais provisions).
 //! Provisioning owns the record because a ban overrides the membership file: an import never
 //! invites a banned user back, and its plan says whom it kept out. The commands that make these
@@ -20,6 +21,8 @@ pub enum ModerationKind {
     Ban,
     Unban,
     Kick,
+    /// Redact the user's latest messages.
+    Purge,
 }
 
 impl ModerationKind {
@@ -28,6 +31,7 @@ impl ModerationKind {
             Self::Ban => "ban",
             Self::Unban => "unban",
             Self::Kick => "kick",
+            Self::Purge => "purge",
         }
     }
 
@@ -36,6 +40,7 @@ impl ModerationKind {
             "ban" => Self::Ban,
             "unban" => Self::Unban,
             "kick" => Self::Kick,
+            "purge" => Self::Purge,
             _ => return None,
         })
     }
@@ -64,7 +69,7 @@ pub fn standing_bans<'a>(actions: impl IntoIterator<Item = (&'a UserId, &'a str,
                     }
                 }
             }
-            ModerationKind::Kick => {}
+            ModerationKind::Kick | ModerationKind::Purge => {}
         }
     }
     bans
@@ -115,7 +120,8 @@ mod tests {
 
     #[test]
     fn kinds_read_back() {
-        for kind in [ModerationKind::Ban, ModerationKind::Unban, ModerationKind::Kick] {
+        for kind in [ModerationKind::Ban, ModerationKind::Unban, ModerationKind::Kick, ModerationKind::Purge]
+        {
             assert_eq!(ModerationKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ModerationKind::parse("mute"), None);

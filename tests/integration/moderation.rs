@@ -1,6 +1,7 @@
 //! Moderation across a federation on the real Synapse: a federation's digital referent bans a
-//! member from every room of the federation's space with one command, and a re-import of the
-//! membership file keeps them out and says so.
+//! member from every room of the federation's space with one command (after purging their
+//! latest messages), a re-import of the membership file keeps them out and says so, and the
+//! party's policy list publishes the ban until it is lifted.
 
 use serde_json::Value;
 
@@ -48,6 +49,27 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     let bot = stack.relais.bot();
     let attempt = marc.send_text(&discussion, &format!("!bannir {}", lucie.user_id)).await;
     assert!(marc.wait_reply(&discussion, &bot, &attempt).await.contains("Seuls les modérateurs"));
+
+    // First his two latest messages go, in every room of the space at once.
+    for text in ["message un", "message deux", "message trois"] {
+        marc.send_text(&discussion, text).await;
+    }
+    let purge = lucie.send_text(&discussion, &format!("!expurger {} 2 hors sujet", marc.user_id)).await;
+    let answer = lucie.wait_reply(&discussion, &bot, &purge).await;
+    assert!(answer.contains("messages récents retirés de 4 salon(s) sur 4"), "{answer}");
+    let bodies: Vec<String> = stack
+        .bot()
+        .messages(&discussion, 50)
+        .await
+        .iter()
+        .filter(|e| e["sender"] == marc.user_id.as_str() && e["type"] == "m.room.message")
+        .map(|e| e["content"]["body"].as_str().unwrap_or("(retiré)").to_owned())
+        .collect();
+    assert_eq!(
+        bodies.iter().filter(|b| b.starts_with("message")).collect::<Vec<_>>(),
+        ["message un"],
+        "{bodies:?}"
+    );
 
     let ban = lucie.send_text(&discussion, &format!("!bannir {} propos injurieux", marc.user_id)).await;
     let answer = lucie.wait_reply(&discussion, &bot, &ban).await;

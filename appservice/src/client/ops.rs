@@ -5,7 +5,9 @@ use std::time::Duration;
 use ruma::{
     EventId, OwnedEventId, RoomId, TransactionId, UserId,
     api::client::{
-        appservice::request_ping, membership::join_room_by_id, message::send_message_event,
+        appservice::request_ping,
+        membership::join_room_by_id,
+        message::{get_message_events, send_message_event},
         redact::redact_event,
     },
     events::room::message::RoomMessageEventContent,
@@ -53,6 +55,45 @@ impl MatrixClient {
             redact_event::v3::Request::new(room_id.to_owned(), event_id.to_owned(), txn_id.to_owned());
         request.reason = reason.map(str::to_owned);
         Ok(self.send(request, None).await?.event_id)
+    }
+
+    /// The ids of `sender`'s latest messages (and reactions, stickers, poll starts, encrypted
+    /// events) in `room_id` not redacted yet, newest first, at most `limit`.
+    pub async fn latest_messages_of(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        limit: u32,
+    ) -> Result<Vec<OwnedEventId>, ClientError> {
+        let mut request = get_message_events::v3::Request::backward(room_id.to_owned());
+        request.limit = limit.into();
+        request.filter.senders = Some(vec![sender.to_owned()]);
+        request.filter.types = Some(
+            [
+                "m.room.message",
+                "m.reaction",
+                "m.sticker",
+                "m.room.encrypted",
+                "m.poll.start",
+                "org.matrix.msc3381.poll.start",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+        let response = self.send(request, None).await?;
+        let mut ids = Vec::new();
+        for raw in response.chunk {
+            let Ok(Some(id)) = raw.get_field::<OwnedEventId>("event_id") else { continue };
+            let redacted = raw
+                .get_field::<serde_json::Value>("unsigned")
+                .ok()
+                .flatten()
+                .is_some_and(|unsigned| unsigned.get("redacted_because").is_some());
+            if !redacted {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// Asks the homeserver to ping this appservice back (`POST /_matrix/client/v1/appservice/{id}/ping`);

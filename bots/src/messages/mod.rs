@@ -118,6 +118,13 @@ pub const COMMANDS: &[CommandHelp] = &[
         needs: Needs::Moderator,
     },
     CommandHelp {
+        name: "expurger",
+        aliases: &["purge"],
+        usage: "!expurger @identifiant:serveur [N]",
+        summary: "modérateurs de la fédération : retire les N derniers messages de la personne dans tous les salons de l'espace",
+        needs: Needs::Moderator,
+    },
+    CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",

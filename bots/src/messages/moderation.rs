@@ -1,4 +1,5 @@
-//! What moderators and the people they act on read: `!bannir`, `!débannir`, `!expulser`.
+//! What moderators and the people they act on read: `!bannir`, `!débannir`, `!expulser`,
+//! `!expurger`.
 
 use relais_provisioning::moderation::ModerationKind;
 
@@ -10,6 +11,9 @@ fn usage_of(kind: ModerationKind) -> &'static str {
         ModerationKind::Ban => "!bannir @identifiant:serveur [raison]",
         ModerationKind::Unban => "!débannir @identifiant:serveur [raison]",
         ModerationKind::Kick => "!expulser @identifiant:serveur [raison]",
+        ModerationKind::Purge => {
+            "!expurger @identifiant:serveur [nombre de messages, 20 par défaut, 100 au plus] [raison]"
+        }
     }
 }
 
@@ -52,6 +56,7 @@ pub fn carried_out(kind: ModerationKind, target: &str, done: i64, total: i64, sc
         ModerationKind::Ban => "banni(e)",
         ModerationKind::Unban => "débanni(e)",
         ModerationKind::Kick => "expulsé(e)",
+        ModerationKind::Purge => "messages récents retirés",
     };
     let mut out = format!("{target} : {verb} de {done} salon(s) sur {total} ({scope}).");
     if done < total {
@@ -67,6 +72,7 @@ pub fn carried_out(kind: ModerationKind, target: &str, done: i64, total: i64, sc
         ModerationKind::Kick => {
             out.push_str(" Il ou elle peut revenir sur invitation ; pour l'empêcher : !bannir.")
         }
+        ModerationKind::Purge => out.push_str(" Les courriels déjà envoyés ne peuvent pas être repris."),
     }
     out
 }

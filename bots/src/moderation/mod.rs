@@ -1,4 +1,5 @@
-//! `!bannir`, `!débannir`, `!expulser`: a federation's moderators act on one user in every room
+//! `!bannir`, `!débannir`, `!expulser`, `!expurger`: a federation's moderators act on one user
+//! (or, purging, on their latest messages) in every room
 //! of the federation's space at once; the national room's moderators act on every room Relais
 //! provisions. The action is recorded first with its reason (provisioning's moderation record,
 //! which imports read: a banned member is never invited back), then carried out room by room;
@@ -13,7 +14,9 @@ mod policy;
 
 use std::sync::Arc;
 
-use ruma::{EventId, OwnedRoomId, RoomId, UserId, events::room::power_levels::UserPowerLevel};
+use ruma::{
+    EventId, OwnedRoomId, OwnedTransactionId, RoomId, UserId, events::room::power_levels::UserPowerLevel,
+};
 
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{Config, Store};
@@ -21,7 +24,7 @@ use relais_provisioning::{
     desired::RoomKind,
     directory::Directory,
     moderation::{EVERYWHERE, ModerationKind, room_scope},
-    store::moderation::{ModerationStore, NewModeration},
+    store::moderation::{ModerationStore, NewModeration, PendingRoom},
 };
 
 use crate::{
@@ -31,6 +34,10 @@ use crate::{
 
 /// The longest reason kept (the rest is cut): it is shown in every room's timeline.
 const MAX_REASON_CHARS: usize = 300;
+
+/// Messages a purge redacts in each room when no number is given, and at most.
+const PURGE_DEFAULT: u32 = 20;
+const PURGE_MAX: u32 = 100;
 
 #[derive(Debug, Clone)]
 pub struct Moderation {
@@ -93,13 +100,19 @@ impl Moderation {
         if theirs >= mine {
             return Ok(text::not_above(target.as_str()));
         }
-        let reason = reason_of(&words[1..]);
+        let (amount, rest) = match (kind, words.get(1).map(|w| w.parse::<u32>())) {
+            (ModerationKind::Purge, Some(Ok(n))) if (1..=PURGE_MAX).contains(&n) => (n, &words[2..]),
+            (ModerationKind::Purge, Some(Ok(_))) => return Ok(text::usage(kind)),
+            (ModerationKind::Purge, _) => (PURGE_DEFAULT, &words[1..]),
+            _ => (0, &words[1..]),
+        };
         let action = NewModeration {
             command_event: command_event.to_string(),
             kind,
             target: target.clone(),
             scope: scope.key,
-            reason,
+            reason: reason_of(rest),
+            amount: i64::from(amount),
             moderator: sender.to_owned(),
         };
         let id = self.store.record(&action, &scope.rooms).await?;
@@ -110,7 +123,7 @@ impl Moderation {
             "moderation recorded"
         );
         self.carry_out(Some(id)).await?;
-        if kind != ModerationKind::Kick {
+        if matches!(kind, ModerationKind::Ban | ModerationKind::Unban) {
             self.publish_pending().await?;
         }
         let (total, done) = self.store.progress(id).await?;
@@ -151,6 +164,7 @@ impl Moderation {
                 ModerationKind::Ban => self.client.ban(room_id, target, reason).await,
                 ModerationKind::Unban => self.client.unban(room_id, target, reason).await,
                 ModerationKind::Kick => self.client.kick(room_id, target, reason).await,
+                ModerationKind::Purge => self.purge_room(room).await,
             };
             let outcome = match result {
                 Ok(()) => "done".to_owned(),
@@ -162,6 +176,29 @@ impl Moderation {
             self.store.room_done(room.action_id, room_id, &outcome).await?;
         }
         Ok(pending.len())
+    }
+}
+
+impl Moderation {
+    /// Redacts the target's latest messages in one room (a message already gone, or one the
+    /// homeserver refuses to redact, is skipped); transaction ids derive from the action and
+    /// the message, so a retry never redacts twice.
+    async fn purge_room(&self, room: &PendingRoom) -> Result<(), ClientError> {
+        let amount = u32::try_from(room.amount.clamp(1, i64::from(PURGE_MAX))).unwrap_or(PURGE_DEFAULT);
+        let messages = self.client.latest_messages_of(&room.room_id, &room.target, amount).await?;
+        for event in &messages {
+            let txn = OwnedTransactionId::from(format!(
+                "purge.{}.{}",
+                room.action_id,
+                event.as_str().trim_start_matches('$')
+            ));
+            match self.client.redact(&room.room_id, event, &txn, Some(&room.reason)).await {
+                Ok(_) | Err(ClientError::Matrix { status: 403 | 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!(action_id = room.action_id, redacted = messages.len(), "purge carried out in a room");
+        Ok(())
     }
 }
 

@@ -71,6 +71,8 @@ async fn a_federation_moderator_bans_from_every_room_of_the_space_and_no_one_els
         ("$bot", "@nadia:pcf.test", "!bannir @relais:pcf.test", "lui-même"),
         ("$self", "@nadia:pcf.test", "!bannir @nadia:pcf.test", "vous-même"),
         ("$name", "@nadia:pcf.test", "!bannir Jean Dupont", "Usage"),
+        ("$many", "@nadia:pcf.test", "!expurger @x:pcf.test 5000", "100 au plus"),
+        ("$none", "@nadia:pcf.test", "!expurger @x:pcf.test 0", "Usage"),
     ];
     for (id, sender, command, expected) in tries {
         bot.handler.handle(&text_in(lille, id, sender, command)).await.expect("answered");
@@ -103,6 +105,20 @@ async fn a_federation_moderator_bans_from_every_room_of_the_space_and_no_one_els
     let bans = ModerationStore::new(bot.store.clone()).bans().await.expect("bans");
     assert!(is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "nord.s.lille"));
     assert!(!is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "paris"), "Paris is not Nord's to decide");
+    let rules: Vec<serde_json::Value> = bot
+        .homeserver
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::PUT && r.path.ends_with("/state/m.policy.rule.user/rule:@x:pcf.test"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            json!({ "entity": "@x:pcf.test", "recommendation": "m.ban", "reason": "fédération nord : insultes répétées" })
+        ],
+        "published once on the party's policy list"
+    );
 
     // The same command again (redelivered after a crash): recorded once, nothing redone.
     bot.handler

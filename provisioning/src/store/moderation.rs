@@ -24,6 +24,8 @@ pub struct NewModeration {
     /// A federation's key, or [`EVERYWHERE`](crate::moderation::EVERYWHERE).
     pub scope: String,
     pub reason: String,
+    /// A purge: how many of the latest messages in each room (0 for the other kinds).
+    pub amount: i64,
     pub moderator: OwnedUserId,
 }
 
@@ -35,6 +37,7 @@ pub struct PendingRoom {
     pub target: OwnedUserId,
     pub room_id: OwnedRoomId,
     pub reason: String,
+    pub amount: i64,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -55,8 +58,8 @@ impl ModerationStore {
     pub async fn record(&self, action: &NewModeration, rooms: &[OwnedRoomId]) -> Result<i64, StoreError> {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO moderation_action (command_event, kind, target, scope, reason, moderator, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (command_event) DO NOTHING RETURNING action_id",
+            "INSERT INTO moderation_action (command_event, kind, target, scope, reason, moderator, created_at, amount) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (command_event) DO NOTHING RETURNING action_id",
         )
         .bind(&action.command_event)
         .bind(action.kind.as_str())
@@ -65,6 +68,7 @@ impl ModerationStore {
         .bind(&action.reason)
         .bind(action.moderator.as_str())
         .bind(now_ms())
+        .bind(action.amount)
         .fetch_optional(&mut *tx)
         .await?;
         let id: i64 = match inserted {
@@ -95,7 +99,7 @@ impl ModerationStore {
     pub async fn pending(&self, action: Option<i64>) -> Result<Vec<PendingRoom>, StoreError> {
         let rows = sqlx::query(
             "SELECT a.action_id AS action_id, a.kind AS kind, a.target AS target, r.room_id AS room_id, \
-               a.reason AS reason \
+               a.reason AS reason, a.amount AS amount \
              FROM moderation_room r JOIN moderation_action a ON a.action_id = r.action_id \
              WHERE r.done_at IS NULL AND ($1 < 0 OR a.action_id = $1) ORDER BY a.action_id, r.room_id",
         )
@@ -113,6 +117,7 @@ impl ModerationStore {
                     target: UserId::parse(&target).map_err(|_| corrupt("unreadable target"))?,
                     room_id: RoomId::parse(&room_id).map_err(|_| corrupt("unreadable room id"))?,
                     reason: r.try_get("reason")?,
+                    amount: r.try_get("amount")?,
                 })
             })
             .collect()

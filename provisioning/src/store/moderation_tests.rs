@@ -14,6 +14,7 @@ fn action(command: &str, kind: ModerationKind, scope: &str) -> NewModeration {
         target: owned_user_id!("@x:pcf.test"),
         scope: scope.into(),
         reason: "insultes".into(),
+        amount: 0,
         moderator: owned_user_id!("@mona:pcf.test"),
     }
 }
