@@ -29,3 +29,20 @@ CREATE TABLE moderation_room (
     PRIMARY KEY (action_id, room_id)
 );
 CREATE INDEX moderation_room_pending ON moderation_room (done_at);
+
+-- Each federation's moderation room (and the national one, scope '*'): where members' reports
+-- reach its moderators, and where they may act on them. Created by the bot on the first report.
+CREATE TABLE moderation_desk (
+    scope   TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL UNIQUE
+);
+
+-- A member's report (`!signaler` as a reply), posted once in the moderation room.
+CREATE TABLE moderation_report (
+    command_event  TEXT PRIMARY KEY,
+    scope          TEXT NOT NULL,
+    room_id        TEXT NOT NULL,
+    reported_event TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    posted_event   TEXT
+);

@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use crate::common::{RelaisOptions, Stack, unique};
 
-fn csv(lucie: &str, marc: &str, paul: &str, marc_section: &str) -> String {
+fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> String {
     format!(
         "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
          1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{lucie}\n\
          2;Marc;Petit;Nord;{marc_section};;oui;{marc}\n\
-         3;Paul;Roux;Paris;Paris 11e;;oui;{paul}\n"
+         3;Paul;Roux;Paris;Paris 11e;;oui;{paul}\n\
+         4;Sofia;Benali;Nord;Lille;;oui;{sofia}\n"
     )
 }
 
@@ -27,12 +28,13 @@ fn provision(stack: &Stack, csv: &str) -> Value {
 #[tokio::test]
 async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
     let stack = Stack::start(RelaisOptions::default()).await;
-    let (lucie, marc, paul) = (
+    let (lucie, marc, paul, sofia) = (
         stack.synapse.register(&unique("lucie")).await,
         stack.synapse.register(&unique("marc")).await,
         stack.synapse.register(&unique("paul")).await,
+        stack.synapse.register(&unique("sofia")).await,
     );
-    provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, "Lille"));
+    provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, &sofia.user_id, "Lille"));
     let nord_rooms =
         ["#relais_nord:pcf.test", "#relais_nord.discussion:pcf.test", "#relais_nord.annonces:pcf.test"];
     let mut rooms = Vec::new();
@@ -44,18 +46,49 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     assert_eq!(lucie.try_join(&discussion).await, 200);
     assert_eq!(marc.try_join(&rooms[0]).await, 200);
     assert_eq!(marc.try_join(&discussion).await, 200);
+    assert_eq!(sofia.try_join(&rooms[0]).await, 200);
+    assert_eq!(sofia.try_join(&discussion).await, 200);
 
     // Marc is no moderator: his attempt on Lucie is refused.
     let bot = stack.relais.bot();
     let attempt = marc.send_text(&discussion, &format!("!bannir {}", lucie.user_id)).await;
     assert!(marc.wait_reply(&discussion, &bot, &attempt).await.contains("Seuls les modérateurs"));
 
-    // First his two latest messages go, in every room of the space at once.
+    // Sofia reports Marc's last message: it reaches the federation's moderation room, where
+    // Lucie is invited, and Sofia's command leaves the room.
     for text in ["message un", "message deux", "message trois"] {
         marc.send_text(&discussion, text).await;
     }
-    let purge = lucie.send_text(&discussion, &format!("!expurger {} 2 hors sujet", marc.user_id)).await;
-    let answer = lucie.wait_reply(&discussion, &bot, &purge).await;
+    let last = marc.messages(&discussion, 10).await;
+    let last = last.iter().find(|e| e["content"]["body"] == "message trois").expect("Marc's message");
+    let last = last["event_id"].as_str().expect("id").to_owned();
+    let report = serde_json::json!({"msgtype": "m.text", "body": "!signaler",
+                                    "m.relates_to": {"m.in_reply_to": {"event_id": last}}});
+    let report = sofia.send_content(&discussion, report).await;
+    assert!(sofia.wait_reply(&discussion, &bot, &report).await.contains("transmis aux modérateurs"));
+    let desk = lucie.resolve("#relais_nord.moderation:pcf.test").await;
+    assert_eq!(lucie.try_join(&desk).await, 200, "Lucie, a moderator of Nord's space, is invited");
+    let notices: Vec<String> = lucie
+        .messages(&desk, 20)
+        .await
+        .iter()
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect();
+    let notice = notices.iter().find(|b| b.starts_with("Signalement")).expect("the report");
+    assert!(
+        notice.contains(sofia.user_id.as_str())
+            && notice.contains(marc.user_id.as_str())
+            && notice.contains("« message trois »"),
+        "{notice}"
+    );
+    let command = stack.bot().get(&format!("/_matrix/client/v3/rooms/{discussion}/event/{report}")).await;
+    assert_eq!(command["content"], serde_json::json!({}), "the reporter's command is redacted: {command}");
+    assert_ne!(paul.try_join(&desk).await, 200, "the moderation room is not open to all");
+
+    // Lucie acts from the moderation room: his two latest messages go, in every room of the
+    // space at once.
+    let purge = lucie.send_text(&desk, &format!("!expurger {} 2 hors sujet", marc.user_id)).await;
+    let answer = lucie.wait_reply(&desk, &bot, &purge).await;
     assert!(answer.contains("messages récents retirés de 4 salon(s) sur 4"), "{answer}");
     let bodies: Vec<String> = stack
         .bot()
@@ -93,7 +126,8 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
 
     // Marc moves to the Roubaix section in the next export: the file lets him into its room,
     // the ban keeps him out, and the plan says so.
-    let plan = provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, "Roubaix"));
+    let plan =
+        provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, &sofia.user_id, "Roubaix"));
     assert_eq!(plan["kept_out"], 1, "{plan}");
     let invited_marc = plan["actions"].as_array().into_iter().flatten().any(|a| {
         matches!(a["type"].as_str(), Some("invite" | "grant")) && a["user_id"] == marc.user_id.as_str()

@@ -125,6 +125,13 @@ pub const COMMANDS: &[CommandHelp] = &[
         needs: Needs::Moderator,
     },
     CommandHelp {
+        name: "signaler",
+        aliases: &["report"],
+        usage: "!signaler (en réponse à un message)",
+        summary: "transmet le message aux modérateurs de la fédération (votre commande est retirée du salon)",
+        needs: Needs::Anyone,
+    },
+    CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",

@@ -76,3 +76,32 @@ pub fn carried_out(kind: ModerationKind, target: &str, done: i64, total: i64, sc
     }
     out
 }
+
+/// A reported message without text (a media, an encrypted or an empty one).
+pub const NO_TEXT: &str = "(message sans texte : image, fichier, ou chiffré)";
+
+/// The reason on the reporter's redacted command.
+pub const REPORT_HIDDEN: &str = "Signalement transmis aux modérateurs";
+
+pub fn report_not_a_reply() -> String {
+    "Pour signaler un message, répondez-lui en tapant !signaler : il est transmis aux modérateurs \
+     de la fédération, et votre commande est retirée du salon."
+        .to_owned()
+}
+
+pub fn report_not_found() -> String {
+    "Ce message est introuvable (déjà retiré ?) : rien n'a été transmis.".to_owned()
+}
+
+pub fn report_sent() -> String {
+    "Merci : le signalement a été transmis aux modérateurs de la fédération.".to_owned()
+}
+
+/// The report as the moderators read it.
+pub fn report(reporter: &str, author: &str, room: &str, excerpt: &str, link: &str) -> String {
+    format!(
+        "Signalement de {reporter} dans « {room} »\nMessage de {author} : « {excerpt} »\n{link}\n\
+         Pour agir dans toute la fédération : !expurger {author} · !expulser {author} [raison] · \
+         !bannir {author} [raison]"
+    )
+}

@@ -11,6 +11,7 @@
 //! is equal or higher (as the homeserver would refuse in each room, had they acted by hand).
 
 mod policy;
+mod report;
 
 use std::sync::Arc;
 
@@ -131,25 +132,48 @@ impl Moderation {
     }
 
     /// The scope of a command typed in `room_id`: the national room's is everywhere, a
-    /// federation room's is its federation; elsewhere, none.
+    /// federation room's is its federation, a moderation room's is the scope it serves;
+    /// elsewhere, none.
     async fn scope(&self, room_id: &RoomId) -> Result<Option<Scope>, ServiceError> {
         let national = configured_room(&self.client, self.config.bots.national_room.as_deref()).await?;
         if national.as_deref() == Some(room_id) {
-            let rooms = self.directory.rooms_of_kinds(&RoomKind::ALL).await?;
-            return Ok(Some(Scope {
-                key: EVERYWHERE.to_owned(),
-                label: "tous les salons".to_owned(),
-                authority: room_id.to_owned(),
-                rooms: rooms.into_iter().map(|r| r.room_id).collect(),
-            }));
+            return Ok(Some(self.everywhere(room_id).await?));
         }
-        let Some((space, rooms)) = self.directory.federation_rooms(room_id).await? else { return Ok(None) };
+        let in_room = match self.store.scope_of_desk(room_id).await? {
+            Some(key) if key == EVERYWHERE => {
+                return Ok(match national {
+                    Some(national) => Some(self.everywhere(&national).await?),
+                    None => None,
+                });
+            }
+            Some(key) => {
+                let spaces = self.directory.rooms_of_kinds(&[RoomKind::FederationSpace]).await?;
+                match spaces.into_iter().find(|space| space.key == key) {
+                    Some(space) => space.room_id,
+                    None => return Ok(None),
+                }
+            }
+            None => room_id.to_owned(),
+        };
+        let Some((space, rooms)) = self.directory.federation_rooms(&in_room).await? else { return Ok(None) };
+        let name = space.name.strip_prefix("Fédération ").unwrap_or(&space.name);
         Ok(Some(Scope {
             key: room_scope(&space.key).to_owned(),
-            label: format!("fédération {}", space.name.strip_prefix("Fédération ").unwrap_or(&space.name)),
+            label: format!("fédération {name}"),
             authority: space.room_id,
             rooms: rooms.into_iter().map(|r| r.room_id).collect(),
         }))
+    }
+
+    /// Every provisioned room, decided from the national room `national`.
+    async fn everywhere(&self, national: &RoomId) -> Result<Scope, ServiceError> {
+        let rooms = self.directory.rooms_of_kinds(&RoomKind::ALL).await?;
+        Ok(Scope {
+            key: EVERYWHERE.to_owned(),
+            label: "tous les salons".to_owned(),
+            authority: national.to_owned(),
+            rooms: rooms.into_iter().map(|r| r.room_id).collect(),
+        })
     }
 
     /// Carries out what is still to do (`action`: only that one); returns how many rooms were

@@ -2,6 +2,10 @@
 //! done. Not fenced by the provisioning lease: the bots write it as moderators act, and an
 //! import reads the bans that stand.
 
+mod desk;
+
+pub use desk::NewReport;
+
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use sqlx::Row;
 

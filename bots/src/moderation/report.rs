@@ -1,0 +1,185 @@
+//! `!signaler`, as a reply to a message: the message, its room, its author and the reporter go to
+//! the moderation room of the federation (or the national one, from the national room), made by
+//! the bot on the first report with the moderators of the federation's space in it, who may act
+//! there with `!bannir`, `!expulser`, `!expurger`. The reporter's command is redacted, so what
+//! was reported does not stay in the room for all to see.
+
+use ruma::{
+    EventId, OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
+    events::room::{message::RoomMessageEventContent, power_levels::RoomPowerLevelsEventContent},
+    int,
+    room_version_rules::AuthorizationRules,
+};
+use serde_json::Value;
+
+use relais_appservice::{ClientError, client::rooms::NewRoom};
+use relais_provisioning::{moderation::EVERYWHERE, store::moderation::NewReport};
+
+use super::{Moderation, Scope};
+use crate::{
+    messages::moderation as text,
+    service::{MODERATOR, ServiceError},
+};
+
+/// The longest excerpt of a reported message copied into the moderation room.
+const MAX_EXCERPT_CHARS: usize = 500;
+
+/// What a report shows of a message's content: its text, bounded; a media, encrypted or empty
+/// message is named as such.
+pub(crate) fn excerpt(content: &Value) -> String {
+    match content.get("body").and_then(Value::as_str).map(str::trim) {
+        Some(body) if !body.is_empty() => {
+            let mut out: String = body.chars().take(MAX_EXCERPT_CHARS).collect();
+            if body.chars().count() > MAX_EXCERPT_CHARS {
+                out.push('…');
+            }
+            out
+        }
+        _ => text::NO_TEXT.to_owned(),
+    }
+}
+
+impl Moderation {
+    /// Handles `!signaler` typed by `reporter` in `room_id` as a reply to `reply_to`; returns the
+    /// answer for the room.
+    pub async fn report(
+        &self,
+        room_id: &RoomId,
+        reporter: &UserId,
+        command_event: &EventId,
+        reply_to: Option<&str>,
+    ) -> Result<String, ServiceError> {
+        let Some(reported_event) = reply_to.and_then(|id| EventId::parse(id).ok()) else {
+            return Ok(text::report_not_a_reply());
+        };
+        let Some(scope) = self.scope(room_id).await? else { return Ok(text::not_here()) };
+        let reported = match self.client.room_event(room_id, reported_event.as_str()).await {
+            Ok(event) => event,
+            Err(ClientError::Matrix { status: 403 | 404, .. }) => return Ok(text::report_not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(author) = reported.get("sender").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok())
+        else {
+            return Ok(text::report_not_found());
+        };
+        let report = NewReport {
+            command_event: command_event.to_string(),
+            scope: scope.key.clone(),
+            room_id: room_id.to_owned(),
+            reported_event: reported_event.to_string(),
+        };
+        self.store.report_record(&report).await?;
+        let desk = self.desk(&scope).await?;
+        let room_name = self.directory.room_name(room_id).await?.unwrap_or_else(|| room_id.to_string());
+        let link = format!("https://matrix.to/#/{room_id}/{reported_event}");
+        let body = text::report(
+            reporter.as_str(),
+            author.as_str(),
+            &room_name,
+            &excerpt(&reported["content"]),
+            &link,
+        );
+        let txn =
+            OwnedTransactionId::from(format!("report.{}", command_event.as_str().trim_start_matches('$')));
+        let posted =
+            self.client.send_message(&desk, &txn, &RoomMessageEventContent::notice_plain(body), None).await?;
+        self.store.report_posted(command_event.as_str(), posted.as_str()).await?;
+        let hide = OwnedTransactionId::from(format!(
+            "report-hide.{}",
+            command_event.as_str().trim_start_matches('$')
+        ));
+        match self.client.redact(room_id, command_event, &hide, Some(text::REPORT_HIDDEN)).await {
+            Ok(_) | Err(ClientError::Matrix { status: 403 | 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(text::report_sent())
+    }
+
+    /// The moderation room of `scope`, made on first use; the scope's moderators are invited
+    /// each time (a new referent finds the room at the next report).
+    async fn desk(&self, scope: &Scope) -> Result<OwnedRoomId, ServiceError> {
+        let levels = self.client.power_levels(&scope.authority).await?;
+        let bot = self.config.bot_user_id();
+        let moderators: Vec<_> = levels
+            .users
+            .iter()
+            .filter(|(user, level)| **user != bot && **level >= ruma::Int::from(MODERATOR))
+            .collect();
+        let room = match self.store.desk(&scope.key).await? {
+            Some(room) => room,
+            None => {
+                let created =
+                    self.create_desk(scope, moderators.iter().map(|(user, _)| (*user).clone())).await?;
+                self.store.set_desk(&scope.key, &created).await?
+            }
+        };
+        for (user, _) in &moderators {
+            match self.client.invite(&room, user).await {
+                // Already in the room (or invited): nothing to do.
+                Ok(()) | Err(ClientError::Matrix { status: 403, .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(room)
+    }
+
+    async fn create_desk(
+        &self,
+        scope: &Scope,
+        moderators: impl Iterator<Item = ruma::OwnedUserId>,
+    ) -> Result<OwnedRoomId, ServiceError> {
+        let key = if scope.key == EVERYWHERE {
+            "moderation".to_owned()
+        } else {
+            format!("{}.moderation", scope.key)
+        };
+        let localpart = format!("{}{key}", self.config.appservice.alias_prefix);
+        let mut levels = RoomPowerLevelsEventContent::new(&AuthorizationRules::V10);
+        levels.users.insert(self.config.bot_user_id(), int!(100));
+        for user in moderators {
+            levels.users.insert(user, MODERATOR.into());
+        }
+        (levels.state_default, levels.invite, levels.kick, levels.ban, levels.redact) =
+            (int!(100), MODERATOR.into(), MODERATOR.into(), MODERATOR.into(), MODERATOR.into());
+        let room = NewRoom {
+            alias_localpart: localpart.clone(),
+            name: format!("Modération — {}", scope.label),
+            space: false,
+            power_levels: levels,
+            initial_state: Vec::new(),
+        };
+        match self.client.create_room(&room).await {
+            Ok(id) => Ok(id),
+            // Made meanwhile by another node: its alias says where.
+            Err(ClientError::Matrix { status: 400 | 409, .. }) => {
+                let alias = OwnedRoomAliasId::try_from(format!(
+                    "#{localpart}:{}",
+                    self.config.homeserver.server_name
+                ))
+                .map_err(|e| ClientError::Request(e.to_string()))?;
+                self.client.resolve_alias(&alias).await?.ok_or_else(|| {
+                    ServiceError::from(ClientError::Response(
+                        "a moderation room's alias resolves nowhere".into(),
+                    ))
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn excerpts_are_bounded_and_say_when_there_is_no_text() {
+        assert_eq!(excerpt(&json!({"msgtype": "m.text", "body": "  insulte  "})), "insulte");
+        let long = excerpt(&json!({"body": "a".repeat(2000)}));
+        assert_eq!(long.chars().count(), MAX_EXCERPT_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(excerpt(&json!({})), text::NO_TEXT);
+        assert_eq!(excerpt(&json!({"body": 12})), text::NO_TEXT);
+    }
+}
