@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::{RelaisOptions, Stack, unique};
+use crate::common::{Member, RelaisOptions, Stack, unique};
 
 fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> String {
     format!(
@@ -25,47 +25,64 @@ fn provision(stack: &Stack, csv: &str) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-#[tokio::test]
-async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
-    let stack = Stack::start(RelaisOptions::default()).await;
-    let (lucie, marc, paul, sofia) = (
-        stack.synapse.register(&unique("lucie")).await,
-        stack.synapse.register(&unique("marc")).await,
-        stack.synapse.register(&unique("paul")).await,
-        stack.synapse.register(&unique("sofia")).await,
-    );
-    provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, &sofia.user_id, "Lille"));
-    let nord_rooms =
-        ["#relais_nord:pcf.test", "#relais_nord.discussion:pcf.test", "#relais_nord.annonces:pcf.test"];
-    let mut rooms = Vec::new();
-    for alias in nord_rooms.iter().chain(&["#relais_nord.s.lille:pcf.test"]) {
-        rooms.push(lucie.resolve(alias).await);
+/// Nord's members and rooms, provisioned, with Lucie (its digital referent, so a moderator of
+/// its space), Marc and Sofia in the space and its discussion room; Paul is of Paris.
+struct Nord {
+    stack: Stack,
+    lucie: Member,
+    marc: Member,
+    paul: Member,
+    sofia: Member,
+    /// The space, discussion, announcements and Lille section rooms.
+    rooms: Vec<String>,
+    discussion: String,
+    bot: String,
+}
+
+impl Nord {
+    async fn provisioned() -> Self {
+        let stack = Stack::start(RelaisOptions::default()).await;
+        let (lucie, marc, paul, sofia) = (
+            stack.synapse.register(&unique("lucie")).await,
+            stack.synapse.register(&unique("marc")).await,
+            stack.synapse.register(&unique("paul")).await,
+            stack.synapse.register(&unique("sofia")).await,
+        );
+        provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, &sofia.user_id, "Lille"));
+        let mut rooms = Vec::new();
+        for key in ["", ".discussion", ".annonces", ".s.lille"] {
+            rooms.push(lucie.resolve(&format!("#relais_nord{key}:pcf.test")).await);
+        }
+        let discussion = rooms[1].clone();
+        for member in [&lucie, &marc, &sofia] {
+            assert_eq!(member.try_join(&rooms[0]).await, 200);
+            assert_eq!(member.try_join(&discussion).await, 200);
+        }
+        let bot = stack.relais.bot();
+        Self { stack, lucie, marc, paul, sofia, rooms, discussion, bot }
     }
-    let discussion = rooms[1].clone();
-    assert_eq!(lucie.try_join(&rooms[0]).await, 200);
-    assert_eq!(lucie.try_join(&discussion).await, 200);
-    assert_eq!(marc.try_join(&rooms[0]).await, 200);
-    assert_eq!(marc.try_join(&discussion).await, 200);
-    assert_eq!(sofia.try_join(&rooms[0]).await, 200);
-    assert_eq!(sofia.try_join(&discussion).await, 200);
 
-    // Marc is no moderator: his attempt on Lucie is refused.
-    let bot = stack.relais.bot();
-    let attempt = marc.send_text(&discussion, &format!("!bannir {}", lucie.user_id)).await;
-    assert!(marc.wait_reply(&discussion, &bot, &attempt).await.contains("Seuls les modérateurs"));
+    fn file(&self, marc_section: &str) -> String {
+        csv(&self.lucie.user_id, &self.marc.user_id, &self.paul.user_id, &self.sofia.user_id, marc_section)
+    }
+}
 
-    // Sofia reports Marc's last message: it reaches the federation's moderation room, where
+/// Sofia reports Marc's last message: it reaches the federation's moderation room, where Lucie
+/// is invited, and Sofia's command leaves the room. Returns the moderation room.
+async fn a_report_reaches_the_moderators(n: &Nord) -> String {
+    let Nord { stack, lucie, marc, paul, sofia, discussion, bot, .. } = n;
+    //'s last message: it reaches the federation's moderation room, where
     // Lucie is invited, and Sofia's command leaves the room.
     for text in ["message un", "message deux", "message trois"] {
-        marc.send_text(&discussion, text).await;
+        marc.send_text(discussion, text).await;
     }
-    let last = marc.messages(&discussion, 10).await;
+    let last = marc.messages(discussion, 10).await;
     let last = last.iter().find(|e| e["content"]["body"] == "message trois").expect("Marc's message");
     let last = last["event_id"].as_str().expect("id").to_owned();
     let report = serde_json::json!({"msgtype": "m.text", "body": "!signaler",
                                     "m.relates_to": {"m.in_reply_to": {"event_id": last}}});
-    let report = sofia.send_content(&discussion, report).await;
-    assert!(sofia.wait_reply(&discussion, &bot, &report).await.contains("transmis aux modérateurs"));
+    let report = sofia.send_content(discussion, report).await;
+    assert!(sofia.wait_reply(discussion, bot, &report).await.contains("transmis aux modérateurs"));
     let desk = lucie.resolve("#relais_nord.moderation:pcf.test").await;
     assert_eq!(lucie.try_join(&desk).await, 200, "Lucie, a moderator of Nord's space, is invited");
     let notices: Vec<String> = lucie
@@ -84,15 +101,20 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     let command = stack.bot().get(&format!("/_matrix/client/v3/rooms/{discussion}/event/{report}")).await;
     assert_eq!(command["content"], serde_json::json!({}), "the reporter's command is redacted: {command}");
     assert_ne!(paul.try_join(&desk).await, 200, "the moderation room is not open to all");
+    desk
+}
 
+/// From the moderation room, Lucie purges Marc's two latest messages everywhere in Nord.
+async fn a_purge_from_the_moderation_room(n: &Nord, desk: &str) {
+    let Nord { stack, lucie, marc, discussion, bot, .. } = n;
     // Lucie acts from the moderation room: his two latest messages go, in every room of the
     // space at once.
-    let purge = lucie.send_text(&desk, &format!("!expurger {} 2 hors sujet", marc.user_id)).await;
-    let answer = lucie.wait_reply(&desk, &bot, &purge).await;
+    let purge = lucie.send_text(desk, &format!("!expurger {} 2 hors sujet", marc.user_id)).await;
+    let answer = lucie.wait_reply(desk, bot, &purge).await;
     assert!(answer.contains("messages récents retirés de 4 salon(s) sur 4"), "{answer}");
     let bodies: Vec<String> = stack
         .bot()
-        .messages(&discussion, 50)
+        .messages(discussion, 50)
         .await
         .iter()
         .filter(|e| e["sender"] == marc.user_id.as_str() && e["type"] == "m.room.message")
@@ -103,17 +125,22 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
         ["message un"],
         "{bodies:?}"
     );
+}
 
-    let ban = lucie.send_text(&discussion, &format!("!bannir {} propos injurieux", marc.user_id)).await;
-    let answer = lucie.wait_reply(&discussion, &bot, &ban).await;
+/// Lucie bans Marc from every room of Nord's space; the party's policy list says so. Returns
+/// the policy list's room.
+async fn a_ban_everywhere_in_the_space(n: &Nord) -> String {
+    let Nord { stack, lucie, marc, paul, rooms, discussion, bot, .. } = n;
+    let ban = lucie.send_text(discussion, &format!("!bannir {} propos injurieux", marc.user_id)).await;
+    let answer = lucie.wait_reply(discussion, bot, &ban).await;
     assert!(answer.contains("banni(e) de 4 salon(s) sur 4 (fédération Nord)"), "{answer}");
     let bot_view = stack.bot();
-    for room in &rooms {
+    for room in rooms.iter() {
         let member = bot_view.state(room, "m.room.member", &marc.user_id).await;
         assert_eq!(member["membership"], "ban", "{room}: {member}");
         assert_eq!(member["reason"], "propos injurieux", "{room}: {member}");
     }
-    assert_eq!(marc.try_join(&discussion).await, 403, "banned: cannot come back by himself");
+    assert_eq!(marc.try_join(discussion).await, 403, "banned: cannot come back by himself");
 
     // The party's policy list says so, for other homeservers to follow.
     let list = paul.resolve("#relais_bannissements:pcf.test").await;
@@ -124,10 +151,25 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     assert_eq!(rule["reason"], "fédération nord : propos injurieux", "{rule}");
     assert_ne!(paul.try_send_text(&list, "moi aussi je bannis").await, 200, "only the bot writes in it");
 
+    list
+}
+
+#[tokio::test]
+async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
+    let n = Nord::provisioned().await;
+    let Nord { stack, lucie, marc, paul, discussion, bot, .. } = &n;
+
+    // Marc is no moderator: his attempt on Lucie is refused.
+    let attempt = marc.send_text(discussion, &format!("!bannir {}", lucie.user_id)).await;
+    assert!(marc.wait_reply(discussion, bot, &attempt).await.contains("Seuls les modérateurs"));
+
+    let desk = a_report_reaches_the_moderators(&n).await;
+    a_purge_from_the_moderation_room(&n, &desk).await;
+    let list = a_ban_everywhere_in_the_space(&n).await;
+
     // Marc moves to the Roubaix section in the next export: the file lets him into its room,
     // the ban keeps him out, and the plan says so.
-    let plan =
-        provision(&stack, &csv(&lucie.user_id, &marc.user_id, &paul.user_id, &sofia.user_id, "Roubaix"));
+    let plan = provision(stack, &n.file("Roubaix"));
     assert_eq!(plan["kept_out"], 1, "{plan}");
     let invited_marc = plan["actions"].as_array().into_iter().flatten().any(|a| {
         matches!(a["type"].as_str(), Some("invite" | "grant")) && a["user_id"] == marc.user_id.as_str()
@@ -137,8 +179,8 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     assert_eq!(marc.try_join(&roubaix).await, 403, "not let in through the space either");
 
     // Lifted: the rule is withdrawn from the list.
-    let unban = lucie.send_text(&discussion, &format!("!débannir {}", marc.user_id)).await;
-    assert!(lucie.wait_reply(&discussion, &bot, &unban).await.contains("débanni(e)"));
+    let unban = lucie.send_text(discussion, &format!("!débannir {}", marc.user_id)).await;
+    assert!(lucie.wait_reply(discussion, bot, &unban).await.contains("débanni(e)"));
     let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
     assert_eq!(rule, serde_json::json!({}), "withdrawn");
 }
