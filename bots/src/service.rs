@@ -52,6 +52,23 @@ pub async fn is_moderator(
     }
 }
 
+/// The bot's direct room with `user` (ballots, broadcasts by office), made on first need and
+/// remembered.
+pub async fn direct_room(
+    store: &crate::store::BotStore,
+    client: &MatrixClient,
+    user: &UserId,
+) -> Result<OwnedRoomId, ServiceError> {
+    if let Some(room) = store.bot_dm(user.as_str()).await? {
+        return OwnedRoomId::try_from(room).map_err(|_| {
+            ServiceError::Store(StoreError::Corrupt("a direct room id that is not one".into()))
+        });
+    }
+    let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
+    store.set_bot_dm(user.as_str(), room.as_str()).await?;
+    Ok(room)
+}
+
 /// Where rewritten links point: Relais's redirect, followed by a token.
 pub fn redirect_base(config: &Config) -> String {
     format!("{}/relais/lien/", config.web.public_url.as_str().trim_end_matches('/'))

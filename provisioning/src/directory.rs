@@ -42,6 +42,15 @@ impl DirectoryMember {
     }
 }
 
+/// An active member holding an office, as a broadcast by role reaches them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleHolder {
+    pub member_id: String,
+    pub federation: String,
+    /// Their Matrix account; `None` until they have one.
+    pub user_id: Option<OwnedUserId>,
+}
+
 /// A provisioned room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryRoom {
@@ -64,6 +73,8 @@ struct Record {
     federation: String,
     #[serde(default)]
     section: Option<String>,
+    #[serde(default)]
+    roles: Vec<crate::model::Role>,
 }
 
 fn member(row: &AnyRow) -> Result<DirectoryMember, StoreError> {
@@ -169,6 +180,38 @@ impl Directory {
                 }
                 Err(error) => tracing::error!(%error, "a member's account is unreadable: left out"),
             }
+        }
+        Ok(out)
+    }
+
+    /// The active members holding one of `roles`, with their federation and Matrix account (none
+    /// yet for some), by member id. A record that cannot be read is left out and logged.
+    pub async fn role_holders(&self, roles: &[crate::model::Role]) -> Result<Vec<RoleHolder>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT member_id, record, matrix_id FROM prov_member WHERE active = 1 ORDER BY member_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let record: String = row.try_get("record")?;
+            let record: Record = match serde_json::from_str(&record) {
+                Ok(record) => record,
+                Err(e) => {
+                    let error = StoreError::unreadable_json("the record of a member", &e);
+                    tracing::error!(%error, "a member's record is unreadable: left out");
+                    continue;
+                }
+            };
+            if !record.roles.iter().any(|r| roles.contains(r)) {
+                continue;
+            }
+            let matrix_id: Option<String> = row.try_get("matrix_id")?;
+            out.push(RoleHolder {
+                member_id: row.try_get("member_id")?,
+                federation: record.federation,
+                user_id: matrix_id.as_deref().map(user_id).transpose()?,
+            });
         }
         Ok(out)
     }

@@ -246,3 +246,97 @@ async fn an_edited_then_redacted_broadcast_changes_every_copy() {
     let stats = nadia.wait_reply(&room, &bot, &stats).await;
     assert!(stats.contains("modifié 1 fois") && stats.contains("retiré le"), "{stats}");
 }
+
+/// The bodies of the messages `member` reads in the rooms the bot invited them to directly
+/// (joining each first).
+async fn direct_messages(member: &Member, bot: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for room in member.invites().await {
+        if member.try_join(&room).await != 200 {
+            continue;
+        }
+        for event in member.messages(&room, 20).await {
+            if event["sender"] == bot && event["type"] == "m.room.message" {
+                bodies.extend(event["content"]["body"].as_str().map(str::to_owned));
+            }
+        }
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn a_broadcast_aimed_at_an_office_or_sections_reaches_exactly_those_members() {
+    let alias_local = unique("communication");
+    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
+    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let [nadia, lucie, marc, tom, ana] = [
+        stack.synapse.register(&unique("nadia")).await,
+        stack.synapse.register(&unique("lucie")).await,
+        stack.synapse.register(&unique("marc")).await,
+        stack.synapse.register(&unique("tom")).await,
+        stack.synapse.register(&unique("ana")).await,
+    ];
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n2;Marc;Petit;Nord;Roubaix;;oui;{}\n\
+         3;Tom;Leroy;Rhône;Lyon 7e;Référent numérique;oui;{}\n4;Ana;Costa;Isère;Grenoble;Secrétaire fédérale;oui;{}\n\
+         5;Zoé;Martin;Nord;Lille;Référente numérique;oui;\n",
+        lucie.user_id, marc.user_id, tom.user_id, ana.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let room = national_room(&stack, &nadia, &alias_local).await;
+    let bot = stack.relais.bot();
+    let reply = |body: &str, to: &str| json!({"msgtype": "m.text", "body": body, "m.relates_to": {"m.in_reply_to": {"event_id": to}}});
+
+    // To the digital referents of Nord and Rhône: Lucie and Tom, in their direct rooms with the
+    // bot; Zoé has no account yet, and the answer says so; Marc and Ana are not referents.
+    let memo = nadia.send_text(&room, "Note aux référents : formation Element jeudi.").await;
+    let ask =
+        nadia.send_content(&room, reply("!diffuser --rôle référent --fédérations Nord,Rhône", &memo)).await;
+    let answer = nadia.wait_reply(&room, &bot, &ask).await;
+    assert!(answer.contains("Envoyé en message privé à 2 personne(s) sur 2"), "{answer}");
+    assert!(answer.contains("1 titulaire(s) de ce rôle sans compte Matrix"), "{answer}");
+    for (member, reached) in [(&lucie, true), (&tom, true), (&marc, false), (&ana, false)] {
+        let bodies = direct_messages(member, &bot).await;
+        let got = bodies.iter().any(|b| b.starts_with("Note aux référents"));
+        assert_eq!(got, reached, "{}: {bodies:?}", member.user_id);
+    }
+    let typo = nadia.send_content(&room, reply("!diffuser --rôle trésorier --toutes", &memo)).await;
+    assert!(nadia.wait_reply(&room, &bot, &typo).await.contains("Rôle inconnu : trésorier"));
+
+    // To Nord's Roubaix section only: its room, not Lille's nor the announcements.
+    let local = nadia.send_text(&room, "Réunion de section à Roubaix samedi.").await;
+    let ask =
+        nadia.send_content(&room, reply("!diffuser --fédérations Nord --sections Roubaix", &local)).await;
+    assert!(nadia.wait_reply(&room, &bot, &ask).await.contains("Diffusé dans 1 salon(s)"));
+    let bot_view = stack.bot();
+    for (alias, reached) in [
+        ("#relais_nord.s.roubaix:pcf.test", true),
+        ("#relais_nord.s.lille:pcf.test", false),
+        ("#relais_nord.annonces:pcf.test", false),
+    ] {
+        let room = bot_view.resolve(alias).await;
+        let bodies: Vec<String> = bot_view
+            .messages(&room, 50)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            bodies.iter().any(|b| b.starts_with("Réunion de section")),
+            reached,
+            "{alias}: {bodies:?}"
+        );
+    }
+    let unknown =
+        nadia.send_content(&room, reply("!diffuser --fédérations Nord --sections Atlantis", &local)).await;
+    assert!(
+        nadia
+            .wait_reply(&room, &bot, &unknown)
+            .await
+            .contains("Section(s) inconnue(s) dans ces fédérations : Atlantis")
+    );
+}

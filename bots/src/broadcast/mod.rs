@@ -1,10 +1,12 @@
-//! `!diffuser [--fédérations Nord,Paris | --toutes] [--à "18:30"]`, typed as a reply to a message
-//! in the national communication room by one of its moderators: the message is copied into the
-//! announcements room of each targeted federation (and so to their email subscribers), now or
-//! at the given time. Each copy is recorded once it is sent; a copy's transaction id derives
+//! `!diffuser [--fédérations Nord,Paris | --toutes] [--sections Lille] [--rôle référent]
+//! [--à "18:30"]`, typed as a reply to a message in the national communication room by one of
+//! its moderators: the message is copied into the announcements room of each targeted
+//! federation (and so to their email subscribers), into chosen sections' rooms, or to the holders
+//! of an office in their direct rooms with the bot (`targets`), now or at the given time. Each copy is recorded once it is sent; a copy's transaction id derives
 //! from the broadcast and the room, so a retry never posts twice.
 
 mod correction;
+mod targets;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -120,30 +122,11 @@ impl Broadcasts {
         }
         let Some(source) = reply_to else { return Ok(text::not_a_reply()) };
         let Ok(options) = split_options(words, &["toutes", "all"]) else { return Ok(text::usage()) };
-        if let Some(name) = options.unknown(&["toutes", "all", "fédérations", "federations", "à", "a", "at"])
-        {
+        let known =
+            ["toutes", "all", "fédérations", "federations", "sections", "rôle", "role", "à", "a", "at"];
+        if let Some(name) = options.unknown(&known) {
             return Ok(format!("{}\n{}", crate::messages::unknown_option(name), text::usage()));
         }
-        let rooms = self.directory.rooms_of_kinds(&[RoomKind::Announcements]).await?;
-        let targets: Vec<(String, String)> = if options.flag("toutes") || options.flag("all") {
-            rooms.iter().map(|r| (r.room_id.to_string(), r.name.clone())).collect()
-        } else if let Some(list) = options.value("fédérations").or(options.value("federations")) {
-            let mut targets = Vec::new();
-            let mut unknown = Vec::new();
-            for wanted in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-                let key = format!("{}.annonces", slug(wanted));
-                match rooms.iter().find(|r| r.key == key) {
-                    Some(r) => targets.push((r.room_id.to_string(), r.name.clone())),
-                    None => unknown.push(wanted.to_owned()),
-                }
-            }
-            if !unknown.is_empty() {
-                return Ok(text::unknown_federations(&unknown));
-            }
-            targets
-        } else {
-            return Ok(text::usage());
-        };
         let now = now_ms();
         let send_at = match options.value("à").or(options.value("a")).or(options.value("at")) {
             Some(when) => match parse_when(when, now) {
@@ -156,6 +139,11 @@ impl Broadcasts {
         if original["type"] == "m.room.encrypted" {
             return Ok(crate::messages::unreadable_original());
         }
+        // Last, as a broadcast by office makes the direct rooms it needs.
+        let targets = match self.targets(&options).await? {
+            Ok(targets) => targets,
+            Err(answer) => return Ok(answer),
+        };
         let mut content = copy_of(&original["content"], command_event);
         let links = rewrite_links(&mut content, &redirect_base(&self.config), command_event);
         let broadcast = NewBroadcast {
@@ -166,16 +154,21 @@ impl Broadcasts {
             sender: sender.to_string(),
             content: content.to_string(),
             send_at,
-            targets: targets.clone(),
+            targets: targets.rooms.clone(),
             links,
         };
         let id = self.store.broadcast_create(&broadcast).await?;
-        if send_at <= now {
+        let answer = if send_at <= now {
             self.deliver_due(now).await?;
             let (total, delivered) = self.store.broadcast_progress(id).await?;
-            return Ok(text::sent(delivered, total));
-        }
-        Ok(text::scheduled(targets.len(), &format_paris(send_at)))
+            if targets.direct { text::sent_direct(delivered, total) } else { text::sent(delivered, total) }
+        } else {
+            text::scheduled(targets.rooms.len(), &format_paris(send_at))
+        };
+        Ok(match targets.without_account {
+            0 => answer,
+            n => format!("{answer} {}", text::without_account(n)),
+        })
     }
 
     /// (room id, federation) of every federation's announcements room.

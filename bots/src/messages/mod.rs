@@ -57,7 +57,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         name: "diffuser",
         aliases: &["broadcast"],
-        usage: "!diffuser --fédérations Nord,Paris | --toutes [--à \"18:30\"] (en réponse à un message)",
+        usage: "!diffuser --fédérations Nord,Paris | --toutes [--sections Lille] [--rôle référent] [--à \"18:30\"] (en réponse à un message)",
         summary: "salon national de communication : copie le message dans les salons d'annonces des fédérations",
         needs: Needs::Broadcast,
     },
@@ -234,8 +234,32 @@ pub fn unreadable_original() -> String {
 pub mod broadcast {
     pub fn usage() -> String {
         "Usage : répondez au message à diffuser par !diffuser --fédérations Nord,Paris (ou --toutes), \
-         éventuellement --à \"18:30\"."
+         éventuellement --sections Lille,Roubaix (avec --fédérations), --rôle référent|secrétaire|\
+         secrétaire-de-section|responsables (en message privé) et --à \"18:30\"."
             .to_owned()
+    }
+    pub fn unknown_role(name: &str) -> String {
+        format!(
+            "Rôle inconnu : {name}. Rôles possibles : référent, secrétaire, secrétaire-de-section, \
+             responsables (les trois). Rien n'a été diffusé."
+        )
+    }
+    pub fn unknown_sections(names: &[String]) -> String {
+        format!("Section(s) inconnue(s) dans ces fédérations : {}. Rien n'a été diffusé.", names.join(", "))
+    }
+    pub fn nobody_holds(without_account: usize) -> String {
+        match without_account {
+            0 => "Personne n'a ce rôle ici dans le fichier des adhérents. Rien n'a été diffusé.".to_owned(),
+            n => format!(
+                "Aucun titulaire de ce rôle n'a de compte Matrix ({n} sans compte). Rien n'a été diffusé."
+            ),
+        }
+    }
+    pub fn sent_direct(delivered: i64, total: i64) -> String {
+        format!("Envoyé en message privé à {delivered} personne(s) sur {total}.")
+    }
+    pub fn without_account(n: usize) -> String {
+        format!("{n} titulaire(s) de ce rôle sans compte Matrix n'ont pas été atteint(s).")
     }
     pub fn wrong_room() -> String {
         "!diffuser s'utilise dans le salon national de communication.".to_owned()

@@ -156,14 +156,7 @@ impl Polls {
         spec: &PollSpec,
         user: &UserId,
     ) -> Result<(), PollError> {
-        let room_id = match self.store.bot_dm(user.as_str()).await? {
-            Some(room) => RoomId::parse(&room).map_err(|e| ClientError::Request(e.to_string()))?,
-            None => {
-                let room = self.client.create_direct(user, &text::dm_room_name()).await?;
-                self.store.set_bot_dm(user.as_str(), room.as_str()).await?;
-                room
-            }
-        };
+        let room_id = crate::service::direct_room(&self.store, &self.client, user).await?;
         let room_name = self.directory.room_name(&poll.room_id).await?;
         let link = self.ballot_link(&poll.poll_id, user.as_str());
         let deadline = spec.deadline.map(format_paris);
