@@ -187,6 +187,9 @@ async fn bot_clock(clock: BotClock, metrics: Arc<Metrics>, stop: CancellationTok
         if let Err(error) = moderation.publish_pending().await {
             tracing::warn!(%error, "the policy list: will try again");
         }
+        if let Err(error) = moderation.lift_mutes().await {
+            tracing::warn!(%error, "lifting mutes: will try again");
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             () = stop.cancelled() => return Ok(()),

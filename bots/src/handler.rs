@@ -165,6 +165,11 @@ impl BotHandler {
             return Ok(());
         }
         let content = &message.content;
+        // Counted for flood protection (never holding up the commands when it fails).
+        let ts = i64::from(message.origin_server_ts.get());
+        if let Err(error) = self.moderation.on_message(&message.room_id, &message.sender, ts).await {
+            tracing::warn!(%error, "flood protection could not count a message");
+        }
         // Edits carry the new text in m.new_content; answering them would answer twice. An edit
         // of a broadcast's original is for its copies.
         if matches!(content.relates_to, Some(Relation::Replacement(_))) {

@@ -46,3 +46,23 @@ CREATE TABLE moderation_report (
     created_at     BIGINT NOT NULL,
     posted_event   TEXT
 );
+
+-- Flood protection: each member's messages in a room within the current window, and the mutes
+-- it decided (lifted by the bots' clock). Windows older than a day are deleted.
+CREATE TABLE flood_window (
+    room_id      TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    window_start BIGINT NOT NULL,
+    messages     BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+
+CREATE TABLE flood_mute (
+    room_id   TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    muted_at  BIGINT NOT NULL,
+    until_at  BIGINT NOT NULL,
+    lifted_at BIGINT,
+    PRIMARY KEY (room_id, user_id, muted_at)
+);
+CREATE INDEX flood_mute_due ON flood_mute (lifted_at, until_at);

@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 
-use crate::common::{Member, RelaisOptions, Stack, unique};
+use std::time::Duration;
+
+use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 
 fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> String {
     format!(
@@ -40,8 +42,9 @@ struct Nord {
 }
 
 impl Nord {
-    async fn provisioned() -> Self {
-        let stack = Stack::start(RelaisOptions::default()).await;
+    async fn provisioned(env: &[(&str, &str)]) -> Self {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
         let (lucie, marc, paul, sofia) = (
             stack.synapse.register(&unique("lucie")).await,
             stack.synapse.register(&unique("marc")).await,
@@ -156,7 +159,7 @@ async fn a_ban_everywhere_in_the_space(n: &Nord) -> String {
 
 #[tokio::test]
 async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
-    let n = Nord::provisioned().await;
+    let n = Nord::provisioned(&[]).await;
     let Nord { stack, lucie, marc, paul, discussion, bot, .. } = &n;
 
     // Marc is no moderator: his attempt on Lucie is refused.
@@ -183,4 +186,47 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     assert!(lucie.wait_reply(discussion, bot, &unban).await.contains("débanni(e)"));
     let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
     assert_eq!(rule, serde_json::json!({}), "withdrawn");
+}
+
+#[tokio::test]
+async fn a_member_flooding_a_room_is_muted_there_then_let_speak_again() {
+    let n = Nord::provisioned(&[
+        ("RELAIS_BOTS__FLOOD_MESSAGES", "5"),
+        ("RELAIS_BOTS__FLOOD_SECONDS", "60"),
+        ("RELAIS_BOTS__FLOOD_MUTE_SECONDS", "8"),
+    ])
+    .await;
+    let Nord { stack, lucie, marc, discussion, .. } = &n;
+    for i in 0..6 {
+        marc.send_text(discussion, &format!("spam {i}")).await;
+    }
+    let muted = eventually("Marc muted", Duration::from_secs(60), || async {
+        let levels = stack.bot().state(discussion, "m.room.power_levels", "").await;
+        (levels["users"][marc.user_id.as_str()] == -1).then_some(())
+    })
+    .await;
+    let () = muted;
+    assert_eq!(marc.try_send_text(discussion, "encore").await, 403, "muted: cannot speak");
+    assert_eq!(lucie.try_send_text(discussion, "du calme").await, 200, "the others can");
+    eventually("the moderators told", Duration::from_secs(60), || async {
+        // The moderation room is made, Lucie invited to it, then told: she joins once she may.
+        let desk = lucie.try_resolve("#relais_nord.moderation:pcf.test").await?;
+        if lucie.try_join(&desk).await != 200 {
+            return None;
+        }
+        let told = lucie.messages(&desk, 20).await;
+        told.iter()
+            .any(|e| {
+                e["content"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("rendu(e) muet(te)") && b.contains(marc.user_id.as_str()))
+            })
+            .then_some(())
+    })
+    .await;
+    // The mute is lifted by the clock once its time is up.
+    eventually("Marc let speak again", Duration::from_secs(60), || async {
+        (marc.try_send_text(discussion, "pardon").await == 200).then_some(())
+    })
+    .await;
 }

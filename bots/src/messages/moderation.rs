@@ -105,3 +105,13 @@ pub fn report(reporter: &str, author: &str, room: &str, excerpt: &str, link: &st
          !bannir {author} [raison]"
     )
 }
+
+/// What the moderators read when the bot muted a member for flooding.
+pub fn muted(user: &str, room: &str, messages: i64, seconds: u32, mute_seconds: u32) -> String {
+    let minutes = mute_seconds.div_ceil(60);
+    format!(
+        "{user} a envoyé {messages} messages en moins de {seconds} s dans « {room} » : rendu(e) muet(te) \
+         dans ce salon pour {minutes} min. Pour lever plus tôt, rétablissez son niveau ; pour aller plus \
+         loin : !expurger {user} · !expulser {user} · !bannir {user}"
+    )
+}

@@ -10,6 +10,7 @@
 //! the national room; never on the bot, on themselves, or on someone whose level in that space
 //! is equal or higher (as the homeserver would refuse in each room, had they acted by hand).
 
+mod flood;
 mod policy;
 mod report;
 
@@ -43,6 +44,8 @@ const PURGE_MAX: u32 = 100;
 #[derive(Debug, Clone)]
 pub struct Moderation {
     store: ModerationStore,
+    /// The bots' own tables (flood windows and mutes).
+    bots_store: crate::store::BotStore,
     directory: Directory,
     client: MatrixClient,
     config: Arc<Config>,
@@ -63,6 +66,7 @@ impl Moderation {
     pub fn new(store: &Store, client: MatrixClient, config: Arc<Config>) -> Self {
         Self {
             store: ModerationStore::new(store.clone()),
+            bots_store: crate::store::BotStore::new(store.clone()),
             directory: Directory::new(store.clone()),
             client,
             config,

@@ -10,6 +10,7 @@ use ruma::{
         InitialStateEvent, TimelineEventType,
         policy::rule::{PolicyRuleEventContent, Recommendation, user::PolicyRuleUserEventContent},
         room::{
+            guest_access::{GuestAccess, RoomGuestAccessEventContent},
             history_visibility::{HistoryVisibility, RoomHistoryVisibilityEventContent},
             join_rules::{JoinRule, RoomJoinRulesEventContent},
             power_levels::RoomPowerLevelsEventContent,
@@ -105,6 +106,10 @@ impl Moderation {
                     .to_raw_any(),
                 InitialStateEvent::with_empty_state_key(RoomHistoryVisibilityEventContent::new(
                     HistoryVisibility::Shared,
+                ))
+                .to_raw_any(),
+                InitialStateEvent::with_empty_state_key(RoomGuestAccessEventContent::new(
+                    GuestAccess::Forbidden,
                 ))
                 .to_raw_any(),
             ],

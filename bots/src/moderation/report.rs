@@ -6,7 +6,14 @@
 
 use ruma::{
     EventId, OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
-    events::room::{message::RoomMessageEventContent, power_levels::RoomPowerLevelsEventContent},
+    events::{
+        InitialStateEvent,
+        room::{
+            guest_access::{GuestAccess, RoomGuestAccessEventContent},
+            message::RoomMessageEventContent,
+            power_levels::RoomPowerLevelsEventContent,
+        },
+    },
     int,
     room_version_rules::AuthorizationRules,
 };
@@ -97,7 +104,7 @@ impl Moderation {
 
     /// The moderation room of `scope`, made on first use; the scope's moderators are invited
     /// each time (a new referent finds the room at the next report).
-    async fn desk(&self, scope: &Scope) -> Result<OwnedRoomId, ServiceError> {
+    pub(super) async fn desk(&self, scope: &Scope) -> Result<OwnedRoomId, ServiceError> {
         let levels = self.client.power_levels(&scope.authority).await?;
         let bot = self.config.bot_user_id();
         let moderators: Vec<_> = levels
@@ -146,7 +153,13 @@ impl Moderation {
             name: format!("Modération — {}", scope.label),
             space: false,
             power_levels: levels,
-            initial_state: Vec::new(),
+            // Invite-only; no guest, whatever the server's preset says.
+            initial_state: vec![
+                InitialStateEvent::with_empty_state_key(RoomGuestAccessEventContent::new(
+                    GuestAccess::Forbidden,
+                ))
+                .to_raw_any(),
+            ],
         };
         match self.client.create_room(&room).await {
             Ok(id) => Ok(id),

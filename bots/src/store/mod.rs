@@ -11,6 +11,7 @@ pub mod broadcasts;
 pub mod congress;
 pub mod contacts;
 pub mod corrections;
+pub mod flood;
 pub mod polls;
 pub mod proposals;
 pub mod secret_ballot;
@@ -43,6 +44,8 @@ impl BotStore {
 mod broadcasts_tests;
 #[cfg(test)]
 mod corrections_tests;
+#[cfg(test)]
+mod flood_tests;
 #[cfg(test)]
 mod secret_ballot_tests;
 #[cfg(test)]

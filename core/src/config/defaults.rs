@@ -104,3 +104,12 @@ pub fn bounce_limit() -> u32 {
 pub fn smtp_concurrency() -> u32 {
     8
 }
+pub fn flood_messages() -> u32 {
+    10
+}
+pub fn flood_seconds() -> u32 {
+    10
+}
+pub fn flood_mute_seconds() -> u32 {
+    600
+}

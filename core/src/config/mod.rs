@@ -67,7 +67,7 @@ impl Default for SecretsConfig {
 }
 
 /// `[bots]`: what the bots need beyond the appservice.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BotsConfig {
     /// The national communication room (room id or alias): its moderators broadcast to the
@@ -89,6 +89,29 @@ pub struct BotsConfig {
     /// Encrypts the crypto store at rest; keep it out of the file (`RELAIS_BOTS__E2EE_PASSPHRASE`).
     #[serde(default)]
     pub e2ee_passphrase: Option<Secret>,
+    /// Flood protection: a member (below moderator) who sends more than this many messages
+    /// within `flood_seconds` in a provisioned room is muted there for `flood_mute_seconds`,
+    /// and the federation's moderators are told. 0 turns it off.
+    #[serde(default = "defaults::flood_messages", deserialize_with = "env::lenient")]
+    pub flood_messages: u32,
+    #[serde(default = "defaults::flood_seconds", deserialize_with = "env::lenient")]
+    pub flood_seconds: u32,
+    #[serde(default = "defaults::flood_mute_seconds", deserialize_with = "env::lenient")]
+    pub flood_mute_seconds: u32,
+}
+
+impl Default for BotsConfig {
+    fn default() -> Self {
+        Self {
+            national_room: None,
+            selection_room: None,
+            e2ee_dir: None,
+            e2ee_passphrase: None,
+            flood_messages: defaults::flood_messages(),
+            flood_seconds: defaults::flood_seconds(),
+            flood_mute_seconds: defaults::flood_mute_seconds(),
+        }
+    }
 }
 
 /// `[provisioning]`: reconciling the membership file.

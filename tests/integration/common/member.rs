@@ -76,6 +76,15 @@ impl Member {
         json["room_id"].as_str().expect("room_id").to_owned()
     }
 
+    /// The room an alias points to, if it points anywhere yet.
+    pub async fn try_resolve(&self, alias: &str) -> Option<String> {
+        let path = format!("/_matrix/client/v3/directory/room/{}", enc(alias));
+        let resp =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.ok()?;
+        let json: Value = resp.json().await.ok()?;
+        json["room_id"].as_str().map(str::to_owned)
+    }
+
     /// The rooms this member is invited to, from an initial sync.
     pub async fn invites(&self) -> Vec<String> {
         let json = self.call(reqwest::Method::GET, "/_matrix/client/v3/sync?timeout=0", None).await;
