@@ -230,3 +230,23 @@ async fn a_member_flooding_a_room_is_muted_there_then_let_speak_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn moderators_encrypt_their_rooms_and_attach_their_own_rooms_to_the_space() {
+    let n = Nord::provisioned(&[]).await;
+    let Nord { lucie, marc, rooms, discussion, .. } = &n;
+    let space = &rooms[0];
+    let encryption = serde_json::json!({"algorithm": "m.megolm.v1.aes-sha2"});
+    let path = format!("/_matrix/client/v3/rooms/{discussion}/state/m.room.encryption/");
+    assert_eq!(marc.try_put(&path, encryption.clone()).await, 403, "a member may not");
+    assert_eq!(lucie.try_put(&path, encryption).await, 200, "a moderator may");
+
+    // Lucie's own working group, attached to Nord's space by her.
+    let group = lucie.create_room("Commission santé (Nord)", &[]).await;
+    let child = serde_json::json!({"via": ["pcf.test"]});
+    let path = format!("/_matrix/client/v3/rooms/{space}/state/m.space.child/{group}");
+    assert_eq!(marc.try_put(&path, child.clone()).await, 403, "a member may not");
+    assert_eq!(lucie.try_put(&path, child).await, 200, "a referent may");
+    let listed = lucie.hierarchy(space).await;
+    assert!(listed.iter().any(|r| r["room_id"] == group.as_str()), "{listed:?}");
+}

@@ -194,8 +194,10 @@ impl Homeserver {
 }
 
 /// The power levels of a new room of `kind`: the bot administers it, moderators (50) may
-/// invite, remove and redact; only the bot changes its structure (join rules, encryption,
-/// hierarchy); announcements rooms are read-only below moderators.
+/// invite, remove and redact, switch a room to end-to-end encryption, and attach rooms they
+/// made to their federation's space; only the bot changes the rest of its structure (join
+/// rules, history, the national space's hierarchy); announcements rooms are read-only below
+/// moderators.
 fn power_levels(kind: RoomKind, bot: &UserId) -> RoomPowerLevelsEventContent {
     let mut levels = RoomPowerLevelsEventContent::new(&AuthorizationRules::V10);
     levels.users.insert(bot.to_owned(), admin());
@@ -214,6 +216,12 @@ fn power_levels(kind: RoomKind, bot: &UserId) -> RoomPowerLevelsEventContent {
         TimelineEventType::SpaceParent,
     ] {
         levels.events.insert(structural, admin());
+    }
+    if !kind.is_space() {
+        levels.events.insert(TimelineEventType::RoomEncryption, moderator());
+    }
+    if kind == RoomKind::FederationSpace {
+        levels.events.insert(TimelineEventType::SpaceChild, moderator());
     }
     levels
 }

@@ -76,6 +76,13 @@ impl Member {
         json["room_id"].as_str().expect("room_id").to_owned()
     }
 
+    /// A PUT on the client-server API; returns the HTTP status instead of failing.
+    pub async fn try_put(&self, path: &str, body: Value) -> u16 {
+        let resp =
+            self.http.put(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await;
+        resp.expect("put request").status().as_u16()
+    }
+
     /// The room an alias points to, if it points anywhere yet.
     pub async fn try_resolve(&self, alias: &str) -> Option<String> {
         let path = format!("/_matrix/client/v3/directory/room/{}", enc(alias));

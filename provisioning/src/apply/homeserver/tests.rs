@@ -28,9 +28,15 @@ fn new_rooms_give_the_bot_the_structure_and_moderators_the_room() {
     for key in ["state_default", "invite", "kick", "ban", "redact"] {
         assert_eq!(levels[key], 50, "{key}: {levels}");
     }
-    for event in ["m.room.power_levels", "m.room.join_rules", "m.room.encryption", "m.space.child"] {
+    for event in ["m.room.power_levels", "m.room.join_rules", "m.room.history_visibility", "m.space.child"] {
         assert_eq!(levels["events"][event], 100, "{event}: {levels}");
     }
+    assert_eq!(levels["events"]["m.room.encryption"], 50, "moderators may switch a room to encryption");
+    let federation = read(&power_levels(RoomKind::FederationSpace, &bot));
+    assert_eq!(federation["events"]["m.space.child"], 50, "referents attach their rooms to their space");
+    assert_eq!(federation["events"]["m.room.encryption"], 100, "a space is not encrypted");
+    let national = read(&power_levels(RoomKind::NationalSpace, &bot));
+    assert_eq!(national["events"]["m.space.child"], 100, "the national space's hierarchy is the bot's");
     // Inviting takes a moderator although the specification's default is 0: it is said.
     assert_eq!(json_of(&power_levels(RoomKind::Discussion, &bot))["invite"], 50);
     assert_eq!(read(&power_levels(RoomKind::Discussion, &bot))["events_default"], 0);
