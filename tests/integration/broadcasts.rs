@@ -28,11 +28,16 @@ async fn referent_page(stack: &Stack, member: &Member) -> String {
     page.expect("page").text().await.expect("html")
 }
 
-#[tokio::test]
-async fn the_national_team_broadcasts_to_chosen_federations() {
+/// A stack whose `[bots] national_room` is the alias (local part returned) of a room to create.
+async fn with_national_room() -> (Stack, String) {
     let alias_local = unique("communication");
     let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
-    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    (Stack::start(RelaisOptions { env, ..Default::default() }).await, alias_local)
+}
+
+#[tokio::test]
+async fn the_national_team_broadcasts_to_chosen_federations() {
+    let (stack, alias_local) = with_national_room().await;
     let (nadia, lucie, marc, tom) = (
         stack.synapse.register(&unique("nadia")).await,
         stack.synapse.register(&unique("lucie")).await,
@@ -128,9 +133,7 @@ fn delivered(stack: &Stack) -> usize {
 #[tokio::test]
 async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
     const FEDERATIONS: usize = 30;
-    let alias_local = unique("communication");
-    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
-    let mut stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let (mut stack, alias_local) = with_national_room().await;
     let nadia = stack.synapse.register(&unique("nadia")).await;
     let mut csv = String::from("N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Courriel\n");
     for n in 0..FEDERATIONS {
@@ -188,9 +191,7 @@ async fn national_room(stack: &Stack, nadia: &Member, alias_local: &str) -> Stri
 
 #[tokio::test]
 async fn an_edited_then_redacted_broadcast_changes_every_copy() {
-    let alias_local = unique("communication");
-    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
-    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let (stack, alias_local) = with_national_room().await;
     let (nadia, lucie, marc) = (
         stack.synapse.register(&unique("nadia")).await,
         stack.synapse.register(&unique("lucie")).await,
@@ -266,9 +267,7 @@ async fn direct_messages(member: &Member, bot: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_broadcast_aimed_at_an_office_or_sections_reaches_exactly_those_members() {
-    let alias_local = unique("communication");
-    let env = vec![("RELAIS_BOTS__NATIONAL_ROOM".to_owned(), format!("#{alias_local}:pcf.test"))];
-    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let (stack, alias_local) = with_national_room().await;
     let [nadia, lucie, marc, tom, ana] = [
         stack.synapse.register(&unique("nadia")).await,
         stack.synapse.register(&unique("lucie")).await,

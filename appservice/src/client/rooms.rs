@@ -106,6 +106,25 @@ impl MatrixClient {
         Ok(self.send(request, None).await?.room_id)
     }
 
+    /// [`Self::create_room`], or the room an earlier attempt (or another node) made under the
+    /// same alias: the homeserver then refuses the alias (400 `M_ROOM_IN_USE`, or 409).
+    pub async fn create_or_find_room(&self, room: &NewRoom) -> Result<OwnedRoomId, ClientError> {
+        match self.create_room(room).await {
+            Err(ClientError::Matrix { status: 400 | 409, .. }) => {
+                let alias = OwnedRoomAliasId::try_from(format!(
+                    "#{}:{}",
+                    room.alias_localpart,
+                    self.inner.bot.server_name()
+                ))
+                .map_err(|e| ClientError::Request(e.to_string()))?;
+                self.resolve_alias(&alias).await?.ok_or_else(|| {
+                    ClientError::Response(format!("the alias of {} resolves nowhere", room.name))
+                })
+            }
+            other => other,
+        }
+    }
+
     /// Creates a direct-message room between the bot and `user` (invited, marked direct).
     pub async fn create_direct(&self, user: &UserId, name: &str) -> Result<OwnedRoomId, ClientError> {
         let mut request = create_room::v3::Request::new();

@@ -114,18 +114,7 @@ impl Moderation {
                 .to_raw_any(),
             ],
         };
-        match self.client.create_room(&room).await {
-            Ok(id) => Ok(id),
-            // Created meanwhile by another node: its alias says where.
-            Err(ClientError::Matrix { status: 400 | 409, .. }) => {
-                self.client.resolve_alias(&alias).await?.ok_or_else(|| {
-                    ServiceError::from(ClientError::Response(
-                        "the policy list's alias resolves nowhere".into(),
-                    ))
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.client.create_or_find_room(&room).await?)
     }
 
     /// Only the bot writes in the list; anyone may join it to follow.

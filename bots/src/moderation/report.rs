@@ -5,7 +5,7 @@
 //! was reported does not stay in the room for all to see.
 
 use ruma::{
-    EventId, OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
+    EventId, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
     events::{
         InitialStateEvent,
         room::{
@@ -161,23 +161,7 @@ impl Moderation {
                 .to_raw_any(),
             ],
         };
-        match self.client.create_room(&room).await {
-            Ok(id) => Ok(id),
-            // Made meanwhile by another node: its alias says where.
-            Err(ClientError::Matrix { status: 400 | 409, .. }) => {
-                let alias = OwnedRoomAliasId::try_from(format!(
-                    "#{localpart}:{}",
-                    self.config.homeserver.server_name
-                ))
-                .map_err(|e| ClientError::Request(e.to_string()))?;
-                self.client.resolve_alias(&alias).await?.ok_or_else(|| {
-                    ServiceError::from(ClientError::Response(
-                        "a moderation room's alias resolves nowhere".into(),
-                    ))
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.client.create_or_find_room(&room).await?)
     }
 }
 
