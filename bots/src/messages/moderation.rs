@@ -80,6 +80,9 @@ pub fn carried_out(kind: ModerationKind, target: &str, done: i64, total: i64, sc
 /// A reported message without text (a media, an encrypted or an empty one).
 pub const NO_TEXT: &str = "(message sans texte : image, fichier, ou chiffré)";
 
+/// In place of the text of a reported message of an encrypted room.
+pub const ENCRYPTED_ROOM: &str = "(salon chiffré : le texte n'est pas recopié ici, ouvrez le lien)";
+
 /// The reason on the reporter's redacted command.
 pub const REPORT_HIDDEN: &str = "Signalement transmis aux modérateurs";
 

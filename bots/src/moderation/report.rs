@@ -2,13 +2,15 @@
 //! the moderation room of the federation (or the national one, from the national room), made by
 //! the bot on the first report with the moderators of the federation's space in it, who may act
 //! there with `!bannir`, `!expulser`, `!expurger`. The reporter's command is redacted, so what
-//! was reported does not stay in the room for all to see.
+//! was reported does not stay in the room for all to see; the text of a message of an encrypted
+//! room is never copied into the (unencrypted) moderation room.
 
 use ruma::{
     EventId, OwnedRoomId, OwnedTransactionId, RoomId, UserId,
     events::{
         InitialStateEvent,
         room::{
+            encryption::RoomEncryptionEventContent,
             guest_access::{GuestAccess, RoomGuestAccessEventContent},
             message::RoomMessageEventContent,
             power_levels::RoomPowerLevelsEventContent,
@@ -79,13 +81,10 @@ impl Moderation {
         let desk = self.desk(&scope).await?;
         let room_name = self.directory.room_name(room_id).await?.unwrap_or_else(|| room_id.to_string());
         let link = format!("https://matrix.to/#/{room_id}/{reported_event}");
-        let body = text::report(
-            reporter.as_str(),
-            author.as_str(),
-            &room_name,
-            &excerpt(&reported["content"]),
-            &link,
-        );
+        // The moderation room is not encrypted: what was said in an encrypted room stays there.
+        let encrypted = self.client.state_content::<RoomEncryptionEventContent>(room_id, "").await?.is_some();
+        let shown = if encrypted { text::ENCRYPTED_ROOM.to_owned() } else { excerpt(&reported["content"]) };
+        let body = text::report(reporter.as_str(), author.as_str(), &room_name, &shown, &link);
         let txn =
             OwnedTransactionId::from(format!("report.{}", command_event.as_str().trim_start_matches('$')));
         let posted =

@@ -134,3 +134,46 @@ async fn a_federation_moderator_bans_from_every_room_of_the_space_and_no_one_els
         .expect("answered");
     assert!(answer_to(&bot, super::ROOM, "$elsewhere").contains("salon d'une fédération"));
 }
+
+#[tokio::test]
+async fn a_report_from_an_encrypted_room_never_copies_its_text() {
+    let bot = bot().await;
+    federations(&bot).await;
+    let lille = "!lille:pcf.test";
+    bot.homeserver.set_state(
+        lille,
+        "m.room.encryption",
+        "",
+        "@relais:pcf.test",
+        json!({ "algorithm": "m.megolm.v1.aes-sha2" }),
+    );
+    bot.homeserver.answer(
+        Method::GET,
+        &format!("/_matrix/client/v3/rooms/{lille}/event/$insult"),
+        axum::http::StatusCode::OK,
+        json!({ "type": "m.room.message", "event_id": "$insult", "room_id": lille, "sender": "@x:pcf.test",
+                "content": { "msgtype": "m.text", "body": "secret injurieux" } }),
+    );
+    let report = super::event(
+        "m.room.message",
+        "$report",
+        "@sofia:pcf.test",
+        json!({ "room_id": lille, "content": { "msgtype": "m.text", "body": "!signaler",
+                "m.relates_to": { "m.in_reply_to": { "event_id": "$insult" } } } }),
+    );
+    bot.handler.handle(&report).await.expect("reported");
+    let posted: Vec<String> = bot
+        .homeserver
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::PUT && r.path.contains("/send/m.room.message/report."))
+        .map(|r| r.body["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(posted[0].contains("@x:pcf.test") && posted[0].contains("salon chiffré"), "{}", posted[0]);
+    assert!(!posted[0].contains("secret injurieux"), "{}", posted[0]);
+    assert!(
+        bot.homeserver.requests().iter().any(|r| r.is_redaction_of(lille, "$report")),
+        "the command is hidden"
+    );
+}
