@@ -14,12 +14,17 @@ use serde_json::{Value, json};
 
 use relais_core::text::slug;
 
+use relais_appservice::ClientError;
+
 use super::{BroadcastError, Broadcasts, copy_of};
 use crate::{
     links::rewrite_links,
-    service::redirect_base,
+    service::{is_moderator, redirect_base},
     store::corrections::{CopyAction, Correction, DueCorrection},
 };
+
+/// Edits a broadcast takes at most (each one is a message in every room it reached).
+const MAX_EDITS: i64 = 10;
 
 /// The reason given on every withdrawn copy (members see it in place of the message).
 const WITHDRAWN: &str = "Message retiré par l'équipe nationale";
@@ -40,6 +45,18 @@ pub(crate) fn edit_of(copy_event: &str, new_copy: &Value) -> Value {
         edit["formatted_body"] = json!(format!("* {html}"));
     }
     edit
+}
+
+/// A copy's correction that the homeserver refuses for good (the bot left or lost the room, the
+/// copy is gone) is over for that copy: it must not hold up the others at every tick.
+fn final_for_this_copy(result: Result<(), ClientError>) -> Result<(), ClientError> {
+    match result {
+        Err(ClientError::Matrix { status: 403 | 404, .. }) => {
+            tracing::warn!("a copy's correction refused by the homeserver: given up for that copy");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// The event an edit or a redaction of `target` comes from, as the bot reads it.
@@ -67,10 +84,23 @@ impl Broadcasts {
             tracing::warn!(%room_id, "an edit of a broadcast's original by someone else is ignored");
             return Ok(());
         }
+        // A moderator approved the text as it was: only an author who moderates the room now may
+        // change what every federation received.
+        if !is_moderator(&self.client, room_id, &edit.sender).await? {
+            tracing::warn!(%room_id, "an edit of a broadcast's original by a non-moderator is ignored");
+            return Ok(());
+        }
         let new_content = serde_json::to_value(&replacement.new_content)
             .map_err(|e| relais_appservice::ClientError::Request(e.to_string()))?;
         let redirect = redirect_base(&self.config);
         for broadcast in broadcasts {
+            if self.store.broadcast_edits(broadcast.broadcast_id).await? >= MAX_EDITS {
+                tracing::warn!(
+                    broadcast_id = broadcast.broadcast_id,
+                    "a broadcast edited too often: edit ignored"
+                );
+                continue;
+            }
             let mut content = copy_of(&new_content, &broadcast.command_event);
             // Tokens seeded by the edit and the broadcast: a link of the new text never takes the
             // place of an older one's.
@@ -97,7 +127,8 @@ impl Broadcasts {
         if broadcasts.is_empty() {
             return Ok(());
         }
-        let author = author_of(self, room_id, target).await?.as_deref() == Some(sender.as_str());
+        let author = author_of(self, room_id, target).await?.as_deref() == Some(sender.as_str())
+            && is_moderator(&self.client, room_id, sender).await?;
         if !author && !self.client.power_levels(room_id).await?.user_can_redact_event_of_other(sender) {
             // The homeserver keeps such a redaction without applying it; so does the bot.
             tracing::warn!(%room_id, "a redaction of a broadcast's original by someone without the right is ignored");
@@ -138,13 +169,17 @@ impl Broadcasts {
                 CopyAction::Revise { revision, content } => {
                     let txn = format!("bcast-edit.{}.{revision}.{room}", copy.broadcast_id);
                     let edit = edit_of(copy_event.as_str(), content);
-                    self.client.send_raw_event(&room_id, "m.room.message", &txn, &edit, &bot).await?;
+                    let sent =
+                        self.client.send_raw_event(&room_id, "m.room.message", &txn, &edit, &bot).await;
+                    final_for_this_copy(sent.map(drop))?;
                     self.store.broadcast_copy_revised(copy.broadcast_id, &copy.room_id, *revision).await?;
                 }
                 CopyAction::Withdraw => {
                     let txn =
                         OwnedTransactionId::from(format!("bcast-withdraw.{}.{room}", copy.broadcast_id));
-                    self.client.redact(&room_id, &copy_event, &txn, Some(WITHDRAWN)).await?;
+                    final_for_this_copy(
+                        self.client.redact(&room_id, &copy_event, &txn, Some(WITHDRAWN)).await.map(drop),
+                    )?;
                     self.store.broadcast_copy_withdrawn(copy.broadcast_id, &copy.room_id).await?;
                 }
             }

@@ -179,6 +179,17 @@ impl BotStore {
         Ok(due)
     }
 
+    /// Edits recorded for a broadcast.
+    pub async fn broadcast_edits(&self, broadcast_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM broadcast_correction WHERE broadcast_id = $1 AND kind = 'edit'",
+        )
+        .bind(broadcast_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The copy in `room_id` now carries `revision` (never goes back to an older one).
     pub async fn broadcast_copy_revised(
         &self,

@@ -151,3 +151,15 @@ async fn a_redaction_of_a_broadcast_by_someone_allowed_withdraws_every_copy_once
     assert_eq!((stats[0].broadcast_id, stats[0].edits), (id, 0));
     assert!(stats[0].withdrawn_at.is_some(), "{stats:?}");
 }
+
+#[tokio::test]
+async fn the_author_who_no_longer_moderates_cannot_change_an_approved_broadcast() {
+    let bot = bot().await;
+    broadcast_sent(&bot).await;
+    // Nadia wrote the appeal, but no longer moderates the national room.
+    let levels = json!({ "users": { "@relais:pcf.test": 100, "@mona:pcf.test": 50 } });
+    bot.homeserver.set_power_levels(NATIONAL, "@relais:pcf.test", levels);
+    bot.handler.handle(&edit_of_appeal("$late", "@nadia:pcf.test", "Lien piégé")).await.expect("ignored");
+    bot.handler.handle(&redaction_of_appeal("$gone", "@nadia:pcf.test")).await.expect("ignored");
+    assert!(writes(&bot).is_empty(), "{:?}", writes(&bot));
+}
