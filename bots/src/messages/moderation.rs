@@ -118,3 +118,10 @@ pub fn muted(user: &str, room: &str, messages: i64, seconds: u32, mute_seconds: 
          loin : !expurger {user} · !expulser {user} · !bannir {user}"
     )
 }
+
+pub fn banned_nationally(target: &str) -> String {
+    format!(
+        "{target} est banni(e) au niveau national : seuls les modérateurs du salon national de \
+         communication peuvent lever ce bannissement. Rien n'a été fait."
+    )
+}

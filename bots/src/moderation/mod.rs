@@ -105,6 +105,12 @@ impl Moderation {
         if theirs >= mine {
             return Ok(text::not_above(target.as_str()));
         }
+        if kind == ModerationKind::Unban
+            && scope.key != EVERYWHERE
+            && self.store.bans().await?.get(&target).is_some_and(|scopes| scopes.contains(EVERYWHERE))
+        {
+            return Ok(text::banned_nationally(target.as_str()));
+        }
         let (amount, rest) = match (kind, words.get(1).map(|w| w.parse::<u32>())) {
             (ModerationKind::Purge, Some(Ok(n))) if (1..=PURGE_MAX).contains(&n) => (n, &words[2..]),
             (ModerationKind::Purge, Some(Ok(_))) => return Ok(text::usage(kind)),
@@ -188,6 +194,11 @@ impl Moderation {
         let pending = self.store.pending(action).await?;
         for room in &pending {
             let (room_id, target, reason) = (&room.room_id, &room.target, room.reason.as_str());
+            let ordered = matches!(room.kind, ModerationKind::Ban | ModerationKind::Unban);
+            if ordered && self.store.superseded(room.action_id, target, room_id).await? {
+                self.store.room_done(room.action_id, room_id, "superseded").await?;
+                continue;
+            }
             let result = match room.kind {
                 ModerationKind::Ban => self.client.ban(room_id, target, reason).await,
                 ModerationKind::Unban => self.client.unban(room_id, target, reason).await,

@@ -40,7 +40,11 @@ async fn actions_are_recorded_once_and_carried_out_room_by_room() {
         let bans = store.bans().await.expect("bans");
         assert!(is_banned_in(&bans, user_id!("@x:pcf.test"), "nord.s.lille"));
         store.record(&action("$kick", ModerationKind::Kick, "paris"), &rooms).await.expect("kick");
-        store.record(&action("$unban", ModerationKind::Unban, "nord"), &rooms).await.expect("unban");
+        let unban =
+            store.record(&action("$unban", ModerationKind::Unban, "nord"), &rooms).await.expect("unban");
+        let x = user_id!("@x:pcf.test");
+        assert!(store.superseded(id, x, &rooms[0]).await.expect("older"), "the ban came before the unban");
+        assert!(!store.superseded(unban, x, &rooms[0]).await.expect("newest"));
         assert!(store.bans().await.expect("bans").is_empty(), "lifted, and a kick is no ban");
     })
     .await;

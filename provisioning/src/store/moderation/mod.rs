@@ -127,6 +127,27 @@ impl ModerationStore {
             .collect()
     }
 
+    /// Whether a ban or unban of `target` newer than `action_id` covers `room_id`: the older one
+    /// must not be carried out there after it (a crash or a slow round would invert them).
+    pub async fn superseded(
+        &self,
+        action_id: i64,
+        target: &UserId,
+        room_id: &RoomId,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM moderation_room r JOIN moderation_action a ON a.action_id = r.action_id \
+             WHERE r.room_id = $1 AND a.target = $2 AND a.kind IN ('ban', 'unban') AND a.action_id > $3 \
+             LIMIT 1",
+        )
+        .bind(room_id.as_str())
+        .bind(target.as_str())
+        .bind(action_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The action is carried out in `room_id`: `outcome` is `done` or why the homeserver refused.
     pub async fn room_done(&self, action_id: i64, room_id: &RoomId, outcome: &str) -> Result<(), StoreError> {
         sqlx::query(
