@@ -1,7 +1,6 @@
 //! Moderation across a federation on the real Synapse: a federation's digital referent bans a
 //! member from every room of the federation's space with one command (after purging their
-//! latest messages), a re-import of the membership file keeps them out and says so, and the
-//! party's policy list publishes the ban until it is lifted.
+//! latest messages), and a re-import of the membership file keeps them out and says so.
 
 use serde_json::Value;
 
@@ -130,9 +129,8 @@ async fn a_purge_from_the_moderation_room(n: &Nord, desk: &str) {
     );
 }
 
-/// Lucie bans Marc from every room of Nord's space; the party's policy list says so. Returns
-/// the policy list's room.
-async fn a_ban_everywhere_in_the_space(n: &Nord) -> String {
+/// Lucie bans Marc from every room of Nord's space, with her reason in each.
+async fn a_ban_everywhere_in_the_space(n: &Nord) {
     let Nord { stack, lucie, marc, paul, rooms, discussion, bot, .. } = n;
     let ban = lucie.send_text(discussion, &format!("!bannir {} propos injurieux", marc.user_id)).await;
     let answer = lucie.wait_reply(discussion, bot, &ban).await;
@@ -145,22 +143,14 @@ async fn a_ban_everywhere_in_the_space(n: &Nord) -> String {
     }
     assert_eq!(marc.try_join(discussion).await, 403, "banned: cannot come back by himself");
 
-    // The party's policy list says so, for other homeservers to follow.
-    let list = paul.resolve("#relais_bannissements:pcf.test").await;
-    assert_eq!(paul.try_join(&list).await, 200, "anyone may follow the list");
-    let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
-    assert_eq!(rule["entity"], marc.user_id.as_str(), "{rule}");
-    assert_eq!(rule["recommendation"], "m.ban", "{rule}");
-    assert_eq!(rule["reason"], "fédération nord : propos injurieux", "{rule}");
-    assert_ne!(paul.try_send_text(&list, "moi aussi je bannis").await, 200, "only the bot writes in it");
-
-    list
+    // A federation's ban stays its own: the party's policy list (national bans) is not made for it.
+    assert_eq!(paul.try_resolve("#relais_bannissements.liste:pcf.test").await, None);
 }
 
 #[tokio::test]
 async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_them_out() {
     let n = Nord::provisioned(&[]).await;
-    let Nord { stack, lucie, marc, paul, discussion, bot, .. } = &n;
+    let Nord { stack, lucie, marc, discussion, bot, .. } = &n;
 
     // Marc is no moderator: his attempt on Lucie is refused.
     let attempt = marc.send_text(discussion, &format!("!bannir {}", lucie.user_id)).await;
@@ -168,7 +158,7 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
 
     let desk = a_report_reaches_the_moderators(&n).await;
     a_purge_from_the_moderation_room(&n, &desk).await;
-    let list = a_ban_everywhere_in_the_space(&n).await;
+    a_ban_everywhere_in_the_space(&n).await;
 
     // Marc moves to the Roubaix section in the next export: the file lets him into its room,
     // the ban keeps him out, and the plan says so.
@@ -181,11 +171,11 @@ async fn a_federation_referent_bans_from_the_whole_space_and_a_reimport_keeps_th
     let roubaix = lucie.resolve("#relais_nord.s.roubaix:pcf.test").await;
     assert_eq!(marc.try_join(&roubaix).await, 403, "not let in through the space either");
 
-    // Lifted: the rule is withdrawn from the list.
+    // Lifted: Marc is no longer banned anywhere in Nord.
     let unban = lucie.send_text(discussion, &format!("!débannir {}", marc.user_id)).await;
     assert!(lucie.wait_reply(discussion, bot, &unban).await.contains("débanni(e)"));
-    let rule = paul.state(&list, "m.policy.rule.user", &format!("rule:{}", marc.user_id)).await;
-    assert_eq!(rule, serde_json::json!({}), "withdrawn");
+    let member = stack.bot().state(discussion, "m.room.member", &marc.user_id).await;
+    assert_eq!(member["membership"], "leave", "{member}");
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
-//! The party's policy list: every ban that stands, published as an `m.policy.rule.user` rule in
-//! a public room (`#<prefix>bannissements:<server>`, created on the first ban) that the party's
-//! other homeservers — or their moderation bots, Draupnir, Mjolnir — may follow. A lifted ban
-//! withdraws its rule (empty content). Each ban or unban is marked published once the list
+//! The party's policy list: every national ban (made from the national room) that stands,
+//! published as an `m.policy.rule.user` rule in a public room (`#<prefix>bannissements.liste`,
+//! created on the first one) that the party's other homeservers — or their moderation bots,
+//! Draupnir, Mjolnir — may follow. A federation's ban stays the federation's: followers would
+//! apply it everywhere. The moderator's free-text reason is never published (it may name
+//! people); the rule says only where it comes from. A lifted ban withdraws its rule (empty
+//! content). Each ban or unban is marked published once the list
 //! reflects it, so the bots' clock finishes what a crash interrupted.
 
 use ruma::{
@@ -44,18 +47,18 @@ pub(crate) enum Rule {
     Unsafe,
 }
 
-/// The rule for `user` given the newest ban that stands, if any: (scope, reason).
-pub(crate) fn rule_for(user: &UserId, standing: Option<(String, String)>) -> Rule {
+/// The reason every rule gives.
+const REASON: &str = "Bannissement national (Relais)";
+
+/// The rule for `user`, given the scopes they are banned from.
+pub(crate) fn rule_for(user: &UserId, scopes: Option<&std::collections::BTreeSet<String>>) -> Rule {
     if user.as_str().contains(['*', '?']) {
         return Rule::Unsafe;
     }
-    match standing {
-        None => Rule::Lifted,
-        Some((scope, reason)) => {
-            let from =
-                if scope == EVERYWHERE { "national".to_owned() } else { format!("fédération {scope}") };
-            Rule::Ban { entity: user.to_string(), reason: format!("{from} : {reason}") }
-        }
+    if scopes.is_some_and(|scopes| scopes.contains(EVERYWHERE)) {
+        Rule::Ban { entity: user.to_string(), reason: REASON.to_owned() }
+    } else {
+        Rule::Lifted
     }
 }
 
@@ -66,17 +69,28 @@ impl Moderation {
         if pending.is_empty() {
             return Ok(0);
         }
-        let room = self.policy_room().await?;
+        let bans = self.store.bans().await?;
+        // Federations' own bans and unbans have nothing to publish: the list is not even made for them.
+        let national = self.store.national_targets().await?;
+        let mut room = None;
         for (action_id, target) in &pending {
-            match rule_for(target, self.store.standing_ban_of(target).await?) {
+            if !national.contains(target) {
+                self.store.mark_published(*action_id).await?;
+                continue;
+            }
+            let room = match &room {
+                Some(room) => room,
+                None => room.insert(self.policy_room().await?),
+            };
+            match rule_for(target, bans.get(target)) {
                 Rule::Ban { entity, reason } => {
                     let rule = PolicyRuleEventContent::new(entity, Recommendation::Ban, reason);
                     let content = PolicyRuleUserEventContent(rule);
-                    self.client.send_state(&room, state_key(target).as_str(), &content).await?;
+                    self.client.send_state(room, state_key(target).as_str(), &content).await?;
                 }
                 Rule::Lifted => {
                     let key = state_key(target);
-                    self.client.send_state_raw(&room, "m.policy.rule.user", &key, &json!({})).await?;
+                    self.client.send_state_raw(room, "m.policy.rule.user", &key, &json!({})).await?;
                 }
                 Rule::Unsafe => {
                     tracing::warn!(action_id, "a ban of an id with glob characters is not published");
@@ -89,7 +103,9 @@ impl Moderation {
 
     /// The policy list's room, created on first use (found again by its alias).
     async fn policy_room(&self) -> Result<OwnedRoomId, ServiceError> {
-        let localpart = format!("{}bannissements", self.config.appservice.alias_prefix);
+        // `.liste`: no federation's rooms end so (their keys end in `.discussion`, `.annonces`…),
+        // so no federation named "Bannissements" can hold this alias first.
+        let localpart = format!("{}bannissements.liste", self.config.appservice.alias_prefix);
         let alias =
             OwnedRoomAliasId::try_from(format!("#{localpart}:{}", self.config.homeserver.server_name))
                 .map_err(|e| ClientError::Request(e.to_string()))?;
@@ -139,19 +155,18 @@ mod tests {
     use ruma::user_id;
 
     #[test]
-    fn rules_say_where_the_ban_was_made_and_never_publish_a_pattern() {
+    fn only_national_bans_are_published_without_their_reason_and_never_a_pattern() {
         let x = user_id!("@x:pcf.test");
+        let scopes =
+            |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<std::collections::BTreeSet<_>>();
         assert_eq!(
-            rule_for(x, Some(("nord".into(), "propos injurieux".into()))),
-            Rule::Ban { entity: "@x:pcf.test".into(), reason: "fédération nord : propos injurieux".into() }
+            rule_for(x, Some(&scopes(&["nord", EVERYWHERE]))),
+            Rule::Ban { entity: "@x:pcf.test".into(), reason: REASON.into() }
         );
-        assert_eq!(
-            rule_for(x, Some((EVERYWHERE.into(), "spam".into()))),
-            Rule::Ban { entity: "@x:pcf.test".into(), reason: "national : spam".into() }
-        );
+        assert_eq!(rule_for(x, Some(&scopes(&["nord"]))), Rule::Lifted, "a federation's ban stays its own");
         assert_eq!(rule_for(x, None), Rule::Lifted);
         let glob = UserId::parse("@a*:evil.example").expect("a historical id");
-        assert_eq!(rule_for(&glob, Some(("nord".into(), "spam".into()))), Rule::Unsafe);
+        assert_eq!(rule_for(&glob, Some(&scopes(&[EVERYWHERE]))), Rule::Unsafe);
         assert_eq!(state_key(x), "rule:@x:pcf.test");
     }
 }

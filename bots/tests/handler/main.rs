@@ -26,8 +26,15 @@ struct Bot {
 }
 
 async fn bot() -> Bot {
+    bot_with(|_| {}).await
+}
+
+/// [`bot`] with its configuration changed by `change`.
+async fn bot_with(change: impl FnOnce(&mut Config)) -> Bot {
     let homeserver = RecordingHomeserver::start().await.expect("double");
-    let config = Arc::new(Config::for_tests(&homeserver.url(), ""));
+    let mut config = Config::for_tests(&homeserver.url(), "");
+    change(&mut config);
+    let config = Arc::new(config);
     let dir = tempfile::tempdir().expect("dir");
     let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), 2)
         .await

@@ -105,20 +105,17 @@ async fn a_federation_moderator_bans_from_every_room_of_the_space_and_no_one_els
     let bans = ModerationStore::new(bot.store.clone()).bans().await.expect("bans");
     assert!(is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "nord.s.lille"));
     assert!(!is_banned_in(&bans, ruma::user_id!("@x:pcf.test"), "paris"), "Paris is not Nord's to decide");
-    let rules: Vec<serde_json::Value> = bot
-        .homeserver
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == Method::PUT && r.path.ends_with("/state/m.policy.rule.user/rule:@x:pcf.test"))
-        .map(|r| r.body)
-        .collect();
-    assert_eq!(
-        rules,
-        [
-            json!({ "entity": "@x:pcf.test", "recommendation": "m.ban", "reason": "fédération nord : insultes répétées" })
-        ],
-        "published once on the party's policy list"
-    );
+    let policy = |bot: &Bot| -> Vec<serde_json::Value> {
+        bot.homeserver
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == Method::PUT && r.path.ends_with("/state/m.policy.rule.user/rule:@x:pcf.test")
+            })
+            .map(|r| r.body)
+            .collect()
+    };
+    assert!(policy(&bot).is_empty(), "a federation's ban stays off the party's list");
 
     // The same command again (redelivered after a crash): recorded once, nothing redone.
     bot.handler
@@ -175,5 +172,34 @@ async fn a_report_from_an_encrypted_room_never_copies_its_text() {
     assert!(
         bot.homeserver.requests().iter().any(|r| r.is_redaction_of(lille, "$report")),
         "the command is hidden"
+    );
+}
+
+#[tokio::test]
+async fn a_national_ban_is_published_on_the_policy_list_without_its_reason() {
+    let bot = super::bot_with(|config| config.bots.national_room = Some("!national:pcf.test".into())).await;
+    federations(&bot).await;
+    let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 100 } });
+    bot.homeserver.set_power_levels("!national:pcf.test", "@relais:pcf.test", levels);
+    let ban = text_in(
+        "!national:pcf.test",
+        "$national",
+        "@nadia:pcf.test",
+        "!bannir @x:pcf.test Jean D. harcèle Marie",
+    );
+    bot.handler.handle(&ban).await.expect("banned");
+    assert_eq!(bans_of(&bot, "@x:pcf.test").len(), 4, "every provisioned room");
+    let rules: Vec<serde_json::Value> = bot
+        .homeserver
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::PUT && r.path.ends_with("/state/m.policy.rule.user/rule:@x:pcf.test"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            json!({ "entity": "@x:pcf.test", "recommendation": "m.ban", "reason": "Bannissement national (Relais)" })
+        ]
     );
 }

@@ -206,23 +206,20 @@ impl ModerationStore {
         Ok(())
     }
 
-    /// The newest ban of `target` that still stands: (scope, reason); `None` when none does.
-    pub async fn standing_ban_of(&self, target: &UserId) -> Result<Option<(String, String)>, StoreError> {
-        let standing = self.bans().await?;
-        let Some(scopes) = standing.get(target) else { return Ok(None) };
+    /// The users a national ban or unban (scope everywhere) was ever made for.
+    pub async fn national_targets(&self) -> Result<std::collections::BTreeSet<OwnedUserId>, StoreError> {
         let rows = sqlx::query(
-            "SELECT scope, reason FROM moderation_action WHERE target = $1 AND kind = 'ban' ORDER BY action_id DESC",
+            "SELECT DISTINCT target FROM moderation_action WHERE kind IN ('ban', 'unban') AND scope = $1",
         )
-        .bind(target.as_str())
+        .bind(crate::moderation::EVERYWHERE)
         .fetch_all(self.pool())
         .await?;
-        for r in &rows {
-            let scope: String = r.try_get("scope")?;
-            if scopes.contains(&scope) {
-                return Ok(Some((scope, r.try_get("reason")?)));
-            }
-        }
-        Ok(None)
+        rows.iter()
+            .map(|r| {
+                let target: String = r.try_get("target")?;
+                UserId::parse(&target).map_err(|_| corrupt("unreadable target"))
+            })
+            .collect()
     }
 
     /// The bans that stand now.
