@@ -235,7 +235,9 @@ impl BotHandler {
             Some("sélection") => b.selection(room, sender, id, words).await.map(Some),
             Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
             Some("stats") => b.stats(room, sender).await.map(Some),
-            Some("signaler") => self.moderation.report(room, sender, &env.event_id, reply_to).await.map(Some),
+            Some("signaler") => {
+                self.moderation.report(room, sender, &env.event_id, reply_to).await.map(Result::err)
+            }
             Some(name @ ("bannir" | "débannir" | "expulser" | "expurger")) => {
                 let kind = match name {
                     "bannir" => ModerationKind::Ban,

@@ -38,7 +38,9 @@ const MAX_EXCERPT_CHARS: usize = 500;
 pub(crate) fn excerpt(content: &Value) -> String {
     match content.get("body").and_then(Value::as_str).map(str::trim) {
         Some(body) if !body.is_empty() => {
-            let mut out: String = body.chars().take(MAX_EXCERPT_CHARS).collect();
+            // On one line: a crafted message cannot fake lines of the report.
+            let mut out: String =
+                body.chars().take(MAX_EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
             if body.chars().count() > MAX_EXCERPT_CHARS {
                 out.push('…');
             }
@@ -49,28 +51,38 @@ pub(crate) fn excerpt(content: &Value) -> String {
 }
 
 impl Moderation {
-    /// Handles `!signaler` typed by `reporter` in `room_id` as a reply to `reply_to`; returns the
-    /// answer for the room.
+    /// Handles `!signaler` typed by `reporter` in `room_id` as a reply to `reply_to`. Once the
+    /// report is sent the room is told without a reply to the command; `Err` is the answer to
+    /// the reporter when nothing was sent.
     pub async fn report(
         &self,
         room_id: &RoomId,
         reporter: &UserId,
         command_event: &EventId,
         reply_to: Option<&str>,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<Result<(), String>, ServiceError> {
         let Some(reported_event) = reply_to.and_then(|id| EventId::parse(id).ok()) else {
-            return Ok(text::report_not_a_reply());
+            return Ok(Err(text::report_not_a_reply()));
         };
-        let Some(scope) = self.scope(room_id).await? else { return Ok(text::not_here()) };
+        let Some(scope) = self.scope(room_id).await? else { return Ok(Err(text::not_here())) };
         let reported = match self.client.room_event(room_id, reported_event.as_str()).await {
             Ok(event) => event,
-            Err(ClientError::Matrix { status: 403 | 404, .. }) => return Ok(text::report_not_found()),
+            Err(ClientError::Matrix { status: 403 | 404, .. }) => return Ok(Err(text::report_not_found())),
             Err(e) => return Err(e.into()),
         };
         let Some(author) = reported.get("sender").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok())
         else {
-            return Ok(text::report_not_found());
+            return Ok(Err(text::report_not_found()));
         };
+        // Hidden first: what was reported, and by whom, leaves the room before anything else.
+        let hide = OwnedTransactionId::from(format!(
+            "report-hide.{}",
+            command_event.as_str().trim_start_matches('$')
+        ));
+        match self.client.redact(room_id, command_event, &hide, Some(text::REPORT_HIDDEN)).await {
+            Ok(_) | Err(ClientError::Matrix { status: 403 | 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         let report = NewReport {
             command_event: command_event.to_string(),
             scope: scope.key.clone(),
@@ -90,15 +102,15 @@ impl Moderation {
         let posted =
             self.client.send_message(&desk, &txn, &RoomMessageEventContent::notice_plain(body), None).await?;
         self.store.report_posted(command_event.as_str(), posted.as_str()).await?;
-        let hide = OwnedTransactionId::from(format!(
-            "report-hide.{}",
+        // Said in the room without replying to the command, so no client shows who reported.
+        let thanks = OwnedTransactionId::from(format!(
+            "report-sent.{}",
             command_event.as_str().trim_start_matches('$')
         ));
-        match self.client.redact(room_id, command_event, &hide, Some(text::REPORT_HIDDEN)).await {
-            Ok(_) | Err(ClientError::Matrix { status: 403 | 404, .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        Ok(text::report_sent())
+        self.client
+            .send_message(room_id, &thanks, &RoomMessageEventContent::notice_plain(text::report_sent()), None)
+            .await?;
+        Ok(Ok(()))
     }
 
     /// The moderation room of `scope`, made on first use; the scope's moderators are invited
@@ -134,8 +146,9 @@ impl Moderation {
         scope: &Scope,
         moderators: impl Iterator<Item = ruma::OwnedUserId>,
     ) -> Result<OwnedRoomId, ServiceError> {
+        // Federation keys hold no `.`: `moderation.national` is no federation's room.
         let key = if scope.key == EVERYWHERE {
-            "moderation".to_owned()
+            "moderation.national".to_owned()
         } else {
             format!("{}.moderation", scope.key)
         };
@@ -172,6 +185,7 @@ mod tests {
     #[test]
     fn excerpts_are_bounded_and_say_when_there_is_no_text() {
         assert_eq!(excerpt(&json!({"msgtype": "m.text", "body": "  insulte  "})), "insulte");
+        assert_eq!(excerpt(&json!({"body": "a\nSignalement de @admin"})), "a Signalement de @admin");
         let long = excerpt(&json!({"body": "a".repeat(2000)}));
         assert_eq!(long.chars().count(), MAX_EXCERPT_CHARS + 1);
         assert!(long.ends_with('…'));
