@@ -112,6 +112,23 @@ async fn a_report_reaches_the_moderators(n: &Nord) -> String {
     let command = stack.bot().get(&format!("/_matrix/client/v3/rooms/{discussion}/event/{report}")).await;
     assert_eq!(command["content"], serde_json::json!({}), "the reporter's command is redacted: {command}");
     assert_ne!(paul.try_join(&desk).await, 200, "the moderation room is not open to all");
+
+    // Lucie lets Paul in by hand; he moderates nothing in Nord, so the next report shows him out.
+    lucie
+        .post(
+            &format!("/_matrix/client/v3/rooms/{desk}/invite"),
+            serde_json::json!({"user_id": paul.user_id}),
+        )
+        .await;
+    assert_eq!(paul.try_join(&desk).await, 200);
+    let again = serde_json::json!({"msgtype": "m.text", "body": "!signaler",
+                                   "m.relates_to": {"m.in_reply_to": {"event_id": last}}});
+    sofia.send_content(discussion, again).await;
+    eventually("Paul out of the moderation room", Duration::from_secs(60), || async {
+        let member = stack.bot().state(&desk, "m.room.member", &paul.user_id).await;
+        (member["membership"] == "leave").then_some(())
+    })
+    .await;
     desk
 }
 

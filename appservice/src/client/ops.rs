@@ -66,7 +66,8 @@ impl MatrixClient {
         limit: u32,
     ) -> Result<Vec<OwnedEventId>, ClientError> {
         let mut request = get_message_events::v3::Request::backward(room_id.to_owned());
-        request.limit = limit.into();
+        // Messages already redacted come back too and are skipped: ask for more than the limit.
+        request.limit = limit.saturating_mul(2).saturating_add(20).into();
         request.filter.senders = Some(vec![sender.to_owned()]);
         request.filter.types = Some(
             [
@@ -89,7 +90,7 @@ impl MatrixClient {
                 .ok()
                 .flatten()
                 .is_some_and(|unsigned| unsigned.get("redacted_because").is_some());
-            if !redacted {
+            if !redacted && ids.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
                 ids.push(id);
             }
         }

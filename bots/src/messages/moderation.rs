@@ -83,6 +83,9 @@ pub const NO_TEXT: &str = "(message sans texte : image, fichier, ou chiffré)";
 /// In place of the text of a reported message of an encrypted room.
 pub const ENCRYPTED_ROOM: &str = "(salon chiffré : le texte n'est pas recopié ici, ouvrez le lien)";
 
+/// Why someone leaves a moderation room.
+pub const NO_LONGER_MODERATOR: &str = "Vous ne modérez plus ce périmètre";
+
 /// The reason on the reporter's redacted command.
 pub const REPORT_HIDDEN: &str = "Signalement transmis aux modérateurs";
 

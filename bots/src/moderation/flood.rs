@@ -78,6 +78,8 @@ impl Moderation {
             self.unmute(mute).await?;
             self.bots_store.flood_lifted(mute, now, now - DAY_MS).await?;
         }
+        // Windows of a day ago mean nothing any more (and none is kept of who spoke when).
+        self.bots_store.flood_forget(now - DAY_MS).await?;
         Ok(due.len())
     }
 

@@ -1,6 +1,7 @@
 //! `!signaler`, as a reply to a message: the message, its room, its author and the reporter go to
 //! the moderation room of the federation (or the national one, from the national room), made by
-//! the bot on the first report with the moderators of the federation's space in it, who may act
+//! the bot on the first report with the moderators of the federation's space in it (and
+//! without those who stopped moderating it, at each report), who may act
 //! there with `!bannir`, `!expulser`, `!expurger`. The reporter's command is redacted, so what
 //! was reported does not stay in the room for all to see; the text of a message of an encrypted
 //! room is never copied into the (unencrypted) moderation room.
@@ -12,6 +13,7 @@ use ruma::{
         room::{
             encryption::RoomEncryptionEventContent,
             guest_access::{GuestAccess, RoomGuestAccessEventContent},
+            member::MembershipState,
             message::RoomMessageEventContent,
             power_levels::RoomPowerLevelsEventContent,
         },
@@ -136,6 +138,23 @@ impl Moderation {
                 // Already in the room (or invited): nothing to do.
                 Ok(()) | Err(ClientError::Matrix { status: 403, .. }) => {}
                 Err(e) => return Err(e.into()),
+            }
+        }
+        // Who no longer moderates the scope no longer reads its reports.
+        let members = match self.client.room_members(&room).await {
+            Ok(members) => members,
+            // The bot no longer reads the room: nobody to remove from it here.
+            Err(ClientError::Matrix { status: 403 | 404, .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        for member in members {
+            let present = matches!(member.membership, MembershipState::Join | MembershipState::Invite);
+            let Ok(user) = UserId::parse(member.user_id.as_str()) else { continue };
+            if present && user != bot && !moderators.iter().any(|(m, _)| **m == user) {
+                match self.client.kick(&room, &user, text::NO_LONGER_MODERATOR).await {
+                    Ok(()) | Err(ClientError::Matrix { status: 403 | 404, .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(room)

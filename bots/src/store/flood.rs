@@ -110,10 +110,12 @@ impl BotStore {
         self.flood_forget(forget_before).await
     }
 
-    /// Forgets the windows that started before `before`.
+    /// Forgets the windows that started before `before`, and those a server dated more than a
+    /// day after now (a lying clock must not keep rows forever).
     pub async fn flood_forget(&self, before: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM flood_window WHERE window_start < $1")
+        sqlx::query("DELETE FROM flood_window WHERE window_start < $1 OR window_start > $2")
             .bind(before)
+            .bind(before.saturating_add(2 * relais_core::time::DAY_MS))
             .execute(self.pool())
             .await?;
         Ok(())
