@@ -260,18 +260,22 @@ impl Directory {
         Ok(out)
     }
 
+    /// The key of the provisioned room `room_id`.
+    async fn room_key(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
+            .bind(room_id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("room_key")).transpose()?)
+    }
+
     /// The federation a provisioned room belongs to: its space, and every room of it (the space
     /// included), by key. `None` for the national space and rooms Relais did not provision.
     pub async fn federation_rooms(
         &self,
         room_id: &RoomId,
     ) -> Result<Option<(DirectoryRoom, Vec<DirectoryRoom>)>, StoreError> {
-        let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
-            .bind(room_id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let key: String = row.try_get("room_key")?;
+        let Some(key) = self.room_key(room_id).await? else { return Ok(None) };
         let scope = crate::moderation::room_scope(&key).to_owned();
         let rooms: Vec<DirectoryRoom> = self
             .rooms_of_kinds(&RoomKind::ALL)
@@ -286,12 +290,7 @@ impl Directory {
     /// The federation a provisioned room belongs to, by its space's name ("Nord" for the space
     /// "Fédération Nord"); `None` for the national space and rooms Relais did not provision.
     pub async fn federation_of_room(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
-            .bind(room_id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let key: String = row.try_get("room_key")?;
+        let Some(key) = self.room_key(room_id).await? else { return Ok(None) };
         let fed_key = key.split('.').next().unwrap_or_default();
         let space = sqlx::query("SELECT name FROM prov_room WHERE room_key = $1 AND kind = $2")
             .bind(fed_key)
