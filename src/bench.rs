@@ -128,6 +128,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         invitations: true,
         now_ms: now_ms(),
         scope: None,
+        public: Default::default(),
     };
     let first = plan(&report, &Recorded::default(), &options);
     let plan_s = started.elapsed().as_secs_f64();

@@ -130,6 +130,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         accept_missing_columns: args.force,
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
+        public: config.public.clone(),
         invitations: config.invitations_enabled(),
         federation: args.federation.clone(),
         source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

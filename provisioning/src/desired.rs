@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use relais_core::config::{PublicConfig, PublicJoin};
 use ruma::OwnedUserId;
 use serde::{Deserialize, Serialize};
 
@@ -21,16 +22,22 @@ pub enum RoomKind {
     Announcements,
     Section,
     Cell,
+    /// A public campaign space (national, or a federation's), apart from the members-only ones.
+    PublicSpace,
+    /// A room of a public space: anyone joins (or knocks); the file grants nothing in it.
+    Public,
 }
 
 impl RoomKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::NationalSpace,
         Self::FederationSpace,
         Self::Discussion,
         Self::Announcements,
         Self::Section,
         Self::Cell,
+        Self::PublicSpace,
+        Self::Public,
     ];
 
     /// The name stored in provisioning's record (the serde name).
@@ -42,12 +49,19 @@ impl RoomKind {
             Self::Announcements => "announcements",
             Self::Section => "section",
             Self::Cell => "cell",
+            Self::PublicSpace => "public_space",
+            Self::Public => "public",
         }
     }
 
     /// Spaces contain rooms; rooms hold conversations.
     pub fn is_space(self) -> bool {
-        matches!(self, Self::NationalSpace | Self::FederationSpace)
+        matches!(self, Self::NationalSpace | Self::FederationSpace | Self::PublicSpace)
+    }
+
+    /// Open to anyone: nobody is invited or removed by the membership file there.
+    pub fn is_public(self) -> bool {
+        matches!(self, Self::PublicSpace | Self::Public)
     }
 
     /// Restricted rooms are entered by being in the federation space; the others by invitation.
@@ -55,11 +69,13 @@ impl RoomKind {
         matches!(self, Self::Discussion | Self::Announcements)
     }
 
-    /// Creation order: a parent before its children.
-    pub fn level(self) -> u8 {
+    /// Creation order: a parent before its children (`has_parent`: whether this room is in a
+    /// space; the national public space is not, a federation's is).
+    pub fn level(self, has_parent: bool) -> u8 {
         match self {
             Self::NationalSpace => 0,
-            Self::FederationSpace => 1,
+            Self::PublicSpace if !has_parent => 0,
+            Self::FederationSpace | Self::PublicSpace => 1,
             _ => 2,
         }
     }
@@ -86,6 +102,22 @@ pub struct RoomSpec {
     pub name: String,
     /// The space that lists this room.
     pub parent: Option<String>,
+    /// How a public room or space is entered; `None` for the members-only ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<Openness>,
+}
+
+/// How a public room is entered, from `[public] rooms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Openness {
+    pub join: PublicJoin,
+    /// Guests may read and join.
+    pub guests: bool,
+}
+
+impl Openness {
+    /// Public spaces: anyone joins, no guests.
+    pub const SPACE: Self = Self { join: PublicJoin::Public, guests: false };
 }
 
 /// The whole desired state.
@@ -125,12 +157,21 @@ pub fn announcements_key(federation: &str) -> String {
     format!("{}.annonces", slug(federation))
 }
 
+/// The national public space.
+pub const NATIONAL_PUBLIC: &str = "national.public";
+
+/// A federation's public space.
+pub fn public_space_key(federation: &str) -> String {
+    format!("{}.public", slug(federation))
+}
+
 fn cell_name(cell: &str) -> String {
     if fold(cell).starts_with("cellule") { cell.to_owned() } else { format!("Cellule {cell}") }
 }
 
-/// Computes the desired state of `rows` (one per member, already validated).
-pub fn desired(rows: &[MemberRow], national_name: &str) -> Desired {
+/// Computes the desired state of `rows` (one per member, already validated), with the public
+/// spaces `public` asks for.
+pub fn desired(rows: &[MemberRow], national_name: &str, public: &PublicConfig) -> Desired {
     let mut d = Desired::default();
     d.rooms.insert(
         NATIONAL.into(),
@@ -139,11 +180,13 @@ pub fn desired(rows: &[MemberRow], national_name: &str) -> Desired {
             kind: RoomKind::NationalSpace,
             name: national_name.into(),
             parent: None,
+            open: None,
         },
     );
     for row in rows {
         add_rooms(&mut d, row);
     }
+    add_public(&mut d, rows, public);
     for row in rows.iter().filter(|r| r.active) {
         add_member(&mut d, row);
     }
@@ -152,7 +195,51 @@ pub fn desired(rows: &[MemberRow], national_name: &str) -> Desired {
 
 fn add_room(d: &mut Desired, key: String, kind: RoomKind, name: String, parent: &str) {
     // The first spelling met names the room; later rows with another case keep it.
-    d.rooms.entry(key.clone()).or_insert(RoomSpec { key, kind, name, parent: Some(parent.to_owned()) });
+    d.rooms.entry(key.clone()).or_insert(RoomSpec {
+        key,
+        kind,
+        name,
+        parent: Some(parent.to_owned()),
+        open: None,
+    });
+}
+
+/// The public spaces and their rooms: the national one (no parent) and each configured
+/// federation's, in the national public space when there is one. Never children of a
+/// members-only space: those stay as the file makes them.
+fn add_public(d: &mut Desired, rows: &[MemberRow], public: &PublicConfig) {
+    let mut add = |key: String, kind, name: String, parent: Option<String>, open| {
+        d.rooms.entry(key.clone()).or_insert(RoomSpec { key, kind, name, parent, open: Some(open) });
+    };
+    let national = public.national.then(|| NATIONAL_PUBLIC.to_owned());
+    if let Some(space) = &national {
+        add(space.clone(), RoomKind::PublicSpace, "PCF — espace public".into(), None, Openness::SPACE);
+        for room in &public.rooms {
+            let open = Openness { join: room.join, guests: room.guests };
+            add(
+                format!("{space}.{}", room.slug),
+                RoomKind::Public,
+                room.name.clone(),
+                Some(space.clone()),
+                open,
+            );
+        }
+    }
+    let federations: BTreeMap<String, &str> = rows
+        .iter()
+        .filter(|r| public.federation_has_space(&r.federation))
+        .map(|r| (federation_key(&r.federation), r.federation.as_str()))
+        .collect();
+    for (fed_key, federation) in federations {
+        let space = format!("{fed_key}.public");
+        let name = format!("Fédération {federation} — espace public");
+        add(space.clone(), RoomKind::PublicSpace, name, national.clone(), Openness::SPACE);
+        for room in &public.rooms {
+            let open = Openness { join: room.join, guests: room.guests };
+            let name = format!("{} ({federation})", room.name);
+            add(format!("{space}.{}", room.slug), RoomKind::Public, name, Some(space.clone()), open);
+        }
+    }
 }
 
 fn add_rooms(d: &mut Desired, row: &MemberRow) {

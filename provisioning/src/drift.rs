@@ -80,6 +80,10 @@ pub fn repair(
             }
         }
         for (user, o) in &room.members {
+            // Anyone may be in a public room: the file takes no one out of it.
+            if spec.kind.is_public() {
+                break;
+            }
             if user == bot
                 || allowed.contains_key(user)
                 || !matches!(o.membership, MembershipState::Join | MembershipState::Invite)
@@ -146,6 +150,16 @@ mod tests {
             invitations: false,
             now_ms: 0,
             scope: None,
+            public: relais_core::config::PublicConfig {
+                federations: vec!["Nord".into()],
+                rooms: vec![relais_core::config::PublicRoomConfig {
+                    slug: "accueil".into(),
+                    name: "Accueil".into(),
+                    join: relais_core::config::PublicJoin::Public,
+                    guests: false,
+                }],
+                ..Default::default()
+            },
         };
         let p = plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options);
         for a in &p.actions {
@@ -165,7 +179,12 @@ mod tests {
             ],
             &["@e:pcf.test"],
         );
-        let report = repair(&recorded, &BTreeMap::from([("nord.s.lille".to_owned(), room)]), &bot);
+        // In a public room anyone may be: the lapsed member and the other section's stay.
+        let public =
+            observed(&[("@e:pcf.test", "join", "@e:pcf.test"), ("@f:pcf.test", "join", "@f:pcf.test")], &[]);
+        let rooms =
+            BTreeMap::from([("nord.s.lille".to_owned(), room), ("nord.public.accueil".to_owned(), public)]);
+        let report = repair(&recorded, &rooms, &bot);
         let summary: Vec<String> = report
             .actions
             .iter()

@@ -15,5 +15,6 @@ pub mod plan;
 pub mod reader;
 pub mod run;
 pub mod store;
+pub mod sympathiser;
 pub mod synth;
 pub mod text;

@@ -27,6 +27,8 @@ pub struct Options {
     pub accept_missing_columns: bool,
     pub max_removal_percent: u32,
     pub national_name: String,
+    /// The public spaces beside the members-only hierarchy.
+    pub public: relais_core::config::PublicConfig,
     /// Invite members without an account by email.
     pub invitations: bool,
     /// The file is one federation's export (its name as in the file): only its members change.
@@ -125,6 +127,7 @@ pub async fn provision(
     };
     let plan_options = PlanOptions {
         national_name: options.national_name.clone(),
+        public: options.public.clone(),
         invitations: options.invitations,
         now_ms: relais_core::time::now_ms(),
         scope,
@@ -241,7 +244,14 @@ pub async fn welcome(
         columns: Vec::new(),
     };
     let options =
-        PlanOptions { national_name: national_name.to_owned(), invitations: false, now_ms: 0, scope: None };
+        // The public spaces are the imports' to make: a welcome only lets one member in.
+        PlanOptions {
+            national_name: national_name.to_owned(),
+            invitations: false,
+            now_ms: 0,
+            scope: None,
+            public: Default::default(),
+        };
     let plan = plan(&report, &recorded, &options);
     let journal = Action::journal(&plan.actions);
     held(lease)?;

@@ -62,6 +62,8 @@ pub struct NewRoom {
     pub power_levels: RoomPowerLevelsEventContent,
     /// Initial state events (`InitialStateEvent::to_raw_any`).
     pub initial_state: Vec<Raw<AnyInitialStateEvent>>,
+    /// Listed in the server's public room directory.
+    pub listed: bool,
 }
 
 fn unserializable(e: &serde_json::Error) -> ClientError {
@@ -88,12 +90,13 @@ fn explicit_levels<T>(levels: &RoomPowerLevelsEventContent) -> Result<Raw<T>, Cl
 }
 
 impl MatrixClient {
-    /// Creates a private room (or space) owned by the bot, room version 10.
+    /// Creates a room (or space) owned by the bot, room version 10; its join rules are its
+    /// initial state's (by invitation unless it says otherwise).
     pub async fn create_room(&self, room: &NewRoom) -> Result<OwnedRoomId, ClientError> {
         let mut request = create_room::v3::Request::new();
         request.room_alias_name = Some(room.alias_localpart.clone());
         request.name = Some(room.name.clone());
-        request.visibility = Visibility::Private;
+        request.visibility = if room.listed { Visibility::Public } else { Visibility::Private };
         request.room_version = Some(RoomVersionId::V10);
         request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
         if room.space {

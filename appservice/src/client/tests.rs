@@ -248,6 +248,7 @@ async fn a_new_room_states_every_level_it_means() {
         alias_localpart: "relais_nord".into(),
         name: "Nord".into(),
         space: false,
+        listed: false,
         power_levels: levels,
         initial_state: Vec::new(),
     };

@@ -116,6 +116,7 @@ impl Moderation {
             alias_localpart: localpart,
             name: "Liste de bannissement du parti".to_owned(),
             space: false,
+            listed: false,
             power_levels: self.policy_levels(),
             initial_state: vec![
                 InitialStateEvent::with_empty_state_key(RoomJoinRulesEventContent::new(JoinRule::Public))

@@ -183,6 +183,7 @@ impl Moderation {
             alias_localpart: localpart.clone(),
             name: format!("Modération — {}", scope.label),
             space: false,
+            listed: false,
             power_levels: levels,
             // Invite-only; no guest, whatever the server's preset says.
             initial_state: vec![

@@ -6,6 +6,7 @@ mod defaults;
 mod env;
 mod mail;
 mod peers;
+mod public;
 mod validate;
 
 use std::{
@@ -20,6 +21,7 @@ use url::Url;
 pub use self::{
     mail::{DeliveryMode, InboundAuth, InboundProtocol, MailConfig},
     peers::IpNet,
+    public::{MAX_PUBLIC_ROOMS, PublicConfig, PublicJoin, PublicRoomConfig},
 };
 use crate::{KeyPurpose, MasterKey, Secret, keys};
 
@@ -41,6 +43,8 @@ pub struct Config {
     pub bots: BotsConfig,
     #[serde(default)]
     pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub public: PublicConfig,
     /// The master secret the per-purpose keys derive from: the key file's (see [`Config::load`])
     /// or `secrets.master_key`; a random one until then, never a predictable one.
     #[serde(skip, default = "MasterKey::random")]
@@ -309,6 +313,12 @@ impl Config {
                 key: "secrets.master_key_file".into(),
                 message: e.to_string(),
             })?;
+        }
+        if let Some(file) = &config.public.charter_file {
+            config.public.charter = Some(
+                public::read_charter(file, path)
+                    .map_err(|message| ConfigError::Key { key: "public.charter_file".into(), message })?,
+            );
         }
         Ok(config)
     }

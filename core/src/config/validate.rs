@@ -15,6 +15,7 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_prefixes(config)?;
     check_urls(config)?;
     check_limits(config)?;
+    super::public::check(&config.public)?;
     check_mail(config)
 }
 

@@ -26,7 +26,13 @@ use ruma::{
 use relais_appservice::{ClientError, MatrixClient, client::rooms::NewRoom};
 use relais_core::{Config, Store};
 
-use crate::{desired::RoomKind, plan::Action, store::ProvisioningStore};
+use relais_core::config::PublicJoin;
+
+use crate::{
+    desired::{Openness, RoomKind},
+    plan::Action,
+    store::ProvisioningStore,
+};
 
 /// Power level of moderators.
 fn moderator() -> Int {
@@ -93,8 +99,8 @@ impl Homeserver {
     /// Applies a homeserver action; returns the id of the room it created, if it created one.
     pub async fn execute(&self, action: &Action) -> Result<Option<OwnedRoomId>, Failure> {
         match action {
-            Action::CreateRoom { room, kind, name, parent } => {
-                self.create(room, *kind, name, parent.as_deref()).await.map(Some)
+            Action::CreateRoom { room, kind, name, parent, open } => {
+                self.create(room, *kind, name, parent.as_deref(), *open).await.map(Some)
             }
             Action::RenameRoom { room, name } => {
                 let id = self.room_id(room).await?;
@@ -146,6 +152,7 @@ impl Homeserver {
         kind: RoomKind,
         name: &str,
         parent: Option<&str>,
+        open: Option<Openness>,
     ) -> Result<OwnedRoomId, Failure> {
         let parent_id = match parent {
             Some(parent) => Some(self.room_id(parent).await?),
@@ -157,7 +164,9 @@ impl Homeserver {
             name: name.to_owned(),
             space: kind.is_space(),
             power_levels: power_levels(kind, &self.bot),
-            initial_state: initial_state(kind, parent_id.as_ref(), &self.server_name),
+            initial_state: initial_state(kind, parent_id.as_ref(), &self.server_name, open),
+            // Public rooms are listed in the server's room directory.
+            listed: open.is_some(),
         };
         let room_id = match self.client.create_room(&spec).await {
             Ok(id) => id,
@@ -177,7 +186,7 @@ impl Homeserver {
         };
         if let Some(space) = &parent_id {
             let mut child = SpaceChildEventContent::new(vec![self.server_name.clone()]);
-            child.suggested = kind.is_restricted();
+            child.suggested = kind.is_restricted() || kind == RoomKind::Public;
             self.client.send_state(space, room_id.as_str(), &child).await?;
         }
         Ok(room_id)
@@ -220,32 +229,39 @@ fn power_levels(kind: RoomKind, bot: &UserId) -> RoomPowerLevelsEventContent {
     if !kind.is_space() {
         levels.events.insert(TimelineEventType::RoomEncryption, moderator());
     }
-    if kind == RoomKind::FederationSpace {
+    if matches!(kind, RoomKind::FederationSpace | RoomKind::PublicSpace) {
         levels.events.insert(TimelineEventType::SpaceChild, moderator());
     }
     levels
 }
 
-/// The state a new room of `kind` starts with: history shared with members, no guests, and
-/// either restricted to the members of its `space` or by invitation only.
+/// The state a new room of `kind` starts with. Members-only rooms: history shared with members,
+/// no guests, and either restricted to the members of its `space` or by invitation only.
+/// Public rooms (`open`): anyone joins or knocks, guests as configured — and then history
+/// readable before joining, so the directory can preview it.
 fn initial_state(
     kind: RoomKind,
     space: Option<&OwnedRoomId>,
     server: &OwnedServerName,
+    open: Option<Openness>,
 ) -> Vec<Raw<AnyInitialStateEvent>> {
-    let join_rule = match space {
-        Some(space) if kind.is_restricted() => {
+    let join_rule = match (open, space) {
+        (Some(Openness { join: PublicJoin::Public, .. }), _) => JoinRule::Public,
+        (Some(Openness { join: PublicJoin::Knock, .. }), _) => JoinRule::Knock,
+        (None, Some(space)) if kind.is_restricted() => {
             JoinRule::Restricted(Restricted::new(vec![AllowRule::room_membership(space.clone())]))
         }
-        _ => JoinRule::Invite,
+        (None, _) => JoinRule::Invite,
+    };
+    let guests = open.is_some_and(|o| o.guests);
+    let (history, guest_access) = if guests {
+        (HistoryVisibility::WorldReadable, GuestAccess::CanJoin)
+    } else {
+        (HistoryVisibility::Shared, GuestAccess::Forbidden)
     };
     let mut state = vec![
-        InitialStateEvent::with_empty_state_key(RoomHistoryVisibilityEventContent::new(
-            HistoryVisibility::Shared,
-        ))
-        .to_raw_any(),
-        InitialStateEvent::with_empty_state_key(RoomGuestAccessEventContent::new(GuestAccess::Forbidden))
-            .to_raw_any(),
+        InitialStateEvent::with_empty_state_key(RoomHistoryVisibilityEventContent::new(history)).to_raw_any(),
+        InitialStateEvent::with_empty_state_key(RoomGuestAccessEventContent::new(guest_access)).to_raw_any(),
         InitialStateEvent::with_empty_state_key(RoomJoinRulesEventContent::new(join_rule)).to_raw_any(),
     ];
     if let Some(space) = space {

@@ -190,8 +190,8 @@ impl Applier {
             homeserver.into_iter().partition(|j| matches!(j.action, Action::CreateRoom { .. }));
         let mut by_level: BTreeMap<u8, Vec<Job>> = BTreeMap::new();
         for job in creations {
-            if let Action::CreateRoom { kind, .. } = &job.action {
-                by_level.entry(kind.level()).or_default().push(job);
+            if let Action::CreateRoom { kind, parent, .. } = &job.action {
+                by_level.entry(kind.level(parent.is_some())).or_default().push(job);
             }
         }
         for (_, level) in by_level {

@@ -31,6 +31,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
                 kind,
                 name: room.name.clone(),
                 parent: room.parent_key.clone(),
+                open: None,
             },
         );
         match serde_json::from_str::<BTreeSet<OwnedUserId>>(&room.moderators) {
@@ -77,7 +78,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
 /// `CreateRoom` made (unused for the other actions).
 pub fn effect_of(action: &Action, room_id: &str) -> Effect {
     match action {
-        Action::CreateRoom { room, kind, name, parent } => Effect::Room(RoomRecord {
+        Action::CreateRoom { room, kind, name, parent, .. } => Effect::Room(RoomRecord {
             key: room.clone(),
             kind: kind.as_str().to_owned(),
             name: name.clone(),

@@ -6,7 +6,7 @@ use ruma::OwnedUserId;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    desired::{Desired, RoomKind, RoomSpec, desired},
+    desired::{Desired, Openness, RoomKind, RoomSpec, desired},
     model::MemberRow,
     reader::ReadReport,
 };
@@ -39,6 +39,8 @@ pub struct PlanOptions {
     /// A federation's own export: only its members are planned (federation key, see
     /// [`crate::desired::federation_key`]); everyone else keeps what they have.
     pub scope: Option<String>,
+    /// The public spaces to provision beside the members-only hierarchy.
+    pub public: relais_core::config::PublicConfig,
 }
 
 impl PlanOptions {
@@ -57,6 +59,9 @@ pub enum Action {
         kind: RoomKind,
         name: String,
         parent: Option<String>,
+        /// How a public room is entered (absent for members-only rooms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open: Option<Openness>,
     },
     RenameRoom {
         room: String,
@@ -236,7 +241,7 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded, options: &PlanOption
 /// Plans the changes from `recorded` to what `report` asks for.
 pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Plan {
     let rows = effective_rows(report, recorded, options);
-    let want = desired(&rows, &options.national_name);
+    let want = desired(&rows, &options.national_name, &options.public);
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
@@ -314,7 +319,7 @@ fn plan_invitations(rows: &[MemberRow], recorded: &Recorded, now_ms: i64, action
 
 fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
     let mut specs: Vec<&RoomSpec> = want.rooms.values().collect();
-    specs.sort_by_key(|s| (s.kind.level(), s.key.clone()));
+    specs.sort_by_key(|s| (s.kind.level(s.parent.is_some()), s.key.clone()));
     for spec in specs {
         match recorded.rooms.get(&spec.key) {
             None => actions.push(Action::CreateRoom {
@@ -322,6 +327,7 @@ fn plan_rooms(want: &Desired, recorded: &Recorded, actions: &mut Vec<Action>) {
                 kind: spec.kind,
                 name: spec.name.clone(),
                 parent: spec.parent.clone(),
+                open: spec.open,
             }),
             Some(old) if old.name != spec.name => {
                 actions.push(Action::RenameRoom { room: spec.key.clone(), name: spec.name.clone() });
@@ -410,11 +416,15 @@ fn plan_subscriptions(want: &Desired, recorded: &Recorded, actions: &mut Vec<Act
 /// What recorded state becomes once `actions` are all applied (used by tests and dry runs).
 pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
     match action {
-        Action::CreateRoom { room, kind, name, parent } => {
-            recorded.rooms.insert(
-                room.clone(),
-                RoomSpec { key: room.clone(), kind: *kind, name: name.clone(), parent: parent.clone() },
-            );
+        Action::CreateRoom { room, kind, name, parent, open } => {
+            let spec = RoomSpec {
+                key: room.clone(),
+                kind: *kind,
+                name: name.clone(),
+                parent: parent.clone(),
+                open: *open,
+            };
+            recorded.rooms.insert(room.clone(), spec);
         }
         Action::RenameRoom { room, name } => {
             if let Some(spec) = recorded.rooms.get_mut(room) {

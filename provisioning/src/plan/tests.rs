@@ -6,7 +6,13 @@ use crate::reader::read;
 const NATIONAL: &str = "PCF — national";
 
 fn opts() -> PlanOptions {
-    PlanOptions { national_name: NATIONAL.into(), invitations: true, now_ms: 1_000, scope: None }
+    PlanOptions {
+        national_name: NATIONAL.into(),
+        invitations: true,
+        now_ms: 1_000,
+        scope: None,
+        public: Default::default(),
+    }
 }
 
 fn report(text: &str) -> ReadReport {
@@ -284,4 +290,89 @@ fn a_banned_member_is_not_invited_back_and_the_plan_says_so() {
         p.actions.iter().filter(|a| matches!(a, Action::Invite { .. } | Action::Grant { .. })).count(),
         2
     );
+}
+
+fn public_config(federations: &[&str]) -> relais_core::config::PublicConfig {
+    use relais_core::config::{PublicConfig, PublicJoin, PublicRoomConfig};
+    PublicConfig {
+        national: true,
+        federations: federations.iter().map(|f| (*f).to_owned()).collect(),
+        rooms: vec![
+            PublicRoomConfig {
+                slug: "accueil".into(),
+                name: "Accueil".into(),
+                join: PublicJoin::Public,
+                guests: true,
+            },
+            PublicRoomConfig {
+                slug: "campagne".into(),
+                name: "Campagne".into(),
+                join: PublicJoin::Knock,
+                guests: false,
+            },
+        ],
+        ..PublicConfig::default()
+    }
+}
+
+#[test]
+fn public_spaces_stand_apart_from_the_members_only_rooms_and_grant_nothing() {
+    let file = format!(
+        "{HEADER}1;Nord;Lille;;Secrétaire fédéral;oui;@a:pcf.test;;\n\
+         2;Nord;Lille;;;oui;@b:pcf.test;;\n\
+         3;Isère;Grenoble;;;oui;@c:pcf.test;;\n"
+    );
+    let options = PlanOptions { public: public_config(&["nord"]), ..opts() };
+    let p = plan(&report(&file), &Recorded::default(), &options);
+    let created: BTreeMap<&str, (&RoomKind, Option<&str>, Option<Openness>)> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CreateRoom { room, kind, parent, open, .. } => {
+                Some((room.as_str(), (kind, parent.as_deref(), *open)))
+            }
+            _ => None,
+        })
+        .collect();
+    use relais_core::config::PublicJoin;
+    assert_eq!(created["national.public"], (&RoomKind::PublicSpace, None, Some(Openness::SPACE)));
+    assert_eq!(
+        created["nord.public"],
+        (&RoomKind::PublicSpace, Some("national.public"), Some(Openness::SPACE))
+    );
+    assert_eq!(
+        created["nord.public.accueil"],
+        (&RoomKind::Public, Some("nord.public"), Some(Openness { join: PublicJoin::Public, guests: true }))
+    );
+    assert_eq!(created["nord.public.campagne"].2, Some(Openness { join: PublicJoin::Knock, guests: false }));
+    assert!(created.contains_key("national.public.accueil"));
+    // Isère asked for nothing public; the members-only rooms keep no public settings.
+    assert!(!created.contains_key("isere.public"));
+    assert_eq!(created["nord.discussion"].2, None);
+    // Nobody is invited or granted into a public room by the file; the federation's office
+    // holders moderate its public rooms.
+    for action in &p.actions {
+        if let Action::Invite { room, .. } | Action::Grant { room, .. } = action {
+            assert!(!room.contains("public"), "{action:?}");
+        }
+    }
+    let moderated = p.actions.iter().any(|a| {
+        matches!(a, Action::SetModerators { room, moderators }
+            if room == "nord.public.accueil" && moderators.iter().any(|u| u == "@a:pcf.test"))
+    });
+    assert!(moderated);
+    // A public space's parent is created before it, in an earlier creation wave.
+    let level = |key: &str| {
+        let (kind, parent, _) = created[key];
+        kind.level(parent.is_some())
+    };
+    assert!(level("national.public") < level("nord.public"));
+    assert!(level("nord.public") < level("nord.public.accueil"));
+
+    // Planned again after it is applied: nothing to do; without [public] the rooms stay.
+    let mut recorded = Recorded::default();
+    apply_all(&mut recorded, &p);
+    assert!(plan(&report(&file), &recorded, &options).actions.is_empty());
+    let quiet = plan(&report(&file), &recorded, &opts());
+    assert!(quiet.actions.iter().all(|a| !matches!(a, Action::Kick { .. })), "{:#?}", quiet.actions);
 }

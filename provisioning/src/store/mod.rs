@@ -15,6 +15,9 @@ mod moderation_tests;
 pub mod onboarding;
 mod record;
 mod referents;
+pub mod sympathiser;
+#[cfg(test)]
+mod sympathiser_tests;
 
 pub use erasure::{EraseFuture, MemberEraser};
 pub use journal::{NewRun, PendingAction, RunRecord, RunState};

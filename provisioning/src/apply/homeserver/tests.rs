@@ -49,7 +49,7 @@ fn restricted_rooms_open_to_their_space_and_the_others_by_invitation() {
     let events = |state: Vec<Raw<AnyInitialStateEvent>>| -> Vec<Value> {
         state.iter().map(|raw| serde_json::from_str(raw.json().get()).expect("json")).collect()
     };
-    let restricted = events(initial_state(RoomKind::Discussion, Some(&space), &server));
+    let restricted = events(initial_state(RoomKind::Discussion, Some(&space), &server, None));
     let rules = restricted.iter().find(|e| e["type"] == "m.room.join_rules").expect("join rules");
     assert_eq!(
         rules["content"],
@@ -61,10 +61,37 @@ fn restricted_rooms_open_to_their_space_and_the_others_by_invitation() {
     assert!(restricted.iter().any(|e| e["content"] == json!({ "guest_access": "forbidden" })));
     assert!(restricted.iter().any(|e| e["content"] == json!({ "history_visibility": "shared" })));
 
-    let top = events(initial_state(RoomKind::Announcements, None, &server));
+    let top = events(initial_state(RoomKind::Announcements, None, &server, None));
     let rules = top.iter().find(|e| e["type"] == "m.room.join_rules").expect("join rules");
     assert_eq!(rules["content"], json!({ "join_rule": "invite" }));
     assert!(!top.iter().any(|e| e["type"] == "m.space.parent"));
+}
+
+#[test]
+fn public_rooms_are_joined_or_knocked_and_guests_read_only_where_allowed() {
+    use crate::desired::Openness;
+    use relais_core::config::PublicJoin;
+    let space = owned_room_id!("!public:pcf.test");
+    let server = owned_server_name!("pcf.test");
+    let content = |open: Openness, kind: &str| -> Value {
+        let state = initial_state(RoomKind::Public, Some(&space), &server, Some(open));
+        let events: Vec<Value> =
+            state.iter().map(|raw| serde_json::from_str(raw.json().get()).expect("json")).collect();
+        events.into_iter().find(|e| e["type"] == kind).expect("present")["content"].clone()
+    };
+    let open = Openness { join: PublicJoin::Public, guests: true };
+    assert_eq!(content(open, "m.room.join_rules"), json!({ "join_rule": "public" }));
+    assert_eq!(content(open, "m.room.guest_access"), json!({ "guest_access": "can_join" }));
+    assert_eq!(content(open, "m.room.history_visibility"), json!({ "history_visibility": "world_readable" }));
+    let knock = Openness { join: PublicJoin::Knock, guests: false };
+    assert_eq!(content(knock, "m.room.join_rules"), json!({ "join_rule": "knock" }));
+    assert_eq!(content(knock, "m.room.guest_access"), json!({ "guest_access": "forbidden" }));
+    assert_eq!(content(knock, "m.room.history_visibility"), json!({ "history_visibility": "shared" }));
+    // Moderators of a public space attach rooms to it; the bot alone changes its join rules.
+    let bot = owned_user_id!("@relais:pcf.test");
+    let levels = json_of(&power_levels(RoomKind::PublicSpace, &bot));
+    assert_eq!(levels["events"]["m.space.child"], 50);
+    assert_eq!(levels["events"]["m.room.join_rules"], 100);
 }
 
 #[test]

@@ -1,0 +1,285 @@
+//! Sympathisers' sign-ups and the charter's acceptances (see `crate::sympathiser`).
+
+use sqlx::Row;
+
+use relais_core::{StoreError, store::lease::Fence, time::now_ms};
+
+use super::ProvisioningStore;
+use crate::sympathiser::{RESEND_MINUTES, SignUp, email_key};
+
+/// A sympathiser as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sympathiser {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// A federation's key, or empty: none with a public space.
+    pub federation: String,
+    pub wants_help: bool,
+    pub wants_join: bool,
+    pub charter: String,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub user_id: Option<String>,
+    /// The member they became.
+    pub member_id: Option<String>,
+}
+
+/// What a sign-up led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpOutcome {
+    /// A new link: mail it.
+    Mail,
+    /// A link was mailed moments ago, or the address already has an account: nothing to send.
+    Quiet,
+}
+
+const COLUMNS: &str = "sympathiser_id, email, first_name, last_name, federation, wants_help, wants_join, \
+                       charter, created_at, confirmed_at, user_id, member_id";
+
+fn sympathiser(r: &sqlx::any::AnyRow) -> Result<Sympathiser, sqlx::Error> {
+    Ok(Sympathiser {
+        id: r.try_get("sympathiser_id")?,
+        email: r.try_get("email")?,
+        first_name: r.try_get("first_name")?,
+        last_name: r.try_get("last_name")?,
+        federation: r.try_get("federation")?,
+        wants_help: r.try_get::<i32, _>("wants_help")? != 0,
+        wants_join: r.try_get::<i32, _>("wants_join")? != 0,
+        charter: r.try_get("charter")?,
+        created_at: r.try_get("created_at")?,
+        confirmed_at: r.try_get("confirmed_at")?,
+        user_id: r.try_get("user_id")?,
+        member_id: r.try_get("member_id")?,
+    })
+}
+
+impl ProvisioningStore {
+    /// Records a sign-up under a new link (`token_hash`, working until `expires_at`), or
+    /// renews the unconfirmed one of the same address — unless its link was mailed less than
+    /// [`RESEND_MINUTES`] ago, or the address already has an account. Forgets the
+    /// unconfirmed sign-ups whose link expired.
+    pub async fn sign_up(
+        &self,
+        form: &SignUp,
+        federation: &str,
+        charter: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<SignUpOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM sympathiser WHERE confirmed_at IS NULL AND expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let key = email_key(&form.email);
+        let existing = sqlx::query("SELECT confirmed_at, mailed_at FROM sympathiser WHERE email_key = $1")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let confirmed: Option<i64> = row.try_get("confirmed_at")?;
+            let mailed: Option<i64> = row.try_get("mailed_at")?;
+            if confirmed.is_some() || mailed.is_some_and(|at| at > now - RESEND_MINUTES * 60_000) {
+                return Ok(SignUpOutcome::Quiet);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sympathiser (email, email_key, first_name, last_name, federation, wants_help, \
+             wants_join, charter, created_at, token_hash, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (email_key) DO UPDATE SET email = $1, first_name = $3, last_name = $4, \
+             federation = $5, wants_help = $6, wants_join = $7, charter = $8, token_hash = $10, \
+             expires_at = $11, mailed_at = NULL, claimed_until = NULL \
+             WHERE sympathiser.confirmed_at IS NULL",
+        )
+        .bind(&form.email)
+        .bind(&key)
+        .bind(&form.first_name)
+        .bind(&form.last_name)
+        .bind(federation)
+        .bind(i32::from(form.wants_help))
+        .bind(i32::from(form.wants_join))
+        .bind(charter)
+        .bind(now)
+        .bind(token_hash)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(SignUpOutcome::Mail)
+    }
+
+    /// Notes that the link `token_hash` was mailed.
+    pub async fn sympathiser_mailed(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sympathiser SET mailed_at = $1 WHERE token_hash = $2")
+            .bind(now_ms())
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The unconfirmed sign-up whose link is `token_hash`, if the link still works.
+    pub async fn sympathiser_by_token(&self, token_hash: &str) -> Result<Option<Sympathiser>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sympathiser WHERE token_hash = $1 AND confirmed_at IS NULL AND expires_at > $2"
+        );
+        // Constant columns only: every value is bound.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(now_ms())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(sympathiser).transpose()?)
+    }
+
+    /// Claims a working link for `claim_ms` while its account is made: `false` when it is used,
+    /// expired, unknown or claimed right now by another request.
+    pub async fn claim_sympathiser(&self, token_hash: &str, claim_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE sympathiser SET claimed_until = $1 WHERE token_hash = $2 AND confirmed_at IS NULL \
+             AND expires_at > $3 AND (claimed_until IS NULL OR claimed_until <= $3)",
+        )
+        .bind(now + claim_ms)
+        .bind(token_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a claimed link back (the account could not be made).
+    pub async fn release_sympathiser(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sympathiser SET claimed_until = NULL WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Confirms the sign-up of `token_hash` with the account made for it, forgets the link,
+    /// and records the charter the sympathiser accepted at sign-up. `false` if the link was
+    /// used or expired meanwhile.
+    pub async fn confirm_sympathiser(&self, token_hash: &str, user_id: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let charter = sqlx::query(
+            "UPDATE sympathiser SET confirmed_at = $1, user_id = $2, token_hash = NULL, claimed_until = NULL \
+             WHERE token_hash = $3 AND confirmed_at IS NULL AND expires_at > $1 RETURNING charter",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(charter) = charter else { return Ok(false) };
+        let version: String = charter.try_get("charter")?;
+        if !version.is_empty() {
+            accept(&mut tx, user_id, &version, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The confirmed sympathisers of a federation (its key; empty: those of none), newest
+    /// first, for the referent's follow-up.
+    pub async fn sympathisers_of(&self, federation: &str) -> Result<Vec<Sympathiser>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sympathiser WHERE federation = $1 AND confirmed_at IS NOT NULL \
+             ORDER BY confirmed_at DESC, sympathiser_id DESC LIMIT 500"
+        );
+        // Constant columns only: every value is bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(federation).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(sympathiser).collect::<Result<_, _>>()?)
+    }
+
+    /// Every confirmed sympathiser's account by address key, for an import to recognise them
+    /// in the membership file.
+    pub async fn sympathiser_accounts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT email_key, user_id FROM sympathiser WHERE user_id IS NOT NULL AND member_id IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("email_key")?, r.try_get("user_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Links members of the file to the accounts they made as sympathisers, fenced by the
+    /// provisioning lease: the account stands for the Matrix id the file does not give (as an
+    /// invitation's would), and the sympathiser record names the member.
+    pub async fn link_sympathisers(
+        &self,
+        fence: &Fence,
+        links: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.store.begin_fenced(fence).await?;
+        for (member_id, user_id) in links {
+            sqlx::query(
+                "INSERT INTO onboarding (member_id, token_hash, expires_at, used_at, user_id) \
+                 VALUES ($1, NULL, $2, $2, $3) \
+                 ON CONFLICT (member_id) DO UPDATE SET token_hash = NULL, used_at = $2, user_id = $3 \
+                 WHERE onboarding.user_id IS NULL",
+            )
+            .bind(member_id)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE sympathiser SET member_id = $1 WHERE user_id = $2")
+                .bind(member_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `user_id` accepted `version` of the charter.
+    pub async fn accept_charter(&self, user_id: &str, version: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        accept(&mut tx, user_id, version, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The charter versions `user_id` accepted, oldest first.
+    pub async fn charter_versions(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version FROM charter_acceptance WHERE user_id = $1 ORDER BY accepted_at, version",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| r.try_get("version")).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
+    }
+}
+
+async fn accept(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    version: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO charter_acceptance (user_id, version, accepted_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, version) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(version)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
