@@ -12,6 +12,7 @@ mod ghosts;
 mod ops;
 mod power;
 pub mod rooms;
+pub use admin::Registered;
 pub use encryption::{DeviceLogin, RoomEncryption};
 pub use ghosts::MediaDownload;
 #[cfg(test)]

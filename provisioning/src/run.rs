@@ -120,7 +120,11 @@ pub async fn provision(
         (resumed.done + resumed.failed.len() > 0).then_some(resumed)
     };
     let snapshot = store.snapshot().await?;
-    let recorded = recorded(&snapshot);
+    let mut recorded = recorded(&snapshot);
+    // Sympathisers the file now names as members keep the account they made.
+    let sympathisers = store.sympathiser_accounts().await?;
+    let links = crate::sympathiser::links(&report.rows, &recorded, &sympathisers);
+    recorded.linked.extend(links.iter().cloned());
     let report = match &options.federation {
         Some(federation) => crate::plan::scope_report(report, federation, &recorded),
         None => report,
@@ -162,6 +166,9 @@ pub async fn provision(
     }
     let journal = Action::journal(&plan.actions);
     held(lease)?;
+    let links: Vec<(String, String)> =
+        links.into_iter().map(|(member, user)| (member, user.into())).collect();
+    store.link_sympathisers(lease.fence(), &links).await?;
     store.start_run(lease.fence(), &run, &journal).await?;
     let applied = applier.finish_pending(lease).await.map_err(RunError::Unfinished)?;
     Ok(Outcome { report, plan, resumed, applied: Some(applied), refused })

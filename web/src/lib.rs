@@ -11,6 +11,7 @@ pub mod limit;
 mod onboarding;
 mod page;
 mod referent;
+mod rejoindre;
 pub mod store;
 mod vote;
 
@@ -114,12 +115,14 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
         .merge(courriel::routes())
         .merge(vote::routes())
+        .merge(rejoindre::token_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_token_pages));
     Router::new()
         .route("/", get(index))
         .route("/health", get(|| async { "ok\n" }))
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(referent::routes())
+        .merge(rejoindre::routes())
         .merge(lien::routes())
         .merge(token_pages)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))

@@ -69,6 +69,8 @@ pub struct Limits {
     pub sign_in_by_account: RateLimiter,
     /// Requests to pages opened by a token in their URL, per client address.
     pub tokens_by_address: RateLimiter,
+    /// Sympathisers' sign-ups per client address: each may send a mail.
+    pub sign_ups_by_address: RateLimiter,
     /// Peers whose `X-Forwarded-For` is believed.
     trusted_proxies: Vec<IpNet>,
 }
@@ -81,6 +83,8 @@ impl Limits {
             // A congress hall votes from one Wi-Fi address: tokens are unguessable, this only
             // bounds volume.
             tokens_by_address: RateLimiter::new(600, 600),
+            // A stand at a market signs up a few people in a row from one phone.
+            sign_ups_by_address: RateLimiter::new(10, 4),
             trusted_proxies,
         }
     }

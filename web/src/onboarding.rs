@@ -30,6 +30,8 @@ pub struct AccountForm {
     nom_utilisateur: String,
     mot_de_passe: String,
     confirmation: String,
+    #[serde(default)]
+    charte: Option<String>,
 }
 
 fn gone() -> Response {
@@ -98,10 +100,39 @@ fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> M
             p #mdp-aide .hint { "Au moins 10 caractères." }
             label for="conf" { "Confirmez le mot de passe" }
             input #conf name="confirmation" type="password" autocomplete="new-password" required;
+            @if let Some(charter) = crate::rejoindre::charter(state) {
+                (charter)
+                div .choice {
+                    input #charte type="checkbox" name="charte" value="oui" required;
+                    label for="charte" { "J'accepte la charte." }
+                }
+            }
             button type="submit" { "Créer mon compte" }
         }
     };
     page("Créer votre compte", body)
+}
+
+/// The user name chosen on an account form, checked with its password; the error is French.
+pub(crate) fn check_account(
+    state: &WebState,
+    username: &str,
+    password: &str,
+    confirmation: &str,
+) -> Result<String, String> {
+    let app = &state.config.appservice;
+    let reserved =
+        [app.sender_localpart.as_str(), app.user_prefix.as_str(), state.config.mail.ghost_prefix.as_str()];
+    check_username(username, &reserved).and_then(|name| check_password(password, confirmation).map(|()| name))
+}
+
+/// Closes the session a registration opened: the person signs in on their own devices.
+pub(crate) async fn close_session(state: &WebState, session: Option<&relais_core::Secret>) {
+    if let Some(session) = session
+        && let Err(error) = state.client.logout_session(session).await
+    {
+        tracing::warn!(%error, "could not close the session a registration opened");
+    }
 }
 
 /// How long a link stays claimed while its account is created: Synapse answers in seconds, but a
@@ -143,11 +174,15 @@ pub async fn create(
         Ok(None) => return gone(),
         Ok(Some(found)) => found,
     };
-    let app = &state.config.appservice;
-    let reserved =
-        [app.sender_localpart.as_str(), app.user_prefix.as_str(), state.config.mail.ghost_prefix.as_str()];
-    let checked = check_username(&input.nom_utilisateur, &reserved)
-        .and_then(|name| check_password(&input.mot_de_passe, &input.confirmation).map(|()| name));
+    let charter_missing = state.config.public.charter.is_some() && input.charte.is_none();
+    let checked = check_account(&state, &input.nom_utilisateur, &input.mot_de_passe, &input.confirmation)
+        .and_then(|name| {
+            if charter_missing {
+                Err("Pour créer votre compte, acceptez la charte.".to_owned())
+            } else {
+                Ok(name)
+            }
+        });
     let username = match checked {
         Ok(name) => name,
         Err(error) => {
@@ -170,7 +205,10 @@ pub async fn create(
         let _ = state.records.release_invitation(&hash).await;
     }
     let user_id = match created {
-        Ok(user_id) => user_id,
+        Ok(registered) => {
+            close_session(&state, registered.session.as_ref()).await;
+            registered.user_id
+        }
         Err(e) if matches!(e.errcode(), Some(ErrorCode::UserInUse)) => {
             let page = form(
                 &state,
@@ -191,6 +229,12 @@ pub async fn create(
         Err(_) => return unavailable(),
     }
     tracing::info!("an invitation was redeemed");
+    if state.config.public.charter.is_some()
+        && let Err(error) =
+            state.records.accept_charter(user_id.as_str(), &state.config.public.charter_version).await
+    {
+        tracing::warn!(%error, "cannot record a new member's acceptance of the charter");
+    }
     welcome(&state, &invitation.member_id).await;
     let body = html! {
         p { "Votre compte " strong { (user_id) } " est créé." }

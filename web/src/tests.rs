@@ -18,7 +18,12 @@ use crate::{WebState, router};
 
 /// The pages over their own store in `dir`.
 async fn pages(dir: &tempfile::TempDir) -> (axum::Router, Store) {
-    let config = Arc::new(Config::for_tests("http://127.0.0.1:9", ""));
+    pages_with(dir, Config::for_tests("http://127.0.0.1:9", "")).await
+}
+
+/// The pages of `config` over their own store in `dir`.
+async fn pages_with(dir: &tempfile::TempDir, config: Config) -> (axum::Router, Store) {
+    let config = Arc::new(config);
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let store = Store::open(&url, 2).await.expect("store");
     let metrics = Arc::new(relais_appservice::Metrics::default());
@@ -200,4 +205,82 @@ async fn what_a_visitor_types_comes_back_escaped_on_the_invitation_form() {
     // Nothing was claimed: the link still opens the form.
     let again = call(&pages, Method::GET, &format!("/inscription/{token}")).await;
     assert_eq!(again.status(), StatusCode::OK);
+}
+
+async fn post_form(pages: &axum::Router, uri: &str, form: &[(&str, &str)]) -> Response {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut post = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("request");
+    post.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+    pages.clone().oneshot(post).await.expect("an answer")
+}
+
+#[tokio::test]
+async fn the_sign_up_page_is_closed_unless_configured_and_answers_mistakes_in_french() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (closed, _) = pages(&dir).await;
+    let answer = call(&closed, Method::GET, "/relais/rejoindre").await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert!(text(answer).await.contains("ne sont pas ouvertes"));
+
+    let mut config = Config::for_tests(
+        "http://127.0.0.1:9",
+        "[mail]\nsmtp_url = \"smtp://127.0.0.1:9\"\n[public]\nnational = true\nsignup = true\n",
+    );
+    config.homeserver.registration_shared_secret = Some(relais_core::Secret::new("shared-secret-0123456789"));
+    config.public.charter = Some("Respect.\n\nPas d'insultes <b>ni</b> de spam.".into());
+    config.public.charter_version = "2026-1".into();
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, store) = pages_with(&dir, config).await;
+    let form = text(call(&pages, Method::GET, "/relais/rejoindre").await).await;
+    assert!(
+        form.contains("version 2026-1") && form.contains("Pas d'insultes &lt;b&gt;ni&lt;/b&gt;"),
+        "{form}"
+    );
+    assert!(form.contains("name=\"charte\"") && form.contains("name=\"accord\""), "{form}");
+
+    // A hostile name, the charter unticked, then no consent, then a bad postcode: each said in
+    // French, above the form that keeps what was typed (escaped); nothing recorded.
+    let hostile = "\"><script>alert(1)</script>";
+    let base =
+        [("prenom", hostile), ("nom", "Martin"), ("courriel", "c@example.org"), ("code_postal", "59000")];
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("accord", "oui")], "acceptez la charte"),
+        (&[("charte", "oui")], "Cochez la case d'accord"),
+        (&[("charte", "oui"), ("accord", "oui"), ("code_postal", "5900")], "code postal"),
+    ];
+    for (extra, said) in cases {
+        let mut fields: Vec<(&str, &str)> = base.to_vec();
+        fields.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        fields.extend_from_slice(extra);
+        let answer = post_form(&pages, "/relais/rejoindre", &fields).await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = text(answer).await;
+        assert!(page.contains(said) && page.contains("role=\"alert\""), "{said}: {page}");
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("value=\"Martin\""), "{page}");
+    }
+    // Nothing posted at all: the same French form, not the framework's error.
+    let empty = post_form(&pages, "/relais/rejoindre", &[]).await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(empty).await.contains("Indiquez votre prénom"));
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sympathiser").fetch_one(store.pool()).await.expect("count");
+    assert_eq!(recorded, 0);
+
+    // A link that is no one's: gone, in French, no form.
+    let unknown = call(&pages, Method::GET, "/relais/rejoindre/0123abcd").await;
+    assert_eq!(unknown.status(), StatusCode::GONE);
+    assert!(!text(unknown).await.contains("<form"));
+    let posted = post_form(
+        &pages,
+        "/relais/rejoindre/0123abcd",
+        &[("nom_utilisateur", "camille"), ("mot_de_passe", "0123456789ab"), ("confirmation", "0123456789ab")],
+    )
+    .await;
+    assert_eq!(posted.status(), StatusCode::GONE);
 }

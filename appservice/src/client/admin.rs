@@ -10,6 +10,13 @@ use relais_core::Secret;
 
 use super::{ClientError, MatrixClient};
 
+/// An account just made, and the session its registration opened (Synapse opens one).
+#[derive(Debug)]
+pub struct Registered {
+    pub user_id: OwnedUserId,
+    pub session: Option<Secret>,
+}
+
 impl MatrixClient {
     /// Creates a (non-admin) user with `password`; `M_USER_IN_USE` when the name is taken.
     pub async fn register_user(
@@ -18,7 +25,7 @@ impl MatrixClient {
         localpart: &str,
         password: &str,
         displayname: &str,
-    ) -> Result<OwnedUserId, ClientError> {
+    ) -> Result<Registered, ClientError> {
         let url = format!("{}/_synapse/admin/v1/register", self.inner.base_url);
         let nonce: Value = self.raw(self.inner.http.get(&url)).await?;
         let nonce = nonce["nonce"].as_str().ok_or_else(|| ClientError::Response("no nonce".into()))?;
@@ -30,10 +37,27 @@ impl MatrixClient {
             "displayname": displayname, "mac": hex::encode(mac.finalize().into_bytes()),
         });
         let created: Value = self.raw(self.inner.http.post(&url).json(&body)).await?;
-        created["user_id"]
+        let user_id = created["user_id"]
             .as_str()
             .and_then(|u| OwnedUserId::try_from(u).ok())
-            .ok_or_else(|| ClientError::Response("no user_id in the registration answer".into()))
+            .ok_or_else(|| ClientError::Response("no user_id in the registration answer".into()))?;
+        let session = created["access_token"].as_str().map(|t| Secret::new(t.to_owned()));
+        Ok(Registered { user_id, session })
+    }
+
+    /// Joins `room` (an id) as the user of the `session` registration opened.
+    pub async fn join_as(&self, session: &Secret, room: &ruma::RoomId) -> Result<(), ClientError> {
+        let room: String = url::form_urlencoded::byte_serialize(room.as_str().as_bytes()).collect();
+        let url = format!("{}/_matrix/client/v3/join/{room}", self.inner.base_url);
+        self.raw(self.inner.http.post(&url).bearer_auth(session.expose()).json(&json!({}))).await?;
+        Ok(())
+    }
+
+    /// Ends the `session` registration opened: the member signs in on their own devices.
+    pub async fn logout_session(&self, session: &Secret) -> Result<(), ClientError> {
+        let url = format!("{}/_matrix/client/v3/logout", self.inner.base_url);
+        self.raw(self.inner.http.post(&url).bearer_auth(session.expose()).json(&json!({}))).await?;
+        Ok(())
     }
 
     pub(super) async fn raw(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {

@@ -44,4 +44,16 @@ impl Inviter {
             _ => Failure::Permanent(e.to_string()),
         })
     }
+
+    /// Mails a sympathiser the link confirming their sign-up (`/relais/rejoindre/{token}`).
+    pub async fn send_sympathiser_link(
+        &self,
+        email: &str,
+        first_name: &str,
+        token: &str,
+    ) -> Result<(), relais_mail::MailError> {
+        let link = format!("{}/relais/rejoindre/{token}", self.web_url);
+        let (subject, text, html) = crate::sympathiser::confirmation_email(first_name, &link);
+        self.mailer.send(&Outgoing { to: email.to_owned(), subject, text, html: Some(html) }).await
+    }
 }

@@ -6,7 +6,11 @@ mod departements;
 
 pub use departements::{DEPARTEMENTS, departement};
 
-use crate::text::slug;
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma::OwnedUserId;
+
+use crate::{model::MemberRow, plan::Recorded, text::slug};
 
 /// How long a confirmation link works; an unconfirmed sign-up is forgotten after it.
 pub const CONFIRM_HOURS: i64 = 48;
@@ -105,6 +109,42 @@ pub fn federation_of<'a>(
     federations.into_iter().find(|key| *key == wanted).map(str::to_owned)
 }
 
+/// The members of the file who signed up as sympathisers first, with the account they made
+/// then: (member id, user id). A row is matched by its address only when it has no Matrix id
+/// and no account yet, and when no other row of the file shares the address (a couple's shared
+/// mailbox links nobody); an account already standing for a member links no one else.
+pub fn links(
+    rows: &[MemberRow],
+    recorded: &Recorded,
+    accounts: &[(String, String)],
+) -> Vec<(String, OwnedUserId)> {
+    let mut by_address: BTreeMap<String, Vec<&MemberRow>> = BTreeMap::new();
+    for row in rows {
+        if let Some(email) = &row.email {
+            by_address.entry(email_key(email)).or_default().push(row);
+        }
+    }
+    let taken: BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.matrix_id.as_deref())
+        .chain(recorded.members.values().filter_map(|m| m.matrix_id.as_deref()))
+        .chain(recorded.linked.values().map(|u| &**u))
+        .map(ruma::UserId::as_str)
+        .collect();
+    let mut out = Vec::new();
+    for (address, user) in accounts {
+        let Some([row]) = by_address.get(address).map(Vec::as_slice) else { continue };
+        let Ok(user) = OwnedUserId::try_from(user.as_str()) else { continue };
+        if row.matrix_id.is_none()
+            && !recorded.linked.contains_key(&row.member_id)
+            && !taken.contains(user.as_str())
+        {
+            out.push((row.member_id.clone(), user));
+        }
+    }
+    out
+}
+
 /// The confirmation mail (subject, text, HTML), in French.
 pub fn confirmation_email(first_name: &str, link: &str) -> (String, String, String) {
     let subject = "Confirmez votre inscription".to_owned();
@@ -185,6 +225,41 @@ mod tests {
         assert_eq!(federation_of("Isère", feds), Some("isere".into()));
         assert_eq!(federation_of("Bouches-du-Rhône", feds), Some("bouches-du-rhone".into()));
         assert_eq!(federation_of("Paris", feds), None);
+    }
+
+    #[test]
+    fn a_sympathiser_becomes_the_member_of_their_address_without_a_second_account() {
+        let file = "id;federation;active;matrix_id;email\n\
+                    1;Nord;oui;;camille@example.org\n\
+                    2;Nord;oui;@dom:pcf.test;dominique@example.org\n\
+                    3;Nord;oui;;foyer@example.org\n\
+                    4;Nord;oui;;FOYER@example.org\n\
+                    5;Nord;oui;;eli@example.org\n";
+        let rows = crate::reader::read(file.as_bytes()).expect("reads").rows;
+        let mut recorded = Recorded::default();
+        recorded.linked.insert("5".into(), ruma::owned_user_id!("@eli:pcf.test"));
+        let accounts = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(a, u)| ((*a).to_owned(), (*u).to_owned())).collect()
+        };
+        let found = links(
+            &rows,
+            &recorded,
+            &accounts(&[
+                ("camille@example.org", "@camille:pcf.test"),
+                // Has a Matrix id in the file already: theirs stands.
+                ("dominique@example.org", "@dom2:pcf.test"),
+                // Two members share the mailbox: nobody is linked.
+                ("foyer@example.org", "@foyer:pcf.test"),
+                // Already has the account of an invitation.
+                ("eli@example.org", "@eli2:pcf.test"),
+                ("inconnu@example.org", "@x:pcf.test"),
+                ("bad@example.org", "not a user id"),
+            ]),
+        );
+        assert_eq!(found, [("1".to_owned(), ruma::owned_user_id!("@camille:pcf.test"))]);
+        // An account that already stands for a member links no one else.
+        let taken = links(&rows, &recorded, &accounts(&[("camille@example.org", "@dom:pcf.test")]));
+        assert!(taken.is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::{
 use maud::{Markup, html};
 use relais_bots::store::stats::BroadcastStats;
 use relais_core::StoreError;
-use relais_provisioning::store::{RunRecord, RunState};
+use relais_provisioning::store::{RunRecord, RunState, sympathiser::Sympathiser};
 
 use crate::store::WebSession;
 use relais_provisioning::{
@@ -112,6 +112,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         None => None,
     };
     let bounced = state.mail.bounced_members().await?;
+    let sympathisers = state.records.sympathisers_of(&session.federation).await?;
     let head = html! { @if applying.is_some() { meta http-equiv="refresh" content="2"; } };
     let body = html! {
         p {
@@ -142,6 +143,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         }
         (runs)
         (people_sections(&members))
+        (sympathiser_section(&sympathisers))
         @if let Some(received) = &received { (broadcast_section(received)) }
         (bounce_section(&members, &bounced))
     };
@@ -231,6 +233,41 @@ fn bounce_section(members: &[(MemberRow, i64)], bounced: &[(String, i64, bool)])
                         td { (m.first_name) " " (m.last_name) }
                         td { (score) }
                         td { @if disabled { "envois suspendus" } @else { "en surveillance" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sympathisers who signed up for the federation's public space, to follow up: what they wish,
+/// and how to reach them.
+fn sympathiser_section(sympathisers: &[Sympathiser]) -> Markup {
+    let waiting: Vec<&Sympathiser> = sympathisers.iter().filter(|s| s.member_id.is_none()).collect();
+    html! {
+        h2 { "Sympathisants à recontacter (" (waiting.len()) ")" }
+        @if waiting.is_empty() {
+            p { "Aucun sympathisant inscrit pour l'instant." }
+        } @else {
+            p.hint {
+                "Inscrits sur la page publique, ils ne voient que les espaces publics. Quand ils adhèrent et                  apparaissent dans le fichier avec la même adresse, ils deviennent adhérents sans second compte."
+            }
+            table {
+                tr { th { "Nom" } th { "Adresse" } th { "Souhaite" } th { "Compte" } th { "Inscrit le" } }
+                @for s in waiting {
+                    tr {
+                        td { (s.first_name) " " (s.last_name) }
+                        td { a href={ "mailto:" (s.email) } { (s.email) } }
+                        td {
+                            @match (s.wants_help, s.wants_join) {
+                                (true, true) => "aider, adhérer",
+                                (true, false) => "aider",
+                                (false, true) => "adhérer",
+                                (false, false) => "suivre",
+                            }
+                        }
+                        td { (s.user_id.as_deref().unwrap_or("")) }
+                        td { (date(s.confirmed_at.unwrap_or(s.created_at))) }
                     }
                 }
             }
