@@ -1,6 +1,7 @@
 // Drives Debian's Chromium (playwright-core, no browser download) through Relais's pages as a
 // member and a referent would, saving a screenshot of each step in the artefacts folder.
-// Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR
+// Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR [SHOT_PREFIX]
+//        node pages.mjs signup BASE_URL FIRST_NAME LAST_NAME EMAIL POSTCODE OUT_DIR
 //        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
 //        node pages.mjs preferences PREFERENCES_URL OUT_DIR
 //        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
@@ -21,17 +22,40 @@ const shot = async (dir, name) => page.screenshot({ path: path.join(dir, `${name
 
 try {
   if (mode === "onboarding") {
-    const [url, username, password, out] = args;
+    const [url, username, password, out, prefix = "onboarding"] = args;
     await page.goto(url);
-    await shot(out, "onboarding-1-form");
+    await shot(out, `${prefix}-1-form`);
     const title = await page.textContent("h1");
     await page.fill("#nom", username);
     await page.fill("#mdp", password);
     await page.fill("#conf", password);
     await page.getByRole("button", { name: "Créer mon compte" }).click();
     await page.waitForSelector("h1");
-    await shot(out, "onboarding-2-done");
+    await shot(out, `${prefix}-2-done`);
     console.log(JSON.stringify({ title, result: await page.textContent("main") }));
+  } else if (mode === "signup") {
+    // A sympathiser on the public sign-up page: a first try without consent, told in French,
+    // then the form completed as a person would.
+    const [base, first, last, email, postcode, out] = args;
+    await page.goto(`${base}/relais/rejoindre`);
+    await shot(out, "signup-1-form");
+    const charter = await page.textContent("#charte-texte");
+    await page.getByLabel("Prénom", { exact: true }).fill(first);
+    await page.getByLabel("Nom", { exact: true }).fill(last);
+    await page.getByLabel("Adresse électronique").fill(email);
+    await page.getByLabel("Code postal").fill(postcode);
+    await page.getByLabel("aider aux campagnes").check();
+    await page.getByLabel("J'accepte la charte.").check();
+    await page.getByRole("button", { name: "M'inscrire" }).click();
+    await page.waitForSelector("[role=alert]");
+    await shot(out, "signup-2-refused");
+    const refused = await page.textContent("[role=alert]");
+    const kept = await page.getByLabel("Prénom", { exact: true }).inputValue();
+    await page.getByLabel("J'accepte que le Parti").check();
+    await page.getByRole("button", { name: "M'inscrire" }).click();
+    await page.waitForSelector("[role=status]");
+    await shot(out, "signup-3-sent");
+    console.log(JSON.stringify({ charter, refused, kept, sent: await page.textContent("main") }));
   } else if (mode === "referent") {
     const [base, user, password, csv, out] = args;
     await page.goto(`${base}/relais/referent`);

@@ -9,14 +9,14 @@ use std::path::PathBuf;
 
 use crate::common::{Member, RelaisOptions, Stack, smtp::SmtpSink, unique};
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
     std::fs::create_dir_all(&dir).expect("artefacts dir");
     dir
 }
 
 /// Runs the browser script; returns what it printed as JSON.
-async fn browse(args: &[&str]) -> serde_json::Value {
+pub(crate) async fn browse(args: &[&str]) -> serde_json::Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/pages.mjs");
     assert!(
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/playwright-core"))
@@ -146,7 +146,7 @@ async fn mail_preferences_in_chromium() {
         ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
         ("RELAIS_MAIL__SECRET".to_owned(), "browser-test-mail-secret".to_owned()),
     ];
-    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
     let paul: Member = stack.synapse.register(&unique("paul")).await;
     let address = format!("{}@example.org", unique("ines"));
     provision(

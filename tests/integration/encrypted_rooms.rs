@@ -27,7 +27,8 @@ async fn stack_with_device_and(dir: &tempfile::TempDir, more: Vec<(String, Strin
         ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
     ];
     env.extend(more);
-    Stack::start(RelaisOptions { env, smtp_url: Some("smtp://127.0.0.1:9".to_owned()) }).await
+    Stack::start(RelaisOptions { env, smtp_url: Some("smtp://127.0.0.1:9".to_owned()), ..Default::default() })
+        .await
 }
 
 /// The bot's device id, from the session Relais saved.

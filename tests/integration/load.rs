@@ -235,6 +235,7 @@ async fn five_hundred_slow_smtp_sessions_leave_the_listener_and_the_service_answ
         ],
         // No SMTP server behind: nothing is sent in this test, the outbox just idles.
         smtp_url: Some(format!("smtp://127.0.0.1:{}", free_port())),
+        ..Default::default()
     });
     relais.start().await;
     let mx = format!("127.0.0.1:{inbound}");

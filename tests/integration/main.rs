@@ -22,6 +22,7 @@ mod onboarding;
 mod polls;
 mod proposals;
 mod provisioning;
+mod public;
 mod referents;
 mod secret_ballot;
 mod synapse_stack;

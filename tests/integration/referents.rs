@@ -12,14 +12,15 @@ fn row(id: &str, first: &str, fed: &str, roles: &str, active: &str, member: &Mem
     format!("{id};{first};Test;{fed};Centre;{roles};{active};{}\n", member.user_id)
 }
 
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
+/// The referents' page as a browser without JavaScript sees it (shared with other tests).
+pub(crate) struct Browser {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) cookie: Option<String>,
 }
 
 impl Browser {
-    async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
@@ -28,7 +29,7 @@ impl Browser {
         (resp.status().as_u16(), resp.text().await.expect("text"))
     }
 
-    async fn sign_in(&mut self, user: &str, password: &str) -> u16 {
+    pub(crate) async fn sign_in(&mut self, user: &str, password: &str) -> u16 {
         let form = [("identifiant", user), ("mot_de_passe", password)];
         let resp =
             self.http.post(format!("{}/relais/connexion", self.base)).form(&form).send().await.expect("post");
@@ -131,7 +132,7 @@ async fn another_run_in_progress(stack: &Stack, browser: &Browser, upload: &str,
     store.close().await;
 }
 
-fn redirectless() -> reqwest::Client {
+pub(crate) fn redirectless() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 

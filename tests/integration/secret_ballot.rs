@@ -119,7 +119,7 @@ async fn a_secret_ballot_counts_every_vote_and_links_no_voter_to_a_choice() {
         ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
         ("RELAIS_MAIL__AUTHSERV_ID".to_owned(), "mx.pcf.test".to_owned()),
     ];
-    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
     let Voters { paul, sophie, karim } = provision(&stack).await;
     let bot = stack.relais.bot();
     let room = paul.resolve(SECTION).await;

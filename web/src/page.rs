@@ -16,7 +16,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 .error{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}.hint{color:#555;font-size:.9em}\
 .ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.6em 1em}fieldset{border:1px solid #ccc;\
 border-radius:4px;margin-top:1em}legend{font-weight:600}.choice{display:flex;align-items:center;gap:.6em;\
-margin:.4em 0}.choice input{width:1.3em;height:1.3em}.charter{max-height:16em;overflow:auto;border:1px solid #ccc;padding:0 1em;border-radius:4px}.choice label{display:inline;margin:0;font-weight:400}";
+margin:.4em 0}.choice input{width:1.3em;height:1.3em;flex-shrink:0}.charter{max-height:16em;overflow:auto;border:1px solid #ccc;padding:0 1em;border-radius:4px}.choice label{display:inline;margin:0;font-weight:400}";
 
 /// A whole page.
 pub fn page(title: &str, body: Markup) -> Markup {

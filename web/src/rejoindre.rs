@@ -84,7 +84,7 @@ pub(crate) fn charter(state: &WebState) -> Option<Markup> {
     let text = state.config.public.charter.as_deref()?;
     let version = &state.config.public.charter_version;
     Some(html! {
-        section #charte aria-labelledby="charte-titre" {
+        section #charte-texte aria-labelledby="charte-titre" {
             h2 #charte-titre { "Charte des espaces de discussion (version " (version) ")" }
             div .charter tabindex="0" {
                 @for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {

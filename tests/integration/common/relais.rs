@@ -19,6 +19,8 @@ pub struct RelaisOptions {
     pub env: Vec<(String, String)>,
     /// `[mail] smtp_url`.
     pub smtp_url: Option<String>,
+    /// More of the configuration file, appended after the sections above (e.g. `[public]`).
+    pub toml: String,
 }
 
 pub struct Relais {
@@ -79,6 +81,7 @@ public_url = "{web_url}"
 [mail]
 from = "Relais <relais@pcf.test>"
 {smtp}
+{more}
 "#,
             hs = self.homeserver_url,
             server = super::synapse::SERVER_NAME,
@@ -95,6 +98,7 @@ from = "Relais <relais@pcf.test>"
                 .map(|s| format!("registration_shared_secret = \"{s}\""))
                 .unwrap_or_default(),
             smtp = self.options.smtp_url.as_ref().map(|u| format!("smtp_url = \"{u}\"")).unwrap_or_default(),
+            more = self.options.toml,
         );
         std::fs::write(self.config_path(), text).expect("write relais.toml");
     }

@@ -11,7 +11,8 @@ async fn a_fan_out_killed_midway_loses_nothing() {
         ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
         ("RELAIS_MAIL__SMTP_CONCURRENCY".to_owned(), "4".to_owned()),
     ];
-    let mut stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let mut stack =
+        Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
     let paul = stack.synapse.register(&common::unique("paul")).await;
     let count = 1000;
     let mut csv =

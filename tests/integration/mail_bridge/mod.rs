@@ -39,7 +39,7 @@ async fn world(extra_env: &[(&str, &str)]) -> World {
         ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
     ];
     env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env }).await;
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
     let paul = stack.synapse.register(&common::unique("paul")).await;
     let csv = format!(
         "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie\n\
