@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{
     browser::{artifacts, browse},
-    common::{RelaisOptions, Stack, eventually, smtp::SmtpSink, synapse::python, unique},
+    common::{Member, RelaisOptions, Stack, eventually, smtp::SmtpSink, synapse::python, unique},
     referents::{Browser, redirectless},
 };
 
@@ -78,35 +78,8 @@ async fn a_sympathiser_signs_up_lands_in_the_public_spaces_only_and_later_become
     );
     provision(&stack, &members);
 
-    // The public spaces exist apart: listed in the directory, open to anyone (or by knocking),
-    // guests where configured, the federation's referent among their moderators.
-    let bot = stack.bot();
-    let alias = |key: &str| format!("#relais_{key}:pcf.test");
-    let id = async |key: &str| bot.resolve(&alias(key)).await;
-    let (national_public, nord_public) = (id("national.public").await, id("nord.public").await);
-    let (accueil, campagne) = (id("nord.public.accueil").await, id("nord.public.campagne").await);
-    let national_accueil = id("national.public.accueil").await;
-    let mut members_only = Vec::new();
-    for key in ["nord", "nord.discussion", "nord.annonces", "nord.s.lille"] {
-        members_only.push(id(key).await);
-    }
-    let rule = async |room: &str| bot.state(room, "m.room.join_rules", "").await["join_rule"].clone();
-    assert_eq!(rule(&accueil).await, "public");
-    assert_eq!(rule(&campagne).await, "knock");
-    assert_eq!(rule(&members_only[1]).await, "restricted");
-    assert_eq!(bot.state(&accueil, "m.room.guest_access", "").await["guest_access"], "can_join");
-    assert_eq!(bot.state(&campagne, "m.room.guest_access", "").await["guest_access"], "forbidden");
-    let levels = bot.state(&accueil, "m.room.power_levels", "").await;
-    assert_eq!(levels["users"][&referent.user_id], 50, "{levels}");
-    let directory = karim.get("/_matrix/client/v3/publicRooms?limit=100").await;
-    let listed: Vec<&str> =
-        directory["chunk"].as_array().into_iter().flatten().filter_map(|r| r["room_id"].as_str()).collect();
-    for public in [&national_public, &nord_public, &accueil, &campagne] {
-        assert!(listed.contains(&public.as_str()), "{public} not in {listed:?}");
-    }
-    for private in &members_only {
-        assert!(!listed.contains(&private.as_str()), "{private} is listed");
-    }
+    let rooms = public_rooms_stand_apart(&stack, &referent, &karim).await;
+    let Rooms { national_public, national_accueil, nord_public, accueil, campagne, members_only } = rooms;
 
     // A sympathiser of the Nord signs up in Chromium: refused once without consent (in French,
     // what they typed kept), then sent a link.
@@ -165,4 +138,47 @@ async fn a_sympathiser_signs_up_lands_in_the_public_spaces_only_and_later_become
     for shot in ["signup-1-form.png", "signup-2-refused.png", "signup-3-sent.png", "signup-4-2-done.png"] {
         assert!(std::fs::metadata(artifacts().join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot}");
     }
+}
+
+struct Rooms {
+    national_public: String,
+    national_accueil: String,
+    nord_public: String,
+    accueil: String,
+    campagne: String,
+    /// The Nord's space, discussion, announcements and Lille section rooms.
+    members_only: Vec<String>,
+}
+
+/// The public spaces exist apart: listed in the directory, open to anyone (or by knocking),
+/// guests where configured, the federation's referent among their moderators.
+async fn public_rooms_stand_apart(stack: &Stack, referent: &Member, karim: &Member) -> Rooms {
+    let bot = stack.bot();
+    let alias = |key: &str| format!("#relais_{key}:pcf.test");
+    let id = async |key: &str| bot.resolve(&alias(key)).await;
+    let (national_public, nord_public) = (id("national.public").await, id("nord.public").await);
+    let (accueil, campagne) = (id("nord.public.accueil").await, id("nord.public.campagne").await);
+    let national_accueil = id("national.public.accueil").await;
+    let mut members_only = Vec::new();
+    for key in ["nord", "nord.discussion", "nord.annonces", "nord.s.lille"] {
+        members_only.push(id(key).await);
+    }
+    let rule = async |room: &str| bot.state(room, "m.room.join_rules", "").await["join_rule"].clone();
+    assert_eq!(rule(&accueil).await, "public");
+    assert_eq!(rule(&campagne).await, "knock");
+    assert_eq!(rule(&members_only[1]).await, "restricted");
+    assert_eq!(bot.state(&accueil, "m.room.guest_access", "").await["guest_access"], "can_join");
+    assert_eq!(bot.state(&campagne, "m.room.guest_access", "").await["guest_access"], "forbidden");
+    let levels = bot.state(&accueil, "m.room.power_levels", "").await;
+    assert_eq!(levels["users"][&referent.user_id], 50, "{levels}");
+    let directory = karim.get("/_matrix/client/v3/publicRooms?limit=100").await;
+    let listed: Vec<&str> =
+        directory["chunk"].as_array().into_iter().flatten().filter_map(|r| r["room_id"].as_str()).collect();
+    for public in [&national_public, &nord_public, &accueil, &campagne] {
+        assert!(listed.contains(&public.as_str()), "{public} not in {listed:?}");
+    }
+    for private in &members_only {
+        assert!(!listed.contains(&private.as_str()), "{private} is listed");
+    }
+    Rooms { national_public, national_accueil, nord_public, accueil, campagne, members_only }
 }
