@@ -129,6 +129,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         now_ms: now_ms(),
         scope: None,
         public: Default::default(),
+        national_team: Vec::new(),
     };
     let first = plan(&report, &Recorded::default(), &options);
     let plan_s = started.elapsed().as_secs_f64();

@@ -131,6 +131,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         max_removal_percent: config.provisioning.max_removal_percent,
         national_name: config.provisioning.national_name.clone(),
         public: config.public.clone(),
+        national_team: config.provisioning.national_team.clone(),
         invitations: config.invitations_enabled(),
         federation: args.federation.clone(),
         source: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

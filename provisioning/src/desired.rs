@@ -22,6 +22,8 @@ pub enum RoomKind {
     Announcements,
     Section,
     Cell,
+    /// The national room of every digital referent and the national team.
+    Network,
     /// A public campaign space (national, or a federation's), apart from the members-only ones.
     PublicSpace,
     /// A room of a public space: anyone joins (or knocks); the file grants nothing in it.
@@ -29,13 +31,14 @@ pub enum RoomKind {
 }
 
 impl RoomKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::NationalSpace,
         Self::FederationSpace,
         Self::Discussion,
         Self::Announcements,
         Self::Section,
         Self::Cell,
+        Self::Network,
         Self::PublicSpace,
         Self::Public,
     ];
@@ -49,6 +52,7 @@ impl RoomKind {
             Self::Announcements => "announcements",
             Self::Section => "section",
             Self::Cell => "cell",
+            Self::Network => "network",
             Self::PublicSpace => "public_space",
             Self::Public => "public",
         }
@@ -157,6 +161,15 @@ pub fn announcements_key(federation: &str) -> String {
     format!("{}.annonces", slug(federation))
 }
 
+/// The referents' network room.
+pub const REFERENTS: &str = "national.referents";
+
+/// The member id the national team's access to the referents' network is recorded under (they
+/// need not be in the file).
+pub fn team_member_id(user: &ruma::UserId) -> String {
+    format!("équipe:{user}")
+}
+
 /// The national public space.
 pub const NATIONAL_PUBLIC: &str = "national.public";
 
@@ -170,8 +183,14 @@ fn cell_name(cell: &str) -> String {
 }
 
 /// Computes the desired state of `rows` (one per member, already validated), with the public
-/// spaces `public` asks for.
-pub fn desired(rows: &[MemberRow], national_name: &str, public: &PublicConfig) -> Desired {
+/// spaces `public` asks for and the referents' network of the file's digital referents and the
+/// national `team`.
+pub fn desired(
+    rows: &[MemberRow],
+    national_name: &str,
+    public: &PublicConfig,
+    team: &[OwnedUserId],
+) -> Desired {
     let mut d = Desired::default();
     d.rooms.insert(
         NATIONAL.into(),
@@ -187,8 +206,13 @@ pub fn desired(rows: &[MemberRow], national_name: &str, public: &PublicConfig) -
         add_rooms(&mut d, row);
     }
     add_public(&mut d, rows, public);
+    add_room(&mut d, REFERENTS.into(), RoomKind::Network, "Réseau des référents numériques".into(), NATIONAL);
     for row in rows.iter().filter(|r| r.active) {
         add_member(&mut d, row);
+    }
+    for user in team {
+        d.access.insert((REFERENTS.into(), team_member_id(user)), user.clone());
+        d.moderators.entry(REFERENTS.into()).or_default().insert(user.clone());
     }
     d
 }
@@ -297,6 +321,9 @@ fn add_member(d: &mut Desired, row: &MemberRow) {
             for room in children {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
+        }
+        if row.roles.contains(&Role::DigitalReferent) {
+            d.access.insert((REFERENTS.into(), row.member_id.clone()), user.clone());
         }
         if section_moderator && let Some(section) = &row.section {
             let key = section_key(fed, section);

@@ -160,6 +160,7 @@ mod tests {
                 }],
                 ..Default::default()
             },
+            national_team: Vec::new(),
         };
         let p = plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options);
         for a in &p.actions {

@@ -29,6 +29,8 @@ pub struct Options {
     pub national_name: String,
     /// The public spaces beside the members-only hierarchy.
     pub public: relais_core::config::PublicConfig,
+    /// The national team, in the referents' network.
+    pub national_team: Vec<ruma::OwnedUserId>,
     /// Invite members without an account by email.
     pub invitations: bool,
     /// The file is one federation's export (its name as in the file): only its members change.
@@ -132,6 +134,7 @@ pub async fn provision(
     let plan_options = PlanOptions {
         national_name: options.national_name.clone(),
         public: options.public.clone(),
+        national_team: options.national_team.clone(),
         invitations: options.invitations,
         now_ms: relais_core::time::now_ms(),
         scope,
@@ -230,7 +233,7 @@ pub async fn drift(applier: &Applier, dry_run: bool, lease: &Lease) -> Result<Dr
 pub async fn welcome(
     applier: &Applier,
     member_id: &str,
-    national_name: &str,
+    provisioning: &relais_core::config::ProvisioningConfig,
     lease: &Lease,
 ) -> Result<ApplyReport, RunError> {
     let store = &applier.records();
@@ -250,16 +253,22 @@ pub async fn welcome(
         ignored_columns: Vec::new(),
         columns: Vec::new(),
     };
-    let options =
-        // The public spaces are the imports' to make: a welcome only lets one member in.
-        PlanOptions {
-            national_name: national_name.to_owned(),
-            invitations: false,
-            now_ms: 0,
-            scope: None,
-            public: Default::default(),
-        };
-    let plan = plan(&report, &recorded, &options);
+    // The public spaces are the imports' to make: a welcome only lets one member in.
+    let options = PlanOptions {
+        national_name: provisioning.national_name.clone(),
+        invitations: false,
+        now_ms: 0,
+        scope: None,
+        public: Default::default(),
+        national_team: provisioning.national_team.clone(),
+    };
+    let mut plan = plan(&report, &recorded, &options);
+    // Nobody else loses anything in a welcome, whatever changed in the configuration since the
+    // last import: that is the next import's to plan, with its removal guard.
+    plan.actions.retain(|action| match action {
+        Action::Kick { member_id: who, .. } | Action::Unsubscribe { member_id: who, .. } => who == member_id,
+        _ => true,
+    });
     let journal = Action::journal(&plan.actions);
     held(lease)?;
     store.start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;

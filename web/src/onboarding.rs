@@ -255,9 +255,8 @@ const WELCOME_PATIENCE: Duration = Duration::from_secs(30 * 60);
 /// is free, else in the background once the run holding it has finished. Their account is
 /// linked either way, so the next import would let them in too.
 async fn welcome(state: &WebState, member_id: &str) {
-    let national = &state.config.provisioning.national_name;
     match state.applier.try_lock().await {
-        Ok(Some(lease)) => welcome_under(&state.applier, member_id, national, lease).await,
+        Ok(Some(lease)) => welcome_under(&state.applier, member_id, &state.config, lease).await,
         Ok(None) => {
             let Ok(waiting) = state.waiting_welcomes.clone().try_acquire_owned() else {
                 tracing::warn!(
@@ -266,12 +265,12 @@ async fn welcome(state: &WebState, member_id: &str) {
                 );
                 return;
             };
-            let (applier, member_id, national) =
-                (state.applier.clone(), member_id.to_owned(), national.clone());
+            let (applier, member_id, config) =
+                (state.applier.clone(), member_id.to_owned(), state.config.clone());
             tokio::spawn(async move {
                 let _waiting = waiting;
                 match applier.lock(Some(WELCOME_PATIENCE), |_| {}).await {
-                    Ok(Some(lease)) => welcome_under(&applier, &member_id, &national, lease).await,
+                    Ok(Some(lease)) => welcome_under(&applier, &member_id, &config, lease).await,
                     Ok(None) => tracing::warn!(
                         "another provisioning run held the lease too long: a new member's access waits \
                          for the next import"
@@ -286,8 +285,8 @@ async fn welcome(state: &WebState, member_id: &str) {
     }
 }
 
-async fn welcome_under(applier: &Applier, member_id: &str, national: &str, lease: Lease) {
-    let outcome = relais_provisioning::run::welcome(applier, member_id, national, &lease).await;
+async fn welcome_under(applier: &Applier, member_id: &str, config: &relais_core::Config, lease: Lease) {
+    let outcome = relais_provisioning::run::welcome(applier, member_id, &config.provisioning, &lease).await;
     lease.release_or_expire().await;
     if let Err(e) = outcome {
         // The account is linked: the next provisioning run lets them in.

@@ -141,6 +141,10 @@ pub struct ProvisioningConfig {
     /// a killed run blocks the others at most this long.
     #[serde(default = "defaults::provisioning_lease_seconds", deserialize_with = "env::lenient")]
     pub lease_seconds: u32,
+    /// The national team: with every digital referent of the file, in the referents' network
+    /// room, which they moderate.
+    #[serde(default)]
+    pub national_team: Vec<OwnedUserId>,
 }
 
 impl Default for ProvisioningConfig {
@@ -152,6 +156,7 @@ impl Default for ProvisioningConfig {
             invitation_days: defaults::invitation_days(),
             drift_interval_minutes: defaults::drift_interval_minutes(),
             lease_seconds: defaults::provisioning_lease_seconds(),
+            national_team: Vec::new(),
         }
     }
 }

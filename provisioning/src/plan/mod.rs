@@ -41,6 +41,8 @@ pub struct PlanOptions {
     pub scope: Option<String>,
     /// The public spaces to provision beside the members-only hierarchy.
     pub public: relais_core::config::PublicConfig,
+    /// The national team, in the referents' network with the file's digital referents.
+    pub national_team: Vec<OwnedUserId>,
 }
 
 impl PlanOptions {
@@ -210,6 +212,8 @@ mod reasons {
     pub const MOVED: &str =
         "Changement de fédération, de section ou de cellule dans le fichier des adhérents.";
     pub const NEW_ID: &str = "Identifiant Matrix modifié dans le fichier des adhérents.";
+    pub const NOT_REFERENT: &str = "N'est plus référent·e numérique dans le fichier des adhérents.";
+    pub const NOT_TEAM: &str = "Ne fait plus partie de l'équipe nationale dans la configuration.";
 }
 
 /// The rows to apply: valid rows, plus the recorded state of members whose rows are bad, plus
@@ -241,7 +245,7 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded, options: &PlanOption
 /// Plans the changes from `recorded` to what `report` asks for.
 pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Plan {
     let rows = effective_rows(report, recorded, options);
-    let want = desired(&rows, &options.national_name, &options.public);
+    let want = desired(&rows, &options.national_name, &options.public, &options.national_team);
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
@@ -368,6 +372,10 @@ fn plan_access(
         }
         let reason = match rows.get(member_id.as_str()) {
             _ if still.is_some() => reasons::NEW_ID,
+            None if room == crate::desired::REFERENTS && member_id.starts_with("équipe:") => {
+                reasons::NOT_TEAM
+            }
+            Some(row) if row.active && room == crate::desired::REFERENTS => reasons::NOT_REFERENT,
             Some(row) if !row.active && report_has(row) => reasons::LAPSED,
             Some(row) if row.active => reasons::MOVED,
             _ => reasons::LEFT,

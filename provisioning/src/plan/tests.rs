@@ -12,6 +12,7 @@ fn opts() -> PlanOptions {
         now_ms: 1_000,
         scope: None,
         public: Default::default(),
+        national_team: Vec::new(),
     }
 }
 
@@ -375,4 +376,57 @@ fn public_spaces_stand_apart_from_the_members_only_rooms_and_grant_nothing() {
     assert!(plan(&report(&file), &recorded, &options).actions.is_empty());
     let quiet = plan(&report(&file), &recorded, &opts());
     assert!(quiet.actions.iter().all(|a| !matches!(a, Action::Kick { .. })), "{:#?}", quiet.actions);
+}
+
+#[test]
+fn the_referents_network_follows_the_files_roles_and_the_national_team() {
+    let team = ruma::owned_user_id!("@nadia:pcf.test");
+    let options = PlanOptions { national_team: vec![team.clone()], ..opts() };
+    let first = format!(
+        "{HEADER}1;Nord;Lille;;Référente numérique;oui;@a:pcf.test;;\n\
+         2;Isère;Grenoble;;Référent numérique;oui;@b:pcf.test;;\n\
+         3;Nord;Lille;;;oui;@c:pcf.test;;\n"
+    );
+    let mut recorded = Recorded::default();
+    let p = plan(&report(&first), &recorded, &options);
+    let invited: BTreeSet<&str> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Invite { room, user_id, .. } if room == crate::desired::REFERENTS => {
+                Some(user_id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invited, BTreeSet::from(["@a:pcf.test", "@b:pcf.test", "@nadia:pcf.test"]));
+    let moderators = p.actions.iter().find_map(|a| match a {
+        Action::SetModerators { room, moderators } if room == crate::desired::REFERENTS => Some(moderators),
+        _ => None,
+    });
+    assert_eq!(moderators, Some(&vec![team.clone()]));
+    apply_all(&mut recorded, &p);
+
+    // b is no longer a referent, the team is emptied: both leave the network, with the reason.
+    let second = format!(
+        "{HEADER}1;Nord;Lille;;Référente numérique;oui;@a:pcf.test;;\n\
+         2;Isère;Grenoble;;;oui;@b:pcf.test;;\n\
+         3;Nord;Lille;;;oui;@c:pcf.test;;\n"
+    );
+    let p = plan(&report(&second), &recorded, &opts());
+    let kicked: Vec<(&str, &str)> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Kick { room, user_id, reason, .. } if room == crate::desired::REFERENTS => {
+                Some((user_id.as_str(), reason.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kicked.len(), 2, "{kicked:?}");
+    assert!(kicked.contains(&("@b:pcf.test", reasons::NOT_REFERENT)));
+    assert!(kicked.contains(&("@nadia:pcf.test", reasons::NOT_TEAM)));
+    // Losing the network counts against the removal guard like any loss of access.
+    assert!(p.losing_access >= 1);
 }
