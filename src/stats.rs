@@ -27,11 +27,11 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
     let all = all?;
     if csv {
         println!(
-            "broadcast;sent_at;excerpt;rooms_targeted;rooms_delivered;readers;reactions;clicks;mails;notes;edits;withdrawn_at"
+            "broadcast;sent_at;excerpt;rooms_targeted;rooms_delivered;readers;reactions;clicks;mails;notes;edits;withdrawn_at;unsubscribes"
         );
         for s in &all {
             println!(
-                "{};{};{};{};{};{};{};{};{};{};{};{}",
+                "{};{};{};{};{};{};{};{};{};{};{};{};{}",
                 s.broadcast_id,
                 format_paris(s.send_at),
                 field(&excerpt(s)),
@@ -43,7 +43,8 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
                 s.mails,
                 s.notes,
                 s.edits,
-                s.withdrawn_at.map(format_paris).unwrap_or_default()
+                s.withdrawn_at.map(format_paris).unwrap_or_default(),
+                s.unsubscribes
             );
         }
         return Ok(());
@@ -53,7 +54,7 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
     }
     for s in &all {
         println!(
-            "#{} {} «{}»: rooms {}/{}, readers {}, reactions {}, clicks {}, mails {}, notes {}, edits {}{}",
+            "#{} {} «{}»: rooms {}/{}, readers {}, reactions {}, clicks {}, mails {}, unsubscribes {}, notes {}, edits {}{}",
             s.broadcast_id,
             format_paris(s.send_at),
             excerpt(s),
@@ -63,6 +64,7 @@ pub async fn run(config: &Config, limit: i64, csv: bool) -> anyhow::Result<()> {
             s.reactions,
             s.clicks,
             s.mails,
+            s.unsubscribes,
             s.notes,
             s.edits,
             s.withdrawn_at.map(|at| format!(", withdrawn {}", format_paris(at))).unwrap_or_default()

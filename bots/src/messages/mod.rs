@@ -378,8 +378,15 @@ pub mod stats {
     pub fn line(excerpt: &str, at: &str, s: &BroadcastStats, withdrawn_at: Option<&str>) -> String {
         let mut line = format!(
             "• « {excerpt} » ({at}) : {}/{} salon(s), {} lecteur(s), {} réaction(s), {} clic(s), {} courriel(s), \
-             {} note(s) locale(s)",
-            s.rooms_delivered, s.rooms_targeted, s.readers, s.reactions, s.clicks, s.mails, s.notes
+             {} désabonnement(s), {} note(s) locale(s)",
+            s.rooms_delivered,
+            s.rooms_targeted,
+            s.readers,
+            s.reactions,
+            s.clicks,
+            s.mails,
+            s.unsubscribes,
+            s.notes
         );
         match s.edits {
             0 => {}

@@ -163,3 +163,53 @@ async fn a_broadcast_copy_counts_the_mails_that_carried_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn unsubscribes_count_against_the_rooms_latest_broadcast_never_twice_and_never_who() {
+    on_both(|core| async move {
+        let store = BotStore::new(core.clone());
+        let mail = MailStore::new(core.clone());
+        let broadcast = |event: &'static str| NewBroadcast {
+            origin: BroadcastOrigin::Copy,
+            command_event: format!("$cmd{event}"),
+            source_room: "!national:pcf.test".into(),
+            source_event: format!("$src{event}"),
+            sender: "@nadia:pcf.test".into(),
+            content: "{}".into(),
+            send_at: 0,
+            targets: vec![(ROOM.into(), "Lille".into())],
+            links: Vec::new(),
+        };
+        let day = 24 * 3_600_000;
+        let now = relais_core::time::now_ms();
+        let older = store.broadcast_create(&broadcast("1")).await.expect("older");
+        let newer = store.broadcast_create(&broadcast("2")).await.expect("newer");
+        for (id, copy, at) in [(older, "$c1", now - 3 * day), (newer, "$c2", now - day)] {
+            store.broadcast_delivered(id, ROOM, copy, 0).await.expect("delivered");
+            sqlx::query("UPDATE broadcast_delivery SET delivered_at = $1 WHERE event_id = $2")
+                .bind(at)
+                .bind(copy)
+                .execute(core.pool())
+                .await
+                .expect("backdate");
+        }
+        mail.set_mode("2", ROOM, DeliveryMode::Weekly).await.expect("weekly");
+        mail.set_mode("2", ROOM, DeliveryMode::None).await.expect("stops");
+        mail.set_mode("2", ROOM, DeliveryMode::None).await.expect("stops again: not counted twice");
+        mail.set_mode("3", ROOM, DeliveryMode::None).await.expect("another stops");
+        mail.set_mode("4", "!elsewhere:pcf.test", DeliveryMode::None).await.expect("another room");
+        let stats = store.broadcast_stats(None, 10).await.expect("stats");
+        let of = |id: i64| stats.iter().find(|s| s.broadcast_id == id).expect("listed").unsubscribes;
+        assert_eq!((of(newer), of(older)), (2, 0), "the room's latest broadcast before them");
+        // Only the room and the hour are kept.
+        let columns: Vec<String> = sqlx::query("SELECT * FROM mail_unsubscribe")
+            .fetch_all(core.pool())
+            .await
+            .expect("rows")
+            .first()
+            .map(|row| sqlx::Row::columns(row).iter().map(|c| sqlx::Column::name(c).to_owned()).collect())
+            .unwrap_or_default();
+        assert_eq!(columns, ["unsubscribe_id", "room_id", "at"]);
+    })
+    .await;
+}

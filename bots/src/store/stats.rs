@@ -39,7 +39,13 @@ pub struct BroadcastStats {
     pub edits: i64,
     /// When the original's redaction withdrew the copies.
     pub withdrawn_at: Option<i64>,
+    /// Those who stopped receiving a targeted room by mail after a copy arrived there, until
+    /// the room's next broadcast, within [`UNSUBSCRIBE_WINDOW_MS`] (counts only, never who).
+    pub unsubscribes: i64,
 }
+
+/// How long after a copy an unsubscribe from its room is counted against the broadcast.
+pub const UNSUBSCRIBE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 impl BotStore {
     /// (broadcast id, room id) of the copy that became `event_id`.
@@ -185,6 +191,7 @@ impl BotStore {
                 mails: self.mails_of_broadcast(id, room).await?,
                 edits: self.scalar("SELECT COUNT(*) AS n FROM broadcast_correction WHERE broadcast_id = $1 AND kind = 'edit'", id).await?,
                 withdrawn_at: r.try_get("withdrawn_at")?,
+                unsubscribes: self.unsubscribes_after(id, room).await?,
             });
         }
         Ok(out)
@@ -209,6 +216,29 @@ impl BotStore {
 
     /// Mails sent with a copy of the broadcast (all its rooms, or `room`), as the mail bridge
     /// counts them.
+    async fn unsubscribes_after(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.room_id AS room_id, d.delivered_at AS delivered_at, \
+               (SELECT MIN(n.delivered_at) FROM broadcast_delivery n \
+                WHERE n.room_id = d.room_id AND n.delivered_at > d.delivered_at) AS next_at \
+             FROM broadcast_delivery d \
+             WHERE d.broadcast_id = $1 AND ($2 = '' OR d.room_id = $2) AND d.delivered_at IS NOT NULL",
+        )
+        .bind(broadcast_id)
+        .bind(room)
+        .fetch_all(self.pool())
+        .await?;
+        let mail = MailStore::new(self.store.clone());
+        let mut total = 0;
+        for row in rows {
+            let (room_id, at): (String, i64) = (row.try_get("room_id")?, row.try_get("delivered_at")?);
+            let next: Option<i64> = row.try_get("next_at")?;
+            let until = next.map_or(at + UNSUBSCRIBE_WINDOW_MS, |n| n.min(at + UNSUBSCRIBE_WINDOW_MS));
+            total += mail.unsubscribes_between(&room_id, at, until).await?;
+        }
+        Ok(total)
+    }
+
     async fn mails_of_broadcast(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id FROM broadcast_delivery \

@@ -143,6 +143,25 @@ impl MailStore {
             .execute(self.pool())
             .await?;
         }
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        if mode == DeliveryMode::None {
+            let previous = sqlx::query("SELECT mode FROM mail_pref WHERE member_id = $1 AND room_id = $2")
+                .bind(member_id)
+                .bind(room_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let previous: Option<String> = previous.map(|r| r.try_get("mode")).transpose()?;
+            if previous.as_deref() != Some(DeliveryMode::None.as_str()) {
+                // Who is not recorded, and the hour only (rounded up, never before the act).
+                let hour = 3_600_000;
+                sqlx::query("INSERT INTO mail_unsubscribe (room_id, at) VALUES ($1, $2)")
+                    .bind(room_id)
+                    .bind((now + hour - 1).div_euclid(hour) * hour)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         sqlx::query(
             "INSERT INTO mail_pref (member_id, room_id, mode, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (member_id, room_id) DO UPDATE SET mode = $3, updated_at = $4",
@@ -150,10 +169,30 @@ impl MailStore {
         .bind(member_id)
         .bind(room_id)
         .bind(mode.as_str())
-        .bind(now_ms())
-        .execute(self.pool())
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// How many stopped receiving `room_id` by mail in `[from, until)` (ms; recorded to the
+    /// hour, rounded up).
+    pub async fn unsubscribes_between(
+        &self,
+        room_id: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM mail_unsubscribe WHERE room_id = $1 AND at >= $2 AND at < $3",
+        )
+        .bind(room_id)
+        .bind(from)
+        .bind(until)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// A room member asks for the list by mail (`mode`), or stops (`None`).

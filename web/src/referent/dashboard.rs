@@ -179,12 +179,13 @@ fn broadcast_section(received: &[BroadcastStats]) -> Markup {
             p.hint {
                 "Copiées dans le salon d'annonces de la fédération et envoyées à ses abonnés par courriel. \
                  Lecteurs : membres ayant ouvert le salon après l'arrivée du message ; clics : tous salons et \
-                 courriels confondus. Aucun suivi individuel."
+                 courriels confondus ; désabonnements : abonnés par courriel qui ont arrêté dans la semaine qui a \
+                 suivi (jusqu'à la diffusion suivante). Aucun suivi individuel."
             }
             table {
                 tr {
                     th { "Message" } th { "État" } th { "Lecteurs" } th { "Réactions" } th { "Clics" }
-                    th { "Courriels" } th { "Notes locales" }
+                    th { "Courriels" } th { "Désabonnements" } th { "Notes locales" }
                 }
                 @for s in received {
                     @let excerpt = relais_bots::proposal::stored_excerpt(s.content.as_ref());
@@ -199,7 +200,8 @@ fn broadcast_section(received: &[BroadcastStats]) -> Markup {
                                 @if s.edits > 0 { ", modifiée" }
                             }
                         }
-                        td { (s.readers) } td { (s.reactions) } td { (s.clicks) } td { (s.mails) } td { (s.notes) }
+                        td { (s.readers) } td { (s.reactions) } td { (s.clicks) } td { (s.mails) }
+                        td { (s.unsubscribes) } td { (s.notes) }
                     }
                 }
             }
