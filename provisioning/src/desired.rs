@@ -210,9 +210,18 @@ pub fn desired(
     for row in rows.iter().filter(|r| r.active) {
         add_member(&mut d, row);
     }
+    // The national team moderates the referents' network and the national public space.
+    let national_rooms: Vec<String> = d
+        .rooms
+        .keys()
+        .filter(|k| *k == REFERENTS || *k == NATIONAL_PUBLIC || k.starts_with(&format!("{NATIONAL_PUBLIC}.")))
+        .cloned()
+        .collect();
     for user in team {
         d.access.insert((REFERENTS.into(), team_member_id(user)), user.clone());
-        d.moderators.entry(REFERENTS.into()).or_default().insert(user.clone());
+        for room in &national_rooms {
+            d.moderators.entry(room.clone()).or_default().insert(user.clone());
+        }
     }
     d
 }

@@ -260,8 +260,19 @@ impl Directory {
         Ok(out)
     }
 
-    /// The key of the provisioned room `room_id`.
-    async fn room_key(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {
+    /// What the provisioned room `room_id` is for (`None`: not one Relais provisioned).
+    pub async fn room_kind(&self, room_id: &RoomId) -> Result<Option<RoomKind>, StoreError> {
+        let row = sqlx::query("SELECT kind FROM prov_room WHERE room_id = $1")
+            .bind(room_id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        kind.parse().map(Some).map_err(|_| StoreError::Corrupt("a provisioned room of unknown kind".into()))
+    }
+
+    /// The key of the provisioned room `room_id` (`None`: not one Relais provisioned).
+    pub async fn room_key(&self, room_id: &RoomId) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT room_key FROM prov_room WHERE room_id = $1")
             .bind(room_id.as_str())
             .fetch_optional(self.pool())

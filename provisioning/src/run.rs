@@ -123,14 +123,15 @@ pub async fn provision(
     };
     let snapshot = store.snapshot().await?;
     let mut recorded = recorded(&snapshot);
-    // Sympathisers the file now names as members keep the account they made.
-    let sympathisers = store.sympathiser_accounts().await?;
-    let links = crate::sympathiser::links(&report.rows, &recorded, &sympathisers);
-    recorded.linked.extend(links.iter().cloned());
     let report = match &options.federation {
         Some(federation) => crate::plan::scope_report(report, federation, &recorded),
         None => report,
     };
+    // Sympathisers the file now names as members keep the account they made: only rows this
+    // file may speak for (a federation's export, its own members), after scoping.
+    let sympathisers = store.sympathiser_accounts().await?;
+    let links = crate::sympathiser::links(&report.rows, &recorded, &sympathisers);
+    recorded.linked.extend(links.iter().cloned());
     let plan_options = PlanOptions {
         national_name: options.national_name.clone(),
         public: options.public.clone(),

@@ -206,15 +206,21 @@ pub async fn sign_up(
         // tells no one who signed up.
         Ok(SignUpOutcome::Quiet) => {}
         Ok(SignUpOutcome::Mail) => {
-            let Some(inviter) = &state.applier.inviter else { return closed() };
-            if let Err(error) = inviter.send_sympathiser_link(&signed.email, &signed.first_name, &token).await
-            {
-                tracing::warn!(%error, "a sympathiser's confirmation mail could not be sent");
-                return unavailable();
-            }
-            if let Err(error) = state.records.sympathiser_mailed(&hash).await {
-                tracing::warn!(%error, "cannot note a confirmation mail as sent");
-            }
+            // Sent apart, so that the answer takes as long whether a mail leaves or not.
+            let Some(inviter) = state.applier.inviter.clone() else { return closed() };
+            let (records, email) = (state.records.clone(), signed.email.clone());
+            tokio::spawn(async move {
+                if let Err(error) = inviter.send_sympathiser_link(&email, &token).await {
+                    // The mail error may name the address: only its kind is logged.
+                    tracing::warn!(
+                        permanent = error.is_permanent(),
+                        "a sympathiser's confirmation mail was not sent"
+                    );
+                    if let Err(error) = records.sympathiser_mail_failed(&hash).await {
+                        tracing::warn!(%error, "cannot note a confirmation mail as unsent");
+                    }
+                }
+            });
             tracing::info!("a sympathiser signed up");
         }
         Err(error) => {
@@ -317,6 +323,19 @@ pub async fn create_account(
             return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
         }
     };
+    // A name the membership file gives a member (who has not made their account yet) is theirs.
+    let wanted = format!("@{username}:{}", state.config.homeserver.server_name);
+    if let Ok(wanted) = ruma::UserId::parse(&wanted) {
+        match state.directory.member_by_matrix_id(&wanted).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let error = "Ce nom d'utilisateur est réservé : choisissez-en un autre.";
+                let page = account_form(&state, &token, &username, Some(error));
+                return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+            }
+            Err(_) => return unavailable(),
+        }
+    }
     let Some(secret) = &state.config.homeserver.registration_shared_secret else { return closed() };
     let hash = token_hash(&token);
     match state.records.claim_sympathiser(&hash, CLAIM_MS).await {
@@ -341,8 +360,10 @@ pub async fn create_account(
     };
     match state.records.confirm_sympathiser(&hash, registered.user_id.as_str()).await {
         Ok(true) => {}
-        Ok(false) => return gone(),
-        Err(_) => return unavailable(),
+        confirmed => {
+            close_session(&state, registered.session.as_ref()).await;
+            return if confirmed.is_ok() { gone() } else { unavailable() };
+        }
     }
     tracing::info!("a sympathiser confirmed their sign-up");
     let joined = match &registered.session {

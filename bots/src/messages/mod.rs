@@ -189,6 +189,12 @@ pub fn poll_usage() -> String {
         .to_owned()
 }
 
+pub fn no_poll_in_public_rooms() -> String {
+    "Les sondages se tiennent entre adhérents : ouvrez-le dans un salon de votre fédération ou de votre \
+     section, pas dans un salon public."
+        .to_owned()
+}
+
 pub fn no_mandates() -> String {
     "Mode congrès : aucun votant de ce salon n'a de mandat. Chargez d'abord le fichier des mandats \
      (relais congres mandats FICHIER) ; le vote n'a pas été ouvert."

@@ -23,7 +23,7 @@ use ruma::{
 use relais_appservice::{ClientError, MatrixClient};
 use relais_core::{Config, Store};
 use relais_provisioning::{
-    desired::RoomKind,
+    desired::{NATIONAL, RoomKind},
     directory::Directory,
     moderation::{EVERYWHERE, ModerationKind, room_scope},
     store::moderation::{ModerationStore, NewModeration, PendingRoom},
@@ -165,7 +165,16 @@ impl Moderation {
             }
             None => room_id.to_owned(),
         };
-        let Some((space, rooms)) = self.directory.federation_rooms(&in_room).await? else { return Ok(None) };
+        let Some((space, rooms)) = self.directory.federation_rooms(&in_room).await? else {
+            // A national room Relais provisioned (the national public space, the referents'
+            // network): the national moderators' scope, everything.
+            let national_key =
+                self.directory.room_key(&in_room).await?.is_some_and(|k| room_scope(&k) == NATIONAL);
+            return Ok(match national {
+                Some(national) if national_key => Some(self.everywhere(&national).await?),
+                _ => None,
+            });
+        };
         let name = space.name.strip_prefix("Fédération ").unwrap_or(&space.name);
         Ok(Some(Scope {
             key: room_scope(&space.key).to_owned(),

@@ -105,6 +105,15 @@ impl Polls {
             Ok(spec) => spec,
             Err(e) => return Ok(format!("{e}\n{}", crate::messages::poll_usage())),
         };
+        // A public room's people are not the membership file's: no vote is theirs to hold.
+        if self
+            .directory
+            .room_kind(room_id)
+            .await?
+            .is_some_and(relais_provisioning::desired::RoomKind::is_public)
+        {
+            return Ok(crate::messages::no_poll_in_public_rooms());
+        }
         if spec.secret {
             return self.open_secret(room_id, author, command_event, spec, now).await;
         }

@@ -49,11 +49,10 @@ impl Inviter {
     pub async fn send_sympathiser_link(
         &self,
         email: &str,
-        first_name: &str,
         token: &str,
     ) -> Result<(), relais_mail::MailError> {
         let link = format!("{}/relais/rejoindre/{token}", self.web_url);
-        let (subject, text, html) = crate::sympathiser::confirmation_email(first_name, &link);
+        let (subject, text, html) = crate::sympathiser::confirmation_email(&link);
         self.mailer.send(&Outgoing { to: email.to_owned(), subject, text, html: Some(html) }).await
     }
 }

@@ -116,6 +116,10 @@ impl ProvisioningStore {
             removed += eraser.erase_member(&mut tx, member_id, email.as_deref()).await?;
         }
         for sql in [
+            // Their charter acceptances and sign-up as a sympathiser, while their account is known.
+            "DELETE FROM charter_acceptance WHERE user_id IN (SELECT user_id FROM sympathiser WHERE member_id = $1) \
+             OR user_id IN (SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL)",
+            "DELETE FROM sympathiser WHERE member_id = $1",
             "DELETE FROM prov_member WHERE member_id = $1",
             "DELETE FROM prov_access WHERE member_id = $1",
             "DELETE FROM prov_subscription WHERE member_id = $1",

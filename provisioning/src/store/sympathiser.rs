@@ -26,6 +26,15 @@ pub struct Sympathiser {
     pub member_id: Option<String>,
 }
 
+/// A confirmed sympathiser's account, and what matches them with a row of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SympathiserAccount {
+    pub email_key: String,
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
 /// What a sign-up led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignUpOutcome {
@@ -56,9 +65,10 @@ fn sympathiser(r: &sqlx::any::AnyRow) -> Result<Sympathiser, sqlx::Error> {
 }
 
 impl ProvisioningStore {
-    /// Records a sign-up under a new link (`token_hash`, working until `expires_at`), or
-    /// renews the unconfirmed one of the same address — unless its link was mailed less than
-    /// [`RESEND_MINUTES`] ago, or the address already has an account. Forgets the
+    /// Records a sign-up under a new link (`token_hash`, working until `expires_at`) and notes
+    /// it mailed now, or renews the unconfirmed one of the same address — unless its link was
+    /// mailed less than [`RESEND_MINUTES`] ago, or the address already has an account. The
+    /// write itself decides, so parallel sign-ups of one address mail one link. Forgets the
     /// unconfirmed sign-ups whose link expired.
     pub async fn sign_up(
         &self,
@@ -74,29 +84,18 @@ impl ProvisioningStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let key = email_key(&form.email);
-        let existing = sqlx::query("SELECT confirmed_at, mailed_at FROM sympathiser WHERE email_key = $1")
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = existing {
-            let confirmed: Option<i64> = row.try_get("confirmed_at")?;
-            let mailed: Option<i64> = row.try_get("mailed_at")?;
-            if confirmed.is_some() || mailed.is_some_and(|at| at > now - RESEND_MINUTES * 60_000) {
-                return Ok(SignUpOutcome::Quiet);
-            }
-        }
-        sqlx::query(
+        let written = sqlx::query(
             "INSERT INTO sympathiser (email, email_key, first_name, last_name, federation, wants_help, \
-             wants_join, charter, created_at, token_hash, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             wants_join, charter, created_at, token_hash, expires_at, mailed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9) \
              ON CONFLICT (email_key) DO UPDATE SET email = $1, first_name = $3, last_name = $4, \
              federation = $5, wants_help = $6, wants_join = $7, charter = $8, token_hash = $10, \
-             expires_at = $11, mailed_at = NULL, claimed_until = NULL \
-             WHERE sympathiser.confirmed_at IS NULL",
+             expires_at = $11, mailed_at = $9, claimed_until = NULL \
+             WHERE sympathiser.confirmed_at IS NULL \
+             AND (sympathiser.mailed_at IS NULL OR sympathiser.mailed_at <= $12)",
         )
         .bind(&form.email)
-        .bind(&key)
+        .bind(email_key(&form.email))
         .bind(&form.first_name)
         .bind(&form.last_name)
         .bind(federation)
@@ -106,16 +105,16 @@ impl ProvisioningStore {
         .bind(now)
         .bind(token_hash)
         .bind(expires_at)
+        .bind(now - RESEND_MINUTES * 60_000)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(SignUpOutcome::Mail)
+        Ok(if written.rows_affected() == 1 { SignUpOutcome::Mail } else { SignUpOutcome::Quiet })
     }
 
-    /// Notes that the link `token_hash` was mailed.
-    pub async fn sympathiser_mailed(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sympathiser SET mailed_at = $1 WHERE token_hash = $2")
-            .bind(now_ms())
+    /// The link `token_hash` could not be mailed: the next sign-up of the address mails at once.
+    pub async fn sympathiser_mail_failed(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sympathiser SET mailed_at = NULL WHERE token_hash = $1")
             .bind(token_hash)
             .execute(self.pool())
             .await?;
@@ -185,11 +184,11 @@ impl ProvisioningStore {
         Ok(true)
     }
 
-    /// The confirmed sympathisers of a federation (its key; empty: those of none), newest
-    /// first, for the referent's follow-up.
+    /// The confirmed sympathisers of a federation (its key; empty: those of none) the membership
+    /// file does not name yet, newest first, for the referent's follow-up.
     pub async fn sympathisers_of(&self, federation: &str) -> Result<Vec<Sympathiser>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM sympathiser WHERE federation = $1 AND confirmed_at IS NOT NULL \
+            "SELECT {COLUMNS} FROM sympathiser WHERE federation = $1 AND confirmed_at IS NOT NULL AND member_id IS NULL \
              ORDER BY confirmed_at DESC, sympathiser_id DESC LIMIT 500"
         );
         // Constant columns only: every value is bound.
@@ -199,14 +198,22 @@ impl ProvisioningStore {
 
     /// Every confirmed sympathiser's account by address key, for an import to recognise them
     /// in the membership file.
-    pub async fn sympathiser_accounts(&self) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn sympathiser_accounts(&self) -> Result<Vec<SympathiserAccount>, StoreError> {
         let rows = sqlx::query(
-            "SELECT email_key, user_id FROM sympathiser WHERE user_id IS NOT NULL AND member_id IS NULL",
+            "SELECT email_key, user_id, first_name, last_name FROM sympathiser \
+             WHERE user_id IS NOT NULL AND member_id IS NULL",
         )
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("email_key")?, r.try_get("user_id")?)))
+            .map(|r| {
+                Ok(SympathiserAccount {
+                    email_key: r.try_get("email_key")?,
+                    user_id: r.try_get("user_id")?,
+                    first_name: r.try_get("first_name")?,
+                    last_name: r.try_get("last_name")?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -244,6 +251,42 @@ impl ProvisioningStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Erases a sympathiser of `federation` (their sign-up and their charter acceptances), with
+    /// an audit line naming no one; `false` when there is no such sympathiser there. Their
+    /// account, if made, stays on the homeserver until its owner or an administrator closes it.
+    pub async fn forget_sympathiser(
+        &self,
+        federation: &str,
+        id: i64,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let row =
+            sqlx::query("SELECT user_id FROM sympathiser WHERE sympathiser_id = $1 AND federation = $2")
+                .bind(id)
+                .bind(federation)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else { return Ok(false) };
+        if let Some(user) = row.try_get::<Option<String>, _>("user_id")? {
+            sqlx::query("DELETE FROM charter_acceptance WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM sympathiser WHERE sympathiser_id = $1").bind(id).execute(&mut *tx).await?;
+        let entry = super::AuditEntry {
+            at: now_ms(),
+            actor: actor.to_owned(),
+            action: "forget_sympathiser".into(),
+            target: format!("sympathiser of {federation}"),
+            detail: String::new(),
+        };
+        super::audit::insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records that `user_id` accepted `version` of the charter.

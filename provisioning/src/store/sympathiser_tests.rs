@@ -25,7 +25,6 @@ async fn a_sign_up_is_confirmed_once_and_listed_for_its_federation() {
         let (f, t) = (form("Camille@example.org"), token_hash("t1"));
         let outcome = records.sign_up(&f, "nord", "v1", &t, later).await;
         assert_eq!(outcome.expect("sign up"), SignUpOutcome::Mail);
-        records.sympathiser_mailed(&token_hash("t1")).await.expect("mailed");
         // Again at once, with the address in another case: nothing new is mailed.
         let (f, t) = (form("camille@EXAMPLE.org"), token_hash("t2"));
         let again = records.sign_up(&f, "nord", "v1", &t, later).await;
@@ -53,9 +52,11 @@ async fn a_sign_up_is_confirmed_once_and_listed_for_its_federation() {
         assert_eq!(quiet.expect("quiet"), SignUpOutcome::Quiet);
 
         // The membership file names them: linked as an invitation's account would be.
+        let accounts = records.sympathiser_accounts().await.expect("accounts");
+        assert_eq!(accounts.len(), 1);
         assert_eq!(
-            records.sympathiser_accounts().await.expect("accounts"),
-            [("camille@example.org".to_owned(), "@camille:pcf.test".to_owned())]
+            (accounts[0].email_key.as_str(), accounts[0].user_id.as_str(), accounts[0].last_name.as_str()),
+            ("camille@example.org", "@camille:pcf.test", "Martin")
         );
         let fence = testing::fence(&store, LEASE).await;
         records.link_sympathisers(&fence, &[("m1".into(), "@camille:pcf.test".into())]).await.expect("link");
@@ -66,7 +67,16 @@ async fn a_sign_up_is_confirmed_once_and_listed_for_its_federation() {
             ("m1", Some("@camille:pcf.test"))
         );
         assert!(records.sympathiser_accounts().await.expect("none left").is_empty());
-        assert_eq!(records.sympathisers_of("nord").await.expect("list")[0].member_id.as_deref(), Some("m1"));
+        assert!(
+            records.sympathisers_of("nord").await.expect("list").is_empty(),
+            "a member now, followed as one"
+        );
+        // Forgetting the member forgets the sympathiser they were and what they accepted.
+        records.member_forget(&fence, "m1", "test", &[]).await.expect("forget");
+        assert!(records.charter_versions("@camille:pcf.test").await.expect("charter").is_empty());
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sympathiser").fetch_one(store.pool()).await.expect("n");
+        assert_eq!(left, 0);
     })
     .await;
 }
@@ -85,6 +95,11 @@ async fn an_expired_link_works_no_more_and_its_sign_up_is_forgotten() {
         let again = records.sign_up(&f, "", "", &t, later).await;
         assert_eq!(again.expect("again"), SignUpOutcome::Mail);
         assert!(records.sympathiser_by_token(&token_hash("new")).await.expect("new").is_some());
+        // A referent erases a sympathiser of their own federation only.
+        let id = records.sympathiser_by_token(&token_hash("new")).await.expect("new").expect("there").id;
+        assert!(!records.forget_sympathiser("nord", id, "@r:pcf.test").await.expect("not theirs"));
+        assert!(records.forget_sympathiser("", id, "@r:pcf.test").await.expect("theirs"));
+        assert!(records.sympathiser_by_token(&token_hash("new")).await.expect("gone").is_none());
     })
     .await;
 }

@@ -10,7 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ruma::OwnedUserId;
 
-use crate::{model::MemberRow, plan::Recorded, text::slug};
+use crate::{
+    model::MemberRow,
+    plan::Recorded,
+    store::sympathiser::SympathiserAccount,
+    text::{fold, slug},
+};
 
 /// How long a confirmation link works; an unconfirmed sign-up is forgotten after it.
 pub const CONFIRM_HOURS: i64 = 48;
@@ -80,8 +85,10 @@ pub fn check(input: &SignUpInput<'_>) -> Result<SignUp, String> {
 pub fn check_email(email: &str) -> Option<String> {
     let email = email.trim();
     let (local, domain) = email.rsplit_once('@')?;
-    let fine = |c: char| !c.is_whitespace() && !c.is_control() && !"<>()[],;:\\\"".contains(c);
-    let valid = email.len() <= 254
+    // ASCII only, and nothing a mailto: link would read as more than an address (`?`, `&`, `%`, `#`).
+    let fine = |c: char| c.is_ascii_graphic() && !"<>()[],;:\\\"?&%#".contains(c);
+    let valid = email.is_ascii()
+        && email.len() <= 254
         && !local.is_empty()
         && local.len() <= 64
         && local.chars().all(|c| fine(c) && c != '@')
@@ -96,7 +103,7 @@ pub fn check_email(email: &str) -> Option<String> {
 /// The key one address is known by (lowercase): one record per address, and how a member of
 /// the file is matched with the sympathiser they were.
 pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    email.trim().to_ascii_lowercase()
 }
 
 /// The federation key a département leads to, if that federation exists (`federations`: the
@@ -110,13 +117,15 @@ pub fn federation_of<'a>(
 }
 
 /// The members of the file who signed up as sympathisers first, with the account they made
-/// then: (member id, user id). A row is matched by its address only when it has no Matrix id
-/// and no account yet, and when no other row of the file shares the address (a couple's shared
-/// mailbox links nobody); an account already standing for a member links no one else.
+/// then: (member id, user id). A row is matched by the address the sympathiser confirmed and
+/// the same first and last names (case and accents aside: a household's shared mailbox does
+/// not hand one person's account to another), only when it has no Matrix id and no account
+/// yet, and when no other row of the file shares the address; an account already standing for
+/// a member links no one else.
 pub fn links(
     rows: &[MemberRow],
     recorded: &Recorded,
-    accounts: &[(String, String)],
+    accounts: &[SympathiserAccount],
 ) -> Vec<(String, OwnedUserId)> {
     let mut by_address: BTreeMap<String, Vec<&MemberRow>> = BTreeMap::new();
     for row in rows {
@@ -132,10 +141,13 @@ pub fn links(
         .map(ruma::UserId::as_str)
         .collect();
     let mut out = Vec::new();
-    for (address, user) in accounts {
-        let Some([row]) = by_address.get(address).map(Vec::as_slice) else { continue };
-        let Ok(user) = OwnedUserId::try_from(user.as_str()) else { continue };
-        if row.matrix_id.is_none()
+    for account in accounts {
+        let Some([row]) = by_address.get(&account.email_key).map(Vec::as_slice) else { continue };
+        let Ok(user) = OwnedUserId::try_from(account.user_id.as_str()) else { continue };
+        let same_person = fold(&row.first_name) == fold(&account.first_name)
+            && fold(&row.last_name) == fold(&account.last_name);
+        if same_person
+            && row.matrix_id.is_none()
             && !recorded.linked.contains_key(&row.member_id)
             && !taken.contains(user.as_str())
         {
@@ -145,11 +157,12 @@ pub fn links(
     out
 }
 
-/// The confirmation mail (subject, text, HTML), in French.
-pub fn confirmation_email(first_name: &str, link: &str) -> (String, String, String) {
+/// The confirmation mail (subject, text, HTML), in French. Nothing the form received is in it
+/// but the link: whoever typed someone else's address writes them nothing of their own.
+pub fn confirmation_email(link: &str) -> (String, String, String) {
     let subject = "Confirmez votre inscription".to_owned();
     let text = format!(
-        "Bonjour {first_name},\n\n\
+        "Bonjour,\n\n\
          Merci de votre intérêt pour le Parti. Pour confirmer votre adresse et créer votre compte sur \
          la messagerie (salons publics de campagne), ouvrez ce lien, valable {CONFIRM_HOURS} heures :\n\
          {link}\n\n\
@@ -158,13 +171,12 @@ pub fn confirmation_email(first_name: &str, link: &str) -> (String, String, Stri
     );
     let html = format!(
         "<!doctype html><html lang=\"fr\"><body style=\"font-family:sans-serif;max-width:36em\">\
-         <p>Bonjour {},</p><p>Merci de votre intérêt pour le Parti. Pour confirmer votre adresse et créer \
+         <p>Bonjour,</p><p>Merci de votre intérêt pour le Parti. Pour confirmer votre adresse et créer \
          votre compte sur la messagerie (salons publics de campagne) :</p>\
          <p><a href=\"{}\" style=\"background:#d40000;color:#fff;padding:.6em 1em;text-decoration:none;border-radius:4px\">\
          Confirmer mon inscription</a></p><p>Ce lien est valable {CONFIRM_HOURS} heures.</p>\
          <p>Si vous n'avez rien demandé, ignorez ce message : sans confirmation, votre adresse est effacée \
          d'ici {CONFIRM_HOURS} heures.</p></body></html>",
-        crate::onboarding::escape(first_name),
         crate::onboarding::escape(link)
     );
     (subject, text, html)
@@ -208,6 +220,8 @@ mod tests {
             SignUpInput { email: "a@exa mple.org", ..input() },
             SignUpInput { email: "\"x\"@example.org", ..input() },
             SignUpInput { email: "a@example.org\r\nBcc: b@example.org", ..input() },
+            SignUpInput { email: "x?cc=spy%40evil.fr&b=@example.org", ..input() },
+            SignUpInput { email: "\u{212a}elvin@example.org", ..input() },
             SignUpInput { postcode: "1234", ..input() },
             SignUpInput { consent: false, ..input() },
             SignUpInput { charter_asked: true, charter: false, ..input() },
@@ -229,43 +243,60 @@ mod tests {
 
     #[test]
     fn a_sympathiser_becomes_the_member_of_their_address_without_a_second_account() {
-        let file = "id;federation;active;matrix_id;email\n\
-                    1;Nord;oui;;camille@example.org\n\
-                    2;Nord;oui;@dom:pcf.test;dominique@example.org\n\
-                    3;Nord;oui;;foyer@example.org\n\
-                    4;Nord;oui;;FOYER@example.org\n\
-                    5;Nord;oui;;eli@example.org\n";
+        let file = "id;prénom;nom;federation;active;matrix_id;email\n\
+                    1;Camille;Martin;Nord;oui;;camille@example.org\n\
+                    2;Dom;Petit;Nord;oui;@dom:pcf.test;dominique@example.org\n\
+                    3;Ali;Roux;Nord;oui;;foyer@example.org\n\
+                    4;Zoé;Roux;Nord;oui;;FOYER@example.org\n\
+                    5;Eli;Blanc;Nord;oui;;eli@example.org\n\
+                    6;Hélène;Durand;Nord;oui;;maison@example.org\n";
         let rows = crate::reader::read(file.as_bytes()).expect("reads").rows;
         let mut recorded = Recorded::default();
         recorded.linked.insert("5".into(), ruma::owned_user_id!("@eli:pcf.test"));
-        let accounts = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(a, u)| ((*a).to_owned(), (*u).to_owned())).collect()
+        let accounts = |entries: &[(&str, &str, &str, &str)]| -> Vec<SympathiserAccount> {
+            entries
+                .iter()
+                .map(|(address, user, first, last)| SympathiserAccount {
+                    email_key: (*address).to_owned(),
+                    user_id: (*user).to_owned(),
+                    first_name: (*first).to_owned(),
+                    last_name: (*last).to_owned(),
+                })
+                .collect()
         };
         let found = links(
             &rows,
             &recorded,
             &accounts(&[
-                ("camille@example.org", "@camille:pcf.test"),
+                // Names as typed on the sign-up page: case and accents aside, the same.
+                ("camille@example.org", "@camille:pcf.test", "camille", "MARTIN"),
                 // Has a Matrix id in the file already: theirs stands.
-                ("dominique@example.org", "@dom2:pcf.test"),
+                ("dominique@example.org", "@dom2:pcf.test", "Dom", "Petit"),
                 // Two members share the mailbox: nobody is linked.
-                ("foyer@example.org", "@foyer:pcf.test"),
+                ("foyer@example.org", "@foyer:pcf.test", "Ali", "Roux"),
                 // Already has the account of an invitation.
-                ("eli@example.org", "@eli2:pcf.test"),
-                ("inconnu@example.org", "@x:pcf.test"),
-                ("bad@example.org", "not a user id"),
+                ("eli@example.org", "@eli2:pcf.test", "Eli", "Blanc"),
+                // A household's mailbox: the sympathiser is not the member who has it.
+                ("maison@example.org", "@jean:pcf.test", "Jean", "Durand"),
+                ("inconnu@example.org", "@x:pcf.test", "X", "Y"),
+                ("bad@example.org", "not a user id", "Bad", "Id"),
             ]),
         );
         assert_eq!(found, [("1".to_owned(), ruma::owned_user_id!("@camille:pcf.test"))]);
         // An account that already stands for a member links no one else.
-        let taken = links(&rows, &recorded, &accounts(&[("camille@example.org", "@dom:pcf.test")]));
+        let taken = links(
+            &rows,
+            &recorded,
+            &accounts(&[("camille@example.org", "@dom:pcf.test", "Camille", "Martin")]),
+        );
         assert!(taken.is_empty());
     }
 
     #[test]
-    fn the_confirmation_mail_escapes_the_name_and_carries_the_link() {
-        let (_, text, html) = confirmation_email("<b>", "https://x/relais/rejoindre/t");
+    fn the_confirmation_mail_carries_the_link_and_nothing_typed() {
+        let (_, text, html) = confirmation_email("https://x/relais/rejoindre/t?a=<b>");
         assert!(text.contains("https://x/relais/rejoindre/t"));
-        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));
+        assert!(html.contains("t?a=&lt;b&gt;") && !html.contains("<b>"));
+        assert!(text.starts_with("Bonjour,\n"));
     }
 }

@@ -242,6 +242,37 @@ fn bounce_section(members: &[(MemberRow, i64)], bounced: &[(String, i64, bool)])
     }
 }
 
+/// Where a referent erases a sympathiser of their federation (who asked, or is not to be kept).
+pub(super) const FORGET_PATH: &str = "/relais/referent/sympathisants/effacer";
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ForgetForm {
+    id: i64,
+}
+
+/// Erases a sympathiser of the referent's own federation, then shows the page again.
+pub async fn forget_sympathiser(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ForgetForm>,
+) -> Response {
+    let Some(session) = session(&state, &headers).await else {
+        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    };
+    match state.records.forget_sympathiser(&session.federation, form.id, session.user_id.as_str()).await {
+        Ok(_) => axum::response::Redirect::to("/relais/referent").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot erase a sympathiser");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "Réessayez dans quelques minutes.",
+            )
+        }
+    }
+}
+
 /// Sympathisers who signed up for the federation's public space, to follow up: what they wish,
 /// and how to reach them.
 fn sympathiser_section(sympathisers: &[Sympathiser]) -> Markup {
@@ -255,7 +286,9 @@ fn sympathiser_section(sympathisers: &[Sympathiser]) -> Markup {
                 "Inscrits sur la page publique, ils ne voient que les espaces publics. Quand ils adhèrent et                  apparaissent dans le fichier avec la même adresse, ils deviennent adhérents sans second compte."
             }
             table {
-                tr { th { "Nom" } th { "Adresse" } th { "Souhaite" } th { "Compte" } th { "Inscrit le" } }
+                tr {
+                    th { "Nom" } th { "Adresse" } th { "Souhaite" } th { "Compte" } th { "Inscrit le" } th { "Effacer" }
+                }
                 @for s in waiting {
                     tr {
                         td { (s.first_name) " " (s.last_name) }
@@ -270,6 +303,14 @@ fn sympathiser_section(sympathisers: &[Sympathiser]) -> Markup {
                         }
                         td { (s.user_id.as_deref().unwrap_or("")) }
                         td { (date(s.confirmed_at.unwrap_or(s.created_at))) }
+                        td {
+                            form method="post" action=(FORGET_PATH) {
+                                input type="hidden" name="id" value=(s.id);
+                                button type="submit" aria-label={ "Effacer " (s.first_name) " " (s.last_name) } {
+                                    "Effacer"
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -50,6 +50,7 @@ pub fn routes() -> Router<Arc<WebState>> {
             post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT)),
         )
         .route("/relais/referent/appliquer", post(import::apply))
+        .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
