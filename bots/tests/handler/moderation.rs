@@ -203,3 +203,59 @@ async fn a_national_ban_is_published_on_the_policy_list_without_its_reason() {
         ]
     );
 }
+
+#[tokio::test]
+async fn in_the_national_public_space_the_national_moderators_act_and_no_one_else() {
+    let bot = super::bot_with(|config| config.bots.national_room = Some("!national:pcf.test".into())).await;
+    federations(&bot).await;
+    let public = Effect::Room(RoomRecord {
+        key: "national.public.accueil".into(),
+        kind: "public".into(),
+        name: "Accueil".into(),
+        parent_key: None,
+        room_id: "!accueil:pcf.test".into(),
+        moderators: "[]".into(),
+    });
+    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    let national = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
+    bot.homeserver.set_power_levels("!national:pcf.test", "@relais:pcf.test", national);
+    let levels =
+        json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50, "@bruno:pcf.test": 50 } });
+    bot.homeserver.set_power_levels("!accueil:pcf.test", "@relais:pcf.test", levels);
+
+    // Bruno moderates the room but not the national room: the national scope is not his.
+    let by_bruno = text_in("!accueil:pcf.test", "$bruno", "@bruno:pcf.test", "!bannir @x:pcf.test spam");
+    bot.handler.handle(&by_bruno).await.expect("refused");
+    assert!(bans_of(&bot, "@x:pcf.test").is_empty());
+    // Nadia, a national moderator: everywhere, the public room included.
+    let by_nadia = text_in("!accueil:pcf.test", "$nadia", "@nadia:pcf.test", "!bannir @x:pcf.test spam");
+    bot.handler.handle(&by_nadia).await.expect("banned");
+    let banned = bans_of(&bot, "@x:pcf.test");
+    assert!(banned.contains(&"!accueil:pcf.test".to_owned()) && banned.len() == 5, "{banned:?}");
+}
+
+#[tokio::test]
+async fn no_poll_opens_in_a_public_room() {
+    let bot = bot().await;
+    let public = Effect::Room(RoomRecord {
+        key: "nord.public.accueil".into(),
+        kind: "public".into(),
+        name: "Accueil (Nord)".into(),
+        parent_key: Some("nord.public".into()),
+        room_id: "!accueil:pcf.test".into(),
+        moderators: "[]".into(),
+    });
+    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
+    bot.homeserver.set_power_levels("!accueil:pcf.test", "@relais:pcf.test", levels);
+    let poll = text_in(
+        "!accueil:pcf.test",
+        "$poll",
+        "@nadia:pcf.test",
+        "!sondage \"Quelle date ?\" samedi dimanche",
+    );
+    bot.handler.handle(&poll).await.expect("answered");
+    assert!(answer_to(&bot, "!accueil:pcf.test", "$poll").contains("entre adhérents"));
+    let started = bot.homeserver.requests().into_iter().any(|r| r.path.contains("poll.start"));
+    assert!(!started, "no poll was sent");
+}
