@@ -25,6 +25,7 @@ use relais_provisioning::moderation::ModerationKind;
 
 use crate::{
     broadcast::Broadcasts,
+    charter::Charter,
     command, messages,
     moderation::Moderation,
     poll::{events, service::Polls},
@@ -66,6 +67,7 @@ pub struct BotHandler {
     broadcasts: Broadcasts,
     moderation: Moderation,
     welcome: Welcome,
+    charter: Charter,
 }
 
 /// Where a command came from: what a reply and the services need of it.
@@ -91,7 +93,8 @@ impl BotHandler {
         let broadcasts = Broadcasts::new(&store, client.clone(), config.clone());
         let welcome = Welcome::new(&store, client.clone(), config.clone());
         let moderation = Moderation::new(&store, client.clone(), config.clone());
-        Self { client, config, polls, broadcasts, moderation, welcome }
+        let charter = Charter::new(&store, config.clone());
+        Self { client, config, polls, broadcasts, moderation, welcome, charter }
     }
 
     async fn on_event(&self, event: &DispatchedEvent) -> Result<(), HandlerError> {
@@ -194,6 +197,13 @@ impl BotHandler {
             }
         }
         let Some(reply) = answer(body) else {
+            // Not a command: in a public room, the charter its author has not accepted yet.
+            if command::parse(body).is_ok_and(|c| c.is_none())
+                && let Some(reminder) =
+                    self.charter.remind(&env.room_id, &env.sender).await.map_err(service_error)?
+            {
+                return self.reply(&env, reminder).await;
+            }
             return Ok(());
         };
         self.reply(&env, reply).await
@@ -235,6 +245,7 @@ impl BotHandler {
             Some("sélection") => b.selection(room, sender, id, words).await.map(Some),
             Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
             Some("stats") => b.stats(room, sender).await.map(Some),
+            Some("charte") => self.charter.command(sender, words).await.map(Some),
             Some("signaler") => {
                 self.moderation.report(room, sender, &env.event_id, reply_to).await.map(Result::err)
             }

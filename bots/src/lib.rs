@@ -7,6 +7,7 @@
 //! provisioning's directory; it reaches the homeserver through the appservice's client.
 
 pub mod broadcast;
+pub mod charter;
 pub mod command;
 mod handler;
 pub mod links;

@@ -132,6 +132,13 @@ pub const COMMANDS: &[CommandHelp] = &[
         needs: Needs::Anyone,
     },
     CommandHelp {
+        name: "charte",
+        aliases: &["charter"],
+        usage: "!charte [accepter]",
+        summary: "affiche la charte des espaces de discussion, ou enregistre que vous l'acceptez",
+        needs: Needs::Anyone,
+    },
+    CommandHelp {
         name: "courriel",
         aliases: &["email"],
         usage: "!courriel abonner|désabonner|état",
@@ -371,6 +378,28 @@ pub mod proposal {
 }
 
 /// Statistics and local notes.
+pub mod charter {
+    pub fn none() -> String {
+        "Aucune charte n'est en vigueur sur cette messagerie.".to_owned()
+    }
+    /// The charter, whole, and how to accept it.
+    pub fn show(charter: &str, version: &str) -> String {
+        format!(
+            "Charte des espaces de discussion (version {version}) :\n\n{}\n\nPour l'accepter, tapez : !charte accepter",
+            charter.trim()
+        )
+    }
+    pub fn accepted(version: &str) -> String {
+        format!("Merci : votre acceptation de la charte (version {version}) est enregistrée.")
+    }
+    pub fn reminder(version: &str) -> String {
+        format!(
+            "Bienvenue ! Les salons publics suivent une charte (version {version}) que vous n'avez pas encore \
+             acceptée : lisez-la en tapant !charte, acceptez-la en tapant !charte accepter."
+        )
+    }
+}
+
 pub mod stats {
     use crate::store::stats::BroadcastStats;
 

@@ -29,6 +29,19 @@ impl BotStore {
         Ok(())
     }
 
+    /// Notes that `user_id` is reminded of charter `version` now: `true` the first time only.
+    pub async fn charter_remind_once(&self, user_id: &str, version: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO charter_reminder (user_id, version, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(version)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The bot's direct-message room with `user_id`, if it made one.
     pub async fn bot_dm(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT room_id FROM bot_dm WHERE user_id = $1")

@@ -259,3 +259,42 @@ async fn no_poll_opens_in_a_public_room() {
     let started = bot.homeserver.requests().into_iter().any(|r| r.path.contains("poll.start"));
     assert!(!started, "no poll was sent");
 }
+
+#[tokio::test]
+async fn the_charter_is_shown_accepted_and_recalled_once_in_public_rooms_only() {
+    let bot = super::bot_with(|config| {
+        config.public.charter = Some("Respect des personnes.\n\nNi spam ni insulte.".into());
+        config.public.charter_version = "2026-2".into();
+    })
+    .await;
+    federations(&bot).await;
+    let public = Effect::Room(RoomRecord {
+        key: "nord.public.accueil".into(),
+        kind: "public".into(),
+        name: "Accueil (Nord)".into(),
+        parent_key: Some("nord.public".into()),
+        room_id: "!accueil:pcf.test".into(),
+        moderators: "[]".into(),
+    });
+    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    let say = async |room: &str, id: &str, who: &str, body: &str| {
+        bot.handler.handle(&text_in(room, id, who, body)).await.expect("handled");
+        answer_to(&bot, room, id)
+    };
+    // Karim has not accepted this version: reminded once, in reply, in the public room only.
+    assert!(say("!accueil:pcf.test", "$k1", "@karim:pcf.test", "bonjour").await.contains("version 2026-2"));
+    assert_eq!(say("!accueil:pcf.test", "$k2", "@karim:pcf.test", "encore").await, "");
+    assert_eq!(say("!nord-discussion:pcf.test", "$k3", "@lea:pcf.test", "salut").await, "");
+    // Someone of another server is not ours to remind.
+    assert_eq!(say("!accueil:pcf.test", "$r1", "@x:ailleurs.test", "hello").await, "");
+    // Léa reads it and accepts it: recorded, and never reminded.
+    assert!(
+        say("!accueil:pcf.test", "$l1", "@lea:pcf.test", "!charte").await.contains("Ni spam ni insulte.")
+    );
+    assert!(
+        say("!accueil:pcf.test", "$l2", "@lea:pcf.test", "!charte accepter").await.contains("enregistrée")
+    );
+    let versions = ProvisioningStore::new(bot.store.clone()).charter_versions("@lea:pcf.test").await;
+    assert_eq!(versions.expect("versions"), ["2026-2"]);
+    assert_eq!(say("!accueil:pcf.test", "$l3", "@lea:pcf.test", "merci").await, "");
+}
