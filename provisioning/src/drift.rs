@@ -5,7 +5,8 @@
 //! is invited again; a party member recorded without access to a room (lapsed, moved) who is in
 //! it anyway is removed; moderators are restored. Respected: a member who left by themselves, a
 //! ban (moderation), and guests who are not in the membership file at all (a moderator may
-//! invite a speaker), who are only counted.
+//! invite a speaker), who are only counted. Rooms made by an older Relais whose levels keep
+//! from moderators what they may now do get their moderators set again, which gives it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +29,8 @@ pub struct ObservedRoom {
     pub members: BTreeMap<OwnedUserId, Observed>,
     /// Users at moderator level (50) in the power levels.
     pub moderators: BTreeSet<OwnedUserId>,
+    /// The levels the power levels set per event type.
+    pub event_levels: BTreeMap<ruma::events::TimelineEventType, ruma::Int>,
 }
 
 /// The repair plan and what was left alone.
@@ -101,7 +104,11 @@ pub fn repair(
             }
         }
         let wanted = recorded.moderators.get(key).cloned().unwrap_or_default();
-        if room.moderators != wanted {
+        // Setting the moderators again also gives them what rooms made by an older Relais kept
+        // from them (switching to encryption, attaching rooms to a space).
+        if room.moderators != wanted
+            || crate::apply::homeserver::structure_outdated(spec.kind, &room.event_levels)
+        {
             report
                 .actions
                 .push(Action::SetModerators { room: key.clone(), moderators: wanted.into_iter().collect() });
@@ -132,6 +139,7 @@ mod tests {
                 })
                 .collect(),
             moderators: moderators.iter().map(|u| OwnedUserId::try_from(*u).expect("user")).collect(),
+            event_levels: BTreeMap::new(),
         }
     }
 
@@ -207,5 +215,40 @@ mod tests {
             ]
         );
         assert_eq!((report.guests, report.respected), (1, 1));
+    }
+
+    #[test]
+    fn a_room_made_before_moderators_could_encrypt_gets_its_moderators_set_again() {
+        use ruma::events::TimelineEventType;
+        let csv = "id;federation;section;roles;active;matrix_id\n1;Nord;Lille;Secrétaire de section;oui;@a:pcf.test\n";
+        let mut recorded = Recorded::default();
+        let options = crate::plan::PlanOptions {
+            national_name: "N".into(),
+            invitations: false,
+            now_ms: 0,
+            scope: None,
+            public: Default::default(),
+            national_team: Vec::new(),
+        };
+        for a in &plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options).actions {
+            crate::plan::apply_to_record(&mut recorded, a);
+        }
+        let bot = owned_user_id!("@relais:pcf.test");
+        let room = |encryption: i64| {
+            let mut room = observed(&[("@a:pcf.test", "join", "@a:pcf.test")], &["@a:pcf.test"]);
+            room.event_levels.insert(
+                TimelineEventType::RoomEncryption,
+                ruma::Int::from(i32::try_from(encryption).expect("small")),
+            );
+            room
+        };
+        let repairs = |encryption: i64| {
+            let rooms = BTreeMap::from([("nord.s.lille".to_owned(), room(encryption))]);
+            repair(&recorded, &rooms, &bot).actions
+        };
+        assert_eq!(repairs(100).len(), 1, "the bot's old level: set again");
+        assert!(matches!(&repairs(100)[0], Action::SetModerators { room, .. } if room == "nord.s.lille"));
+        assert!(repairs(50).is_empty(), "already theirs");
+        assert!(repairs(0).is_empty(), "lowered by hand: left alone");
     }
 }

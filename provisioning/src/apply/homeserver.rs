@@ -1,7 +1,7 @@
 //! What each action does on the homeserver, idempotently: a second attempt after a crash finds
 //! the room by its alias, treats "already invited" and "already gone" as done.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ruma::{
     Int, OwnedRoomId, OwnedServerName, OwnedUserId, RoomAliasId, RoomId, UserId,
@@ -109,8 +109,11 @@ impl Homeserver {
             }
             Action::SetModerators { room, moderators } => {
                 let id = self.room_id(room).await?;
+                let kind =
+                    self.store.room_kind_of(room).await.map_err(|e| Failure::Transient(e.to_string()))?;
+                let kind = kind.and_then(|k| k.parse::<RoomKind>().ok());
                 let wanted: BTreeSet<OwnedUserId> = moderators.iter().cloned().collect();
-                self.set_moderators(&id, &wanted).await?;
+                self.set_moderators(&id, kind, &wanted).await?;
                 Ok(None)
             }
             Action::Invite { room, user_id, .. } => {
@@ -192,11 +195,19 @@ impl Homeserver {
         Ok(room_id)
     }
 
-    async fn set_moderators(&self, room: &RoomId, wanted: &BTreeSet<OwnedUserId>) -> Result<(), Failure> {
+    async fn set_moderators(
+        &self,
+        room: &RoomId,
+        kind: Option<RoomKind>,
+        wanted: &BTreeSet<OwnedUserId>,
+    ) -> Result<(), Failure> {
         // Rooms are created in version 10: the levels' defaults are those of its rules.
         let current = self.client.state_content::<RoomPowerLevelsEventContent>(room, "").await?;
         let current = current.unwrap_or_else(|| RoomPowerLevelsEventContent::new(&AuthorizationRules::V10));
-        let levels = with_moderators(current, wanted, &self.bot);
+        let mut levels = with_moderators(current, wanted, &self.bot);
+        if let Some(kind) = kind {
+            with_moderators_structure(&mut levels.events, kind);
+        }
         self.client.send_state(room, &EmptyStateKey, &levels).await?;
         Ok(())
     }
@@ -270,6 +281,38 @@ fn initial_state(
         state.push(InitialStateEvent::new(space.clone(), parent).to_raw_any());
     }
     state
+}
+
+/// What moderators may change in a room of `kind` that rooms made before could keep at the
+/// bot's level (100): switching a room to encryption, attaching rooms to a federation's or a
+/// public space.
+fn moderators_structure(kind: RoomKind) -> Vec<TimelineEventType> {
+    let mut events = Vec::new();
+    if !kind.is_space() {
+        events.push(TimelineEventType::RoomEncryption);
+    }
+    if matches!(kind, RoomKind::FederationSpace | RoomKind::PublicSpace) {
+        events.push(TimelineEventType::SpaceChild);
+    }
+    events
+}
+
+/// Whether a room of `kind` still keeps from moderators what they may now do (its levels as
+/// set when it was made by an older Relais).
+pub(crate) fn structure_outdated(kind: RoomKind, events: &BTreeMap<TimelineEventType, Int>) -> bool {
+    moderators_structure(kind).iter().any(|event| events.get(event).is_some_and(|level| *level > moderator()))
+}
+
+/// Lowers to moderator the levels of what moderators may now do in a room of `kind`, when the
+/// bot kept them at its own; a level set by hand below stays.
+fn with_moderators_structure(events: &mut BTreeMap<TimelineEventType, Int>, kind: RoomKind) {
+    for event in moderators_structure(kind) {
+        if let Some(level) = events.get_mut(&event)
+            && *level > moderator()
+        {
+            *level = moderator();
+        }
+    }
 }
 
 /// `levels` with exactly `wanted` as the room's moderators: moderators no longer wanted go

@@ -10,7 +10,7 @@
 //! database) never execute the same pending actions at once. A run that loses its lease stops
 //! before its next action; a killed run's lease expires and the next run finishes its journal.
 
-mod homeserver;
+pub(crate) mod homeserver;
 mod invite;
 pub mod observe;
 mod record;

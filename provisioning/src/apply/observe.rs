@@ -61,6 +61,7 @@ async fn observe_room(client: &MatrixClient, room: &RoomId) -> Result<ObservedRo
     let levels = client.state_content::<RoomPowerLevelsEventContent>(room, "").await?;
     let moderator = int!(50);
     if let Some(levels) = levels {
+        observed.event_levels = levels.events.clone();
         observed.moderators =
             levels.users.into_iter().filter(|(_, level)| *level == moderator).map(|(user, _)| user).collect();
     }

@@ -62,6 +62,15 @@ impl ProvisioningStore {
         Ok(row.map(|r| r.try_get("room_id")).transpose()?)
     }
 
+    /// The kind recorded for the room `key` (as stored; `None`: no such room).
+    pub async fn room_kind_of(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT kind FROM prov_room WHERE room_key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("kind")).transpose()?)
+    }
+
     /// Writes effects straight into the record, with neither journal nor audit: data for tests
     /// and benchmarks, as if a run had applied them.
     #[cfg(any(test, feature = "test-support"))]

@@ -131,3 +131,30 @@ fn moderators_follow_the_file_and_hand_set_levels_stay() {
     );
     assert_eq!(next["events"], json!({ "m.room.encryption": 100 }), "the rest is untouched");
 }
+
+#[test]
+fn rooms_made_by_an_older_relais_give_moderators_what_they_may_now_do() {
+    use std::collections::BTreeMap;
+
+    use ruma::events::TimelineEventType;
+    let old = |levels: &[(TimelineEventType, i64)]| -> BTreeMap<TimelineEventType, ruma::Int> {
+        levels.iter().map(|(t, l)| (t.clone(), ruma::Int::from(i32::try_from(*l).expect("small")))).collect()
+    };
+    let mut section =
+        old(&[(TimelineEventType::RoomEncryption, 100), (TimelineEventType::RoomPowerLevels, 100)]);
+    assert!(structure_outdated(RoomKind::Section, &section));
+    with_moderators_structure(&mut section, RoomKind::Section);
+    assert_eq!(
+        section,
+        old(&[(TimelineEventType::RoomEncryption, 50), (TimelineEventType::RoomPowerLevels, 100)])
+    );
+    assert!(!structure_outdated(RoomKind::Section, &section));
+    // A space is not encrypted; a federation's space lets moderators attach rooms.
+    let mut space = old(&[(TimelineEventType::RoomEncryption, 100), (TimelineEventType::SpaceChild, 100)]);
+    assert!(structure_outdated(RoomKind::FederationSpace, &space));
+    with_moderators_structure(&mut space, RoomKind::FederationSpace);
+    assert_eq!(space, old(&[(TimelineEventType::RoomEncryption, 100), (TimelineEventType::SpaceChild, 50)]));
+    // The national space's structure stays the bot's.
+    let national = old(&[(TimelineEventType::SpaceChild, 100)]);
+    assert!(!structure_outdated(RoomKind::NationalSpace, &national));
+}
