@@ -11,6 +11,9 @@ use relais_provisioning::{directory::Directory, store::ProvisioningStore};
 
 use crate::{messages::charter as text, service::ServiceError, store::BotStore};
 
+/// The longest charter shown whole in a message (characters).
+const SHOWN_WHOLE: usize = 4_000;
+
 #[derive(Debug)]
 pub struct Charter {
     config: Arc<Config>,
@@ -40,6 +43,12 @@ impl Charter {
         let Some((charter, version)) = self.current() else { return Ok(text::none()) };
         let accepting = words.first().is_some_and(|w| relais_core::text::fold(w) == "accepter");
         if !accepting {
+            // A message holds a few thousand characters well; a longer charter is read on its page.
+            if charter.chars().count() > SHOWN_WHOLE {
+                let page =
+                    format!("{}/relais/charte", self.config.web.public_url.as_str().trim_end_matches('/'));
+                return Ok(text::show_link(version, &page));
+            }
             return Ok(text::show(charter, version));
         }
         self.records.accept_charter(sender.as_str(), version).await?;

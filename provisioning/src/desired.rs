@@ -164,10 +164,13 @@ pub fn announcements_key(federation: &str) -> String {
 /// The referents' network room.
 pub const REFERENTS: &str = "national.referents";
 
-/// The member id the national team's access to the referents' network is recorded under (they
-/// need not be in the file).
+/// What the member ids of the national team's access start with (they need not be in the file;
+/// the file's ids never hold a `:`).
+pub const TEAM_PREFIX: &str = "équipe:";
+
+/// The member id the national team's access to the referents' network is recorded under.
 pub fn team_member_id(user: &ruma::UserId) -> String {
-    format!("équipe:{user}")
+    format!("{TEAM_PREFIX}{user}")
 }
 
 /// The national public space.

@@ -143,6 +143,17 @@ mod tests {
         }
     }
 
+    fn options(public: relais_core::config::PublicConfig) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            national_name: "N".into(),
+            invitations: false,
+            now_ms: 0,
+            scope: None,
+            public,
+            national_team: Vec::new(),
+        }
+    }
+
     #[test]
     fn repairs_withdrawn_invites_intruders_and_moderators_but_respects_choices() {
         let csv = "id;federation;section;roles;active;matrix_id\n\
@@ -153,23 +164,16 @@ mod tests {
             5;Nord;Roubaix;;oui;@e:pcf.test\n\
             6;Nord;Lille;;non;@f:pcf.test\n";
         let mut recorded = Recorded::default();
-        let options = crate::plan::PlanOptions {
-            national_name: "N".into(),
-            invitations: false,
-            now_ms: 0,
-            scope: None,
-            public: relais_core::config::PublicConfig {
-                federations: vec!["Nord".into()],
-                rooms: vec![relais_core::config::PublicRoomConfig {
-                    slug: "accueil".into(),
-                    name: "Accueil".into(),
-                    join: relais_core::config::PublicJoin::Public,
-                    guests: false,
-                }],
-                ..Default::default()
-            },
-            national_team: Vec::new(),
-        };
+        let options = options(relais_core::config::PublicConfig {
+            federations: vec!["Nord".into()],
+            rooms: vec![relais_core::config::PublicRoomConfig {
+                slug: "accueil".into(),
+                name: "Accueil".into(),
+                join: relais_core::config::PublicJoin::Public,
+                guests: false,
+            }],
+            ..Default::default()
+        });
         let p = plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options);
         for a in &p.actions {
             crate::plan::apply_to_record(&mut recorded, a);
@@ -222,15 +226,8 @@ mod tests {
         use ruma::events::TimelineEventType;
         let csv = "id;federation;section;roles;active;matrix_id\n1;Nord;Lille;Secrétaire de section;oui;@a:pcf.test\n";
         let mut recorded = Recorded::default();
-        let options = crate::plan::PlanOptions {
-            national_name: "N".into(),
-            invitations: false,
-            now_ms: 0,
-            scope: None,
-            public: Default::default(),
-            national_team: Vec::new(),
-        };
-        for a in &plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options).actions {
+        for a in &plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options(Default::default())).actions
+        {
             crate::plan::apply_to_record(&mut recorded, a);
         }
         let bot = owned_user_id!("@relais:pcf.test");
@@ -250,5 +247,6 @@ mod tests {
         assert!(matches!(&repairs(100)[0], Action::SetModerators { room, .. } if room == "nord.s.lille"));
         assert!(repairs(50).is_empty(), "already theirs");
         assert!(repairs(0).is_empty(), "lowered by hand: left alone");
+        assert!(repairs(99).is_empty(), "kept from moderators on purpose: left alone");
     }
 }

@@ -268,6 +268,9 @@ pub async fn welcome(
     // last import: that is the next import's to plan, with its removal guard.
     plan.actions.retain(|action| match action {
         Action::Kick { member_id: who, .. } | Action::Unsubscribe { member_id: who, .. } => who == member_id,
+        Action::SetModerators { room, moderators } => {
+            recorded.moderators.get(room).is_none_or(|had| had.iter().all(|user| moderators.contains(user)))
+        }
         _ => true,
     });
     let journal = Action::journal(&plan.actions);

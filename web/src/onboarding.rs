@@ -83,23 +83,11 @@ async fn valid(
 }
 
 fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> Markup {
-    let server = state.config.homeserver.server_name.as_str();
     let body = html! {
         p { "Bienvenue ! Choisissez votre nom d'utilisateur et votre mot de passe pour la messagerie du Parti." }
         @if let Some(error) = error { (alert(error)) }
         form method="post" action={ "/inscription/" (token) } {
-            label for="nom" { "Nom d'utilisateur" }
-            input #nom name="nom_utilisateur" value=(username) autocomplete="username" required
-                aria-describedby="nom-aide";
-            p #nom-aide .hint {
-                "Votre identifiant sera @nom:" (server) ". Lettres sans accent, chiffres, « . », « _ » ou « - »."
-            }
-            label for="mdp" { "Mot de passe" }
-            input #mdp name="mot_de_passe" type="password" autocomplete="new-password" required minlength="10"
-                aria-describedby="mdp-aide";
-            p #mdp-aide .hint { "Au moins 10 caractères." }
-            label for="conf" { "Confirmez le mot de passe" }
-            input #conf name="confirmation" type="password" autocomplete="new-password" required;
+            (account_fields(state, username))
             @if let Some(charter) = crate::rejoindre::charter(state) {
                 (charter)
                 div .choice {
@@ -111,6 +99,25 @@ fn form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> M
         }
     };
     page("Créer votre compte", body)
+}
+
+/// The fields of an account form: user name (`username` suggested or as typed), password twice.
+pub(crate) fn account_fields(state: &WebState, username: &str) -> Markup {
+    let server = state.config.homeserver.server_name.as_str();
+    html! {
+        label for="nom" { "Nom d'utilisateur" }
+        input #nom name="nom_utilisateur" value=(username) autocomplete="username" required
+            aria-describedby="nom-aide";
+        p #nom-aide .hint {
+            "Votre identifiant sera @nom:" (server) ". Lettres sans accent, chiffres, « . », « _ » ou « - »."
+        }
+        label for="mdp" { "Mot de passe" }
+        input #mdp name="mot_de_passe" type="password" autocomplete="new-password" required minlength="10"
+            aria-describedby="mdp-aide";
+        p #mdp-aide .hint { "Au moins 10 caractères." }
+        label for="conf" { "Confirmez le mot de passe" }
+        input #conf name="confirmation" type="password" autocomplete="new-password" required;
+    }
 }
 
 /// The user name chosen on an account form, checked with its password; the error is French.

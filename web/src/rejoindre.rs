@@ -27,7 +27,7 @@ use ruma::api::error::ErrorCode;
 
 use crate::{
     WebState,
-    onboarding::{check_account, close_session},
+    onboarding::{account_fields, check_account, close_session},
     page::{alert, message, page},
 };
 
@@ -40,7 +40,19 @@ pub fn token_routes() -> Router<Arc<WebState>> {
 
 /// The sign-up form itself.
 pub fn routes() -> Router<Arc<WebState>> {
-    Router::new().route(PATH, get(show).post(sign_up))
+    Router::new().route(PATH, get(show).post(sign_up)).route(CHARTER_PATH, get(show_charter))
+}
+
+/// The charter alone, where `!charte` points when it is too long for a message.
+pub const CHARTER_PATH: &str = "/relais/charte";
+
+async fn show_charter(State(state): State<Arc<WebState>>) -> Response {
+    match charter(&state) {
+        Some(charter) => page("Charte", charter).into_response(),
+        None => {
+            message(StatusCode::NOT_FOUND, "Charte", "Aucune charte n'est en vigueur sur cette messagerie.")
+        }
+    }
 }
 
 /// What the sign-up form posts; every field optional, so that a missing one is said in French
@@ -266,23 +278,11 @@ async fn pending(state: &WebState, token: &str) -> Result<Sympathiser, Response>
 }
 
 fn account_form(state: &WebState, token: &str, username: &str, error: Option<&str>) -> Markup {
-    let server = state.config.homeserver.server_name.as_str();
     let body = html! {
         p { "Votre adresse est confirmée. Choisissez votre nom d'utilisateur et votre mot de passe." }
         @if let Some(error) = error { (alert(error)) }
         form method="post" action={ (PATH) "/" (token) } {
-            label for="nom" { "Nom d'utilisateur" }
-            input #nom name="nom_utilisateur" value=(username) autocomplete="username" required
-                aria-describedby="nom-aide";
-            p #nom-aide .hint {
-                "Votre identifiant sera @nom:" (server) ". Lettres sans accent, chiffres, « . », « _ » ou « - »."
-            }
-            label for="mdp" { "Mot de passe" }
-            input #mdp name="mot_de_passe" type="password" autocomplete="new-password" required minlength="10"
-                aria-describedby="mdp-aide";
-            p #mdp-aide .hint { "Au moins 10 caractères." }
-            label for="conf" { "Confirmez le mot de passe" }
-            input #conf name="confirmation" type="password" autocomplete="new-password" required;
+            (account_fields(state, username))
             button type="submit" { "Créer mon compte" }
         }
     };

@@ -242,6 +242,9 @@ async fn the_sign_up_page_is_closed_unless_configured_and_answers_mistakes_in_fr
         "{form}"
     );
     assert!(form.contains("name=\"charte\"") && form.contains("name=\"accord\""), "{form}");
+    let charter = text(call(&pages, Method::GET, "/relais/charte").await).await;
+    assert!(charter.contains("version 2026-1") && charter.contains("Respect."), "{charter}");
+    assert_eq!(call(&closed, Method::GET, "/relais/charte").await.status(), StatusCode::NOT_FOUND);
 
     // A hostile name, the charter unticked, then no consent, then a bad postcode: each said in
     // French, above the form that keeps what was typed (escaped); nothing recorded.

@@ -389,6 +389,12 @@ pub mod charter {
             charter.trim()
         )
     }
+    /// A charter too long for a message: where to read it, and how to accept it.
+    pub fn show_link(version: &str, page: &str) -> String {
+        format!(
+            "Charte des espaces de discussion (version {version}) : {page}\n\nPour l'accepter, tapez : !charte accepter"
+        )
+    }
     pub fn accepted(version: &str) -> String {
         format!("Merci : votre acceptation de la charte (version {version}) est enregistrée.")
     }

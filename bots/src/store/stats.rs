@@ -214,8 +214,8 @@ impl BotStore {
         Ok(row.try_get("n")?)
     }
 
-    /// Mails sent with a copy of the broadcast (all its rooms, or `room`), as the mail bridge
-    /// counts them.
+    /// Stops of mail in each room a copy reached (all its rooms, or `room`), after the copy and
+    /// before the room's next broadcast, within [`UNSUBSCRIBE_WINDOW_MS`].
     async fn unsubscribes_after(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
         let rows = sqlx::query(
             "SELECT d.room_id AS room_id, d.delivered_at AS delivered_at, \
@@ -239,6 +239,8 @@ impl BotStore {
         Ok(total)
     }
 
+    /// Mails sent with a copy of the broadcast (all its rooms, or `room`), as the mail bridge
+    /// counts them.
     async fn mails_of_broadcast(&self, broadcast_id: i64, room: &str) -> Result<i64, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id FROM broadcast_delivery \

@@ -40,6 +40,19 @@ async fn federations(bot: &Bot) {
     bot.homeserver.set_power_levels("!nord:pcf.test", "@relais:pcf.test", levels);
 }
 
+/// A public room `key` of id `room_id`, as provisioning records it.
+async fn public_room(bot: &Bot, key: &str, room_id: &str) {
+    let room = Effect::Room(RoomRecord {
+        key: key.into(),
+        kind: "public".into(),
+        name: key.into(),
+        parent_key: None,
+        room_id: room_id.into(),
+        moderators: "[]".into(),
+    });
+    ProvisioningStore::new(bot.store.clone()).seed(&[room]).await.expect("room");
+}
+
 /// The rooms the bot banned `user` from, by their ids.
 fn bans_of(bot: &Bot, user: &str) -> Vec<String> {
     let mut rooms: Vec<String> = bot
@@ -208,15 +221,7 @@ async fn a_national_ban_is_published_on_the_policy_list_without_its_reason() {
 async fn in_the_national_public_space_the_national_moderators_act_and_no_one_else() {
     let bot = super::bot_with(|config| config.bots.national_room = Some("!national:pcf.test".into())).await;
     federations(&bot).await;
-    let public = Effect::Room(RoomRecord {
-        key: "national.public.accueil".into(),
-        kind: "public".into(),
-        name: "Accueil".into(),
-        parent_key: None,
-        room_id: "!accueil:pcf.test".into(),
-        moderators: "[]".into(),
-    });
-    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    public_room(&bot, "national.public.accueil", "!accueil:pcf.test").await;
     let national = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
     bot.homeserver.set_power_levels("!national:pcf.test", "@relais:pcf.test", national);
     let levels =
@@ -237,15 +242,7 @@ async fn in_the_national_public_space_the_national_moderators_act_and_no_one_els
 #[tokio::test]
 async fn no_poll_opens_in_a_public_room() {
     let bot = bot().await;
-    let public = Effect::Room(RoomRecord {
-        key: "nord.public.accueil".into(),
-        kind: "public".into(),
-        name: "Accueil (Nord)".into(),
-        parent_key: Some("nord.public".into()),
-        room_id: "!accueil:pcf.test".into(),
-        moderators: "[]".into(),
-    });
-    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    public_room(&bot, "nord.public.accueil", "!accueil:pcf.test").await;
     let levels = json!({ "users": { "@relais:pcf.test": 100, "@nadia:pcf.test": 50 } });
     bot.homeserver.set_power_levels("!accueil:pcf.test", "@relais:pcf.test", levels);
     let poll = text_in(
@@ -268,15 +265,7 @@ async fn the_charter_is_shown_accepted_and_recalled_once_in_public_rooms_only() 
     })
     .await;
     federations(&bot).await;
-    let public = Effect::Room(RoomRecord {
-        key: "nord.public.accueil".into(),
-        kind: "public".into(),
-        name: "Accueil (Nord)".into(),
-        parent_key: Some("nord.public".into()),
-        room_id: "!accueil:pcf.test".into(),
-        moderators: "[]".into(),
-    });
-    ProvisioningStore::new(bot.store.clone()).seed(&[public]).await.expect("room");
+    public_room(&bot, "nord.public.accueil", "!accueil:pcf.test").await;
     let say = async |room: &str, id: &str, who: &str, body: &str| {
         bot.handler.handle(&text_in(room, id, who, body)).await.expect("handled");
         answer_to(&bot, room, id)

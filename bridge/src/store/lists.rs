@@ -145,33 +145,27 @@ impl MailStore {
         }
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        if mode == DeliveryMode::None {
-            let previous = sqlx::query("SELECT mode FROM mail_pref WHERE member_id = $1 AND room_id = $2")
-                .bind(member_id)
-                .bind(room_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let previous: Option<String> = previous.map(|r| r.try_get("mode")).transpose()?;
-            if previous.as_deref() != Some(DeliveryMode::None.as_str()) {
-                // Who is not recorded, and the hour only (rounded up, never before the act).
-                let hour = 3_600_000;
-                sqlx::query("INSERT INTO mail_unsubscribe (room_id, at) VALUES ($1, $2)")
-                    .bind(room_id)
-                    .bind((now + hour - 1).div_euclid(hour) * hour)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        sqlx::query(
+        // The write first, and only when the mode changes: a stop is counted once, as it happens.
+        let changed = sqlx::query(
             "INSERT INTO mail_pref (member_id, room_id, mode, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (member_id, room_id) DO UPDATE SET mode = $3, updated_at = $4",
+             ON CONFLICT (member_id, room_id) DO UPDATE SET mode = $3, updated_at = $4 WHERE mail_pref.mode <> $3",
         )
         .bind(member_id)
         .bind(room_id)
         .bind(mode.as_str())
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if mode == DeliveryMode::None && changed == 1 {
+            // Who is not recorded, and the hour only (rounded up, never before the act).
+            let hour = 3_600_000;
+            sqlx::query("INSERT INTO mail_unsubscribe (room_id, at) VALUES ($1, $2)")
+                .bind(room_id)
+                .bind((now + hour - 1).div_euclid(hour) * hour)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

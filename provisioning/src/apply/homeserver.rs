@@ -297,18 +297,19 @@ fn moderators_structure(kind: RoomKind) -> Vec<TimelineEventType> {
     events
 }
 
-/// Whether a room of `kind` still keeps from moderators what they may now do (its levels as
-/// set when it was made by an older Relais).
+/// Whether a room of `kind` still keeps from moderators what they may now do at the bot's own
+/// level (100), as an older Relais made it. Another level was set by hand and stays: to keep a
+/// room from being encrypted, set the level to 99.
 pub(crate) fn structure_outdated(kind: RoomKind, events: &BTreeMap<TimelineEventType, Int>) -> bool {
-    moderators_structure(kind).iter().any(|event| events.get(event).is_some_and(|level| *level > moderator()))
+    moderators_structure(kind).iter().any(|event| events.get(event) == Some(&admin()))
 }
 
-/// Lowers to moderator the levels of what moderators may now do in a room of `kind`, when the
-/// bot kept them at its own; a level set by hand below stays.
+/// Lowers to moderator the levels of what moderators may now do in a room of `kind`, where the
+/// bot kept them at its own (100); a level set by hand stays.
 fn with_moderators_structure(events: &mut BTreeMap<TimelineEventType, Int>, kind: RoomKind) {
     for event in moderators_structure(kind) {
         if let Some(level) = events.get_mut(&event)
-            && *level > moderator()
+            && *level == admin()
         {
             *level = moderator();
         }

@@ -261,6 +261,10 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
     if options.invitations {
         plan_invitations(&rows, recorded, options.now_ms, &mut actions);
     }
+    if options.scope.is_some() {
+        // The national team is the national import's to change, never a federation's export.
+        actions.retain(|action| !national_team_change(action));
+    }
     let recorded_active = recorded.members.values().filter(|m| m.active && options.in_scope(m)).count();
     let lapsing: BTreeSet<&str> = recorded
         .members
@@ -304,6 +308,18 @@ fn losing_access(actions: &[Action], recorded: &Recorded, lapsing: BTreeSet<&str
         }
     }
     losing.len()
+}
+
+/// A change of the national team's place: its entries in the referents' network, or the
+/// moderators of a national room.
+fn national_team_change(action: &Action) -> bool {
+    match action {
+        Action::Invite { member_id, .. } | Action::Kick { member_id, .. } => {
+            member_id.starts_with(crate::desired::TEAM_PREFIX)
+        }
+        Action::SetModerators { room, .. } => crate::moderation::room_scope(room) == crate::desired::NATIONAL,
+        _ => false,
+    }
 }
 
 fn plan_invitations(rows: &[MemberRow], recorded: &Recorded, now_ms: i64, actions: &mut Vec<Action>) {
@@ -360,9 +376,13 @@ fn plan_access(
     rows: &BTreeMap<&str, &MemberRow>,
     actions: &mut Vec<Action>,
 ) -> usize {
+    // Who keeps each room, whatever entry lets them in (a referent of the file who is also of
+    // the national team keeps the network when they lose the role).
+    let keeping: BTreeSet<(&str, &OwnedUserId)> =
+        want.access.iter().map(|((room, _), user)| (room.as_str(), user)).collect();
     for ((room, member_id), user_id) in &recorded.access {
         let still = want.access.get(&(room.clone(), member_id.clone()));
-        if still == Some(user_id) {
+        if still == Some(user_id) || keeping.contains(&(room.as_str(), user_id)) {
             continue;
         }
         // A ban already keeps them out of it (and the homeserver cannot kick a banned user); the
@@ -372,9 +392,7 @@ fn plan_access(
         }
         let reason = match rows.get(member_id.as_str()) {
             _ if still.is_some() => reasons::NEW_ID,
-            None if room == crate::desired::REFERENTS && member_id.starts_with("équipe:") => {
-                reasons::NOT_TEAM
-            }
+            None if member_id.starts_with(crate::desired::TEAM_PREFIX) => reasons::NOT_TEAM,
             Some(row) if row.active && room == crate::desired::REFERENTS => reasons::NOT_REFERENT,
             Some(row) if !row.active && report_has(row) => reasons::LAPSED,
             Some(row) if row.active => reasons::MOVED,

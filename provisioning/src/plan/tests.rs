@@ -430,3 +430,29 @@ fn the_referents_network_follows_the_files_roles_and_the_national_team() {
     // Losing the network counts against the removal guard like any loss of access.
     assert!(p.losing_access >= 1);
 }
+
+#[test]
+fn a_federations_export_leaves_the_national_team_alone_and_nobody_loses_a_room_they_keep() {
+    let team = ruma::owned_user_id!("@nadia:pcf.test");
+    let national = PlanOptions { national_team: vec![team.clone()], ..opts() };
+    // Nadia is of the national team and a referent of the Nord in the file.
+    let file = format!("{HEADER}1;Nord;Lille;;Référente numérique;oui;@nadia:pcf.test;;\n");
+    let mut recorded = Recorded::default();
+    let first = plan(&report(&file), &recorded, &national);
+    apply_all(&mut recorded, &first);
+    // She is no longer the Nord's referent: she keeps the network as one of the team.
+    let no_role = format!("{HEADER}1;Nord;Lille;;;oui;@nadia:pcf.test;;\n");
+    let p = plan(&report(&no_role), &recorded, &national);
+    let kicks: Vec<&Action> = p.actions.iter().filter(|a| matches!(a, Action::Kick { .. })).collect();
+    assert!(kicks.is_empty(), "{kicks:?}");
+    // The Nord's own export, with a configuration that no longer names her: the team is the
+    // national import's to change.
+    let scoped = PlanOptions { scope: Some("nord".into()), national_team: Vec::new(), ..opts() };
+    let p = plan(&report(&file), &recorded, &scoped);
+    let touching_team = p.actions.iter().any(|a| match a {
+        Action::Kick { member_id, .. } | Action::Invite { member_id, .. } => member_id.starts_with("équipe:"),
+        Action::SetModerators { room, .. } => room.starts_with("national"),
+        _ => false,
+    });
+    assert!(!touching_team, "{:#?}", p.actions);
+}

@@ -119,6 +119,9 @@ fn row<'a>(line: u64, cell: &impl Fn(Field) -> &'a str) -> Result<MemberRow, Str
     if member_id.is_empty() {
         return Err("numéro d'adhérent manquant".into());
     }
+    if member_id.contains(':') {
+        return Err(format!("numéro d'adhérent invalide (« : » n'y a pas sa place) : {member_id}"));
+    }
     let federation = tidy(cell(Field::Federation));
     if federation.is_empty() {
         return Err("fédération manquante".into());

@@ -118,7 +118,12 @@ impl ProvisioningStore {
         for sql in [
             // Their charter acceptances and sign-up as a sympathiser, while their account is known.
             "DELETE FROM charter_acceptance WHERE user_id IN (SELECT user_id FROM sympathiser WHERE member_id = $1) \
-             OR user_id IN (SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL)",
+             OR user_id IN (SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL) \
+             OR user_id IN (SELECT matrix_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL)",
+            // The bots' reminders of the charter (one transaction over the features' tables).
+            "DELETE FROM charter_reminder WHERE user_id IN (SELECT user_id FROM sympathiser WHERE member_id = $1) \
+             OR user_id IN (SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL) \
+             OR user_id IN (SELECT matrix_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL)",
             "DELETE FROM sympathiser WHERE member_id = $1",
             "DELETE FROM prov_member WHERE member_id = $1",
             "DELETE FROM prov_access WHERE member_id = $1",

@@ -263,18 +263,22 @@ impl ProvisioningStore {
         actor: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let row =
-            sqlx::query("SELECT user_id FROM sympathiser WHERE sympathiser_id = $1 AND federation = $2")
+        // A sympathiser who became a member is erased with the member (`relais member forget`).
+        let row = sqlx::query(
+            "SELECT user_id FROM sympathiser WHERE sympathiser_id = $1 AND federation = $2 AND member_id IS NULL",
+        )
                 .bind(id)
                 .bind(federation)
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(row) = row else { return Ok(false) };
         if let Some(user) = row.try_get::<Option<String>, _>("user_id")? {
-            sqlx::query("DELETE FROM charter_acceptance WHERE user_id = $1")
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
+            for sql in [
+                "DELETE FROM charter_acceptance WHERE user_id = $1",
+                "DELETE FROM charter_reminder WHERE user_id = $1",
+            ] {
+                sqlx::query(sql).bind(&user).execute(&mut *tx).await?;
+            }
         }
         sqlx::query("DELETE FROM sympathiser WHERE sympathiser_id = $1").bind(id).execute(&mut *tx).await?;
         let entry = super::AuditEntry {

@@ -120,8 +120,8 @@ pub fn federation_of<'a>(
 /// then: (member id, user id). A row is matched by the address the sympathiser confirmed and
 /// the same first and last names (case and accents aside: a household's shared mailbox does
 /// not hand one person's account to another), only when it has no Matrix id and no account
-/// yet, and when no other row of the file shares the address; an account already standing for
-/// a member links no one else.
+/// yet, holds no office, and when no other row of the file shares the address; an account
+/// already standing for a member links no one else.
 pub fn links(
     rows: &[MemberRow],
     recorded: &Recorded,
@@ -146,7 +146,10 @@ pub fn links(
         let Ok(user) = OwnedUserId::try_from(account.user_id.as_str()) else { continue };
         let same_person = fold(&row.first_name) == fold(&account.first_name)
             && fold(&row.last_name) == fold(&account.last_name);
+        // An office holder (moderator powers) gets the usual invitation, never an account by
+        // address and names alone.
         if same_person
+            && row.roles.is_empty()
             && row.matrix_id.is_none()
             && !recorded.linked.contains_key(&row.member_id)
             && !taken.contains(user.as_str())
@@ -283,6 +286,12 @@ mod tests {
             ]),
         );
         assert_eq!(found, [("1".to_owned(), ruma::owned_user_id!("@camille:pcf.test"))]);
+        // An office holder gets the usual invitation, never an account by address and names.
+        let officer = "id;prénom;nom;federation;active;email;responsabilités\n\
+                       8;Rita;Vert;Nord;oui;rita@example.org;Référente numérique\n";
+        let officer = crate::reader::read(officer.as_bytes()).expect("reads").rows;
+        let rita = accounts(&[("rita@example.org", "@rita:pcf.test", "Rita", "Vert")]);
+        assert!(links(&officer, &recorded, &rita).is_empty());
         // An account that already stands for a member links no one else.
         let taken = links(
             &rows,
