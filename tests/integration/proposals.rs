@@ -177,8 +177,8 @@ async fn a_federation_proposes_the_nation_selects_and_every_federation_receives(
     })
     .await;
     let fields: Vec<&str> = csv.split(';').collect();
-    // rooms targeted;delivered;readers;reactions;clicks;mails;notes;edits;withdrawn_at
-    assert_eq!(&fields[3..], ["2", "2", "1", "1", "1", "0", "1", "0", ""], "{csv}");
+    // rooms targeted;delivered;readers;reactions;clicks;mails;notes;edits;withdrawn_at;unsubscribes
+    assert_eq!(&fields[3..], ["2", "2", "1", "1", "1", "0", "1", "0", "", "0"], "{csv}");
     let stats = nadia.send_text(&selection, "!stats").await;
     let answer = nadia.wait_reply(&selection, &bot, &stats).await;
     assert!(answer.contains("« Fête de la section de Lille"), "{answer}");
