@@ -376,13 +376,9 @@ fn plan_access(
     rows: &BTreeMap<&str, &MemberRow>,
     actions: &mut Vec<Action>,
 ) -> usize {
-    // Who keeps each room, whatever entry lets them in (a referent of the file who is also of
-    // the national team keeps the network when they lose the role).
-    let keeping: BTreeSet<(&str, &OwnedUserId)> =
-        want.access.iter().map(|((room, _), user)| (room.as_str(), user)).collect();
     for ((room, member_id), user_id) in &recorded.access {
         let still = want.access.get(&(room.clone(), member_id.clone()));
-        if still == Some(user_id) || keeping.contains(&(room.as_str(), user_id)) {
+        if still == Some(user_id) || keeps_room(want, room, user_id) {
             continue;
         }
         // A ban already keeps them out of it (and the homeserver cannot kick a banned user); the
@@ -423,6 +419,16 @@ fn plan_access(
         });
     }
     kept_out.len()
+}
+
+/// Whether `user` keeps `room` by another entry (a referent of the file who is also of the
+/// national team keeps the network when they lose the role). Asked only of removals: the room's
+/// entries are walked, never the whole access list copied.
+fn keeps_room(want: &Desired, room: &str, user: &OwnedUserId) -> bool {
+    want.access
+        .range((room.to_owned(), String::new())..)
+        .take_while(|((r, _), _)| r == room)
+        .any(|(_, u)| u == user)
 }
 
 /// A row that came from the file (line > 0) rather than from the record of an absent member.
