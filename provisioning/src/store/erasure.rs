@@ -81,11 +81,14 @@ impl ProvisioningStore {
             }))
         })
         .collect::<Result<_, sqlx::Error>>()?;
+        let (sympathiser, charter) = self.sympathiser_export(member_id).await?;
         Ok(serde_json::json!({
             "member_id": member_id,
             "member": record,
             "rooms": access.into_iter().map(|(room, user)| serde_json::json!({"room": room, "user_id": user})).collect::<Vec<_>>(),
             "email_subscriptions": subscriptions,
+            "sympathiser": sympathiser,
+            "charter_acceptances": charter,
             "audit": audit,
         }))
     }

@@ -293,6 +293,54 @@ impl ProvisioningStore {
         Ok(true)
     }
 
+    /// What a member's export shows of the sympathiser they were and of the charter versions
+    /// their accounts accepted.
+    pub(super) async fn sympathiser_export(
+        &self,
+        member_id: &str,
+    ) -> Result<(Option<serde_json::Value>, Vec<serde_json::Value>), StoreError> {
+        let sympathiser = sqlx::query(
+                "SELECT email, first_name, last_name, federation, wants_help, wants_join, created_at, confirmed_at, \
+                 user_id FROM sympathiser WHERE member_id = $1",
+            )
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| {
+                Ok::<_, sqlx::Error>(serde_json::json!({
+                    "email": r.try_get::<String, _>("email")?,
+                    "first_name": r.try_get::<String, _>("first_name")?,
+                    "last_name": r.try_get::<String, _>("last_name")?,
+                    "federation": r.try_get::<String, _>("federation")?,
+                    "wants_help": r.try_get::<i32, _>("wants_help")? != 0,
+                    "wants_join": r.try_get::<i32, _>("wants_join")? != 0,
+                    "signed_up_at": r.try_get::<i64, _>("created_at")?,
+                    "confirmed_at": r.try_get::<Option<i64>, _>("confirmed_at")?,
+                    "user_id": r.try_get::<Option<String>, _>("user_id")?,
+                }))
+            })
+            .transpose()?;
+        let charter: Vec<serde_json::Value> = sqlx::query(
+                "SELECT version, accepted_at FROM charter_acceptance WHERE user_id IN \
+                 (SELECT user_id FROM sympathiser WHERE member_id = $1) \
+                 OR user_id IN (SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL) \
+                 OR user_id IN (SELECT matrix_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL) \
+                 ORDER BY accepted_at, version",
+            )
+            .bind(member_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(serde_json::json!({
+                    "version": r.try_get::<String, _>("version")?,
+                    "accepted_at": r.try_get::<i64, _>("accepted_at")?,
+                }))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((sympathiser, charter))
+    }
+
     /// Records that `user_id` accepted `version` of the charter.
     pub async fn accept_charter(&self, user_id: &str, version: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;

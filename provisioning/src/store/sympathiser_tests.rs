@@ -71,6 +71,11 @@ async fn a_sign_up_is_confirmed_once_and_listed_for_its_federation() {
             records.sympathisers_of("nord").await.expect("list").is_empty(),
             "a member now, followed as one"
         );
+        // The member's export shows the sympathiser they were and what they accepted.
+        let export = records.member_export("m1").await.expect("export");
+        assert_eq!(export["sympathiser"]["email"], "Camille@example.org");
+        assert_eq!(export["sympathiser"]["wants_help"], true);
+        assert_eq!(export["charter_acceptances"][0]["version"], "v1");
         // Forgetting the member forgets the sympathiser they were and what they accepted.
         records.member_forget(&fence, "m1", "test", &[]).await.expect("forget");
         assert!(records.charter_versions("@camille:pcf.test").await.expect("charter").is_empty());
