@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     model::{MemberRow, Role},
     text::{fold, slug},
+    theme::{Theme, ThemeAccess},
 };
 
 /// What a provisioned room is for.
@@ -28,10 +29,14 @@ pub enum RoomKind {
     PublicSpace,
     /// A room of a public space: anyone joins (or knocks); the file grants nothing in it.
     Public,
+    /// A thematic room for the federation's members, entered through its space.
+    Theme,
+    /// A public thematic room: anyone joins (or knocks).
+    PublicTheme,
 }
 
 impl RoomKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::NationalSpace,
         Self::FederationSpace,
         Self::Discussion,
@@ -41,6 +46,8 @@ impl RoomKind {
         Self::Network,
         Self::PublicSpace,
         Self::Public,
+        Self::Theme,
+        Self::PublicTheme,
     ];
 
     /// The name stored in provisioning's record (the serde name).
@@ -55,6 +62,8 @@ impl RoomKind {
             Self::Network => "network",
             Self::PublicSpace => "public_space",
             Self::Public => "public",
+            Self::Theme => "theme",
+            Self::PublicTheme => "public_theme",
         }
     }
 
@@ -65,12 +74,18 @@ impl RoomKind {
 
     /// Open to anyone: nobody is invited or removed by the membership file there.
     pub fn is_public(self) -> bool {
-        matches!(self, Self::PublicSpace | Self::Public)
+        matches!(self, Self::PublicSpace | Self::Public | Self::PublicTheme)
     }
 
     /// Restricted rooms are entered by being in the federation space; the others by invitation.
     pub fn is_restricted(self) -> bool {
-        matches!(self, Self::Discussion | Self::Announcements)
+        matches!(self, Self::Discussion | Self::Announcements | Self::Theme)
+    }
+
+    /// Whether those allowed in are the space's, with no entries of its own: whoever may enter
+    /// the federation space may enter it, and nobody is invited to it.
+    pub fn admits_the_space(self) -> bool {
+        self == Self::Theme
     }
 
     /// Creation order: a parent before its children (`has_parent`: whether this room is in a
@@ -186,13 +201,14 @@ fn cell_name(cell: &str) -> String {
 }
 
 /// Computes the desired state of `rows` (one per member, already validated), with the public
-/// spaces `public` asks for and the referents' network of the file's digital referents and the
-/// national `team`.
+/// spaces `public` asks for, the referents' network of the file's digital referents and the
+/// national `team`, and the federations' thematic rooms `themes`.
 pub fn desired(
     rows: &[MemberRow],
     national_name: &str,
     public: &PublicConfig,
     team: &[OwnedUserId],
+    themes: &[Theme],
 ) -> Desired {
     let mut d = Desired::default();
     d.rooms.insert(
@@ -209,6 +225,8 @@ pub fn desired(
         add_rooms(&mut d, row);
     }
     add_public(&mut d, rows, public);
+    // Before the members: the federation's office holders moderate its thematic rooms too.
+    add_themes(&mut d, themes);
     add_room(&mut d, REFERENTS.into(), RoomKind::Network, "Réseau des référents numériques".into(), NATIONAL);
     for row in rows.iter().filter(|r| r.active) {
         add_member(&mut d, row);
@@ -226,7 +244,54 @@ pub fn desired(
             d.moderators.entry(room.clone()).or_default().insert(user.clone());
         }
     }
+    add_chosen_moderators(&mut d, rows, themes);
     d
+}
+
+/// The thematic rooms of federations the file has: members-only ones in the federation space,
+/// restricted to it; public ones in the federation's public space when it has one.
+fn add_themes(d: &mut Desired, themes: &[Theme]) {
+    for theme in themes {
+        if !d.rooms.get(&theme.federation).is_some_and(|s| s.kind == RoomKind::FederationSpace) {
+            continue;
+        }
+        let public_space = format!("{}.public", theme.federation);
+        let (kind, parent, open) = match theme.access {
+            ThemeAccess::Members => (RoomKind::Theme, theme.federation.clone(), None),
+            ThemeAccess::Open(join) => {
+                let parent =
+                    if d.rooms.contains_key(&public_space) { public_space } else { theme.federation.clone() };
+                (RoomKind::PublicTheme, parent, Some(Openness { join, guests: false }))
+            }
+        };
+        d.rooms.entry(theme.key.clone()).or_insert(RoomSpec {
+            key: theme.key.clone(),
+            kind,
+            name: theme.name.clone(),
+            parent: Some(parent),
+            open,
+        });
+    }
+}
+
+/// The moderators referents chose for thematic rooms: those who are active members of the
+/// room's federation with an account (someone who lapses or moves stops moderating it).
+fn add_chosen_moderators(d: &mut Desired, rows: &[MemberRow], themes: &[Theme]) {
+    if themes.iter().all(|t| t.moderators.is_empty()) {
+        return;
+    }
+    let federation_of: BTreeMap<&OwnedUserId, String> = rows
+        .iter()
+        .filter(|r| r.active)
+        .filter_map(|r| Some((r.matrix_id.as_ref()?, federation_key(&r.federation))))
+        .collect();
+    for theme in themes.iter().filter(|t| d.rooms.contains_key(&t.key)) {
+        for user in &theme.moderators {
+            if federation_of.get(user) == Some(&theme.federation) {
+                d.moderators.entry(theme.key.clone()).or_default().insert(user.clone());
+            }
+        }
+    }
 }
 
 fn add_room(d: &mut Desired, key: String, kind: RoomKind, name: String, parent: &str) {

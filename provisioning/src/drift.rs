@@ -63,7 +63,12 @@ pub fn repair(
     }
     for (key, room) in observed {
         let Some(spec) = recorded.rooms.get(key) else { continue };
-        let allowed = entitled.get(key.as_str()).cloned().unwrap_or_default();
+        // A room entered through its space keeps no entries of its own: the space's allow it.
+        let allowed_key = match &spec.parent {
+            Some(parent) if spec.kind.admits_the_space() => parent.as_str(),
+            _ => key.as_str(),
+        };
+        let allowed = entitled.get(allowed_key).cloned().unwrap_or_default();
         if !spec.kind.is_restricted() {
             for (user, member_id) in &allowed {
                 match room.members.get(*user) {
@@ -219,6 +224,53 @@ mod tests {
             ]
         );
         assert_eq!((report.guests, report.respected), (1, 1));
+    }
+
+    #[test]
+    fn a_members_only_thematic_room_admits_the_federation_and_nobody_is_invited_to_it() {
+        let csv = "id;federation;section;roles;active;matrix_id\n\
+            1;Nord;Lille;;oui;@a:pcf.test\n\
+            2;Nord;Lille;;non;@f:pcf.test\n\
+            3;Isère;Vienne;;oui;@i:pcf.test\n";
+        let mut recorded = Recorded {
+            themes: vec![crate::theme::Theme {
+                key: "nord.t.sante".into(),
+                federation: "nord".into(),
+                name: "Santé".into(),
+                access: crate::theme::ThemeAccess::Members,
+                moderators: Default::default(),
+            }],
+            ..Recorded::default()
+        };
+        for a in &plan(&read(csv.as_bytes()).expect("reads"), &recorded, &options(Default::default())).actions
+        {
+            crate::plan::apply_to_record(&mut recorded, a);
+        }
+        let room = observed(
+            &[
+                ("@a:pcf.test", "join", "@a:pcf.test"),       // of the federation: stays
+                ("@f:pcf.test", "join", "@f:pcf.test"),       // lapsed: out
+                ("@i:pcf.test", "join", "@i:pcf.test"),       // another federation's: out
+                ("@x:example.org", "join", "@x:example.org"), // not in the file: left alone
+            ],
+            &[],
+        );
+        let report = repair(
+            &recorded,
+            &BTreeMap::from([("nord.t.sante".to_owned(), room)]),
+            &owned_user_id!("@relais:pcf.test"),
+        );
+        let kicked: Vec<&str> = report
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Kick { user_id, .. } => Some(user_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kicked, ["@f:pcf.test", "@i:pcf.test"]);
+        assert!(report.actions.iter().all(|a| !matches!(a, Action::Invite { .. })), "{:?}", report.actions);
+        assert_eq!(report.guests, 1);
     }
 
     #[test]

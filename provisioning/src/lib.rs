@@ -18,3 +18,4 @@ pub mod store;
 pub mod sympathiser;
 pub mod synth;
 pub mod text;
+pub mod theme;

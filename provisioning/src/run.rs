@@ -11,7 +11,7 @@ use relais_core::{StoreError, store::lease::Lease};
 
 use crate::{
     apply::{Applier, ApplyError, ApplyReport, recorded},
-    plan::{Action, Plan, PlanOptions, plan},
+    plan::{Action, Plan, PlanOptions, Recorded, plan},
     reader::{FileError, ReadReport, read},
     store::{NewRun, ProvisioningStore, RunState},
 };
@@ -245,15 +245,7 @@ pub async fn welcome(
     };
     row.matrix_id = recorded.linked.get(member_id).cloned().or(row.matrix_id);
     row.line = 1;
-    let report = ReadReport {
-        rows: vec![row],
-        errors: Vec::new(),
-        frozen_ids: recorded.members.keys().filter(|id| *id != member_id).cloned().collect(),
-        encoding: crate::reader::Encoding::Utf8,
-        separator: ';',
-        ignored_columns: Vec::new(),
-        columns: Vec::new(),
-    };
+    let report = frozen_report(&recorded, vec![row]);
     // The public spaces are the imports' to make: a welcome only lets one member in.
     let options = PlanOptions {
         national_name: provisioning.national_name.clone(),
@@ -271,10 +263,69 @@ pub async fn welcome(
         Action::SetModerators { room, moderators } => {
             recorded.moderators.get(room).is_none_or(|had| had.iter().all(|user| moderators.contains(user)))
         }
+        // Thematic rooms are made by the pass that reads the public spaces too.
+        Action::CreateRoom { room, .. } => !crate::theme::is_theme_key(room),
         _ => true,
     });
     let journal = Action::journal(&plan.actions);
     held(lease)?;
     store.start_run(lease.fence(), &NewRun::new(&applier.actor, "onboarding"), &journal).await?;
     Ok(applier.finish_pending(lease).await?)
+}
+
+/// A file of `rows` in which every other recorded member stays as recorded.
+fn frozen_report(recorded: &Recorded, rows: Vec<crate::model::MemberRow>) -> ReadReport {
+    let named: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.member_id.as_str()).collect();
+    ReadReport {
+        frozen_ids: recorded.members.keys().filter(|id| !named.contains(id.as_str())).cloned().collect(),
+        rows,
+        errors: Vec::new(),
+        encoding: crate::reader::Encoding::Utf8,
+        separator: ';',
+        ignored_columns: Vec::new(),
+        columns: Vec::new(),
+    }
+}
+
+/// Makes the thematic rooms referents recorded since the last pass and sets their moderators:
+/// the record's members are planned as they are (nobody's access changes), and only the
+/// thematic rooms' creations and moderators are kept. Holds the provisioning lease `lease`.
+/// Returns `None` when nothing was pending.
+pub async fn realize_themes(
+    applier: &Applier,
+    provisioning: &relais_core::config::ProvisioningConfig,
+    public: &relais_core::config::PublicConfig,
+    lease: &Lease,
+) -> Result<Option<ApplyReport>, RunError> {
+    let store = &applier.records();
+    let pending = store.pending_themes().await?;
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    // An interrupted run first: its rooms (a new federation's space) are recorded before.
+    applier.finish_pending(lease).await?;
+    let recorded = recorded(&store.snapshot().await?);
+    let options = PlanOptions {
+        national_name: provisioning.national_name.clone(),
+        invitations: false,
+        now_ms: 0,
+        scope: None,
+        public: public.clone(),
+        national_team: provisioning.national_team.clone(),
+    };
+    let mut plan = plan(&frozen_report(&recorded, Vec::new()), &recorded, &options);
+    plan.actions.retain(|action| {
+        matches!(action, Action::CreateRoom { .. } | Action::SetModerators { .. })
+            && action.room().is_some_and(crate::theme::is_theme_key)
+    });
+    let mut report = ApplyReport::default();
+    if !plan.actions.is_empty() {
+        let journal = Action::journal(&plan.actions);
+        held(lease)?;
+        store.start_run(lease.fence(), &NewRun::new(&applier.actor, "themes"), &journal).await?;
+        report = applier.finish_pending(lease).await?;
+    }
+    // Carried out, or failed for good (the next import tries those again): not tried every tick.
+    store.themes_realized(&pending).await?;
+    Ok(Some(report))
 }

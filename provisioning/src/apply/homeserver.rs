@@ -189,7 +189,9 @@ impl Homeserver {
         };
         if let Some(space) = &parent_id {
             let mut child = SpaceChildEventContent::new(vec![self.server_name.clone()]);
-            child.suggested = kind.is_restricted() || kind == RoomKind::Public;
+            // The rooms every member is meant to see; thematic rooms are found by those interested.
+            child.suggested =
+                matches!(kind, RoomKind::Discussion | RoomKind::Announcements | RoomKind::Public);
             self.client.send_state(space, room_id.as_str(), &child).await?;
         }
         Ok(room_id)

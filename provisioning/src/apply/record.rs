@@ -60,6 +60,7 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
     }
     rec.subscriptions = snapshot.subscriptions.iter().cloned().collect();
     rec.banned = snapshot.bans.clone();
+    rec.themes = snapshot.themes.clone();
     for invitation in &snapshot.invitations {
         match invitation.user_id.as_deref().map(UserId::parse) {
             Some(Ok(user)) => {

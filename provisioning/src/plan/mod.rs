@@ -26,6 +26,8 @@ pub struct Recorded {
     pub invitations: BTreeMap<String, i64>,
     /// The moderators' bans that stand: a banned user is never invited where the ban covers.
     pub banned: crate::moderation::Bans,
+    /// The federations' thematic rooms, as their referents made them.
+    pub themes: Vec<crate::theme::Theme>,
 }
 
 /// What a plan takes besides the file and the record.
@@ -245,7 +247,8 @@ fn effective_rows(report: &ReadReport, recorded: &Recorded, options: &PlanOption
 /// Plans the changes from `recorded` to what `report` asks for.
 pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> Plan {
     let rows = effective_rows(report, recorded, options);
-    let want = desired(&rows, &options.national_name, &options.public, &options.national_team);
+    let want =
+        desired(&rows, &options.national_name, &options.public, &options.national_team, &recorded.themes);
     let by_id: BTreeMap<&str, &MemberRow> = rows.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let mut actions = Vec::new();
     plan_rooms(&want, recorded, &mut actions);
@@ -376,6 +379,13 @@ fn plan_access(
     rows: &BTreeMap<&str, &MemberRow>,
     actions: &mut Vec<Action>,
 ) -> usize {
+    // Space → the rooms entered through it that keep no entries of their own.
+    let mut through_space: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (key, spec) in want.rooms.iter().filter(|(_, r)| r.kind.admits_the_space()) {
+        if let Some(parent) = &spec.parent {
+            through_space.entry(parent.as_str()).or_default().push(key);
+        }
+    }
     for ((room, member_id), user_id) in &recorded.access {
         let still = want.access.get(&(room.clone(), member_id.clone()));
         if still == Some(user_id) || keeps_room(want, room, user_id) {
@@ -400,6 +410,15 @@ fn plan_access(
             user_id: user_id.clone(),
             reason: reason.to_owned(),
         });
+        // Out of the space, out of the rooms entered through it that keep no entries of their own.
+        for theme in through_space.get(room.as_str()).into_iter().flatten() {
+            actions.push(Action::Kick {
+                room: (*theme).clone(),
+                member_id: member_id.clone(),
+                user_id: user_id.clone(),
+                reason: reason.to_owned(),
+            });
+        }
     }
     let mut kept_out = BTreeSet::new();
     for ((room, member_id), user_id) in &want.access {
@@ -495,3 +514,5 @@ pub use scope::scope_report;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod theme_tests;

@@ -118,6 +118,7 @@ impl ProvisioningStore {
         for eraser in others {
             removed += eraser.erase_member(&mut tx, member_id, email.as_deref()).await?;
         }
+        removed += erase_from_themes(&mut tx, member_id).await?;
         for sql in [
             // Their charter acceptances and sign-up as a sympathiser, while their account is known.
             "DELETE FROM charter_acceptance WHERE user_id IN (SELECT user_id FROM sympathiser WHERE member_id = $1) \
@@ -158,6 +159,43 @@ impl ProvisioningStore {
         tx.commit().await?;
         Ok(removed)
     }
+}
+
+/// The member's accounts out of the thematic rooms' chosen moderators, and their id out of
+/// what the thematic rooms' record and audit lines say of them.
+async fn erase_from_themes(tx: &mut sqlx::AnyConnection, member_id: &str) -> Result<u64, StoreError> {
+    let users: Vec<String> = sqlx::query(
+        "SELECT matrix_id AS user_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL \
+         UNION SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL",
+    )
+    .bind(member_id)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("user_id"))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut removed = 0;
+    for user in &users {
+        removed += sqlx::query("DELETE FROM prov_theme_moderator WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE prov_theme SET created_by = '[erased]' WHERE created_by = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE audit_log SET actor = CASE WHEN actor = $1 THEN '[erased]' ELSE actor END, \
+             detail = REPLACE(detail, $1, '[erased]') \
+             WHERE action IN ('create_theme', 'theme_moderators') AND (actor = $1 OR detail LIKE $2 ESCAPE '\\')",
+        )
+        .bind(user)
+        .bind(format!("%{}%", like_escape(user)))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(removed)
 }
 
 fn like_escape(s: &str) -> String {

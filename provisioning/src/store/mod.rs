@@ -18,6 +18,9 @@ mod referents;
 pub mod sympathiser;
 #[cfg(test)]
 mod sympathiser_tests;
+pub mod theme;
+#[cfg(test)]
+mod theme_tests;
 
 pub use erasure::{EraseFuture, MemberEraser};
 pub use journal::{NewRun, PendingAction, RunRecord, RunState};
@@ -76,6 +79,8 @@ pub struct Snapshot {
     pub invitations: Vec<onboarding::Invitation>,
     /// The moderators' bans that stand.
     pub bans: crate::moderation::Bans,
+    /// The federations' thematic rooms.
+    pub themes: Vec<crate::theme::Theme>,
 }
 
 /// The change to the record that completing an action makes.

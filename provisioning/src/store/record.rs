@@ -50,7 +50,8 @@ impl ProvisioningStore {
             .collect::<Result<_, sqlx::Error>>()?;
         let invitations = self.invitations().await?;
         let bans = super::moderation::ModerationStore::new(self.store.clone()).bans().await?;
-        Ok(Snapshot { rooms, members, access, subscriptions, invitations, bans })
+        let themes = self.themes(None).await?;
+        Ok(Snapshot { rooms, members, access, subscriptions, invitations, bans, themes })
     }
 
     /// The Matrix room id of a provisioned room.
