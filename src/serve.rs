@@ -107,8 +107,9 @@ pub(crate) fn spawn_features(
     });
     let polls = relais_bots::poll::service::Polls::new(store, client.clone(), config.clone());
     let broadcasts = relais_bots::broadcast::Broadcasts::new(store, client.clone(), config.clone());
-    let moderation = relais_bots::moderation::Moderation::new(store, client, config.clone());
-    let clock = BotClock { polls, broadcasts, moderation };
+    let moderation = relais_bots::moderation::Moderation::new(store, client.clone(), config.clone());
+    let themes = relais_bots::theme::Themes::new(store, client, config.clone());
+    let clock = BotClock { polls, broadcasts, moderation, themes };
     tasks.spawn(CLOCK, Some(CLOCK_MAX_SILENCE), bot_clock(clock, metrics.clone(), stop.clone()));
     Ok(())
 }
@@ -163,12 +164,13 @@ struct BotClock {
     polls: relais_bots::poll::service::Polls,
     broadcasts: relais_bots::broadcast::Broadcasts,
     moderation: relais_bots::moderation::Moderation,
+    themes: relais_bots::theme::Themes,
 }
 
 /// Closes polls at their deadline (reminding rooms before it), sends scheduled broadcasts,
 /// finishes the corrections of sent ones and the moderation actions a crash interrupted.
 async fn bot_clock(clock: BotClock, metrics: Arc<Metrics>, stop: CancellationToken) -> anyhow::Result<()> {
-    let BotClock { polls, broadcasts, moderation } = clock;
+    let BotClock { polls, broadcasts, moderation, themes } = clock;
     loop {
         metrics.workers.beat(CLOCK);
         let now = relais_core::time::now_ms();
@@ -189,6 +191,9 @@ async fn bot_clock(clock: BotClock, metrics: Arc<Metrics>, stop: CancellationTok
         }
         if let Err(error) = moderation.lift_mutes().await {
             tracing::warn!(%error, "lifting mutes: will try again");
+        }
+        if let Err(error) = themes.realize_pending().await {
+            tracing::warn!(%error, "thematic rooms: will try again");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

@@ -30,6 +30,7 @@ use crate::{
     moderation::Moderation,
     poll::{events, service::Polls},
     service::ServiceError,
+    theme::Themes,
     welcome::Welcome,
 };
 
@@ -68,6 +69,7 @@ pub struct BotHandler {
     moderation: Moderation,
     welcome: Welcome,
     charter: Charter,
+    themes: Themes,
 }
 
 /// Where a command came from: what a reply and the services need of it.
@@ -94,7 +96,8 @@ impl BotHandler {
         let welcome = Welcome::new(&store, client.clone(), config.clone());
         let moderation = Moderation::new(&store, client.clone(), config.clone());
         let charter = Charter::new(&store, config.clone());
-        Self { client, config, polls, broadcasts, moderation, welcome, charter }
+        let themes = Themes::new(&store, client.clone(), config.clone());
+        Self { client, config, polls, broadcasts, moderation, welcome, charter, themes }
     }
 
     async fn on_event(&self, event: &DispatchedEvent) -> Result<(), HandlerError> {
@@ -246,6 +249,7 @@ impl BotHandler {
             Some("compléter") => b.complement(room, sender, id, reply_to, words).await,
             Some("stats") => b.stats(room, sender).await.map(Some),
             Some("charte") => self.charter.command(sender, words).await.map(Some),
+            Some("salon") => self.themes.command(room, sender, words).await.map(Some),
             Some("signaler") => {
                 self.moderation.report(room, sender, &env.event_id, reply_to).await.map(Result::err)
             }

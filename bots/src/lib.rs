@@ -18,6 +18,7 @@ pub mod proposal;
 pub mod service;
 pub mod stats;
 pub mod store;
+pub mod theme;
 pub mod welcome;
 
 pub use handler::BotHandler;

@@ -252,7 +252,7 @@ pub fn desired(
 /// restricted to it; public ones in the federation's public space when it has one.
 fn add_themes(d: &mut Desired, themes: &[Theme]) {
     for theme in themes {
-        if !d.rooms.get(&theme.federation).is_some_and(|s| s.kind == RoomKind::FederationSpace) {
+        if d.rooms.get(&theme.federation).is_none_or(|s| s.kind != RoomKind::FederationSpace) {
             continue;
         }
         let public_space = format!("{}.public", theme.federation);

@@ -1,6 +1,7 @@
 //! Every text a member reads from the bots, in French, in one place (ready for translation).
 
 pub mod moderation;
+pub mod theme;
 
 /// Who may use a command, for `!aide` to list only what the sender may do where they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,13 @@ pub const COMMANDS: &[CommandHelp] = &[
         usage: "!signaler (en réponse à un message)",
         summary: "transmet le message aux modérateurs de la fédération (votre commande est retirée du salon)",
         needs: Needs::Anyone,
+    },
+    CommandHelp {
+        name: "salon",
+        aliases: &["room"],
+        usage: "!salon créer \"Nom\" [--public|--sur-demande] | modérateurs \"Nom\" @… | liste",
+        summary: "modérateurs de la fédération : crée un salon thématique dans son espace, en choisit les modérateurs",
+        needs: Needs::Moderator,
     },
     CommandHelp {
         name: "charte",

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 mod corrections;
 mod moderation;
+mod themes;
 
 const ROOM: &str = "!section:pcf.test";
 
