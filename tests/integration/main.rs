@@ -26,3 +26,4 @@ mod public;
 mod referents;
 mod secret_ballot;
 mod synapse_stack;
+mod themes;

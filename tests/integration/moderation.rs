@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::{Member, RelaisOptions, Stack, eventually, unique};
 
-fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> String {
+pub(crate) fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> String {
     format!(
         "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
          1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{lucie}\n\
@@ -18,7 +18,7 @@ fn csv(lucie: &str, marc: &str, paul: &str, sofia: &str, marc_section: &str) -> 
     )
 }
 
-fn provision(stack: &Stack, csv: &str) -> Value {
+pub(crate) fn provision(stack: &Stack, csv: &str) -> Value {
     let file = stack.relais.dir.path().join(format!("{}.csv", unique("members")));
     std::fs::write(&file, csv).expect("csv");
     let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string(), "--json"]);
@@ -28,20 +28,20 @@ fn provision(stack: &Stack, csv: &str) -> Value {
 
 /// Nord's members and rooms, provisioned, with Lucie (its digital referent, so a moderator of
 /// its space), Marc and Sofia in the space and its discussion room; Paul is of Paris.
-struct Nord {
-    stack: Stack,
-    lucie: Member,
-    marc: Member,
-    paul: Member,
-    sofia: Member,
+pub(crate) struct Nord {
+    pub(crate) stack: Stack,
+    pub(crate) lucie: Member,
+    pub(crate) marc: Member,
+    pub(crate) paul: Member,
+    pub(crate) sofia: Member,
     /// The space, discussion, announcements and Lille section rooms.
-    rooms: Vec<String>,
-    discussion: String,
-    bot: String,
+    pub(crate) rooms: Vec<String>,
+    pub(crate) discussion: String,
+    pub(crate) bot: String,
 }
 
 impl Nord {
-    async fn provisioned(env: &[(&str, &str)]) -> Self {
+    pub(crate) async fn provisioned(env: &[(&str, &str)]) -> Self {
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
         let (lucie, marc, paul, sofia) = (
@@ -64,7 +64,7 @@ impl Nord {
         Self { stack, lucie, marc, paul, sofia, rooms, discussion, bot }
     }
 
-    fn file(&self, marc_section: &str) -> String {
+    pub(crate) fn file(&self, marc_section: &str) -> String {
         csv(&self.lucie.user_id, &self.marc.user_id, &self.paul.user_id, &self.sofia.user_id, marc_section)
     }
 }

@@ -172,3 +172,32 @@ async fn a_public_thematic_room_is_listed_and_the_public_list_hides_the_members_
     let unknown = say(&bot, DISCUSSION, "$e", "@nadia:pcf.test", "!salon créer X --secret").await;
     assert!(unknown.contains("Option inconnue : --secret"), "{unknown}");
 }
+
+#[tokio::test]
+async fn a_room_asked_for_during_an_import_is_made_by_the_clock_right_after() {
+    let bot = bot().await;
+    nord(&bot).await;
+    // An import holds the provisioning lease.
+    let ttl = std::time::Duration::from_secs(60);
+    let import = relais_core::store::lease::Lease::try_acquire(&bot.store, "provisioning", "import", ttl)
+        .await
+        .expect("store")
+        .expect("free");
+    let waiting = say(&bot, DISCUSSION, "$a", "@nadia:pcf.test", "!salon créer Santé").await;
+    assert!(waiting.contains("enregistré : un import est en cours"), "{waiting}");
+    assert!(created_rooms(&bot).is_empty());
+    let config = std::sync::Arc::new(relais_core::Config::for_tests(&bot.homeserver.url(), ""));
+    let client = relais_appservice::MatrixClient::new(
+        &config,
+        std::sync::Arc::new(relais_appservice::Metrics::default()),
+    )
+    .expect("client");
+    let clock = relais_bots::theme::Themes::new(&bot.store, client, config);
+    clock.realize_pending().await.expect("tick");
+    assert!(created_rooms(&bot).is_empty(), "not while the import holds the lease");
+    import.release().await.expect("released");
+    clock.realize_pending().await.expect("tick");
+    assert_eq!(created_rooms(&bot).len(), 1, "made once the lease is free");
+    clock.realize_pending().await.expect("tick");
+    assert_eq!(created_rooms(&bot).len(), 1, "and only once");
+}
