@@ -17,7 +17,7 @@ use relais_provisioning::{
         ProvisioningStore,
         theme::{NewTheme, ThemeCreated},
     },
-    theme::{MAX_CHOSEN_MODERATORS, Theme, ThemeAccess, check_name, theme_key},
+    theme::{MAX_CHOSEN_MODERATORS, MAX_NAME_CHARS, Theme, ThemeAccess, check_name, theme_key},
 };
 
 use crate::{
@@ -35,6 +35,39 @@ pub struct Themes {
     directory: Directory,
     client: MatrixClient,
     config: Arc<Config>,
+}
+
+/// What asking for a thematic room led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    /// Made: its alias.
+    Created {
+        alias: String,
+    },
+    /// Recorded; an import holds the lease, the bots' clock makes it right after.
+    Later,
+    /// Recorded; the homeserver refused or failed, the next import tries again.
+    Failed,
+    /// The federation has a room of that name (or one that folds alike).
+    Exists,
+    /// The federation has as many as it may.
+    Full,
+    BadName(relais_provisioning::theme::NameError),
+}
+
+/// What choosing a thematic room's moderators led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// Recorded (and `applied` unless an import holds the lease).
+    Set {
+        name: String,
+        count: usize,
+        applied: bool,
+    },
+    Unknown,
+    TooMany,
+    /// Not active members of the federation with an account, as typed: nothing changed.
+    NotMembers(Vec<String>),
 }
 
 /// What a provisioning pass did with the pending thematic rooms.
@@ -108,25 +141,47 @@ impl Themes {
             }
         }
         let Some(name) = name else { return Ok(text::usage()) };
+        let (name, creation) = self.create_theme(&space.key, name, access, sender).await?;
+        Ok(match creation {
+            Creation::Created { alias } => text::created(&name, access, &alias),
+            Creation::Later => text::recorded(&name),
+            Creation::Failed => text::failed(&name),
+            Creation::Exists => text::exists(&name),
+            Creation::Full => text::full(),
+            Creation::BadName(why) => text::bad_name(&why.to_string()),
+        })
+    }
+
+    /// Records the thematic room `name` of the federation `federation` (its key) asked for by
+    /// `by` — whose right to it the caller checked —, then makes it at once unless an import
+    /// holds the provisioning lease. Returns the name as the room shows it, and what happened.
+    pub async fn create_theme(
+        &self,
+        federation: &str,
+        name: &str,
+        access: ThemeAccess,
+        by: &UserId,
+    ) -> Result<(String, Creation), ServiceError> {
         let (name, slug) = match check_name(name) {
             Ok(checked) => checked,
-            Err(why) => return Ok(text::bad_name(&why.to_string())),
+            Err(why) => return Ok((name.chars().take(MAX_NAME_CHARS).collect(), Creation::BadName(why))),
         };
-        let key = theme_key(&space.key, &slug);
-        let theme = NewTheme { key: &key, federation: &space.key, name: &name, access, created_by: sender };
+        let key = theme_key(federation, &slug);
+        let theme = NewTheme { key: &key, federation, name: &name, access, created_by: by };
         match self.records.create_theme(&theme).await? {
             ThemeCreated::Created => {}
-            ThemeCreated::Exists => return Ok(text::exists(&name)),
-            ThemeCreated::Full => return Ok(text::full()),
+            ThemeCreated::Exists => return Ok((name, Creation::Exists)),
+            ThemeCreated::Full => return Ok((name, Creation::Full)),
         }
         tracing::info!(room = %key, "thematic room recorded");
-        Ok(match self.realize(Some(PATIENCE)).await {
+        let creation = match self.realize(Some(PATIENCE)).await {
             Realized::Done if self.records.room_id(&key).await?.is_some() => {
-                text::created(&name, access, &self.alias(&key))
+                Creation::Created { alias: self.alias(&key) }
             }
-            Realized::Later => text::recorded(&name),
-            Realized::Done | Realized::Failed => text::failed(&name),
-        })
+            Realized::Later => Creation::Later,
+            Realized::Done | Realized::Failed => Creation::Failed,
+        };
+        Ok((name, creation))
     }
 
     async fn moderators(
@@ -136,15 +191,33 @@ impl Themes {
         words: &[String],
     ) -> Result<String, ServiceError> {
         let Some((name, users)) = words.split_first() else { return Ok(text::usage()) };
-        let Some(theme) = self.find(&space.key, name).await? else { return Ok(text::unknown(name)) };
+        Ok(match self.choose_moderators(&space.key, name, users, sender).await? {
+            Choice::Set { name, count, applied } => text::moderators_set(&name, count, applied),
+            Choice::Unknown => text::unknown(name),
+            Choice::TooMany => text::too_many_moderators(),
+            Choice::NotMembers(refused) => text::not_members(&refused),
+        })
+    }
+
+    /// Replaces the moderators chosen for the thematic room `theme` (its name or slug) of the
+    /// federation `federation` with `users` (Matrix ids as typed), each an active member of the
+    /// federation, as `by` asked — whose right to it the caller checked.
+    pub async fn choose_moderators(
+        &self,
+        federation: &str,
+        theme: &str,
+        users: &[String],
+        by: &UserId,
+    ) -> Result<Choice, ServiceError> {
+        let Some(theme) = self.find(federation, theme).await? else { return Ok(Choice::Unknown) };
         if users.len() > MAX_CHOSEN_MODERATORS {
-            return Ok(text::too_many_moderators());
+            return Ok(Choice::TooMany);
         }
         let mut chosen: BTreeSet<OwnedUserId> = BTreeSet::new();
         let mut refused = Vec::new();
         for word in users {
             match UserId::parse(word.as_str()) {
-                Ok(user) if self.is_member_of(&user, &space.key).await? => {
+                Ok(user) if self.is_member_of(&user, federation).await? => {
                     chosen.insert(user);
                 }
                 // Named back only as typed, cut short: it is the sender's own text.
@@ -152,11 +225,17 @@ impl Themes {
             }
         }
         if !refused.is_empty() {
-            return Ok(text::not_members(&refused));
+            return Ok(Choice::NotMembers(refused));
         }
-        self.records.set_theme_moderators(&theme.key, &chosen, sender).await?;
+        self.records.set_theme_moderators(&theme.key, &chosen, by).await?;
         let applied = !matches!(self.realize(Some(PATIENCE)).await, Realized::Later);
-        Ok(text::moderators_set(&theme.name, chosen.len(), applied))
+        Ok(Choice::Set { name: theme.name, count: chosen.len(), applied })
+    }
+
+    /// The federation's thematic rooms, each with its alias (for the referents' page).
+    pub async fn of_federation(&self, federation: &str) -> Result<Vec<(Theme, String)>, ServiceError> {
+        let themes = self.records.themes(Some(federation)).await?;
+        Ok(themes.into_iter().map(|t| (self.alias(&t.key), t)).map(|(alias, t)| (t, alias)).collect())
     }
 
     /// The thematic room of the federation `federation` that `typed` names (its name, or its

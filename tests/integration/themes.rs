@@ -3,7 +3,52 @@
 //! she chooses a moderator among Nord's members; a public campaign room lets anyone in; and
 //! when a member lapses, the next import takes him out of the commission with the space.
 
-use crate::{common::unique, moderation::Nord};
+use crate::{
+    common::unique,
+    moderation::Nord,
+    referents::{Browser, redirectless},
+};
+
+/// Lucie on the referents' page: Nord's rooms by theme listed, one more made there (on
+/// request), and its moderator chosen.
+async fn the_referents_page_lists_and_makes_them(n: &Nord) {
+    let Nord { stack, lucie, sofia, .. } = n;
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (status, html) = browser.get("/relais/referent").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Salons thématiques (2)") && html.contains("Commission santé"), "{html}");
+    assert!(html.contains("#relais_nord.t.velo-en-ville:pcf.test"), "{html}");
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let request = browser.http.post(format!("{}{path}", browser.base)).form(&form);
+        let request = request.header("cookie", browser.cookie.clone().unwrap_or_default());
+        async move {
+            let response = request.send().await.expect("post");
+            (response.status().as_u16(), response.text().await.expect("text"))
+        }
+    };
+    let (status, html) = post("/relais/referent/salons", vec![("nom", String::new())]).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("Choisissez qui peut entrer"), "in French, not the framework's text: {html}");
+    let form = vec![("nom", "Groupe jeunes".to_owned()), ("acces", "knock".to_owned())];
+    let (status, html) = post("/relais/referent/salons", form).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Salon « Groupe jeunes » créé"), "{html}");
+    let jeunes = lucie.resolve("#relais_nord.t.groupe-jeunes:pcf.test").await;
+    let rule = stack.bot().state(&jeunes, "m.room.join_rules", "").await;
+    assert_eq!(rule["join_rule"], "knock", "{rule}");
+    let form = vec![("salon", "groupe-jeunes".to_owned()), ("moderateurs", sofia.user_id.clone())];
+    let (status, html) = post("/relais/referent/salons/moderateurs", form).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("1 modérateur choisi"), "{html}");
+    let levels = stack.bot().state(&jeunes, "m.room.power_levels", "").await;
+    assert_eq!(levels["users"][sofia.user_id.as_str()], 50, "{levels}");
+    // Signed out, nothing is made.
+    let anonymous = reqwest::Client::new().post(format!("{}/relais/referent/salons", browser.base));
+    let response = anonymous.form(&[("nom", "Intrus"), ("acces", "public")]).send().await.expect("post");
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(lucie.try_resolve("#relais_nord.t.intrus:pcf.test").await, None);
+}
 
 #[tokio::test]
 async fn a_referent_makes_thematic_rooms_that_follow_the_membership_file() {
@@ -41,6 +86,8 @@ async fn a_referent_makes_thematic_rooms_that_follow_the_membership_file() {
     assert!(lucie.wait_reply(discussion, bot, &open).await.contains("ouvert à tous"));
     let velo = paul.resolve("#relais_nord.t.velo-en-ville:pcf.test").await;
     assert_eq!(paul.try_join(&velo).await, 200, "a public room: anyone joins");
+
+    the_referents_page_lists_and_makes_them(&n).await;
 
     // Marc lapses: the next import takes him out of Nord's space and of its commission, not of
     // the public room.

@@ -51,6 +51,8 @@ pub struct WebState {
     pub directory: Directory,
     pub client: MatrixClient,
     pub applier: Applier,
+    /// Thematic rooms, as the referents' page makes them.
+    pub themes: relais_bots::theme::Themes,
     pub limits: limit::Limits,
     /// Requests being answered; past [`MAX_IN_FLIGHT`], new ones get 503 at once.
     pub in_flight: Arc<Semaphore>,
@@ -66,7 +68,9 @@ impl WebState {
     /// encryption device when it has one) and the `applier` the referents' imports and the
     /// onboarding welcomes run through.
     pub fn new(config: Arc<Config>, store: &Store, client: MatrixClient, applier: Applier) -> Self {
+        let themes = relais_bots::theme::Themes::new(store, client.clone(), config.clone());
         Self {
+            themes,
             limits: limit::Limits::new(config.web.trusted_proxies.clone()),
             config,
             store: store.clone(),

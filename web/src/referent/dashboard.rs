@@ -113,6 +113,10 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     };
     let bounced = state.mail.bounced_members().await?;
     let sympathisers = state.records.sympathisers_of(&session.federation).await?;
+    let themes = state.themes.of_federation(&session.federation).await.map_err(|e| match e {
+        relais_bots::service::ServiceError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    })?;
     let head = html! { @if applying.is_some() { meta http-equiv="refresh" content="2"; } };
     let body = html! {
         p {
@@ -143,6 +147,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         }
         (runs)
         (people_sections(&members))
+        (super::themes::section(&themes))
         (sympathiser_section(&sympathisers))
         @if let Some(received) = &received { (broadcast_section(received)) }
         (bounce_section(&members, &bounced))

@@ -5,6 +5,7 @@
 
 mod dashboard;
 mod import;
+mod themes;
 mod widget;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -51,6 +52,8 @@ pub fn routes() -> Router<Arc<WebState>> {
         )
         .route("/relais/referent/appliquer", post(import::apply))
         .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
+        .route(themes::CREATE_PATH, post(themes::create))
+        .route(themes::MODERATORS_PATH, post(themes::moderators))
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
