@@ -168,7 +168,8 @@ struct BotClock {
 }
 
 /// Closes polls at their deadline (reminding rooms before it), sends scheduled broadcasts,
-/// finishes the corrections of sent ones and the moderation actions a crash interrupted.
+/// finishes the corrections of sent ones and the moderation actions a crash interrupted, lifts
+/// mutes and makes the thematic rooms an import delayed.
 async fn bot_clock(clock: BotClock, metrics: Arc<Metrics>, stop: CancellationToken) -> anyhow::Result<()> {
     let BotClock { polls, broadcasts, moderation, themes } = clock;
     loop {
