@@ -1,5 +1,6 @@
 //! element-config/: every JSON file parses, every key of Element's config.json is one Element
-//! documents (docs/config.md of Element Web), and nothing points outside the party's domains.
+//! reads (its `IConfigOptions`), nothing points outside the party's domains, and none of
+//! Element's own defaults that name element.io survives the merge with ours.
 
 use std::path::{Path, PathBuf};
 
@@ -7,57 +8,94 @@ use serde_json::Value;
 
 const ALLOWED_HOSTS: &[&str] = &["pcf.fr", "messagerie.pcf.fr", "visio.pcf.fr", "127.0.0.1", "localhost"];
 
-/// Top-level keys documented in Element Web's docs/config.md.
-const DOCUMENTED: &[&str] = &[
+/// The top-level keys Element Web reads: the properties of its `IConfigOptions` interface
+/// (src/IConfigOptions.ts — the code, not docs/config.md, which has spelt `help_encrption_url`).
+const ELEMENT_KEYS: &[&str] = &[
     "default_server_config",
     "default_server_name",
+    "default_hs_url",
+    "default_is_url",
+    "fallback_hs_url",
     "disable_custom_urls",
-    "features",
-    "show_labs_settings",
-    "default_federate",
-    "default_country_code",
-    "room_directory",
-    "setting_defaults",
-    "default_theme",
-    "default_device_display_name",
+    "disable_guests",
+    "disable_login_language_selector",
+    "disable_3pid_login",
     "brand",
+    "branding",
+    "force_verification",
+    "map_style_url",
+    "embedded_pages",
     "permalink_prefix",
+    "update_base_url",
     "desktop_builds",
     "mobile_builds",
     "mobile_guide_toast",
-    "update_base_url",
-    "map_style_url",
-    "welcome_user_id",
-    "custom_translations_url",
-    "branding",
-    "embedded_pages",
-    "disable_3pid_login",
-    "disable_login_language_selector",
-    "disable_guests",
-    "user_notice",
-    "help_url",
-    "help_encrption_url",
-    "logout_redirect_url",
-    "sso_redirect_options",
-    "jitsi",
-    "jitsi_widget",
-    "voip",
-    "widget_build_url",
-    "widget_build_url_ignore_dm",
-    "audio_stream_url",
-    "element_call",
-    "bug_report_endpoint_url",
-    "uisi_autorageshake_app",
-    "sentry",
+    "mobile_guide_app_variant",
+    "default_theme",
+    "default_country_code",
+    "default_federate",
+    "default_device_display_name",
+    "setting_defaults",
     "integrations_ui_url",
     "integrations_rest_url",
     "integrations_widgets_urls",
+    "default_widget_container_height",
+    "show_labs_settings",
+    "features",
+    "bug_report_endpoint_url",
+    "uisi_autorageshake_app",
+    "sentry",
+    "widget_build_url",
+    "widget_build_url_ignore_dm",
+    "audio_stream_url",
+    "jitsi",
+    "jitsi_widget",
+    "voip",
+    "element_call",
+    "logout_redirect_url",
+    "sso_immediate_redirect",
+    "sso_redirect_options",
+    "custom_translations_url",
     "report_event",
-    "terms_and_conditions_links",
+    "room_directory",
     "posthog",
     "analytics_owner",
     "privacy_policy_url",
     "enable_presence_by_hs_url",
+    "terms_and_conditions_links",
+    "help_url",
+    "help_encryption_url",
+    "help_key_storage_url",
+    "latex_maths_delims",
+    "sync_timeline_limit",
+    "user_notice",
+    "feedback",
+    "oidc_static_clients",
+    "oidc_metadata",
+    "modules",
+];
+
+/// What Element falls back to, where its defaults (`DEFAULTS` in src/SdkConfig.ts, merged key
+/// by key under ours) name element.io or vector.im: each must be overridden by our config.
+const ELEMENT_DEFAULTS_ELSEWHERE: &[(&str, &str)] = &[
+    ("/help_url", "https://element.io/help"),
+    ("/help_encryption_url", "https://element.io/help#encryption"),
+    // Newer Elements add a key-storage help link, also on element.io's help pages.
+    ("/help_key_storage_url", "https://element.io/help"),
+    ("/integrations_ui_url", "https://scalar.vector.im/"),
+    ("/integrations_rest_url", "https://scalar.vector.im/api"),
+    ("/jitsi/preferred_domain", "meet.element.io"),
+    ("/desktop_builds/url", "https://element.io/download"),
+    ("/desktop_builds/url_macos", "https://packages.element.io/desktop/install/macos/Element.dmg"),
+    (
+        "/desktop_builds/url_win64",
+        "https://packages.element.io/desktop/install/win32/x64/Element%20Setup.exe",
+    ),
+    (
+        "/desktop_builds/url_win64arm",
+        "https://packages.element.io/desktop/install/win32/arm64/Element%20Setup.exe",
+    ),
+    ("/desktop_builds/url_linux", "https://element.io/download#linux"),
 ];
 
 /// Documented sub-keys of the objects we use.
@@ -67,6 +105,7 @@ const NESTED: &[(&str, &[&str])] = &[
     ("room_directory", &["servers"]),
     ("branding", &["welcome_background_url", "auth_header_logo_url", "auth_footer_links"]),
     ("embedded_pages", &["welcome_url", "home_url", "login_for_welcome"]),
+    ("desktop_builds", &["available", "logo", "url", "url_macos", "url_win64", "url_win64arm", "url_linux"]),
 ];
 
 /// Settings documented for `setting_defaults` (UI features, language, custom themes).
@@ -150,7 +189,7 @@ fn every_element_key_is_documented() {
     let config = json("config.json");
     let object = config.as_object().expect("config.json is an object");
     for key in object.keys() {
-        assert!(DOCUMENTED.contains(&key.as_str()), "config.json key `{key}` is not documented by Element");
+        assert!(ELEMENT_KEYS.contains(&key.as_str()), "config.json key `{key}` is not one Element reads");
     }
     for (key, allowed) in NESTED {
         if let Some(nested) = config[*key].as_object() {
@@ -164,6 +203,30 @@ fn every_element_key_is_documented() {
     for key in config["setting_defaults"].as_object().expect("setting_defaults").keys() {
         assert!(SETTINGS.contains(&key.as_str()), "setting `{key}` is not documented for setting_defaults");
     }
+}
+
+#[test]
+fn element_with_its_own_defaults_merged_names_no_element_io_page() {
+    let config = json("config.json");
+    for (pointer, default) in ELEMENT_DEFAULTS_ELSEWHERE {
+        // Element merges its defaults under ours key by key: only what we set replaces one.
+        let effective =
+            config.pointer(pointer).cloned().unwrap_or_else(|| Value::String((*default).to_owned()));
+        let text = effective.as_str().unwrap_or_default();
+        assert!(
+            !text.contains("element.io") && !text.contains("vector.im"),
+            "{pointer} falls back to Element's own {default}"
+        );
+    }
+    // The help links lead to the party's own pages.
+    for key in ["help_url", "help_encryption_url", "help_key_storage_url"] {
+        let url = config[key].as_str().unwrap_or_default();
+        assert!(url.starts_with("https://messagerie.pcf.fr/aide"), "{key}: {url}");
+    }
+    // Accounts carry no address: a forgotten password is reset by the member's referent, so
+    // Element does not offer a reset by email that cannot work.
+    assert_eq!(config["setting_defaults"]["UIFeature.passwordReset"], false);
+    assert_eq!(config["desktop_builds"]["available"], false, "no desktop download prompt to element.io");
 }
 
 #[test]
