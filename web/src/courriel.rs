@@ -4,10 +4,11 @@
 //! The signed token in the address is the only credential: it names one member and cannot be
 //! forged without `[mail] secret`. Plain HTML forms, no JavaScript.
 
+use crate::form::Form;
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},

@@ -6,6 +6,7 @@
 
 pub(crate) mod body;
 mod courriel;
+mod form;
 mod lien;
 pub mod limit;
 mod onboarding;

@@ -1,10 +1,10 @@
 //! The invitation page: a member without a Matrix account chooses a user name and a password;
 //! Relais creates the account, links it to the member and lets them into their rooms.
 
+use crate::form::Form;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Form,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -25,12 +25,12 @@ use crate::{
     page::{alert, message, page},
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct AccountForm {
     nom_utilisateur: String,
     mot_de_passe: String,
     confirmation: String,
-    #[serde(default)]
     charte: Option<String>,
 }
 

@@ -3,10 +3,11 @@
 //! the public spaces — the federation's the postcode leads to, and the national one — and
 //! nothing members-only. The referent of that federation sees them on their page.
 
+use crate::form::Form;
 use std::sync::Arc;
 
 use axum::{
-    Form, Router,
+    Router,
     extract::{ConnectInfo, Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},

@@ -287,3 +287,53 @@ async fn the_sign_up_page_is_closed_unless_configured_and_answers_mistakes_in_fr
     .await;
     assert_eq!(posted.status(), StatusCode::GONE);
 }
+
+/// Every form the pages receive, posted as a browser would not: fields left out, a field twice,
+/// a body that is no form. The answer is a French page, never the framework's English text.
+#[tokio::test]
+async fn a_form_missing_fields_or_unreadable_is_answered_in_french() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = Config::for_tests("http://127.0.0.1:9", "");
+    config.public.signup = true;
+    let (pages, _) = pages_with(&dir, config).await;
+    let forms = [
+        "/relais/connexion",
+        "/relais/connexion/openid",
+        "/relais/referent/appliquer",
+        "/relais/referent/salons",
+        "/relais/referent/salons/moderateurs",
+        "/relais/referent/sympathisants/effacer",
+        "/inscription/not-a-token",
+        "/relais/rejoindre",
+        "/relais/rejoindre/not-a-token",
+        "/relais/courriel/not-a-token",
+    ];
+    let french = |uri: &str, status: StatusCode, page: &str| {
+        assert!(!page.contains("Failed to deserialize") && !page.contains("missing field"), "{uri}: {page}");
+        assert!(page.contains("lang=\"fr\""), "{uri} answers a page in French ({status}): {page}");
+        assert_ne!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+    };
+    for uri in forms {
+        let empty = post_form(&pages, uri, &[]).await;
+        let status = empty.status();
+        french(uri, status, &text(empty).await);
+        // One field twice where one is read: unreadable, said so.
+        let twice =
+            post_form(&pages, uri, &[("charte", "oui"), ("charte", "non"), ("id", "1"), ("id", "x")]).await;
+        let status = twice.status();
+        french(uri, status, &text(twice).await);
+        let mut json = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .expect("request");
+        json.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+        let answer = pages.clone().oneshot(json).await.expect("an answer");
+        let status = answer.status();
+        let page = text(answer).await;
+        french(uri, status, &page);
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri}: {page}");
+        assert!(page.contains("Le formulaire reçu est incomplet ou illisible"), "{uri}: {page}");
+    }
+}

@@ -260,7 +260,7 @@ pub struct ForgetForm {
 pub async fn forget_sympathiser(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<ForgetForm>,
+    crate::form::Form(form): crate::form::Form<ForgetForm>,
 ) -> Response {
     let Some(session) = session(&state, &headers).await else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();

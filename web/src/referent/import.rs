@@ -5,10 +5,10 @@
 //! command line or another federation, the drift timer), the page says so at once instead of
 //! holding the request.
 
+use crate::form::Form;
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 
 use axum::{
-    Form,
     extract::{ConnectInfo, Multipart, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -293,7 +293,8 @@ fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> Markup
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ApplyForm {
     upload: String,
     confirmer: Option<String>,

@@ -8,10 +8,11 @@ mod import;
 mod themes;
 mod widget;
 
+use crate::form::Form;
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    Form, Router,
+    Router,
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
@@ -99,7 +100,8 @@ pub(super) fn login_page(error: Option<&str>) -> Markup {
     page("Espace référents", body)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct SignIn {
     identifiant: String,
     mot_de_passe: String,
@@ -175,7 +177,8 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
 /// An OpenID token from the member's Matrix session (what Element hands a widget, or what
 /// `POST /_matrix/client/v3/user/{userId}/openid/request_token` returns), checked with our
 /// homeserver: no password typed into Relais.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct OpenIdSignIn {
     access_token: String,
     matrix_server_name: String,

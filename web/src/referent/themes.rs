@@ -127,7 +127,7 @@ fn unavailable() -> Response {
 pub async fn create(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<CreateForm>,
+    crate::form::Form(form): crate::form::Form<CreateForm>,
 ) -> Response {
     let Some((session, by)) = signed_in(&state, &headers).await else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
@@ -174,7 +174,7 @@ pub async fn create(
 pub async fn moderators(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<ModeratorsForm>,
+    crate::form::Form(form): crate::form::Form<ModeratorsForm>,
 ) -> Response {
     let Some((session, by)) = signed_in(&state, &headers).await else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
