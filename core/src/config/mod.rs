@@ -342,6 +342,7 @@ impl Config {
         let mut table: toml::Table = toml::from_str(text)
             .map_err(|e| ConfigError::Syntax { path: origin.to_owned(), message: e.message().to_owned() })?;
         env::overlay(&mut table, vars)?;
+        default_sender_at_list_domain(&mut table);
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             ConfigError::Key { key: e.path().to_string(), message: e.inner().message().to_owned() }
         })?;
@@ -353,6 +354,9 @@ impl Config {
         }
         Ok(config)
     }
+
+    /// The address Relais's own mail leaves from, when `[mail] from` is not set.
+    pub const DEFAULT_SENDER_NAME: &'static str = "Relais";
 
     /// A configuration for tests: [`TEST_TOML`] with the homeserver at `homeserver` (nothing
     /// need answer there), then the sections of `more`.
@@ -401,3 +405,18 @@ fn unreachable_user_id() -> OwnedUserId {
 
 #[cfg(test)]
 mod tests;
+
+/// Without `[mail] from`, Relais's own mail leaves from `relais@` the list domain when there is
+/// one: a receiving server checks (DMARC) that the sender's domain is one the party sends for,
+/// which `localhost` never is.
+fn default_sender_at_list_domain(table: &mut toml::Table) {
+    let Some(toml::Value::Table(mail)) = table.get_mut("mail") else { return };
+    if mail.contains_key("from") {
+        return;
+    }
+    let Some(domain) = mail.get("domain").and_then(toml::Value::as_str).map(str::trim) else { return };
+    if !domain.is_empty() {
+        let from = format!("{} <relais@{domain}>", Config::DEFAULT_SENDER_NAME);
+        mail.insert("from".into(), toml::Value::String(from));
+    }
+}

@@ -218,3 +218,14 @@ fn the_postmaster_is_an_address_outside_the_list_domain() {
         assert_eq!(key_of(err), "mail.postmaster", "{bad}");
     }
 }
+
+#[test]
+fn relais_mail_leaves_from_the_list_domain_unless_a_sender_is_set() {
+    let config = load(GOOD, &[("RELAIS_MAIL__DOMAIN", "listes.pcf.fr")]).expect("domain");
+    assert_eq!(config.mail.from, "Relais <relais@listes.pcf.fr>", "not relais@localhost, which DMARC refuses");
+    let text = format!("{GOOD}\n[mail]\ndomain = \"listes.pcf.fr\"\n");
+    assert_eq!(load(&text, &[]).expect("file").mail.from, "Relais <relais@listes.pcf.fr>");
+    let vars = [("RELAIS_MAIL__DOMAIN", "listes.pcf.fr"), ("RELAIS_MAIL__FROM", "PCF <contact@pcf.fr>")];
+    assert_eq!(load(GOOD, &vars).expect("set").mail.from, "PCF <contact@pcf.fr>", "a sender set stays");
+    assert_eq!(load(GOOD, &[]).expect("none").mail.from, "Relais <relais@localhost>", "no domain: as before");
+}
