@@ -5,6 +5,7 @@
 //        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
 //        node pages.mjs preferences PREFERENCES_URL OUT_DIR
 //        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
+//        node pages.mjs help BASE_URL OUT_DIR
 // Prints one JSON line with what the pages showed; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -130,6 +131,21 @@ try {
     const dashboard = await frame.locator("h1").textContent();
     const seen = await page.evaluate(() => window.seen);
     console.log(JSON.stringify({ dashboard, seen }));
+  } else if (mode === "help") {
+    // The pages Element's help, terms and privacy links open; the help's table of contents
+    // leads to its sections.
+    const [base, out] = args;
+    const seen = {};
+    for (const [name, pathname] of [["aide", "/aide"], ["conditions", "/conditions"], ["confidentialite", "/confidentialite"]]) {
+      await page.goto(`${base}${pathname}`);
+      await shot(out, `help-${name}`);
+      seen[name] = { title: await page.textContent("h1"), text: await page.textContent("main") };
+    }
+    await page.goto(`${base}/aide`);
+    await page.getByRole("link", { name: "Mot de passe oublié" }).click();
+    seen.anchor = new URL(page.url()).hash;
+    seen.anchorVisible = await page.locator("#mot-de-passe").isVisible();
+    console.log(JSON.stringify(seen));
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

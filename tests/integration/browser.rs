@@ -181,3 +181,22 @@ async fn mail_preferences_in_chromium() {
         assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{}", path.display());
     }
 }
+
+/// The help, terms and privacy pages Element's links open, in Chromium on a phone-sized screen.
+#[tokio::test]
+async fn help_terms_and_privacy_pages_in_chromium() {
+    let env = vec![("RELAIS_WEB__PRIVACY_CONTACT".to_owned(), "donnees@pcf.test".to_owned())];
+    let stack = Stack::start(RelaisOptions { env, ..Default::default() }).await;
+    let out = artifacts().display().to_string();
+    let seen = browse(&["help", &stack.relais.web_url, &out]).await;
+    let text = |page: &str| seen[page]["text"].as_str().unwrap_or_default().to_owned();
+    assert!(text("aide").contains("Trouver l'espace de sa fédération"), "{seen}");
+    assert!(text("aide").contains("!salon"), "the bot's commands, from its own table: {seen}");
+    assert!(text("conditions").contains("!signaler"), "{seen}");
+    assert!(text("confidentialite").contains("donnees@pcf.test"), "the configured contact: {seen}");
+    assert_eq!(seen["anchor"], "#mot-de-passe");
+    assert_eq!(seen["anchorVisible"], true);
+    for shot in ["help-aide", "help-conditions", "help-confidentialite"] {
+        assert!(artifacts().join(format!("{shot}.png")).exists(), "{shot}");
+    }
+}

@@ -7,6 +7,8 @@
 pub(crate) mod body;
 mod courriel;
 mod form;
+mod help;
+mod legal;
 mod lien;
 pub mod limit;
 mod onboarding;
@@ -126,6 +128,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/", get(index))
         .route("/health", get(|| async { "ok\n" }))
         .route("/.well-known/matrix/client", get(well_known_client))
+        .merge(help::routes())
+        .merge(legal::routes())
         .merge(referent::routes())
         .merge(rejoindre::routes())
         .merge(lien::routes())

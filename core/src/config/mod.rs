@@ -232,6 +232,11 @@ pub struct WebConfig {
     /// client address). Default: loopback only. From the environment: comma-separated.
     #[serde(default = "defaults::trusted_proxies", deserialize_with = "env::list")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Whom members write to about their personal data (an address, or a postal address), as
+    /// the privacy page (`/confidentialite`) says. Without it, the page sends them to their
+    /// federation's digital referent.
+    #[serde(default)]
+    pub privacy_contact: Option<String>,
 }
 
 /// `[dispatch]`: workers that hand stored events to the features.

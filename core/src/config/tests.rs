@@ -222,7 +222,10 @@ fn the_postmaster_is_an_address_outside_the_list_domain() {
 #[test]
 fn relais_mail_leaves_from_the_list_domain_unless_a_sender_is_set() {
     let config = load(GOOD, &[("RELAIS_MAIL__DOMAIN", "listes.pcf.fr")]).expect("domain");
-    assert_eq!(config.mail.from, "Relais <relais@listes.pcf.fr>", "not relais@localhost, which DMARC refuses");
+    assert_eq!(
+        config.mail.from, "Relais <relais@listes.pcf.fr>",
+        "not relais@localhost, which DMARC refuses"
+    );
     let text = format!("{GOOD}\n[mail]\ndomain = \"listes.pcf.fr\"\n");
     assert_eq!(load(&text, &[]).expect("file").mail.from, "Relais <relais@listes.pcf.fr>");
     let vars = [("RELAIS_MAIL__DOMAIN", "listes.pcf.fr"), ("RELAIS_MAIL__FROM", "PCF <contact@pcf.fr>")];
