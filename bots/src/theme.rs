@@ -25,8 +25,9 @@ use crate::{
     service::{ServiceError, is_moderator},
 };
 
-/// How long a command waits for an import to finish before answering that the room comes after.
-const PATIENCE: Duration = Duration::from_secs(5);
+/// How long a command waits for the provisioning lease (another pass may be ending) before
+/// answering that the room comes right after: short, the command holds up the bot's events.
+const PATIENCE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Themes {
@@ -72,9 +73,10 @@ pub enum Choice {
 
 /// What a provisioning pass did with the pending thematic rooms.
 enum Realized {
-    Done,
-    /// An import holds the lease: the clock makes it after.
+    Pass(relais_provisioning::run::ThemesPass),
+    /// Another run holds the lease: the clock makes them after.
     Later,
+    /// The pass itself failed (the store, the homeserver): the clock tries again.
     Failed,
 }
 
@@ -118,7 +120,7 @@ impl Themes {
 
     /// The federation space of a room of the federation (its space included); `None` elsewhere.
     async fn federation_space(&self, room: &RoomId) -> Result<Option<DirectoryRoom>, ServiceError> {
-        Ok(self.directory.federation_rooms(room).await?.map(|(space, _)| space))
+        Ok(self.directory.federation_space(room).await?)
     }
 
     async fn create(
@@ -169,17 +171,19 @@ impl Themes {
         let key = theme_key(federation, &slug);
         let theme = NewTheme { key: &key, federation, name: &name, access, created_by: by };
         match self.records.create_theme(&theme).await? {
-            ThemeCreated::Created => {}
+            ThemeCreated::Created => tracing::info!(room = %key, "thematic room recorded"),
+            // Recorded before and never made (the homeserver failed): tried again now.
+            ThemeCreated::Exists if self.records.room_id(&key).await?.is_none() => {
+                self.records.retry_theme(&key).await?;
+            }
             ThemeCreated::Exists => return Ok((name, Creation::Exists)),
             ThemeCreated::Full => return Ok((name, Creation::Full)),
         }
-        tracing::info!(room = %key, "thematic room recorded");
         let creation = match self.realize(Some(PATIENCE)).await {
-            Realized::Done if self.records.room_id(&key).await?.is_some() => {
-                Creation::Created { alias: self.alias(&key) }
-            }
+            Realized::Pass(pass) if pass.done.contains(&key) => Creation::Created { alias: self.alias(&key) },
             Realized::Later => Creation::Later,
-            Realized::Done | Realized::Failed => Creation::Failed,
+            Realized::Pass(pass) if pass.busy => Creation::Later,
+            Realized::Pass(_) | Realized::Failed => Creation::Failed,
         };
         Ok((name, creation))
     }
@@ -228,7 +232,7 @@ impl Themes {
             return Ok(Choice::NotMembers(refused));
         }
         self.records.set_theme_moderators(&theme.key, &chosen, by).await?;
-        let applied = !matches!(self.realize(Some(PATIENCE)).await, Realized::Later);
+        let applied = matches!(self.realize(Some(PATIENCE)).await, Realized::Pass(pass) if pass.done.contains(&theme.key));
         Ok(Choice::Set { name: theme.name, count: chosen.len(), applied })
     }
 
@@ -259,7 +263,7 @@ impl Themes {
     /// Makes what referents recorded and no pass made yet (the bots' clock calls it): only when
     /// something is pending and the provisioning lease is free.
     pub async fn realize_pending(&self) -> Result<(), ServiceError> {
-        if self.records.pending_themes().await?.is_empty() {
+        if self.records.pending_themes(relais_core::time::now_ms()).await?.is_empty() {
             return Ok(());
         }
         self.realize(None).await;
@@ -293,20 +297,18 @@ impl Themes {
                 return Realized::Later;
             }
         };
-        let outcome = relais_provisioning::run::realize_themes(
-            &applier,
-            &self.config.provisioning,
-            &self.config.public,
-            &lease,
-        )
-        .await;
+        let outcome = relais_provisioning::run::realize_themes(&applier, &lease).await;
         lease.release_or_expire().await;
         match outcome {
-            Ok(Some(report)) if !report.failed.is_empty() => {
-                tracing::warn!(failed = report.failed.len(), "some thematic rooms could not be made");
-                Realized::Failed
+            Ok(pass) => {
+                if !pass.failed.is_empty() {
+                    tracing::warn!(
+                        failed = pass.failed.len(),
+                        "some thematic rooms could not be made; tried again later"
+                    );
+                }
+                Realized::Pass(pass)
             }
-            Ok(_) => Realized::Done,
             Err(error) => {
                 tracing::warn!(%error, "thematic rooms: will try again");
                 Realized::Failed

@@ -280,6 +280,22 @@ impl Directory {
         Ok(row.map(|r| r.try_get("room_key")).transpose()?)
     }
 
+    /// The space of the federation a provisioned room belongs to (the space itself for the
+    /// space); `None` for national rooms and rooms Relais did not provision. Two lookups by key,
+    /// whatever the number of rooms.
+    pub async fn federation_space(&self, room_id: &RoomId) -> Result<Option<DirectoryRoom>, StoreError> {
+        let Some(key) = self.room_key(room_id).await? else { return Ok(None) };
+        let scope = crate::moderation::room_scope(&key);
+        let row = sqlx::query(
+            "SELECT room_key, kind, name, room_id FROM prov_room WHERE room_key = $1 AND kind = $2",
+        )
+        .bind(scope)
+        .bind(RoomKind::FederationSpace.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(room).transpose()
+    }
+
     /// The federation a provisioned room belongs to: its space, and every room of it (the space
     /// included), by key. `None` for the national space and rooms Relais did not provision.
     pub async fn federation_rooms(

@@ -258,14 +258,25 @@ pub async fn welcome(
     let mut plan = plan(&report, &recorded, &options);
     // Nobody else loses anything in a welcome, whatever changed in the configuration since the
     // last import: that is the next import's to plan, with its removal guard.
-    plan.actions.retain(|action| match action {
-        Action::Kick { member_id: who, .. } | Action::Unsubscribe { member_id: who, .. } => who == member_id,
-        Action::SetModerators { room, moderators } => {
-            recorded.moderators.get(room).is_none_or(|had| had.iter().all(|user| moderators.contains(user)))
+    plan.actions.retain(|action| {
+        // Thematic rooms are made by their own pass (or an import): nothing is done here in one
+        // not made yet.
+        if action
+            .room()
+            .is_some_and(|room| crate::theme::is_theme_key(room) && !recorded.rooms.contains_key(room))
+        {
+            return false;
         }
-        // Thematic rooms are made by the pass that reads the public spaces too.
-        Action::CreateRoom { room, .. } => !crate::theme::is_theme_key(room),
-        _ => true,
+        match action {
+            Action::Kick { member_id: who, .. } | Action::Unsubscribe { member_id: who, .. } => {
+                who == member_id
+            }
+            Action::SetModerators { room, moderators } => recorded
+                .moderators
+                .get(room)
+                .is_none_or(|had| had.iter().all(|user| moderators.contains(user))),
+            _ => true,
+        }
     });
     let journal = Action::journal(&plan.actions);
     held(lease)?;
@@ -287,45 +298,60 @@ fn frozen_report(recorded: &Recorded, rows: Vec<crate::model::MemberRow>) -> Rea
     }
 }
 
-/// Makes the thematic rooms referents recorded since the last pass and sets their moderators:
-/// the record's members are planned as they are (nobody's access changes), and only the
-/// thematic rooms' creations and moderators are kept. Holds the provisioning lease `lease`.
-/// Returns `None` when nothing was pending.
-pub async fn realize_themes(
-    applier: &Applier,
-    provisioning: &relais_core::config::ProvisioningConfig,
-    public: &relais_core::config::PublicConfig,
-    lease: &Lease,
-) -> Result<Option<ApplyReport>, RunError> {
+/// How long a thematic room that could not be made waits before the next try.
+pub const THEME_RETRY_MS: i64 = 10 * 60 * 1000;
+
+/// What a pass did with the thematic rooms: each pending one, and whether it is now as its
+/// record says.
+#[derive(Debug, Default)]
+pub struct ThemesPass {
+    pub done: Vec<String>,
+    pub failed: Vec<String>,
+    /// Another run's actions wait in the journal: left to it (the resume, the next import).
+    pub busy: bool,
+}
+
+/// Makes the thematic rooms referents recorded since the last pass and sets their moderators,
+/// from what is recorded around each ([`crate::theme::actions`]: no member's access changes,
+/// no other room is touched). A room that could not be made waits [`THEME_RETRY_MS`]. Holds
+/// the provisioning lease `lease`; never finishes another run's actions.
+pub async fn realize_themes(applier: &Applier, lease: &Lease) -> Result<ThemesPass, RunError> {
     let store = &applier.records();
-    let pending = store.pending_themes().await?;
+    let now = relais_core::time::now_ms();
+    let pending = store.pending_themes(now).await?;
+    let mut pass = ThemesPass::default();
     if pending.is_empty() {
-        return Ok(None);
+        return Ok(pass);
     }
-    // An interrupted run first: its rooms (a new federation's space) are recorded before.
-    applier.finish_pending(lease).await?;
-    let recorded = recorded(&store.snapshot().await?);
-    let options = PlanOptions {
-        national_name: provisioning.national_name.clone(),
-        invitations: false,
-        now_ms: 0,
-        scope: None,
-        public: public.clone(),
-        national_team: provisioning.national_team.clone(),
-    };
-    let mut plan = plan(&frozen_report(&recorded, Vec::new()), &recorded, &options);
-    plan.actions.retain(|action| {
-        matches!(action, Action::CreateRoom { .. } | Action::SetModerators { .. })
-            && action.room().is_some_and(crate::theme::is_theme_key)
-    });
-    let mut report = ApplyReport::default();
-    if !plan.actions.is_empty() {
-        let journal = Action::journal(&plan.actions);
+    if store.has_pending().await? {
+        pass.busy = true;
+        return Ok(pass);
+    }
+    let themes = store.themes(None).await?;
+    let mut actions = Vec::new();
+    for theme in themes.iter().filter(|t| pending.iter().any(|p| p.key == t.key)) {
+        let context = store.theme_context(&theme.key, &theme.federation).await?;
+        let chosen = store.active_in_federation(&theme.moderators, &theme.federation).await?;
+        actions.extend(crate::theme::actions(theme, &context, &chosen));
+    }
+    if !actions.is_empty() {
+        let journal = Action::journal(&actions);
         held(lease)?;
         store.start_run(lease.fence(), &NewRun::new(&applier.actor, "themes"), &journal).await?;
-        report = applier.finish_pending(lease).await?;
+        applier.finish_pending(lease).await?;
     }
-    // Carried out, or failed for good (the next import tries those again): not tried every tick.
-    store.themes_realized(&pending).await?;
-    Ok(Some(report))
+    // Each is done when nothing is left to do for it (its room made, its moderators set).
+    for done in &pending {
+        let Some(theme) = themes.iter().find(|t| t.key == done.key) else { continue };
+        let context = store.theme_context(&theme.key, &theme.federation).await?;
+        let chosen = store.active_in_federation(&theme.moderators, &theme.federation).await?;
+        if context.space.is_some() && crate::theme::actions(theme, &context, &chosen).is_empty() {
+            store.theme_realized(done).await?;
+            pass.done.push(done.key.clone());
+        } else {
+            store.theme_failed(&done.key, now + THEME_RETRY_MS).await?;
+            pass.failed.push(done.key.clone());
+        }
+    }
+    Ok(pass)
 }

@@ -12,7 +12,11 @@ use std::collections::BTreeSet;
 use relais_core::config::PublicJoin;
 use ruma::OwnedUserId;
 
-use crate::text::{slug, tidy};
+use crate::{
+    desired::{Openness, RoomKind},
+    plan::Action,
+    text::{slug, tidy},
+};
 
 /// The longest name kept for a thematic room.
 pub const MAX_NAME_CHARS: usize = 80;
@@ -66,6 +70,68 @@ pub struct Theme {
     pub moderators: BTreeSet<OwnedUserId>,
 }
 
+/// What is recorded around a thematic room: its own room's moderators (`None` until it is
+/// made), its federation space's moderators — the federation's office holders — (`None` until
+/// the space is made), and whether the federation's public space is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThemeContext {
+    pub room: Option<BTreeSet<OwnedUserId>>,
+    pub space: Option<BTreeSet<OwnedUserId>>,
+    pub public_space: bool,
+}
+
+/// What makes `theme` what its record says, from what is recorded around it (`context`) and
+/// those of its chosen moderators who are active members of its federation (`chosen`): its
+/// room, when not made yet — in the federation's public space for an open room when that space
+/// is made, in the federation space otherwise —, and its moderators — the federation's office
+/// holders, who moderate its space, and the chosen — when they differ from the recorded ones.
+/// The same rooms and moderators an import plans; nothing while the federation space is not
+/// made.
+pub fn actions(theme: &Theme, context: &ThemeContext, chosen: &BTreeSet<OwnedUserId>) -> Vec<Action> {
+    let Some(office_holders) = &context.space else { return Vec::new() };
+    let mut actions = Vec::new();
+    if context.room.is_none() {
+        let (kind, parent, open) = match theme.access {
+            ThemeAccess::Members => (RoomKind::Theme, theme.federation.clone(), None),
+            ThemeAccess::Open(join) => {
+                let parent = if context.public_space {
+                    format!("{}.public", theme.federation)
+                } else {
+                    theme.federation.clone()
+                };
+                (RoomKind::PublicTheme, parent, Some(Openness { join, guests: false }))
+            }
+        };
+        actions.push(Action::CreateRoom {
+            room: theme.key.clone(),
+            kind,
+            name: theme.name.clone(),
+            parent: Some(parent),
+            open,
+        });
+    }
+    let wanted: BTreeSet<OwnedUserId> = office_holders.union(chosen).cloned().collect();
+    if context.room.as_ref() != Some(&wanted) && !(context.room.is_none() && wanted.is_empty()) {
+        actions.push(Action::SetModerators {
+            room: theme.key.clone(),
+            moderators: wanted.into_iter().collect(),
+        });
+    }
+    actions
+}
+
+/// Characters that show nothing (zero-width, joiners, direction overrides): a name holding them
+/// could pass for another.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        )
+        || matches!(c, '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}')
+        || matches!(c, '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
+}
+
 /// The key of the thematic room `slug` of the federation `federation_key`.
 pub fn theme_key(federation_key: &str, slug: &str) -> String {
     format!("{federation_key}.t.{slug}")
@@ -87,7 +153,7 @@ pub enum NameError {
 
 /// The name as the room shows it (spaces tidied, no control characters) and its slug.
 pub fn check_name(name: &str) -> Result<(String, String), NameError> {
-    let name: String = tidy(&name.replace(|c: char| c.is_control(), " "));
+    let name: String = tidy(&name.replace(invisible, " "));
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(NameError::TooLong);
     }
@@ -119,6 +185,42 @@ mod tests {
         let (_, long) = check_name(&"Élections municipales 2026 ".repeat(3)).expect("fits");
         assert!(long.len() <= MAX_SLUG_CHARS && !long.ends_with('-'), "{long}");
         assert!(long.is_ascii());
+        let hidden = "Commission\u{202E}\u{200B} officielle\u{FEFF}";
+        assert_eq!(check_name(hidden).map(|(name, _)| name), Ok("Commission officielle".to_owned()));
+    }
+
+    #[test]
+    fn a_pass_makes_the_room_and_its_moderators_as_an_import_would() {
+        use ruma::owned_user_id;
+        let theme = Theme {
+            key: "nord.t.sante".into(),
+            federation: "nord".into(),
+            name: "Santé".into(),
+            access: ThemeAccess::Open(PublicJoin::Knock),
+            moderators: BTreeSet::new(),
+        };
+        let referent: BTreeSet<OwnedUserId> = [owned_user_id!("@ref:pcf.test")].into();
+        let anna: BTreeSet<OwnedUserId> = [owned_user_id!("@anna:pcf.test")].into();
+        // No federation space yet: nothing.
+        assert!(actions(&theme, &ThemeContext::default(), &anna).is_empty());
+        let context = ThemeContext { room: None, space: Some(referent.clone()), public_space: true };
+        let made = actions(&theme, &context, &anna);
+        assert!(
+            matches!(&made[0], Action::CreateRoom { parent: Some(p), kind: RoomKind::PublicTheme, .. } if p == "nord.public")
+        );
+        let both: Vec<OwnedUserId> = referent.union(&anna).cloned().collect();
+        assert!(matches!(&made[1], Action::SetModerators { moderators, .. } if *moderators == both));
+        let no_public = ThemeContext { public_space: false, ..context.clone() };
+        assert!(
+            matches!(&actions(&theme, &no_public, &anna)[0], Action::CreateRoom { parent: Some(p), .. } if p == "nord")
+        );
+        // Made, with the same moderators: nothing; one chosen less: the moderators set again.
+        let done = ThemeContext { room: Some(referent.union(&anna).cloned().collect()), ..context.clone() };
+        assert!(actions(&theme, &done, &anna).is_empty());
+        assert_eq!(actions(&theme, &done, &BTreeSet::new()).len(), 1);
+        // Nobody to moderate a new room: it is only made.
+        let nobody = ThemeContext { space: Some(BTreeSet::new()), ..context };
+        assert_eq!(actions(&theme, &nobody, &BTreeSet::new()).len(), 1);
     }
 
     #[test]

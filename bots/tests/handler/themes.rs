@@ -201,3 +201,27 @@ async fn a_room_asked_for_during_an_import_is_made_by_the_clock_right_after() {
     clock.realize_pending().await.expect("tick");
     assert_eq!(created_rooms(&bot).len(), 1, "and only once");
 }
+
+#[tokio::test]
+async fn a_room_the_homeserver_would_not_make_is_said_so_and_made_when_asked_again() {
+    let bot = bot().await;
+    nord(&bot).await;
+    let create = "/_matrix/client/v3/createRoom";
+    let refusal = json!({ "errcode": "M_UNKNOWN", "error": "out of order" });
+    bot.homeserver.answer(Method::POST, create, axum::http::StatusCode::FORBIDDEN, refusal);
+    let failed = say(&bot, DISCUSSION, "$a", "@nadia:pcf.test", "!salon créer Santé").await;
+    assert!(failed.contains("n'a pas pu le créer"), "{failed}");
+    // Another room's pass does not make this one's failure anyone else's.
+    bot.homeserver.answer(
+        Method::POST,
+        create,
+        axum::http::StatusCode::OK,
+        json!({ "room_id": "!made:pcf.test" }),
+    );
+    let other = say(&bot, DISCUSSION, "$b", "@nadia:pcf.test", "!salon créer Vélo").await;
+    assert!(other.contains("Salon « Vélo » créé"), "{other}");
+    // Asked again, the first is made (not answered "already exists").
+    let again = say(&bot, DISCUSSION, "$c", "@nadia:pcf.test", "!salon créer Santé").await;
+    assert!(again.contains("Salon « Santé » créé"), "{again}");
+    assert_eq!(created_rooms(&bot).len(), 3, "one refused, then two made");
+}

@@ -129,6 +129,16 @@ impl Homeserver {
             }
             Action::Kick { room, user_id, reason, .. } => {
                 let id = self.room_id(room).await?;
+                // Whoever leaves a federation space is removed from each of its thematic rooms,
+                // which most never joined: asked first, one read instead of a refused write.
+                if crate::theme::is_theme_key(room)
+                    && !matches!(
+                        self.membership(&id, user_id).await?,
+                        Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock)
+                    )
+                {
+                    return Ok(None);
+                }
                 if let Err(e) = self.client.kick(&id, user_id, reason).await {
                     // Never joined, already left or kicked: they are out, which is the goal.
                     let membership = self.membership(&id, user_id).await?;

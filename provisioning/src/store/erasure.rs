@@ -82,6 +82,22 @@ impl ProvisioningStore {
         })
         .collect::<Result<_, sqlx::Error>>()?;
         let (sympathiser, charter) = self.sympathiser_export(member_id).await?;
+        let accounts: Vec<String> = sqlx::query(
+            "SELECT matrix_id AS user_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL \
+             UNION SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL",
+        )
+        .bind(member_id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, sqlx::Error>>()?;
+        let themes: Vec<serde_json::Value> = self
+            .theme_export(&accounts)
+            .await?
+            .into_iter()
+            .map(|(room, made, chosen)| serde_json::json!({"room": room, "made_it": made, "chosen_moderator": chosen}))
+            .collect();
         Ok(serde_json::json!({
             "member_id": member_id,
             "member": record,
@@ -89,6 +105,7 @@ impl ProvisioningStore {
             "email_subscriptions": subscriptions,
             "sympathiser": sympathiser,
             "charter_acceptances": charter,
+            "thematic_rooms": themes,
             "audit": audit,
         }))
     }

@@ -10,7 +10,7 @@ use sqlx::Row;
 use relais_core::{StoreError, time::now_ms};
 
 use super::{AuditEntry, ProvisioningStore, audit::insert_audit};
-use crate::theme::{MAX_PER_FEDERATION, Theme, ThemeAccess};
+use crate::theme::{MAX_PER_FEDERATION, Theme, ThemeAccess, ThemeContext};
 
 /// A thematic room to record.
 #[derive(Debug, Clone)]
@@ -41,21 +41,14 @@ pub struct PendingTheme {
 
 impl ProvisioningStore {
     /// Records a thematic room, with an audit line, unless its key is taken or its federation
-    /// has as many as it may.
+    /// has as many as it may (counted on the federation's own row, so two made at once cannot
+    /// pass the limit together).
     pub async fn create_theme(&self, theme: &NewTheme<'_>) -> Result<ThemeCreated, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM prov_theme WHERE federation = $1")
-            .bind(theme.federation)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-        if count >= MAX_PER_FEDERATION as i64 {
-            return Ok(ThemeCreated::Full);
-        }
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO prov_theme (room_key, federation, name, access, created_by, created_at, revision, \
-             realized) VALUES ($1, $2, $3, $4, $5, $6, 1, 0) ON CONFLICT (room_key) DO NOTHING",
+             realized, next_attempt) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, 0) ON CONFLICT (room_key) DO NOTHING",
         )
         .bind(theme.key)
         .bind(theme.federation)
@@ -69,6 +62,22 @@ impl ProvisioningStore {
         if inserted == 0 {
             return Ok(ThemeCreated::Exists);
         }
+        sqlx::query(
+            "INSERT INTO prov_theme_count (federation, n) VALUES ($1, 0) ON CONFLICT (federation) DO NOTHING",
+        )
+        .bind(theme.federation)
+        .execute(&mut *tx)
+        .await?;
+        let counted = sqlx::query("UPDATE prov_theme_count SET n = n + 1 WHERE federation = $1 AND n < $2")
+            .bind(theme.federation)
+            .bind(MAX_PER_FEDERATION as i64)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if counted == 0 {
+            // Dropped without commit: the room is not recorded.
+            return Ok(ThemeCreated::Full);
+        }
         let entry = AuditEntry {
             at: now,
             actor: theme.created_by.to_string(),
@@ -81,6 +90,15 @@ impl ProvisioningStore {
         Ok(ThemeCreated::Created)
     }
 
+    /// Asks the next pass to try the thematic room `key` again at once (its room was not made).
+    pub async fn retry_theme(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE prov_theme SET next_attempt = 0 WHERE room_key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Replaces the moderators chosen for the thematic room `key`, with an audit line; `false`
     /// when there is no such room.
     pub async fn set_theme_moderators(
@@ -90,11 +108,13 @@ impl ProvisioningStore {
         by: &UserId,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let found = sqlx::query("UPDATE prov_theme SET revision = revision + 1 WHERE room_key = $1")
-            .bind(key)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let found = sqlx::query(
+            "UPDATE prov_theme SET revision = revision + 1, next_attempt = 0 WHERE room_key = $1",
+        )
+        .bind(key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if found == 0 {
             return Ok(false);
         }
@@ -165,26 +185,121 @@ impl ProvisioningStore {
         Ok(themes)
     }
 
-    /// The thematic rooms whose last change is not carried out yet.
-    pub async fn pending_themes(&self) -> Result<Vec<PendingTheme>, StoreError> {
-        let rows = sqlx::query("SELECT room_key, revision FROM prov_theme WHERE realized < revision")
-            .fetch_all(self.pool())
-            .await?;
+    /// The thematic rooms whose last change is not carried out yet and may be tried at `now`.
+    pub async fn pending_themes(&self, now: i64) -> Result<Vec<PendingTheme>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT room_key, revision FROM prov_theme WHERE realized < revision AND next_attempt <= $1 \
+             ORDER BY room_key",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| Ok(PendingTheme { key: r.try_get("room_key")?, revision: r.try_get("revision")? }))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
 
-    /// Notes the changes `done` carried out (a later change stays pending).
-    pub async fn themes_realized(&self, done: &[PendingTheme]) -> Result<(), StoreError> {
-        for theme in done {
-            sqlx::query("UPDATE prov_theme SET realized = $2 WHERE room_key = $1 AND realized < $2")
-                .bind(&theme.key)
-                .bind(theme.revision)
-                .execute(self.pool())
-                .await?;
-        }
+    /// Notes the change `done` carried out (a later change stays pending).
+    pub async fn theme_realized(&self, done: &PendingTheme) -> Result<(), StoreError> {
+        sqlx::query("UPDATE prov_theme SET realized = $2 WHERE room_key = $1 AND realized < $2")
+            .bind(&done.key)
+            .bind(done.revision)
+            .execute(self.pool())
+            .await?;
         Ok(())
+    }
+
+    /// Puts off the thematic room `key`, which could not be made, until `next_attempt`.
+    pub async fn theme_failed(&self, key: &str, next_attempt: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE prov_theme SET next_attempt = $2 WHERE room_key = $1")
+            .bind(key)
+            .bind(next_attempt)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// What is recorded around the thematic room `key` of the federation `federation`.
+    pub async fn theme_context(&self, key: &str, federation: &str) -> Result<ThemeContext, StoreError> {
+        let public = format!("{federation}.public");
+        let rows = sqlx::query("SELECT room_key, moderators FROM prov_room WHERE room_key IN ($1, $2, $3)")
+            .bind(key)
+            .bind(federation)
+            .bind(&public)
+            .fetch_all(self.pool())
+            .await?;
+        let mut context = ThemeContext::default();
+        for row in &rows {
+            let room: String = row.try_get("room_key")?;
+            let json: String = row.try_get("moderators")?;
+            // Unreadable moderators are set again, as planning does.
+            let moderators = serde_json::from_str::<BTreeSet<OwnedUserId>>(&json).unwrap_or_default();
+            match room.as_str() {
+                r if r == key => context.room = Some(moderators),
+                r if r == federation => context.space = Some(moderators),
+                _ => context.public_space = true,
+            }
+        }
+        Ok(context)
+    }
+
+    /// Those of `users` who are active members of the federation `federation` (its key).
+    pub async fn active_in_federation(
+        &self,
+        users: &BTreeSet<OwnedUserId>,
+        federation: &str,
+    ) -> Result<BTreeSet<OwnedUserId>, StoreError> {
+        let mut members = BTreeSet::new();
+        for user in users {
+            let record = sqlx::query("SELECT record FROM prov_member WHERE matrix_id = $1 AND active = 1")
+                .bind(user.as_str())
+                .fetch_all(self.pool())
+                .await?;
+            for row in &record {
+                let json: String = row.try_get("record")?;
+                let of = serde_json::from_str::<crate::model::MemberRow>(&json)
+                    .is_ok_and(|m| crate::desired::federation_key(&m.federation) == federation);
+                if of {
+                    members.insert(user.clone());
+                }
+            }
+        }
+        Ok(members)
+    }
+
+    /// The thematic rooms `users` made or moderate, for a member's export: (room, made it,
+    /// chosen as moderator).
+    pub async fn theme_export(&self, users: &[String]) -> Result<Vec<(String, bool, bool)>, StoreError> {
+        let mut rooms: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        for user in users {
+            let made = sqlx::query("SELECT room_key FROM prov_theme WHERE created_by = $1")
+                .bind(user)
+                .fetch_all(self.pool())
+                .await?;
+            for row in &made {
+                rooms.entry(row.try_get("room_key")?).or_default().0 = true;
+            }
+            let chosen = sqlx::query("SELECT room_key FROM prov_theme_moderator WHERE user_id = $1")
+                .bind(user)
+                .fetch_all(self.pool())
+                .await?;
+            for row in &chosen {
+                rooms.entry(row.try_get("room_key")?).or_default().1 = true;
+            }
+        }
+        Ok(rooms.into_iter().map(|(room, (made, chosen))| (room, made, chosen)).collect())
+    }
+
+    /// Every thematic room and who made it, by key.
+    #[cfg(test)]
+    pub(crate) async fn theme_creators(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT room_key, created_by FROM prov_theme ORDER BY room_key")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("room_key")?, r.try_get("created_by")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }

@@ -50,15 +50,24 @@ async fn a_thematic_room_is_recorded_once_its_moderators_replaced_and_its_change
         assert_eq!(all.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), ["isere.t.velo", "nord.t.sante"]);
         assert_eq!(all[0].access, ThemeAccess::Open(PublicJoin::Knock));
 
-        let pending = store.pending_themes().await.expect("pending");
+        let now = relais_core::time::now_ms();
+        let pending = store.pending_themes(now).await.expect("pending");
         assert_eq!(pending.len(), 2);
         // A change made while the pass ran stays pending.
         store.set_theme_moderators("nord.t.sante", &chosen, &referent).await.expect("meanwhile");
-        store.themes_realized(&pending).await.expect("realized");
-        let left = store.pending_themes().await.expect("left");
+        for done in &pending {
+            store.theme_realized(done).await.expect("realized");
+        }
+        let left = store.pending_themes(now).await.expect("left");
         assert_eq!(left, [PendingTheme { key: "nord.t.sante".into(), revision: 4 }]);
-        store.themes_realized(&left).await.expect("done");
-        assert!(store.pending_themes().await.expect("none").is_empty());
+        // A pass that failed puts it off; a retry asked for brings it back at once.
+        store.theme_failed("nord.t.sante", now + 60_000).await.expect("failed");
+        assert!(store.pending_themes(now).await.expect("later").is_empty());
+        assert_eq!(store.pending_themes(now + 60_000).await.expect("then").len(), 1);
+        store.retry_theme("nord.t.sante").await.expect("retry");
+        assert_eq!(store.pending_themes(now).await.expect("again").len(), 1);
+        store.theme_realized(&left[0]).await.expect("done");
+        assert!(store.pending_themes(now).await.expect("none").is_empty());
         let log = store.audit(10).await.expect("audit");
         assert_eq!(log.iter().filter(|e| e.action == "create_theme").count(), 2);
         assert_eq!(log[0].action, "theme_moderators");
@@ -103,7 +112,7 @@ async fn an_erased_member_is_no_longer_a_thematic_rooms_moderator_or_creator() {
             member_id: "007".into(),
             record: "{}".into(),
             active: true,
-            matrix_id: Some("@j:pcf.test".into()),
+            matrix_id: Some("@j_100%:pcf.test".into()),
             email: None,
         };
         let audit = super::AuditEntry {
@@ -114,16 +123,35 @@ async fn an_erased_member_is_no_longer_a_thematic_rooms_moderator_or_creator() {
             detail: String::new(),
         };
         store.complete(&fence, &[(run, 0, Some(member), audit)]).await.expect("member");
-        let jeanne = owned_user_id!("@j:pcf.test");
+        let jeanne = OwnedUserId::try_from("@j_100%:pcf.test").expect("a historical id");
+        // Another member whose id the first's matches as a LIKE pattern if unescaped.
+        let other = OwnedUserId::try_from("@jx100x:pcf.test").expect("other");
         store.create_theme(&new("nord.t.sante", "nord", &jeanne)).await.expect("create");
         let chosen: BTreeSet<OwnedUserId> = [jeanne.clone(), owned_user_id!("@b:pcf.test")].into();
         store.set_theme_moderators("nord.t.sante", &chosen, &jeanne).await.expect("set");
+        store.create_theme(&new("nord.t.velo", "nord", &other)).await.expect("other's");
 
+        let export = store.member_export("007").await.expect("export");
+        let rooms = &export["thematic_rooms"];
+        assert_eq!(
+            rooms,
+            &serde_json::json!([{"room": "nord.t.sante", "made_it": true, "chosen_moderator": true}])
+        );
         assert!(store.member_forget(&fence, "007", "test", &[]).await.expect("forget") >= 2);
-        let themes = store.themes(None).await.expect("themes");
-        assert_eq!(themes[0].moderators, [owned_user_id!("@b:pcf.test")].into());
+        let themes = store.themes(Some("nord")).await.expect("themes");
+        let sante = themes.iter().find(|t| t.key == "nord.t.sante").expect("sante");
+        assert_eq!(sante.moderators, [owned_user_id!("@b:pcf.test")].into());
+        let creators = store.theme_creators().await.expect("creators");
+        assert_eq!(
+            creators,
+            [
+                ("nord.t.sante".to_owned(), "[erased]".to_owned()),
+                ("nord.t.velo".to_owned(), other.to_string())
+            ]
+        );
         let log = store.audit(10).await.expect("audit");
-        assert!(log.iter().all(|e| !e.actor.contains("@j:") && !e.detail.contains("@j:")), "{log:?}");
+        assert!(log.iter().all(|e| !e.actor.contains("@j_") && !e.detail.contains("@j_")), "{log:?}");
+        assert!(log.iter().any(|e| e.actor == other.as_str()), "another member's lines stay: {log:?}");
         assert!(log.iter().any(|e| e.action == "theme_moderators" && e.detail.contains("@b:pcf.test")));
     })
     .await;
