@@ -71,6 +71,11 @@ pub struct Limits {
     pub tokens_by_address: RateLimiter,
     /// Sympathisers' sign-ups per client address: each may send a mail.
     pub sign_ups_by_address: RateLimiter,
+    /// Sign-ups per mail domain, whatever the client address: a flood spread over many
+    /// addresses cannot aim the confirmation mails at one provider's inboxes.
+    pub sign_ups_by_domain: RateLimiter,
+    /// Sign-ups on this node in all: the confirmation mails it may send at most.
+    pub sign_ups_everywhere: RateLimiter,
     /// Peers whose `X-Forwarded-For` is believed.
     trusted_proxies: Vec<IpNet>,
 }
@@ -85,6 +90,9 @@ impl Limits {
             tokens_by_address: RateLimiter::new(600, 600),
             // A stand at a market signs up a few people in a row from one phone.
             sign_ups_by_address: RateLimiter::new(10, 4),
+            // A campaign evening brings many sign-ups from one provider's addresses.
+            sign_ups_by_domain: RateLimiter::new(30, 15),
+            sign_ups_everywhere: RateLimiter::new(200, 60),
             trusted_proxies,
         }
     }

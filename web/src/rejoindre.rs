@@ -204,6 +204,10 @@ pub async fn sign_up(
             return (StatusCode::UNPROCESSABLE_ENTITY, form(&state, &input, Some(&error))).into_response();
         }
     };
+    let domain = signed.email.rsplit_once('@').map_or("", |(_, domain)| domain).to_ascii_lowercase();
+    if !state.limits.sign_ups_by_domain.allow(&domain) || !state.limits.sign_ups_everywhere.allow("") {
+        return crate::too_many_requests();
+    }
     let federation = match federation_key_of(&state, signed.departement.1).await {
         Ok(key) => key,
         Err(response) => return response,

@@ -337,3 +337,45 @@ async fn a_form_missing_fields_or_unreadable_is_answered_in_french() {
         assert!(page.contains("Le formulaire reçu est incomplet ou illisible"), "{uri}: {page}");
     }
 }
+
+/// A sign-up flood spread over many client addresses cannot aim its confirmation mails at one
+/// provider's inboxes: past the per-domain limit it is refused, other domains still sign up.
+#[tokio::test]
+async fn sign_ups_are_limited_per_mail_domain_whatever_the_client_address() {
+    let mut config = Config::for_tests(
+        "http://127.0.0.1:9",
+        "[mail]\nsmtp_url = \"smtp://127.0.0.1:9\"\n[public]\nnational = true\nsignup = true\n",
+    );
+    config.homeserver.registration_shared_secret = Some(relais_core::Secret::new("shared-secret-0123456789"));
+    let dir = tempfile::tempdir().expect("dir");
+    let (pages, store) = pages_with(&dir, config).await;
+    let sign_up = |n: u8, domain: &'static str| {
+        let form = [
+            ("prenom", "Camille".to_owned()),
+            ("nom", "Martin".to_owned()),
+            ("courriel", format!("c{n}@{domain}")),
+            ("code_postal", "59000".to_owned()),
+            ("accord", "oui".to_owned()),
+        ];
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut post = Request::builder()
+            .method(Method::POST)
+            .uri("/relais/rejoindre")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        // Each from its own address: the per-address limit never trips.
+        post.extensions_mut().insert(ConnectInfo(SocketAddr::from(([198, 51, 100, n], 40_000))));
+        pages.clone().oneshot(post)
+    };
+    let mut statuses = Vec::new();
+    for n in 0..31 {
+        statuses.push(sign_up(n, "victim.example").await.expect("answer").status());
+    }
+    assert!(statuses[..30].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert_eq!(statuses[30], StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_up(31, "ailleurs.example").await.expect("answer").status(), StatusCode::OK);
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sympathiser").fetch_one(store.pool()).await.expect("count");
+    assert_eq!(recorded, 31, "the refused one is not recorded");
+}
