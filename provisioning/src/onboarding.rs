@@ -8,6 +8,15 @@ pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
+/// A provisional password a referent hands over on paper or reads out: 16 characters in four
+/// groups, from letters and digits that cannot be mistaken for one another (about 79 bits).
+pub fn provisional_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let picks: [u32; 16] = rand::random();
+    let chars: Vec<char> = picks.iter().map(|n| char::from(ALPHABET[*n as usize % ALPHABET.len()])).collect();
+    chars.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
 /// What the store keeps of a token: its SHA-256, so a database leak reveals no usable link.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -86,6 +95,15 @@ pub fn check_password(password: &str, confirmation: &str) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provisional_passwords_are_long_unambiguous_and_differ() {
+        let a = provisional_password();
+        assert_eq!(a.len(), 19, "{a}");
+        assert_eq!(a.split('-').count(), 4);
+        assert!(a.chars().all(|c| c == '-' || (c.is_ascii_alphanumeric() && !"01ilo".contains(c))), "{a}");
+        assert_ne!(a, provisional_password());
+    }
 
     #[test]
     fn tokens_are_random_and_only_their_hash_is_kept() {

@@ -14,6 +14,7 @@ mod cli;
 mod congress;
 mod element_config;
 mod encrypted_rooms;
+mod inclusion;
 mod independent_client;
 mod load;
 mod mail_bridge;

@@ -76,6 +76,8 @@ pub struct Limits {
     pub sign_ups_by_domain: RateLimiter,
     /// Sign-ups on this node in all: the confirmation mails it may send at most.
     pub sign_ups_everywhere: RateLimiter,
+    /// Password resets per referent.
+    pub resets_by_referent: RateLimiter,
     /// Peers whose `X-Forwarded-For` is believed.
     trusted_proxies: Vec<IpNet>,
 }
@@ -93,6 +95,8 @@ impl Limits {
             // A campaign evening brings many sign-ups from one provider's addresses.
             sign_ups_by_domain: RateLimiter::new(30, 15),
             sign_ups_everywhere: RateLimiter::new(200, 60),
+            // A help session at the federation: a few members in a row, not the whole file.
+            resets_by_referent: RateLimiter::new(10, 2),
             trusted_proxies,
         }
     }

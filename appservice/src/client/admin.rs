@@ -45,6 +45,21 @@ impl MatrixClient {
         Ok(Registered { user_id, session })
     }
 
+    /// Gives `user` the new password `password` through Synapse's admin API, with the token of
+    /// a homeserver administrator, and signs out every device of theirs.
+    pub async fn admin_reset_password(
+        &self,
+        admin_token: &Secret,
+        user: &ruma::UserId,
+        password: &str,
+    ) -> Result<(), ClientError> {
+        let user: String = url::form_urlencoded::byte_serialize(user.as_str().as_bytes()).collect();
+        let url = format!("{}/_synapse/admin/v1/reset_password/{user}", self.inner.base_url);
+        let body = json!({ "new_password": password, "logout_devices": true });
+        self.raw(self.inner.http.post(&url).bearer_auth(admin_token.expose()).json(&body)).await?;
+        Ok(())
+    }
+
     /// Joins `room` (an id) as the user of the `session` registration opened.
     pub async fn join_as(&self, session: &Secret, room: &ruma::RoomId) -> Result<(), ClientError> {
         let room: String = url::form_urlencoded::byte_serialize(room.as_str().as_bytes()).collect();

@@ -176,6 +176,12 @@ pub struct HomeserverConfig {
     /// accept an invitation. Without it, no invitation is sent.
     #[serde(default)]
     pub registration_shared_secret: Option<Secret>,
+    /// The access token of a Synapse administrator account made for Relais
+    /// (`register_new_matrix_user -a`): lets a federation's referent give a member a new
+    /// password. Without it, the referents' page sends forgotten passwords to the technical
+    /// team.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
     /// How long one client-server call may keep retrying while the homeserver is down.
     #[serde(default = "defaults::retry_seconds", deserialize_with = "env::lenient")]
     pub max_retry_seconds: u64,

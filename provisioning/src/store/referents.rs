@@ -25,6 +25,15 @@ impl ProvisioningStore {
         Ok(row.map(|r| r.try_get("record")).transpose()?)
     }
 
+    /// The recorded row (JSON) of the member `member_id`.
+    pub async fn member_record(&self, member_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT record FROM prov_member WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("record")).transpose()?)
+    }
+
     /// Every recorded member row (JSON) and each member's email subscriptions count.
     pub async fn member_records(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(

@@ -78,6 +78,18 @@ impl Stack {
         Self { synapse, relais }
     }
 
+    /// [`Stack::start`], with a Synapse administrator account made for Relais
+    /// (`[homeserver] admin_token`).
+    pub async fn start_with_admin(options: RelaisOptions) -> Self {
+        let mut relais = Relais::prepare(options);
+        let synapse = Synapse::start(&relais.registration()).await;
+        let admin = synapse.admin().await;
+        relais.set_env("RELAIS_HOMESERVER__ADMIN_TOKEN", &admin.token);
+        relais.point_at(&synapse);
+        relais.start().await;
+        Self { synapse, relais }
+    }
+
     /// The bot's own view of the homeserver (the appservice token): it is in every provisioned
     /// room, so tests read what Relais posted there without joining.
     pub fn bot(&self) -> Member {

@@ -117,6 +117,11 @@ from = "Relais <relais@pcf.test>"
     }
 
     /// Aims Relais at `synapse`.
+    /// Adds an environment variable for every later command and start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.options.env.push((key.to_owned(), value.to_owned()));
+    }
+
     pub fn point_at(&mut self, synapse: &Synapse) {
         self.homeserver_url = synapse.url.clone();
         self.shared_secret = Some(synapse.shared_secret.clone());

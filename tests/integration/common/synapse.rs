@@ -161,7 +161,7 @@ impl Synapse {
         member
     }
 
-    async fn admin(&self) -> Member {
+    pub async fn admin(&self) -> Member {
         self.register_raw(&super::unique("admin"), true).await
     }
 

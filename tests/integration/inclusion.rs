@@ -1,0 +1,101 @@
+//! Nobody left behind, on the real Synapse: a referent gives a member who forgot their
+//! password a provisional one from the referents' page; the member's sessions end and they
+//! sign in with it; nobody outside the referent's federation, and no office holder, can be
+//! reset that way.
+
+use serde_json::json;
+
+use crate::{
+    common::{RelaisOptions, Stack, unique},
+    referents::{Browser, redirectless},
+};
+
+async fn post(browser: &Browser, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let request = browser.http.post(format!("{}{path}", browser.base)).form(form);
+    let response =
+        request.header("cookie", browser.cookie.clone().unwrap_or_default()).send().await.expect("post");
+    (response.status().as_u16(), response.text().await.expect("text"))
+}
+
+/// The password the page shows, in `<strong id="provisoire">`.
+fn shown_password(page: &str) -> String {
+    let start =
+        page.find("id=\"provisoire\">").map(|i| i + "id=\"provisoire\">".len()).expect("a password shown");
+    page[start..].split('<').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_referent_resets_a_members_password_and_the_member_signs_in_with_it() {
+    let stack = Stack::start_with_admin(RelaisOptions::default()).await;
+    let s = &stack.synapse;
+    let (lucie, sofia, marc, paul) = (
+        s.register(&unique("lucie")).await,
+        s.register(&unique("sofia")).await,
+        s.register(&unique("marc")).await,
+        s.register(&unique("paul")).await,
+    );
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
+         2;Sofia;Benali;Nord;Lille;;oui;{}\n\
+         3;Marc;Petit;Nord;Lille;Secrétaire fédéral;oui;{}\n\
+         4;Paul;Roux;Paris;Paris 11e;;oui;{}\n",
+        lucie.user_id, sofia.user_id, marc.user_id, paul.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(dashboard.contains("Donner un mot de passe provisoire"), "{dashboard}");
+
+    let path = "/relais/referent/mot-de-passe";
+    let (status, page) = post(&browser, path, &[("membre", &sofia.user_id)]).await;
+    assert_eq!(status, 200, "{page}");
+    let password = shown_password(&page);
+    assert_eq!(password.len(), 19, "{page}");
+    // Her sessions are over; the provisional password opens a new one.
+    let whoami = format!("{}/_matrix/client/v3/account/whoami", s.url);
+    let old = reqwest::Client::new().get(&whoami).bearer_auth(&sofia.token).send().await.expect("whoami");
+    assert_eq!(old.status().as_u16(), 401, "signed out everywhere");
+    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": sofia.user_id}, "password": password});
+    let signed = reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/login", s.url))
+        .json(&login)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(signed.status().as_u16(), 200, "she signs in with it");
+    let old_password = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": sofia.user_id}, "password": sofia.password()});
+    let refused = reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/login", s.url))
+        .json(&old_password)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(refused.status().as_u16(), 403, "the old one no longer works");
+
+    // By member number too; never another federation's member, never an office holder.
+    let (status, _) = post(&browser, path, &[("membre", "2")]).await;
+    assert_eq!(status, 200);
+    let (status, page) = post(&browser, path, &[("membre", &paul.user_id)]).await;
+    assert_eq!(status, 404, "{page}");
+    let (status, page) = post(&browser, path, &[("membre", &marc.user_id)]).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("équipe nationale"), "{page}");
+    let (status, _) = post(&browser, path, &[("membre", &lucie.user_id)]).await;
+    assert_eq!(status, 403, "not her own either");
+    // Signed out: nothing.
+    let anonymous = reqwest::Client::new().post(format!("{}{path}", browser.base)).form(&[("membre", "2")]);
+    assert_eq!(anonymous.send().await.expect("post").status().as_u16(), 401);
+
+    let (status, audit, _) = stack.relais.cli(&["audit", "--json"]);
+    assert!(status.success());
+    let resets =
+        audit.lines().filter(|l| l.contains("\"reset_password\"") && l.contains(&lucie.user_id)).count();
+    assert_eq!(resets, 2, "{audit}");
+    assert!(!audit.contains(&password), "the password is in no log");
+}
