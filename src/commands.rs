@@ -7,9 +7,7 @@ use clap::Subcommand;
 
 use relais_appservice::queue::IntakeQueue;
 use relais_appservice::{ClientError, MatrixClient, Metrics};
-use relais_bots::store::BotStore;
-use relais_bridge::store::MailStore;
-use relais_core::{Config, Store, store::lease::Lease};
+use relais_core::{Config, Store};
 use relais_provisioning::store::ProvisioningStore;
 
 #[derive(Debug, Subcommand)]
@@ -102,13 +100,15 @@ pub async fn queue(config: &Config, action: QueueAction) -> anyhow::Result<()> {
 
 #[derive(Debug, Subcommand)]
 pub enum MemberAction {
-    /// Print, as JSON, everything Relais stores about a member (right of access).
+    /// Print, as JSON, everything Relais stores about a member (right of access), with what the
+    /// homeserver keeps of their accounts (with `[homeserver] admin_token`).
     Export {
         /// The member id as in the membership file (N° adhérent).
         member_id: String,
     },
-    /// Erase everything Relais stores about a member (right to erasure). Their Matrix account
-    /// and messages are the homeserver's, not touched here.
+    /// Erase everything Relais stores about a member (right to erasure), and, with
+    /// `[homeserver] admin_token`, deactivate and erase their Matrix accounts and their mail ghost
+    /// on the homeserver. Messages others received stay on their devices.
     Forget { member_id: String },
 }
 
@@ -120,46 +120,6 @@ pub async fn audit(config: &Config, limit: i64, json: bool) -> anyhow::Result<()
             println!("{line}");
         } else {
             println!("{} {} {} {}: {}", e.at, e.actor, e.action, e.target, e.detail);
-        }
-    }
-    store.close().await;
-    Ok(())
-}
-
-pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-    match action {
-        MemberAction::Export { member_id } => {
-            let export = ProvisioningStore::new(store.clone()).member_export(&member_id).await?;
-            println!("{}", serde_json::to_string_pretty(&export)?);
-        }
-        MemberAction::Forget { member_id } => {
-            // Never beside a provisioning run: it could write the member back from the jobs it
-            // already read.
-            let ttl = Duration::from_secs(u64::from(config.provisioning.lease_seconds));
-            let waiting = |holder: &str| eprintln!("Waiting for a provisioning run to finish ({holder})…");
-            let lease = Lease::acquire(&store, relais_provisioning::apply::LEASE, &actor, ttl, None, waiting)
-                .await?
-                .context("the provisioning lease could not be taken")?;
-            // Every feature that keeps something about members erases it in the same transaction.
-            let (mail, bots) = (MailStore::new(store.clone()), BotStore::new(store.clone()));
-            let removed = ProvisioningStore::new(store.clone())
-                .member_forget(lease.fence(), &member_id, &actor, &[&mail, &bots])
-                .await;
-            lease.release().await?;
-            let removed = removed.map_err(|error| match error {
-                relais_core::StoreError::LeaseLost(_) => anyhow::anyhow!(
-                    "the provisioning lease was lost (the database was out of reach too long): nothing \
-                     was erased; run the command again"
-                ),
-                other => other.into(),
-            })?;
-            if removed == 0 {
-                println!("Relais stores nothing about member {member_id}.");
-            } else {
-                println!("Erased {removed} records about member {member_id}.");
-            }
         }
     }
     store.close().await;

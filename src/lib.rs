@@ -17,6 +17,7 @@ pub mod commands;
 pub mod congress;
 pub mod http;
 pub mod mail;
+pub mod member;
 pub mod provision;
 pub mod serve;
 pub mod stats;

@@ -170,7 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ping => commands::ping(&config).await,
         Command::Queue { action } => commands::queue(&config, action).await,
         Command::Audit { limit, json } => commands::audit(&config, limit, json).await,
-        Command::Member { action } => commands::member(&config, action).await,
+        Command::Member { action } => relais::member::member(&config, action).await,
         Command::Poll { action: PollAction::Results { event_id, json, csv } } => {
             commands::poll_results(&config, &event_id, json, csv).await
         }

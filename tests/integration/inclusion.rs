@@ -99,3 +99,67 @@ async fn a_referent_resets_a_members_password_and_the_member_signs_in_with_it() 
     assert_eq!(resets, 2, "{audit}");
     assert!(!audit.contains(&password), "the password is in no log");
 }
+
+/// The right of access and the right to erasure reach the homeserver: the export shows the
+/// member's account, display name and rooms; the erasure deactivates and erases the account
+/// there, then Relais's records, and says what cannot be erased.
+#[tokio::test]
+async fn a_members_export_and_erasure_reach_their_account_on_the_homeserver() {
+    let stack = Stack::start_with_admin(RelaisOptions::default()).await;
+    let sofia = stack.synapse.register(&unique("sofia")).await;
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Identifiant Matrix\n\
+         2;Sofia;Benali;Nord;Lille;oui;{}\n",
+        sofia.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let discussion = sofia.resolve("#relais_nord.discussion:pcf.test").await;
+    assert_eq!(sofia.try_join(&sofia.resolve("#relais_nord:pcf.test").await).await, 200);
+    assert_eq!(sofia.try_join(&discussion).await, 200);
+    let name = format!("/_matrix/client/v3/profile/{}/displayname", sofia.user_id);
+    sofia.put(&name, json!({"displayname": "Sofia B."})).await;
+
+    let (status, out, err) = stack.relais.cli(&["member", "export", "2"]);
+    assert!(status.success(), "{err}");
+    let export: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let account = &export["homeserver"]["accounts"][0];
+    assert_eq!(account["user_id"], sofia.user_id.as_str(), "{export}");
+    assert_eq!(account["display_name"], "Sofia B.", "{export}");
+    assert!(
+        account["rooms"].as_array().is_some_and(|r| r.iter().any(|r| r == discussion.as_str())),
+        "{export}"
+    );
+
+    let (status, out, err) = stack.relais.cli(&["member", "forget", "2"]);
+    assert!(status.success(), "{out}{err}");
+    assert!(out.contains(&format!("Deactivated and erased on the homeserver: {}", sofia.user_id)), "{out}");
+    assert!(out.contains("stay on the devices of those who received them"), "{out}");
+    let whoami = format!("{}/_matrix/client/v3/account/whoami", stack.synapse.url);
+    let gone = reqwest::Client::new().get(&whoami).bearer_auth(&sofia.token).send().await.expect("whoami");
+    assert_eq!(gone.status().as_u16(), 401, "the account's sessions are gone");
+    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": sofia.user_id}, "password": sofia.password()});
+    let refused = reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/login", stack.synapse.url))
+        .json(&login)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(refused.status().as_u16(), 403, "deactivated");
+    // Synapse takes a deactivated account out of its rooms in the background.
+    let bot = stack.bot();
+    let member =
+        crate::common::eventually("out of the rooms", std::time::Duration::from_secs(60), || async {
+            let member = bot.state(&discussion, "m.room.member", &sofia.user_id).await;
+            (member["membership"] == "leave").then_some(member)
+        })
+        .await;
+    assert!(member.get("displayname").is_none_or(serde_json::Value::is_null), "name erased: {member}");
+
+    let (status, out, _) = stack.relais.cli(&["member", "export", "2"]);
+    assert!(status.success());
+    let export: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(export["member"].is_null() && export["homeserver"]["accounts"] == json!([]), "{export}");
+}

@@ -60,6 +60,57 @@ impl MatrixClient {
         Ok(())
     }
 
+    /// What the homeserver keeps of the local account `user` (Synapse's admin API: display
+    /// name, creation time, whether deactivated, …), and the rooms it is in; `None` when there
+    /// is no such account.
+    pub async fn admin_account(
+        &self,
+        admin_token: &Secret,
+        user: &ruma::UserId,
+    ) -> Result<Option<(Value, Vec<String>)>, ClientError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(user.as_str().as_bytes()).collect();
+        let base = &self.inner.base_url;
+        let account = self.raw(
+            self.inner
+                .http
+                .get(format!("{base}/_synapse/admin/v2/users/{encoded}"))
+                .bearer_auth(admin_token.expose()),
+        );
+        let account = match account.await {
+            Ok(account) => account,
+            Err(ClientError::Matrix { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let rooms_url = format!("{base}/_synapse/admin/v1/users/{encoded}/joined_rooms");
+        let rooms = self.raw(self.inner.http.get(rooms_url).bearer_auth(admin_token.expose())).await?;
+        let rooms = rooms["joined_rooms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned));
+        Ok(Some((account, rooms.collect())))
+    }
+
+    /// Deactivates the local account `user` and erases what the homeserver holds of it (its
+    /// display name and avatar, its rooms; its messages marked erased for those who join
+    /// later): Synapse's admin API. An account already deactivated stays so (success); `false`
+    /// when there is no such account.
+    pub async fn admin_deactivate(
+        &self,
+        admin_token: &Secret,
+        user: &ruma::UserId,
+    ) -> Result<bool, ClientError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(user.as_str().as_bytes()).collect();
+        let url = format!("{}/_synapse/admin/v1/deactivate/{encoded}", self.inner.base_url);
+        let request =
+            self.inner.http.post(url).bearer_auth(admin_token.expose()).json(&json!({ "erase": true }));
+        match self.raw(request).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Matrix { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Joins `room` (an id) as the user of the `session` registration opened.
     pub async fn join_as(&self, session: &Secret, room: &ruma::RoomId) -> Result<(), ClientError> {
         let room: String = url::form_urlencoded::byte_serialize(room.as_str().as_bytes()).collect();

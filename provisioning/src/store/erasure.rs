@@ -82,16 +82,7 @@ impl ProvisioningStore {
         })
         .collect::<Result<_, sqlx::Error>>()?;
         let (sympathiser, charter) = self.sympathiser_export(member_id).await?;
-        let accounts: Vec<String> = sqlx::query(
-            "SELECT matrix_id AS user_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL \
-             UNION SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL",
-        )
-        .bind(member_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("user_id"))
-        .collect::<Result<_, sqlx::Error>>()?;
+        let accounts = self.member_accounts(member_id).await?;
         let themes: Vec<serde_json::Value> = self
             .theme_export(&accounts)
             .await?
@@ -108,6 +99,21 @@ impl ProvisioningStore {
             "thematic_rooms": themes,
             "audit": audit,
         }))
+    }
+
+    /// Every Matrix account the member `member_id` is known by (the file's, an invitation's, a
+    /// sympathiser's), sorted.
+    pub async fn member_accounts(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut accounts: Vec<String> = sqlx::query(ACCOUNTS)
+            .bind(member_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get("user_id"))
+            .collect::<Result<_, sqlx::Error>>()?;
+        accounts.sort();
+        accounts.dedup();
+        Ok(accounts)
     }
 
     /// Erases a member (right to erasure): every other feature's data through `others`, then
@@ -178,19 +184,22 @@ impl ProvisioningStore {
     }
 }
 
+/// Every Matrix account a member is known by: the file's id, the account an invitation made,
+/// the one they made as a sympathiser.
+const ACCOUNTS: &str = "SELECT matrix_id AS user_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL \
+     UNION SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL \
+     UNION SELECT user_id FROM sympathiser WHERE member_id = $1 AND user_id IS NOT NULL";
+
 /// The member's accounts out of the thematic rooms' chosen moderators, and their id out of
 /// what the thematic rooms' record and audit lines say of them.
 async fn erase_from_themes(tx: &mut sqlx::AnyConnection, member_id: &str) -> Result<u64, StoreError> {
-    let users: Vec<String> = sqlx::query(
-        "SELECT matrix_id AS user_id FROM prov_member WHERE member_id = $1 AND matrix_id IS NOT NULL \
-         UNION SELECT user_id FROM onboarding WHERE member_id = $1 AND user_id IS NOT NULL",
-    )
-    .bind(member_id)
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| r.try_get("user_id"))
-    .collect::<Result<_, sqlx::Error>>()?;
+    let users: Vec<String> = sqlx::query(ACCOUNTS)
+        .bind(member_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, sqlx::Error>>()?;
     let mut removed = 0;
     for user in &users {
         removed += sqlx::query("DELETE FROM prov_theme_moderator WHERE user_id = $1")
