@@ -142,6 +142,25 @@ impl Keys {
         Ok((list.to_owned(), decode_member(member).ok_or(KeyError::Unknown)?))
     }
 
+    /// A member's link to answer the poll `poll_id` (its start event's id) from a mail.
+    pub fn poll_token(&self, poll_id: &str, member_id: &str) -> String {
+        let poll = poll_id.trim_start_matches('$');
+        let member = encode_member(member_id);
+        format!("{poll}.{member}.{}", self.mac("poll", &[poll, &member]))
+    }
+
+    /// (poll event id, member id) of a poll link's token.
+    pub fn check_poll_token(&self, token: &str) -> Result<(String, String), KeyError> {
+        let (rest, mac) = token.rsplit_once('.').ok_or(KeyError::Unknown)?;
+        let (poll, member) = rest.rsplit_once('.').ok_or(KeyError::Unknown)?;
+        let plausible = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if poll.is_empty() || poll.len() > 255 || !poll.chars().all(plausible) {
+            return Err(KeyError::Unknown);
+        }
+        self.check("poll", &[poll, member], mac)?;
+        Ok((format!("${poll}"), decode_member(member).ok_or(KeyError::Unknown)?))
+    }
+
     /// A token for the media of message `seq` (images too large to attach).
     pub fn media_token(&self, seq: i64) -> String {
         let seq = seq.to_string();
@@ -188,6 +207,22 @@ impl Keys {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_poll_link_names_its_poll_and_member_and_nothing_else_opens_it() {
+        let keys = super::Keys::new(b"k");
+        let token = keys.poll_token("$AbC-d_e", "0042");
+        assert_eq!(keys.check_poll_token(&token), Ok(("$AbC-d_e".to_owned(), "0042".to_owned())));
+        let other = super::Keys::new(b"other").poll_token("$AbC-d_e", "0042");
+        assert!(keys.check_poll_token(&other).is_err(), "another key's link");
+        let swapped = token.replacen("0042", "0043", 1);
+        assert!(keys.check_poll_token(&swapped).is_err(), "another member");
+        assert!(keys.check_poll_token("AbC/x.0042.00").is_err());
+        assert!(keys.check_poll_token("").is_err());
+        // Older rooms' ids hold a server name.
+        let old = keys.poll_token("$abc:pcf.test", "a/b");
+        assert_eq!(keys.check_poll_token(&old), Ok(("$abc:pcf.test".to_owned(), "a/b".to_owned())));
+    }
+
     use super::*;
 
     #[test]

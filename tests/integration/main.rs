@@ -18,6 +18,7 @@ mod inclusion;
 mod independent_client;
 mod load;
 mod mail_bridge;
+mod mail_polls;
 mod moderation;
 mod onboarding;
 mod polls;

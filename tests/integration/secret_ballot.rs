@@ -13,8 +13,8 @@ use crate::common::{
 use serde_json::Value;
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
-const SECTION: &str = "#relais_nord.s.lille:pcf.test";
-const JEANNE: &str = "jeanne.martin@example.org";
+pub(crate) const SECTION: &str = "#relais_nord.s.lille:pcf.test";
+pub(crate) const JEANNE: &str = "jeanne.martin@example.org";
 
 /// The ballot link the bot sent `member` in a direct message (joining the DM first).
 async fn ballot_link_by_dm(member: &Member, prefix: &str) -> String {
@@ -81,13 +81,13 @@ fn assert_unlinked(db: &std::path::Path, voters: &[&str], receipts: &[&str]) {
     }
 }
 
-struct Voters {
-    paul: Member,
-    sophie: Member,
-    karim: Member,
+pub(crate) struct Voters {
+    pub(crate) paul: Member,
+    pub(crate) sophie: Member,
+    pub(crate) karim: Member,
 }
 
-async fn provision(stack: &Stack) -> Voters {
+pub(crate) async fn provision(stack: &Stack) -> Voters {
     let voters = Voters {
         paul: stack.synapse.register(&unique("paul")).await,
         sophie: stack.synapse.register(&unique("sophie")).await,

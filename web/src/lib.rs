@@ -15,6 +15,7 @@ mod onboarding;
 mod page;
 mod referent;
 mod rejoindre;
+mod sondage;
 pub mod store;
 mod vote;
 
@@ -122,6 +123,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
         .merge(courriel::routes())
         .merge(vote::routes())
+        .merge(sondage::routes())
         .merge(rejoindre::token_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_token_pages));
     Router::new()

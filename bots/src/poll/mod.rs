@@ -2,6 +2,7 @@
 //! the handler and the store do the I/O.
 
 pub mod ballot_mail;
+pub mod by_mail;
 pub mod congress;
 pub mod events;
 pub mod mandates;

@@ -125,6 +125,11 @@ impl Polls {
                 return Ok(crate::messages::no_mandates());
             }
             voters = weighted.iter().map(|(v, _)| v.clone()).collect();
+        } else if self.config.mail.bridge_enabled() {
+            // Email-only members vote from the mail (a signed link per answer): they are voters
+            // like the others.
+            let by_mail = self.directory.room_email_members(room_id).await?;
+            voters.extend(by_mail.iter().map(|(member, _)| super::secret_ballot::voter_of_member(member)));
         }
         let bot = self.config.bot_user_id();
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));

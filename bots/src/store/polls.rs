@@ -149,6 +149,16 @@ impl BotStore {
         Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
     }
 
+    /// Whether `voter` is on the voter list of poll `poll_id`.
+    pub async fn poll_is_voter(&self, poll_id: &str, voter: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM poll_voter WHERE poll_id = $1 AND user_id = $2")
+            .bind(poll_id)
+            .bind(voter)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// (voter, answers JSON, ts) in the order received.
     pub async fn poll_responses(&self, poll_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows =

@@ -2,6 +2,7 @@
 
 pub mod html;
 pub mod notice;
+pub mod poll_links;
 pub mod render;
 pub mod sent_journal;
 pub mod worker;

@@ -225,14 +225,14 @@ pub fn message_mail(
     assemble(site, keys, frame, recipient, ids, body, media)
 }
 
-fn message_text(message: &MailMessage, media: &Media) -> String {
+fn message_text(site: &Site, keys: &Keys, message: &MailMessage, member_id: &str, media: &Media) -> String {
     let where_ = match media {
         Media::Attached { .. } => "en pièce jointe".to_owned(),
         Media::Linked { url } => format!("à ouvrir ici : {url}"),
         Media::None => "dans le salon".to_owned(),
     };
     match message.kind.as_str() {
-        "poll" => format!("Sondage : {}\n\nPour voter, ouvrez le salon (lien ci-dessous).", message.body),
+        "poll" => super::poll_links::poll_text(site, keys, message, member_id),
         "image" => format!("[Image : {}] — {where_}", message.body),
         "file" | "video" | "audio" => format!("[Fichier : {}] — {where_}", message.body),
         "emote" => format!("* {} {}", message.sender_name, message.body),
@@ -251,7 +251,7 @@ fn message_bodies(
     let room = room_link(site, &list.room_id);
     let prefs = preferences_url(site, keys, member_id);
     let unsub = unsubscribe_url(site, keys, &list.localpart, member_id);
-    let content = message_text(message, media);
+    let content = message_text(site, keys, message, member_id, media);
     let text = format!(
         "{content}\n\n-- \n{} a écrit dans « {} » le {}.\nRépondez à ce courriel pour répondre dans le salon.\n\
          Ouvrir le salon : {room}\nVos préférences de courriel : {prefs}\nSe désabonner de cette liste : {unsub}\n",
@@ -370,7 +370,7 @@ fn digest_bodies(
             for (i, message) in thread.iter().enumerate() {
                 let indent = if i == 0 { "" } else { "    ↳ " };
                 let when = format_paris(message.origin_ts);
-                let content = message_text(message, &Media::None);
+                let content = message_text(site, keys, message, member_id, &Media::None);
                 text.push_str(&format!("\n{indent}{} — {when}\n", message.sender_name));
                 for line in content.lines() {
                     text.push_str(&format!("{}{line}\n", if i == 0 { "" } else { "      " }));

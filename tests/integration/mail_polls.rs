@@ -1,0 +1,95 @@
+//! An email-only member answers an ordinary poll from the mail, on the real Synapse and a real
+//! SMTP server: the mail carries one personal link per answer; opening one records nothing;
+//! confirming records the answer, counted like a Matrix vote by `relais poll results`;
+//! changeable until the close, refused after it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{
+    common::{RelaisOptions, Stack, eventually, free_port, mail::wait_mail, smtp::SmtpSink},
+    secret_ballot::{JEANNE, SECTION, Voters, provision},
+};
+
+fn results(stack: &Stack, poll: &str) -> Value {
+    let (status, out, err) = stack.relais.cli(&["poll", "results", poll, "--json"]);
+    assert!(status.success(), "{out}{err}");
+    serde_json::from_str(&out).expect("results json")
+}
+
+async fn confirm(link: &str, choice: &str) -> (u16, String) {
+    let base = link.split('?').next().unwrap_or(link);
+    let response = reqwest::Client::new().post(base).form(&[("choix", choice)]).send().await.expect("post");
+    (response.status().as_u16(), response.text().await.expect("page"))
+}
+
+#[tokio::test]
+async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone() {
+    let smtp = SmtpSink::start().await;
+    let env = vec![
+        ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
+        ("RELAIS_MAIL__INBOUND_BIND".to_owned(), format!("127.0.0.1:{}", free_port())),
+        ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
+        ("RELAIS_MAIL__AUTHSERV_ID".to_owned(), "mx.pcf.test".to_owned()),
+        ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
+    ];
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
+    let Voters { paul, .. } = provision(&stack).await;
+    let bot = stack.relais.bot();
+    let room = paul.resolve(SECTION).await;
+    let ask = paul.send_text(&room, "!sondage \"Date de l'AG ?\" \"Le 12\" \"Le 19\"").await;
+    let opened = paul.wait_reply(&room, &bot, &ask).await;
+    assert!(opened.contains("4 adhérent(s)"), "Paul, Sophie, Karim and Jeanne by mail: {opened}");
+
+    let mail = wait_mail(&smtp, JEANNE, "Sondage : Date de l'AG ?").await;
+    let prefix = format!("{}/relais/sondage/", stack.relais.web_url);
+    let link_of = |n: u32| {
+        let line = mail.text.lines().find(|l| l.contains(&prefix) && l.ends_with(&format!("?choix={n}")));
+        let line = line.unwrap_or_else(|| panic!("no link for answer {n} in:\n{}", mail.text));
+        line[line.find(&prefix).expect("link")..].to_owned()
+    };
+    let (first, second) = (link_of(1), link_of(2));
+    let poll = {
+        let events = paul.messages(&room, 50).await;
+        let start = events.iter().find(|e| e["type"] == "org.matrix.msc3381.poll.start").expect("the poll");
+        start["event_id"].as_str().expect("id").to_owned()
+    };
+
+    // Opening the link (what a mail scanner does) records nothing.
+    let page = reqwest::get(&second).await.expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("html");
+    assert!(page.contains("Date de l'AG ?") && page.contains("Confirmer ma réponse"), "{page}");
+    assert!(page.contains("value=\"2\" id=\"choix2\" checked"), "the link's answer is chosen: {page}");
+    assert_eq!(results(&stack, &poll)["voted"], 0);
+
+    let (status, page) = confirm(&second, "2").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Votre réponse est enregistrée"), "{page}");
+    let counted = results(&stack, &poll);
+    assert_eq!(
+        (counted["voted"].clone(), counted["answers"][1]["count"].clone()),
+        (1.into(), 1.into()),
+        "{counted}"
+    );
+    // Changed until the close: the latest counts.
+    assert_eq!(confirm(&first, "1").await.0, 200);
+    let counted = results(&stack, &poll);
+    assert_eq!(counted["answers"][0]["count"], 1, "{counted}");
+    assert_eq!(counted["answers"][1]["count"], 0, "{counted}");
+    assert_eq!(confirm(&first, "7").await.0, 422, "not an answer");
+    // A link altered by hand opens nothing.
+    let forged = first.replacen("choix=1", "", 1).replace(".1002.", ".1003.");
+    assert_eq!(reqwest::get(&forged).await.expect("forged").status().as_u16(), 404);
+
+    let close = paul.send_text(&room, "!sondage clore").await;
+    paul.wait_reply(&room, &bot, &close).await;
+    eventually("closed", Duration::from_secs(30), || async {
+        (confirm(&second, "2").await.0 == 410).then_some(())
+    })
+    .await;
+    let final_count = results(&stack, &poll);
+    assert_eq!(final_count["voted"], 1, "{final_count}");
+    assert_eq!(final_count["answers"][0]["count"], 1, "Jeanne's last answer stands: {final_count}");
+}
