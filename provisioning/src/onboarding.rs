@@ -17,6 +17,31 @@ pub fn provisional_password() -> String {
     chars.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
+/// The letters and digits of a printed invitation code: none that reads as another (no 0/O,
+/// 1/I/L).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+const CODE_LEN: usize = 12;
+
+/// A printed invitation's code, as the invitation's token: 12 characters a person types from
+/// paper (about 59 bits; the page that takes it is rate-limited per client address).
+pub fn letter_code() -> String {
+    let picks: [u32; CODE_LEN] = rand::random();
+    picks.iter().map(|n| char::from(CODE_ALPHABET[*n as usize % CODE_ALPHABET.len()])).collect()
+}
+
+/// A code as typed (any case, spaces or dashes between groups) in its canonical form; `None`
+/// when it cannot be one.
+pub fn normalize_code(typed: &str) -> Option<String> {
+    let code: String =
+        typed.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
+    (code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
+}
+
+/// A code as printed: three groups of four.
+pub fn display_code(code: &str) -> String {
+    code.as_bytes().chunks(4).map(|g| String::from_utf8_lossy(g).into_owned()).collect::<Vec<_>>().join("-")
+}
+
 /// What the store keeps of a token: its SHA-256, so a database leak reveals no usable link.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -95,6 +120,20 @@ pub fn check_password(password: &str, confirmation: &str) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_letter_code_is_typed_back_whatever_the_case_and_dashes() {
+        let code = letter_code();
+        assert_eq!(code.len(), 12);
+        let printed = display_code(&code);
+        assert_eq!(printed.len(), 14, "{printed}");
+        assert_eq!(normalize_code(&printed.to_lowercase()), Some(code.clone()));
+        assert_eq!(normalize_code(&format!(" {} ", printed.replace('-', " "))), Some(code.clone()));
+        assert_eq!(normalize_code("K7QF-2M9X-AB1"), None, "too short");
+        assert_eq!(normalize_code("K7QF-2M9X-AB10"), None, "0 and 1 are never printed");
+        assert_eq!(normalize_code(&"a".repeat(64)), None, "a mailed link's token is no code");
+        assert_ne!(code, letter_code());
+    }
 
     #[test]
     fn provisional_passwords_are_long_unambiguous_and_differ() {

@@ -6,6 +6,7 @@
 //        node pages.mjs preferences PREFERENCES_URL OUT_DIR
 //        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
 //        node pages.mjs help BASE_URL OUT_DIR
+//        node pages.mjs file HTML_FILE OUT_DIR SHOT_NAME
 // Prints one JSON line with what the pages showed; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -131,6 +132,13 @@ try {
     const dashboard = await frame.locator("h1").textContent();
     const seen = await page.evaluate(() => window.seen);
     console.log(JSON.stringify({ dashboard, seen }));
+  } else if (mode === "file") {
+    // A page saved by the test (e.g. printed letters, which take a signed-in POST), as printed.
+    const [file, out, name] = args;
+    await page.goto(`file://${file}`);
+    await page.emulateMedia({ media: "print" });
+    await shot(out, name);
+    console.log(JSON.stringify({ text: await page.textContent("body") }));
   } else if (mode === "help") {
     // The pages Element's help, terms and privacy links open; the help's table of contents
     // leads to its sections.

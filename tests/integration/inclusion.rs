@@ -163,3 +163,80 @@ async fn a_members_export_and_erasure_reach_their_account_on_the_homeserver() {
     let export: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(export["member"].is_null() && export["homeserver"]["accounts"] == json!([]), "{export}");
 }
+
+/// A member with neither email nor account: the referent prints a letter; its code, typed in
+/// any case on `/inscription`, opens the invitation page; the account made there lands in the
+/// member's rooms, as matrix-nio sees them.
+#[tokio::test]
+async fn a_printed_letters_code_makes_the_members_account_and_lets_them_in() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let lucie = stack.synapse.register(&unique("lucie")).await;
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
+         7;Jean;Petit;Nord;Lille;;oui;\n",
+        lucie.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(
+        dashboard.contains("Sans adresse de courriel ni compte (1)")
+            && dashboard.contains("Lettres de la section Lille"),
+        "{dashboard}"
+    );
+    let (status, letters) = post(&browser, "/relais/referent/lettres", &[("section", "Lille")]).await;
+    assert_eq!(status, 200, "{letters}");
+    assert!(letters.contains("Bonjour Jean Petit") && letters.contains("<svg"), "{letters}");
+    assert!(!letters.contains("Bonjour Lucie"), "she has an account: no letter");
+    let start = letters.find("class=\"code\">").expect("a code") + "class=\"code\">".len();
+    let printed = letters[start..].split('<').next().unwrap_or_default().to_owned();
+    assert_eq!(printed.len(), 14, "{printed}");
+    let saved = stack.relais.dir.path().join("lettres.html");
+    std::fs::write(&saved, &letters).expect("save");
+    let out = crate::browser::artifacts().display().to_string();
+    crate::browser::browse(&["file", &saved.display().to_string(), &out, "letter-printed"]).await;
+
+    // Typed as a person would: lower case, spaces for dashes.
+    let typed = printed.to_lowercase().replace('-', " ");
+    let redeem =
+        redirectless().post(format!("{}/inscription", browser.base)).form(&[("code", typed.as_str())]);
+    let redeemed = redeem.send().await.expect("redeem");
+    assert_eq!(redeemed.status().as_u16(), 303);
+    let location = redeemed.headers()["location"].to_str().expect("location").to_owned();
+    assert_eq!(location, format!("/inscription/{}", printed.replace('-', "")));
+    let wrong = redirectless().post(format!("{}/inscription", browser.base)).form(&[("code", "pas un code")]);
+    let wrong = wrong.send().await.expect("wrong");
+    assert_eq!(wrong.status().as_u16(), 422);
+    assert!(wrong.text().await.expect("page").contains("12 lettres et chiffres"));
+
+    let username = unique("jean");
+    let seen = crate::browser::browse(&[
+        "onboarding",
+        &format!("{}{location}", browser.base),
+        &username,
+        "une-phrase-de-passe",
+        &out,
+        "letter-onboarding",
+    ])
+    .await;
+    let result = seen["result"].as_str().unwrap_or_default();
+    assert!(result.contains(&format!("@{username}:pcf.test")), "{result}");
+    let user = format!("@{username}:pcf.test");
+    let section = lucie.resolve("#relais_nord.s.lille:pcf.test").await;
+    let space = lucie.resolve("#relais_nord:pcf.test").await;
+    crate::common::eventually("Jean in his rooms", std::time::Duration::from_secs(60), || async {
+        let (joined, invited) = crate::public::nio_rooms(&stack, &user, "une-phrase-de-passe").await;
+        let rooms: Vec<&String> = joined.iter().chain(invited.iter()).collect();
+        (rooms.contains(&&section) && rooms.contains(&&space)).then_some(())
+    })
+    .await;
+    // The code served once.
+    let again = reqwest::get(format!("{}{location}", browser.base)).await.expect("again");
+    assert_eq!(again.status().as_u16(), 410);
+}

@@ -43,7 +43,7 @@ fn provision(stack: &Stack, csv: &str) -> String {
 }
 
 /// The rooms `user` joined and is invited to, as matrix-nio sees them after signing in.
-async fn nio_rooms(stack: &Stack, user: &str, password: &str) -> (Vec<String>, Vec<String>) {
+pub(crate) async fn nio_rooms(stack: &Stack, user: &str, password: &str) -> (Vec<String>, Vec<String>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_rooms.py");
     let out = tokio::process::Command::new(python())
         .arg(script)

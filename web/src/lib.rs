@@ -121,6 +121,7 @@ pub fn router(state: Arc<WebState>) -> Router {
     // guessed by volume.
     let token_pages = Router::new()
         .route("/inscription/{token}", get(onboarding::show).post(onboarding::create))
+        .route("/inscription", get(onboarding::code_form).post(onboarding::redeem_code))
         .merge(courriel::routes())
         .merge(vote::routes())
         .merge(sondage::routes())

@@ -160,7 +160,14 @@ async fn busy_or_gone(state: &WebState, hash: &str) -> Response {
     }
 }
 
+/// The token of `/inscription/{token}`: a mailed link's as it is, a printed code (typed in any
+/// case, with or without its dashes) in its canonical form.
+fn token_of(typed: String) -> String {
+    relais_provisioning::onboarding::normalize_code(&typed).unwrap_or(typed)
+}
+
 pub async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+    let token = token_of(token);
     match valid(&state, &token).await {
         Err(response) => response,
         Ok(None) => gone(),
@@ -176,6 +183,7 @@ pub async fn create(
     Path(token): Path<String>,
     Form(input): Form<AccountForm>,
 ) -> Response {
+    let token = token_of(token);
     let (invitation, row) = match valid(&state, &token).await {
         Err(response) => return response,
         Ok(None) => return gone(),
@@ -298,5 +306,46 @@ async fn welcome_under(applier: &Applier, member_id: &str, config: &relais_core:
     if let Err(e) = outcome {
         // The account is linked: the next provisioning run lets them in.
         tracing::warn!(error = %e, "could not grant access right away");
+    }
+}
+
+/// `/inscription`: where a printed letter sends its reader, to type their code.
+pub async fn code_form() -> Markup {
+    code_page(None)
+}
+
+fn code_page(error: Option<&str>) -> Markup {
+    page(
+        "Créer votre compte",
+        html! {
+            p { "Tapez le code imprimé sur votre lettre d'invitation (les tirets sont facultatifs)." }
+            @if let Some(error) = error { (alert(error)) }
+            form method="post" action="/inscription" {
+                label for="code" { "Votre code" }
+                input #code name="code" required autocomplete="off" autocapitalize="characters"
+                    placeholder="ABCD-EFGH-JKMN" style="font-size:1.4em;letter-spacing:.1em";
+                button type="submit" { "Continuer" }
+            }
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// A typed code: on to its invitation page, or said again in French.
+pub async fn redeem_code(Form(input): Form<CodeForm>) -> Response {
+    match relais_provisioning::onboarding::normalize_code(&input.code) {
+        Some(code) => axum::response::Redirect::to(&format!("/inscription/{code}")).into_response(),
+        None => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code_page(Some(
+                "Ce code n'a pas la bonne forme : 12 lettres et chiffres, comme sur votre lettre.",
+            )),
+        )
+            .into_response(),
     }
 }

@@ -147,6 +147,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         }
         (runs)
         (people_sections(&members))
+        (super::letters::section(&members))
         (super::password::section(state.config.homeserver.admin_token.is_some()))
         (super::themes::section(&themes))
         (sympathiser_section(&sympathisers))

@@ -5,6 +5,7 @@
 
 mod dashboard;
 mod import;
+mod letters;
 mod password;
 mod themes;
 mod widget;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/relais/referent/appliquer", post(import::apply))
         .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
         .route(password::RESET_PATH, post(password::reset))
+        .route(letters::LETTERS_PATH, post(letters::print))
         .route(themes::CREATE_PATH, post(themes::create))
         .route(themes::MODERATORS_PATH, post(themes::moderators))
 }
