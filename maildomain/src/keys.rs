@@ -142,6 +142,20 @@ impl Keys {
         Ok((list.to_owned(), decode_member(member).ok_or(KeyError::Unknown)?))
     }
 
+    /// A member's link to the web archive of `list`.
+    pub fn archive_token(&self, list: &str, member_id: &str) -> String {
+        let member = encode_member(member_id);
+        format!("{list}.{member}.{}", self.mac("archive", &[list, &member]))
+    }
+
+    /// (list, member id) of an archive link's token.
+    pub fn check_archive_token(&self, token: &str) -> Result<(String, String), KeyError> {
+        let (rest, mac) = token.rsplit_once('.').ok_or(KeyError::Unknown)?;
+        let (list, member) = rest.rsplit_once('.').ok_or(KeyError::Unknown)?;
+        self.check("archive", &[list, member], mac)?;
+        Ok((list.to_owned(), decode_member(member).ok_or(KeyError::Unknown)?))
+    }
+
     /// A member's link to answer the poll `poll_id` (its start event's id) from a mail.
     pub fn poll_token(&self, poll_id: &str, member_id: &str) -> String {
         let poll = poll_id.trim_start_matches('$');
@@ -207,6 +221,18 @@ impl Keys {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_archive_link_names_its_list_and_member() {
+        let keys = super::Keys::new(b"k");
+        let token = keys.archive_token("nord-lille", "0042");
+        assert_eq!(keys.check_archive_token(&token), Ok(("nord-lille".to_owned(), "0042".to_owned())));
+        assert!(keys.check_archive_token(&token.replacen("nord-lille", "nord-roubaix", 1)).is_err());
+        assert!(
+            keys.check_archive_token(&keys.unsubscribe_token("nord-lille", "0042")).is_err(),
+            "another purpose"
+        );
+    }
+
     #[test]
     fn a_poll_link_names_its_poll_and_member_and_nothing_else_opens_it() {
         let keys = super::Keys::new(b"k");

@@ -7,6 +7,7 @@
 //        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
 //        node pages.mjs help BASE_URL OUT_DIR
 //        node pages.mjs file HTML_FILE OUT_DIR SHOT_NAME
+//        node pages.mjs url URL OUT_DIR SHOT_NAME
 // Prints one JSON line with what the pages showed; exits non-zero on failure.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -132,6 +133,11 @@ try {
     const dashboard = await frame.locator("h1").textContent();
     const seen = await page.evaluate(() => window.seen);
     console.log(JSON.stringify({ dashboard, seen }));
+  } else if (mode === "url") {
+    const [url, out, name] = args;
+    await page.goto(url);
+    await shot(out, name);
+    console.log(JSON.stringify({ title: await page.textContent("h1"), text: await page.textContent("main") }));
   } else if (mode === "file") {
     // A page saved by the test (e.g. printed letters, which take a signed-in POST), as printed.
     const [file, out, name] = args;

@@ -1,7 +1,7 @@
-//! An email-only member answers an ordinary poll from the mail, on the real Synapse and a real
-//! SMTP server: the mail carries one personal link per answer; opening one records nothing;
+//! Email-only members at parity, on the real Synapse and a real SMTP server: they answer an
+//! ordinary poll from the mail (one personal link per answer; opening one records nothing;
 //! confirming records the answer, counted like a Matrix vote by `relais poll results`;
-//! changeable until the close, refused after it.
+//! changeable until the close, refused after it), and read and search the list's archive.
 
 use std::time::Duration;
 
@@ -92,4 +92,53 @@ async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone()
     let final_count = results(&stack, &poll);
     assert_eq!(final_count["voted"], 1, "{final_count}");
     assert_eq!(final_count["answers"][0]["count"], 1, "Jeanne's last answer stands: {final_count}");
+}
+
+/// The list's web archive, reached from the mail's `List-Archive`: the thread with its author
+/// and date, and a search that finds a word; another member's or a forged link opens nothing.
+#[tokio::test]
+async fn an_email_only_member_reads_and_searches_the_lists_archive() {
+    let smtp = SmtpSink::start().await;
+    let env = vec![
+        ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
+        ("RELAIS_MAIL__INBOUND_BIND".to_owned(), format!("127.0.0.1:{}", free_port())),
+        ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
+        ("RELAIS_MAIL__AUTHSERV_ID".to_owned(), "mx.pcf.test".to_owned()),
+        ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
+    ];
+    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
+    let Voters { paul, sophie, .. } = provision(&stack).await;
+    let room = paul.resolve(SECTION).await;
+    let root = paul.send_text(&room, "La réunion de section aura lieu jeudi à 18h.").await;
+    let reply = serde_json::json!({"msgtype": "m.text", "body": "J'apporte les tracts.",
+        "m.relates_to": {"m.in_reply_to": {"event_id": root}}});
+    sophie.send_content(&room, reply).await;
+    let mail = wait_mail(&smtp, JEANNE, "J'apporte les tracts").await;
+    let archive = mail.header("List-Archive").expect("List-Archive");
+    let archive = archive.trim_start_matches('<').trim_end_matches('>').to_owned();
+    assert!(archive.starts_with(&format!("{}/relais/archives/", stack.relais.web_url)), "{archive}");
+    assert!(mail.text.contains(&format!("Archives de la liste : {archive}")), "{}", mail.text);
+
+    let page = reqwest::get(&archive).await.expect("archive");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("html");
+    let (thread, answer) = (
+        page.find("La réunion de section").expect("the root"),
+        page.find("J'apporte les tracts").expect("the reply"),
+    );
+    assert!(thread < answer, "the thread in order: {page}");
+    assert!(page.contains("Paul Durand") && page.contains("Sophie Blanc"), "the authors by name: {page}");
+    let found =
+        reqwest::get(format!("{archive}?q=R%C3%89UNION")).await.expect("search").text().await.expect("html");
+    assert!(found.contains("1 message(s) trouvé(s)") && found.contains("La réunion de section"), "{found}");
+    let none =
+        reqwest::get(format!("{archive}?q=banquet")).await.expect("search").text().await.expect("html");
+    assert!(none.contains("0 message(s) trouvé(s)"), "{none}");
+    let forged = archive.replacen(".1002.", ".1003.", 1);
+    assert_eq!(reqwest::get(&forged).await.expect("forged").status().as_u16(), 404);
+    let out = crate::browser::artifacts().display().to_string();
+    let seen =
+        crate::browser::browse(&["url", &format!("{archive}?q=réunion"), &out, "archive-search"]).await;
+    assert!(seen["text"].as_str().unwrap_or_default().contains("La réunion de section"), "{seen}");
+    crate::browser::browse(&["url", &archive, &out, "archive-threads"]).await;
 }

@@ -4,6 +4,7 @@
 //! page. Pages are `maud` templates in one layout (`page`), so every value they show is escaped
 //! by construction; each feature's data is read through that feature's store.
 
+mod archives;
 pub(crate) mod body;
 mod courriel;
 mod form;
@@ -125,6 +126,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .merge(courriel::routes())
         .merge(vote::routes())
         .merge(sondage::routes())
+        .merge(archives::routes())
         .merge(rejoindre::token_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_token_pages));
     Router::new()

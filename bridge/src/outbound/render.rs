@@ -106,6 +106,11 @@ fn room_link(site: &Site, room_id: &str) -> String {
     format!("{}#/room/{room_id}", site.element_url)
 }
 
+/// The member's link to the list's web archive (`List-Archive`, and the mail's footer).
+fn archive_url(site: &Site, keys: &Keys, list: &str, member_id: &str) -> String {
+    format!("{}relais/archives/{}", site.web_url, keys.archive_token(list, member_id))
+}
+
 fn unsubscribe_url(site: &Site, keys: &Keys, list: &str, member_id: &str) -> String {
     format!("{}relais/courriel/desabonner/{}", site.web_url, keys.unsubscribe_token(list, member_id))
 }
@@ -216,7 +221,7 @@ pub fn message_mail(
         reply_to: Mailbox::new(Some(list.name.clone()), reply),
         list_id: Some(format!("{} <{}.{}>", list.name, list.localpart, site.domain)),
         list_post: post,
-        archive: room_link(site, &list.room_id),
+        archive: archive_url(site, keys, &list.localpart, recipient.member_id),
         unsubscribe_list: list.localpart.clone(),
         subject,
     };
@@ -251,10 +256,12 @@ fn message_bodies(
     let room = room_link(site, &list.room_id);
     let prefs = preferences_url(site, keys, member_id);
     let unsub = unsubscribe_url(site, keys, &list.localpart, member_id);
+    let archive = archive_url(site, keys, &list.localpart, member_id);
     let content = message_text(site, keys, message, member_id, media);
     let text = format!(
         "{content}\n\n-- \n{} a écrit dans « {} » le {}.\nRépondez à ce courriel pour répondre dans le salon.\n\
-         Ouvrir le salon : {room}\nVos préférences de courriel : {prefs}\nSe désabonner de cette liste : {unsub}\n",
+         Ouvrir le salon : {room}\nArchives de la liste : {archive}\nVos préférences de courriel : {prefs}\n\
+         Se désabonner de cette liste : {unsub}\n",
         message.sender_name,
         list.name,
         format_paris(message.origin_ts),
@@ -294,7 +301,7 @@ pub fn digest_mail(
     let (list_post, archive, list_id) = match first {
         Some(list) => (
             format!("{}@{}", keys.reply_localpart(&list.localpart, 0, recipient.member_id), site.domain),
-            room_link(site, &list.room_id),
+            archive_url(site, keys, &list.localpart, recipient.member_id),
             (sections.len() == 1).then(|| format!("{} <{}.{}>", list.name, list.localpart, site.domain)),
         ),
         None => (site.from.email.to_string(), site.element_url.clone(), None),

@@ -7,6 +7,10 @@
 //! active members with an address) plus opt-ins, so a lapse or a move in the membership file changes who gets mail at
 //! the next message. No query here reads provisioning's tables themselves.
 
+mod archive;
+#[cfg(test)]
+mod archive_tests;
+pub use archive::search_words;
 mod erasure;
 mod inbound;
 mod lists;
