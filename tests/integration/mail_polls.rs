@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::{
     common::{RelaisOptions, Stack, eventually, free_port, mail::wait_mail, smtp::SmtpSink},
-    secret_ballot::{JEANNE, SECTION, Voters, provision},
+    referents::{Browser, redirectless},
+    secret_ballot::{HEADER, JEANNE, SECTION, Voters, provision},
 };
 
 fn results(stack: &Stack, poll: &str) -> Value {
@@ -141,4 +142,28 @@ async fn an_email_only_member_reads_and_searches_the_lists_archive() {
         crate::browser::browse(&["url", &format!("{archive}?q=réunion"), &out, "archive-search"]).await;
     assert!(seen["text"].as_str().unwrap_or_default().contains("La réunion de section"), "{seen}");
     crate::browser::browse(&["url", &archive, &out, "archive-threads"]).await;
+
+    // A referent prints the week of the section for a member who reads on paper.
+    let lucie = stack.synapse.register(&crate::common::unique("lucie")).await;
+    let (paul_id, sophie_id) = (paul.user_id.clone(), sophie.user_id.clone());
+    let csv = format!(
+        "{HEADER}1001;Paul;Durand;paul@example.org;Nord;Lille;Secrétaire de section;oui;{paul_id};messagerie\n\
+         1002;Jeanne;Martin;{JEANNE};Nord;Lille;;oui;;courriel\n\
+         1003;Sophie;Blanc;sophie@example.org;Nord;Lille;;oui;{sophie_id};messagerie\n\
+         1005;Lucie;Garnier;lucie@example.org;Nord;Lille;Référente numérique;oui;{};messagerie\n",
+        lucie.user_id
+    );
+    let file = stack.relais.dir.path().join("with-lucie.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string(), "--force"]);
+    assert!(status.success(), "{out}{err}");
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(dashboard.contains("Résumés à imprimer") && dashboard.contains("papier?salon="), "{dashboard}");
+    let (status, week) = browser.get("/relais/referent/papier?salon=nord-lille").await;
+    assert_eq!(status, 200, "{week}");
+    assert!(week.contains("La réunion de section") && week.contains("Sophie Blanc"), "{week}");
+    let (status, _) = browser.get("/relais/referent/papier?salon=paris-11e").await;
+    assert_eq!(status, 404, "not a list of her federation");
 }

@@ -12,7 +12,7 @@ use crate::common::{
 };
 use serde_json::Value;
 
-const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
+pub(crate) const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix;Préférence de contact\n";
 pub(crate) const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 pub(crate) const JEANNE: &str = "jeanne.martin@example.org";
 

@@ -113,6 +113,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     };
     let bounced = state.mail.bounced_members().await?;
     let sympathisers = state.records.sympathisers_of(&session.federation).await?;
+    let paper = super::paper::section(state, &session.federation).await?;
     let themes = state.themes.of_federation(&session.federation).await.map_err(|e| match e {
         relais_bots::service::ServiceError::Store(e) => e,
         other => StoreError::Corrupt(other.to_string()),
@@ -148,6 +149,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         (runs)
         (people_sections(&members))
         (super::letters::section(&members))
+        (paper)
         (super::password::section(state.config.homeserver.admin_token.is_some()))
         (super::themes::section(&themes))
         (sympathiser_section(&sympathisers))

@@ -6,6 +6,7 @@
 mod dashboard;
 mod import;
 mod letters;
+mod paper;
 mod password;
 mod themes;
 mod widget;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
         .route(password::RESET_PATH, post(password::reset))
         .route(letters::LETTERS_PATH, post(letters::print))
+        .route(paper::PAPER_PATH, get(paper::show))
         .route(themes::CREATE_PATH, post(themes::create))
         .route(themes::MODERATORS_PATH, post(themes::moderators))
 }
