@@ -190,6 +190,12 @@ async fn a_printed_letters_code_makes_the_members_account_and_lets_them_in() {
             && dashboard.contains("Lettres de la section Lille"),
         "{dashboard}"
     );
+    // At the top: what waits, and each section's reach drawn.
+    assert!(dashboard.contains("<strong>1</strong> adhérent(s) sans adresse ni compte"), "{dashboard}");
+    assert!(
+        dashboard.contains("Lille : 1 sur la messagerie, 0 par courriel, 1 pas encore joints"),
+        "{dashboard}"
+    );
     let (status, letters) = post(&browser, "/relais/referent/lettres", &[("section", "Lille")]).await;
     assert_eq!(status, 200, "{letters}");
     assert!(letters.contains("Bonjour Jean Petit") && letters.contains("<svg"), "{letters}");

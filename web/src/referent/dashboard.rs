@@ -78,7 +78,12 @@ pub async fn show(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Res
     })
 }
 
-async fn render(state: &WebState, session: &WebSession) -> Result<Response, StoreError> {
+/// The federation's members with their mail subscriptions' count, and how many records could
+/// not be read (logged).
+async fn federation_members(
+    state: &WebState,
+    federation: &str,
+) -> Result<(Vec<(MemberRow, i64)>, usize), StoreError> {
     let mut unreadable = 0usize;
     let members: Vec<(MemberRow, i64)> = state
         .records
@@ -92,11 +97,16 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
                 None
             }
         })
-        .filter(|(m, _)| federation_key(&m.federation) == session.federation)
+        .filter(|(m, _)| federation_key(&m.federation) == federation)
         .collect();
     if unreadable > 0 {
         tracing::error!(unreadable, "member records unreadable in the database");
     }
+    Ok((members, unreadable))
+}
+
+async fn render(state: &WebState, session: &WebSession) -> Result<Response, StoreError> {
+    let (members, unreadable) = federation_members(state, &session.federation).await?;
     let name = members.first().map_or(session.federation.clone(), |(m, _)| m.federation.clone());
     let progress = state.records.run_progress(&session.federation).await?;
     let starting = state.web.upload_applying(&session.federation).await?;
@@ -118,6 +128,10 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
         relais_bots::service::ServiceError::Store(e) => e,
         other => StoreError::Corrupt(other.to_string()),
     })?;
+    let ids: std::collections::HashSet<&str> = members.iter().map(|(m, _)| m.member_id.as_str()).collect();
+    let bouncing = bounced.iter().filter(|(id, _, _)| ids.contains(id.as_str())).count();
+    let waiting = sympathisers.iter().filter(|s| s.member_id.is_none()).count();
+    let overview = super::charts::overview(&members, waiting, bouncing);
     let head = html! { @if applying.is_some() { meta http-equiv="refresh" content="2"; } };
     let body = html! {
         p {
@@ -140,6 +154,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
             Some(None) => p role="status" { strong { "Import en cours : préparation…" } },
             None => {},
         }
+        (overview)
         h2 { "Importer le fichier des adhérents" }
         form method="post" action=(IMPORT_PATH) enctype="multipart/form-data" {
             label for="fichier" { "Fichier (CSV exporté du logiciel des adhérents)" }

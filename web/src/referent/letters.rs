@@ -57,7 +57,7 @@ pub(super) fn section(members: &[(MemberRow, i64)]) -> Markup {
     sections.sort_unstable();
     sections.dedup();
     html! {
-        h2 { "Sans adresse de courriel ni compte (" (unreached.len()) ")" }
+        h2 #lettres { "Sans adresse de courriel ni compte (" (unreached.len()) ")" }
         @if unreached.is_empty() {
             p { "Chaque adhérent actif a une adresse de courriel ou un compte." }
         } @else {

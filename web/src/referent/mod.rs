@@ -3,6 +3,7 @@
 //! sees only their federation — imports and their errors, the dry run of a
 //! new file and its application, members not yet on the chat, email subscribers.
 
+mod charts;
 mod dashboard;
 mod import;
 mod letters;
