@@ -246,3 +246,47 @@ async fn a_printed_letters_code_makes_the_members_account_and_lets_them_in() {
     let again = reqwest::get(format!("{}{location}", browser.base)).await.expect("again");
     assert_eq!(again.status().as_u16(), 410);
 }
+
+/// A member beside the referent: the page makes their account, shows a provisional password,
+/// and the member lands in their rooms; never twice, never for another federation's member.
+#[tokio::test]
+async fn a_referent_makes_the_account_of_a_member_beside_them() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let lucie = stack.synapse.register(&unique("lucie")).await;
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
+         8;Marie;Blanc;Nord;Lille;;oui;\n\
+         9;Paul;Roux;Paris;Paris 11e;;oui;\n",
+        lucie.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(dashboard.contains("Créer son compte avec lui ou elle"), "{dashboard}");
+
+    let username = unique("marie");
+    let path = "/relais/referent/compte";
+    let (status, page) = post(&browser, path, &[("membre", "8"), ("nom_utilisateur", &username)]).await;
+    assert_eq!(status, 200, "{page}");
+    let password = shown_password(&page);
+    let user = format!("@{username}:pcf.test");
+    assert!(page.contains(&user), "{page}");
+    let section = lucie.resolve("#relais_nord.s.lille:pcf.test").await;
+    crate::common::eventually("Marie in her rooms", std::time::Duration::from_secs(60), || async {
+        let (joined, invited) = crate::public::nio_rooms(&stack, &user, &password).await;
+        (joined.iter().chain(invited.iter()).any(|r| *r == section)).then_some(())
+    })
+    .await;
+    let (status, _) = post(&browser, path, &[("membre", "8"), ("nom_utilisateur", &unique("encore"))]).await;
+    assert_eq!(status, 404, "she has an account now");
+    let (status, _) = post(&browser, path, &[("membre", "9"), ("nom_utilisateur", &unique("paul"))]).await;
+    assert_eq!(status, 404, "not a member of her federation");
+    let (status, audit, _) = stack.relais.cli(&["audit", "--json"]);
+    assert!(status.success());
+    assert!(audit.contains("\"account_on_behalf\"") && !audit.contains(&password), "{audit}");
+}

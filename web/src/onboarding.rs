@@ -144,7 +144,7 @@ pub(crate) async fn close_session(state: &WebState, session: Option<&relais_core
 
 /// How long a link stays claimed while its account is created: Synapse answers in seconds, but a
 /// registration with retries may take two minutes, and a claim must outlive it.
-const CLAIM_MS: i64 = 5 * 60_000;
+pub(crate) const CLAIM_MS: i64 = 5 * 60_000;
 
 /// A link another request is redeeming right now, or one no longer valid.
 async fn busy_or_gone(state: &WebState, hash: &str) -> Response {
@@ -269,7 +269,7 @@ const WELCOME_PATIENCE: Duration = Duration::from_secs(30 * 60);
 /// Lets a new member into their spaces and rooms, under the provisioning lease: at once when it
 /// is free, else in the background once the run holding it has finished. Their account is
 /// linked either way, so the next import would let them in too.
-async fn welcome(state: &WebState, member_id: &str) {
+pub(crate) async fn welcome(state: &WebState, member_id: &str) {
     match state.applier.try_lock().await {
         Ok(Some(lease)) => welcome_under(&state.applier, member_id, &state.config, lease).await,
         Ok(None) => {

@@ -81,6 +81,16 @@ pub(super) fn section(members: &[(MemberRow, i64)]) -> Markup {
                             input type="hidden" name="membre" value=(m.member_id);
                             button type="submit" aria-label={ "Lettre pour " (m.first_name) " " (m.last_name) } { "Lettre" }
                         }
+                        details {
+                            summary { "Créer son compte avec lui ou elle" }
+                            form method="post" action=(super::account::ACCOUNT_PATH) {
+                                input type="hidden" name="membre" value=(m.member_id);
+                                label for={ "nom-" (m.member_id) } { "Nom d'utilisateur" }
+                                input id={ "nom-" (m.member_id) } name="nom_utilisateur"
+                                    value=(relais_provisioning::onboarding::suggested_username(&m.first_name, &m.last_name));
+                                button type="submit" { "Créer le compte" }
+                            }
+                        }
                     }
                 }
             }

@@ -3,6 +3,7 @@
 //! sees only their federation — imports and their errors, the dry run of a
 //! new file and its application, members not yet on the chat, email subscribers.
 
+mod account;
 mod charts;
 mod dashboard;
 mod import;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
         .route(password::RESET_PATH, post(password::reset))
         .route(letters::LETTERS_PATH, post(letters::print))
+        .route(account::ACCOUNT_PATH, post(account::create))
         .route(paper::PAPER_PATH, get(paper::show))
         .route(themes::CREATE_PATH, post(themes::create))
         .route(themes::MODERATORS_PATH, post(themes::moderators))

@@ -1,0 +1,179 @@
+//! An account made for a member who is beside the referent: the page creates it (Synapse's
+//! shared-secret registration, as the invitation page does), links it to the member through a
+//! one-off invitation, lets them into their rooms, and shows a provisional password to hand over
+//! — the member changes it in Element (Synapse cannot force it; the page says so). Only for an
+//! active member of the referent's own federation with no account yet; in the audit log.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use maud::html;
+use ruma::api::error::ErrorCode;
+
+use relais_core::time::now_ms;
+use relais_provisioning::{
+    desired::federation_key,
+    model::MemberRow,
+    onboarding::{new_token, provisional_password, suggested_username, token_hash},
+    store::AuditEntry,
+};
+
+use super::{letters::needs_letter, login_page, session};
+use crate::{
+    WebState,
+    form::Form,
+    page::{alert, notice, page},
+};
+
+pub(super) const ACCOUNT_PATH: &str = "/relais/referent/compte";
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AccountForm {
+    membre: String,
+    nom_utilisateur: String,
+}
+
+fn answer(status: StatusCode, body: maud::Markup) -> Response {
+    let body = html! { (body) p { a href="/relais/referent" { "Retour à l'espace de la fédération" } } };
+    (status, [(header::CACHE_CONTROL, "no-store")], page("Compte créé pour un adhérent", body))
+        .into_response()
+}
+
+fn refused(status: StatusCode, text: &str) -> Response {
+    answer(status, alert(text))
+}
+
+/// The member of the referent's federation the form names, if they may get an account here.
+async fn member_of(
+    state: &WebState,
+    federation: &str,
+    member_id: &str,
+) -> Result<Option<MemberRow>, Response> {
+    match state.records.member_record(member_id.trim()).await {
+        Ok(record) => Ok(record
+            .and_then(|json| serde_json::from_str::<MemberRow>(&json).ok())
+            .filter(|m| federation_key(&m.federation) == federation && needs_letter(m))),
+        Err(error) => {
+            tracing::error!(%error, "cannot read a member for an account");
+            Err(refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible : réessayez dans quelques minutes.",
+            ))
+        }
+    }
+}
+
+/// Creates the account of a member beside the referent.
+pub async fn create(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let Some(session) = session(&state, &headers).await else {
+        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    };
+    let Some(secret) = state.config.homeserver.registration_shared_secret.clone() else {
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "La création de comptes n'est pas activée sur ce serveur.",
+        );
+    };
+    if !state.limits.resets_by_referent.allow(&session.user_id) {
+        return crate::too_many_requests();
+    }
+    let member = match member_of(&state, &session.federation, &form.membre).await {
+        Ok(Some(member)) => member,
+        Ok(None) => {
+            return refused(
+                StatusCode::NOT_FOUND,
+                "Aucun adhérent actif de votre fédération sans compte ne porte ce numéro.",
+            );
+        }
+        Err(response) => return response,
+    };
+    let typed = form.nom_utilisateur.trim();
+    let wanted = if typed.is_empty() {
+        suggested_username(&member.first_name, &member.last_name)
+    } else {
+        typed.to_owned()
+    };
+    let password = provisional_password();
+    let username = match crate::onboarding::check_account(&state, &wanted, &password, &password) {
+        Ok(name) => name,
+        Err(error) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &error),
+    };
+    // A one-off invitation links the account to the member, as the invitation page does.
+    let token = new_token();
+    let hash = token_hash(&token);
+    let issued = match state.applier.try_lock().await {
+        Ok(Some(lease)) => {
+            let expires = now_ms() + 3_600_000;
+            let issued =
+                state.records.issue_invitation(lease.fence(), &member.member_id, &hash, expires).await;
+            lease.release_or_expire().await;
+            issued.is_ok()
+        }
+        _ => false,
+    };
+    if !issued
+        || !matches!(state.records.claim_invitation(&hash, crate::onboarding::CLAIM_MS).await, Ok(true))
+    {
+        return refused(
+            StatusCode::CONFLICT,
+            "Une mise à jour des adhérents est en cours : réessayez dans une minute.",
+        );
+    }
+    let display = format!("{} {}", member.first_name, member.last_name);
+    let user_id = match state.client.register_user(&secret, &username, &password, display.trim()).await {
+        Ok(registered) => {
+            crate::onboarding::close_session(&state, registered.session.as_ref()).await;
+            registered.user_id
+        }
+        Err(error) => {
+            let _ = state.records.release_invitation(&hash).await;
+            if matches!(error.errcode(), Some(ErrorCode::UserInUse)) {
+                return refused(
+                    StatusCode::CONFLICT,
+                    "Ce nom d'utilisateur est déjà pris : choisissez-en un autre.",
+                );
+            }
+            tracing::error!(%error, "an account on a member's behalf could not be created");
+            return refused(
+                StatusCode::BAD_GATEWAY,
+                "Le serveur de messagerie a refusé la création. Réessayez plus tard.",
+            );
+        }
+    };
+    if !matches!(state.records.redeem_invitation(&hash, user_id.as_str()).await, Ok(true)) {
+        tracing::error!("an account made on a member's behalf could not be linked to them");
+    }
+    let entry = AuditEntry {
+        at: now_ms(),
+        actor: session.user_id.clone(),
+        action: "account_on_behalf".into(),
+        target: format!("member {}", member.member_id),
+        detail: String::new(),
+    };
+    if let Err(error) = state.records.audit_append(&entry).await {
+        tracing::error!(%error, "an account made on a member's behalf is not in the audit log");
+    }
+    crate::onboarding::welcome(&state, &member.member_id).await;
+    answer(
+        StatusCode::OK,
+        html! {
+            (notice(&format!("Le compte de {display} est créé : {user_id}")))
+            p { "Mot de passe provisoire :" }
+            p style="font-size:1.6em;font-family:monospace" { strong #provisoire { (password) } }
+            p {
+                "Remettez-le-lui (il ne sera plus affiché). Qu'il se connecte avec, puis le change aussitôt dans \
+                 Element : Paramètres, Sécurité et confidentialité. Il trouvera les salons de sa fédération et de sa \
+                 section."
+            }
+        },
+    )
+}
