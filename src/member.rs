@@ -37,23 +37,31 @@ pub async fn member(config: &Config, action: MemberAction) -> anyhow::Result<()>
     outcome
 }
 
-/// The member's accounts on this homeserver, and the ghost that posts their email replies.
+/// The member's accounts on this homeserver, the ghost that posts their email replies, and the
+/// accounts their records name that are not theirs to erase: Relais's own users, the national
+/// team's, or an id another member's record names too (a record's Matrix id comes from the
+/// membership file: it proves nothing alone).
 async fn accounts(
     config: &Config,
     records: &ProvisioningStore,
     member_id: &str,
-) -> anyhow::Result<(Vec<OwnedUserId>, OwnedUserId)> {
+) -> anyhow::Result<(Vec<OwnedUserId>, OwnedUserId, Vec<OwnedUserId>)> {
     let ours = &config.homeserver.server_name;
-    let accounts = records
-        .member_accounts(member_id)
-        .await?
-        .iter()
-        .filter_map(|u| UserId::parse(u).ok())
-        .filter(|u| u.server_name() == ours)
-        .collect();
+    let (mut theirs, mut withheld) = (Vec::new(), Vec::new());
+    for user in records.member_accounts(member_id).await?.iter().filter_map(|u| UserId::parse(u).ok()) {
+        if user.server_name() != ours {
+            continue;
+        }
+        let shared = records.members_naming(user.as_str()).await?.iter().any(|m| m != member_id);
+        if shared || config.is_own_user(&user) || config.provisioning.national_team.contains(&user) {
+            withheld.push(user);
+        } else {
+            theirs.push(user);
+        }
+    }
     let localpart = format!("{}{}", config.mail.ghost_prefix, relais_bridge::keys::encode_member(member_id));
     let ghost = UserId::parse(format!("@{localpart}:{ours}")).context("the mail ghost's id")?;
-    Ok((accounts, ghost))
+    Ok((theirs, ghost, withheld))
 }
 
 fn client(config: &Config) -> anyhow::Result<MatrixClient> {
@@ -63,7 +71,8 @@ fn client(config: &Config) -> anyhow::Result<MatrixClient> {
 async fn export(config: &Config, store: &relais_core::Store, member_id: &str) -> anyhow::Result<()> {
     let records = ProvisioningStore::new(store.clone());
     let mut export = records.member_export(member_id).await?;
-    let (accounts, ghost) = accounts(config, &records, member_id).await?;
+    let (accounts, ghost, withheld) = accounts(config, &records, member_id).await?;
+    export["homeserver_withheld"] = json!(withheld.iter().map(|u| u.as_str()).collect::<Vec<_>>());
     export["homeserver"] = match &config.homeserver.admin_token {
         None => {
             json!({ "not_read": "[homeserver] admin_token is not set: the homeserver's own data is not read" })
@@ -156,7 +165,13 @@ async fn deactivate(
 ) -> anyhow::Result<Option<Vec<String>>> {
     let Some(token) = &config.homeserver.admin_token else { return Ok(None) };
     let client = client(config)?;
-    let (accounts, ghost) = accounts(config, records, member_id).await?;
+    let (accounts, ghost, withheld) = accounts(config, records, member_id).await?;
+    for user in &withheld {
+        eprintln!(
+            "Not deactivated: {user} (Relais's own, the national team's, or named by another member's record too); \
+             check it by hand."
+        );
+    }
     let mut done = Vec::new();
     for user in accounts.iter().chain(std::iter::once(&ghost)) {
         let existed = client.admin_deactivate(token, user).await.with_context(|| {

@@ -24,23 +24,34 @@ fn shown_password(page: &str) -> String {
     page[start..].split('<').next().unwrap_or_default().to_owned()
 }
 
+async fn login(stack: &Stack, user: &str, password: &str) -> (u16, String) {
+    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
+    let url = format!("{}/_matrix/client/v3/login", stack.synapse.url);
+    let response = reqwest::Client::new().post(url).json(&login).send().await.expect("login");
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["access_token"].as_str().unwrap_or_default().to_owned())
+}
+
 #[tokio::test]
 async fn a_referent_resets_a_members_password_and_the_member_signs_in_with_it() {
     let stack = Stack::start_with_admin(RelaisOptions::default()).await;
     let s = &stack.synapse;
-    let (lucie, sofia, marc, paul) = (
+    let (lucie, nadia, marc, paul) = (
         s.register(&unique("lucie")).await,
-        s.register(&unique("sofia")).await,
+        s.register(&unique("nadia")).await,
         s.register(&unique("marc")).await,
         s.register(&unique("paul")).await,
     );
+    // Sofia has no account yet; Nadia's id is the file's (any import could write it).
     let csv = format!(
         "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
          1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
-         2;Sofia;Benali;Nord;Lille;;oui;{}\n\
+         2;Sofia;Benali;Nord;Lille;;oui;\n\
          3;Marc;Petit;Nord;Lille;Secrétaire fédéral;oui;{}\n\
-         4;Paul;Roux;Paris;Paris 11e;;oui;{}\n",
-        lucie.user_id, sofia.user_id, marc.user_id, paul.user_id
+         4;Paul;Roux;Paris;Paris 11e;;oui;{}\n\
+         5;Nadia;Haddad;Nord;Lille;;oui;{}\n",
+        lucie.user_id, marc.user_id, paul.user_id, nadia.user_id
     );
     let file = stack.relais.dir.path().join("members.csv");
     std::fs::write(&file, csv).expect("csv");
@@ -51,44 +62,44 @@ async fn a_referent_resets_a_members_password_and_the_member_signs_in_with_it() 
     assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(dashboard.contains("Donner un mot de passe provisoire"), "{dashboard}");
+    // Sofia's account, made by Relais beside the referent, then forgotten.
+    let username = unique("sofia");
+    let (status, page) =
+        post(&browser, "/relais/referent/compte", &[("membre", "2"), ("nom_utilisateur", &username)]).await;
+    assert_eq!(status, 200, "{page}");
+    let sofia = format!("@{username}:pcf.test");
+    let first = shown_password(&page);
+    let (status, token) = login(&stack, &sofia, &first).await;
+    assert_eq!(status, 200);
 
     let path = "/relais/referent/mot-de-passe";
-    let (status, page) = post(&browser, path, &[("membre", &sofia.user_id)]).await;
+    let (status, page) = post(&browser, path, &[("membre", &sofia)]).await;
     assert_eq!(status, 200, "{page}");
     let password = shown_password(&page);
     assert_eq!(password.len(), 19, "{page}");
-    // Her sessions are over; the provisional password opens a new one.
+    // Her sessions are over; the provisional password opens a new one; the old one no longer.
     let whoami = format!("{}/_matrix/client/v3/account/whoami", s.url);
-    let old = reqwest::Client::new().get(&whoami).bearer_auth(&sofia.token).send().await.expect("whoami");
+    let old = reqwest::Client::new().get(&whoami).bearer_auth(&token).send().await.expect("whoami");
     assert_eq!(old.status().as_u16(), 401, "signed out everywhere");
-    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": sofia.user_id}, "password": password});
-    let signed = reqwest::Client::new()
-        .post(format!("{}/_matrix/client/v3/login", s.url))
-        .json(&login)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(signed.status().as_u16(), 200, "she signs in with it");
-    let old_password = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": sofia.user_id}, "password": sofia.password()});
-    let refused = reqwest::Client::new()
-        .post(format!("{}/_matrix/client/v3/login", s.url))
-        .json(&old_password)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(refused.status().as_u16(), 403, "the old one no longer works");
+    assert_eq!(login(&stack, &sofia, &password).await.0, 200, "she signs in with it");
+    assert_eq!(login(&stack, &sofia, &first).await.0, 403);
 
-    // By member number too; never another federation's member, never an office holder.
-    let (status, _) = post(&browser, path, &[("membre", "2")]).await;
-    assert_eq!(status, 200);
-    let (status, page) = post(&browser, path, &[("membre", &paul.user_id)]).await;
-    assert_eq!(status, 404, "{page}");
+    // By member number too; never an account the file merely names, another federation's
+    // member, an office holder, or oneself.
+    assert_eq!(post(&browser, path, &[("membre", "2")]).await.0, 200);
+    let (status, page) = post(&browser, path, &[("membre", &nadia.user_id)]).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("pas été créé par la messagerie"), "{page}");
+    assert_eq!(
+        login(&stack, &nadia.user_id, &nadia.password()).await.0,
+        200,
+        "Nadia's password is untouched"
+    );
+    assert_eq!(post(&browser, path, &[("membre", &paul.user_id)]).await.0, 404);
     let (status, page) = post(&browser, path, &[("membre", &marc.user_id)]).await;
     assert_eq!(status, 403, "{page}");
     assert!(page.contains("équipe nationale"), "{page}");
-    let (status, _) = post(&browser, path, &[("membre", &lucie.user_id)]).await;
-    assert_eq!(status, 403, "not her own either");
-    // Signed out: nothing.
+    assert_eq!(post(&browser, path, &[("membre", &lucie.user_id)]).await.0, 403, "not her own either");
     let anonymous = reqwest::Client::new().post(format!("{}{path}", browser.base)).form(&[("membre", "2")]);
     assert_eq!(anonymous.send().await.expect("post").status().as_u16(), 401);
 
@@ -203,6 +214,9 @@ async fn a_printed_letters_code_makes_the_members_account_and_lets_them_in() {
     let start = letters.find("class=\"code\">").expect("a code") + "class=\"code\">".len();
     let printed = letters[start..].split('<').next().unwrap_or_default().to_owned();
     assert_eq!(printed.len(), 14, "{printed}");
+    // Printing the section again voids no letter handed out: nothing new to print.
+    let (status, again) = post(&browser, "/relais/referent/lettres", &[("section", "Lille")]).await;
+    assert_eq!(status, 404, "{again}");
     let saved = stack.relais.dir.path().join("lettres.html");
     std::fs::write(&saved, &letters).expect("save");
     let out = crate::browser::artifacts().display().to_string();

@@ -100,7 +100,7 @@ fn privacy_body(config: &Config) -> Markup {
         p {
             "Vous pouvez obtenir une copie de tout ce qui est conservé sur vous (droit d'accès), le faire corriger \
              (en général dans le fichier des adhérents de votre fédération), ou le faire effacer (droit à \
-             l'effacement) : la fiche, l'accès aux salons, les abonnements et les réponses aux sondages ; \
+             l'effacement) : la fiche, l'accès aux salons, les abonnements et les réponses données par courriel ; \
              demandez en même temps la fermeture de votre compte de messagerie. Les messages que vous avez écrits restent dans les appareils des personnes qui les ont \
              reçus : la messagerie ne peut pas les reprendre."
         }

@@ -53,7 +53,10 @@ impl Polls {
         let Some(poll) = self.store.poll(poll_id).await? else { return Ok(MailVote::Unknown) };
         let Some(spec) = spec_of(&poll).filter(|s| !s.secret) else { return Ok(MailVote::Unknown) };
         let voter = voter_of_member(member_id);
-        if !self.store.poll_is_voter(poll_id, &voter).await? {
+        // A member who lapsed or was erased since the mail left votes no more, as a Matrix
+        // member who left the room cannot.
+        let active = self.directory.member(member_id).await?.is_some_and(|m| m.active);
+        if !active || !self.store.poll_is_voter(poll_id, &voter).await? {
             return Ok(MailVote::Unknown);
         }
         if poll.closed_at.is_some() || poll.deadline.is_some_and(|d| d <= now_ms()) {

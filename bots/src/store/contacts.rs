@@ -71,11 +71,20 @@ impl MemberEraser for BotStore {
         _email: Option<&'a str>,
     ) -> EraseFuture<'a> {
         Box::pin(async move {
-            let done = sqlx::query("DELETE FROM bot_welcome WHERE member_id = $1")
+            let mut removed = sqlx::query("DELETE FROM bot_welcome WHERE member_id = $1")
                 .bind(member_id)
                 .execute(&mut *tx)
-                .await?;
-            Ok(done.rows_affected())
+                .await?
+                .rows_affected();
+            // Their answers from the mail, and their place on voter lists as an email-only member
+            // (a Matrix member's answers are the room's events, which the homeserver keeps).
+            let voter = crate::poll::secret_ballot::voter_of_member(member_id);
+            for sql in
+                ["DELETE FROM poll_response WHERE voter = $1", "DELETE FROM poll_voter WHERE user_id = $1"]
+            {
+                removed += sqlx::query(sql).bind(&voter).execute(&mut *tx).await?.rows_affected();
+            }
+            Ok(removed)
         })
     }
 }
@@ -104,11 +113,27 @@ mod tests {
             bots.mark_welcomed("7", "!room:pcf.test").await.expect("welcome");
             bots.mark_welcomed("7", "!other:pcf.test").await.expect("twice is once");
             assert!(bots.welcomed("7").await.expect("welcomed"));
+            // Their answer from the mail, on a poll's voter list as an email-only member.
+            let poll = crate::store::polls::PollRecord {
+                poll_id: "$poll".into(),
+                room_id: ruma::owned_room_id!("!room:pcf.test"),
+                author: ruma::owned_user_id!("@a:pcf.test"),
+                spec: "{}".into(),
+                created_at: 1,
+                deadline: None,
+                reminded_at: None,
+                closed_at: None,
+                result: None,
+            };
+            bots.poll_create(&poll, &["member:7".to_owned(), "member:8".to_owned()]).await.expect("poll");
+            bots.poll_add_response("$poll", "mail.x", "member:7", "[\"r1\"]", 1).await.expect("answer");
 
             let fence = fence(&store, LEASE).await;
             let removed = records.member_forget(&fence, "7", "test", &[&bots]).await.expect("forget");
-            assert_eq!(removed, 2, "the welcome and the record");
+            assert_eq!(removed, 4, "the welcome, the answer, the place on the list and the record");
             assert!(!bots.welcomed("7").await.expect("erased"));
+            assert_eq!(bots.poll_voters("$poll").await.expect("voters"), ["member:8"]);
+            assert!(bots.poll_responses("$poll").await.expect("answers").is_empty());
         })
         .await;
     }

@@ -61,6 +61,16 @@ impl ProvisioningStore {
         Ok(())
     }
 
+    /// The account Relais made for `member_id` (an invitation, a printed letter, or a referent
+    /// beside them), if any: the one account Relais itself knows to be theirs.
+    pub async fn onboarded_account(&self, member_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT user_id FROM onboarding WHERE member_id = $1 AND used_at IS NOT NULL")
+            .bind(member_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("user_id")).transpose()?.flatten())
+    }
+
     /// The invitation a token hash belongs to.
     pub async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError> {
         let row = sqlx::query(

@@ -25,6 +25,15 @@ impl ProvisioningStore {
         Ok(row.map(|r| r.try_get("record")).transpose()?)
     }
 
+    /// The members whose record names the Matrix id `user_id`.
+    pub async fn members_naming(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT member_id FROM prov_member WHERE matrix_id = $1 ORDER BY member_id")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| r.try_get("member_id")).collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// The recorded row (JSON) of the member `member_id`.
     pub async fn member_record(&self, member_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT record FROM prov_member WHERE member_id = $1")

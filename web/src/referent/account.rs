@@ -68,6 +68,61 @@ async fn member_of(
     }
 }
 
+/// A one-off invitation of `member_id`, issued under the provisioning lease and claimed at once:
+/// it links the account to the member, as the invitation page does. Its token's hash.
+async fn one_off_invitation(state: &WebState, member_id: &str) -> Result<String, Response> {
+    let hash = token_hash(&new_token());
+    let issued = match state.applier.try_lock().await {
+        Ok(Some(lease)) => {
+            let expires = now_ms() + 3_600_000;
+            let issued = state.records.issue_invitation(lease.fence(), member_id, &hash, expires).await;
+            lease.release_or_expire().await;
+            issued.is_ok()
+        }
+        _ => false,
+    };
+    if !issued
+        || !matches!(state.records.claim_invitation(&hash, crate::onboarding::CLAIM_MS).await, Ok(true))
+    {
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "Une mise à jour des adhérents est en cours : réessayez dans une minute.",
+        ));
+    }
+    Ok(hash)
+}
+
+/// The account made with the shared secret; the invitation `hash` released when it fails.
+async fn register(
+    state: &WebState,
+    secret: &relais_core::Secret,
+    username: &str,
+    password: &str,
+    display: &str,
+    hash: &str,
+) -> Result<ruma::OwnedUserId, Response> {
+    match state.client.register_user(secret, username, password, display).await {
+        Ok(registered) => {
+            crate::onboarding::close_session(state, registered.session.as_ref()).await;
+            Ok(registered.user_id)
+        }
+        Err(error) => {
+            let _ = state.records.release_invitation(hash).await;
+            if matches!(error.errcode(), Some(ErrorCode::UserInUse)) {
+                return Err(refused(
+                    StatusCode::CONFLICT,
+                    "Ce nom d'utilisateur est déjà pris : choisissez-en un autre.",
+                ));
+            }
+            tracing::error!(%error, "an account on a member's behalf could not be created");
+            Err(refused(
+                StatusCode::BAD_GATEWAY,
+                "Le serveur de messagerie a refusé la création. Réessayez plus tard.",
+            ))
+        }
+    }
+}
+
 /// Creates the account of a member beside the referent.
 pub async fn create(
     State(state): State<Arc<WebState>>,
@@ -107,47 +162,14 @@ pub async fn create(
         Ok(name) => name,
         Err(error) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &error),
     };
-    // A one-off invitation links the account to the member, as the invitation page does.
-    let token = new_token();
-    let hash = token_hash(&token);
-    let issued = match state.applier.try_lock().await {
-        Ok(Some(lease)) => {
-            let expires = now_ms() + 3_600_000;
-            let issued =
-                state.records.issue_invitation(lease.fence(), &member.member_id, &hash, expires).await;
-            lease.release_or_expire().await;
-            issued.is_ok()
-        }
-        _ => false,
+    let hash = match one_off_invitation(&state, &member.member_id).await {
+        Ok(hash) => hash,
+        Err(response) => return response,
     };
-    if !issued
-        || !matches!(state.records.claim_invitation(&hash, crate::onboarding::CLAIM_MS).await, Ok(true))
-    {
-        return refused(
-            StatusCode::CONFLICT,
-            "Une mise à jour des adhérents est en cours : réessayez dans une minute.",
-        );
-    }
     let display = format!("{} {}", member.first_name, member.last_name);
-    let user_id = match state.client.register_user(&secret, &username, &password, display.trim()).await {
-        Ok(registered) => {
-            crate::onboarding::close_session(&state, registered.session.as_ref()).await;
-            registered.user_id
-        }
-        Err(error) => {
-            let _ = state.records.release_invitation(&hash).await;
-            if matches!(error.errcode(), Some(ErrorCode::UserInUse)) {
-                return refused(
-                    StatusCode::CONFLICT,
-                    "Ce nom d'utilisateur est déjà pris : choisissez-en un autre.",
-                );
-            }
-            tracing::error!(%error, "an account on a member's behalf could not be created");
-            return refused(
-                StatusCode::BAD_GATEWAY,
-                "Le serveur de messagerie a refusé la création. Réessayez plus tard.",
-            );
-        }
+    let user_id = match register(&state, &secret, &username, &password, display.trim(), &hash).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
     };
     if !matches!(state.records.redeem_invitation(&hash, user_id.as_str()).await, Ok(true)) {
         tracing::error!("an account made on a member's behalf could not be linked to them");

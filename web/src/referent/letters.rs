@@ -4,7 +4,7 @@
 //! code is the invitation's token (only its hash is stored, like a mailed link's); printing a
 //! new letter replaces an unused invitation. Each letter is in the audit log.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     extract::State,
@@ -19,7 +19,7 @@ use relais_provisioning::{
     desired::federation_key,
     model::MemberRow,
     onboarding::{display_code, letter_code, token_hash},
-    store::AuditEntry,
+    store::{AuditEntry, onboarding::Invitation},
 };
 
 use super::{login_page, session};
@@ -43,16 +43,17 @@ pub struct LettersForm {
     section: String,
 }
 
-/// Whether `member` needs a printed invitation: active, no account yet.
+/// Whether `member` needs a printed invitation (or the referent's help to make an account):
+/// active, no account yet, and no address — a member with one has their invitation by mail,
+/// which nobody else holds.
 pub(super) fn needs_letter(member: &MemberRow) -> bool {
-    member.active && member.matrix_id.is_none()
+    member.active && member.matrix_id.is_none() && member.email.is_none()
 }
 
 /// The dashboard's section: the members with neither an account nor an address, each with a
 /// letter to print, and a section's letters at once.
 pub(super) fn section(members: &[(MemberRow, i64)]) -> Markup {
-    let unreached: Vec<&MemberRow> =
-        members.iter().map(|(m, _)| m).filter(|m| needs_letter(m) && m.email.is_none()).collect();
+    let unreached: Vec<&MemberRow> = members.iter().map(|(m, _)| m).filter(|m| needs_letter(m)).collect();
     let mut sections: Vec<&str> = unreached.iter().filter_map(|m| m.section.as_deref()).collect();
     sections.sort_unstable();
     sections.dedup();
@@ -147,17 +148,27 @@ fn qr(link: &str) -> Markup {
     }
 }
 
-/// The members of the federation `federation` the form names (one, or a section's) who need a
-/// letter, at most [`MAX_LETTERS`].
-fn chosen(records: Vec<(String, i64)>, federation: &str, form: &LettersForm) -> Vec<MemberRow> {
+/// The members of the federation `federation` the form names who need a letter, at most
+/// [`MAX_LETTERS`]: the one named (a lost letter is replaced), or a section's who have none
+/// pending (printing it again never voids the letters handed out); never one whose invitation
+/// made an account already.
+fn chosen(
+    records: Vec<(String, i64)>,
+    invitations: &HashMap<String, Invitation>,
+    federation: &str,
+    form: &LettersForm,
+) -> Vec<MemberRow> {
     let (membre, section) = (form.membre.trim(), form.section.trim());
+    let now = now_ms();
     records
         .into_iter()
         .filter_map(|(json, _)| serde_json::from_str::<MemberRow>(&json).ok())
         .filter(|m| federation_key(&m.federation) == federation && needs_letter(m))
+        .filter(|m| invitations.get(&m.member_id).is_none_or(|i| i.used_at.is_none()))
         .filter(|m| {
+            let pending = invitations.get(&m.member_id).is_some_and(|i| i.expires_at > now);
             (!membre.is_empty() && m.member_id == membre)
-                || (!section.is_empty() && m.section.as_deref() == Some(section))
+                || (!section.is_empty() && m.section.as_deref() == Some(section) && !pending)
         })
         .take(MAX_LETTERS)
         .collect()
@@ -213,7 +224,18 @@ pub async fn print(
             );
         }
     };
-    let members = chosen(records, &session.federation, &form);
+    let invitations: HashMap<String, Invitation> = match state.records.invitations().await {
+        Ok(all) => all.into_iter().map(|i| (i.member_id.clone(), i)).collect(),
+        Err(error) => {
+            tracing::error!(%error, "cannot read invitations for letters");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "Réessayez dans quelques minutes.",
+            );
+        }
+    };
+    let members = chosen(records, &invitations, &session.federation, &form);
     let Some(federation) = members.first().map(|m| m.federation.clone()) else {
         let text = "Aucun adhérent de votre fédération sans compte ne correspond : rien n'a été imprimé.";
         return (StatusCode::NOT_FOUND, crate::page::page("Lettres d'invitation", alert(text)))

@@ -1,9 +1,12 @@
 //! A forgotten password, without "contact an admin": the referent gives a member of their own
 //! federation a provisional password (Synapse's admin API, with `[homeserver] admin_token`),
 //! which signs the member out everywhere; the referent hands it over, the member changes it in
-//! Element. Never for an office holder of the federation (their accounts open this page: the
-//! national team resets those), never for someone outside the referent's federation or an
-//! account of another homeserver. Each reset is in the audit log.
+//! Element. Only for an account Relais itself made for that member (the Matrix id in a record
+//! comes from the membership file, which a referent's import writes: it proves nothing); never
+//! for an office holder of the federation (their accounts open this page: the national team
+//! resets those), a homeserver administrator, the national team, Relais's own users, someone
+//! outside the referent's federation or an account of another homeserver. Each reset is in the
+//! audit log.
 
 use std::sync::Arc;
 
@@ -57,6 +60,61 @@ pub struct ResetForm {
     membre: String,
 }
 
+/// Refuses any account Relais did not make for this member itself: the Matrix id of a member's
+/// record comes from the membership file, which a referent's own import writes, so it proves
+/// nothing; an account made through an invitation, a letter or a referent's help does. Never a
+/// homeserver administrator, a deactivated or special account, the national team or Relais's
+/// own users either.
+async fn made_by_relais(
+    state: &WebState,
+    admin_token: &relais_core::Secret,
+    row: &MemberRow,
+    user: &ruma::UserId,
+) -> Result<(), Response> {
+    let national = state.config.provisioning.national_team.iter().any(|u| u == user);
+    let made = match state.records.onboarded_account(&row.member_id).await {
+        Ok(made) => made,
+        Err(error) => {
+            tracing::error!(%error, "cannot read how a member's account was made");
+            return Err(refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible : réessayez dans quelques minutes.",
+            ));
+        }
+    };
+    if national || state.config.is_own_user(user) || made.as_deref() != Some(user.as_str()) {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "Ce compte n'a pas été créé par la messagerie pour cet adhérent : son mot de passe se réinitialise par \
+             l'équipe technique.",
+        ));
+    }
+    match state.client.admin_account(admin_token, user).await {
+        Ok(Some((account, _))) => {
+            let special = account["admin"].as_bool().unwrap_or(true)
+                || account["deactivated"].as_bool().unwrap_or(true)
+                || !account["user_type"].is_null();
+            if special {
+                return Err(refused(
+                    StatusCode::FORBIDDEN,
+                    "Ce compte ne se réinitialise pas ici : écrivez à l'équipe technique.",
+                ));
+            }
+            Ok(())
+        }
+        Ok(None) => {
+            Err(refused(StatusCode::NOT_FOUND, "Ce compte n'existe pas sur le serveur de messagerie."))
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot read an account before a password reset");
+            Err(refused(
+                StatusCode::BAD_GATEWAY,
+                "Le serveur de messagerie ne répond pas : réessayez plus tard.",
+            ))
+        }
+    }
+}
+
 fn answer(status: StatusCode, body: Markup) -> Response {
     let body = html! { (body) p { a href="/relais/referent" { "Retour à l'espace de la fédération" } } };
     // The page may show a password: kept by no cache.
@@ -65,6 +123,54 @@ fn answer(status: StatusCode, body: Markup) -> Response {
 
 fn refused(status: StatusCode, text: &str) -> Response {
     answer(status, alert(text))
+}
+
+/// The member `typed` names (a Matrix id or a member number) and their account, if the
+/// referent of `session` may give them a new password.
+async fn target(
+    state: &WebState,
+    session: &crate::store::WebSession,
+    admin_token: &relais_core::Secret,
+    typed: &str,
+) -> Result<(MemberRow, ruma::OwnedUserId), Response> {
+    let record = if typed.starts_with('@') {
+        state.records.member_by_matrix_id(typed).await
+    } else {
+        state.records.member_record(typed).await
+    };
+    let row = match record {
+        Ok(record) => record.and_then(|json| serde_json::from_str::<MemberRow>(&json).ok()),
+        Err(error) => {
+            tracing::error!(%error, "cannot read a member for a password reset");
+            return Err(message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service indisponible",
+                "Réessayez dans quelques minutes.",
+            ));
+        }
+    };
+    let Some(row) = row.filter(|r| r.active && federation_key(&r.federation) == session.federation) else {
+        return Err(refused(
+            StatusCode::NOT_FOUND,
+            "Aucun adhérent actif de votre fédération ne porte cet identifiant ou ce numéro.",
+        ));
+    };
+    let Some(user) = row.matrix_id.clone().filter(|u| u.server_name() == state.config.homeserver.server_name)
+    else {
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "Cet adhérent n'a pas encore de compte sur la messagerie de ce serveur : son invitation lui permet d'en créer un.",
+        ));
+    };
+    let office = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
+    if office || user.as_str() == session.user_id {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "Le mot de passe d'un·e secrétaire ou référent·e de fédération se réinitialise par l'équipe nationale.",
+        ));
+    }
+    made_by_relais(state, admin_token, &row, &user).await?;
+    Ok((row, user))
 }
 
 /// Gives a member of the referent's federation a provisional password.
@@ -85,51 +191,11 @@ pub async fn reset(
     if !state.limits.resets_by_referent.allow(&session.user_id) {
         return crate::too_many_requests();
     }
-    let typed = form.membre.trim();
-    let record = if typed.starts_with('@') {
-        state.records.member_by_matrix_id(typed).await
-    } else {
-        state.records.member_record(typed).await
+    let (row, user) = match target(&state, &session, admin_token, form.membre.trim()).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let row = match record {
-        Ok(record) => record.and_then(|json| serde_json::from_str::<MemberRow>(&json).ok()),
-        Err(error) => {
-            tracing::error!(%error, "cannot read a member for a password reset");
-            return message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service indisponible",
-                "Réessayez dans quelques minutes.",
-            );
-        }
-    };
-    let Some(row) = row.filter(|r| r.active && federation_key(&r.federation) == session.federation) else {
-        return refused(
-            StatusCode::NOT_FOUND,
-            "Aucun adhérent actif de votre fédération ne porte cet identifiant ou ce numéro.",
-        );
-    };
-    let Some(user) = row.matrix_id.clone().filter(|u| u.server_name() == state.config.homeserver.server_name)
-    else {
-        return refused(
-            StatusCode::CONFLICT,
-            "Cet adhérent n'a pas encore de compte sur la messagerie de ce serveur : son invitation lui permet d'en créer un.",
-        );
-    };
-    let office = row.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary));
-    if office || user.as_str() == session.user_id {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "Le mot de passe d'un·e secrétaire ou référent·e de fédération se réinitialise par l'équipe nationale.",
-        );
-    }
-    let password = provisional_password();
-    if let Err(error) = state.client.admin_reset_password(admin_token, &user, &password).await {
-        tracing::error!(%error, "the homeserver refused a password reset");
-        return refused(
-            StatusCode::BAD_GATEWAY,
-            "Le serveur de messagerie a refusé la réinitialisation. Réessayez, ou écrivez à l'équipe technique.",
-        );
-    }
+    // Audited before it is done: no reset leaves no trace.
     let entry = AuditEntry {
         at: relais_core::time::now_ms(),
         actor: session.user_id.clone(),
@@ -138,7 +204,24 @@ pub async fn reset(
         detail: String::new(),
     };
     if let Err(error) = state.records.audit_append(&entry).await {
-        tracing::error!(%error, "a password reset could not be written to the audit log");
+        tracing::error!(%error, "a password reset could not be written to the audit log: not done");
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service indisponible",
+            "Réessayez dans quelques minutes.",
+        );
+    }
+    let password = provisional_password();
+    if let Err(error) = state.client.admin_reset_password(admin_token, &user, &password).await {
+        tracing::error!(%error, "the homeserver refused a password reset");
+        let failed = AuditEntry { action: "reset_password_failed".into(), ..entry };
+        if let Err(error) = state.records.audit_append(&failed).await {
+            tracing::error!(%error, "a failed password reset is not in the audit log");
+        }
+        return refused(
+            StatusCode::BAD_GATEWAY,
+            "Le serveur de messagerie a refusé la réinitialisation. Réessayez, ou écrivez à l'équipe technique.",
+        );
     }
     answer(
         StatusCode::OK,
