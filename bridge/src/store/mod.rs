@@ -153,9 +153,21 @@ pub struct PostmasterMail {
     pub raw: Vec<u8>,
 }
 
+/// Whether the opt-in `o` to list `l` holds: the member may still be in the room per the
+/// membership file (a move or a lapse ends it), or the room is public, or Relais does not
+/// provision it.
+macro_rules! opt_in_holds {
+    () => {
+        "l.room_key IS NULL \
+         OR EXISTS (SELECT 1 FROM directory_room r WHERE r.room_key = l.room_key AND r.open = 1) \
+         OR EXISTS (SELECT 1 FROM directory_access a WHERE a.room_key = l.room_key AND a.member_id = o.member_id)"
+    };
+}
+
 /// Members subscribed to list `$1` with their mode (`$2`: the default mode), excluding lapsed
 /// members, members without an address and disabled addresses.
-const SUBSCRIBERS: &str = "SELECT m.member_id AS member_id, m.email AS email, COALESCE(p.mode, $2) AS mode \
+const SUBSCRIBERS: &str = concat!(
+    "SELECT m.member_id AS member_id, m.email AS email, COALESCE(p.mode, $2) AS mode \
      FROM directory_member m \
      LEFT JOIN mail_pref p ON p.member_id = m.member_id AND p.room_id = $1 \
      LEFT JOIN mail_address a ON a.email = m.email \
@@ -163,13 +175,20 @@ const SUBSCRIBERS: &str = "SELECT m.member_id AS member_id, m.email AS email, CO
        EXISTS (SELECT 1 FROM directory_subscription s JOIN mail_list l ON l.room_key = s.room_key \
                WHERE l.room_id = $1 AND l.enabled = 1 AND s.member_id = m.member_id) \
        OR EXISTS (SELECT 1 FROM mail_optin o JOIN mail_list l ON l.room_id = o.room_id \
-               WHERE o.room_id = $1 AND l.enabled = 1 AND o.member_id = m.member_id))";
+               WHERE o.room_id = $1 AND l.enabled = 1 AND o.member_id = m.member_id AND (",
+    opt_in_holds!(),
+    ")))"
+);
 
 /// (list, member) pairs of every enabled list.
-const LIST_MEMBERS: &str = "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
+const LIST_MEMBERS: &str = concat!(
+    "SELECT l.room_id AS room_id, s.member_id AS member_id FROM mail_list l \
        JOIN directory_subscription s ON s.room_key = l.room_key WHERE l.enabled = 1 \
      UNION SELECT o.room_id AS room_id, o.member_id AS member_id FROM mail_optin o \
-       JOIN mail_list l ON l.room_id = o.room_id WHERE l.enabled = 1";
+       JOIN mail_list l ON l.room_id = o.room_id WHERE l.enabled = 1 AND (",
+    opt_in_holds!(),
+    ")"
+);
 
 fn list_from_row(row: &AnyRow) -> Result<MailList, sqlx::Error> {
     Ok(MailList {

@@ -312,3 +312,44 @@ async fn a_notice_is_queued_once_and_only_for_an_active_member_with_an_address()
     })
     .await;
 }
+
+/// A room member's opt-in (`!courriel abonner`) holds while the membership file lets them into
+/// the room: a move or a lapse ends the mail with the access.
+#[tokio::test]
+async fn an_opt_in_holds_only_while_the_file_lets_the_member_in() {
+    on_both(|store| async move {
+        let store = MailStore::new(store);
+        seed(&store).await;
+        let records = ProvisioningStore::new(store.core().clone());
+        let karim = relais_provisioning::store::Effect::Member {
+            member_id: "9".into(),
+            record: "{}".into(),
+            active: true,
+            matrix_id: Some("@karim:pcf.test".into()),
+            email: Some("karim@example.org".into()),
+        };
+        let access = relais_provisioning::store::Effect::Grant {
+            room_key: "nord.s.lille".into(),
+            member_id: "9".into(),
+            user_id: "@karim:pcf.test".into(),
+        };
+        records.seed(&[karim, access]).await.expect("karim, in the room");
+        store.opt_in(ROOM, "9", Some(DeliveryMode::Message)).await.expect("opt in");
+        let receives = |store: MailStore| async move {
+            let subs =
+                store.subscribers(ROOM, DeliveryMode::Message, DeliveryMode::Daily).await.expect("subs");
+            subs.iter().any(|(member, _)| member == "9")
+        };
+        assert!(receives(store.clone()).await, "in the room: mail");
+        assert_eq!(store.member_lists("9", DeliveryMode::Daily).await.expect("lists").len(), 1);
+        let moved = relais_provisioning::store::Effect::Revoke {
+            room_key: "nord.s.lille".into(),
+            member_id: "9".into(),
+            user_id: "@karim:pcf.test".into(),
+        };
+        records.seed(&[moved]).await.expect("moved to another section");
+        assert!(!receives(store.clone()).await, "out of the room: no more mail");
+        assert!(store.member_lists("9", DeliveryMode::Daily).await.expect("lists").is_empty());
+    })
+    .await;
+}
