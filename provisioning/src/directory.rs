@@ -371,6 +371,30 @@ impl Directory {
         Ok(Some(users))
     }
 
+    /// The active members the membership file lets into a provisioned room who have no Matrix
+    /// account (their only ways in are the mail and a proxy), by member id; empty for a room
+    /// Relais does not provision.
+    pub async fn room_members_without_account(&self, room_id: &RoomId) -> Result<Vec<String>, StoreError> {
+        let Some(key) = self.room_key(room_id).await? else { return Ok(Vec::new()) };
+        let rows = sqlx::query(
+            "SELECT member_id, record FROM prov_member WHERE active = 1 AND matrix_id IS NULL ORDER BY member_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut members = Vec::new();
+        for row in &rows {
+            let record: String = row.try_get("record")?;
+            match serde_json::from_str::<crate::model::MemberRow>(&record) {
+                Ok(member) if crate::desired::member_rooms(&member).contains(&key) => {
+                    members.push(row.try_get("member_id")?);
+                }
+                Ok(_) => {}
+                Err(_) => tracing::error!("a member's record is unreadable: left out of a room's members"),
+            }
+        }
+        Ok(members)
+    }
+
     /// The email-only members allowed in a provisioned room (its subscribers without a Matrix
     /// account), active and with an address: (member id, address), by member id.
     pub async fn room_email_members(&self, room_id: &RoomId) -> Result<Vec<(String, String)>, StoreError> {

@@ -304,3 +304,69 @@ async fn a_referent_makes_the_account_of_a_member_beside_them() {
     assert!(status.success());
     assert!(audit.contains("\"account_on_behalf\"") && !audit.contains(&password), "{audit}");
 }
+
+/// A member without an account asked their referent to answer a poll for them: on the voter
+/// list from the start, answered from the referents' page, counted, and named in the results.
+#[tokio::test]
+async fn a_referent_carries_the_answer_of_a_member_without_an_account() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let (lucie, paul) =
+        (stack.synapse.register(&unique("lucie")).await, stack.synapse.register(&unique("paul")).await);
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
+         2;Paul;Durand;Nord;Lille;Secrétaire de section;oui;{}\n\
+         7;Jean;Petit;Nord;Lille;;oui;\n",
+        lucie.user_id, paul.user_id
+    );
+    let file = stack.relais.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+    let section = paul.resolve("#relais_nord.s.lille:pcf.test").await;
+    assert_eq!(paul.try_join(&section).await, 200);
+    let bot = stack.relais.bot();
+    let ask = paul.send_text(&section, "!sondage \"Date de l'AG ?\" \"Le 12\" \"Le 19\"").await;
+    let opened = paul.wait_reply(&section, &bot, &ask).await;
+    assert!(opened.contains("3 adhérent(s)"), "Lucie, Paul and Jean: {opened}");
+    let events = paul.messages(&section, 50).await;
+    let poll = events.iter().find(|e| e["type"] == "org.matrix.msc3381.poll.start").expect("the poll");
+    let poll = poll["event_id"].as_str().expect("id").to_owned();
+
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(dashboard.contains("Votes par procuration") && dashboard.contains("Jean Petit"), "{dashboard}");
+    let path = "/relais/referent/procuration";
+    assert_eq!(post(&browser, path, &[("sondage", &poll), ("membre", "7"), ("choix", "9")]).await.0, 422);
+    assert_eq!(
+        post(&browser, path, &[("sondage", &poll), ("membre", "2"), ("choix", "1")]).await.0,
+        404,
+        "Paul votes himself"
+    );
+    let (status, page) = post(&browser, path, &[("sondage", &poll), ("membre", "7"), ("choix", "2")]).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, out, _) = stack.relais.cli(&["poll", "results", &poll, "--json"]);
+    assert!(status.success());
+    let counted: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (counted["voted"].clone(), counted["answers"][1]["count"].clone()),
+        (1.into(), 1.into()),
+        "{counted}"
+    );
+
+    let close = paul.send_text(&section, "!sondage clore").await;
+    paul.wait_reply(&section, &bot, &close).await;
+    let ended = crate::common::eventually("the results", std::time::Duration::from_secs(30), || async {
+        let events = paul.messages(&section, 50).await;
+        events.iter().find(|e| e["type"] == "org.matrix.msc3381.poll.end").cloned()
+    })
+    .await;
+    let text = ended.to_string();
+    assert!(text.contains(&format!("Par procuration : Jean Petit (porté par {})", lucie.user_id)), "{text}");
+    assert_eq!(
+        post(&browser, path, &[("sondage", &poll), ("membre", "7"), ("choix", "1")]).await.0,
+        410,
+        "closed"
+    );
+}

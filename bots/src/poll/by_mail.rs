@@ -86,22 +86,28 @@ impl Polls {
             MailVote::Closed { .. } => return Ok(MailVoteOutcome::Closed),
             MailVote::Unknown => return Ok(MailVoteOutcome::Unknown),
         };
-        let ids = answer_ids(&spec);
-        let mut picked: Vec<String> = Vec::new();
-        for n in choices {
-            match ids.get(n.wrapping_sub(1)) {
-                Some((id, _)) if !picked.contains(id) => picked.push(id.clone()),
-                _ => return Ok(MailVoteOutcome::Invalid),
-            }
-        }
-        if picked.is_empty() || picked.len() > spec.max_selections as usize {
-            return Ok(MailVoteOutcome::Invalid);
-        }
-        let answers = serde_json::to_string(&picked).unwrap_or_else(|_| "[]".into());
+        let Some(answers) = picked_answers(&spec, choices) else { return Ok(MailVoteOutcome::Invalid) };
         // A response of its own, as a Matrix response is one event: the latest counts.
         let response_id = format!("mail.{}", relais_provisioning::onboarding::new_token());
         let voter = voter_of_member(member_id);
         self.store.poll_add_response(&poll.poll_id, &response_id, &voter, &answers, now_ms()).await?;
         Ok(MailVoteOutcome::Recorded)
     }
+}
+
+/// The answers numbered `choices` (1-based) of `spec`, as the stored JSON of answer ids; `None`
+/// for none, too many, a repeated or an unknown one.
+pub(super) fn picked_answers(spec: &PollSpec, choices: &[usize]) -> Option<String> {
+    let ids = answer_ids(spec);
+    let mut picked: Vec<String> = Vec::new();
+    for n in choices {
+        match ids.get(n.wrapping_sub(1)) {
+            Some((id, _)) if !picked.contains(id) => picked.push(id.clone()),
+            _ => return None,
+        }
+    }
+    if picked.is_empty() || picked.len() > spec.max_selections as usize {
+        return None;
+    }
+    serde_json::to_string(&picked).ok()
 }

@@ -7,6 +7,7 @@ pub mod congress;
 pub mod events;
 pub mod mandates;
 pub mod minutes;
+pub mod proxy;
 pub mod secret_ballot;
 pub mod service;
 pub mod spec;

@@ -125,11 +125,11 @@ impl Polls {
                 return Ok(crate::messages::no_mandates());
             }
             voters = weighted.iter().map(|(v, _)| v.clone()).collect();
-        } else if self.config.mail.bridge_enabled() {
-            // Email-only members vote from the mail (a signed link per answer): they are voters
-            // like the others.
-            let by_mail = self.directory.room_email_members(room_id).await?;
-            voters.extend(by_mail.iter().map(|(member, _)| super::secret_ballot::voter_of_member(member)));
+        } else {
+            // Members without an account are voters like the others: by mail (a signed link per
+            // answer) when the bridge runs, else through a proxy their referent records.
+            let without_account = self.directory.room_members_without_account(room_id).await?;
+            voters.extend(without_account.iter().map(|member| super::secret_ballot::voter_of_member(member)));
         }
         let bot = self.config.bot_user_id();
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));
@@ -214,7 +214,7 @@ impl Polls {
         let closing = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
         let Some((spec, result)) = self.count(&closing).await? else { return Ok(None) };
         let result_json = serde_json::to_string(&result).unwrap_or_default();
-        let text = events::results_text(&spec.question, &result);
+        let text = events::results_text(&spec.question, &result) + &self.proxies_line(&poll.poll_id).await?;
         let room_id = RoomId::parse(&poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
         // The end event first, with a transaction id of its own: if two workers close at once,
         // or a crash comes before the record, the homeserver keeps one end event.

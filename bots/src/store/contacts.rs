@@ -79,9 +79,11 @@ impl MemberEraser for BotStore {
             // Their answers from the mail, and their place on voter lists as an email-only member
             // (a Matrix member's answers are the room's events, which the homeserver keeps).
             let voter = crate::poll::secret_ballot::voter_of_member(member_id);
-            for sql in
-                ["DELETE FROM poll_response WHERE voter = $1", "DELETE FROM poll_voter WHERE user_id = $1"]
-            {
+            for sql in [
+                "DELETE FROM poll_response WHERE voter = $1",
+                "DELETE FROM poll_voter WHERE user_id = $1",
+                "DELETE FROM poll_proxy WHERE voter = $1",
+            ] {
                 removed += sqlx::query(sql).bind(&voter).execute(&mut *tx).await?.rows_affected();
             }
             Ok(removed)

@@ -149,6 +149,75 @@ impl BotStore {
         Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
     }
 
+    /// Records `voter`'s answer carried by `holder` (a proxy): the response and who carried it,
+    /// in one transaction, while the poll is open. `false`: closed meanwhile, nothing recorded.
+    pub async fn poll_add_proxy_response(
+        &self,
+        poll_id: &str,
+        voter: &str,
+        holder: &str,
+        answers_json: &str,
+        ts: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let open = sqlx::query("SELECT 1 AS one FROM poll WHERE poll_id = $1 AND closed_at IS NULL")
+            .bind(poll_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !open {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(format!("proxy.{}", relais_provisioning::onboarding::new_token()))
+        .bind(poll_id)
+        .bind(voter)
+        .bind(answers_json)
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO poll_proxy (poll_id, voter, holder, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (poll_id, voter) DO UPDATE SET holder = $3, at = $4",
+        )
+        .bind(poll_id)
+        .bind(voter)
+        .bind(holder)
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// (voter, holder) of the proxies of poll `poll_id`, by voter.
+    pub async fn poll_proxies(&self, poll_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT voter, holder FROM poll_proxy WHERE poll_id = $1 ORDER BY voter")
+            .bind(poll_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("voter")?, r.try_get("holder")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// The open polls of the rooms `room_ids`, newest first.
+    pub async fn open_polls_in(&self, room_ids: &[String]) -> Result<Vec<PollRecord>, StoreError> {
+        let mut polls = Vec::new();
+        for room in room_ids {
+            let sql = format!("SELECT {POLL_COLUMNS} FROM poll WHERE room_id = $1 AND closed_at IS NULL");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room).fetch_all(self.pool()).await?;
+            for row in &rows {
+                polls.push(poll_from_row(row)?);
+            }
+        }
+        polls.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+        Ok(polls)
+    }
+
     /// Whether `voter` is on the voter list of poll `poll_id`.
     pub async fn poll_is_voter(&self, poll_id: &str, voter: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 AS one FROM poll_voter WHERE poll_id = $1 AND user_id = $2")

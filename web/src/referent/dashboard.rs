@@ -124,6 +124,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
     let bounced = state.mail.bounced_members().await?;
     let sympathisers = state.records.sympathisers_of(&session.federation).await?;
     let paper = super::paper::section(state, &session.federation).await?;
+    let proxies = super::proxies::section(state, &session.federation).await?;
     let themes = state.themes.of_federation(&session.federation).await.map_err(|e| match e {
         relais_bots::service::ServiceError::Store(e) => e,
         other => StoreError::Corrupt(other.to_string()),
@@ -155,6 +156,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
             None => {},
         }
         (overview)
+        (proxies)
         h2 { "Importer le fichier des adhérents" }
         form method="post" action=(IMPORT_PATH) enctype="multipart/form-data" {
             label for="fichier" { "Fichier (CSV exporté du logiciel des adhérents)" }

@@ -10,6 +10,7 @@ mod import;
 mod letters;
 mod paper;
 mod password;
+mod proxies;
 mod themes;
 mod widget;
 
@@ -61,6 +62,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route(password::RESET_PATH, post(password::reset))
         .route(letters::LETTERS_PATH, post(letters::print))
         .route(account::ACCOUNT_PATH, post(account::create))
+        .route(proxies::PROXY_PATH, post(proxies::record))
         .route(paper::PAPER_PATH, get(paper::show))
         .route(themes::CREATE_PATH, post(themes::create))
         .route(themes::MODERATORS_PATH, post(themes::moderators))
