@@ -17,6 +17,21 @@ async fn post(browser: &Browser, path: &str, form: &[(&str, &str)]) -> (u16, Str
     (response.status().as_u16(), response.text().await.expect("text"))
 }
 
+/// Provisions the membership file `csv`.
+fn provision(stack: &Stack, csv: &str) {
+    let file = stack.relais.dir.path().join(format!("{}.csv", unique("members")));
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+}
+
+/// The referents' page, signed in as `referent`.
+async fn signed_in(stack: &Stack, referent: &crate::common::Member) -> Browser {
+    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
+    assert_eq!(browser.sign_in(&referent.user_id, &referent.password()).await, 303);
+    browser
+}
+
 /// The password the page shows, in `<strong id="provisoire">`.
 fn shown_password(page: &str) -> String {
     let start =
@@ -53,13 +68,9 @@ async fn a_referent_resets_a_members_password_and_the_member_signs_in_with_it() 
          5;Nadia;Haddad;Nord;Lille;;oui;{}\n",
         lucie.user_id, marc.user_id, paul.user_id, nadia.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(&stack, &csv);
 
-    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
-    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let browser = signed_in(&stack, &lucie).await;
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(dashboard.contains("Donner un mot de passe provisoire"), "{dashboard}");
     // Sofia's account, made by Relais beside the referent, then forgotten.
@@ -123,10 +134,7 @@ async fn a_members_export_and_erasure_reach_their_account_on_the_homeserver() {
          2;Sofia;Benali;Nord;Lille;oui;{}\n",
         sofia.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(&stack, &csv);
     let discussion = sofia.resolve("#relais_nord.discussion:pcf.test").await;
     assert_eq!(sofia.try_join(&sofia.resolve("#relais_nord:pcf.test").await).await, 200);
     assert_eq!(sofia.try_join(&discussion).await, 200);
@@ -188,13 +196,9 @@ async fn a_printed_letters_code_makes_the_members_account_and_lets_them_in() {
          7;Jean;Petit;Nord;Lille;;oui;\n",
         lucie.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(&stack, &csv);
 
-    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
-    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let browser = signed_in(&stack, &lucie).await;
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(
         dashboard.contains("Sans adresse de courriel ni compte (1)")
@@ -274,12 +278,8 @@ async fn a_referent_makes_the_account_of_a_member_beside_them() {
          9;Paul;Roux;Paris;Paris 11e;;oui;\n",
         lucie.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
-    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
-    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    provision(&stack, &csv);
+    let browser = signed_in(&stack, &lucie).await;
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(dashboard.contains("Créer son compte avec lui ou elle"), "{dashboard}");
 
@@ -319,10 +319,7 @@ async fn a_referent_carries_the_answer_of_a_member_without_an_account() {
          7;Jean;Petit;Nord;Lille;;oui;\n",
         lucie.user_id, paul.user_id
     );
-    let file = stack.relais.dir.path().join("members.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string()]);
-    assert!(status.success(), "{out}{err}");
+    provision(&stack, &csv);
     let section = paul.resolve("#relais_nord.s.lille:pcf.test").await;
     assert_eq!(paul.try_join(&section).await, 200);
     let bot = stack.relais.bot();
@@ -333,8 +330,7 @@ async fn a_referent_carries_the_answer_of_a_member_without_an_account() {
     let poll = events.iter().find(|e| e["type"] == "org.matrix.msc3381.poll.start").expect("the poll");
     let poll = poll["event_id"].as_str().expect("id").to_owned();
 
-    let mut browser = Browser { http: redirectless(), base: stack.relais.web_url.clone(), cookie: None };
-    assert_eq!(browser.sign_in(&lucie.user_id, &lucie.password()).await, 303);
+    let browser = signed_in(&stack, &lucie).await;
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(dashboard.contains("Votes par procuration") && dashboard.contains("Jean Petit"), "{dashboard}");
     let path = "/relais/referent/procuration";

@@ -19,14 +19,8 @@ fn results(stack: &Stack, poll: &str) -> Value {
     serde_json::from_str(&out).expect("results json")
 }
 
-async fn confirm(link: &str, choice: &str) -> (u16, String) {
-    let base = link.split('?').next().unwrap_or(link);
-    let response = reqwest::Client::new().post(base).form(&[("choix", choice)]).send().await.expect("post");
-    (response.status().as_u16(), response.text().await.expect("page"))
-}
-
-#[tokio::test]
-async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone() {
+/// A stack whose mail bridge sends each message as it comes, to a real SMTP server.
+async fn mail_stack() -> (SmtpSink, Stack) {
     let smtp = SmtpSink::start().await;
     let env = vec![
         ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
@@ -36,6 +30,18 @@ async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone()
         ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
     ];
     let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
+    (smtp, stack)
+}
+
+async fn confirm(link: &str, choice: &str) -> (u16, String) {
+    let base = link.split('?').next().unwrap_or(link);
+    let response = reqwest::Client::new().post(base).form(&[("choix", choice)]).send().await.expect("post");
+    (response.status().as_u16(), response.text().await.expect("page"))
+}
+
+#[tokio::test]
+async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone() {
+    let (smtp, stack) = mail_stack().await;
     let Voters { paul, .. } = provision(&stack).await;
     let bot = stack.relais.bot();
     let room = paul.resolve(SECTION).await;
@@ -99,15 +105,7 @@ async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone()
 /// and date, and a search that finds a word; another member's or a forged link opens nothing.
 #[tokio::test]
 async fn an_email_only_member_reads_and_searches_the_lists_archive() {
-    let smtp = SmtpSink::start().await;
-    let env = vec![
-        ("RELAIS_MAIL__DOMAIN".to_owned(), "listes.pcf.test".to_owned()),
-        ("RELAIS_MAIL__INBOUND_BIND".to_owned(), format!("127.0.0.1:{}", free_port())),
-        ("RELAIS_MAIL__SECRET".to_owned(), "mail-secret-for-this-test-only".to_owned()),
-        ("RELAIS_MAIL__AUTHSERV_ID".to_owned(), "mx.pcf.test".to_owned()),
-        ("RELAIS_MAIL__DEFAULT_MODE".to_owned(), "message".to_owned()),
-    ];
-    let stack = Stack::start(RelaisOptions { smtp_url: Some(smtp.url()), env, ..Default::default() }).await;
+    let (smtp, stack) = mail_stack().await;
     let Voters { paul, sophie, .. } = provision(&stack).await;
     let room = paul.resolve(SECTION).await;
     let root = paul.send_text(&room, "La réunion de section aura lieu jeudi à 18h.").await;
