@@ -4,7 +4,7 @@
 -- every member in (`open` = 1: no list to check).
 CREATE VIEW directory_access AS
     SELECT a.room_key AS room_key, a.member_id AS member_id FROM prov_access a
-    UNION SELECT r.room_key AS room_key, a.member_id AS member_id FROM prov_room r
+    UNION ALL SELECT r.room_key AS room_key, a.member_id AS member_id FROM prov_room r
         JOIN prov_access a ON a.room_key = r.parent_key WHERE r.kind = 'theme';
 
 CREATE VIEW directory_room AS

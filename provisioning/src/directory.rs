@@ -372,12 +372,16 @@ impl Directory {
     }
 
     /// The active members the membership file lets into a provisioned room who have no Matrix
-    /// account (their only ways in are the mail and a proxy), by member id; empty for a room
-    /// Relais does not provision.
-    pub async fn room_members_without_account(&self, room_id: &RoomId) -> Result<Vec<String>, StoreError> {
+    /// account (their only ways in are the mail and a proxy), by member id, each with whether
+    /// they have an address; empty for a room Relais does not provision.
+    pub async fn room_members_without_account(
+        &self,
+        room_id: &RoomId,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
         let Some(key) = self.room_key(room_id).await? else { return Ok(Vec::new()) };
         let rows = sqlx::query(
-            "SELECT member_id, record FROM prov_member WHERE active = 1 AND matrix_id IS NULL ORDER BY member_id",
+            "SELECT member_id, record, email FROM prov_member WHERE active = 1 AND matrix_id IS NULL \
+             ORDER BY member_id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -386,7 +390,8 @@ impl Directory {
             let record: String = row.try_get("record")?;
             match serde_json::from_str::<crate::model::MemberRow>(&record) {
                 Ok(member) if crate::desired::member_rooms(&member).contains(&key) => {
-                    members.push(row.try_get("member_id")?);
+                    let email: Option<String> = row.try_get("email")?;
+                    members.push((row.try_get("member_id")?, email.is_some()));
                 }
                 Ok(_) => {}
                 Err(_) => tracing::error!("a member's record is unreadable: left out of a room's members"),

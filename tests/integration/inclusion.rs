@@ -283,8 +283,12 @@ async fn a_referent_makes_the_account_of_a_member_beside_them() {
     let (_, dashboard) = browser.get("/relais/referent").await;
     assert!(dashboard.contains("Créer son compte avec lui ou elle"), "{dashboard}");
 
-    let username = unique("marie");
     let path = "/relais/referent/compte";
+    // A name someone holds is refused before the member's invitation is touched.
+    let taken = lucie.user_id.trim_start_matches('@').split(':').next().unwrap_or_default().to_owned();
+    let (status, page) = post(&browser, path, &[("membre", "8"), ("nom_utilisateur", &taken)]).await;
+    assert_eq!(status, 409, "{page}");
+    let username = unique("marie");
     let (status, page) = post(&browser, path, &[("membre", "8"), ("nom_utilisateur", &username)]).await;
     assert_eq!(status, 200, "{page}");
     let password = shown_password(&page);

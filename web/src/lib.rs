@@ -135,7 +135,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/.well-known/matrix/client", get(well_known_client))
         .merge(help::routes())
         .merge(legal::routes())
-        .merge(referent::routes())
+        .merge(referent::routes(state.clone()))
         .merge(rejoindre::routes())
         .merge(lien::routes())
         .merge(token_pages)

@@ -382,3 +382,28 @@ async fn sign_ups_are_limited_per_mail_domain_whatever_the_client_address() {
         sqlx::query_scalar("SELECT COUNT(*) FROM sympathiser").fetch_one(store.pool()).await.expect("count");
     assert_eq!(recorded, 31, "the refused one is not recorded");
 }
+
+/// A form posted to the referents' pages from another site is refused before anything reads it.
+#[tokio::test]
+async fn a_referent_form_from_another_site_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = Config::for_tests("http://127.0.0.1:9", "");
+    let ours = config.web.public_url.origin().ascii_serialization();
+    let (pages, _) = pages_with(&dir, config).await;
+    let post = |origin: &str| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/relais/referent/salons")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, origin)
+            .body(Body::from("nom=Intrus&acces=public"))
+            .expect("request");
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40_000))));
+        pages.clone().oneshot(request)
+    };
+    let foreign = post("https://evil.example").await.expect("answer");
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert!(text(foreign).await.contains("ne vient pas de l'espace des référents"));
+    let same = post(&ours).await.expect("answer");
+    assert_eq!(same.status(), StatusCode::UNAUTHORIZED, "our own form reaches the page (no session here)");
+}

@@ -111,6 +111,19 @@ impl MatrixClient {
         }
     }
 
+    /// Whether no account `user` exists on the homeserver (asked as the appservice: a profile
+    /// that is not found is a name nobody holds; registration may be closed to the public, so
+    /// its own availability check is not asked).
+    pub async fn account_absent(&self, user: &ruma::UserId) -> Result<bool, ClientError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(user.as_str().as_bytes()).collect();
+        let url = format!("{}/_matrix/client/v3/profile/{encoded}", self.inner.base_url);
+        match self.raw(self.inner.http.get(url).bearer_auth(self.inner.as_token.expose())).await {
+            Ok(_) => Ok(false),
+            Err(ClientError::Matrix { status: 404, .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Joins `room` (an id) as the user of the `session` registration opened.
     pub async fn join_as(&self, session: &Secret, room: &ruma::RoomId) -> Result<(), ClientError> {
         let room: String = url::form_urlencoded::byte_serialize(room.as_str().as_bytes()).collect();

@@ -13,6 +13,10 @@ use super::{
     service::{PollError, Polls, spec_of},
 };
 
+/// Proxies named one by one in the results (the end event stays well under the homeserver's
+/// size limit); the others are counted.
+const NAMED_PROXIES: usize = 30;
+
 /// What recording a proxy's answer did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyOutcome {
@@ -20,6 +24,8 @@ pub enum ProxyOutcome {
     /// Not a valid choice: nothing recorded.
     Invalid,
     Closed,
+    /// The member answered from the mail themselves.
+    AnsweredThemselves,
     /// Not an open ordinary poll of that member's, or the member is not active.
     Unknown,
 }
@@ -75,22 +81,37 @@ impl Polls {
             return Ok(ProxyOutcome::Closed);
         }
         let Some(answers) = picked_answers(&spec, choices) else { return Ok(ProxyOutcome::Invalid) };
+        // A member who answered from the mail answered themselves: a proxy does not replace it.
+        if self
+            .store
+            .poll_latest_response_id(poll_id, &voter)
+            .await?
+            .is_some_and(|id| id.starts_with("mail."))
+        {
+            return Ok(ProxyOutcome::AnsweredThemselves);
+        }
         if !self.store.poll_add_proxy_response(poll_id, &voter, holder.as_str(), &answers, now_ms()).await? {
             return Ok(ProxyOutcome::Closed);
         }
         Ok(ProxyOutcome::Recorded)
     }
 
-    /// The results' line naming the proxies of poll `poll_id` (empty without any).
+    /// The results' line naming the proxies of poll `poll_id` that were counted (the member's
+    /// latest answer is the one carried), at most [`NAMED_PROXIES`] by name; empty without any.
     pub(super) async fn proxies_line(&self, poll_id: &str) -> Result<String, PollError> {
+        let counted = self.store.poll_counted_proxies(poll_id).await?;
+        let more = counted.len().saturating_sub(NAMED_PROXIES);
         let mut named = Vec::new();
-        for (voter, holder) in self.store.poll_proxies(poll_id).await? {
+        for (voter, holder) in counted.into_iter().take(NAMED_PROXIES) {
             let member_id = voter.strip_prefix("member:").unwrap_or(&voter);
             let name = match self.directory.member(member_id).await? {
                 Some(member) => member.full_name(),
                 None => "un adhérent".to_owned(),
             };
             named.push(format!("{name} (porté par {holder})"));
+        }
+        if more > 0 {
+            named.push(format!("et {more} autre(s)"));
         }
         Ok(if named.is_empty() {
             String::new()

@@ -126,10 +126,20 @@ impl Polls {
             }
             voters = weighted.iter().map(|(v, _)| v.clone()).collect();
         } else {
-            // Members without an account are voters like the others: by mail (a signed link per
-            // answer) when the bridge runs, else through a proxy their referent records.
-            let without_account = self.directory.room_members_without_account(room_id).await?;
-            voters.extend(without_account.iter().map(|member| super::secret_ballot::voter_of_member(member)));
+            // Members without an account vote where they can: from the mail when they receive
+            // this room's list (the bridge running), or through a proxy their referent records
+            // when they have no address at all (or no mail runs). Others are not counted.
+            let bridge = self.config.mail.bridge_enabled();
+            let by_mail: HashSet<String> = if bridge {
+                self.directory.room_email_members(room_id).await?.into_iter().map(|(m, _)| m).collect()
+            } else {
+                HashSet::new()
+            };
+            for (member, has_address) in self.directory.room_members_without_account(room_id).await? {
+                if by_mail.contains(&member) || !has_address || !bridge {
+                    voters.push(super::secret_ballot::voter_of_member(&member));
+                }
+            }
         }
         let bot = self.config.bot_user_id();
         let txn = format!("poll.{}", command_event.trim_start_matches('$'));
@@ -251,8 +261,12 @@ impl Polls {
     /// Closes polls past their deadline and reminds rooms before it (a fifth of the poll's
     /// duration, at most an hour, before closing).
     pub async fn tick(&self, now: i64) -> Result<(), PollError> {
+        // One poll that cannot be closed (the homeserver refuses its end event) holds up none
+        // of the others, nor the ballots and reminders below: it is tried again next tick.
         for poll in self.store.polls_due(now).await? {
-            self.close(&poll).await?;
+            if let Err(error) = self.close(&poll).await {
+                tracing::warn!(poll_id = %poll.poll_id, %error, "a poll could not be closed: tried again");
+            }
         }
         for poll in self.store.polls_closed_unpublished().await? {
             if let Some(spec) = spec_of(&poll).filter(|s| s.secret) {

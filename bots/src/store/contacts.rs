@@ -129,13 +129,20 @@ mod tests {
             };
             bots.poll_create(&poll, &["member:7".to_owned(), "member:8".to_owned()]).await.expect("poll");
             bots.poll_add_response("$poll", "mail.x", "member:7", "[\"r1\"]", 1).await.expect("answer");
+            let carried = bots.poll_add_proxy_response("$poll", "member:7", "@ref:pcf.test", "[\"r2\"]", 2);
+            assert!(carried.await.expect("proxy"), "an open poll");
+            assert_eq!(bots.poll_proxies("$poll").await.expect("proxies").len(), 1);
 
             let fence = fence(&store, LEASE).await;
             let removed = records.member_forget(&fence, "7", "test", &[&bots]).await.expect("forget");
-            assert_eq!(removed, 4, "the welcome, the answer, the place on the list and the record");
+            assert_eq!(
+                removed, 6,
+                "the welcome, two answers, the place on the list, the proxy and the record"
+            );
             assert!(!bots.welcomed("7").await.expect("erased"));
             assert_eq!(bots.poll_voters("$poll").await.expect("voters"), ["member:8"]);
             assert!(bots.poll_responses("$poll").await.expect("answers").is_empty());
+            assert!(bots.poll_proxies("$poll").await.expect("proxies").is_empty());
         })
         .await;
     }

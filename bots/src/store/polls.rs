@@ -160,16 +160,10 @@ impl BotStore {
         ts: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let open = sqlx::query("SELECT 1 AS one FROM poll WHERE poll_id = $1 AND closed_at IS NULL")
-            .bind(poll_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !open {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) VALUES ($1, $2, $3, $4, $5)",
+        // One statement: the answer is written only if the poll is open at that moment.
+        let inserted = sqlx::query(
+            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM poll WHERE poll_id = $2 AND closed_at IS NULL)",
         )
         .bind(format!("proxy.{}", relais_provisioning::onboarding::new_token()))
         .bind(poll_id)
@@ -177,7 +171,11 @@ impl BotStore {
         .bind(answers_json)
         .bind(ts)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO poll_proxy (poll_id, voter, holder, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (poll_id, voter) DO UPDATE SET holder = $3, at = $4",
@@ -190,6 +188,39 @@ impl BotStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// (voter, holder) of the proxies of poll `poll_id` whose voter's latest answer is the one
+    /// carried, by voter.
+    pub async fn poll_counted_proxies(&self, poll_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.voter AS voter, p.holder AS holder FROM poll_proxy p WHERE p.poll_id = $1 AND \
+             (SELECT r.event_id FROM poll_response r WHERE r.poll_id = p.poll_id AND r.voter = p.voter \
+              ORDER BY r.seq DESC LIMIT 1) LIKE 'proxy.%' ORDER BY p.voter",
+        )
+        .bind(poll_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("voter")?, r.try_get("holder")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// The event id (or `mail.…` / `proxy.…` id) of `voter`'s latest answer in poll `poll_id`.
+    pub async fn poll_latest_response_id(
+        &self,
+        poll_id: &str,
+        voter: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT event_id FROM poll_response WHERE poll_id = $1 AND voter = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(poll_id)
+        .bind(voter)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("event_id")).transpose()?)
     }
 
     /// (voter, holder) of the proxies of poll `poll_id`, by voter.

@@ -155,12 +155,13 @@ pub struct PostmasterMail {
 
 /// Whether the opt-in `o` to list `l` holds: the member may still be in the room per the
 /// membership file (a move or a lapse ends it), or the room is public, or Relais does not
-/// provision it.
+/// provision it — the room found by its id, whatever key the list was enabled with.
 macro_rules! opt_in_holds {
     () => {
-        "l.room_key IS NULL \
-         OR EXISTS (SELECT 1 FROM directory_room r WHERE r.room_key = l.room_key AND r.open = 1) \
-         OR EXISTS (SELECT 1 FROM directory_access a WHERE a.room_key = l.room_key AND a.member_id = o.member_id)"
+        "NOT EXISTS (SELECT 1 FROM directory_room r WHERE r.room_id = l.room_id) \
+         OR EXISTS (SELECT 1 FROM directory_room r WHERE r.room_id = l.room_id AND r.open = 1) \
+         OR EXISTS (SELECT 1 FROM directory_room r JOIN directory_access a ON a.room_key = r.room_key \
+                    WHERE r.room_id = l.room_id AND a.member_id = o.member_id)"
     };
 }
 

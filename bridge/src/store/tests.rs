@@ -350,6 +350,13 @@ async fn an_opt_in_holds_only_while_the_file_lets_the_member_in() {
         records.seed(&[moved]).await.expect("moved to another section");
         assert!(!receives(store.clone()).await, "out of the room: no more mail");
         assert!(store.member_lists("9", DeliveryMode::Daily).await.expect("lists").is_empty());
+        // A list turned on by hand carries no room key: the room is still known by its id.
+        sqlx::query("UPDATE mail_list SET room_key = NULL WHERE room_id = $1")
+            .bind(ROOM)
+            .execute(store.pool())
+            .await
+            .expect("a list turned on by hand");
+        assert!(!receives(store.clone()).await, "still out of the room");
     })
     .await;
 }

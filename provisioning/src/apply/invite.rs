@@ -29,12 +29,17 @@ impl Inviter {
         };
         let token = onboarding::new_token();
         let expires = now_ms() + i64::from(self.valid_days) * 24 * 3600 * 1000;
-        store.issue_invitation(fence, member_id, &onboarding::token_hash(&token), expires).await.map_err(
-            |e| match e {
+        let issued = store
+            .issue_invitation(fence, member_id, &onboarding::token_hash(&token), expires)
+            .await
+            .map_err(|e| match e {
                 StoreError::LeaseLost(_) => Failure::LeaseLost,
                 other => Failure::Transient(other.to_string()),
-            },
-        )?;
+            })?;
+        if !issued {
+            // An account is being made (or was made) with the member's invitation: no new link.
+            return Ok(());
+        }
         let link = format!("{}/inscription/{token}", self.web_url);
         let (subject, text, html) =
             onboarding::invitation_email(first_name, federation, &link, self.valid_days);

@@ -36,7 +36,8 @@ impl ProvisioningStore {
         Ok(rows.iter().map(invitation).collect::<Result<_, _>>()?)
     }
 
-    /// Records a new token for `member_id` (replacing an older, unused one), fenced by the
+    /// Records a new token for `member_id` (replacing an older, unused one not being redeemed;
+    /// `false` when there is such an invitation to keep), fenced by the
     /// provisioning lease: a stalled run cannot replace the token its successor mailed, nor
     /// bring back the invitation of a member erased meanwhile.
     pub async fn issue_invitation(
@@ -45,20 +46,25 @@ impl ProvisioningStore {
         member_id: &str,
         token_hash: &str,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
-        sqlx::query(
+        // Never over an invitation that made an account, nor one whose account is being made
+        // right now (its page would link the account to nobody).
+        let issued = sqlx::query(
             "INSERT INTO onboarding (member_id, token_hash, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (member_id) DO UPDATE SET token_hash = $2, expires_at = $3, sent_at = NULL \
-             WHERE onboarding.used_at IS NULL",
+             ON CONFLICT (member_id) DO UPDATE SET token_hash = $2, expires_at = $3, sent_at = NULL, \
+             claimed_until = NULL \
+             WHERE onboarding.used_at IS NULL AND (onboarding.claimed_until IS NULL OR onboarding.claimed_until <= $4)",
         )
         .bind(member_id)
         .bind(token_hash)
         .bind(expires_at)
+        .bind(now_ms())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(issued == 1)
     }
 
     /// The account Relais made for `member_id` (an invitation, a printed letter, or a referent

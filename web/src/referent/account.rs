@@ -17,7 +17,7 @@ use ruma::api::error::ErrorCode;
 use relais_core::time::now_ms;
 use relais_provisioning::{
     desired::federation_key,
-    model::MemberRow,
+    model::{MemberRow, Role},
     onboarding::{new_token, provisional_password, suggested_username, token_hash},
     store::AuditEntry,
 };
@@ -57,7 +57,11 @@ async fn member_of(
     match state.records.member_record(member_id.trim()).await {
         Ok(record) => Ok(record
             .and_then(|json| serde_json::from_str::<MemberRow>(&json).ok())
-            .filter(|m| federation_key(&m.federation) == federation && needs_letter(m))),
+            .filter(|m| federation_key(&m.federation) == federation && needs_letter(m))
+            // An office holder's account opens the referents' page: the national team makes it.
+            .filter(|m| {
+                !m.roles.iter().any(|r| matches!(r, Role::DigitalReferent | Role::FederationSecretary))
+            })),
         Err(error) => {
             tracing::error!(%error, "cannot read a member for an account");
             Err(refused(
@@ -77,7 +81,7 @@ async fn one_off_invitation(state: &WebState, member_id: &str) -> Result<String,
             let expires = now_ms() + 3_600_000;
             let issued = state.records.issue_invitation(lease.fence(), member_id, &hash, expires).await;
             lease.release_or_expire().await;
-            issued.is_ok()
+            matches!(issued, Ok(true))
         }
         _ => false,
     };
@@ -123,6 +127,42 @@ async fn register(
     }
 }
 
+/// The name asked of the homeserver before the member's invitation is replaced: a name already
+/// taken then voids nothing.
+async fn name_is_free(state: &WebState, username: &str) -> Result<(), Response> {
+    let server = &state.config.homeserver.server_name;
+    let Ok(user) = ruma::UserId::parse(format!("@{username}:{server}")) else {
+        return Err(refused(StatusCode::UNPROCESSABLE_ENTITY, "Ce nom d'utilisateur n'est pas valable."));
+    };
+    match state.client.account_absent(&user).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            Err(refused(StatusCode::CONFLICT, "Ce nom d'utilisateur est déjà pris : choisissez-en un autre."))
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot ask the homeserver whether a user name is free");
+            Err(refused(
+                StatusCode::BAD_GATEWAY,
+                "Le serveur de messagerie ne répond pas : réessayez plus tard.",
+            ))
+        }
+    }
+}
+
+/// The audit line of an account `referent` made for `member_id`.
+async fn audit(state: &WebState, referent: &str, member_id: &str) {
+    let entry = AuditEntry {
+        at: now_ms(),
+        actor: referent.to_owned(),
+        action: "account_on_behalf".into(),
+        target: format!("member {member_id}"),
+        detail: String::new(),
+    };
+    if let Err(error) = state.records.audit_append(&entry).await {
+        tracing::error!(%error, "an account made on a member's behalf is not in the audit log");
+    }
+}
+
 /// Creates the account of a member beside the referent.
 pub async fn create(
     State(state): State<Arc<WebState>>,
@@ -162,6 +202,9 @@ pub async fn create(
         Ok(name) => name,
         Err(error) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &error),
     };
+    if let Err(response) = name_is_free(&state, &username).await {
+        return response;
+    }
     let hash = match one_off_invitation(&state, &member.member_id).await {
         Ok(hash) => hash,
         Err(response) => return response,
@@ -173,17 +216,15 @@ pub async fn create(
     };
     if !matches!(state.records.redeem_invitation(&hash, user_id.as_str()).await, Ok(true)) {
         tracing::error!("an account made on a member's behalf could not be linked to them");
+        return refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "Le compte {user_id} a été créé mais n'a pas pu être rattaché à l'adhérent : écrivez à l'équipe \
+                 technique avec cet identifiant."
+            ),
+        );
     }
-    let entry = AuditEntry {
-        at: now_ms(),
-        actor: session.user_id.clone(),
-        action: "account_on_behalf".into(),
-        target: format!("member {}", member.member_id),
-        detail: String::new(),
-    };
-    if let Err(error) = state.records.audit_append(&entry).await {
-        tracing::error!(%error, "an account made on a member's behalf is not in the audit log");
-    }
+    audit(&state, &session.user_id, &member.member_id).await;
     crate::onboarding::welcome(&state, &member.member_id).await;
     answer(
         StatusCode::OK,

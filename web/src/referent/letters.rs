@@ -187,7 +187,14 @@ async fn issue(
     let mut letters = Vec::with_capacity(members.len());
     for member in members {
         let code = letter_code();
-        state.records.issue_invitation(lease.fence(), &member.member_id, &token_hash(&code), expires).await?;
+        if !state
+            .records
+            .issue_invitation(lease.fence(), &member.member_id, &token_hash(&code), expires)
+            .await?
+        {
+            // Their invitation is being redeemed right now: no letter over it.
+            continue;
+        }
         let entry = AuditEntry {
             at: now_ms(),
             actor: actor.to_owned(),

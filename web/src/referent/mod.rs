@@ -46,7 +46,7 @@ const SESSION_MS: i64 = 8 * 3600 * 1000;
 /// Where the membership file is uploaded (its body is streamed, not buffered up front).
 pub(crate) const IMPORT_PATH: &str = "/relais/referent/import";
 
-pub fn routes() -> Router<Arc<WebState>> {
+pub fn routes(state: Arc<WebState>) -> Router<Arc<WebState>> {
     Router::new()
         .route("/relais/referent", get(dashboard::show))
         .route("/relais/connexion", post(sign_in))
@@ -66,6 +66,27 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route(paper::PAPER_PATH, get(paper::show))
         .route(themes::CREATE_PATH, post(themes::create))
         .route(themes::MODERATORS_PATH, post(themes::moderators))
+        .route_layer(axum::middleware::from_fn_with_state(state, same_origin))
+}
+
+/// A form posted from another site is refused, whatever its cookies: the session cookie is
+/// `SameSite=Strict` already, and a browser's `Origin` says where the form came from (a request
+/// without one, from no browser, carries no session of a referent's browser either).
+async fn same_origin(
+    State(state): State<Arc<WebState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+    {
+        let ours = state.config.web.public_url.origin().ascii_serialization();
+        if origin.to_str().ok() != Some(ours.as_str()) {
+            let body = alert("Ce formulaire ne vient pas de l'espace des référents : rien n'a été fait.");
+            return (StatusCode::FORBIDDEN, page("Formulaire refusé", body)).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {

@@ -155,6 +155,10 @@ pub async fn record(State(state): State<Arc<WebState>>, headers: HeaderMap, body
             alert("Choisissez une réponse (ou autant que le sondage en permet)."),
         ),
         Ok(ProxyOutcome::Closed) => outcome(StatusCode::GONE, alert("Ce sondage est clos.")),
+        Ok(ProxyOutcome::AnsweredThemselves) => outcome(
+            StatusCode::CONFLICT,
+            alert("Cet adhérent a répondu lui-même par courriel : sa réponse n'est pas remplacée."),
+        ),
         Ok(ProxyOutcome::Unknown) => {
             outcome(StatusCode::NOT_FOUND, alert("Cet adhérent ne vote pas dans ce sondage par procuration."))
         }
