@@ -50,6 +50,19 @@ enum BenchWhat {
         #[arg(long, default_value_t = 50_000)]
         voters: usize,
     },
+    /// A list archive's page and searches over many rooms' messages, and the members without an
+    /// account a poll's opening looks up among a national file.
+    Archive {
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 50_000)]
+        members: usize,
+        /// Store (default: a temporary SQLite file). Use an empty database.
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// One large message through the SMTP listener, beside a bare loopback copy of its bytes.
     Listener {
         #[arg(long, default_value_t = 10)]
@@ -116,6 +129,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return crate::bench_listener::run(mebibytes, rounds).await;
         }
         BenchWhat::Poll { voters } => return crate::bench_poll::run(voters).await,
+        BenchWhat::Archive { messages, rooms, members, database } => {
+            return crate::bench_archive::run(messages, rooms, members, database).await;
+        }
     };
     let Shape { members, federations, sections, cells } = shape;
     let file = membership_file(shape, "pcf.test");

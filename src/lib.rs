@@ -6,6 +6,8 @@ pub mod app;
 #[cfg(feature = "bench")]
 pub mod bench;
 #[cfg(feature = "bench")]
+mod bench_archive;
+#[cfg(feature = "bench")]
 mod bench_intake;
 #[cfg(feature = "bench")]
 mod bench_listener;
