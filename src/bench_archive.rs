@@ -134,6 +134,7 @@ async fn voter_lookup(store: &Store, members: usize) -> anyhow::Result<(f64, usi
             active: true,
             matrix_id: row.matrix_id.as_ref().map(ToString::to_string),
             email: None,
+            rooms: relais_provisioning::store::MemberRooms::of(&row),
         });
     }
     for chunk in effects.chunks(5_000) {

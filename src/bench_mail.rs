@@ -103,8 +103,14 @@ async fn seed(store: &Store, subscribers: usize) -> anyhow::Result<()> {
             let member_id = format!("{}", 100_000 + i);
             let record = json!({"first_name": "Membre", "last_name": format!("N{i}")}).to_string();
             let email = Some(format!("membre{i}@bench.example"));
-            let member =
-                Effect::Member { member_id: member_id.clone(), record, active: true, matrix_id: None, email };
+            let member = Effect::Member {
+                member_id: member_id.clone(),
+                record,
+                active: true,
+                matrix_id: None,
+                email,
+                rooms: Default::default(),
+            };
             let subscribe = Effect::Subscribe { room_key: "bench.s.lille".into(), member_id };
             done.push(member);
             done.push(subscribe);

@@ -101,6 +101,44 @@ async fn an_email_only_member_votes_from_the_mail_and_is_counted_like_everyone()
     assert_eq!(final_count["answers"][0]["count"], 1, "Jeanne's last answer stands: {final_count}");
 }
 
+/// Sophie, on the chat, signs in to the archives with her Matrix account and reaches her
+/// section's; a wrong password or an account of no member opens nothing.
+async fn chat_member_signs_in_to_the_archives(stack: &Stack, sophie: &crate::common::Member, out: &str) {
+    let form = format!("{}/relais/archives", stack.relais.web_url);
+    let seen = crate::browser::browse(&["url", &form, out, "archives-sign-in"]).await;
+    assert!(seen["text"].as_str().unwrap_or_default().contains("Voir mes archives"), "{seen}");
+    let http = reqwest::Client::new();
+    let sign_in = |id: String, password: String| {
+        let http = http.clone();
+        let url = format!("{}/relais/archives", stack.relais.web_url);
+        async move {
+            let answer = http
+                .post(url)
+                .form(&[("identifiant", id), ("mot_de_passe", password)])
+                .send()
+                .await
+                .expect("sign in");
+            (answer.status().as_u16(), answer.text().await.expect("html"))
+        }
+    };
+    let (status, wrong) = sign_in(sophie.user_id.clone(), "not her password".into()).await;
+    assert_eq!(status, 401, "{wrong}");
+    assert!(wrong.contains("Identifiant ou mot de passe incorrect"), "{wrong}");
+    let stranger = stack.synapse.register(&crate::common::unique("stranger")).await;
+    let (status, refused) = sign_in(stranger.user_id.clone(), stranger.password()).await;
+    assert_eq!(status, 403, "an account of no member: {refused}");
+    let (status, mine) = sign_in(sophie.user_id.clone(), sophie.password()).await;
+    assert_eq!(status, 200, "{mine}");
+    let link = mine
+        .split("href=\"")
+        .filter_map(|part| part.split_once("\">Section Lille (Nord)<").map(|(href, _)| href))
+        .find(|href| href.starts_with("/relais/archives/"))
+        .unwrap_or_else(|| panic!("a link to her section's archive: {mine}"));
+    let page = reqwest::get(format!("{}{link}", stack.relais.web_url)).await.expect("archive");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.expect("html").contains("J'apporte les tracts"), "her own archive opens");
+}
+
 /// The list's web archive, reached from the mail's `List-Archive`: the thread with its author
 /// and date, and a search that finds a word; another member's or a forged link opens nothing.
 #[tokio::test]
@@ -118,9 +156,19 @@ async fn an_email_only_member_reads_and_searches_the_lists_archive() {
     assert!(archive.starts_with(&format!("{}/relais/archives/", stack.relais.web_url)), "{archive}");
     assert!(mail.text.contains(&format!("Archives de la liste : {archive}")), "{}", mail.text);
 
-    let page = reqwest::get(&archive).await.expect("archive");
-    assert_eq!(page.status().as_u16(), 200);
-    let page = page.text().await.expect("html");
+    // The root's copy may be stored a moment after the reply's mail left (each event is
+    // handled on its own, a retried one later): the archive shows both once they are.
+    let page = crate::common::eventually(
+        "the thread in the archive",
+        std::time::Duration::from_secs(30),
+        || async {
+            let page = reqwest::get(&archive).await.expect("archive");
+            assert_eq!(page.status().as_u16(), 200);
+            let page = page.text().await.expect("html");
+            page.contains("La réunion de section").then_some(page)
+        },
+    )
+    .await;
     let (thread, answer) = (
         page.find("La réunion de section").expect("the root"),
         page.find("J'apporte les tracts").expect("the reply"),
@@ -140,6 +188,8 @@ async fn an_email_only_member_reads_and_searches_the_lists_archive() {
         crate::browser::browse(&["url", &format!("{archive}?q=réunion"), &out, "archive-search"]).await;
     assert!(seen["text"].as_str().unwrap_or_default().contains("La réunion de section"), "{seen}");
     crate::browser::browse(&["url", &archive, &out, "archive-threads"]).await;
+
+    chat_member_signs_in_to_the_archives(&stack, &sophie, &out).await;
 
     // A referent prints the week of the section for a member who reads on paper.
     let lucie = stack.synapse.register(&crate::common::unique("lucie")).await;

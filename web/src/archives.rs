@@ -3,14 +3,17 @@
 //! display name and attachments through the signed media page; and a search of them. Readable
 //! by the list's members only: the token, in every mail of the list (`List-Archive`), names the
 //! list and the member, signed with the mail key, and the member must still be active and
-//! entitled to the list.
+//! receive the list or be let into its room by the membership file. A member on the chat signs
+//! in at `/relais/archives` with their Matrix account and gets the same links for every list of
+//! their rooms.
 
-use std::{collections::HashMap, sync::Arc};
+use crate::form::Form;
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
-    http::{StatusCode, header},
+    extract::{ConnectInfo, Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -25,11 +28,13 @@ use relais_core::time::format_paris;
 
 use crate::{
     WebState,
-    page::{message, page},
+    page::{alert, message, page},
 };
 
 pub fn routes() -> Router<Arc<WebState>> {
-    Router::new().route("/relais/archives/{token}", get(show))
+    Router::new()
+        .route("/relais/archives", get(sign_in_page).post(sign_in))
+        .route("/relais/archives/{token}", get(show))
 }
 
 /// Messages read for one page of threads, and search results shown at most.
@@ -60,8 +65,101 @@ async fn readable(
     if !active {
         return Ok(None);
     }
-    let lists = state.mail.member_lists(&member_id, state.config.mail.default_mode).await?;
-    Ok(lists.into_iter().map(|l| l.list).find(|l| l.localpart == localpart))
+    Ok(member_archives(state, &member_id).await?.into_iter().find(|l| l.localpart == localpart))
+}
+
+/// The lists whose archives a member may read: those they receive (or could, with their
+/// mode), and the other lists of the rooms the membership file lets them into.
+async fn member_archives(
+    state: &WebState,
+    member_id: &str,
+) -> Result<Vec<MailList>, relais_core::StoreError> {
+    let mut lists: Vec<MailList> = state
+        .mail
+        .member_lists(member_id, state.config.mail.default_mode)
+        .await?
+        .into_iter()
+        .map(|l| l.list)
+        .collect();
+    lists.extend(state.mail.entitled_lists(member_id).await?);
+    lists.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(lists)
+}
+
+fn sign_in_form(error: Option<&str>) -> Markup {
+    let body = html! {
+        p {
+            "Les archives des listes de discussion de vos salons. Vous les recevez par courriel ? Le lien « Archives » "
+            "de chaque courriel de la liste y mène directement. Vous utilisez la messagerie ? Connectez-vous avec votre compte."
+        }
+        @if let Some(error) = error { (alert(error)) }
+        form method="post" action="/relais/archives" {
+            label for="id" { "Identifiant Matrix" }
+            input #id name="identifiant" autocomplete="username" required placeholder="@prenom.nom:pcf.fr";
+            label for="mdp" { "Mot de passe" }
+            input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+            button type="submit" { "Voir mes archives" }
+        }
+    };
+    page("Archives des listes", body)
+}
+
+async fn sign_in_page() -> Response {
+    sign_in_form(None).into_response()
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SignIn {
+    identifiant: String,
+    mot_de_passe: String,
+}
+
+/// A member on the chat proves their account and gets a link to each list's archive, the same
+/// personal link the list's mail carries (nothing kept: no session to steal).
+async fn sign_in(
+    State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    let user_id =
+        match crate::signin::password(&state, peer, &headers, &form.identifiant, &form.mot_de_passe).await {
+            Ok(user_id) => user_id,
+            Err(crate::signin::Refusal::TooMany) => return crate::too_many_requests(),
+            Err(refusal) => return (refusal.status(), sign_in_form(Some(refusal.text()))).into_response(),
+        };
+    let lists = match state.directory.member_id_of(&user_id).await {
+        Ok(Some(member_id)) => member_archives(&state, &member_id).await.map(|lists| (member_id, lists)),
+        Ok(None) => {
+            let text = "Les archives sont réservées aux adhérents inscrits dans le fichier des adhérents.";
+            return (StatusCode::FORBIDDEN, sign_in_form(Some(text))).into_response();
+        }
+        Err(error) => Err(error),
+    };
+    let (member_id, lists) = match lists {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list a member's archives");
+            return unavailable();
+        }
+    };
+    let keys = relais_bridge::keys::from_config(&state.config);
+    let body = html! {
+        @if lists.is_empty() {
+            p { "Aucun de vos salons n'a de liste de discussion par courriel pour l'instant." }
+        } @else {
+            ul {
+                @for list in &lists {
+                    li { a href={ "/relais/archives/" (keys.archive_token(&list.localpart, &member_id)) } { (list.name) } }
+                }
+            }
+            p.hint { "Ces liens sont personnels : ne les transférez pas." }
+        }
+    };
+    let page = page("Mes archives", body);
+    ([(header::CACHE_CONTROL, "private, no-store"), (header::REFERRER_POLICY, "no-referrer")], page)
+        .into_response()
 }
 
 async fn show(

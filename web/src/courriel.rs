@@ -17,7 +17,7 @@ use axum::{
 use futures_util::StreamExt;
 use maud::{Markup, html};
 
-use relais_bridge::store::MemberList;
+use relais_bridge::store::{MailList, MemberList};
 use relais_bridge::{keys::Keys, messages::mode_label};
 use relais_core::config::DeliveryMode;
 
@@ -104,14 +104,15 @@ fn unavailable() -> Response {
 const MODES: [DeliveryMode; 4] =
     [DeliveryMode::Message, DeliveryMode::Daily, DeliveryMode::Weekly, DeliveryMode::None];
 
-fn list_fieldset(index: usize, entry: &MemberList) -> Markup {
+fn list_fieldset(list: &MailList, current: DeliveryMode) -> Markup {
+    let field = format!("l-{}", list.localpart);
     html! {
         fieldset {
-            legend { (entry.list.name) }
+            legend { (list.name) }
             @for mode in MODES {
-                @let id = format!("l{index}-{}", mode.as_str());
+                @let id = format!("{field}-{}", mode.as_str());
                 div.choice {
-                    input type="radio" id=(id) name={ "l" (index) } value=(mode.as_str()) checked[entry.mode == mode];
+                    input type="radio" id=(id) name=(field) value=(mode.as_str()) checked[current == mode];
                     label for=(id) { (mode_label(mode)) }
                 }
             }
@@ -119,21 +120,39 @@ fn list_fieldset(index: usize, entry: &MemberList) -> Markup {
     }
 }
 
-fn preferences_page(lists: &[MemberList], token: &str, done: Option<&str>) -> Markup {
+/// What the page shows: the lists the member receives (or could, with their mode), and the other
+/// lists of the rooms the membership file lets them into, which they may take.
+struct Lists {
+    taken: Vec<MemberList>,
+    offered: Vec<MailList>,
+}
+
+fn preferences_page(lists: &Lists, token: &str, done: Option<&str>) -> Markup {
     let action = format!("/relais/courriel/{token}");
     let body = html! {
         @if let Some(done) = done { (notice(done)) }
-        @if lists.is_empty() {
+        @if lists.taken.is_empty() && lists.offered.is_empty() {
             p { "Vous n'êtes abonné(e) à aucune liste de discussion par courriel." }
         } @else {
-            p { "Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent le matin." }
             form method="post" action=(action) {
-                @for (index, entry) in lists.iter().enumerate() { (list_fieldset(index, entry)) }
+                @if lists.taken.is_empty() {
+                    p { "Vous n'êtes abonné(e) à aucune liste de discussion par courriel." }
+                } @else {
+                    p { "Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent le matin." }
+                    @for entry in &lists.taken { (list_fieldset(&entry.list, entry.mode)) }
+                }
+                @if !lists.offered.is_empty() {
+                    h2 { "Autres salons de votre fédération" }
+                    p.hint { "Vous pouvez aussi recevoir ces salons, auxquels votre adhésion vous donne accès." }
+                    @for list in &lists.offered { (list_fieldset(list, DeliveryMode::None)) }
+                }
                 button type="submit" name="action" value="enregistrer" { "Enregistrer" }
             }
-            form method="post" action=(action) {
-                p.hint { "Vous pouvez aussi tout arrêter : vous ne recevrez plus aucun courriel des salons." }
-                button type="submit" name="action" value="tout" { "Ne plus rien recevoir" }
+            @if !lists.taken.is_empty() {
+                form method="post" action=(action) {
+                    p.hint { "Vous pouvez aussi tout arrêter : vous ne recevrez plus aucun courriel des salons." }
+                    button type="submit" name="action" value="tout" { "Ne plus rien recevoir" }
+                }
             }
         }
     };
@@ -147,35 +166,52 @@ async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>,
     })
 }
 
+async fn lists(state: &WebState, member: &str) -> Result<Lists, Response> {
+    let taken = member_lists(state, member).await?;
+    let offered = state.mail.entitled_lists(member).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the lists a member may take");
+        unavailable()
+    })?;
+    Ok(Lists { taken, offered })
+}
+
 async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
     let Ok(member) = keys(&state).check_preferences_token(&token) else { return invalid() };
-    match member_lists(&state, &member).await {
+    match lists(&state, &member).await {
         Ok(lists) => preferences_page(&lists, &token, None).into_response(),
         Err(response) => response,
     }
 }
 
+/// Each list's choice is named after its address (`l-<local part>`), never its place on the
+/// page, so a list that appeared or went since the page was shown changes nothing else.
 async fn save(
     State(state): State<Arc<WebState>>,
     Path(token): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let Ok(member) = keys(&state).check_preferences_token(&token) else { return invalid() };
-    let lists = match member_lists(&state, &member).await {
+    let before = match lists(&state, &member).await {
         Ok(lists) => lists,
         Err(response) => return response,
     };
     let everything = form.get("action").map(String::as_str) == Some("tout");
-    for (index, entry) in lists.iter().enumerate() {
-        let chosen = if everything {
-            Some(DeliveryMode::None)
-        } else {
-            form.get(&format!("l{index}")).and_then(|m| DeliveryMode::parse(m))
-        };
-        if let Some(mode) = chosen.filter(|m| *m != entry.mode)
+    let chosen =
+        |list: &MailList| form.get(&format!("l-{}", list.localpart)).and_then(|m| DeliveryMode::parse(m));
+    for entry in &before.taken {
+        let mode = if everything { Some(DeliveryMode::None) } else { chosen(&entry.list) };
+        if let Some(mode) = mode.filter(|m| *m != entry.mode)
             && let Err(e) = state.mail.set_mode(&member, &entry.list.room_id, mode).await
         {
             tracing::error!(error = %e, "cannot save mail preferences");
+            return unavailable();
+        }
+    }
+    for list in before.offered.iter().filter(|_| !everything) {
+        if let Some(mode) = chosen(list).filter(|m| *m != DeliveryMode::None)
+            && let Err(e) = state.mail.opt_in(&list.room_id, &member, Some(mode)).await
+        {
+            tracing::error!(error = %e, "cannot subscribe a member to a list they may take");
             return unavailable();
         }
     }
@@ -184,7 +220,7 @@ async fn save(
     } else {
         "Vos préférences sont enregistrées."
     };
-    match member_lists(&state, &member).await {
+    match lists(&state, &member).await {
         Ok(lists) => preferences_page(&lists, &token, Some(notice)).into_response(),
         Err(response) => response,
     }

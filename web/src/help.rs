@@ -63,13 +63,7 @@ fn body(site: &str) -> Markup {
              elle est enregistrée. Vous pouvez en changer jusqu'à la clôture. Pour un vote à bulletin secret, le \
              robot Relais vous envoie un lien personnel : ouvrez-le et suivez la page."
         }
-        h2 #courriel { "4. Recevoir un salon par courriel" }
-        p {
-            "Dans un salon, écrivez " code { "!courriel abonner" } " : vous recevrez ses messages par courriel, un \
-             par un ou en résumé chaque jour, et vous pourrez répondre depuis votre messagerie habituelle. "
-             code { "!courriel désabonner" } " arrête les envois ; chaque courriel a aussi un lien pour changer \
-             d'avis."
-        }
+        (by_mail())
         h2 #mot-de-passe { "5. Mot de passe oublié" }
         p {
             "Votre compte n'a pas d'adresse de courriel attachée : la messagerie ne peut pas vous envoyer de lien \
@@ -98,6 +92,24 @@ fn body(site: &str) -> Markup {
         p { "Dans un salon, tapez une commande commençant par « ! ». " code { "!aide" } " affiche celles que vous pouvez utiliser là où vous êtes." }
         (commands())
         p { a href="/conditions" { "Conditions d'utilisation" } " · " a href="/confidentialite" { "Vos données personnelles" } }
+    }
+}
+
+/// Mail instead of the chat, and the lists' archives.
+fn by_mail() -> Markup {
+    html! {
+        h2 #courriel { "4. Recevoir un salon par courriel" }
+        p {
+            "Dans un salon, écrivez " code { "!courriel abonner" } " : vous recevrez ses messages par courriel, un \
+             par un ou en résumé chaque jour, et vous pourrez répondre depuis votre messagerie habituelle. "
+             code { "!courriel désabonner" } " arrête les envois ; chaque courriel a aussi un lien pour changer \
+             d'avis."
+        }
+        p {
+            "Les messages échangés avant votre arrivée se lisent dans les " a href="/relais/archives" { "archives des listes" }
+            " : connectez-vous avec votre compte, ou suivez le lien « Archives » d'un courriel de la liste. Depuis la \
+             page de vos préférences de courriel, vous pouvez aussi recevoir les autres salons de votre fédération."
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod onboarding;
 mod page;
 mod referent;
 mod rejoindre;
+mod signin;
 mod sondage;
 pub mod store;
 mod vote;

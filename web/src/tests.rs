@@ -311,6 +311,7 @@ async fn a_form_missing_fields_or_unreadable_is_answered_in_french() {
         "/relais/referent/mot-de-passe",
         "/relais/referent/lettres",
         "/relais/referent/compte",
+        "/relais/archives",
     ];
     let french = |uri: &str, status: StatusCode, page: &str| {
         assert!(!page.contains("Failed to deserialize") && !page.contains("missing field"), "{uri}: {page}");

@@ -31,6 +31,7 @@ async fn seed(store: &Store) {
             active,
             matrix_id: None,
             email: Some(format!("m{id}@example.org")),
+            rooms: Default::default(),
         });
         effects.push(Effect::Subscribe { room_key: "nord.s.lille".into(), member_id: id.into() });
     }

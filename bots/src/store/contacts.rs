@@ -109,6 +109,7 @@ mod tests {
                 active: true,
                 matrix_id: Some("@j:pcf.test".into()),
                 email: None,
+                rooms: Default::default(),
             };
             records.seed(&[member]).await.expect("seed");
             assert!(!bots.welcomed("7").await.expect("not yet"));

@@ -34,6 +34,7 @@ fn member(id: &str, federation: &str, user: &str) -> Effect {
         active: true,
         matrix_id: Some(user.into()),
         email: None,
+        rooms: relais_provisioning::store::MemberRooms::of(&row),
     }
 }
 

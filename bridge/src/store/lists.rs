@@ -125,6 +125,23 @@ impl MailStore {
             .map_err(StoreError::from)
     }
 
+    /// The enabled lists `member_id` may read by mail but neither receives nor opted in to: the
+    /// rooms the membership file lets them into (`directory_access`, which holds the rooms of
+    /// members without a Matrix account too), by name.
+    pub async fn entitled_lists(&self, member_id: &str) -> Result<Vec<MailList>, StoreError> {
+        let sql = format!(
+            "SELECT l.room_id AS room_id, l.localpart AS localpart, l.name AS name, l.room_key AS room_key, \
+             l.enabled AS enabled FROM mail_list l \
+             WHERE l.enabled = 1 \
+             AND EXISTS (SELECT 1 FROM directory_room r JOIN directory_access a ON a.room_key = r.room_key \
+                         WHERE r.room_id = l.room_id AND a.member_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM ({LIST_MEMBERS}) lm WHERE lm.room_id = l.room_id AND lm.member_id = $1) \
+             ORDER BY l.name"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(member_id).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(list_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Sets a member's mode for one list. Mail of that list not sent yet is cancelled when the
     /// member no longer wants each message.
     pub async fn set_mode(

@@ -42,6 +42,7 @@ pub async fn seed_list(store: &MailStore, list: &MailList, members: &[SeedMember
             active: m.active,
             matrix_id: m.matrix_id.clone(),
             email: m.email.clone(),
+            rooms: Default::default(),
         });
         effects.push(Effect::Subscribe { room_key: key.clone(), member_id: m.id.clone() });
     }

@@ -327,6 +327,7 @@ async fn an_opt_in_holds_only_while_the_file_lets_the_member_in() {
             active: true,
             matrix_id: Some("@karim:pcf.test".into()),
             email: Some("karim@example.org".into()),
+            rooms: Default::default(),
         };
         let access = relais_provisioning::store::Effect::Grant {
             room_key: "nord.s.lille".into(),
@@ -357,6 +358,87 @@ async fn an_opt_in_holds_only_while_the_file_lets_the_member_in() {
             .await
             .expect("a list turned on by hand");
         assert!(!receives(store.clone()).await, "still out of the room");
+    })
+    .await;
+}
+
+/// A member without a Matrix account is offered the other lists of the rooms the file puts
+/// them in, not another federation's; an opt-in to one brings its mail, until they lapse.
+#[tokio::test]
+async fn a_member_without_an_account_may_take_the_other_lists_of_their_rooms() {
+    use relais_provisioning::store::{Effect, MemberRooms, RoomRecord};
+    on_both(|store| async move {
+        let store = MailStore::new(store);
+        let row = |active: bool| relais_provisioning::model::MemberRow {
+            line: 0,
+            member_id: "5".into(),
+            first_name: "Inès".into(),
+            last_name: "Haddad".into(),
+            email: Some("ines@example.org".into()),
+            federation: "Nord".into(),
+            section: Some("Lille".into()),
+            cell: None,
+            roles: vec![],
+            active,
+            matrix_id: None,
+            contact: relais_provisioning::model::Contact::Email,
+        };
+        let saved = |row: relais_provisioning::model::MemberRow| Effect::Member {
+            member_id: row.member_id.clone(),
+            record: serde_json::to_string(&row).expect("row"),
+            active: row.active,
+            matrix_id: None,
+            email: row.email.clone(),
+            rooms: MemberRooms::of(&row),
+        };
+        let room = |key: &str, id: &str| {
+            Effect::Room(RoomRecord {
+                key: key.into(),
+                kind: "discussion".into(),
+                name: key.into(),
+                parent_key: None,
+                room_id: id.into(),
+                moderators: "[]".into(),
+            })
+        };
+        let records = ProvisioningStore::new(store.core().clone());
+        records
+            .seed(&[
+                saved(row(true)),
+                room("nord.discussion", "!nord:pcf.test"),
+                room("isere.discussion", "!isere:pcf.test"),
+            ])
+            .await
+            .expect("seed");
+        for (id, localpart, name, key) in [
+            ("!nord:pcf.test", "nord-discussion", "Nord — discussion", "nord.discussion"),
+            ("!isere:pcf.test", "isere-discussion", "Isère — discussion", "isere.discussion"),
+        ] {
+            let list = MailList {
+                room_id: id.into(),
+                localpart: localpart.into(),
+                name: name.into(),
+                room_key: Some(key.into()),
+                enabled: true,
+            };
+            store.list_upsert(&list).await.expect("list");
+        }
+        let offered = store.entitled_lists("5").await.expect("offered");
+        assert_eq!(offered.iter().map(|l| l.localpart.as_str()).collect::<Vec<_>>(), ["nord-discussion"]);
+        assert!(
+            !store.is_subscriber("!nord:pcf.test", "5", DeliveryMode::Daily).await.expect("not yet"),
+            "offered, not subscribed"
+        );
+        store.opt_in("!nord:pcf.test", "5", Some(DeliveryMode::Message)).await.expect("opt in");
+        assert!(store.entitled_lists("5").await.expect("offered").is_empty(), "taken: no longer offered");
+        let subs = store.subscribers("!nord:pcf.test", DeliveryMode::Message, DeliveryMode::Daily).await;
+        assert_eq!(subs.expect("subs"), [("5".to_owned(), "ines@example.org".to_owned())]);
+        // An opt-in to another federation's list does not hold.
+        store.opt_in("!isere:pcf.test", "5", Some(DeliveryMode::Message)).await.expect("opt in");
+        assert!(!store.is_subscriber("!isere:pcf.test", "5", DeliveryMode::Daily).await.expect("isère"));
+        records.seed(&[saved(row(false))]).await.expect("lapsed");
+        assert!(!store.is_subscriber("!nord:pcf.test", "5", DeliveryMode::Daily).await.expect("lapsed"));
+        assert!(store.entitled_lists("5").await.expect("offered").is_empty());
     })
     .await;
 }

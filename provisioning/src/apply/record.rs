@@ -42,9 +42,12 @@ pub fn recorded(snapshot: &Snapshot) -> Recorded {
             Err(_) => tracing::warn!(room = %room.key, "unreadable moderators in the record; set again"),
         }
     }
-    for (id, json) in &snapshot.members {
+    for (id, json, keyed) in &snapshot.members {
         match serde_json::from_str::<MemberRow>(json) {
             Ok(row) => {
+                if !keyed {
+                    rec.unkeyed.insert(id.clone());
+                }
                 rec.members.insert(id.clone(), row);
             }
             Err(_) => tracing::warn!("unreadable member record skipped"),
@@ -117,6 +120,7 @@ pub fn effect_of(action: &Action, room_id: &str) -> Effect {
             active: member.active,
             matrix_id: member.matrix_id.as_ref().map(ToString::to_string),
             email: member.email.clone(),
+            rooms: crate::store::MemberRooms::of(member),
         },
     }
 }

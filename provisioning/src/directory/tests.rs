@@ -16,6 +16,7 @@ fn member(id: &str, record: &str, active: bool, matrix_id: Option<&str>, email: 
         active,
         matrix_id: matrix_id.map(str::to_owned),
         email: email.then(|| format!("m{id}@example.org")),
+        rooms: Default::default(),
     }
 }
 
@@ -181,4 +182,65 @@ fn room_kinds_are_stored_under_their_serde_names() {
         assert_eq!(kind.as_str().parse(), Ok(kind));
     }
     assert!("thematic".parse::<RoomKind>().is_err());
+}
+
+/// `directory_access` names, for a member recorded with their rooms (`MemberRooms`), exactly
+/// the rooms the planner puts them in, and their federation's members-only thematic rooms, with
+/// or without a Matrix account; nothing once they lapse. The view builds the discussion and
+/// announcements keys from the federation's: this is the test that keeps the two in step.
+#[tokio::test]
+async fn the_rooms_of_a_member_without_an_account_are_those_the_planner_gives_them() {
+    on_both(|store| async move {
+        let records = ProvisioningStore::new(store.clone());
+        let row =
+            |id: &str, section: Option<&str>, cell: Option<&str>, active: bool| crate::model::MemberRow {
+                line: 0,
+                member_id: id.into(),
+                first_name: "Inès".into(),
+                last_name: "Haddad".into(),
+                email: Some(format!("m{id}@example.org")),
+                federation: "Pas-de-Calais".into(),
+                section: section.map(str::to_owned),
+                cell: cell.map(str::to_owned),
+                roles: vec![],
+                active,
+                matrix_id: None,
+                contact: crate::model::Contact::Email,
+            };
+        let saved = |row: &crate::model::MemberRow| Effect::Member {
+            member_id: row.member_id.clone(),
+            record: serde_json::to_string(row).expect("row"),
+            active: row.active,
+            matrix_id: None,
+            email: row.email.clone(),
+            rooms: crate::store::MemberRooms::of(row),
+        };
+        let rows = [
+            row("1", Some("Liévin Centre"), Some("Cheminots de Lens"), true),
+            row("2", None, None, true),
+            row("3", Some("Liévin Centre"), None, false),
+        ];
+        let theme = room("pas-de-calais.t.sante", "theme", "Santé", Some("pas-de-calais"), "!t:pcf.test");
+        let mut effects: Vec<Effect> = rows.iter().map(saved).collect();
+        effects.push(theme);
+        records.seed(&effects).await.expect("seed");
+        for row in &rows {
+            let found: std::collections::BTreeSet<String> =
+                sqlx::query_scalar::<_, String>("SELECT room_key FROM directory_access WHERE member_id = $1")
+                    .bind(&row.member_id)
+                    .fetch_all(store.pool())
+                    .await
+                    .expect("access")
+                    .into_iter()
+                    .collect();
+            let mut planned: std::collections::BTreeSet<String> =
+                crate::desired::member_rooms(row).into_iter().collect();
+            planned.insert("pas-de-calais.t.sante".into());
+            if !row.active {
+                planned.clear();
+            }
+            assert_eq!(found, planned, "member {}", row.member_id);
+        }
+    })
+    .await;
 }

@@ -20,6 +20,8 @@ pub struct Recorded {
     pub subscriptions: BTreeSet<(String, String)>,
     /// Member id → the row last applied (absent members are kept, inactive).
     pub members: BTreeMap<String, MemberRow>,
+    /// Members recorded before their rooms were (`MemberRooms`): saved again by the next plan.
+    pub unkeyed: BTreeSet<String>,
     /// Member id → the account they created from an invitation (the file has no Matrix id).
     pub linked: BTreeMap<String, OwnedUserId>,
     /// Member id → expiry (ms) of their pending, unused invitation.
@@ -257,7 +259,7 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
     for row in &rows {
         let mut row = row.clone();
         row.line = 0;
-        if recorded.members.get(&row.member_id) != Some(&row) {
+        if recorded.members.get(&row.member_id) != Some(&row) || recorded.unkeyed.contains(&row.member_id) {
             actions.push(Action::SaveMember { member: row });
         }
     }
@@ -501,6 +503,7 @@ pub fn apply_to_record(recorded: &mut Recorded, action: &Action) {
             recorded.subscriptions.remove(&(room.clone(), member_id.clone()));
         }
         Action::SaveMember { member } => {
+            recorded.unkeyed.remove(&member.member_id);
             recorded.members.insert(member.member_id.clone(), member.clone());
         }
         Action::SendInvitation { member_id, .. } => {

@@ -49,6 +49,32 @@ fn applying_then_replanning_the_same_file_does_nothing() {
 
 const HEADER: &str = "id;federation;section;cell;roles;active;matrix_id;email;contact\n";
 
+/// A member recorded by an older Relais, before the rooms of each member were recorded, is
+/// saved again once by the next import (so a member without an account gets their rooms), and
+/// only that member.
+#[test]
+fn a_member_recorded_without_their_rooms_is_saved_again_once() {
+    let file = report(&format!(
+        "{HEADER}1;Nord;Lille;;;oui;;a@example.org;courriel\n2;Nord;Lille;;;oui;@b:pcf.test;;\n"
+    ));
+    let mut recorded = Recorded::default();
+    let first = plan(&file, &recorded, &opts());
+    apply_all(&mut recorded, &first);
+    recorded.unkeyed.insert("1".into());
+    let again = plan(&file, &recorded, &opts());
+    let kinds: Vec<(&str, &str)> = again
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::SaveMember { member } => (a.kind(), member.member_id.as_str()),
+            other => (other.kind(), ""),
+        })
+        .collect();
+    assert_eq!(kinds, [("save_member", "1")]);
+    apply_all(&mut recorded, &again);
+    assert!(plan(&file, &recorded, &opts()).actions.is_empty());
+}
+
 #[test]
 fn moves_lapses_departures_and_renewals() {
     let first = format!(

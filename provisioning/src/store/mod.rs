@@ -69,8 +69,8 @@ pub struct RoomRecord {
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub rooms: Vec<RoomRecord>,
-    /// (member id, JSON record).
-    pub members: Vec<(String, String)>,
+    /// (member id, JSON record, whether its rooms are recorded).
+    pub members: Vec<(String, String, bool)>,
     /// (room key, member id, user id).
     pub access: Vec<(String, String, String)>,
     /// (room key, member id).
@@ -119,11 +119,35 @@ pub enum Effect {
         active: bool,
         matrix_id: Option<String>,
         email: Option<String>,
+        /// The rooms the file puts the member in (`MemberRooms::default()`: none recorded).
+        rooms: MemberRooms,
     },
     /// The invitation email of a member without an account went out.
     InvitationSent {
         member_id: String,
     },
+}
+
+/// The keys of the rooms the membership file puts a member in, recorded with the member so that
+/// the other features know what a member without a Matrix account is entitled to
+/// (`directory_access`): the federation space (whose discussion and announcements rooms and
+/// members-only thematic rooms follow), the section and the cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberRooms {
+    pub federation: Option<String>,
+    pub section: Option<String>,
+    pub cell: Option<String>,
+}
+
+impl MemberRooms {
+    pub fn of(row: &crate::model::MemberRow) -> Self {
+        use crate::desired::{cell_key, federation_key, section_key};
+        Self {
+            federation: Some(federation_key(&row.federation)),
+            section: row.section.as_deref().map(|s| section_key(&row.federation, s)),
+            cell: row.cell.as_deref().map(|c| cell_key(&row.federation, row.section.as_deref(), c)),
+        }
+    }
 }
 
 /// One line of the audit log.

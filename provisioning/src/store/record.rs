@@ -30,11 +30,13 @@ impl ProvisioningStore {
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()?;
-        let members = sqlx::query("SELECT member_id, record FROM prov_member")
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("member_id")?, r.try_get("record")?)))
+        let members = sqlx::query(
+            "SELECT member_id, record, CASE WHEN federation_key IS NULL THEN 0 ELSE 1 END AS keyed FROM prov_member",
+        )
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("member_id")?, r.try_get("record")?, r.try_get::<i64, _>("keyed")? == 1)))
             .collect::<Result<_, sqlx::Error>>()?;
         let access = sqlx::query("SELECT room_key, member_id, user_id FROM prov_access")
             .fetch_all(pool)
@@ -131,16 +133,21 @@ pub(super) async fn apply_effect(
                 .bind(room_key)
                 .bind(member_id)
         }
-        Effect::Member { member_id, record, active, matrix_id, email } => sqlx::query(
-            "INSERT INTO prov_member (member_id, record, active, matrix_id, email, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (member_id) DO UPDATE SET record = $2, active = $3, matrix_id = $4, email = $5, updated_at = $6",
+        Effect::Member { member_id, record, active, matrix_id, email, rooms } => sqlx::query(
+            "INSERT INTO prov_member (member_id, record, active, matrix_id, email, updated_at, federation_key, \
+             section_key, cell_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (member_id) DO UPDATE SET record = $2, active = $3, matrix_id = $4, email = $5, \
+             updated_at = $6, federation_key = $7, section_key = $8, cell_key = $9",
         )
         .bind(member_id)
         .bind(record)
         .bind(i64::from(*active))
         .bind(matrix_id.as_deref())
         .bind(email.as_deref())
-        .bind(now),
+        .bind(now)
+        .bind(rooms.federation.as_deref())
+        .bind(rooms.section.as_deref())
+        .bind(rooms.cell.as_deref()),
         Effect::InvitationSent { member_id } => {
             sqlx::query("UPDATE onboarding SET sent_at = $1 WHERE member_id = $2").bind(now).bind(member_id)
         }

@@ -29,6 +29,7 @@ async fn a_member_can_be_exported_then_forgotten() {
             active: true,
             matrix_id: Some("@j:pcf.test".into()),
             email: Some("j@example.org".into()),
+            rooms: Default::default(),
         };
         let grant =
             Effect::Grant { room_key: "nord".into(), member_id: "007".into(), user_id: "@j:pcf.test".into() };

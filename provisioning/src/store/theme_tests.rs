@@ -114,6 +114,7 @@ async fn an_erased_member_is_no_longer_a_thematic_rooms_moderator_or_creator() {
             active: true,
             matrix_id: Some("@j_100%:pcf.test".into()),
             email: None,
+            rooms: Default::default(),
         };
         let audit = super::AuditEntry {
             at: 1,

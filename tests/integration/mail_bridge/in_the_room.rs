@@ -24,7 +24,7 @@ async fn a_section_reads_by_mail_and_answers_into_the_room() {
     assert!(page.contains("Section Lille (Nord)") && page.contains("un résumé par jour"), "{page}");
     let saved = http
         .post(&prefs)
-        .form(&[("l0", "message"), ("l1", "message"), ("action", "enregistrer")])
+        .form(&[("l-nord-annonces", "message"), ("l-nord-lille", "message"), ("action", "enregistrer")])
         .send()
         .await
         .expect("post");
@@ -357,4 +357,58 @@ async fn only_the_author_edits_the_mail_copy_of_a_message() {
         "the author's edit: {}",
         digest.text
     );
+}
+
+/// An email-only member takes, from their preferences page, another list of their federation
+/// that a moderator turned on (the discussion room), and reads it by mail; a member who did not
+/// take it gets nothing from it.
+#[tokio::test]
+async fn an_email_only_member_takes_another_list_of_their_federation_from_the_preferences_page() {
+    let world = world(&[("RELAIS_MAIL__DEFAULT_MODE", "message")]).await;
+    // Paul becomes the federation's secretary: he moderates its discussion room.
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Cotisation à jour;Identifiant Matrix;Préférence de contact;Responsabilités\n\
+         1001;Paul;Durand;paul@example.org;Nord;Lille;oui;{};messagerie;secrétaire fédéral\n\
+         1002;Jeanne;Martin;{JEANNE};Nord;Lille;oui;;courriel;\n\
+         1003;Marc;Petit;{MARC};Nord;Lille;oui;;courriel;\n",
+        world.paul.user_id
+    );
+    let file = world.stack.relais.dir.path().join("members-roles.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, stdout, stderr) = world.stack.relais.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert_eq!(world.paul.try_join("#relais_nord:pcf.test").await, 200, "the federation space");
+    let discussion = world.paul.resolve("#relais_nord.discussion:pcf.test").await;
+    assert_eq!(world.paul.try_join(&discussion).await, 200, "the discussion room");
+    let enable = world.paul.send_text(&discussion, "!courriel activer").await;
+    let enabled = bot_answer(&world, &world.paul, &discussion, &enable).await;
+    assert!(enabled.contains(&format!("@{DOMAIN}")), "{enabled}");
+
+    // Jeanne's preferences page, from a mail of her section, offers the discussion room.
+    world.paul.send_text(&world.room, "Collage d'affiches samedi.").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "Collage").await;
+    let prefs = mail.link(&format!("{}/relais/courriel/", world.stack.relais.web_url));
+    let http = reqwest::Client::new();
+    let page = http.get(&prefs).send().await.expect("prefs").text().await.expect("html");
+    let offered = page.split("Autres salons").nth(1).unwrap_or_default();
+    assert!(offered.contains("Nord — discussion"), "{page}");
+    let saved = http
+        .post(&prefs)
+        .form(&[("l-nord-discussion", "message"), ("action", "enregistrer")])
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
+    assert!(saved.contains("Vos préférences sont enregistrées"), "{saved}");
+    assert!(!saved.contains("Autres salons"), "taken, no longer offered: {saved}");
+
+    world.paul.send_text(&discussion, "Qui vient au congrès départemental ?").await;
+    let mail = wait_mail(&world.smtp, JEANNE, "congrès départemental").await;
+    assert!(mail.subject.starts_with("[Nord — discussion]"), "{}", mail.subject);
+    // Marc, who took nothing, still gets his section's mail but not this.
+    world.paul.send_text(&world.room, "Réunion mardi.").await;
+    wait_mail(&world.smtp, MARC, "Réunion mardi").await;
+    assert!(mails_to(&world.smtp, MARC).iter().all(|m| !m.text.contains("congrès départemental")));
 }

@@ -25,7 +25,6 @@ use axum::{
     routing::{get, post},
 };
 use maud::{Markup, html};
-use ruma::api::error::ErrorCode;
 use serde::Deserialize;
 
 use crate::store::{SignInMethod, WebSession};
@@ -157,32 +156,17 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Response {
-    let ip = state.limits.client_ip(peer, &headers);
-    let account = form.identifiant.trim().to_lowercase();
-    // Per address, then per account from that address: guesses are bounded, yet an attacker
-    // elsewhere cannot lock a referent out of their own account (Synapse's own per-account
-    // limit on failures still applies, and now sees the real address).
-    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip))
-        || !state.limits.sign_in_by_account.allow(&format!("{account} {ip}"))
-    {
+    match crate::signin::password(&state, peer, &headers, &form.identifiant, &form.mot_de_passe).await {
+        Ok(user_id) => start_session(&state, user_id.as_str(), SignInMethod::Password).await,
+        Err(refusal) => refused(refusal),
+    }
+}
+
+fn refused(refusal: crate::signin::Refusal) -> Response {
+    if refusal == crate::signin::Refusal::TooMany {
         return crate::too_many_requests();
     }
-    let user_id =
-        match state.client.verify_password(form.identifiant.trim(), &form.mot_de_passe, Some(ip)).await {
-            Ok(user_id) => user_id,
-            Err(e) if matches!(e.errcode(), Some(ErrorCode::Forbidden | ErrorCode::InvalidParam)) => {
-                let page = login_page(Some("Identifiant ou mot de passe incorrect."));
-                return (StatusCode::UNAUTHORIZED, page).into_response();
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check a referent's password");
-                let page = login_page(Some(
-                    "Le serveur de messagerie ne répond pas : réessayez dans quelques minutes.",
-                ));
-                return (StatusCode::SERVICE_UNAVAILABLE, page).into_response();
-            }
-        };
-    start_session(&state, user_id.as_str(), SignInMethod::Password).await
+    (refusal.status(), login_page(Some(refusal.text()))).into_response()
 }
 
 /// A session for `user_id` if they manage a federation: the cookie and the dashboard.
@@ -206,9 +190,7 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
     ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
 }
 
-/// An OpenID token from the member's Matrix session (what Element hands a widget, or what
-/// `POST /_matrix/client/v3/user/{userId}/openid/request_token` returns), checked with our
-/// homeserver: no password typed into Relais.
+/// An OpenID token from the member's Matrix session (`crate::signin::openid`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct OpenIdSignIn {
@@ -222,27 +204,9 @@ async fn sign_in_openid(
     headers: HeaderMap,
     Form(form): Form<OpenIdSignIn>,
 ) -> Response {
-    let ip = state.limits.client_ip(peer, &headers);
-    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip)) {
-        return crate::too_many_requests();
-    }
-    if form.matrix_server_name != state.config.homeserver.server_name.as_str() {
-        let page = login_page(Some("Ce jeton vient d'un autre serveur Matrix que celui du Parti."));
-        return (StatusCode::FORBIDDEN, page).into_response();
-    }
-    match state.client.openid_userinfo(&form.access_token).await {
+    match crate::signin::openid(&state, peer, &headers, &form.access_token, &form.matrix_server_name).await {
         Ok(user_id) => start_session(&state, user_id.as_str(), SignInMethod::OpenId).await,
-        Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => {
-            let page =
-                login_page(Some("Jeton de connexion invalide ou expiré : reconnectez-vous depuis Element."));
-            (StatusCode::UNAUTHORIZED, page).into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check an OpenID token");
-            let page =
-                login_page(Some("Le serveur de messagerie ne répond pas : réessayez dans quelques minutes."));
-            (StatusCode::SERVICE_UNAVAILABLE, page).into_response()
-        }
+        Err(refusal) => refused(refusal),
     }
 }
 

@@ -1,0 +1,98 @@
+//! Proving a Matrix account to Relais's pages, shared by the referents' page and the lists'
+//! archives: a password checked by the homeserver, or an OpenID token of the member's Element
+//! session checked with our homeserver. Both rate-limited per client address (and a password
+//! per account from that address), the address passed on to Synapse.
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, StatusCode};
+use ruma::{OwnedUserId, api::error::ErrorCode};
+
+use crate::WebState;
+
+/// Why an account was not proven, each with what the person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    TooMany,
+    WrongPassword,
+    OtherServer,
+    BadToken,
+    Unavailable,
+}
+
+impl Refusal {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            Self::TooMany => "Trop de tentatives depuis votre connexion : réessayez dans une minute.",
+            Self::WrongPassword => "Identifiant ou mot de passe incorrect.",
+            Self::OtherServer => "Ce jeton vient d'un autre serveur Matrix que celui du Parti.",
+            Self::BadToken => "Jeton de connexion invalide ou expiré : reconnectez-vous depuis Element.",
+            Self::Unavailable => "Le serveur de messagerie ne répond pas : réessayez dans quelques minutes.",
+        }
+    }
+
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Self::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            Self::WrongPassword | Self::BadToken => StatusCode::UNAUTHORIZED,
+            Self::OtherServer => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// The account whose password this is. Per address, then per account from that address:
+/// guesses are bounded, yet an attacker elsewhere cannot lock a member out of their own account
+/// (Synapse's own per-account limit on failures still applies, and sees the real address).
+pub(crate) async fn password(
+    state: &WebState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    account: &str,
+    password: &str,
+) -> Result<OwnedUserId, Refusal> {
+    let ip = state.limits.client_ip(peer, headers);
+    let account = account.trim();
+    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip))
+        || !state.limits.sign_in_by_account.allow(&format!("{} {ip}", account.to_lowercase()))
+    {
+        return Err(Refusal::TooMany);
+    }
+    match state.client.verify_password(account, password, Some(ip)).await {
+        Ok(user_id) => Ok(user_id),
+        Err(e) if matches!(e.errcode(), Some(ErrorCode::Forbidden | ErrorCode::InvalidParam)) => {
+            Err(Refusal::WrongPassword)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a member's password");
+            Err(Refusal::Unavailable)
+        }
+    }
+}
+
+/// The account of an OpenID token (what Element hands a widget, or what
+/// `POST /_matrix/client/v3/user/{userId}/openid/request_token` returns): no password typed
+/// into Relais.
+pub(crate) async fn openid(
+    state: &WebState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    access_token: &str,
+    server_name: &str,
+) -> Result<OwnedUserId, Refusal> {
+    let ip = state.limits.client_ip(peer, headers);
+    if !state.limits.sign_in_by_address.allow(&crate::limit::address_key(ip)) {
+        return Err(Refusal::TooMany);
+    }
+    if server_name != state.config.homeserver.server_name.as_str() {
+        return Err(Refusal::OtherServer);
+    }
+    match state.client.openid_userinfo(access_token).await {
+        Ok(user_id) => Ok(user_id),
+        Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => Err(Refusal::BadToken),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an OpenID token");
+            Err(Refusal::Unavailable)
+        }
+    }
+}
