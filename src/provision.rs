@@ -11,6 +11,8 @@ use std::{
     time::Duration,
 };
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
@@ -148,7 +150,7 @@ pub async fn run(config: &Config, args: ProvisionArgs) -> anyhow::Result<ExitCod
         Err(status) => return Ok(status),
     };
     if args.json {
-        println!("{}", to_json(&outcome, args.dry_run));
+        write_json(&outcome, args.dry_run, std::io::stdout().lock())?;
     } else {
         print_text(&outcome, config, args.dry_run);
     }
@@ -237,22 +239,47 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
     })
 }
 
-fn to_json(outcome: &Outcome, dry_run: bool) -> serde_json::Value {
-    json!({
-        "errors": outcome.report.errors,
-        "actions": outcome.plan.actions,
-        "summary": outcome.plan.summary(),
-        "rows": outcome.report.rows.len(),
-        "recorded_active": outcome.plan.recorded_active,
-        "removed_active": outcome.plan.removed_active,
-        "losing_access": outcome.plan.losing_access,
-        "awaiting_account": outcome.plan.awaiting_account,
-        "kept_out": outcome.plan.kept_out,
-        "dry_run": dry_run,
-        "refused": outcome.refused,
-        "resumed": outcome.resumed.as_ref().map(report_json),
-        "applied": outcome.applied.as_ref().map(report_json),
-    })
+/// The plan as one JSON object, written as it is serialized: at national scale its ~230,000
+/// actions are tens of megabytes, never built in memory as a second copy.
+#[derive(serde::Serialize)]
+struct PlanJson<'a> {
+    errors: &'a [relais_provisioning::model::RowError],
+    actions: &'a [relais_provisioning::plan::Action],
+    summary: std::collections::BTreeMap<&'static str, usize>,
+    rows: usize,
+    recorded_active: usize,
+    removed_active: usize,
+    losing_access: usize,
+    awaiting_account: usize,
+    kept_out: usize,
+    dry_run: bool,
+    refused: bool,
+    resumed: Option<serde_json::Value>,
+    applied: Option<serde_json::Value>,
+}
+
+fn write_json(outcome: &Outcome, dry_run: bool, out: impl std::io::Write) -> anyhow::Result<()> {
+    let plan = &outcome.plan;
+    let json = PlanJson {
+        errors: &outcome.report.errors,
+        actions: &plan.actions,
+        summary: plan.summary(),
+        rows: outcome.report.rows.len(),
+        recorded_active: plan.recorded_active,
+        removed_active: plan.removed_active,
+        losing_access: plan.losing_access,
+        awaiting_account: plan.awaiting_account,
+        kept_out: plan.kept_out,
+        dry_run,
+        refused: outcome.refused,
+        resumed: outcome.resumed.as_ref().map(report_json),
+        applied: outcome.applied.as_ref().map(report_json),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer(&mut out, &json).context("writing the plan")?;
+    out.write_all(b"\n").context("writing the plan")?;
+    out.flush().context("writing the plan")?;
+    Ok(())
 }
 
 fn print_text(outcome: &Outcome, config: &Config, dry_run: bool) {

@@ -3,7 +3,9 @@
 //! and the next run finishes it before planning anything new.
 //!
 //! Store-only actions are recorded in batches. Rooms are created parents first. Every other
-//! homeserver action runs in its room's serial queue; rooms run in parallel, bounded.
+//! homeserver action runs in its room's serial queue; rooms run in parallel, bounded; what the
+//! queues complete is recorded many actions to a transaction (`recorder`), each phase ending
+//! with all of it recorded.
 //!
 //! Only the holder of the provisioning lease ([`LEASE`]) plans or applies: two runs (the CLI,
 //! the referents' page, the drift timer, a resume at start, on one node or several sharing the
@@ -14,6 +16,7 @@ pub(crate) mod homeserver;
 mod invite;
 pub mod observe;
 mod record;
+mod recorder;
 
 use std::{
     collections::BTreeMap,
@@ -45,7 +48,7 @@ use crate::plan::Action;
 const BATCH: usize = 500;
 
 pub use crate::store::LEASE;
-use crate::store::{AuditEntry, Effect, PendingAction, ProvisioningStore};
+use crate::store::{AuditEntry, PendingAction, ProvisioningStore};
 
 /// Why applying stopped.
 #[derive(Debug, thiserror::Error)]
@@ -238,14 +241,16 @@ impl Applier {
         report: &mut ApplyReport,
     ) -> Result<(), ApplyError> {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let recorder = recorder::Recorder::start(self.records(), lease.fence().clone());
         let mut tasks = JoinSet::new();
         for queue in queues {
             let this = self.clone();
             let permits = permits.clone();
             let lease = lease.clone();
+            let record = recorder.sender();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                this.run_queue(queue, &lease).await
+                this.run_queue(queue, &lease, &record).await
             });
         }
         let mut outage = None;
@@ -266,17 +271,33 @@ impl Applier {
                 }
             }
         }
+        // What the queues completed is recorded before anything else is said: a recorder that
+        // failed is the reason the queues stopped.
+        recorder.finish().await?;
         outage.map_or(Ok(()), Err)
     }
 
-    async fn run_queue(&self, queue: Vec<Job>, lease: &LeaseWatch) -> Result<ApplyReport, ApplyError> {
+    async fn run_queue(
+        &self,
+        queue: Vec<Job>,
+        lease: &LeaseWatch,
+        record: &tokio::sync::mpsc::Sender<recorder::Done>,
+    ) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
         for job in queue {
             held(lease)?;
             match self.execute(&job.action, lease).await {
                 Ok(created) => {
                     let effect = effect_of(&job.action, created.as_ref().map_or("", |id| id.as_str()));
-                    self.complete(&job, effect, lease).await?;
+                    let done = (job.run_id, job.seq, Some(effect), self.audit(&job.action));
+                    if matches!(job.action, Action::SendInvitation { .. }) {
+                        // A mail sent twice is not idempotent: recorded before the next one goes.
+                        self.records().complete(lease.fence(), &[done]).await?;
+                    } else if record.send(done).await.is_err() {
+                        return Err(ApplyError::Store(StoreError::Io(
+                            "the provisioning recorder stopped".into(),
+                        )));
+                    }
                     report.done += 1;
                 }
                 Err(Failure::Transient(e)) => return Err(ApplyError::HomeserverDown(e)),
@@ -307,11 +328,6 @@ impl Applier {
             )),
             _ => self.homeserver.execute(action).await,
         }
-    }
-
-    async fn complete(&self, job: &Job, effect: Effect, lease: &LeaseWatch) -> Result<(), StoreError> {
-        let done = [(job.run_id, job.seq, Some(effect), self.audit(&job.action))];
-        self.records().complete(lease.fence(), &done).await
     }
 }
 

@@ -1,10 +1,10 @@
 //! The journal: provisioning runs and their actions, written under the provisioning lease's
 //! fence; an action completes with its effect on the record and its audit line in one
-//! transaction.
+//! transaction (many actions in one, written many rows to a statement: `batch`).
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{AuditEntry, Effect, audit::insert_audit, record::apply_effect};
+use super::{AuditEntry, Effect, batch};
 use relais_core::{StoreError, store::lease::Fence, time::now_ms};
 
 use super::ProvisioningStore;
@@ -101,15 +101,7 @@ impl ProvisioningStore {
     ) -> Result<i64, StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, RunState::Applying, None).await?;
-        for (seq, (room_key, payload)) in actions.iter().enumerate() {
-            sqlx::query("INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES ($1, $2, $3, $4)")
-                .bind(run_id)
-                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                .bind(room_key.as_deref())
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
-        }
+        batch::insert_actions(&mut tx, run_id, actions).await?;
         tx.commit().await?;
         Ok(run_id)
     }
@@ -181,25 +173,25 @@ impl ProvisioningStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         let now = now_ms();
-        for (run_id, seq, effect, audit) in done {
-            // The payload may hold a member's data: once done, only the audit line remains.
-            let marked = sqlx::query(
-                "UPDATE prov_action SET state = 'done', done_at = $1, payload = '' \
-                 WHERE run_id = $2 AND seq = $3 AND state = 'pending'",
-            )
-            .bind(now)
-            .bind(run_id)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-            if marked.rows_affected() == 0 {
-                continue;
-            }
-            if let Some(effect) = effect {
-                apply_effect(&mut tx, effect, now).await?;
-            }
-            insert_audit(&mut tx, audit).await?;
+        // Which of them were still pending, run by run (an action done already, by a run that
+        // finished it before a crash was noticed, changes nothing twice).
+        let mut marked = std::collections::HashSet::new();
+        let mut runs: Vec<i64> = done.iter().map(|(run_id, ..)| *run_id).collect();
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            let seqs: Vec<i64> = done.iter().filter(|d| d.0 == run_id).map(|d| d.1).collect();
+            marked.extend(
+                batch::mark_done(&mut tx, run_id, &seqs, now).await?.into_iter().map(|seq| (run_id, seq)),
+            );
         }
+        let completed: Vec<_> =
+            done.iter().filter(|(run_id, seq, ..)| marked.contains(&(*run_id, *seq))).collect();
+        let effects: Vec<&Effect> =
+            completed.iter().filter_map(|(_, _, effect, _)| effect.as_ref()).collect();
+        batch::apply_effects(&mut tx, &effects, now).await?;
+        let audits: Vec<&AuditEntry> = completed.iter().map(|(.., audit)| audit).collect();
+        batch::insert_audits(&mut tx, &audits).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! erasure across every feature. Every write is fenced by the provisioning [`LEASE`].
 
 mod audit;
+mod batch;
 mod erasure;
 mod journal;
 pub mod moderation;

@@ -112,3 +112,76 @@ async fn a_run_that_lost_the_provisioning_lease_writes_nothing_and_no_effect_app
     })
     .await;
 }
+
+/// Completing a first import's worth of actions in one call — more rows than one statement
+/// takes, a member saved twice, actions of two runs, some done already — records each effect
+/// and audit line exactly once, in order, and the record reads back whole.
+#[tokio::test]
+async fn a_large_completion_is_written_in_batches_and_each_action_counts_once() {
+    on_both(|store| async move {
+        let store = ProvisioningStore::new(store);
+        let fence = testing::fence(store.core(), LEASE).await;
+        // Three runs of one kind each (members, access, subscriptions), longer than a statement.
+        let (n, third) = (1_800_usize, 600_usize);
+        let journal: Vec<_> = (0..n).map(|i| (Some("nord".to_owned()), format!("{{\"i\":{i}}}"))).collect();
+        let first = store.start_run(&fence, &NewRun::new("test", "a.csv"), &journal).await.expect("run");
+        let second =
+            store.start_run(&fence, &NewRun::new("test", "b.csv"), &journal[..2]).await.expect("run");
+        assert_eq!(store.pending_actions().await.expect("pending").len(), n + 2);
+        let audit = |i: usize| AuditEntry {
+            at: i64::try_from(i).expect("small"),
+            actor: "test".into(),
+            action: "x".into(),
+            target: format!("t{i}"),
+            detail: String::new(),
+        };
+        let member = |id: String, active: bool| Effect::Member {
+            member_id: id,
+            record: "{}".into(),
+            active,
+            matrix_id: None,
+            email: None,
+            rooms: super::MemberRooms { federation: Some("nord".into()), section: None, cell: None },
+        };
+        // Action 0 is done before (a resumed queue's), the rest now.
+        store.complete(&fence, &[(first, 0, Some(member("m0".into(), true)), audit(0))]).await.expect("one");
+        let mut done: Vec<_> = (0..n)
+            .map(|i| {
+                let effect = match i / third {
+                    0 => member(format!("m{i}"), true),
+                    1 => Effect::Grant {
+                        room_key: "nord".into(),
+                        member_id: format!("m{}", i - third),
+                        user_id: format!("@u{i}:pcf.test"),
+                    },
+                    _ => Effect::Subscribe {
+                        room_key: "nord.annonces".into(),
+                        member_id: format!("m{}", i - 2 * third),
+                    },
+                };
+                (first, i64::try_from(i).expect("small"), Some(effect), audit(i))
+            })
+            .collect();
+        // The same member saved twice in one call: the later row wins.
+        done.push((second, 0, Some(member("m3".into(), false)), audit(n)));
+        done.push((second, 1, None, audit(n + 1)));
+        store.complete(&fence, &done).await.expect("complete");
+        assert!(store.pending_actions().await.expect("pending").is_empty());
+        let log = store.audit(10_000).await.expect("audit");
+        assert_eq!(log.len(), n + 2, "each action's line once");
+        let mut targets: Vec<String> = log.into_iter().rev().map(|e| e.target).collect();
+        assert_eq!(targets.remove(0), "t0", "the earlier completion first");
+        assert_eq!(targets, (1..n + 2).map(|i| format!("t{i}")).collect::<Vec<_>>(), "in order");
+        let snapshot = store.snapshot().await.expect("snapshot");
+        assert_eq!(snapshot.members.len(), third);
+        assert!(snapshot.members.iter().all(|(_, _, keyed)| *keyed), "their rooms recorded");
+        assert_eq!(snapshot.access.len(), third);
+        assert_eq!(snapshot.subscriptions.len(), third);
+        let m3: i64 = sqlx::query_scalar("SELECT active FROM prov_member WHERE member_id = 'm3'")
+            .fetch_one(store.pool())
+            .await
+            .expect("m3");
+        assert_eq!(m3, 0, "the later row wins");
+    })
+    .await;
+}
