@@ -14,7 +14,7 @@ use relais_provisioning::apply::Applier;
 use crate::{
     commands::open_store,
     serve::{
-        bind, bot_client, bot_device, drift_job, listener_limits, resume_interrupted_run, self_check,
+        bind, bot_client, bot_device, drift_job, listener_limits, resume_interrupted_runs, self_check,
         serve_on, spawn_features,
     },
     supervise::Supervisor,
@@ -78,9 +78,10 @@ impl App {
         } else {
             tracing::info!("dispatch disabled: this node only journals events");
         }
-        // A provisioning run cut short by a crash (from the CLI or the referents' page) resumes now.
+        // A provisioning run cut short by a crash (from the CLI, the referents' page, this node or
+        // another sharing the database) resumes now, or once its lease expired.
         let resume = Applier::for_deployment(&config, &store, "serve:resume".into(), Default::default())?;
-        tokio::spawn(resume_interrupted_run(resume));
+        tasks.spawn("provisioning resume", None, resume_interrupted_runs(resume, stop.clone()));
         if config.provisioning.drift_interval_minutes > 0 {
             let applier = Applier::for_deployment(&config, &store, "serve:drift".into(), Default::default())?;
             let every = Duration::from_secs(u64::from(config.provisioning.drift_interval_minutes) * 60);

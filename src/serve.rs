@@ -27,37 +27,49 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     App::build(config).await?.run_until(wait_for_stop_signal()).await
 }
 
-/// Finishes a provisioning run cut short by a crash, under the provisioning lease. While
-/// another run holds it, that run finishes the journal itself; a run that was killed holds it
-/// until it expires, and then this one takes over.
-pub(crate) async fn resume_interrupted_run(applier: Applier) {
-    let (mut delay, mut told) = (Duration::from_millis(500), false);
-    let lease = loop {
-        match applier.records().has_pending().await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(error) => {
-                tracing::warn!(%error, "cannot look for an interrupted provisioning run; the next one finishes it");
-                return;
-            }
+/// Finishes provisioning runs cut short by a crash — this node's at start, another node's or
+/// a killed CLI's as soon as their lease expired — under the provisioning lease: checks at start
+/// and then every half lease. While another run holds the lease, that run finishes the journal
+/// itself; a run that was killed holds it until it expires, and then this one takes over.
+pub(crate) async fn resume_interrupted_runs(applier: Applier, stop: CancellationToken) -> anyhow::Result<()> {
+    let every = (applier.lease_ttl / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let mut told = false;
+    loop {
+        resume_once(&applier, &mut told).await;
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return Ok(()),
         }
-        match applier.try_lock().await {
-            Ok(Some(lease)) => break lease,
-            Ok(None) if !told => {
-                told = true;
+    }
+}
+
+async fn resume_once(applier: &Applier, told: &mut bool) {
+    match applier.records().has_pending().await {
+        Ok(true) => {}
+        Ok(false) => {
+            *told = false;
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot look for an interrupted provisioning run; will look again");
+            return;
+        }
+    }
+    let lease = match applier.try_lock().await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => {
+            if !*told {
+                *told = true;
                 tracing::info!(
-                    "an interrupted provisioning run is pending but another run holds the lease: \
-                     resuming only if that run stops"
+                    "a provisioning run has pending actions and holds the lease: resuming only if it stops"
                 );
             }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(%error, "cannot take the provisioning lease; the next run finishes the journal");
-                return;
-            }
+            return;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(applier.lease_ttl / 3);
+        Err(error) => {
+            tracing::warn!(%error, "cannot take the provisioning lease; will try again");
+            return;
+        }
     };
     let outcome = applier.finish_pending(&lease).await;
     lease.release_or_expire().await;
@@ -71,7 +83,7 @@ pub(crate) async fn resume_interrupted_run(applier: Applier) {
         }
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(%error, "could not finish an interrupted provisioning run; the next one will")
+            tracing::warn!(%error, "could not finish an interrupted provisioning run; will try again")
         }
     }
 }

@@ -129,6 +129,39 @@ async fn relais_serve_finishes_a_run_cut_short_by_a_crash() {
     assert_eq!(again["actions"], serde_json::json!([]), "nothing left: {again}");
 }
 
+/// A node that keeps running takes over a run another process left (a killed CLI here; a
+/// killed node is the same to it) once that run's lease expired, without being restarted.
+#[tokio::test]
+async fn a_running_serve_finishes_a_run_another_process_left() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        users.push(stack.synapse.register(&unique("s")).await);
+    }
+    let csv: String = std::iter::once(HEADER.to_owned())
+        .chain(
+            users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| row(&format!("{i:03}"), "Nord", "Roubaix", "", "oui", &u.user_id)),
+        )
+        .collect();
+    let file = stack.relais.dir.path().join("left.csv");
+    std::fs::write(&file, &csv).expect("write csv");
+    // 36 store-only records (12 members, 24 grants) come first: wait for homeserver actions too.
+    let mut child = provision_until(&stack, &file, &[], 42).await;
+    child.kill().await.expect("kill -9 provision");
+    eventually("the left run finished by the running relais serve", Duration::from_secs(60), || async {
+        stack.relais.log().contains("finished an interrupted provisioning run").then_some(())
+    })
+    .await;
+    for user in &users {
+        assert_eq!(user.try_join(&alias("nord.s.roubaix")).await, 200, "{}", user.user_id);
+    }
+    let (_, again) = provision(&stack, &csv, &[]);
+    assert_eq!(again["actions"], serde_json::json!([]), "nothing left: {again}");
+}
+
 /// The audit log, oldest first, as JSON lines.
 fn audit(stack: &Stack) -> Vec<Value> {
     let (status, stdout, stderr) = stack.relais.cli(&["audit", "--limit", "100000", "--json"]);
