@@ -165,7 +165,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = read(file.as_bytes())?;
     let snapshot = ProvisioningStore::new(store.clone()).snapshot().await?;
-    let again = plan(&report, &recorded(&snapshot), &options);
+    let load_s = started.elapsed().as_secs_f64();
+    let recorded = recorded(&snapshot);
+    let decode_s = started.elapsed().as_secs_f64() - load_s;
+    let again = plan(&report, &recorded, &options);
     let replan_s = started.elapsed().as_secs_f64();
     store.close().await;
 
@@ -178,6 +181,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "peak_rss_mb": peak_mb, "baseline_rss_mb": baseline_mb, "peak_ratio_to_limit": peak_mb / MEMORY_LIMIT_MB,
         "record_seconds": record_s, "invitations_issued_seconds": invitations_s,
         "replan_seconds": replan_s, "replan_ratio_to_limit": replan_s / REPLAN_LIMIT_S,
+        "replan_read_and_load_seconds": load_s, "replan_decode_seconds": decode_s,
         "replan_actions": again.actions.len(),
         "backend": if url.starts_with("sqlite") { "sqlite" } else { "postgres" },
     });
@@ -192,7 +196,9 @@ async fn record_all(store: &Store, actions: &[relais_provisioning::plan::Action]
     let journal = relais_provisioning::plan::Action::journal(actions);
     let fence = relais_core::store::testing::fence(store, relais_provisioning::store::LEASE).await;
     let run = relais_provisioning::store::NewRun::new("bench", "synthetic");
+    let journaling = Instant::now();
     let run_id = ProvisioningStore::new(store.clone()).start_run(&fence, &run, &journal).await?;
+    eprintln!("journal: {:.2} s", journaling.elapsed().as_secs_f64());
     let invitations = Instant::now();
     for a in actions {
         if let relais_provisioning::plan::Action::SendInvitation { member_id, .. } = a {

@@ -20,6 +20,7 @@ mod load;
 mod mail_bridge;
 mod mail_polls;
 mod moderation;
+mod nodes;
 mod onboarding;
 mod polls;
 mod proposals;

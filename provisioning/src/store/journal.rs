@@ -90,6 +90,9 @@ impl<'a> NewRun<'a> {
     }
 }
 
+/// Journaled actions past which PostgreSQL's statistics of the journal are refreshed at once.
+const ANALYZE_AFTER: usize = 10_000;
+
 impl ProvisioningStore {
     /// Journals a run and all its actions in one transaction fenced by the provisioning lease;
     /// returns the run id.
@@ -103,6 +106,12 @@ impl ProvisioningStore {
         let run_id = insert_run(&mut tx, run, RunState::Applying, None).await?;
         batch::insert_actions(&mut tx, run_id, actions).await?;
         tx.commit().await?;
+        if actions.len() >= ANALYZE_AFTER && self.store.backend() == relais_core::store::Backend::Postgres {
+            // PostgreSQL plans with the table's statistics, which autovacuum refreshes only
+            // later: without them it takes the freshly journaled hundred thousand actions for a
+            // few and marks them done by reading all of them each time (seconds per batch).
+            sqlx::query("ANALYZE prov_action").execute(self.pool()).await?;
+        }
         Ok(run_id)
     }
 

@@ -1,0 +1,164 @@
+//! Two `relais serve` nodes on one PostgreSQL database, behind one address for the homeserver
+//! (a loopback front that hands each connection to the next node alive, as a load balancer
+//! would): intake on both, the work shared through the database; one node killed with -9 in the
+//! middle of a broadcast, and the survivor finishes it — every copy once.
+
+use std::{process::Command, time::Duration};
+
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::common::{Member, Relais, RelaisOptions, Synapse, eventually, unique};
+
+/// A fresh database on the test PostgreSQL server (`RELAIS_TEST_POSTGRES_URL`), for this test
+/// only: dropped at the end, whoever is still connected.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create() -> Self {
+        let admin = std::env::var("RELAIS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("relais_nodes_{:016x}", rand::random::<u64>());
+        let created =
+            Command::new("psql").arg(&admin).args(["-qc", &format!("CREATE DATABASE {name}")]).status();
+        assert!(created.expect("psql").success(), "PostgreSQL must run for the two-node test");
+        let (server, _) = admin.rsplit_once('/').expect("a database URL");
+        let url = format!("{server}/{name}");
+        Self { admin, name, url }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = Command::new("psql").arg(&self.admin).args(["-qc", &drop]).status();
+    }
+}
+
+/// Listens on loopback and hands each connection to the first node that accepts it, starting
+/// with the next one each time; a dead node is passed over. Returns its URL.
+async fn front(nodes: Vec<String>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the front");
+    let address = listener.local_addr().expect("front address");
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let order: Vec<String> =
+                (0..nodes.len()).map(|i| nodes[(next + i) % nodes.len()].clone()).collect();
+            next += 1;
+            tokio::spawn(async move {
+                for node in order {
+                    if let Ok(mut outbound) = TcpStream::connect(&node).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+struct Nodes {
+    synapse: Synapse,
+    a: Relais,
+    b: Relais,
+    /// Last: dropped after the nodes stopped.
+    _database: Database,
+}
+
+/// Two nodes sharing one database and the appservice's tokens, the homeserver aimed at the front.
+async fn two_nodes(env: &[(&str, &str)]) -> Nodes {
+    let database = Database::create();
+    let mut env: Vec<(String, String)> =
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    env.push(("RELAIS_DATABASE__URL".into(), database.url.clone()));
+    // A killed node's leased events are taken over within seconds (120 by default).
+    env.push(("RELAIS_DISPATCH__LEASE_SECONDS".into(), "6".into()));
+    let mut a = Relais::prepare(RelaisOptions { env: env.clone(), ..Default::default() });
+    let mut b = Relais::prepare(RelaisOptions { env, ..Default::default() });
+    b.as_token = a.as_token.clone();
+    b.hs_token = a.hs_token.clone();
+    let front = front(vec![
+        a.as_url.trim_start_matches("http://").to_owned(),
+        b.as_url.trim_start_matches("http://").to_owned(),
+    ])
+    .await;
+    let registration = a.registration().replace(&a.as_url, &front);
+    assert!(registration.contains(&front), "{registration}");
+    let synapse = Synapse::start(&registration).await;
+    a.point_at(&synapse);
+    b.point_at(&synapse);
+    a.start().await;
+    b.start().await;
+    Nodes { synapse, a, b, _database: database }
+}
+
+/// Delivered copies of the newest broadcast, as `relais stats --csv` counts them.
+fn delivered(node: &Relais) -> usize {
+    let (_, out, _) = node.cli(&["stats", "--csv", "--limit", "1"]);
+    out.lines().nth(1).and_then(|l| l.split(';').nth(4)).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_node_killed_during_a_broadcast_leaves_the_other_to_finish_it_once() {
+    const FEDERATIONS: usize = 30;
+    let alias_local = unique("communication");
+    let national = format!("#{alias_local}:pcf.test");
+    let mut nodes = two_nodes(&[("RELAIS_BOTS__NATIONAL_ROOM", &national)]).await;
+    let nadia = nodes.synapse.register(&unique("nadia")).await;
+    let mut csv = String::from("N° adhérent;Prénom;Nom;Fédération;Section;Cotisation à jour;Courriel\n");
+    for n in 0..FEDERATIONS {
+        csv.push_str(&format!("{n};P{n};N{n};Fédé {n:02};Section {n};oui;m{n}@example.org\n"));
+    }
+    let file = nodes.a.dir.path().join("members.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let (status, out, err) = nodes.a.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    let bot = nodes.a.bot();
+    let room = nadia
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"name": "Communication nationale", "room_alias_name": alias_local, "invite": [bot]}),
+        )
+        .await["room_id"]
+        .as_str()
+        .expect("room")
+        .to_owned();
+    nodes.synapse.wait_joined(&nadia, &room, &bot).await;
+    let appeal = nadia.send_text(&room, "Appel unique : rassemblement dimanche.").await;
+    let ask = json!({"msgtype": "m.text", "body": "!diffuser --toutes", "m.relates_to": {"m.in_reply_to": {"event_id": appeal}}});
+    nadia.send_content(&room, ask).await;
+    let at_kill = eventually("the first copies", Duration::from_secs(60), || async {
+        let n = delivered(&nodes.b);
+        (n > 0).then_some(n)
+    })
+    .await;
+    nodes.a.kill9().await;
+    println!("node a killed with {at_kill} of {FEDERATIONS} copies recorded");
+    eventually("every copy recorded by the surviving node", Duration::from_secs(120), || async {
+        (delivered(&nodes.b) == FEDERATIONS).then_some(())
+    })
+    .await;
+
+    let bot_view = Member::new(&nodes.synapse.url, &bot, &nodes.a.as_token);
+    for n in 0..FEDERATIONS {
+        let room = bot_view.resolve(&format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
+        let bodies: Vec<String> = bot_view
+            .messages(&room, 100)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
+        assert_eq!(copies, 1, "federation {n}: {bodies:?}");
+    }
+    // The survivor still answers the homeserver, now alone behind the front.
+    let later = nadia.send_text(&room, "!aide").await;
+    assert!(!nadia.wait_reply(&room, &bot, &later).await.is_empty(), "node b answers alone");
+}
