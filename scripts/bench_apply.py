@@ -102,8 +102,11 @@ def room_queue(actions):
 
 def plain(actions):
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-        for level in (["national_space"], ["federation_space"], ["discussion", "announcements", "section", "cell"]):
-            list(pool.map(create, [a for a in actions if a["type"] == "create_room" and a["kind"] in level]))
+        # Spaces first, parents before children; then every other room (whatever kinds the plan has).
+        creations = [a for a in actions if a["type"] == "create_room"]
+        for level in (["national_space"], ["federation_space"]):
+            list(pool.map(create, [a for a in creations if a["kind"] in level]))
+        list(pool.map(create, [a for a in creations if a["kind"] not in ("national_space", "federation_space")]))
         queues = {}
         for a in actions:
             if a["type"] in ("set_moderators", "invite"):

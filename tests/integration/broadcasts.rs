@@ -161,8 +161,13 @@ async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
         (delivered(&stack) == FEDERATIONS).then_some(())
     })
     .await;
-    let bot_view = stack.bot();
-    for n in 0..FEDERATIONS {
+    one_copy_each(&stack.bot(), FEDERATIONS, "Appel unique").await;
+}
+
+/// Every one of the `federations` "Fédé NN" announcements rooms holds exactly one message
+/// starting with `text`, as the bot reads them.
+pub(crate) async fn one_copy_each(bot_view: &Member, federations: usize, text: &str) {
+    for n in 0..federations {
         let room = bot_view.resolve(&format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
         let bodies: Vec<String> = bot_view
             .messages(&room, 100)
@@ -170,7 +175,7 @@ async fn kill_9_during_a_broadcast_neither_loses_nor_repeats_a_copy() {
             .iter()
             .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
             .collect();
-        let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
+        let copies = bodies.iter().filter(|b| b.starts_with(text)).count();
         assert_eq!(copies, 1, "federation {n}: {bodies:?}");
     }
 }

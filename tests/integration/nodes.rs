@@ -147,17 +147,7 @@ async fn a_node_killed_during_a_broadcast_leaves_the_other_to_finish_it_once() {
     .await;
 
     let bot_view = Member::new(&nodes.synapse.url, &bot, &nodes.a.as_token);
-    for n in 0..FEDERATIONS {
-        let room = bot_view.resolve(&format!("#relais_fede-{n:02}.annonces:pcf.test")).await;
-        let bodies: Vec<String> = bot_view
-            .messages(&room, 100)
-            .await
-            .iter()
-            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-            .collect();
-        let copies = bodies.iter().filter(|b| b.starts_with("Appel unique")).count();
-        assert_eq!(copies, 1, "federation {n}: {bodies:?}");
-    }
+    crate::broadcasts::one_copy_each(&bot_view, FEDERATIONS, "Appel unique").await;
     // The survivor still answers the homeserver, now alone behind the front.
     let later = nadia.send_text(&room, "!aide").await;
     assert!(!nadia.wait_reply(&room, &bot, &later).await.is_empty(), "node b answers alone");

@@ -81,7 +81,7 @@ async fn member_archives(
         .into_iter()
         .map(|l| l.list)
         .collect();
-    lists.extend(state.mail.entitled_lists(member_id).await?);
+    lists.extend(crate::courriel::offered_lists(state, member_id).await?);
     lists.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(lists)
 }
@@ -93,13 +93,7 @@ fn sign_in_form(error: Option<&str>) -> Markup {
             "de chaque courriel de la liste y mène directement. Vous utilisez la messagerie ? Connectez-vous avec votre compte."
         }
         @if let Some(error) = error { (alert(error)) }
-        form method="post" action="/relais/archives" {
-            label for="id" { "Identifiant Matrix" }
-            input #id name="identifiant" autocomplete="username" required placeholder="@prenom.nom:pcf.fr";
-            label for="mdp" { "Mot de passe" }
-            input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
-            button type="submit" { "Voir mes archives" }
-        }
+        (crate::signin::password_form("/relais/archives", "Voir mes archives"))
     };
     page("Archives des listes", body)
 }

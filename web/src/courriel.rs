@@ -104,8 +104,10 @@ fn unavailable() -> Response {
 const MODES: [DeliveryMode; 4] =
     [DeliveryMode::Message, DeliveryMode::Daily, DeliveryMode::Weekly, DeliveryMode::None];
 
-fn list_fieldset(list: &MailList, current: DeliveryMode) -> Markup {
-    let field = format!("l-{}", list.localpart);
+/// `prefix`: `l` for a list the member has, `o` for one offered: a choice acts only on a list
+/// still in the group it was shown in.
+fn list_fieldset(prefix: &str, list: &MailList, current: DeliveryMode) -> Markup {
+    let field = format!("{prefix}-{}", list.localpart);
     html! {
         fieldset {
             legend { (list.name) }
@@ -139,12 +141,12 @@ fn preferences_page(lists: &Lists, token: &str, done: Option<&str>) -> Markup {
                     p { "Vous n'êtes abonné(e) à aucune liste de discussion par courriel." }
                 } @else {
                     p { "Choisissez, pour chaque salon, ce que vous recevez par courriel. Les résumés partent le matin." }
-                    @for entry in &lists.taken { (list_fieldset(&entry.list, entry.mode)) }
+                    @for entry in &lists.taken { (list_fieldset("l", &entry.list, entry.mode)) }
                 }
                 @if !lists.offered.is_empty() {
                     h2 { "Autres salons de votre fédération" }
                     p.hint { "Vous pouvez aussi recevoir ces salons, auxquels votre adhésion vous donne accès." }
-                    @for list in &lists.offered { (list_fieldset(list, DeliveryMode::None)) }
+                    @for list in &lists.offered { (list_fieldset("o", list, DeliveryMode::None)) }
                 }
                 button type="submit" name="action" value="enregistrer" { "Enregistrer" }
             }
@@ -168,11 +170,38 @@ async fn member_lists(state: &WebState, member: &str) -> Result<Vec<MemberList>,
 
 async fn lists(state: &WebState, member: &str) -> Result<Lists, Response> {
     let taken = member_lists(state, member).await?;
-    let offered = state.mail.entitled_lists(member).await.map_err(|e| {
+    let offered = offered_lists(state, member).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read the lists a member may take");
         unavailable()
     })?;
     Ok(Lists { taken, offered })
+}
+
+/// The other lists of the rooms the membership file lets `member` into, but for the rooms a
+/// moderator banned one of their accounts from (the file's access stays recorded under a ban).
+pub(crate) async fn offered_lists(
+    state: &WebState,
+    member: &str,
+) -> Result<Vec<MailList>, relais_core::StoreError> {
+    let lists = state.mail.entitled_lists(member).await?;
+    let accounts: Vec<ruma::OwnedUserId> = state
+        .records
+        .member_accounts(member)
+        .await?
+        .iter()
+        .filter_map(|account| ruma::UserId::parse(account).ok())
+        .collect();
+    if accounts.is_empty() {
+        return Ok(lists);
+    }
+    let bans =
+        relais_provisioning::store::moderation::ModerationStore::new(state.store.clone()).bans().await?;
+    let banned = |list: &MailList| {
+        list.room_key.as_deref().is_some_and(|key| {
+            accounts.iter().any(|user| relais_provisioning::moderation::is_banned_in(&bans, user, key))
+        })
+    };
+    Ok(lists.into_iter().filter(|list| !banned(list)).collect())
 }
 
 async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
@@ -183,8 +212,9 @@ async fn show(State(state): State<Arc<WebState>>, Path(token): Path<String>) -> 
     }
 }
 
-/// Each list's choice is named after its address (`l-<local part>`), never its place on the
-/// page, so a list that appeared or went since the page was shown changes nothing else.
+/// Each list's choice is named after its address and its group (`l-<local part>` for a list
+/// the member has, `o-<local part>` for one offered), never its place on the page: a list that
+/// appeared, went or changed group since the page was shown changes nothing.
 async fn save(
     State(state): State<Arc<WebState>>,
     Path(token): Path<String>,
@@ -196,10 +226,11 @@ async fn save(
         Err(response) => return response,
     };
     let everything = form.get("action").map(String::as_str) == Some("tout");
-    let chosen =
-        |list: &MailList| form.get(&format!("l-{}", list.localpart)).and_then(|m| DeliveryMode::parse(m));
+    let chosen = |prefix: &str, list: &MailList| {
+        form.get(&format!("{prefix}-{}", list.localpart)).and_then(|m| DeliveryMode::parse(m))
+    };
     for entry in &before.taken {
-        let mode = if everything { Some(DeliveryMode::None) } else { chosen(&entry.list) };
+        let mode = if everything { Some(DeliveryMode::None) } else { chosen("l", &entry.list) };
         if let Some(mode) = mode.filter(|m| *m != entry.mode)
             && let Err(e) = state.mail.set_mode(&member, &entry.list.room_id, mode).await
         {
@@ -208,7 +239,7 @@ async fn save(
         }
     }
     for list in before.offered.iter().filter(|_| !everything) {
-        if let Some(mode) = chosen(list).filter(|m| *m != DeliveryMode::None)
+        if let Some(mode) = chosen("o", list).filter(|m| *m != DeliveryMode::None)
             && let Err(e) = state.mail.opt_in(&list.room_id, &member, Some(mode)).await
         {
             tracing::error!(error = %e, "cannot subscribe a member to a list they may take");

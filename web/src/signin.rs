@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, StatusCode};
+use maud::{Markup, html};
 use ruma::{OwnedUserId, api::error::ErrorCode};
 
 use crate::WebState;
@@ -93,6 +94,19 @@ pub(crate) async fn openid(
         Err(e) => {
             tracing::error!(error = %e, "cannot check an OpenID token");
             Err(Refusal::Unavailable)
+        }
+    }
+}
+
+/// The form that asks for a Matrix id and its password, posted to `action`.
+pub(crate) fn password_form(action: &str, button: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            label for="id" { "Identifiant Matrix" }
+            input #id name="identifiant" autocomplete="username" required placeholder="@prenom.nom:pcf.fr";
+            label for="mdp" { "Mot de passe" }
+            input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+            button type="submit" { (button) }
         }
     }
 }

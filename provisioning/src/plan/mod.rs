@@ -259,7 +259,12 @@ pub fn plan(report: &ReadReport, recorded: &Recorded, options: &PlanOptions) -> 
     for row in &rows {
         let mut row = row.clone();
         row.line = 0;
-        if recorded.members.get(&row.member_id) != Some(&row) || recorded.unkeyed.contains(&row.member_id) {
+        // A member recorded before their rooms were is saved again by a run that covers them
+        // (never by a welcome's or another federation's, which leave the others as they are).
+        let stale = recorded.unkeyed.contains(&row.member_id)
+            && !report.frozen_ids.contains(&row.member_id)
+            && options.in_scope(&row);
+        if stale || recorded.members.get(&row.member_id) != Some(&row) {
             actions.push(Action::SaveMember { member: row });
         }
     }

@@ -71,6 +71,13 @@ fn a_member_recorded_without_their_rooms_is_saved_again_once() {
         })
         .collect();
     assert_eq!(kinds, [("save_member", "1")]);
+    // A welcome of member 2 (everyone else frozen) leaves member 1 as recorded.
+    let welcome = ReadReport {
+        frozen_ids: ["1".to_owned()].into_iter().collect(),
+        rows: file.rows.iter().filter(|r| r.member_id == "2").cloned().collect(),
+        ..file.clone()
+    };
+    assert!(plan(&welcome, &recorded, &opts()).actions.is_empty(), "only the welcomed member counts");
     apply_all(&mut recorded, &again);
     assert!(plan(&file, &recorded, &opts()).actions.is_empty());
 }

@@ -108,7 +108,7 @@ pub(super) async fn insert_audits(
 /// The effects written many to a statement: the bulk of an import (members, their access,
 /// their subscriptions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bulk {
+pub(super) enum Bulk {
     Member,
     Grant,
     Subscribe,
@@ -149,6 +149,11 @@ pub(super) async fn apply_effects(
         start = end;
     }
     Ok(())
+}
+
+/// The statement of one effect of a bulk kind (`kind` must be the effect's).
+pub(super) fn one(kind: Bulk, effect: &Effect, now: i64) -> Query<'_, Any, AnyArguments> {
+    bulk_query(kind, &[effect], now)
 }
 
 fn bulk_query<'q>(kind: Bulk, effects: &[&'q Effect], now: i64) -> Query<'q, Any, AnyArguments> {

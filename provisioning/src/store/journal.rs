@@ -110,7 +110,10 @@ impl ProvisioningStore {
             // PostgreSQL plans with the table's statistics, which autovacuum refreshes only
             // later: without them it takes the freshly journaled hundred thousand actions for a
             // few and marks them done by reading all of them each time (seconds per batch).
-            sqlx::query("ANALYZE prov_action").execute(self.pool()).await?;
+            // The run is journaled whatever this says: a failure only costs time.
+            if let Err(error) = sqlx::query("ANALYZE prov_action").execute(self.pool()).await {
+                tracing::warn!(%error, "cannot refresh the journal's statistics; marking actions done may be slow");
+            }
         }
         Ok(run_id)
     }

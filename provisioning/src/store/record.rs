@@ -110,44 +110,21 @@ pub(super) async fn apply_effect(
         Effect::Moderators { key, moderators } => {
             sqlx::query("UPDATE prov_room SET moderators = $1 WHERE room_key = $2").bind(moderators).bind(key)
         }
-        Effect::Grant { room_key, member_id, user_id } => sqlx::query(
-            "INSERT INTO prov_access (room_key, member_id, user_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (room_key, member_id) DO UPDATE SET user_id = $3",
-        )
-        .bind(room_key)
-        .bind(member_id)
-        .bind(user_id),
+        Effect::Grant { .. } => super::batch::one(super::batch::Bulk::Grant, effect, now),
         Effect::Revoke { room_key, member_id, user_id } => {
             sqlx::query("DELETE FROM prov_access WHERE room_key = $1 AND member_id = $2 AND user_id = $3")
                 .bind(room_key)
                 .bind(member_id)
                 .bind(user_id)
         }
-        Effect::Subscribe { room_key, member_id } => sqlx::query(
-            "INSERT INTO prov_subscription (room_key, member_id) VALUES ($1, $2) ON CONFLICT (room_key, member_id) DO NOTHING",
-        )
-        .bind(room_key)
-        .bind(member_id),
+        Effect::Subscribe { .. } => super::batch::one(super::batch::Bulk::Subscribe, effect, now),
         Effect::Unsubscribe { room_key, member_id } => {
             sqlx::query("DELETE FROM prov_subscription WHERE room_key = $1 AND member_id = $2")
                 .bind(room_key)
                 .bind(member_id)
         }
-        Effect::Member { member_id, record, active, matrix_id, email, rooms } => sqlx::query(
-            "INSERT INTO prov_member (member_id, record, active, matrix_id, email, updated_at, federation_key, \
-             section_key, cell_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (member_id) DO UPDATE SET record = $2, active = $3, matrix_id = $4, email = $5, \
-             updated_at = $6, federation_key = $7, section_key = $8, cell_key = $9",
-        )
-        .bind(member_id)
-        .bind(record)
-        .bind(i64::from(*active))
-        .bind(matrix_id.as_deref())
-        .bind(email.as_deref())
-        .bind(now)
-        .bind(rooms.federation.as_deref())
-        .bind(rooms.section.as_deref())
-        .bind(rooms.cell.as_deref()),
+        // The bulk of an import: the same statement as a batch of them, for one row.
+        Effect::Member { .. } => super::batch::one(super::batch::Bulk::Member, effect, now),
         Effect::InvitationSent { member_id } => {
             sqlx::query("UPDATE onboarding SET sent_at = $1 WHERE member_id = $2").bind(now).bind(member_id)
         }

@@ -394,7 +394,7 @@ async fn an_email_only_member_takes_another_list_of_their_federation_from_the_pr
     assert!(offered.contains("Nord — discussion"), "{page}");
     let saved = http
         .post(&prefs)
-        .form(&[("l-nord-discussion", "message"), ("action", "enregistrer")])
+        .form(&[("o-nord-discussion", "message"), ("action", "enregistrer")])
         .send()
         .await
         .expect("post")

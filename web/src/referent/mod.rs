@@ -120,13 +120,7 @@ pub(super) fn login_page(error: Option<&str>) -> Markup {
              votre fédération."
         }
         @if let Some(error) = error { (alert(error)) }
-        form method="post" action="/relais/connexion" {
-            label for="id" { "Identifiant Matrix" }
-            input #id name="identifiant" autocomplete="username" required placeholder="@prenom.nom:pcf.fr";
-            label for="mdp" { "Mot de passe" }
-            input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
-            button type="submit" { "Se connecter" }
-        }
+        (crate::signin::password_form("/relais/connexion", "Se connecter"))
     };
     page("Espace référents", body)
 }
