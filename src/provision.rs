@@ -115,7 +115,10 @@ async fn leased<T>(
         eprintln!("Cannot release the provisioning lease ({error}); it expires within {ttl} s.");
     }
     Ok(outcome.ok_or_else(|| {
-        eprintln!("Interrupted: what was applied is recorded; the next run finishes the rest.");
+        eprintln!(
+            "Interrupted: what was applied is recorded; the rest is journaled and finished by `relais serve` \
+             (within half a lease) or by the next run."
+        );
         ExitCode::from(INTERRUPTED)
     }))
 }

@@ -46,7 +46,8 @@ fn invalid() -> Response {
         StatusCode::NOT_FOUND,
         "Lien non valable",
         "Ce lien d'archives n'est pas valable : il est incomplet, a été modifié, ou vous ne recevez plus cette \
-         liste. Utilisez le lien d'un courriel récent de la liste.",
+         liste. Utilisez le lien d'un courriel récent de la liste, ou connectez-vous avec votre compte de \
+         messagerie sur la page des archives (/relais/archives).",
     )
 }
 

@@ -144,7 +144,7 @@ fn preferences_page(lists: &Lists, token: &str, done: Option<&str>) -> Markup {
                     @for entry in &lists.taken { (list_fieldset("l", &entry.list, entry.mode)) }
                 }
                 @if !lists.offered.is_empty() {
-                    h2 { "Autres salons de votre fédération" }
+                    h2 { "Autres salons auxquels vous avez accès" }
                     p.hint { "Vous pouvez aussi recevoir ces salons, auxquels votre adhésion vous donne accès." }
                     @for list in &lists.offered { (list_fieldset("o", list, DeliveryMode::None)) }
                 }
