@@ -408,3 +408,71 @@ async fn a_referent_form_from_another_site_is_refused() {
     let same = post(&ours).await.expect("answer");
     assert_eq!(same.status(), StatusCode::UNAUTHORIZED, "our own form reaches the page (no session here)");
 }
+
+/// The preferences page offers the lists of the rooms the membership file lets a member into,
+/// except where a moderator banned their account: a ban keeps the file's access recorded, not
+/// the mail.
+#[tokio::test]
+async fn a_banned_members_preferences_page_does_not_offer_the_room_they_were_banned_from() {
+    use relais_bridge::store::MailList;
+    use relais_provisioning::store::{Effect, MemberRooms, ProvisioningStore, RoomRecord};
+    let dir = tempfile::tempdir().expect("dir");
+    let config = Config::for_tests("http://127.0.0.1:9", "");
+    let token = relais_bridge::keys::from_config(&config).preferences_token("9");
+    let (pages, store) = pages_with(&dir, config).await;
+    let mut effects = vec![Effect::Member {
+        member_id: "9".into(),
+        record: "{}".into(),
+        active: true,
+        matrix_id: Some("@karim:pcf.test".into()),
+        email: Some("karim@example.org".into()),
+        rooms: MemberRooms::default(),
+    }];
+    let mail = relais_bridge::store::MailStore::new(store.clone());
+    for (key, id, name) in [
+        ("nord.discussion", "!nord:pcf.test", "Nord — discussion"),
+        ("paris.discussion", "!paris:pcf.test", "Paris — discussion"),
+    ] {
+        effects.push(Effect::Room(RoomRecord {
+            key: key.into(),
+            kind: "discussion".into(),
+            name: name.into(),
+            parent_key: None,
+            room_id: id.into(),
+            moderators: "[]".into(),
+        }));
+        effects.push(Effect::Grant {
+            room_key: key.into(),
+            member_id: "9".into(),
+            user_id: "@karim:pcf.test".into(),
+        });
+        let list = MailList {
+            room_id: id.into(),
+            localpart: key.replace('.', "-"),
+            name: name.into(),
+            room_key: Some(key.into()),
+            enabled: true,
+        };
+        mail.list_upsert(&list).await.expect("list");
+    }
+    ProvisioningStore::new(store.clone()).seed(&effects).await.expect("seed");
+    let page = text(call(&pages, Method::GET, &format!("/relais/courriel/{token}")).await).await;
+    assert!(page.contains("Nord — discussion") && page.contains("Paris — discussion"), "{page}");
+
+    let ban = relais_provisioning::store::moderation::NewModeration {
+        command_event: "$ban".into(),
+        kind: relais_provisioning::moderation::ModerationKind::Ban,
+        target: "@karim:pcf.test".try_into().expect("id"),
+        scope: "nord".into(),
+        reason: "insultes".into(),
+        amount: 0,
+        moderator: "@lucie:pcf.test".try_into().expect("id"),
+    };
+    relais_provisioning::store::moderation::ModerationStore::new(store.clone())
+        .record(&ban, &[])
+        .await
+        .expect("ban");
+    let page = text(call(&pages, Method::GET, &format!("/relais/courriel/{token}")).await).await;
+    assert!(page.contains("Paris — discussion"), "{page}");
+    assert!(!page.contains("Nord — discussion"), "banned there: {page}");
+}
