@@ -103,20 +103,13 @@ async fn sign_in_page() -> Response {
     sign_in_form(None).into_response()
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct SignIn {
-    identifiant: String,
-    mot_de_passe: String,
-}
-
 /// A member on the chat proves their account and gets a link to each list's archive, the same
 /// personal link the list's mail carries (nothing kept: no session to steal).
 async fn sign_in(
     State(state): State<Arc<WebState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<SignIn>,
+    Form(form): Form<crate::signin::PasswordForm>,
 ) -> Response {
     let user_id =
         match crate::signin::password(&state, peer, &headers, &form.identifiant, &form.mot_de_passe).await {

@@ -98,6 +98,14 @@ pub(crate) async fn openid(
     }
 }
 
+/// What [`password_form`] posts.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct PasswordForm {
+    pub(crate) identifiant: String,
+    pub(crate) mot_de_passe: String,
+}
+
 /// The form that asks for a Matrix id and its password, posted to `action`.
 pub(crate) fn password_form(action: &str, button: &str) -> Markup {
     html! {

@@ -125,13 +125,6 @@ pub(super) fn login_page(error: Option<&str>) -> Markup {
     page("Espace référents", body)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SignIn {
-    identifiant: String,
-    mot_de_passe: String,
-}
-
 /// The federation a Matrix user may manage: an active member with a referent or secretary role.
 async fn federation_of(
     state: &WebState,
@@ -148,7 +141,7 @@ async fn sign_in(
     State(state): State<Arc<WebState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<SignIn>,
+    Form(form): Form<crate::signin::PasswordForm>,
 ) -> Response {
     match crate::signin::password(&state, peer, &headers, &form.identifiant, &form.mot_de_passe).await {
         Ok(user_id) => start_session(&state, user_id.as_str(), SignInMethod::Password).await,
