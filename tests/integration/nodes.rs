@@ -1,7 +1,8 @@
 //! Two `relais serve` nodes on one PostgreSQL database, behind one address for the homeserver
 //! (a loopback front that hands each connection to the next node alive, as a load balancer
 //! would): intake on both, the work shared through the database; one node killed with -9 in the
-//! middle of a broadcast, and the survivor finishes it — every copy once.
+//! middle of a broadcast, or of a referent's import on its page, and the survivor finishes it —
+//! every copy, every action once.
 
 use std::{process::Command, time::Duration};
 
@@ -151,4 +152,77 @@ async fn a_node_killed_during_a_broadcast_leaves_the_other_to_finish_it_once() {
     // The survivor still answers the homeserver, now alone behind the front.
     let later = nadia.send_text(&room, "!aide").await;
     assert!(!nadia.wait_reply(&room, &bot, &later).await.is_empty(), "node b answers alone");
+}
+
+/// Audit lines so far, as `relais audit` prints them.
+fn audit_lines(node: &Relais) -> Vec<String> {
+    let (status, out, err) = node.cli(&["audit", "--limit", "100000", "--json"]);
+    assert!(status.success(), "{err}");
+    out.lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_node_killed_during_a_referents_import_leaves_the_other_to_finish_it_once() {
+    const NEW: usize = 30;
+    let mut nodes = two_nodes(&[]).await;
+    let camille = nodes.synapse.register(&unique("camille")).await;
+    let mut members = Vec::new();
+    for _ in 0..NEW {
+        members.push(nodes.synapse.register(&unique("m")).await);
+    }
+    let header =
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n";
+    let national =
+        format!("{header}1;Camille;Test;Nord;Centre;Référente numérique;oui;{}\n", camille.user_id);
+    let file = nodes.a.dir.path().join("national.csv");
+    std::fs::write(&file, &national).expect("csv");
+    let (status, out, err) = nodes.a.cli(&["provision", &file.display().to_string()]);
+    assert!(status.success(), "{out}{err}");
+
+    // Camille imports her federation's export, with 30 new members, on node a's page.
+    let nord: String = std::iter::once(national)
+        .chain(
+            members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("{};M{i};Test;Nord;Centre;;oui;{}\n", 100 + i, m.user_id)),
+        )
+        .collect();
+    let mut browser = crate::referents::Browser {
+        http: crate::referents::redirectless(),
+        base: nodes.a.web_url.clone(),
+        cookie: None,
+    };
+    assert_eq!(browser.sign_in(&camille.user_id, &camille.password()).await, 303);
+    let (_, upload) = crate::referents::dry_run(&browser, &nord).await;
+    let before = audit_lines(&nodes.a).len();
+    assert_eq!(crate::referents::apply(&browser, &[("upload", &upload)]).await, 303);
+    // Killed once its first homeserver actions are recorded (the members' records and their
+    // restricted rooms' entries, 3 per member, come first).
+    eventually("the first invitations", Duration::from_secs(60), || async {
+        (audit_lines(&nodes.b).len() > before + 3 * NEW).then_some(())
+    })
+    .await;
+    nodes.a.kill9().await;
+    eventually("node b finishes the import node a left", Duration::from_secs(90), || async {
+        nodes.b.log().contains("finished an interrupted provisioning run").then_some(())
+    })
+    .await;
+    for member in &members {
+        assert_eq!(member.try_join("#relais_nord.s.centre:pcf.test").await, 200, "{}", member.user_id);
+    }
+    // Each action once: no audit line twice, and the same file plans nothing more.
+    let lines: Vec<serde_json::Value> =
+        audit_lines(&nodes.b).iter().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    // Newest first: the import's lines are those written since it was applied.
+    for line in &lines[..lines.len() - before] {
+        let key = (line["action"].to_string(), line["target"].to_string(), line["detail"].to_string());
+        assert!(seen.insert(key), "an action recorded twice: {line}");
+    }
+    let export = nodes.b.dir.path().join("nord.csv");
+    std::fs::write(&export, &nord).expect("csv");
+    let (_, out, err) = nodes.b.cli(&["provision", &export.display().to_string(), "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert_eq!(plan["actions"], json!([]), "nothing left: {plan}");
 }

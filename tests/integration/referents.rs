@@ -182,7 +182,7 @@ async fn a_referent_signs_in_with_an_openid_token_from_their_matrix_session() {
 }
 
 /// Uploads `csv` for a dry run; returns the page and the upload id it offers to apply.
-async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
+pub(crate) async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
     let part = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("nord.csv");
     let form = reqwest::multipart::Form::new().part("fichier", part);
     let resp = browser
@@ -200,7 +200,7 @@ async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
     (html.clone(), upload.to_owned())
 }
 
-async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {
+pub(crate) async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {
     apply_page(browser, form).await.0
 }
 
