@@ -15,6 +15,10 @@ if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
   echo "Installing Python's venv module (apt-get)..." >&2
   apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
 fi
+if ! command -v pg_config >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1 || ! command -v python3-config >/dev/null 2>&1; then
+  echo "Installing libpq's headers and a C compiler for psycopg2 (apt-get)..." >&2
+  apt-get update -qq && apt-get install -y -qq libpq-dev python3-dev gcc >/dev/null
+fi
 echo "Installing Synapse into $venv (first run only)..." >&2
 rm -rf "$venv"
 "$python" -m venv "$venv"

@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: installs what is missing (PostgreSQL if stopped or
 # absent, Synapse in .venv-synapse), then rustfmt, clippy, unit and integration tests against the
 # real Synapse, SQLite and PostgreSQL, a real SMTP server, matrix-nio and headless Chromium,
-# and finally the demo in check mode. Screenshots land in test-artifacts/screenshots/.
+# then the homeserver-facing integration tests again against Synapse in worker mode
+# (tests/synapse/workers/), and finally the demo in check mode. Screenshots land in test-artifacts/screenshots/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -18,6 +19,12 @@ if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
+# Synapse in worker mode: Redis for its replication, nginx as its router.
+if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
+  echo "Installing Redis and nginx for the worker-mode Synapse (apt-get)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq redis-server nginx-light >/dev/null
+fi
 command -v node >/dev/null || { echo "error: Node.js is required for the browser tests" >&2; exit 1; }
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 export RELAIS_TEST_POSTGRES_URL="${RELAIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -28,5 +35,8 @@ echo "== clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 echo "== tests"
 cargo test --workspace --all-features --locked
+echo "== integration tests against Synapse in worker mode (the homeserver-facing modules)"
+RELAIS_TEST_SYNAPSE=workers cargo test --all-features --locked --test integration -- \
+  provisioning:: polls:: broadcasts:: mail_bridge::
 echo "== demo (check mode)"
 bash scripts/demo.sh --check

@@ -30,3 +30,4 @@ mod referents;
 mod secret_ballot;
 mod synapse_stack;
 mod themes;
+mod workers;

@@ -4,41 +4,12 @@
 //! middle of a broadcast, or of a referent's import on its page, and the survivor finishes it —
 //! every copy, every action once.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{Member, Relais, RelaisOptions, Synapse, eventually, unique};
-
-/// A fresh database on the test PostgreSQL server (`RELAIS_TEST_POSTGRES_URL`), for this test
-/// only: dropped at the end, whoever is still connected.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create() -> Self {
-        let admin = std::env::var("RELAIS_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("relais_nodes_{:016x}", rand::random::<u64>());
-        let created =
-            Command::new("psql").arg(&admin).args(["-qc", &format!("CREATE DATABASE {name}")]).status();
-        assert!(created.expect("psql").success(), "PostgreSQL must run for the two-node test");
-        let (server, _) = admin.rsplit_once('/').expect("a database URL");
-        let url = format!("{server}/{name}");
-        Self { admin, name, url }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = Command::new("psql").arg(&self.admin).args(["-qc", &drop]).status();
-    }
-}
+use crate::common::{Member, Relais, RelaisOptions, Synapse, eventually, postgres::Database, unique};
 
 /// Listens on loopback and hands each connection to the first node that accepts it, starting
 /// with the next one each time; a dead node is passed over. Returns its URL.
@@ -74,7 +45,7 @@ struct Nodes {
 
 /// Two nodes sharing one database and the appservice's tokens, the homeserver aimed at the front.
 async fn two_nodes(env: &[(&str, &str)]) -> Nodes {
-    let database = Database::create();
+    let database = Database::create("relais_nodes", "");
     let mut env: Vec<(String, String)> =
         env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     env.push(("RELAIS_DATABASE__URL".into(), database.url.clone()));

@@ -10,9 +10,11 @@ pub mod e2ee;
 pub mod mail;
 pub mod member;
 pub mod nio;
+pub mod postgres;
 pub mod relais;
 pub mod smtp;
 pub mod synapse;
+pub mod workers;
 
 use std::{future::Future, time::Duration};
 

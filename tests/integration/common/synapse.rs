@@ -9,7 +9,7 @@ use std::{
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use super::{Member, eventually, free_port};
+use super::{Member, eventually, free_port, workers};
 
 pub const SERVER_NAME: &str = "pcf.test";
 
@@ -17,7 +17,10 @@ pub struct Synapse {
     pub url: String,
     pub port: u16,
     dir: tempfile::TempDir,
-    child: Child,
+    /// One process, or in worker mode the main process, its workers and the router.
+    children: Vec<Child>,
+    /// In worker mode, what outlives a restart (database, Redis, ports).
+    layout: Option<workers::Layout>,
     pub shared_secret: String,
     http: reqwest::Client,
 }
@@ -59,7 +62,15 @@ fn template(name: &str, dir: &Path, port: u16, secret: &str) -> String {
         .replace("@SERVER_NAME@", SERVER_NAME)
 }
 
-fn spawn(dir: &Path) -> Child {
+/// Starts the homeserver's processes: one, or those of `layout`.
+async fn spawn(dir: &Path, layout: Option<&workers::Layout>) -> Vec<Child> {
+    match layout {
+        Some(layout) => layout.spawn(dir).await,
+        None => vec![spawn_one(dir)],
+    }
+}
+
+fn spawn_one(dir: &Path) -> Child {
     let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log"));
     Command::new(python())
         .args(["-m", "synapse.app.homeserver", "-c"])
@@ -73,8 +84,19 @@ fn spawn(dir: &Path) -> Child {
 }
 
 impl Synapse {
-    /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves.
+    /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves:
+    /// one process, or in worker mode when `RELAIS_TEST_SYNAPSE=workers`.
     pub async fn start(registration: &str) -> Self {
+        Self::start_in(registration, workers::from_env()).await
+    }
+
+    /// The worker-mode layout, when Synapse runs so.
+    pub fn workers(&self) -> Option<&workers::Layout> {
+        self.layout.as_ref()
+    }
+
+    /// Starts Synapse in worker mode when `workers`, else as one process.
+    pub async fn start_in(registration: &str, workers: bool) -> Self {
         let dir = tempfile::tempdir().expect("synapse temp dir");
         let port = free_port();
         let secret = format!("secret{:016x}", rand::random::<u64>());
@@ -86,12 +108,18 @@ impl Synapse {
         write("log.yaml", &fill("log.yaml.in"));
         write("signing.key", &format!("ed25519 a_test {}\n", base64_unpadded(&seed)));
         write("relais-registration.yaml", registration);
-        let child = spawn(dir.path());
+        let layout = match workers {
+            true => Some(workers::Layout::prepare(dir.path(), &secret, &fill("log.yaml.in")).await),
+            false => None,
+        };
+        let children = spawn(dir.path(), layout.as_ref()).await;
+        let port = layout.as_ref().map_or(port, |l| l.router_port);
         let mut synapse = Self {
             url: format!("http://127.0.0.1:{port}"),
             port,
             dir,
-            child,
+            children,
+            layout,
             shared_secret: secret,
             http: reqwest::Client::new(),
         };
@@ -99,16 +127,18 @@ impl Synapse {
         synapse
     }
 
-    /// Kills Synapse with SIGKILL: the homeserver goes down mid-way.
+    /// Kills Synapse (every process) with SIGKILL: the homeserver goes down mid-way.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
-    /// Starts Synapse again on the same port and database, and waits until it serves.
+    /// Starts Synapse again on the same ports and database, and waits until it serves.
     pub async fn restart(&mut self) {
         self.kill();
-        self.child = spawn(self.dir.path());
+        self.children = spawn(self.dir.path(), self.layout.as_ref()).await;
         self.wait_ready().await;
     }
 
@@ -116,7 +146,7 @@ impl Synapse {
         let url = format!("{}/_matrix/client/versions", self.url);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.children.iter_mut().find_map(|c| c.try_wait().ok().flatten()) {
                 panic!("Synapse exited ({status}) during startup:\n{}", self.log_tail());
             }
             if let Ok(resp) = self.http.get(&url).send().await
@@ -131,6 +161,9 @@ impl Synapse {
 
     /// The last lines of Synapse's logs, for failure messages.
     pub fn log_tail(&self) -> String {
+        if self.layout.is_some() {
+            return workers::logs(self.dir.path());
+        }
         let mut out = String::new();
         for name in ["stderr.log", "homeserver.log"] {
             let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
@@ -159,6 +192,11 @@ impl Synapse {
             .expect("override ratelimit");
         assert!(resp.status().is_success(), "override ratelimit: {}", resp.status());
         member
+    }
+
+    /// Registers a member as [`Synapse::register`] does, without lifting their rate limits.
+    pub async fn register_plain(&self, localpart: &str) -> Member {
+        self.register_raw(localpart, false).await
     }
 
     pub async fn admin(&self) -> Member {
@@ -220,8 +258,7 @@ impl Synapse {
 
 impl Drop for Synapse {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         if std::thread::panicking() {
             eprintln!("Synapse logs:\n{}", self.log_tail());
         }
