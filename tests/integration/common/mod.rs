@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod e2ee;
+pub mod federation;
 pub mod mail;
 pub mod member;
 pub mod nio;

@@ -52,14 +52,26 @@ fn base64_unpadded(bytes: &[u8]) -> String {
 }
 
 /// Fills a template of `tests/synapse/` (shared with `scripts/demo.sh`).
-fn template(name: &str, dir: &Path, port: u16, secret: &str) -> String {
+fn template(name: &str, dir: &Path, port: u16, secret: &str, server_name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synapse").join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
         .replace("@DIR@", &dir.display().to_string())
         .replace("@PORT@", &port.to_string())
         .replace("@SECRET@", secret)
-        .replace("@SERVER_NAME@", SERVER_NAME)
+        .replace("@SERVER_NAME@", server_name)
+}
+
+/// How a test's homeserver is made.
+#[derive(Debug, Clone, Default)]
+pub struct SynapseOptions {
+    /// Synapse in worker mode (`workers.rs`) rather than one process.
+    pub workers: bool,
+    /// Its name, `pcf.test` (Relais's) by default.
+    pub server_name: Option<String>,
+    /// More configuration, read after `homeserver.yaml` (its top-level keys replace those),
+    /// with `@DIR@` and `@PORT@` filled: e.g. a federation listener (`federation.rs`).
+    pub extra: Option<String>,
 }
 
 /// Starts the homeserver's processes: one, or those of `layout`.
@@ -72,9 +84,11 @@ async fn spawn(dir: &Path, layout: Option<&workers::Layout>) -> Vec<Child> {
 
 fn spawn_one(dir: &Path) -> Child {
     let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log"));
+    let extra = dir.join("extra.yaml");
     Command::new(python())
         .args(["-m", "synapse.app.homeserver", "-c"])
         .arg(dir.join("homeserver.yaml"))
+        .args(extra.exists().then(|| ["-c".as_ref(), extra.as_os_str()]).into_iter().flatten())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -87,7 +101,13 @@ impl Synapse {
     /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves:
     /// one process, or in worker mode when `RELAIS_TEST_SYNAPSE=workers`.
     pub async fn start(registration: &str) -> Self {
-        Self::start_in(registration, workers::from_env()).await
+        Self::start_with(registration, SynapseOptions { workers: workers::from_env(), ..Default::default() })
+            .await
+    }
+
+    /// Starts Synapse in worker mode when `workers`, else as one process.
+    pub async fn start_in(registration: &str, workers: bool) -> Self {
+        Self::start_with(registration, SynapseOptions { workers, ..Default::default() }).await
     }
 
     /// The worker-mode layout, when Synapse runs so.
@@ -95,20 +115,27 @@ impl Synapse {
         self.layout.as_ref()
     }
 
-    /// Starts Synapse in worker mode when `workers`, else as one process.
-    pub async fn start_in(registration: &str, workers: bool) -> Self {
+    /// Starts Synapse as `options` say, with `registration` (empty: no appservice).
+    pub async fn start_with(registration: &str, options: SynapseOptions) -> Self {
         let dir = tempfile::tempdir().expect("synapse temp dir");
         let port = free_port();
         let secret = format!("secret{:016x}", rand::random::<u64>());
         let seed: [u8; 32] = rand::random();
         let write =
             |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write synapse file");
-        let fill = |name: &str| template(name, dir.path(), port, &secret);
+        let server_name = options.server_name.as_deref().unwrap_or(SERVER_NAME);
+        let fill = |name: &str| template(name, dir.path(), port, &secret, server_name);
         write("homeserver.yaml", &fill("homeserver.yaml.in"));
         write("log.yaml", &fill("log.yaml.in"));
         write("signing.key", &format!("ed25519 a_test {}\n", base64_unpadded(&seed)));
         write("relais-registration.yaml", registration);
-        let layout = match workers {
+        if let Some(extra) = &options.extra {
+            let extra = extra
+                .replace("@DIR@", &dir.path().display().to_string())
+                .replace("@PORT@", &port.to_string());
+            write("extra.yaml", &extra);
+        }
+        let layout = match options.workers {
             true => Some(workers::Layout::prepare(dir.path(), &secret, &fill("log.yaml.in")).await),
             false => None,
         };
@@ -259,6 +286,16 @@ impl Synapse {
 impl Drop for Synapse {
     fn drop(&mut self) {
         self.kill();
+        if let Some(to) = std::env::var_os("RELAIS_TEST_KEEP_LOGS").filter(|_| std::thread::panicking()) {
+            // Every log file of this homeserver, kept for a look after a failure.
+            let to = std::path::Path::new(&to).join(format!("synapse-{}", self.port));
+            let _ = std::fs::create_dir_all(&to);
+            for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().ends_with(".log") {
+                    let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+                }
+            }
+        }
         if std::thread::panicking() {
             eprintln!("Synapse logs:\n{}", self.log_tail());
         }

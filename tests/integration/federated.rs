@@ -1,0 +1,133 @@
+//! A federation on its own homeserver: the party's Synapse (`pcf.test`, Relais registered) and
+//! the Nord federation's (`fed-nord.test`) federate over TLS with verified certificates
+//! (`common/federation.rs`). The national membership file names Nord's members by their ids on
+//! their own server: Relais invites them across federation, they join from their server, their
+//! secretary gets the moderator's power level, and a lapse removes a member from the rooms.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{
+    Member, Relais, RelaisOptions, Synapse, eventually,
+    federation::{LocalCa, Resolver, federation_port, synapse_config},
+    synapse::SynapseOptions,
+    unique,
+};
+
+const HEADER: &str =
+    "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n";
+const SECTION: &str = "#relais_nord.s.lille:pcf.test";
+
+/// The national homeserver with Relais, and Nord's, federating.
+struct Network {
+    relais: Relais,
+    national: Synapse,
+    nord: Synapse,
+    _ca: LocalCa,
+}
+
+async fn network() -> Network {
+    let ca = LocalCa::new();
+    let resolver = Resolver::start();
+    let mut relais = Relais::prepare(RelaisOptions::default());
+    let national = SynapseOptions {
+        extra: Some(synapse_config(&ca, &resolver, "pcf.test", federation_port(), true)),
+        ..Default::default()
+    };
+    let national = Synapse::start_with(&relais.registration(), national).await;
+    let nord = SynapseOptions {
+        server_name: Some("fed-nord.test".to_owned()),
+        extra: Some(synapse_config(&ca, &resolver, "fed-nord.test", federation_port(), false)),
+        ..Default::default()
+    };
+    let nord = Synapse::start_with("", nord).await;
+    relais.point_at(&national);
+    relais.start().await;
+    Network { relais, national, nord, _ca: ca }
+}
+
+impl Network {
+    fn bot(&self) -> Member {
+        Member::new(&self.national.url, &self.relais.bot(), &self.relais.as_token)
+    }
+
+    /// Runs `relais provision` on `rows` (`extra`: more arguments).
+    fn provision(&self, rows: &str, extra: &[&str]) {
+        let file = self.relais.dir.path().join(format!("{}.csv", unique("members")));
+        std::fs::write(&file, format!("{HEADER}{rows}")).expect("csv");
+        let file = file.display().to_string();
+        let (status, out, err) = self.relais.cli(&[&["provision", file.as_str()], extra].concat());
+        assert!(status.success(), "{out}{err}");
+    }
+
+    /// `user`'s membership in `room` as the national server sees it.
+    async fn membership(&self, room: &str, user: &str) -> String {
+        let state = self.bot().state(room, "m.room.member", user).await;
+        state["membership"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Waits for `member`'s invitation to `room` (it crosses federation), then joins from their
+/// own server.
+async fn join_from_home(member: &Member, room: &str) {
+    eventually(&format!("{} invited to {room}", member.user_id), Duration::from_secs(60), || async {
+        member.invites().await.contains(&room.to_owned()).then_some(())
+    })
+    .await;
+    assert_eq!(member.try_join(room).await, 200, "{} joins from their server", member.user_id);
+}
+
+#[tokio::test]
+async fn members_on_their_federations_homeserver_are_provisioned_across_federation() {
+    let net = network().await;
+    let jeanne = net.nord.register(&unique("jeanne")).await;
+    let paul = net.nord.register(&unique("paul")).await;
+    let marc = net.national.register(&unique("marc")).await;
+    assert!(jeanne.user_id.ends_with(":fed-nord.test"));
+    let rows = |paul_paid: &str| {
+        format!(
+            "1;Jeanne;Martin;Nord;Lille;Secrétaire de section;oui;{}\n2;Paul;Leroy;Nord;Lille;;{paul_paid};{}\n\
+             3;Marc;Petit;Nord;Lille;;oui;{}\n",
+            jeanne.user_id, paul.user_id, marc.user_id
+        )
+    };
+    net.provision(&rows("oui"), &[]);
+    let section = net.bot().resolve(SECTION).await;
+
+    // Nord's members take their invitations on their own server; the room is the same.
+    join_from_home(&jeanne, &section).await;
+    join_from_home(&paul, &section).await;
+    assert_eq!(marc.try_join(&section).await, 200);
+    for user in [&jeanne.user_id, &paul.user_id] {
+        eventually(&format!("{user} joined, seen from pcf.test"), Duration::from_secs(60), || async {
+            (net.membership(&section, user).await == "join").then_some(())
+        })
+        .await;
+    }
+
+    // The secretary on fed-nord.test holds the moderator's level, set by Relais on pcf.test, and
+    // her server agrees.
+    let levels = net.bot().state(&section, "m.room.power_levels", "").await;
+    let level = |l: &Value, user: &str| l["users"][user].as_i64().unwrap_or_default();
+    assert_eq!(level(&levels, &jeanne.user_id), 50, "{levels}");
+    assert_eq!(level(&levels, &paul.user_id), 0, "{levels}");
+    let seen_at_home = jeanne.state(&section, "m.room.power_levels", "").await;
+    assert_eq!(level(&seen_at_home, &jeanne.user_id), 50, "{seen_at_home}");
+
+    // A message from fed-nord.test reaches the room's local members.
+    let said = jeanne.send_text(&section, "Réunion de section jeudi").await;
+    eventually("Jeanne's message on pcf.test", Duration::from_secs(60), || async {
+        marc.messages(&section, 50).await.iter().any(|e| e["event_id"] == said.as_str()).then_some(())
+    })
+    .await;
+
+    // Paul's membership lapses: the next import removes him, on both servers (one of three
+    // members is above the removal guard's limit: the secretary confirms).
+    net.provision(&rows("non"), &["--force"]);
+    assert_eq!(net.membership(&section, &paul.user_id).await, "leave");
+    eventually("Paul's server saw him removed", Duration::from_secs(60), || async {
+        (paul.try_send_text(&section, "encore là ?").await == 403).then_some(())
+    })
+    .await;
+}
