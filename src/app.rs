@@ -63,13 +63,16 @@ impl App {
         let appservice = relais_appservice::router(state);
         let (as_limits, web_limits) = listener_limits(&config);
         let appservice_addr = serve_on(&mut tasks, "appservice", as_listener, appservice, as_limits, &stop)?;
-        let web_state = Arc::new(relais_web::WebState::new(
-            config.clone(),
-            &store,
-            // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
-            bot_client(&config, &metrics, device.as_ref())?,
-            Applier::for_deployment(&config, &store, "web:onboarding".into(), Default::default())?,
-        ));
+        let web_state = Arc::new(
+            relais_web::WebState::new(
+                config.clone(),
+                &store,
+                // The ballot page edits a secret poll's turnout in its room: encrypted when the room is.
+                bot_client(&config, &metrics, device.as_ref())?,
+                Applier::for_deployment(&config, &store, "web:onboarding".into(), Default::default())?,
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
         let pages = relais_web::router(web_state);
         let web_addr = serve_on(&mut tasks, "web", web_listener, pages, web_limits, &stop)?;
 

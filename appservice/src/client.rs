@@ -9,6 +9,7 @@ mod admin;
 mod call;
 mod encryption;
 mod ghosts;
+pub mod openid;
 mod ops;
 mod power;
 pub mod rooms;

@@ -56,6 +56,8 @@ pub struct WebState {
     /// Provisioning's members and rooms, read-only.
     pub directory: Directory,
     pub client: MatrixClient,
+    /// The party's other homeservers, whose OpenID tokens sign their members in.
+    pub other_homeservers: relais_appservice::client::openid::OtherHomeservers,
     pub applier: Applier,
     /// Thematic rooms, as the referents' page makes them.
     pub themes: relais_bots::theme::Themes,
@@ -72,10 +74,19 @@ pub struct WebState {
 impl WebState {
     /// The pages' state over `store`: each feature's store handle, the bot's `client` (with its
     /// encryption device when it has one) and the `applier` the referents' imports and the
-    /// onboarding welcomes run through.
-    pub fn new(config: Arc<Config>, store: &Store, client: MatrixClient, applier: Applier) -> Self {
+    /// onboarding welcomes run through. A CA file of `[other_homeservers]` that cannot be read
+    /// is an error.
+    pub fn new(
+        config: Arc<Config>,
+        store: &Store,
+        client: MatrixClient,
+        applier: Applier,
+    ) -> Result<Self, String> {
         let themes = relais_bots::theme::Themes::new(store, client.clone(), config.clone());
-        Self {
+        let other_homeservers =
+            relais_appservice::client::openid::OtherHomeservers::new(&config.other_homeservers)?;
+        Ok(Self {
+            other_homeservers,
             themes,
             limits: limit::Limits::new(config.web.trusted_proxies.clone()),
             config,
@@ -90,7 +101,7 @@ impl WebState {
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             uploads: Arc::new(Semaphore::new(MAX_UPLOADS)),
             waiting_welcomes: Arc::new(Semaphore::new(MAX_WAITING_WELCOMES)),
-        }
+        })
     }
 }
 

@@ -86,13 +86,42 @@ pub(crate) async fn openid(
         return Err(Refusal::TooMany);
     }
     if server_name != state.config.homeserver.server_name.as_str() {
-        return Err(Refusal::OtherServer);
+        return other_server(state, server_name, access_token).await;
     }
     match state.client.openid_userinfo(access_token).await {
         Ok(user_id) => Ok(user_id),
         Err(relais_appservice::ClientError::Matrix { status: 401 | 403 | 404, .. }) => Err(Refusal::BadToken),
         Err(e) => {
             tracing::error!(error = %e, "cannot check an OpenID token");
+            Err(Refusal::Unavailable)
+        }
+    }
+}
+
+/// A token from one of the party's other homeservers (`[other_homeservers]`), checked there;
+/// any other server is refused without being asked.
+async fn other_server(
+    state: &WebState,
+    server_name: &str,
+    access_token: &str,
+) -> Result<OwnedUserId, Refusal> {
+    use relais_appservice::client::openid::RemoteOpenIdError;
+    let Ok(server) = <&ruma::ServerName>::try_from(server_name) else {
+        return Err(Refusal::OtherServer);
+    };
+    if !state.other_homeservers.knows(server) {
+        return Err(Refusal::OtherServer);
+    }
+    match state.other_homeservers.userinfo(server, access_token).await {
+        Ok(user_id) => Ok(user_id),
+        Err(RemoteOpenIdError::UnknownServer) => Err(Refusal::OtherServer),
+        Err(RemoteOpenIdError::BadToken) => Err(Refusal::BadToken),
+        Err(error @ RemoteOpenIdError::WrongServer) => {
+            tracing::warn!(%server, %error, "an OpenID answer refused");
+            Err(Refusal::BadToken)
+        }
+        Err(RemoteOpenIdError::Unavailable(error)) => {
+            tracing::error!(%server, %error, "cannot check an OpenID token with another homeserver");
             Err(Refusal::Unavailable)
         }
     }

@@ -35,7 +35,7 @@ async fn pages_with(dir: &tempfile::TempDir, config: Config) -> (axum::Router, S
         Default::default(),
     )
     .expect("applier");
-    let state = WebState::new(config, &store, client, applier);
+    let state = WebState::new(config, &store, client, applier).expect("web state");
     (router(Arc::new(state)), store)
 }
 

@@ -45,10 +45,30 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub public: PublicConfig,
+    #[serde(default)]
+    pub other_homeservers: OtherHomeserversConfig,
     /// The master secret the per-purpose keys derive from: the key file's (see [`Config::load`])
     /// or `secrets.master_key`; a random one until then, never a predictable one.
     #[serde(skip, default = "MasterKey::random")]
     master: MasterKey,
+}
+
+/// `[other_homeservers]`: the party's other homeservers (a federation running its own, section
+/// "Federations with their own homeserver" of docs/deploy.md), whose members sign in to
+/// Relais's pages with an OpenID token from their own server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherHomeserversConfig {
+    /// Server name → the base URL of its federation API (`https://matrix.nord.pcf.fr:8448`).
+    /// Only these servers are asked: a token naming any other is refused.
+    #[serde(default)]
+    pub servers: std::collections::BTreeMap<OwnedServerName, Url>,
+    /// A CA certificate file (PEM) trusted for those servers besides the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// An HTTP proxy for those calls (`CONNECT`), when the host reaches the internet through one.
+    #[serde(default)]
+    pub https_proxy: Option<Url>,
 }
 
 /// `[secrets]`: where the master secret lives (see [`crate::keys`]).
