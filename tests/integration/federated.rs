@@ -3,20 +3,28 @@
 //! (`common/federation.rs`). The national membership file names Nord's members by their ids on
 //! their own server: Relais invites them across federation, they join from their server, their
 //! secretary gets the moderator's power level, and a lapse removes a member from the rooms.
+//! Nord's referent signs in to the referents' page with an OpenID token from fed-nord.test
+//! (`[other_homeservers]`), and the mail bridge mails what Nord's members say to the section's
+//! email-only members.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{
-    Member, Relais, RelaisOptions, Synapse, eventually,
-    federation::{LocalCa, Resolver, federation_port, synapse_config},
-    synapse::SynapseOptions,
-    unique,
+use crate::{
+    common::{
+        Member, Relais, RelaisOptions, Synapse, eventually,
+        federation::{LocalCa, Resolver, federation_port, synapse_config},
+        mail::mails_to,
+        smtp::SmtpSink,
+        synapse::SynapseOptions,
+        unique,
+    },
+    referents::{Browser, openid, redirectless},
 };
 
-const HEADER: &str =
-    "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n";
+const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;\
+    Identifiant Matrix;Préférence de contact\n";
 const SECTION: &str = "#relais_nord.s.lille:pcf.test";
 
 /// The national homeserver with Relais, and Nord's, federating.
@@ -24,13 +32,28 @@ struct Network {
     relais: Relais,
     national: Synapse,
     nord: Synapse,
+    smtp: SmtpSink,
     _ca: LocalCa,
 }
 
 async fn network() -> Network {
     let ca = LocalCa::new();
     let resolver = Resolver::start();
-    let mut relais = Relais::prepare(RelaisOptions::default());
+    let smtp = SmtpSink::start().await;
+    // Relais asks fed-nord.test about its OpenID tokens, trusting the party's CA, through the
+    // proxy that stands in for DNS.
+    let toml = format!(
+        "[other_homeservers]\nservers = {{ \"fed-nord.test\" = \"https://fed-nord.test\" }}\n\
+         ca_file = \"{}\"\nhttps_proxy = \"http://127.0.0.1:{}\"\n",
+        ca.cert().display(),
+        resolver.port
+    );
+    let env = [
+        ("RELAIS_MAIL__DOMAIN", "listes.pcf.test"),
+        ("RELAIS_MAIL__SECRET", "mail-secret-for-this-test-only"),
+    ];
+    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut relais = Relais::prepare(RelaisOptions { env, smtp_url: Some(smtp.url()), toml });
     let national = SynapseOptions {
         extra: Some(synapse_config(&ca, &resolver, "pcf.test", federation_port(), true)),
         ..Default::default()
@@ -44,7 +67,7 @@ async fn network() -> Network {
     let nord = Synapse::start_with("", nord).await;
     relais.point_at(&national);
     relais.start().await;
-    Network { relais, national, nord, _ca: ca }
+    Network { relais, national, nord, smtp, _ca: ca }
 }
 
 impl Network {
@@ -87,8 +110,8 @@ async fn members_on_their_federations_homeserver_are_provisioned_across_federati
     assert!(jeanne.user_id.ends_with(":fed-nord.test"));
     let rows = |paul_paid: &str| {
         format!(
-            "1;Jeanne;Martin;Nord;Lille;Secrétaire de section;oui;{}\n2;Paul;Leroy;Nord;Lille;;{paul_paid};{}\n\
-             3;Marc;Petit;Nord;Lille;;oui;{}\n",
+            "1;Jeanne;Martin;;Nord;Lille;Secrétaire de section;oui;{};messagerie\n\
+             2;Paul;Leroy;;Nord;Lille;;{paul_paid};{};messagerie\n3;Marc;Petit;;Nord;Lille;;oui;{};messagerie\n",
             jeanne.user_id, paul.user_id, marc.user_id
         )
     };
@@ -130,4 +153,57 @@ async fn members_on_their_federations_homeserver_are_provisioned_across_federati
         (paul.try_send_text(&section, "encore là ?").await == 403).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn nords_referent_signs_in_from_their_server_and_the_bridge_mails_nords_members() {
+    let net = network().await;
+    let lucie = net.nord.register(&unique("lucie")).await;
+    let jeanne = net.nord.register(&unique("jeanne")).await;
+    net.provision(
+        &format!(
+            "1;Lucie;Caron;;Nord;Lille;Référente numérique;oui;{};messagerie\n\
+             2;Jeanne;Martin;;Nord;Lille;;oui;{};messagerie\n\
+             3;Odile;Roux;odile.roux@example.org;Nord;Lille;;oui;;courriel\n",
+            lucie.user_id, jeanne.user_id
+        ),
+        &[],
+    );
+
+    // Lucie's token comes from her own server: Relais checks it there, not on pcf.test.
+    let http = redirectless();
+    let url = format!("{}/relais/connexion/openid", net.relais.web_url);
+    let post = |token: String, server: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let form = [("access_token", token.as_str()), ("matrix_server_name", server)];
+            http.post(&url).form(&form).send().await.expect("post")
+        }
+    };
+    let token = openid(&lucie).await;
+    assert_eq!(post(token.clone(), "pcf.test").await.status(), 401, "pcf.test does not know Nord's tokens");
+    assert_eq!(post("not-a-token".into(), "fed-nord.test").await.status(), 401);
+    assert_eq!(post(openid(&jeanne).await, "fed-nord.test").await.status(), 403, "not a referent");
+    let resp = post(token, "fed-nord.test").await;
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let browser = Browser { http, base: net.relais.web_url.clone(), cookie: Some(cookie) };
+    let (status, html) = browser.get("/relais/referent").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Fédération Nord") && html.contains(&lucie.user_id), "{html}");
+
+    // What Jeanne says from fed-nord.test reaches Odile, who reads by mail.
+    let section = net.bot().resolve(SECTION).await;
+    join_from_home(&jeanne, &section).await;
+    jeanne.send_text(&section, "Collage d'affiches samedi matin").await;
+    let digest = eventually("Odile's digest", Duration::from_secs(60), || async {
+        let (status, out, err) = net.relais.cli(&["mail", "digest", "--now"]);
+        assert!(status.success(), "{out}{err}");
+        mails_to(&net.smtp, "odile.roux@example.org")
+            .into_iter()
+            .find(|m| m.text.contains("Collage d'affiches"))
+    })
+    .await;
+    assert!(digest.text.contains("Jeanne Martin"), "the author by name: {}", digest.text);
 }

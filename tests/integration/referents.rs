@@ -137,7 +137,7 @@ pub(crate) fn redirectless() -> reqwest::Client {
 }
 
 /// What Element obtains for a widget: an OpenID token from the member's own session.
-async fn openid(member: &Member) -> String {
+pub(crate) async fn openid(member: &Member) -> String {
     let path = format!("/_matrix/client/v3/user/{}/openid/request_token", member.user_id);
     member.post(&path, serde_json::json!({})).await["access_token"].as_str().expect("token").to_owned()
 }
