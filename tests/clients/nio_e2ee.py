@@ -21,8 +21,8 @@ import asyncio
 import json
 import sys
 
-from nio import (AsyncClient, AsyncClientConfig, Event, LoginResponse, MegolmEvent, RoomCreateResponse,
-                 RoomInviteResponse, RoomSendResponse)
+from nio import (AsyncClient, AsyncClientConfig, Event, KeysQueryError, LoginResponse, MegolmEvent,
+                 RoomCreateResponse, RoomInviteResponse, RoomSendResponse)
 
 
 class Member:
@@ -83,12 +83,38 @@ class Member:
                 break
             await asyncio.sleep(0.1)
         await self.client.joined_members(room_id)
-        if self.client.should_query_keys:
-            await self.client.keys_query()
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted:
+            await self.share_keys(room_id)
         resp = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         if not isinstance(resp, RoomSendResponse):
             return {"error": str(resp)}
         return {"event_id": resp.event_id}
+
+    async def share_keys(self, room_id):
+        """Gives every device of the room the room key before a message goes, as Element does:
+        a key query, a one-time-key claim or a to-device send that failed is retried (nio alone
+        goes on without that device, whose owner then cannot read the message)."""
+        olm = self.client.olm
+        for _ in range(5):
+            if self.client.should_query_keys:
+                if isinstance(await self.client.keys_query(), KeysQueryError):
+                    await asyncio.sleep(0.5)
+                    continue
+            if olm.should_share_group_session(room_id):
+                await self.client.share_group_session(room_id, ignore_unverified_devices=True)
+            session = olm.outbound_group_sessions.get(room_id)
+            if session is None:
+                return
+            done = session.users_shared_with | session.users_ignored
+            missing = [(user, device.id) for user in self.client.rooms[room_id].users
+                       for device in olm.device_store.active_user_devices(user)
+                       if device.id != self.client.device_id and (user, device.id) not in done]
+            if not missing:
+                return
+            print(f"room key not delivered to {missing}: sharing a new one", file=sys.stderr, flush=True)
+            olm.outbound_group_sessions.pop(room_id, None)
+            await asyncio.sleep(0.5)
 
     def matches(self, cmd, room_id, source):
         if cmd.get("room") and room_id != cmd["room"]:

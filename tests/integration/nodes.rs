@@ -4,12 +4,14 @@
 //! middle of a broadcast, or of a referent's import on its page, and the survivor finishes it —
 //! every copy, every action once.
 
-use std::time::Duration;
+use std::{process::Command, time::Duration};
 
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{Member, Relais, RelaisOptions, Synapse, eventually, postgres::Database, unique};
+use crate::common::{
+    Member, Relais, RelaisOptions, Synapse, e2ee::EncryptingMember, eventually, postgres::Database, unique,
+};
 
 /// Listens on loopback and hands each connection to the first node that accepts it, starting
 /// with the next one each time; a dead node is passed over. Returns its URL.
@@ -45,14 +47,22 @@ struct Nodes {
 
 /// Two nodes sharing one database and the appservice's tokens, the homeserver aimed at the front.
 async fn two_nodes(env: &[(&str, &str)]) -> Nodes {
+    two_nodes_each(env, env).await
+}
+
+/// [`two_nodes`], each with its own settings.
+async fn two_nodes_each(env_a: &[(&str, &str)], env_b: &[(&str, &str)]) -> Nodes {
     let database = Database::create("relais_nodes", "");
-    let mut env: Vec<(String, String)> =
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    env.push(("RELAIS_DATABASE__URL".into(), database.url.clone()));
-    // A killed node's leased events are taken over within seconds (120 by default).
-    env.push(("RELAIS_DISPATCH__LEASE_SECONDS".into(), "6".into()));
-    let mut a = Relais::prepare(RelaisOptions { env: env.clone(), ..Default::default() });
-    let mut b = Relais::prepare(RelaisOptions { env, ..Default::default() });
+    let env = |own: &[(&str, &str)]| {
+        let mut env: Vec<(String, String)> =
+            own.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        env.push(("RELAIS_DATABASE__URL".into(), database.url.clone()));
+        // A killed node's leased events are taken over within seconds (120 by default).
+        env.push(("RELAIS_DISPATCH__LEASE_SECONDS".into(), "6".into()));
+        env
+    };
+    let mut a = Relais::prepare(RelaisOptions { env: env(env_a), ..Default::default() });
+    let mut b = Relais::prepare(RelaisOptions { env: env(env_b), ..Default::default() });
     b.as_token = a.as_token.clone();
     b.hs_token = a.hs_token.clone();
     let front = front(vec![
@@ -196,4 +206,61 @@ async fn a_node_killed_during_a_referents_import_leaves_the_other_to_finish_it_o
     let (_, out, err) = nodes.b.cli(&["provision", &export.display().to_string(), "--dry-run", "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
     assert_eq!(plan["actions"], json!([]), "nothing left: {plan}");
+}
+
+/// The bot's device id, from the session a node saved in its `e2ee_dir`.
+fn saved_device(dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(dir.join("session.json")).expect("session.json");
+    let session: serde_json::Value = serde_json::from_str(&text).expect("session json");
+    session["device_id"].as_str().expect("device id").to_owned()
+}
+
+/// The encryption device's node dies; the operator moves the device as docs/deploy.md (8b)
+/// says — its directory copied to the other node, which is started again with it and with
+/// dispatch on — and the other node answers in the encrypted room with the same device, the
+/// command sent while no node held the device included.
+#[tokio::test]
+async fn the_encryption_device_moves_to_the_other_node_when_its_node_dies() {
+    let (held, moved) = (tempfile::tempdir().expect("device dir"), tempfile::tempdir().expect("device dir"));
+    let device_a = held.path().display().to_string();
+    let passphrase = ("RELAIS_BOTS__E2EE_PASSPHRASE", "une phrase de passe");
+    let mut nodes = two_nodes_each(
+        &[("RELAIS_BOTS__E2EE_DIR", &device_a), passphrase],
+        // Intake only: a node without the device must not handle events that need it.
+        &[("RELAIS_DISPATCH__ENABLED", "false")],
+    )
+    .await;
+    let bot = nodes.a.bot();
+    let alice = nodes.synapse.register(&unique("alice")).await;
+    let mut nio = EncryptingMember::start_at(&nodes.synapse.url, &alice).await;
+    let room = nio.create_encrypted_room("Réunion chiffrée", &[&bot]).await;
+    nodes.synapse.wait_joined(&alice, &room, &bot).await;
+    let asked = nio.send(&room, "!aide").await;
+    let help = nio.wait(json!({"room": room, "sender": bot, "reply_to": asked})).await;
+    assert_eq!(help["decrypted"], true, "node a answers encrypted: {help}");
+    let device = saved_device(held.path());
+
+    nodes.a.kill9().await;
+    let pending = nio.send(&room, "!ping").await;
+    let copied = Command::new("cp").arg("-a").arg(format!("{device_a}/.")).arg(moved.path()).status();
+    assert!(copied.expect("cp").success(), "the device's directory copied to node b");
+    nodes.b.terminate().await;
+    let device_b = moved.path().display().to_string();
+    nodes
+        .b
+        .start_with(&[("RELAIS_BOTS__E2EE_DIR", &device_b), passphrase, ("RELAIS_DISPATCH__ENABLED", "true")])
+        .await;
+
+    let pong = nio.wait(json!({"room": room, "sender": bot, "reply_to": pending})).await;
+    assert_eq!(pong["decrypted"], true, "{pong}");
+    assert!(pong["source"]["content"]["body"].as_str().unwrap_or_default().starts_with("Pong"), "{pong}");
+    assert_eq!(saved_device(moved.path()), device, "the same device, not a new login");
+    let bot_view = Member::new(&nodes.synapse.url, &bot, &nodes.b.as_token);
+    let devices = bot_view.get("/_matrix/client/v3/devices").await;
+    let ids: Vec<&str> =
+        devices["devices"].as_array().into_iter().flatten().filter_map(|d| d["device_id"].as_str()).collect();
+    assert_eq!(ids, [device.as_str()], "one device for the bot");
+    let again = nio.send(&room, "!aide").await;
+    let answer = nio.wait(json!({"room": room, "sender": bot, "reply_to": again})).await;
+    assert_eq!(answer["decrypted"], true, "node b keeps answering: {answer}");
 }

@@ -22,11 +22,16 @@ pub struct EncryptingMember {
 impl EncryptingMember {
     /// Logs `member` in as a new encrypting device; invitations are accepted as they come.
     pub async fn start(stack: &Stack, member: &Member) -> Self {
+        Self::start_at(&stack.synapse.url, member).await
+    }
+
+    /// [`EncryptingMember::start`] against the homeserver at `homeserver`.
+    pub async fn start_at(homeserver: &str, member: &Member) -> Self {
         let store = tempfile::tempdir().expect("nio store");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/nio_e2ee.py");
         let mut child = Command::new(python())
             .arg(script)
-            .args([stack.synapse.url.as_str(), member.user_id.as_str(), &member.password()])
+            .args([homeserver, member.user_id.as_str(), &member.password()])
             .arg(store.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
