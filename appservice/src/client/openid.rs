@@ -85,7 +85,11 @@ impl OtherHomeservers {
                 _ => return Err(format!("[other_homeservers] https_proxy {url}: an http://host:port URL")),
             },
         };
-        Ok(Self { servers: Arc::new(config.servers.clone()), tls: TlsConnector::from(Arc::new(tls)), proxy })
+        let mut servers = BTreeMap::new();
+        for (name, url) in &config.servers {
+            servers.insert(name.clone(), checked_base(name, url)?);
+        }
+        Ok(Self { servers: Arc::new(servers), tls: TlsConnector::from(Arc::new(tls)), proxy })
     }
 
     /// Whether `server` is one of them.
@@ -125,12 +129,17 @@ impl OtherHomeservers {
     /// `GET url` (never logged: it carries the token): the status and the body.
     async fn get(&self, url: &Url) -> Result<(u16, Vec<u8>), ClientError> {
         let bad = || ClientError::Request("the server's URL has no host".into());
+        // As written in a URL (`[::1]` for IPv6: the CONNECT line and `Host`), and as an address.
         let host = url.host_str().ok_or_else(bad)?;
+        let bare = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => host.to_owned(),
+        };
         let port = url.port_or_known_default().ok_or_else(bad)?;
         let tcp = match &self.proxy {
-            None => {
-                TcpStream::connect((host, port)).await.map_err(|e| unreachable(format!("{host}: {e}")))?
-            }
+            None => TcpStream::connect((bare.as_str(), port))
+                .await
+                .map_err(|e| unreachable(format!("{host}: {e}")))?,
             Some(proxy) => tunnel(proxy, host, port).await?,
         };
         let host_header = url.port().map_or_else(|| host.to_owned(), |p| format!("{host}:{p}"));
@@ -141,7 +150,7 @@ impl OtherHomeservers {
         );
         match url.scheme() {
             "https" => {
-                let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+                let name = rustls_pki_types::ServerName::try_from(bare)
                     .map_err(|e| ClientError::Request(e.to_string()))?;
                 let mut tls = self
                     .tls
@@ -154,6 +163,27 @@ impl OtherHomeservers {
             other => Err(ClientError::Request(format!("unsupported scheme {other}"))),
         }
     }
+}
+
+/// A server's base URL as the client uses it: HTTPS (plain HTTP would hand the token, and the
+/// answer naming the account, to anyone on the path) — plain HTTP only on loopback — and a path
+/// ending with `/` so that the API's path is added to it, not put in place of its last segment.
+fn checked_base(name: &ServerName, url: &Url) -> Result<Url, String> {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        None => false,
+    };
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(format!("[other_homeservers] servers.\"{name}\": {url} must be an https:// URL"));
+    }
+    let mut url = url.clone();
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    url.set_query(None);
+    Ok(url)
 }
 
 /// A connection to `host:port` through the HTTP proxy at `proxy` (`CONNECT`).
@@ -206,17 +236,28 @@ fn status_of(head: &[u8]) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
-/// (status, body) of a whole HTTP/1.0 answer; a `Content-Length` shorter than what came bounds
-/// the body.
+/// (status, body) of a whole HTTP/1.0 answer. A body shorter than its `Content-Length` was cut
+/// and a `Transfer-Encoding` is not HTTP/1.0's: neither is an answer.
 fn parse_answer(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let (head, body) = (&raw[..split], &raw[split + 4..]);
     let status = status_of(head)?;
-    let length = std::str::from_utf8(head).ok()?.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
-    });
-    let body = length.map_or(body, |n| &body[..n.min(body.len())]);
+    let mut length = None;
+    for line in std::str::from_utf8(head).ok()?.lines().skip(1) {
+        let (name, value) = line.split_once(':')?;
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.trim().parse::<usize>().ok()?);
+        }
+    }
+    let body = match length {
+        Some(n) if n > body.len() => return None,
+        Some(n) => &body[..n],
+        None => body,
+    };
     Some((status, body.to_vec()))
 }
 

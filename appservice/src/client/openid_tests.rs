@@ -92,6 +92,24 @@ fn an_answer_is_its_status_and_its_declared_body() {
     assert_eq!(parse_answer(raw), Some((200, b"{}".to_vec())));
     assert_eq!(parse_answer(b"HTTP/1.1 404 Not Found\r\n\r\n"), Some((404, Vec::new())));
     assert_eq!(parse_answer(b"SMTP 220\r\n\r\n"), None);
+    assert_eq!(parse_answer(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n{}"), None, "cut short");
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    assert_eq!(parse_answer(chunked), None);
+}
+
+#[test]
+fn only_https_servers_unless_on_loopback() {
+    let config = |url: &str| OtherHomeserversConfig {
+        servers: [(OwnedServerName::try_from("fed-nord.test").expect("name"), Url::parse(url).expect("url"))]
+            .into(),
+        ..Default::default()
+    };
+    let error =
+        OtherHomeservers::new(&config("http://matrix.fed-nord.test")).expect_err("plain HTTP refused");
+    assert!(error.contains("https://"), "{error}");
+    assert!(OtherHomeservers::new(&config("http://127.0.0.1:8448")).is_ok(), "loopback");
+    let client = OtherHomeservers::new(&config("https://matrix.fed-nord.test/prefix")).expect("https");
+    assert_eq!(client.servers[nord()].as_str(), "https://matrix.fed-nord.test/prefix/", "the path is kept");
 }
 
 #[test]
