@@ -1,6 +1,6 @@
 //! Benchmark (ignored by default): the first import of a national-shaped membership file,
 //! `relais provision FILE` end to end, against one Synapse process and against Synapse in worker
-//! mode (`tests/synapse/workers/`), in the same run, on the same file.
+//! mode (`tests/synapse/workers/`), in the same run, on the same file, both on PostgreSQL.
 //!
 //! cargo test --release --all-features --test integration bench_import -- --ignored --nocapture
 //!
@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use crate::common::{Relais, RelaisOptions, Stack, Synapse};
+use crate::common::{Relais, RelaisOptions, Stack, Synapse, postgres::Database, synapse::SynapseOptions};
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Fédération;Section;Cellule;Responsabilités;Cotisation à jour;Identifiant Matrix\n";
 
@@ -45,7 +45,20 @@ async fn register_all(synapse: &Synapse, members: usize) {
 /// timed import. Returns (seconds, homeserver actions done).
 async fn import(workers: bool, csv: &str, members: usize) -> (f64, u64) {
     let mut relais = Relais::prepare(RelaisOptions::default());
-    let synapse = Synapse::start_in(&relais.registration(), workers).await;
+    // Both on PostgreSQL, as a national deployment runs (workers need it; one process gets it too
+    // so that the comparison is of the layouts, not of the databases).
+    let database = (!workers).then(|| {
+        Database::create("synapse_bench", "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    });
+    let extra = database.as_ref().map(|db| {
+        format!(
+            "database:\n  name: psycopg2\n  args: {{user: postgres, host: 127.0.0.1, port: 5432, database: \"{}\", cp_min: 1, cp_max: 10}}\n",
+            db.name
+        )
+    });
+    let synapse =
+        Synapse::start_with(&relais.registration(), SynapseOptions { workers, extra, ..Default::default() })
+            .await;
     relais.point_at(&synapse);
     relais.start().await;
     let stack = Stack { synapse, relais };
@@ -59,7 +72,10 @@ async fn import(workers: bool, csv: &str, members: usize) -> (f64, u64) {
     let report: serde_json::Value = serde_json::from_str(&out).expect("provision json");
     let failed = report["applied"]["failed"].as_array().map_or(0, Vec::len);
     assert_eq!(failed, 0, "{}", report["applied"]["failed"]);
-    (seconds, report["applied"]["done"].as_u64().unwrap_or_default())
+    let done = report["applied"]["done"].as_u64().unwrap_or_default();
+    drop(stack);
+    drop(database);
+    (seconds, done)
 }
 
 #[tokio::test]
