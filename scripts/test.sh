@@ -3,7 +3,8 @@
 # absent, Synapse in .venv-synapse), then rustfmt, clippy, unit and integration tests against the
 # real Synapse, SQLite and PostgreSQL, a real SMTP server, matrix-nio and headless Chromium,
 # then the homeserver-facing integration tests again against Synapse in worker mode
-# (tests/synapse/workers/), and finally the demo in check mode. Screenshots land in test-artifacts/screenshots/.
+# (tests/synapse/workers/), the demo in check mode, and finally the Debian package installed,
+# started and purged. Screenshots land in test-artifacts/screenshots/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -40,3 +41,5 @@ RELAIS_TEST_SYNAPSE=workers cargo test --all-features --locked --test integratio
   provisioning:: polls:: broadcasts:: mail_bridge::
 echo "== demo (check mode)"
 bash scripts/demo.sh --check
+echo "== Debian package (built, installed, started, purged)"
+bash scripts/check-deb.sh
