@@ -1,7 +1,10 @@
 //! The state the membership file asks for: which rooms exist, who may enter which, who
 //! moderates, who gets email. Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    ops::Bound,
+};
 
 use relais_core::config::{PublicConfig, PublicJoin};
 use ruma::OwnedUserId;
@@ -221,15 +224,21 @@ pub fn desired(
             open: None,
         },
     );
+    // A national file repeats each federation, section and cell many times: their keys are
+    // made once.
+    let mut keys: HashMap<(&str, Option<&str>, Option<&str>), RoomKeys> = HashMap::new();
     for row in rows {
-        add_rooms(&mut d, row);
+        let row_keys = keys.entry(RoomKeys::id(row)).or_insert_with(|| RoomKeys::of(row));
+        add_rooms(&mut d, row, row_keys);
     }
     add_public(&mut d, rows, public);
     // Before the members: the federation's office holders moderate its thematic rooms too.
     add_themes(&mut d, themes);
-    add_room(&mut d, REFERENTS.into(), RoomKind::Network, "Réseau des référents numériques".into(), NATIONAL);
+    add_room(&mut d, REFERENTS, RoomKind::Network, || "Réseau des référents numériques".into(), NATIONAL);
     for row in rows.iter().filter(|r| r.active) {
-        add_member(&mut d, row);
+        if let Some(row_keys) = keys.get(&RoomKeys::id(row)) {
+            add_member(&mut d, row, row_keys);
+        }
     }
     // The national team moderates the referents' network and the national public space.
     let national_rooms: Vec<String> = d
@@ -294,15 +303,58 @@ fn add_chosen_moderators(d: &mut Desired, rows: &[MemberRow], themes: &[Theme]) 
     }
 }
 
-fn add_room(d: &mut Desired, key: String, kind: RoomKind, name: String, parent: &str) {
+fn add_room(d: &mut Desired, key: &str, kind: RoomKind, name: impl FnOnce() -> String, parent: &str) {
     // The first spelling met names the room; later rows with another case keep it.
-    d.rooms.entry(key.clone()).or_insert(RoomSpec {
-        key,
-        kind,
-        name,
-        parent: Some(parent.to_owned()),
-        open: None,
-    });
+    if !d.rooms.contains_key(key) {
+        let spec =
+            RoomSpec { key: key.to_owned(), kind, name: name(), parent: Some(parent.to_owned()), open: None };
+        d.rooms.insert(key.to_owned(), spec);
+    }
+}
+
+/// The keys of the rooms a row puts its member in.
+struct RoomKeys {
+    federation: String,
+    discussion: String,
+    announcements: String,
+    section: Option<String>,
+    cell: Option<String>,
+}
+
+impl RoomKeys {
+    /// What the keys depend on.
+    fn id(row: &MemberRow) -> (&str, Option<&str>, Option<&str>) {
+        (row.federation.as_str(), row.section.as_deref(), row.cell.as_deref())
+    }
+
+    fn of(row: &MemberRow) -> Self {
+        let fed = &row.federation;
+        Self {
+            federation: federation_key(fed),
+            discussion: discussion_key(fed),
+            announcements: announcements_key(fed),
+            section: row.section.as_deref().map(|section| section_key(fed, section)),
+            cell: row.cell.as_deref().map(|cell| cell_key(fed, row.section.as_deref(), cell)),
+        }
+    }
+
+    /// Federation rooms first.
+    fn all(&self) -> impl Iterator<Item = &String> {
+        [&self.federation, &self.discussion, &self.announcements]
+            .into_iter()
+            .chain(&self.section)
+            .chain(&self.cell)
+    }
+}
+
+/// The rooms whose key starts with `prefix`, in key order.
+fn keys_under(rooms: &BTreeMap<String, RoomSpec>, prefix: &str) -> Vec<String> {
+    rooms
+        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .map(|(key, _)| key)
+        .take_while(|key| key.starts_with(prefix))
+        .cloned()
+        .collect()
 }
 
 /// The public spaces and their rooms: the national one (no parent) and each configured
@@ -343,78 +395,55 @@ fn add_public(d: &mut Desired, rows: &[MemberRow], public: &PublicConfig) {
     }
 }
 
-fn add_rooms(d: &mut Desired, row: &MemberRow) {
+fn add_rooms(d: &mut Desired, row: &MemberRow, keys: &RoomKeys) {
     let fed = &row.federation;
-    let fed_key = federation_key(fed);
-    add_room(d, fed_key.clone(), RoomKind::FederationSpace, format!("Fédération {fed}"), NATIONAL);
-    add_room(d, discussion_key(fed), RoomKind::Discussion, format!("{fed} — discussion"), &fed_key);
-    add_room(d, announcements_key(fed), RoomKind::Announcements, format!("{fed} — annonces"), &fed_key);
-    if let Some(section) = &row.section {
-        add_room(
-            d,
-            section_key(fed, section),
-            RoomKind::Section,
-            format!("Section {section} ({fed})"),
-            &fed_key,
-        );
+    add_room(d, &keys.federation, RoomKind::FederationSpace, || format!("Fédération {fed}"), NATIONAL);
+    let parent = &keys.federation;
+    add_room(d, &keys.discussion, RoomKind::Discussion, || format!("{fed} — discussion"), parent);
+    add_room(d, &keys.announcements, RoomKind::Announcements, || format!("{fed} — annonces"), parent);
+    if let (Some(section), Some(key)) = (&row.section, &keys.section) {
+        add_room(d, key, RoomKind::Section, || format!("Section {section} ({fed})"), parent);
     }
-    if let Some(cell) = &row.cell {
-        let key = cell_key(fed, row.section.as_deref(), cell);
-        add_room(d, key, RoomKind::Cell, format!("{} ({fed})", cell_name(cell)), &fed_key);
+    if let (Some(cell), Some(key)) = (&row.cell, &keys.cell) {
+        add_room(d, key, RoomKind::Cell, || format!("{} ({fed})", cell_name(cell)), parent);
     }
 }
 
 /// The rooms a member belongs to, federation rooms first.
 pub fn member_rooms(row: &MemberRow) -> Vec<String> {
-    let fed = &row.federation;
-    let mut rooms = vec![federation_key(fed), discussion_key(fed), announcements_key(fed)];
-    if let Some(section) = &row.section {
-        rooms.push(section_key(fed, section));
-    }
-    if let Some(cell) = &row.cell {
-        rooms.push(cell_key(fed, row.section.as_deref(), cell));
-    }
-    rooms
+    RoomKeys::of(row).all().cloned().collect()
 }
 
-fn add_member(d: &mut Desired, row: &MemberRow) {
-    let rooms = member_rooms(row);
+fn add_member(d: &mut Desired, row: &MemberRow, keys: &RoomKeys) {
     if let Some(user) = &row.matrix_id {
-        for room in &rooms {
+        for room in keys.all() {
             d.access.insert((room.clone(), row.member_id.clone()), user.clone());
         }
         let fed_moderator =
             row.roles.iter().any(|r| matches!(r, Role::FederationSecretary | Role::DigitalReferent));
         let section_moderator = row.roles.contains(&Role::SectionSecretary);
-        let fed = &row.federation;
         if fed_moderator {
-            for room in [federation_key(fed), discussion_key(fed), announcements_key(fed)] {
-                d.moderators.entry(room).or_default().insert(user.clone());
-            }
             // The federation's office holders moderate every room of their federation.
-            let fed_prefix = format!("{}.", federation_key(fed));
-            let children: Vec<String> =
-                d.rooms.keys().filter(|k| k.starts_with(&fed_prefix)).cloned().collect();
-            for room in children {
+            let children = keys_under(&d.rooms, &format!("{}.", keys.federation));
+            let rooms = [&keys.federation, &keys.discussion, &keys.announcements].into_iter().cloned();
+            for room in rooms.chain(children) {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
         }
         if row.roles.contains(&Role::DigitalReferent) {
             d.access.insert((REFERENTS.into(), row.member_id.clone()), user.clone());
         }
-        if section_moderator && let Some(section) = &row.section {
-            let key = section_key(fed, section);
-            let cells: Vec<String> =
-                d.rooms.keys().filter(|k| k.starts_with(&format!("{key}.c."))).cloned().collect();
-            for room in std::iter::once(key).chain(cells) {
+        if section_moderator && let Some(key) = &keys.section {
+            let cells = keys_under(&d.rooms, &format!("{key}.c."));
+            for room in std::iter::once(key.clone()).chain(cells) {
                 d.moderators.entry(room).or_default().insert(user.clone());
             }
         }
     }
     if row.is_email_subscriber() {
-        d.subscriptions.insert((announcements_key(&row.federation), row.member_id.clone()));
-        if let Some(section) = &row.section {
-            d.subscriptions.insert((section_key(&row.federation, section), row.member_id.clone()));
+        d.subscriptions.insert((keys.announcements.clone(), row.member_id.clone()));
+        if let Some(section) = &keys.section {
+            d.subscriptions.insert((section.clone(), row.member_id.clone()));
         }
     }
 }
