@@ -243,6 +243,11 @@ impl Applier {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let recorder = recorder::Recorder::start(self.records(), lease.fence().clone());
         let mut tasks = JoinSet::new();
+        // Longest queues first: a federation space's hundreds of invitations, each after the
+        // last, take longer than all its cells together; started last, they would run alone at
+        // the end while the other permits sit idle.
+        let mut queues = queues;
+        queues.sort_by_key(|queue| std::cmp::Reverse(queue.len()));
         for queue in queues {
             let this = self.clone();
             let permits = permits.clone();
