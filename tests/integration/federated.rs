@@ -20,7 +20,7 @@ use crate::{
         synapse::SynapseOptions,
         unique,
     },
-    referents::{Browser, openid, redirectless},
+    referents::{openid, openid_sign_in, signed_in},
 };
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;\
@@ -171,24 +171,14 @@ async fn nords_referent_signs_in_from_their_server_and_the_bridge_mails_nords_me
     );
 
     // Lucie's token comes from her own server: Relais checks it there, not on pcf.test.
-    let http = redirectless();
-    let url = format!("{}/relais/connexion/openid", net.relais.web_url);
-    let post = |token: String, server: &'static str| {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let form = [("access_token", token.as_str()), ("matrix_server_name", server)];
-            http.post(&url).form(&form).send().await.expect("post")
-        }
-    };
+    let web = &net.relais.web_url;
     let token = openid(&lucie).await;
-    assert_eq!(post(token.clone(), "pcf.test").await.status(), 401, "pcf.test does not know Nord's tokens");
-    assert_eq!(post("not-a-token".into(), "fed-nord.test").await.status(), 401);
-    assert_eq!(post(openid(&jeanne).await, "fed-nord.test").await.status(), 403, "not a referent");
-    let resp = post(token, "fed-nord.test").await;
-    assert_eq!(resp.status(), 303);
-    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
-    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
-    let browser = Browser { http, base: net.relais.web_url.clone(), cookie: Some(cookie) };
+    let refused = openid_sign_in(web, &token, "pcf.test").await.status();
+    assert_eq!(refused, 401, "pcf.test does not know Nord's tokens");
+    assert_eq!(openid_sign_in(web, "not-a-token", "fed-nord.test").await.status(), 401);
+    let jeanne_token = openid(&jeanne).await;
+    assert_eq!(openid_sign_in(web, &jeanne_token, "fed-nord.test").await.status(), 403, "not a referent");
+    let browser = signed_in(web, openid_sign_in(web, &token, "fed-nord.test").await);
     let (status, html) = browser.get("/relais/referent").await;
     assert_eq!(status, 200);
     assert!(html.contains("Fédération Nord") && html.contains(&lucie.user_id), "{html}");

@@ -136,6 +136,21 @@ pub(crate) fn redirectless() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
+/// Posts an OpenID token to the referents' sign-in, as the page's form does.
+pub(crate) async fn openid_sign_in(web: &str, token: &str, server: &str) -> reqwest::Response {
+    let form = [("access_token", token), ("matrix_server_name", server)];
+    let url = format!("{web}/relais/connexion/openid");
+    redirectless().post(url).form(&form).send().await.expect("post")
+}
+
+/// The browser a successful sign-in (303 with its cookie) leaves.
+pub(crate) fn signed_in(web: &str, resp: reqwest::Response) -> Browser {
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    Browser { http: redirectless(), base: web.to_owned(), cookie: Some(cookie) }
+}
+
 /// What Element obtains for a widget: an OpenID token from the member's own session.
 pub(crate) async fn openid(member: &Member) -> String {
     let path = format!("/_matrix/client/v3/user/{}/openid/request_token", member.user_id);
@@ -157,25 +172,13 @@ async fn a_referent_signs_in_with_an_openid_token_from_their_matrix_session() {
     let (status, _, stderr) = stack.relais.cli(&["provision", &file.display().to_string()]);
     assert!(status.success(), "{stderr}");
 
-    let http = redirectless();
-    let url = format!("{}/relais/connexion/openid", stack.relais.web_url);
-    let post = |token: String, server: &'static str| {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let form = [("access_token", token.as_str()), ("matrix_server_name", server)];
-            http.post(&url).form(&form).send().await.expect("post")
-        }
-    };
+    let web = &stack.relais.web_url;
     let token = openid(&camille).await;
-    assert_eq!(post("not-a-token".into(), "pcf.test").await.status(), 401);
-    assert_eq!(post(token.clone(), "elsewhere.example").await.status(), 403, "only our homeserver");
+    assert_eq!(openid_sign_in(web, "not-a-token", "pcf.test").await.status(), 401);
+    assert_eq!(openid_sign_in(web, &token, "elsewhere.example").await.status(), 403, "only our homeserver");
     let karim_token = openid(&karim).await;
-    assert_eq!(post(karim_token, "pcf.test").await.status(), 403, "not a referent");
-    let resp = post(token, "pcf.test").await;
-    assert_eq!(resp.status(), 303);
-    let cookie = resp.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("cookie");
-    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
-    let browser = Browser { http, base: stack.relais.web_url.clone(), cookie: Some(cookie) };
+    assert_eq!(openid_sign_in(web, &karim_token, "pcf.test").await.status(), 403, "not a referent");
+    let browser = signed_in(web, openid_sign_in(web, &token, "pcf.test").await);
     let (status, html) = browser.get("/relais/referent").await;
     assert_eq!(status, 200);
     assert!(html.contains("Fédération Nord") && html.contains(&camille.user_id), "{html}");
