@@ -232,3 +232,22 @@ fn relais_mail_leaves_from_the_list_domain_unless_a_sender_is_set() {
     assert_eq!(load(GOOD, &vars).expect("set").mail.from, "PCF <contact@pcf.fr>", "a sender set stays");
     assert_eq!(load(GOOD, &[]).expect("none").mail.from, "Relais <relais@localhost>", "no domain: as before");
 }
+
+#[test]
+fn other_homeservers_come_from_a_table_and_the_environment() {
+    let text = format!(
+        "{GOOD}\n[other_homeservers]\nservers = {{ \"nord.pcf.fr\" = \"https://matrix.nord.pcf.fr:8448\" }}\n"
+    );
+    let config =
+        load(&text, &[("RELAIS_OTHER_HOMESERVERS__HTTPS_PROXY", "http://proxy.pcf.fr:3128")]).expect("loads");
+    let servers = &config.other_homeservers.servers;
+    let nord = ruma::OwnedServerName::try_from("nord.pcf.fr").expect("name");
+    assert_eq!(servers[&nord].as_str(), "https://matrix.nord.pcf.fr:8448/");
+    assert_eq!(
+        config.other_homeservers.https_proxy.as_ref().map(url::Url::as_str),
+        Some("http://proxy.pcf.fr:3128/")
+    );
+    let bad =
+        format!("{GOOD}\n[other_homeservers]\nservers = {{ \"not a server\" = \"https://x.example\" }}\n");
+    assert!(load(&bad, &[]).is_err(), "a server name is parsed");
+}
