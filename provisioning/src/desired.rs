@@ -236,9 +236,8 @@ pub fn desired(
     add_themes(&mut d, themes);
     add_room(&mut d, REFERENTS, RoomKind::Network, || "Réseau des référents numériques".into(), NATIONAL);
     for row in rows.iter().filter(|r| r.active) {
-        if let Some(row_keys) = keys.get(&RoomKeys::id(row)) {
-            add_member(&mut d, row, row_keys);
-        }
+        let row_keys = keys.entry(RoomKeys::id(row)).or_insert_with(|| RoomKeys::of(row));
+        add_member(&mut d, row, row_keys);
     }
     // The national team moderates the referents' network and the national public space.
     let national_rooms: Vec<String> = d
