@@ -51,15 +51,15 @@ fn base64_unpadded(bytes: &[u8]) -> String {
     out
 }
 
-/// Fills a template of `tests/synapse/` (shared with `scripts/demo.sh`).
-fn template(name: &str, dir: &Path, port: u16, secret: &str, server_name: &str) -> String {
+/// Fills `tests/synapse/<name>` (templates shared with `scripts/demo.sh`), each `@KEY@` by its
+/// value in `pairs`.
+pub fn fill_template(name: &str, pairs: &[(&str, String)]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synapse").join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .replace("@DIR@", &dir.display().to_string())
-        .replace("@PORT@", &port.to_string())
-        .replace("@SECRET@", secret)
-        .replace("@SERVER_NAME@", server_name)
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    for (key, value) in pairs {
+        text = text.replace(&format!("@{key}@"), value);
+    }
+    text
 }
 
 /// How a test's homeserver is made.
@@ -124,7 +124,13 @@ impl Synapse {
         let write =
             |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write synapse file");
         let server_name = options.server_name.as_deref().unwrap_or(SERVER_NAME);
-        let fill = |name: &str| template(name, dir.path(), port, &secret, server_name);
+        let pairs = [
+            ("DIR", dir.path().display().to_string()),
+            ("PORT", port.to_string()),
+            ("SECRET", secret.clone()),
+            ("SERVER_NAME", server_name.to_owned()),
+        ];
+        let fill = |name: &str| fill_template(name, &pairs);
         write("homeserver.yaml", &fill("homeserver.yaml.in"));
         write("log.yaml", &fill("log.yaml.in"));
         write("signing.key", &format!("ed25519 a_test {}\n", base64_unpadded(&seed)));

@@ -11,7 +11,11 @@ use std::{
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{free_port, postgres::Database, synapse::python};
+use super::{
+    free_port,
+    postgres::Database,
+    synapse::{fill_template, python},
+};
 
 /// The workers: name, what their HTTP listener serves.
 const WORKERS: [(&str, &str); 4] = [
@@ -34,15 +38,6 @@ pub struct Layout {
     worker_ports: Vec<u16>,
     redis: Child,
     database: Database,
-}
-
-fn fill(name: &str, pairs: &[(&str, String)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synapse/workers").join(name);
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    for (key, value) in pairs {
-        text = text.replace(&format!("@{key}@"), value);
-    }
-    text
 }
 
 impl Layout {
@@ -72,8 +67,8 @@ impl Layout {
         ];
         let pairs: Vec<(&str, String)> = shared.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write worker file");
-        write("workers.yaml", &fill("shared.yaml.in", &pairs));
-        write("nginx.conf", &fill("nginx.conf.in", &pairs));
+        write("workers.yaml", &fill_template("workers/shared.yaml.in", &pairs));
+        write("nginx.conf", &fill_template("workers/nginx.conf.in", &pairs));
         std::fs::create_dir_all(dir.join("nginx-tmp")).expect("nginx temp dir");
         for ((name, resources), port) in WORKERS.iter().zip(&worker_ports) {
             let mut own = pairs.clone();
@@ -82,7 +77,7 @@ impl Layout {
                 ("PORT", port.to_string()),
                 ("RESOURCES", (*resources).to_owned()),
             ]);
-            write(&format!("{name}.yaml"), &fill("worker.yaml.in", &own));
+            write(&format!("{name}.yaml"), &fill_template("workers/worker.yaml.in", &own));
             write(&format!("log-{name}.yaml"), &log_yaml.replace("homeserver.log", &format!("{name}.log")));
         }
         let redis = Command::new("redis-server")
