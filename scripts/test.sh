@@ -20,11 +20,16 @@ if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
-# Synapse in worker mode: Redis for its replication, nginx as its router.
-if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
-  echo "Installing Redis and nginx for the worker-mode Synapse (apt-get)..." >&2
+# Synapse in worker mode: Redis for its replication, nginx as its router; openssl for the
+# federating homeservers' CA; adduser and pgrep for the Debian package's check.
+missing=()
+for pair in redis-server:redis-server nginx:nginx-light openssl:openssl adduser:adduser pgrep:procps; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} (apt-get)..." >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq redis-server nginx-light >/dev/null
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v node >/dev/null || { echo "error: Node.js is required for the browser tests" >&2; exit 1; }
 npm ci --prefix tests/browser --no-audit --no-fund --silent
