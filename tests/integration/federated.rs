@@ -20,7 +20,7 @@ use crate::{
         synapse::SynapseOptions,
         unique,
     },
-    referents::{openid, openid_sign_in, signed_in},
+    referents::{apply, dry_run, openid, openid_sign_in, signed_in},
 };
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;\
@@ -89,6 +89,28 @@ impl Network {
         let state = self.bot().state(room, "m.room.member", user).await;
         state["membership"].as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// The code in the bot's direct message to `member` (joined from their own server), once it
+/// came: the one after `skip` codes already read.
+async fn code_from_the_bot(member: &Member, skip: usize) -> String {
+    eventually(&format!("a code for {}", member.user_id), Duration::from_secs(60), || async {
+        let mut codes = Vec::new();
+        for room in member.invites().await.into_iter().chain(member.joined_rooms().await) {
+            // Joining twice is harmless; the provisioned rooms hold no code.
+            if member.try_join(&room).await != 200 {
+                continue;
+            }
+            for event in member.messages(&room, 20).await.iter().rev() {
+                let body = event["content"]["body"].as_str().unwrap_or_default();
+                if let Some(rest) = body.strip_prefix("Code pour appliquer l'import") {
+                    codes.push(rest.split(" : ").nth(1)?.lines().next()?.to_owned());
+                }
+            }
+        }
+        codes.get(skip).cloned()
+    })
+    .await
 }
 
 /// Waits for `member`'s invitation to `room` (it crosses federation), then joins from their
@@ -196,4 +218,50 @@ async fn nords_referent_signs_in_from_their_server_and_the_bridge_mails_nords_me
     })
     .await;
     assert!(digest.text.contains("Jeanne Martin"), "the author by name: {}", digest.text);
+}
+
+#[tokio::test]
+async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_server() {
+    let net = network().await;
+    let lucie = net.nord.register(&unique("lucie")).await;
+    let paul = net.nord.register(&unique("paul")).await;
+    let lucie_row =
+        format!("1;Lucie;Caron;;Nord;Lille;Référente numérique;oui;{};messagerie\n", lucie.user_id);
+    net.provision(&lucie_row, &[]);
+    let web = &net.relais.web_url;
+    let browser = signed_in(web, openid_sign_in(web, &openid(&lucie).await, "fed-nord.test").await);
+
+    // Her password is on fed-nord.test, out of Relais's reach: the plan asks for a code, which
+    // the bot sends her across federation.
+    let nord = format!("{HEADER}{lucie_row}2;Paul;Leroy;;Nord;Lille;;oui;{};messagerie\n", paul.user_id);
+    let (html, upload) = dry_run(&browser, &nord).await;
+    assert!(html.contains("name=\"code\"") && !html.contains("mot_de_passe"), "{html}");
+    let code = code_from_the_bot(&lucie, 0).await;
+    assert_eq!(code.len(), 14, "three groups of four: {code}");
+
+    // A replayed token alone applies nothing: no code, a password, a wrong code.
+    assert_eq!(apply(&browser, &[("upload", &upload)]).await, 401);
+    assert_eq!(apply(&browser, &[("upload", &upload), ("mot_de_passe", "anything")]).await, 401);
+    assert_eq!(apply(&browser, &[("upload", &upload), ("code", "ABCD-EFGH-JKMN")]).await, 401);
+    assert!(paul.invites().await.is_empty(), "nothing applied");
+    // The code as Lucie types it (lower case, spaces) applies the import.
+    let typed = code.to_lowercase().replace('-', " ");
+    assert_eq!(apply(&browser, &[("upload", &upload), ("code", &typed)]).await, 303);
+    let section = net.bot().resolve(SECTION).await;
+    join_from_home(&paul, &section).await;
+
+    // A second upload gets its own code, and five wrong tries spend it: even the right code is
+    // refused then.
+    let again = format!("{nord}3;Jeanne;Martin;;Nord;Lille;;oui;@jeanne:fed-nord.test;messagerie\n");
+    let (_, second) = dry_run(&browser, &again).await;
+    let code = code_from_the_bot(&lucie, 1).await;
+    assert_eq!(
+        apply(&browser, &[("upload", &upload), ("code", &code)]).await,
+        401,
+        "the first upload's is spent"
+    );
+    for _ in 0..5 {
+        assert_eq!(apply(&browser, &[("upload", &second), ("code", "ABCD-EFGH-JKMN")]).await, 401);
+    }
+    assert_eq!(apply(&browser, &[("upload", &second), ("code", &code)]).await, 401, "tries used up");
 }

@@ -64,7 +64,13 @@ pub struct Upload {
     pub federation: String,
     pub file_name: String,
     pub content: String,
+    /// The hash of the code that confirms applying it, when the referent's password cannot be
+    /// checked (their account is on another homeserver).
+    pub confirm_hash: Option<String>,
 }
+
+/// Tries at an upload's confirmation code before it must be uploaded again.
+pub const CONFIRM_TRIES: i64 = 5;
 
 /// How long an uploaded file is kept without being applied.
 const UPLOAD_TTL_MS: i64 = 3600 * 1000;
@@ -128,8 +134,8 @@ impl WebStore {
             .execute(self.pool())
             .await?;
         sqlx::query(
-            "INSERT INTO web_upload (upload_id, user_id, federation, file_name, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO web_upload (upload_id, user_id, federation, file_name, content, created_at, confirm_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&upload.upload_id)
         .bind(&upload.user_id)
@@ -137,6 +143,7 @@ impl WebStore {
         .bind(&upload.file_name)
         .bind(&upload.content)
         .bind(now_ms())
+        .bind(upload.confirm_hash.as_deref())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -147,7 +154,7 @@ impl WebStore {
         let row = sqlx::query(
             "UPDATE web_upload SET applying_since = $1 \
              WHERE upload_id = $2 AND user_id = $3 AND created_at > $4 AND applying_since IS NULL \
-             RETURNING upload_id, user_id, federation, file_name, content",
+             RETURNING upload_id, user_id, federation, file_name, content, confirm_hash",
         )
         .bind(now_ms())
         .bind(upload_id)
@@ -163,9 +170,32 @@ impl WebStore {
                     federation: r.try_get("federation")?,
                     file_name: r.try_get("file_name")?,
                     content: r.try_get("content")?,
+                    confirm_hash: r.try_get("confirm_hash")?,
                 })
             })
             .transpose()?)
+    }
+
+    /// Counts a try at the confirmation code of `user_id`'s pending upload; returns the code's
+    /// hash to compare with, or `None` when the upload is gone, needs no code, or its tries are
+    /// used up. The try is counted before the comparison: guessing costs one whatever it finds.
+    pub async fn upload_confirm_try(
+        &self,
+        upload_id: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE web_upload SET confirm_tries = confirm_tries + 1 \
+             WHERE upload_id = $1 AND user_id = $2 AND created_at > $3 AND applying_since IS NULL \
+             AND confirm_hash IS NOT NULL AND confirm_tries < $4 RETURNING confirm_hash",
+        )
+        .bind(upload_id)
+        .bind(user_id)
+        .bind(now_ms() - UPLOAD_TTL_MS)
+        .bind(CONFIRM_TRIES)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("confirm_hash")).transpose()?)
     }
 
     /// Forgets an upload once its import has run (its content is members' data).

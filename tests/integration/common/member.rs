@@ -92,6 +92,13 @@ impl Member {
         json["room_id"].as_str().map(str::to_owned)
     }
 
+    /// The rooms this member has joined.
+    pub async fn joined_rooms(&self) -> Vec<String> {
+        let json = self.call(reqwest::Method::GET, "/_matrix/client/v3/joined_rooms", None).await;
+        let rooms = json["joined_rooms"].as_array().cloned().unwrap_or_default();
+        rooms.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect()
+    }
+
     /// The rooms this member is invited to, from an initial sync.
     pub async fn invites(&self) -> Vec<String> {
         let json = self.call(reqwest::Method::GET, "/_matrix/client/v3/sync?timeout=0", None).await;

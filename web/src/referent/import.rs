@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use relais_core::store::lease::Lease;
 
-use crate::store::{SignInMethod, Upload, WebSession, WebStore};
+use crate::store::{Upload, WebSession, WebStore};
 use relais_provisioning::{
     apply::Applier,
     onboarding::new_token,
@@ -26,7 +26,11 @@ use relais_provisioning::{
     run::{Options, Outcome, RunError, provision},
 };
 
-use super::{WebState, login_page, session};
+use super::{
+    WebState,
+    confirm::{self, Confirmation},
+    login_page, session,
+};
 use crate::page::{alert, page};
 
 /// French label of an action kind, for counts.
@@ -62,7 +66,7 @@ fn options(state: &WebState, session: &WebSession, source: &str, dry_run: bool, 
     }
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     let body = html! { (alert(message)) p { a href="/relais/referent" { "Retour" } } };
     (status, page("Import impossible", body)).into_response()
 }
@@ -166,12 +170,18 @@ pub async fn dry_run(
             );
         }
     };
+    let confirmation = Confirmation::of(&state, &session);
+    let confirm_hash = match confirmation.code_for(&state, &session, &outcome.plan.actions).await {
+        Ok(hash) => hash,
+        Err(page) => return page,
+    };
     let upload = Upload {
         upload_id: new_token(),
         user_id: session.user_id.clone(),
         federation: session.federation.clone(),
         file_name: name.clone(),
         content: hex::encode(&bytes),
+        confirm_hash,
     };
     if state.web.upload_save(&upload).await.is_err() {
         return error_page(
@@ -183,11 +193,10 @@ pub async fn dry_run(
         Ok(rooms) => rooms,
         Err(page) => return page,
     };
-    let ask_password = session.method == SignInMethod::OpenId;
     let max_removal = state.config.provisioning.max_removal_percent;
     page(
         "Ce que l'import changerait",
-        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, ask_password),
+        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, confirmation),
     )
     .into_response()
 }
@@ -217,7 +226,7 @@ fn plan_body(
     upload_id: &str,
     max_removal_percent: u32,
     rooms: &BTreeMap<String, String>,
-    ask_password: bool,
+    confirmation: Confirmation,
 ) -> Markup {
     let r = &outcome.report;
     let p = &outcome.plan;
@@ -247,9 +256,21 @@ fn plan_body(
                     )))
                     label { input type="checkbox" name="confirmer" value="oui" required; " Je confirme ces retraits" }
                 }
-                @if ask_password {
-                    label for="mdp" { "Mot de passe de votre compte Matrix (pour confirmer)" }
-                    input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+                @match confirmation {
+                    Confirmation::None => {}
+                    Confirmation::Password => {
+                        label for="mdp" { "Mot de passe de votre compte Matrix (pour confirmer)" }
+                        input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+                    }
+                    Confirmation::Code => {
+                        p {
+                            "Pour confirmer, le robot Relais vient de vous envoyer un code en message privé \
+                             dans la messagerie."
+                        }
+                        label for="code" { "Code reçu (pour confirmer)" }
+                        input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
+                            spellcheck="false" required;
+                    }
                 }
                 button type="submit" { "Appliquer" }
             }
@@ -298,8 +319,11 @@ fn member_changes(outcome: &Outcome, rooms: &BTreeMap<String, String>) -> Markup
 pub struct ApplyForm {
     upload: String,
     confirmer: Option<String>,
-    /// Asked when the session came from an OpenID token (see `SignInMethod`).
+    /// Asked when the session came from an OpenID token of the party's homeserver (see
+    /// [`Confirmation`]).
     mot_de_passe: Option<String>,
+    /// Asked when it came from another homeserver's token: the code the bot sent.
+    code: Option<String>,
 }
 
 pub async fn apply(
@@ -311,29 +335,15 @@ pub async fn apply(
     let Some(session) = session(&state, &headers).await else {
         return login_page(None).into_response();
     };
-    if session.method == SignInMethod::OpenId {
-        // An OpenID token is not bound to Relais: a widget the referent approved could have
-        // replayed it. Changing the membership takes the password.
-        let ip = state.limits.client_ip(peer, &headers);
-        // Its own bucket: failed sign-ins on the account cannot block the confirmation.
-        if !state.limits.sign_in_by_account.allow(&format!("confirm:{}", session.user_id.to_lowercase())) {
-            return crate::too_many_requests();
-        }
-        let password = form.mot_de_passe.as_deref().unwrap_or_default();
-        match state.client.verify_password(&session.user_id, password, Some(ip)).await {
-            Ok(user) if user.as_str() == session.user_id => {}
-            Ok(_) | Err(relais_appservice::ClientError::Matrix { status: 400..=403, .. }) => {
-                return error_page(
-                    StatusCode::UNAUTHORIZED,
-                    "Mot de passe incorrect : pour appliquer un import, confirmez avec le mot de passe \
-                     de votre compte Matrix.",
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check a referent's password");
-                return error_page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible.");
-            }
-        }
+    let confirmation = Confirmation::of(&state, &session);
+    let typed = match confirmation {
+        Confirmation::Code => form.code.as_deref(),
+        _ => form.mot_de_passe.as_deref(),
+    };
+    if let Err(page) =
+        confirm::check(&state, peer, &headers, &session, confirmation, &form.upload, typed).await
+    {
+        return page;
     }
     let mut applier = state.applier.clone();
     applier.actor = format!("web:{}", session.user_id);

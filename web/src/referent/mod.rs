@@ -5,6 +5,7 @@
 
 mod account;
 mod charts;
+mod confirm;
 mod dashboard;
 mod import;
 mod letters;
