@@ -101,9 +101,9 @@ async fn code_from_the_bot(member: &Member, skip: usize) -> String {
             if member.try_join(&room).await != 200 {
                 continue;
             }
-            for event in member.messages(&room, 20).await.iter().rev() {
+            for event in &member.messages(&room, 20).await {
                 let body = event["content"]["body"].as_str().unwrap_or_default();
-                if let Some(rest) = body.strip_prefix("Code pour appliquer l'import") {
+                if let Some(rest) = body.strip_prefix("Code pour ") {
                     codes.push(rest.split(" : ").nth(1)?.lines().next()?.to_owned());
                 }
             }
@@ -249,6 +249,11 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     assert_eq!(apply(&browser, &[("upload", &upload), ("code", &typed)]).await, 303);
     let section = net.bot().resolve(SECTION).await;
     join_from_home(&paul, &section).await;
+    // The dashboard refreshes itself while the import runs; it is done when it no longer does.
+    eventually("the first import done", Duration::from_secs(60), || async {
+        (!browser.get("/relais/referent").await.1.contains("http-equiv=\"refresh\"")).then_some(())
+    })
+    .await;
 
     // A second upload gets its own code, and five wrong tries spend it: even the right code is
     // refused then.
@@ -264,4 +269,28 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
         assert_eq!(apply(&browser, &[("upload", &second), ("code", "ABCD-EFGH-JKMN")]).await, 401);
     }
     assert_eq!(apply(&browser, &[("upload", &second), ("code", &code)]).await, 401, "tries used up");
+
+    // Anything else the session would change waits for it to be confirmed, by a code too.
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        let request = browser.http.post(format!("{}{path}", browser.base)).form(&form);
+        let request = request.header("cookie", browser.cookie.clone().unwrap_or_default());
+        async move {
+            let response = request.send().await.expect("post");
+            (response.status().as_u16(), response.text().await.expect("text"))
+        }
+    };
+    let theme = || vec![("nom", "Commission santé".to_owned()), ("acces", "members".to_owned())];
+    let (status, page) = post("/relais/referent/salons", theme()).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Recevoir un code") && !page.contains("mot_de_passe"), "{page}");
+    let (status, page) = post("/relais/referent/code", Vec::new()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"code\""), "{page}");
+    let code = code_from_the_bot(&lucie, 2).await;
+    assert_eq!(post("/relais/referent/confirmer", vec![("code", "ABCD-EFGH-JKMN".to_owned())]).await.0, 401);
+    let (status, page) = post("/relais/referent/confirmer", vec![("code", code.clone())]).await;
+    assert_eq!(status, 303, "{code}: {page}");
+    let (status, page) = post("/relais/referent/salons", theme()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Commission santé"), "{page}");
 }

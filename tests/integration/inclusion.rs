@@ -370,3 +370,53 @@ async fn a_referent_carries_the_answer_of_a_member_without_an_account() {
         "closed"
     );
 }
+
+/// A session opened with an OpenID token (which any widget the referent approved could replay)
+/// changes nothing until the referent confirms with their password: no provisional password,
+/// no account, no letters, no room. Confirmed, the same session acts.
+#[tokio::test]
+async fn a_replayed_openid_token_changes_nothing_until_the_referent_confirms() {
+    let stack = Stack::start_with_admin(RelaisOptions::default()).await;
+    let s = &stack.synapse;
+    let (lucie, nadia) = (s.register(&unique("lucie")).await, s.register(&unique("nadia")).await);
+    let csv = format!(
+        "N° adhérent;Prénom;Nom;Fédération;Section;Responsabilités;Cotisation à jour;Identifiant Matrix\n\
+         1;Lucie;Garnier;Nord;Lille;Référente numérique;oui;{}\n\
+         2;Sofia;Benali;Nord;Lille;;oui;\n\
+         5;Nadia;Haddad;Nord;Lille;;oui;{}\n",
+        lucie.user_id, nadia.user_id
+    );
+    provision(&stack, &csv);
+    let web = &stack.relais.web_url;
+    let token = crate::referents::openid(&lucie).await;
+    let replayed =
+        crate::referents::signed_in(web, crate::referents::openid_sign_in(web, &token, "pcf.test").await);
+
+    let attempts: [(&str, &[(&str, &str)]); 5] = [
+        ("/relais/referent/compte", &[("membre", "2"), ("nom_utilisateur", "sofia-by-a-widget")]),
+        ("/relais/referent/mot-de-passe", &[("membre", "2")]),
+        ("/relais/referent/lettres", &[("membre", "2"), ("section", "")]),
+        ("/relais/referent/salons", &[("nom", "Salon d'un widget"), ("acces", "members")]),
+        ("/relais/referent/procuration", &[("sondage", "x"), ("membre", "2"), ("choix", "1")]),
+    ];
+    for (path, form) in attempts {
+        let (status, page) = post(&replayed, path, form).await;
+        assert_eq!(status, 403, "{path}: {page}");
+        assert!(page.contains("Confirmez") && page.contains("name=\"mot_de_passe\""), "{path}: {page}");
+        assert!(!page.contains("id=\"provisoire\""), "{path}: {page}");
+    }
+    let (status, out, _) = stack.relais.cli(&["audit", "--json"]);
+    assert!(status.success());
+    assert!(!out.contains("account_on_behalf") && !out.contains("print_letter"), "nothing was done: {out}");
+    let (_, dashboard) = replayed.get("/relais/referent").await;
+    assert!(!dashboard.contains("Salon d'un widget"), "{dashboard}");
+
+    // A wrong password confirms nothing; Lucie's own does, and the session acts.
+    let confirm = "/relais/referent/confirmer";
+    assert_eq!(post(&replayed, confirm, &[("mot_de_passe", "guess")]).await.0, 401);
+    assert_eq!(post(&replayed, "/relais/referent/compte", attempts[0].1).await.0, 403);
+    assert_eq!(post(&replayed, confirm, &[("mot_de_passe", &lucie.password())]).await.0, 303);
+    let (status, page) = post(&replayed, "/relais/referent/compte", attempts[0].1).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"provisoire\""), "{page}");
+}

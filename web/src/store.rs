@@ -27,6 +27,15 @@ pub struct WebSession {
     /// Federation key (slug) the referent may see.
     pub federation: String,
     pub method: SignInMethod,
+    /// Until when (ms) an OpenID session was confirmed by its holder (0: never).
+    pub confirmed_until: i64,
+}
+
+impl WebSession {
+    /// Whether this session may change things: opened with the password, or confirmed since.
+    pub fn may_act(&self) -> bool {
+        self.method == SignInMethod::Password || self.confirmed_until > now_ms()
+    }
 }
 
 /// How a referent proved who they are.
@@ -35,7 +44,8 @@ pub enum SignInMethod {
     /// Their Matrix password, checked by the homeserver: every action.
     Password,
     /// An OpenID token of their Matrix session: not bound to Relais (any widget they approved
-    /// could replay it), so reading and dry runs only.
+    /// could replay it), so reading and dry runs only until the referent confirms (password, or
+    /// a code the bot sends them: `referent::confirm`).
     OpenId,
 }
 
@@ -106,7 +116,8 @@ impl WebStore {
 
     pub async fn session_get(&self, token_hash: &str) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, federation, method FROM web_session WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT user_id, federation, method, confirmed_until FROM web_session \
+             WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now_ms())
@@ -117,7 +128,65 @@ impl WebStore {
             user_id: r.try_get("user_id")?,
             federation: r.try_get("federation")?,
             method: SignInMethod::parse(&r.try_get::<String, _>("method")?)?,
+            confirmed_until: r.try_get("confirmed_until")?,
         }))
+    }
+
+    /// Keeps the hash of a fresh code for confirming the session (the tries start again).
+    pub async fn session_code_save(&self, token_hash: &str, code_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_session SET confirm_hash = $1, confirm_tries = 0 WHERE token_hash = $2")
+            .bind(code_hash)
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a try at the session's code; returns the hash to compare with, or `None` when no
+    /// code is pending or its tries are used up (see [`WebStore::upload_confirm_try`]).
+    pub async fn session_code_try(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE web_session SET confirm_tries = confirm_tries + 1 WHERE token_hash = $1 AND expires_at > $2 \
+             AND confirm_hash IS NOT NULL AND confirm_tries < $3 RETURNING confirm_hash",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .bind(CONFIRM_TRIES)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("confirm_hash")).transpose()?)
+    }
+
+    /// Marks the session confirmed until `until` (ms); its code, if any, is spent.
+    pub async fn session_confirm(&self, token_hash: &str, until: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_session SET confirmed_until = $1, confirm_hash = NULL WHERE token_hash = $2")
+            .bind(until)
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a code is about to be sent to `user_id`, unless `max` were sent in the
+    /// last hour; returns whether it may go.
+    pub async fn code_may_be_sent(&self, user_id: &str, max: i64) -> Result<bool, StoreError> {
+        let hour_ago = now_ms() - 3600 * 1000;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM web_code_sent WHERE sent_at < $1").bind(hour_ago).execute(&mut *tx).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM web_code_sent WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if row.try_get::<i64, _>("n")? >= max {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO web_code_sent (user_id, sent_at) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn session_delete(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -22,7 +22,7 @@ use relais_provisioning::{
     store::AuditEntry,
 };
 
-use super::{letters::needs_letter, login_page, session};
+use super::letters::needs_letter;
 use crate::{
     WebState,
     form::Form,
@@ -169,8 +169,9 @@ pub async fn create(
     headers: HeaderMap,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let Some(session) = session(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let session = match super::confirm::acting(&state, &headers).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     let Some(secret) = state.config.homeserver.registration_shared_secret.clone() else {
         return refused(

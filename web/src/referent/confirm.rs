@@ -1,40 +1,62 @@
-//! How a referent confirms applying an import.
+//! How a referent confirms before changing anything.
 //!
 //! Signed in with their password, nothing more is asked. Signed in with an OpenID token — not
-//! bound to Relais: any widget the referent approved could replay it — they prove once more
-//! that they hold the account itself:
+//! bound to Relais: any widget the referent approved could replay it — the session reads and
+//! dry-runs only, until its holder proves once more that they hold the account itself:
 //! - an account on the party's homeserver gives its password, checked there;
 //! - an account on a federation's own homeserver, whose password Relais cannot check, types a
-//!   code the bot sends it in a direct message: reading it takes the account, not a token. The
-//!   code is bound to the upload, lives as long as it, and allows [`CONFIRM_TRIES`] tries.
+//!   code the bot sends it in a direct message: reading it takes the account, not a token.
+//!
+//! Confirming the session lets it act for [`CONFIRMED_MS`]. An import can also be confirmed
+//! alone, on its dry-run page, with a code bound to its upload. A code allows
+//! [`CONFIRM_TRIES`] tries, and at most [`CODES_PER_HOUR`] are sent to an account.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use axum::{http::HeaderMap, http::StatusCode, response::Response};
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
 use ruma::{TransactionId, UserId, events::room::message::RoomMessageEventContent};
+use serde::Deserialize;
 
 use relais_provisioning::{
     onboarding::{display_code, letter_code, normalize_code, token_hash},
     plan::Action,
 };
 
-use super::WebState;
-use crate::store::{CONFIRM_TRIES, SignInMethod, WebSession};
+use super::{WebState, login_page, session, session_token};
+use crate::{
+    form::Form,
+    page::{alert, page},
+    store::{CONFIRM_TRIES, WebSession},
+};
 
-/// What applying an upload asks of the referent.
+pub(super) const CONFIRM_PATH: &str = "/relais/referent/confirmer";
+pub(super) const CODE_PATH: &str = "/relais/referent/code";
+
+/// How long a confirmed session may act.
+const CONFIRMED_MS: i64 = 15 * 60 * 1000;
+
+/// Codes sent to one account per hour at most, across every node.
+const CODES_PER_HOUR: i64 = 5;
+
+/// What acting asks of the referent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Confirmation {
-    /// Signed in with the password: nothing more.
+    /// Signed in with the password, or confirmed since: nothing more.
     None,
     /// The password of their account on the party's homeserver.
     Password,
-    /// The code the bot sent them (their account is on another homeserver).
+    /// A code the bot sends them (their account is on another homeserver).
     Code,
 }
 
 impl Confirmation {
     pub(super) fn of(state: &WebState, session: &WebSession) -> Self {
-        if session.method == SignInMethod::Password {
+        if session.may_act() {
             return Self::None;
         }
         let ours = &state.config.homeserver.server_name;
@@ -43,9 +65,7 @@ impl Confirmation {
             _ => Self::Password,
         }
     }
-}
 
-impl Confirmation {
     /// The hash of the code to keep with an upload of `actions`, sent to the referent when this
     /// confirmation is by code and there is something to apply; or the page to answer.
     pub(super) async fn code_for(
@@ -57,19 +77,144 @@ impl Confirmation {
         if self != Self::Code || actions.is_empty() {
             return Ok(None);
         }
-        send_code(state, session).await.map(Some)
+        let what = format!("appliquer l'import de {} changements que vous venez de vérifier", actions.len());
+        send_code(state, session, &what).await.map(Some)
     }
 }
 
-/// Makes the code that confirms the referent's upload and sends it to them in the bot's direct
-/// room with them; returns the hash to keep with the upload, or the page to answer.
-async fn send_code(state: &WebState, session: &WebSession) -> Result<String, Response> {
+/// The signed-in referent when their session may act; otherwise the page that asks them to
+/// confirm (or to sign in).
+pub(super) async fn acting(state: &WebState, headers: &HeaderMap) -> Result<WebSession, Response> {
+    let Some(session) = session(state, headers).await else {
+        return Err((StatusCode::UNAUTHORIZED, login_page(None)).into_response());
+    };
+    match Confirmation::of(state, &session) {
+        Confirmation::None => Ok(session),
+        asked => Err((StatusCode::FORBIDDEN, confirm_page(asked, None)).into_response()),
+    }
+}
+
+fn confirm_page(confirmation: Confirmation, error: Option<&str>) -> Markup {
+    let body = html! {
+        p {
+            "Vous êtes connecté·e depuis la messagerie. Avant de modifier quoi que ce soit, confirmez que c'est \
+             bien vous ; l'espace vous laisse ensuite agir pendant 15 minutes."
+        }
+        @if let Some(error) = error { (alert(error)) }
+        @match confirmation {
+            Confirmation::Code => {
+                form method="post" action=(CODE_PATH) {
+                    p { "Votre compte est sur le serveur de votre fédération : le robot Relais vous envoie un code en message privé." }
+                    button type="submit" { "Recevoir un code" }
+                }
+            }
+            _ => {
+                form method="post" action=(CONFIRM_PATH) {
+                    label for="mdp" { "Mot de passe de votre compte Matrix" }
+                    input #mdp name="mot_de_passe" type="password" autocomplete="current-password" required;
+                    button type="submit" { "Confirmer" }
+                }
+            }
+        }
+        p { a href="/relais/referent" { "Retour" } }
+    };
+    page("Confirmez votre identité", body)
+}
+
+fn code_form() -> Markup {
+    let body = html! {
+        p { "Le robot Relais vient de vous envoyer un code en message privé dans la messagerie." }
+        form method="post" action=(CONFIRM_PATH) {
+            label for="code" { "Code reçu" }
+            input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
+                spellcheck="false" required;
+            button type="submit" { "Confirmer" }
+        }
+        p { a href="/relais/referent" { "Retour" } }
+    };
+    page("Confirmez votre identité", body)
+}
+
+/// Sends a code that confirms the session to its holder (accounts of another homeserver).
+pub async fn send_session_code(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let (Some(session), Some(token)) = (session(&state, &headers).await, session_token(&headers)) else {
+        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    };
+    if Confirmation::of(&state, &session) != Confirmation::Code {
+        return Redirect::to("/relais/referent").into_response();
+    }
+    let hash = match send_code(&state, &session, "confirmer votre session de l'espace des référents").await
+    {
+        Ok(hash) => hash,
+        Err(page) => return page,
+    };
+    if let Err(error) = state.web.session_code_save(&token_hash(&token), &hash).await {
+        tracing::error!(%error, "cannot keep a session's confirmation code");
+        return unavailable();
+    }
+    code_form().into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConfirmForm {
+    mot_de_passe: Option<String>,
+    code: Option<String>,
+}
+
+/// Confirms the session with the password or the code; it may then act for a while.
+pub async fn confirm_session(
+    State(state): State<Arc<WebState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let (Some(session), Some(token)) = (session(&state, &headers).await, session_token(&headers)) else {
+        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    };
+    let token_hash = token_hash(&token);
+    let confirmation = Confirmation::of(&state, &session);
+    let checked = match confirmation {
+        Confirmation::None => Ok(()),
+        Confirmation::Password => {
+            check_password(&state, peer, &headers, &session, form.mot_de_passe.as_deref().unwrap_or_default())
+                .await
+        }
+        Confirmation::Code => {
+            let expected = state.web.session_code_try(&token_hash).await;
+            compare_code(expected, form.code.as_deref().unwrap_or_default()).map_err(CodeRefusal::page)
+        }
+    };
+    if let Err(refusal) = checked {
+        return refusal;
+    }
+    if let Err(error) =
+        state.web.session_confirm(&token_hash, relais_core::time::now_ms() + CONFIRMED_MS).await
+    {
+        tracing::error!(%error, "cannot mark a session confirmed");
+        return unavailable();
+    }
+    Redirect::to("/relais/referent").into_response()
+}
+
+/// Makes a code and sends it to the referent in the bot's direct room with them, saying it is
+/// to `what`; returns its hash to keep, or the page to answer.
+async fn send_code(state: &WebState, session: &WebSession, what: &str) -> Result<String, Response> {
     let Ok(user) = <&UserId>::try_from(session.user_id.as_str()) else {
         return Err(unavailable());
     };
     // Each code is a message to the referent: a replayed token cannot flood them.
-    if !state.limits.sign_in_by_account.allow(&format!("code:{}", session.user_id.to_lowercase())) {
-        return Err(crate::too_many_requests());
+    match state.web.code_may_be_sent(user.as_str(), CODES_PER_HOUR).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(refused(
+                "Trop de codes envoyés à votre compte cette dernière heure : réessayez plus tard.",
+            ));
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot count the confirmation codes sent");
+            return Err(unavailable());
+        }
     }
     let code = letter_code();
     let room = match relais_bots::service::direct_room(&state.bots, &state.client, user).await {
@@ -79,7 +224,7 @@ async fn send_code(state: &WebState, session: &WebSession) -> Result<String, Res
             return Err(unavailable());
         }
     };
-    let content = RoomMessageEventContent::notice_plain(code_message(&display_code(&code)));
+    let content = RoomMessageEventContent::notice_plain(code_message(what, &display_code(&code)));
     if let Err(error) = state.client.send_message(&room, &TransactionId::new(), &content, None).await {
         tracing::error!(%error, "cannot send a confirmation code");
         return Err(unavailable());
@@ -87,13 +232,14 @@ async fn send_code(state: &WebState, session: &WebSession) -> Result<String, Res
     Ok(token_hash(&code))
 }
 
-/// The direct message that carries a code, in French. Nothing in it comes from the upload (a
-/// file name chosen by whoever replays a token could ask the referent to pass the code on).
-fn code_message(code: &str) -> String {
+/// The direct message that carries a code, in French. Nothing in it comes from what the
+/// referent uploaded (a file name chosen by whoever replays a token could ask them to pass the
+/// code on).
+fn code_message(what: &str, code: &str) -> String {
     format!(
-        "Code pour appliquer l'import que vous venez de vérifier sur la page des référents : {code}\n\
-         Il est valable une heure. Si vous n'avez pas demandé d'import, ne le communiquez à personne \
-         et prévenez l'équipe nationale : quelqu'un utilise votre session."
+        "Code pour {what} : {code}\n\
+         Si vous n'avez rien demandé, ne le communiquez à personne et prévenez l'équipe nationale : \
+         quelqu'un utilise votre session."
     )
 }
 
@@ -113,7 +259,10 @@ pub(super) async fn check(
         Confirmation::Password => {
             check_password(state, peer, headers, session, typed.unwrap_or_default()).await
         }
-        Confirmation::Code => check_code(state, session, upload_id, typed.unwrap_or_default()).await,
+        Confirmation::Code => {
+            let expected = state.web.upload_confirm_try(upload_id, &session.user_id).await;
+            compare_code(expected, typed.unwrap_or_default()).map_err(CodeRefusal::page)
+        }
     }
 }
 
@@ -131,10 +280,9 @@ async fn check_password(
     }
     match state.client.verify_password(&session.user_id, password, Some(ip)).await {
         Ok(user) if user.as_str() == session.user_id => Ok(()),
-        Ok(_) | Err(relais_appservice::ClientError::Matrix { status: 400..=403, .. }) => Err(refused(
-            "Mot de passe incorrect : pour appliquer un import, confirmez avec le mot de passe de votre \
-             compte Matrix.",
-        )),
+        Ok(_) | Err(relais_appservice::ClientError::Matrix { status: 400..=403, .. }) => {
+            Err(refused("Mot de passe incorrect : confirmez avec le mot de passe de votre compte Matrix."))
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot check a referent's password");
             Err(unavailable())
@@ -142,33 +290,48 @@ async fn check_password(
     }
 }
 
-async fn check_code(
-    state: &WebState,
-    session: &WebSession,
-    upload_id: &str,
-    typed: &str,
-) -> Result<(), Response> {
-    let expected = match state.web.upload_confirm_try(upload_id, &session.user_id).await {
-        Ok(Some(hash)) => hash,
-        Ok(None) => {
-            return Err(refused(
-                "Ce code n'est plus valable (import expiré, déjà appliqué, ou trop d'essais) : recommencez \
-                 l'import, un nouveau code vous sera envoyé.",
-            ));
+/// Why a code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeRefusal {
+    /// No code pending: none asked, already used, expired, or its tries used up.
+    Spent,
+    Wrong,
+    Unavailable,
+}
+
+impl CodeRefusal {
+    fn page(self) -> Response {
+        match self {
+            Self::Spent => refused(
+                "Ce code n'est plus valable (expiré, déjà utilisé, ou trop d'essais) : demandez-en un nouveau.",
+            ),
+            Self::Wrong => refused(&format!(
+                "Code incorrect : saisissez le code que le robot Relais vous a envoyé en message privé dans la \
+                 messagerie ({CONFIRM_TRIES} essais par code)."
+            )),
+            Self::Unavailable => unavailable(),
         }
+    }
+}
+
+/// `typed` against the code whose hash the store gave back after counting the try.
+fn compare_code(
+    expected: Result<Option<String>, relais_core::StoreError>,
+    typed: &str,
+) -> Result<(), CodeRefusal> {
+    let expected = match expected {
+        Ok(Some(hash)) => hash,
+        Ok(None) => return Err(CodeRefusal::Spent),
         Err(error) => {
-            tracing::error!(%error, "cannot read an upload's confirmation code");
-            return Err(unavailable());
+            tracing::error!(%error, "cannot read a confirmation code");
+            return Err(CodeRefusal::Unavailable);
         }
     };
     // Both sides are hashes of codes: comparing them tells nothing about the code.
-    if normalize_code(typed).is_some_and(|code| token_hash(&code) == expected) {
-        return Ok(());
+    match normalize_code(typed) {
+        Some(code) if token_hash(&code) == expected => Ok(()),
+        _ => Err(CodeRefusal::Wrong),
     }
-    Err(refused(&format!(
-        "Code incorrect : saisissez le code que le robot Relais vous a envoyé en message privé dans la \
-         messagerie ({CONFIRM_TRIES} essais par import)."
-    )))
 }
 
 fn refused(message: &str) -> Response {
@@ -186,8 +349,19 @@ fn unavailable() -> Response {
 mod tests {
     #[test]
     fn the_code_message_gives_the_code_and_says_what_to_do_when_unasked() {
-        let text = super::code_message("ABCD-EFGH-JKMN");
-        assert!(text.contains(" : ABCD-EFGH-JKMN\n"), "{text}");
+        let text = super::code_message("confirmer votre session", "ABCD-EFGH-JKMN");
+        assert!(text.starts_with("Code pour confirmer votre session : ABCD-EFGH-JKMN\n"), "{text}");
         assert!(text.contains("ne le communiquez à personne"), "{text}");
+    }
+
+    #[test]
+    fn a_code_is_refused_unless_it_hashes_to_the_kept_one() {
+        let kept = relais_provisioning::onboarding::token_hash("ABCDEFGHJKMN");
+        assert!(super::compare_code(Ok(Some(kept.clone())), "abcd efgh-jkmn").is_ok());
+        let wrong = Err(super::CodeRefusal::Wrong);
+        assert_eq!(super::compare_code(Ok(Some(kept.clone())), "ABCDEFGHJKMP"), wrong);
+        assert_eq!(super::compare_code(Ok(Some(kept)), ""), wrong);
+        let spent = super::compare_code(Ok(None), "ABCDEFGHJKMN");
+        assert_eq!(spent, Err(super::CodeRefusal::Spent), "no code pending, or tries used up");
     }
 }

@@ -283,8 +283,9 @@ pub async fn forget_sympathiser(
     headers: HeaderMap,
     crate::form::Form(form): crate::form::Form<ForgetForm>,
 ) -> Response {
-    let Some(session) = session(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let session = match super::confirm::acting(&state, &headers).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     match state.records.forget_sympathiser(&session.federation, form.id, session.user_id.as_str()).await {
         Ok(_) => axum::response::Redirect::to("/relais/referent").into_response(),

@@ -335,6 +335,14 @@ pub async fn apply(
     let Some(session) = session(&state, &headers).await else {
         return login_page(None).into_response();
     };
+    let mut applier = state.applier.clone();
+    applier.actor = format!("web:{}", session.user_id);
+    // Taken before the upload is claimed: a busy answer leaves the upload to apply later. And
+    // before the confirmation is checked: a busy answer spends none of a code's tries.
+    let lease = match lock(&applier).await {
+        Ok(lease) => lease,
+        Err(busy) => return busy,
+    };
     let confirmation = Confirmation::of(&state, &session);
     let typed = match confirmation {
         Confirmation::Code => form.code.as_deref(),
@@ -343,15 +351,9 @@ pub async fn apply(
     if let Err(page) =
         confirm::check(&state, peer, &headers, &session, confirmation, &form.upload, typed).await
     {
+        lease.release_or_expire().await;
         return page;
     }
-    let mut applier = state.applier.clone();
-    applier.actor = format!("web:{}", session.user_id);
-    // Taken before the upload is claimed: a busy answer leaves the upload to apply later.
-    let lease = match lock(&applier).await {
-        Ok(lease) => lease,
-        Err(busy) => return busy,
-    };
     let upload = match state.web.upload_claim(&form.upload, &session.user_id).await {
         Ok(Some(upload)) if upload.federation == session.federation => upload,
         Ok(_) => {

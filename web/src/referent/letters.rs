@@ -22,7 +22,6 @@ use relais_provisioning::{
     store::{AuditEntry, onboarding::Invitation},
 };
 
-use super::{login_page, session};
 use crate::{
     WebState,
     form::Form,
@@ -217,8 +216,9 @@ pub async fn print(
     headers: HeaderMap,
     Form(form): Form<LettersForm>,
 ) -> Response {
-    let Some(session) = session(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let session = match super::confirm::acting(&state, &headers).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     let records = match state.records.member_records().await {
         Ok(records) => records,

@@ -58,6 +58,8 @@ pub fn routes(state: Arc<WebState>) -> Router<Arc<WebState>> {
             post(import::dry_run).layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT)),
         )
         .route("/relais/referent/appliquer", post(import::apply))
+        .route(confirm::CONFIRM_PATH, post(confirm::confirm_session))
+        .route(confirm::CODE_PATH, post(confirm::send_session_code))
         .route(dashboard::FORGET_PATH, post(dashboard::forget_sympathiser))
         .route(password::RESET_PATH, post(password::reset))
         .route(letters::LETTERS_PATH, post(letters::print))
@@ -89,7 +91,7 @@ async fn same_origin(
     next.run(request).await
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     cookies
         .split(';')
@@ -166,7 +168,7 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
         return (StatusCode::FORBIDDEN, page).into_response();
     };
     let token = new_token();
-    let session = WebSession { user_id: user_id.to_owned(), federation, method };
+    let session = WebSession { user_id: user_id.to_owned(), federation, method, confirmed_until: 0 };
     if state.web.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, login_page(Some("Service indisponible."))).into_response();
     }

@@ -24,7 +24,6 @@ use relais_provisioning::{
     store::AuditEntry,
 };
 
-use super::{login_page, session};
 use crate::{
     WebState,
     form::Form,
@@ -179,8 +178,9 @@ pub async fn reset(
     headers: HeaderMap,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    let Some(session) = session(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let session = match super::confirm::acting(&state, &headers).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     let Some(admin_token) = &state.config.homeserver.admin_token else {
         return refused(

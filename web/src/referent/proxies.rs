@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use relais_bots::poll::{proxy::ProxyOutcome, service::Polls};
 use relais_provisioning::{desired::RoomKind, moderation::room_scope, store::AuditEntry};
 
-use super::{login_page, session};
+use super::login_page;
 use crate::{
     WebState,
     page::{alert, notice, page},
@@ -104,8 +104,9 @@ fn outcome(status: StatusCode, body: Markup) -> Response {
 
 /// Records a member's answer carried by the referent.
 pub async fn record(State(state): State<Arc<WebState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(session) = session(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let session = match super::confirm::acting(&state, &headers).await {
+        Ok(session) => session,
+        Err(page) => return page,
     };
     let Ok(holder) = ruma::UserId::parse(&session.user_id) else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();

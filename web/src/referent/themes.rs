@@ -16,7 +16,7 @@ use relais_bots::theme::{Choice, Creation};
 use relais_core::config::PublicJoin;
 use relais_provisioning::theme::{MAX_CHOSEN_MODERATORS, MAX_NAME_CHARS, Theme, ThemeAccess};
 
-use super::{login_page, session};
+use super::login_page;
 use crate::{
     WebState,
     page::{alert, message, notice, page},
@@ -109,14 +109,15 @@ fn outcome(status: StatusCode, ok: bool, text: &str) -> Response {
     (status, page("Salons thématiques", body)).into_response()
 }
 
-/// The signed-in referent and their Matrix id.
+/// The signed-in referent whose session may act, and their Matrix id; or the page to answer.
 async fn signed_in(
     state: &WebState,
     headers: &HeaderMap,
-) -> Option<(crate::store::WebSession, ruma::OwnedUserId)> {
-    let session = session(state, headers).await?;
-    let user = ruma::UserId::parse(&session.user_id).ok()?;
-    Some((session, user))
+) -> Result<(crate::store::WebSession, ruma::OwnedUserId), Response> {
+    let session = super::confirm::acting(state, headers).await?;
+    let user = ruma::UserId::parse(&session.user_id)
+        .map_err(|_| (StatusCode::UNAUTHORIZED, login_page(None)).into_response())?;
+    Ok((session, user))
 }
 
 fn unavailable() -> Response {
@@ -129,8 +130,9 @@ pub async fn create(
     headers: HeaderMap,
     crate::form::Form(form): crate::form::Form<CreateForm>,
 ) -> Response {
-    let Some((session, by)) = signed_in(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let (session, by) = match signed_in(&state, &headers).await {
+        Ok(signed) => signed,
+        Err(page) => return page,
     };
     let Some(access) = ThemeAccess::parse(&form.acces) else {
         return outcome(StatusCode::BAD_REQUEST, false, "Choisissez qui peut entrer dans le salon.");
@@ -176,8 +178,9 @@ pub async fn moderators(
     headers: HeaderMap,
     crate::form::Form(form): crate::form::Form<ModeratorsForm>,
 ) -> Response {
-    let Some((session, by)) = signed_in(&state, &headers).await else {
-        return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
+    let (session, by) = match signed_in(&state, &headers).await {
+        Ok(signed) => signed,
+        Err(page) => return page,
     };
     let users: Vec<String> = form
         .moderateurs
