@@ -5,13 +5,28 @@
 
 use std::collections::HashSet;
 
+use relais_core::store::Backend;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction, any::AnyArguments, query::Query};
 
 use super::{AuditEntry, Effect, record::apply_effect};
 
-/// Rows per statement: under SQLite's and PostgreSQL's limits on bound parameters (32,766 and
-/// 65,535) for the widest row written here (9 columns).
+/// Rows per statement on PostgreSQL, where each statement is a round trip: under its limit on
+/// bound parameters (65,535) for the widest row written here (9 columns).
 const ROWS: usize = 500;
+
+/// Bound parameters per statement on SQLite, where a statement costs no round trip but its
+/// binding grows with the square of its parameters: sqlx asks SQLite the name of each one,
+/// which SQLite finds by a linear scan of them all. At 500 rows of 9, that scan was half of the
+/// time recording a national import took (docs/benchmarks.md).
+const SQLITE_PARAMETERS: usize = 256;
+
+/// Rows of `columns` bound parameters per statement on `backend`.
+fn rows(backend: Backend, columns: usize) -> usize {
+    match backend {
+        Backend::Postgres => ROWS,
+        Backend::Sqlite => (SQLITE_PARAMETERS / columns.max(1)).max(1),
+    }
+}
 
 /// `($1, $2, $3), ($4, $5, $6), …`: `rows` tuples of `columns` numbered parameters, after
 /// `first - 1` parameters already bound.
@@ -37,17 +52,19 @@ fn tuples(rows: usize, columns: usize, first: usize) -> String {
 /// Journals `actions` (room key, payload) of run `run_id`, numbered from 0.
 pub(super) async fn insert_actions(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     run_id: i64,
     actions: &[(Option<String>, String)],
 ) -> Result<(), sqlx::Error> {
-    for (chunk_index, chunk) in actions.chunks(ROWS).enumerate() {
+    let rows = rows(backend, 4);
+    for (chunk_index, chunk) in actions.chunks(rows).enumerate() {
         let sql = format!(
             "INSERT INTO prov_action (run_id, seq, room_key, payload) VALUES {}",
             tuples(chunk.len(), 4, 1)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (i, (room_key, payload)) in chunk.iter().enumerate() {
-            let seq = i64::try_from(chunk_index * ROWS + i).unwrap_or(i64::MAX);
+            let seq = i64::try_from(chunk_index * rows + i).unwrap_or(i64::MAX);
             query = query.bind(run_id).bind(seq).bind(room_key.as_deref()).bind(payload.as_str());
         }
         query.execute(&mut **tx).await?;
@@ -59,12 +76,13 @@ pub(super) async fn insert_actions(
 /// member's data); returns those that were pending, the others being done already.
 pub(super) async fn mark_done(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     run_id: i64,
     seqs: &[i64],
     now: i64,
 ) -> Result<HashSet<i64>, sqlx::Error> {
     let mut marked = HashSet::with_capacity(seqs.len());
-    for chunk in seqs.chunks(ROWS) {
+    for chunk in seqs.chunks(rows(backend, 1)) {
         let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "UPDATE prov_action SET state = 'done', done_at = $1, payload = '' \
@@ -84,9 +102,10 @@ pub(super) async fn mark_done(
 /// Appends audit lines, in order.
 pub(super) async fn insert_audits(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     entries: &[&AuditEntry],
 ) -> Result<(), sqlx::Error> {
-    for chunk in entries.chunks(ROWS) {
+    for chunk in entries.chunks(rows(backend, 5)) {
         let sql = format!(
             "INSERT INTO audit_log (at, actor, action, target, detail) VALUES {}",
             tuples(chunk.len(), 5, 1)
@@ -114,6 +133,17 @@ pub(super) enum Bulk {
     Subscribe,
 }
 
+impl Bulk {
+    /// Bound parameters per row.
+    fn columns(self) -> usize {
+        match self {
+            Self::Member => 9,
+            Self::Grant => 3,
+            Self::Subscribe => 2,
+        }
+    }
+}
+
 fn bulk(effect: &Effect) -> Option<(Bulk, (&str, &str))> {
     match effect {
         Effect::Member { member_id, .. } => Some((Bulk::Member, (member_id, ""))),
@@ -127,6 +157,7 @@ fn bulk(effect: &Effect) -> Option<(Bulk, (&str, &str))> {
 /// statement (an upsert may not touch a row twice), every other effect in its own.
 pub(super) async fn apply_effects(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     effects: &[&Effect],
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -139,7 +170,8 @@ pub(super) async fn apply_effects(
         };
         let mut keys = HashSet::from([key]);
         let mut end = start + 1;
-        while end < effects.len() && end - start < ROWS {
+        let most = rows(backend, kind.columns());
+        while end < effects.len() && end - start < most {
             match bulk(effects[end]) {
                 Some((k, key)) if k == kind && keys.insert(key) => end += 1,
                 _ => break,
@@ -165,16 +197,16 @@ fn bulk_query<'q>(kind: Bulk, effects: &[&'q Effect], now: i64) -> Query<'q, Any
              active = excluded.active, matrix_id = excluded.matrix_id, email = excluded.email, \
              updated_at = excluded.updated_at, federation_key = excluded.federation_key, \
              section_key = excluded.section_key, cell_key = excluded.cell_key",
-            tuples(n, 9, 1)
+            tuples(n, Bulk::Member.columns(), 1)
         ),
         Bulk::Grant => format!(
             "INSERT INTO prov_access (room_key, member_id, user_id) VALUES {} \
              ON CONFLICT (room_key, member_id) DO UPDATE SET user_id = excluded.user_id",
-            tuples(n, 3, 1)
+            tuples(n, Bulk::Grant.columns(), 1)
         ),
         Bulk::Subscribe => format!(
             "INSERT INTO prov_subscription (room_key, member_id) VALUES {} ON CONFLICT (room_key, member_id) DO NOTHING",
-            tuples(n, 2, 1)
+            tuples(n, Bulk::Subscribe.columns(), 1)
         ),
     };
     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -205,6 +237,15 @@ fn bulk_query<'q>(kind: Bulk, effects: &[&'q Effect], now: i64) -> Query<'q, Any
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sqlite_statements_stay_small_and_postgres_ones_large() {
+        use relais_core::store::Backend;
+        assert_eq!(super::rows(Backend::Sqlite, 9), 28);
+        assert_eq!(super::rows(Backend::Sqlite, 1), 256);
+        assert_eq!(super::rows(Backend::Sqlite, 1000), 1, "one row whatever its width");
+        assert_eq!(super::rows(Backend::Postgres, 9), 500);
+    }
+
     #[test]
     fn tuples_number_every_parameter_once() {
         assert_eq!(super::tuples(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");

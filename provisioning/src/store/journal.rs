@@ -104,7 +104,7 @@ impl ProvisioningStore {
     ) -> Result<i64, StoreError> {
         let mut tx = self.store.begin_fenced(fence).await?;
         let run_id = insert_run(&mut tx, run, RunState::Applying, None).await?;
-        batch::insert_actions(&mut tx, run_id, actions).await?;
+        batch::insert_actions(&mut tx, self.store.backend(), run_id, actions).await?;
         tx.commit().await?;
         if actions.len() >= ANALYZE_AFTER && self.store.backend() == relais_core::store::Backend::Postgres {
             // PostgreSQL plans with the table's statistics, which autovacuum refreshes only
@@ -194,16 +194,19 @@ impl ProvisioningStore {
         for run_id in runs {
             let seqs: Vec<i64> = done.iter().filter(|d| d.0 == run_id).map(|d| d.1).collect();
             marked.extend(
-                batch::mark_done(&mut tx, run_id, &seqs, now).await?.into_iter().map(|seq| (run_id, seq)),
+                batch::mark_done(&mut tx, self.store.backend(), run_id, &seqs, now)
+                    .await?
+                    .into_iter()
+                    .map(|seq| (run_id, seq)),
             );
         }
         let completed: Vec<_> =
             done.iter().filter(|(run_id, seq, ..)| marked.contains(&(*run_id, *seq))).collect();
         let effects: Vec<&Effect> =
             completed.iter().filter_map(|(_, _, effect, _)| effect.as_ref()).collect();
-        batch::apply_effects(&mut tx, &effects, now).await?;
+        batch::apply_effects(&mut tx, self.store.backend(), &effects, now).await?;
         let audits: Vec<&AuditEntry> = completed.iter().map(|(.., audit)| audit).collect();
-        batch::insert_audits(&mut tx, &audits).await?;
+        batch::insert_audits(&mut tx, self.store.backend(), &audits).await?;
         tx.commit().await?;
         Ok(())
     }
