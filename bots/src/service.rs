@@ -69,6 +69,26 @@ pub async fn direct_room(
     Ok(room)
 }
 
+/// The bot's direct room with `user` where they will read what is sent: the remembered one
+/// while they are in it or invited, a new one (remembered instead) once they left it. One more
+/// request than [`direct_room`]; for messages that must reach them (a confirmation code).
+pub async fn reachable_direct_room(
+    store: &crate::store::BotStore,
+    client: &MatrixClient,
+    user: &UserId,
+) -> Result<OwnedRoomId, ServiceError> {
+    use ruma::events::room::member::MembershipState;
+    let room = direct_room(store, client, user).await?;
+    match client.membership(&room, user).await? {
+        Some(MembershipState::Join | MembershipState::Invite) => Ok(room),
+        _ => {
+            let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
+            store.set_bot_dm(user.as_str(), room.as_str()).await?;
+            Ok(room)
+        }
+    }
+}
+
 /// Where rewritten links point: Relais's redirect, followed by a token.
 pub fn redirect_base(config: &Config) -> String {
     format!("{}/relais/lien/", config.web.public_url.as_str().trim_end_matches('/'))

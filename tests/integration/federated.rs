@@ -91,9 +91,10 @@ impl Network {
     }
 }
 
-/// The code in the bot's direct message to `member` (joined from their own server), once it
-/// came: the one after `skip` codes already read.
-async fn code_from_the_bot(member: &Member, skip: usize) -> String {
+/// The room and the code of the bot's direct messages to `member` (joined from their own
+/// server), once it came: the one after `skip` earlier codes in the rooms they are in or
+/// invited to, in the order they were sent.
+async fn code_from_the_bot(member: &Member, skip: usize) -> (String, String) {
     eventually(&format!("a code for {}", member.user_id), Duration::from_secs(60), || async {
         let mut codes = Vec::new();
         for room in member.invites().await.into_iter().chain(member.joined_rooms().await) {
@@ -104,11 +105,14 @@ async fn code_from_the_bot(member: &Member, skip: usize) -> String {
             for event in &member.messages(&room, 20).await {
                 let body = event["content"]["body"].as_str().unwrap_or_default();
                 if let Some(rest) = body.strip_prefix("Code pour ") {
-                    codes.push(rest.split(" : ").nth(1)?.lines().next()?.to_owned());
+                    let code = rest.split(" : ").nth(1)?.lines().next()?.to_owned();
+                    codes.push((event["origin_server_ts"].as_i64()?, room.clone(), code));
                 }
             }
         }
-        codes.get(skip).cloned()
+        codes.sort();
+        codes.dedup();
+        codes.get(skip).map(|(_, room, code)| (room.clone(), code.clone()))
     })
     .await
 }
@@ -236,7 +240,7 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     let nord = format!("{HEADER}{lucie_row}2;Paul;Leroy;;Nord;Lille;;oui;{};messagerie\n", paul.user_id);
     let (html, upload) = dry_run(&browser, &nord).await;
     assert!(html.contains("name=\"code\"") && !html.contains("mot_de_passe"), "{html}");
-    let code = code_from_the_bot(&lucie, 0).await;
+    let (direct, code) = code_from_the_bot(&lucie, 0).await;
     assert_eq!(code.len(), 14, "three groups of four: {code}");
 
     // A replayed token alone applies nothing: no code, a password, a wrong code.
@@ -258,8 +262,15 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     // A second upload gets its own code, and five wrong tries spend it: even the right code is
     // refused then.
     let again = format!("{nord}3;Jeanne;Martin;;Nord;Lille;;oui;@jeanne:fed-nord.test;messagerie\n");
+    // Lucie left the bot's direct room meanwhile: the next code comes in a new one.
+    lucie.leave(&direct).await;
+    eventually("Lucie's leaving seen on pcf.test", Duration::from_secs(60), || async {
+        (net.membership(&direct, &lucie.user_id).await == "leave").then_some(())
+    })
+    .await;
     let (_, second) = dry_run(&browser, &again).await;
-    let code = code_from_the_bot(&lucie, 1).await;
+    let (other, code) = code_from_the_bot(&lucie, 0).await;
+    assert_ne!(other, direct, "a new direct room");
     assert_eq!(
         apply(&browser, &[("upload", &upload), ("code", &code)]).await,
         401,
@@ -286,7 +297,7 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     let (status, page) = post("/relais/referent/code", Vec::new()).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("name=\"code\""), "{page}");
-    let code = code_from_the_bot(&lucie, 2).await;
+    let (_, code) = code_from_the_bot(&lucie, 1).await;
     assert_eq!(post("/relais/referent/confirmer", vec![("code", "ABCD-EFGH-JKMN".to_owned())]).await.0, 401);
     let (status, page) = post("/relais/referent/confirmer", vec![("code", code.clone())]).await;
     assert_eq!(status, 303, "{code}: {page}");

@@ -92,6 +92,12 @@ impl Member {
         json["room_id"].as_str().map(str::to_owned)
     }
 
+    /// Leaves `room`.
+    pub async fn leave(&self, room: &str) {
+        let path = format!("/_matrix/client/v3/rooms/{}/leave", enc(room));
+        self.call(reqwest::Method::POST, &path, Some(serde_json::json!({}))).await;
+    }
+
     /// The rooms this member has joined.
     pub async fn joined_rooms(&self) -> Vec<String> {
         let json = self.call(reqwest::Method::GET, "/_matrix/client/v3/joined_rooms", None).await;
