@@ -65,9 +65,16 @@ async fn import(workers: bool, csv: &str, members: usize) -> (f64, u64) {
     register_all(&stack.synapse, members).await;
     let file = stack.relais.dir.path().join("members.csv");
     std::fs::write(&file, csv).expect("csv");
+    let cpu_before = stack.synapse.cpu_seconds();
     let started = Instant::now();
     let (status, out, err) = stack.relais.cli(&["provision", &file.display().to_string(), "--json"]);
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = stack.synapse.cpu_seconds() - cpu_before;
+    println!(
+        "{}: homeserver processes used {cpu:.0} CPU seconds in {seconds:.0} s ({:.2} cores)",
+        if workers { "workers" } else { "one process" },
+        cpu / seconds
+    );
     assert!(status.success(), "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("provision json");
     let failed = report["applied"]["failed"].as_array().map_or(0, Vec::len);

@@ -98,6 +98,22 @@ fn spawn_one(dir: &Path) -> Child {
 }
 
 impl Synapse {
+    /// CPU seconds (user and system) its processes used so far: one, or the main process, the
+    /// workers and the router (Linux `/proc/<pid>/stat`, at 100 ticks a second).
+    pub fn cpu_seconds(&self) -> f64 {
+        let ticks: u64 = self
+            .children
+            .iter()
+            .filter_map(|child| std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok())
+            .filter_map(|stat| {
+                // Fields after the command's closing parenthesis: utime and stime are 12th and 13th.
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+            })
+            .sum();
+        ticks as f64 / 100.0
+    }
+
     /// Starts Synapse with `registration` (Relais's appservice YAML) and waits until it serves:
     /// one process, or in worker mode when `RELAIS_TEST_SYNAPSE=workers`.
     pub async fn start(registration: &str) -> Self {
