@@ -299,9 +299,13 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     assert!(page.contains("name=\"code\""), "{page}");
     let (_, code) = code_from_the_bot(&lucie, 1).await;
     assert_eq!(post("/relais/referent/confirmer", vec![("code", "ABCD-EFGH-JKMN".to_owned())]).await.0, 401);
-    let (status, page) = post("/relais/referent/confirmer", vec![("code", code.clone())]).await;
-    assert_eq!(status, 303, "{code}: {page}");
-    let (status, page) = post("/relais/referent/salons", theme()).await;
+    let request = browser.http.post(format!("{web}/relais/referent/confirmer")).form(&[("code", code)]);
+    let response = request.header("cookie", browser.cookie.clone().unwrap_or_default()).send().await;
+    let confirmed = signed_in(web, response.expect("confirm"));
+    let request = confirmed.http.post(format!("{web}/relais/referent/salons")).form(&theme());
+    let response = request.header("cookie", confirmed.cookie.clone().unwrap_or_default()).send().await;
+    let response = response.expect("post");
+    let (status, page) = (response.status().as_u16(), response.text().await.expect("text"));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Commission santé"), "{page}");
 }

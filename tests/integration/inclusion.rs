@@ -415,8 +415,26 @@ async fn a_replayed_openid_token_changes_nothing_until_the_referent_confirms() {
     let confirm = "/relais/referent/confirmer";
     assert_eq!(post(&replayed, confirm, &[("mot_de_passe", "guess")]).await.0, 401);
     assert_eq!(post(&replayed, "/relais/referent/compte", attempts[0].1).await.0, 403);
-    assert_eq!(post(&replayed, confirm, &[("mot_de_passe", &lucie.password())]).await.0, 303);
-    let (status, page) = post(&replayed, "/relais/referent/compte", attempts[0].1).await;
+    let password = lucie.password();
+    let request = replayed.http.post(format!("{web}{confirm}")).form(&[("mot_de_passe", password.as_str())]);
+    let response = request.header("cookie", replayed.cookie.clone().unwrap_or_default()).send().await;
+    let confirmed = crate::referents::signed_in(web, response.expect("confirm"));
+    // The confirmed session has a new token: whoever knew the old one (planted it, replayed
+    // it) holds nothing now.
+    assert_ne!(confirmed.cookie, replayed.cookie);
+    assert_eq!(post(&replayed, "/relais/referent/compte", attempts[0].1).await.0, 401);
+    let (status, page) = post(&confirmed, "/relais/referent/compte", attempts[0].1).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"provisoire\""), "{page}");
+    // Two session cookies (one planted by a sibling site) name no session.
+    let twice = crate::referents::Browser {
+        http: redirectless(),
+        base: web.clone(),
+        cookie: Some(format!(
+            "{}; {}",
+            confirmed.cookie.clone().unwrap_or_default(),
+            replayed.cookie.clone().unwrap_or_default()
+        )),
+    };
+    assert_eq!(post(&twice, "/relais/referent/lettres", attempts[2].1).await.0, 401);
 }

@@ -157,14 +157,26 @@ impl WebStore {
         Ok(row.map(|r| r.try_get("confirm_hash")).transpose()?)
     }
 
-    /// Marks the session confirmed until `until` (ms); its code, if any, is spent.
-    pub async fn session_confirm(&self, token_hash: &str, until: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE web_session SET confirmed_until = $1, confirm_hash = NULL WHERE token_hash = $2")
-            .bind(until)
-            .bind(token_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Marks the session confirmed until `until` (ms) under a new token (`new_hash`): a token
+    /// someone else knew — planted before the referent confirmed — does not become a confirmed
+    /// session. Its code, if any, is spent. Returns whether the session was still there.
+    pub async fn session_confirm(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE web_session SET token_hash = $1, confirmed_until = $2, confirm_hash = NULL \
+             WHERE token_hash = $3 AND expires_at > $4",
+        )
+        .bind(new_hash)
+        .bind(until)
+        .bind(old_hash)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records that a code is about to be sent to `user_id`, unless `max` were sent in the

@@ -15,7 +15,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -23,7 +23,7 @@ use ruma::{TransactionId, UserId, events::room::message::RoomMessageEventContent
 use serde::Deserialize;
 
 use relais_provisioning::{
-    onboarding::{display_code, letter_code, normalize_code, token_hash},
+    onboarding::{display_code, letter_code, new_token, normalize_code, token_hash},
     plan::Action,
 };
 
@@ -175,7 +175,8 @@ pub async fn confirm_session(
     let token_hash = token_hash(&token);
     let confirmation = Confirmation::of(&state, &session);
     let checked = match confirmation {
-        Confirmation::None => Ok(()),
+        // Confirmed already: nothing to renew without a new proof.
+        Confirmation::None => return Redirect::to("/relais/referent").into_response(),
         Confirmation::Password => {
             check_password(&state, peer, &headers, &session, form.mot_de_passe.as_deref().unwrap_or_default())
                 .await
@@ -188,13 +189,23 @@ pub async fn confirm_session(
     if let Err(refusal) = checked {
         return refusal;
     }
-    if let Err(error) =
-        state.web.session_confirm(&token_hash, relais_core::time::now_ms() + CONFIRMED_MS).await
+    let fresh = new_token();
+    let until = relais_core::time::now_ms() + CONFIRMED_MS;
+    match state
+        .web
+        .session_confirm(&token_hash, &relais_provisioning::onboarding::token_hash(&fresh), until)
+        .await
     {
-        tracing::error!(%error, "cannot mark a session confirmed");
-        return unavailable();
+        Ok(true) => {
+            let cookie = super::session_cookie(&state, &fresh);
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
+        }
+        Ok(false) => (StatusCode::UNAUTHORIZED, login_page(None)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot mark a session confirmed");
+            unavailable()
+        }
     }
-    Redirect::to("/relais/referent").into_response()
 }
 
 /// Makes a code and sends it to the referent in the bot's direct room with them, saying it is

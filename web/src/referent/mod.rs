@@ -91,13 +91,28 @@ async fn same_origin(
     next.run(request).await
 }
 
+/// The session cookie's token. Two cookies of that name (one planted by a sibling site for a
+/// wider domain or path) name no session: which one is the referent's cannot be told.
 pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies
-        .split(';')
+    let mut found = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .filter(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned());
+    let token = found.next()?;
+    found.next().is_none().then_some(token)
+}
+
+/// The `Set-Cookie` value that carries a session's `token`.
+pub(super) fn session_cookie(state: &WebState, token: &str) -> String {
+    let secure = if state.config.web.public_url.scheme() == "https" { "; Secure" } else { "" };
+    format!(
+        "{COOKIE}={token}; Path=/relais; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        SESSION_MS / 1000
+    )
 }
 
 /// The signed-in referent, if any, and still a referent of the same federation in the
@@ -172,12 +187,7 @@ async fn start_session(state: &WebState, user_id: &str, method: SignInMethod) ->
     if state.web.session_create(&token_hash(&token), &session, SESSION_MS).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, login_page(Some("Service indisponible."))).into_response();
     }
-    let secure = if state.config.web.public_url.scheme() == "https" { "; Secure" } else { "" };
-    let cookie = format!(
-        "{COOKIE}={token}; Path=/relais; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        SESSION_MS / 1000
-    );
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/relais/referent")).into_response()
+    ([(header::SET_COOKIE, session_cookie(state, &token))], Redirect::to("/relais/referent")).into_response()
 }
 
 /// An OpenID token from the member's Matrix session (`crate::signin::openid`).
