@@ -3,6 +3,9 @@
 // Usage: node pages.mjs onboarding URL USERNAME PASSWORD OUT_DIR [SHOT_PREFIX]
 //        node pages.mjs signup BASE_URL FIRST_NAME LAST_NAME EMAIL POSTCODE OUT_DIR
 //        node pages.mjs referent BASE_URL USER_ID PASSWORD CSV_FILE OUT_DIR
+//        node pages.mjs letter BASE_URL USER_ID PASSWORD SECTION USERNAME NEW_PASSWORD OUT_DIR
+//        node pages.mjs reset BASE_URL USER_ID PASSWORD MEMBER OUT_DIR
+//        node pages.mjs vote LINK OUT_DIR
 //        node pages.mjs preferences PREFERENCES_URL OUT_DIR
 //        node pages.mjs widget BASE_URL OPENID_JSON OUT_DIR
 //        node pages.mjs help BASE_URL OUT_DIR
@@ -22,6 +25,25 @@ const browser = await chromium.launch({
 // A phone-sized screen: members use their phones.
 const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: "fr-FR" });
 const shot = async (dir, name) => page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+// The referents' page's password sign-in, as a referent types it.
+const signIn = async (base, user, password, out, name) => {
+  await page.goto(`${base}/relais/referent`);
+  if (name) await shot(out, name);
+  await page.fill("#id", user);
+  await page.fill("#mdp", password);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.waitForSelector("#fichier");
+};
+// The invitation page's form, filled and sent; waits for the answer.
+const makeAccount = async (username, password) => {
+  await page.fill("#nom", username);
+  await page.fill("#mdp", password);
+  await page.fill("#conf", password);
+  const charter = page.getByLabel("J'accepte la charte.");
+  if (await charter.count()) await charter.check();
+  await page.getByRole("button", { name: "Créer mon compte" }).click();
+  await page.waitForSelector("h1");
+};
 
 try {
   if (mode === "onboarding") {
@@ -29,11 +51,7 @@ try {
     await page.goto(url);
     await shot(out, `${prefix}-1-form`);
     const title = await page.textContent("h1");
-    await page.fill("#nom", username);
-    await page.fill("#mdp", password);
-    await page.fill("#conf", password);
-    await page.getByRole("button", { name: "Créer mon compte" }).click();
-    await page.waitForSelector("h1");
+    await makeAccount(username, password);
     await shot(out, `${prefix}-2-done`);
     console.log(JSON.stringify({ title, result: await page.textContent("main") }));
   } else if (mode === "signup") {
@@ -61,12 +79,7 @@ try {
     console.log(JSON.stringify({ charter, refused, kept, sent: await page.textContent("main") }));
   } else if (mode === "referent") {
     const [base, user, password, csv, out] = args;
-    await page.goto(`${base}/relais/referent`);
-    await shot(out, "referent-1-login");
-    await page.fill("#id", user);
-    await page.fill("#mdp", password);
-    await page.getByRole("button", { name: "Se connecter" }).click();
-    await page.waitForSelector("#fichier");
+    await signIn(base, user, password, out, "referent-1-login");
     await shot(out, "referent-2-dashboard");
     const dashboard = await page.textContent("h1");
     await page.setInputFiles("#fichier", csv);
@@ -83,6 +96,51 @@ try {
     await page.waitForSelector("text=appliqué", { timeout: 60000 });
     await shot(out, "referent-4-applied");
     console.log(JSON.stringify({ dashboard, dryRun, after: await page.textContent("main") }));
+  } else if (mode === "letter") {
+    // A referent prints their section's letters; the member, at home, types the letter's code
+    // as they read it (lower case, spaces for dashes) and makes their account.
+    const [base, user, password, section, username, newPassword, out] = args;
+    await signIn(base, user, password);
+    await page.getByRole("button", { name: `Lettres de la section ${section}` }).click();
+    await page.waitForSelector(".code");
+    const code = (await page.textContent(".code")).trim();
+    await shot(out, "letter-1-screen");
+    await page.emulateMedia({ media: "print" });
+    await shot(out, "letter-2-printed");
+    await page.pdf({ path: path.join(out, "letter.pdf"), format: "A4" });
+    const letter = await page.textContent("body");
+    await page.emulateMedia({ media: "screen" });
+    await page.context().clearCookies();
+    await page.goto(`${base}/inscription`);
+    await page.fill("#code", code.toLowerCase().replaceAll("-", " "));
+    await shot(out, "letter-3-code");
+    await page.getByRole("button", { name: "Continuer" }).click();
+    await page.waitForSelector("#nom");
+    await shot(out, "letter-4-invitation");
+    const invitation = new URL(page.url()).pathname;
+    await makeAccount(username, newPassword);
+    await shot(out, "letter-5-done");
+    console.log(JSON.stringify({ code, letter, invitation, result: await page.textContent("main") }));
+  } else if (mode === "reset") {
+    // A member forgot their password: the referent gives a provisional one from the page.
+    const [base, user, password, member, out] = args;
+    await signIn(base, user, password);
+    await page.getByLabel("Identifiant Matrix ou numéro d'adhérent").fill(member);
+    await shot(out, "reset-1-form");
+    await page.getByRole("button", { name: "Donner un mot de passe provisoire" }).click();
+    await page.waitForSelector("#provisoire");
+    await shot(out, "reset-2-given");
+    console.log(JSON.stringify({ password: await page.textContent("#provisoire"), text: await page.textContent("main") }));
+  } else if (mode === "vote") {
+    // An email-only member follows an answer's link from the poll's mail and confirms it.
+    const [link, out] = args;
+    await page.goto(link);
+    await shot(out, "vote-1-link");
+    const chosen = await page.locator("input[name=choix]:checked").getAttribute("value");
+    await page.getByRole("button", { name: "Confirmer ma réponse" }).click();
+    await page.waitForSelector("h1");
+    await shot(out, "vote-2-recorded");
+    console.log(JSON.stringify({ chosen, text: await page.textContent("main") }));
   } else if (mode === "preferences") {
     const [url, out] = args;
     await page.goto(url);
