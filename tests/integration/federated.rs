@@ -20,7 +20,7 @@ use crate::{
         synapse::SynapseOptions,
         unique,
     },
-    referents::{apply, dry_run, openid, openid_sign_in, signed_in},
+    referents::{Browser, apply, dry_run, openid, openid_sign_in, signed_in, upload_page},
 };
 
 const HEADER: &str = "N° adhérent;Prénom;Nom;Courriel;Fédération;Section;Responsabilités;Cotisation à jour;\
@@ -281,7 +281,13 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     }
     assert_eq!(apply(&browser, &[("upload", &second), ("code", &code)]).await, 401, "tries used up");
 
-    // Anything else the session would change waits for it to be confirmed, by a code too.
+    the_session_confirms_by_code(&net, &browser, &lucie, &again).await;
+}
+
+/// Anything else Lucie's OpenID session would change waits for it to be confirmed, by a code
+/// too; a sixth code in minutes is not sent, and the dry run then says to confirm the session.
+async fn the_session_confirms_by_code(net: &Network, browser: &Browser, lucie: &Member, again: &str) {
+    let web = &net.relais.web_url;
     let post = |path: &str, form: Vec<(&'static str, String)>| {
         let request = browser.http.post(format!("{}{path}", browser.base)).form(&form);
         let request = request.header("cookie", browser.cookie.clone().unwrap_or_default());
@@ -294,10 +300,27 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     let (status, page) = post("/relais/referent/salons", theme()).await;
     assert_eq!(status, 403, "{page}");
     assert!(page.contains("Recevoir un code") && !page.contains("mot_de_passe"), "{page}");
+    let (_, dashboard) = browser.get("/relais/referent").await;
+    assert!(
+        dashboard.contains("Confirmer que c'est vous") && dashboard.contains("Recevoir un code"),
+        "{dashboard}"
+    );
+    // Two more dry runs, two more codes; the session's code makes five in a few minutes.
+    dry_run(browser, again).await;
+    dry_run(browser, again).await;
     let (status, page) = post("/relais/referent/code", Vec::new()).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("name=\"code\""), "{page}");
-    let (_, code) = code_from_the_bot(&lucie, 1).await;
+    let (_, code) = code_from_the_bot(lucie, 3).await;
+    // A sixth: the dry run is still shown, without a code and without the apply button; the
+    // page says to confirm the session instead. No sixth code is sent for the session either.
+    let (status, page) = upload_page(browser, again).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Trop de codes") && page.contains("Jeanne Martin"), "{page}");
+    assert!(!page.contains("name=\"code\"") && !page.contains("Appliquer"), "{page}");
+    let (status, page) = post("/relais/referent/code", Vec::new()).await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("Trop de codes"), "{page}");
     assert_eq!(post("/relais/referent/confirmer", vec![("code", "ABCD-EFGH-JKMN".to_owned())]).await.0, 401);
     let request = browser.http.post(format!("{web}/relais/referent/confirmer")).form(&[("code", code)]);
     let response = request.header("cookie", browser.cookie.clone().unwrap_or_default()).send().await;
@@ -308,4 +331,6 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     let (status, page) = (response.status().as_u16(), response.text().await.expect("text"));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Commission santé"), "{page}");
+    let (_, dashboard) = confirmed.get("/relais/referent").await;
+    assert!(!dashboard.contains("Confirmer que c'est vous"), "{dashboard}");
 }

@@ -186,6 +186,15 @@ async fn a_referent_signs_in_with_an_openid_token_from_their_matrix_session() {
 
 /// Uploads `csv` for a dry run; returns the page and the upload id it offers to apply.
 pub(crate) async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
+    let (status, html) = upload_page(browser, csv).await;
+    assert_eq!(status, 200, "{html}");
+    let upload =
+        html.split("name=\"upload\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("upload id");
+    (html.clone(), upload.to_owned())
+}
+
+/// Uploads `csv` for a dry run; returns the status and the page.
+pub(crate) async fn upload_page(browser: &Browser, csv: &str) -> (u16, String) {
     let part = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("nord.csv");
     let form = reqwest::multipart::Form::new().part("fichier", part);
     let resp = browser
@@ -196,11 +205,7 @@ pub(crate) async fn dry_run(browser: &Browser, csv: &str) -> (String, String) {
         .send()
         .await
         .expect("upload");
-    assert_eq!(resp.status(), 200);
-    let html = resp.text().await.expect("html");
-    let upload =
-        html.split("name=\"upload\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("upload id");
-    (html.clone(), upload.to_owned())
+    (resp.status().as_u16(), resp.text().await.expect("html"))
 }
 
 pub(crate) async fn apply(browser: &Browser, form: &[(&str, &str)]) -> u16 {

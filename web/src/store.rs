@@ -132,25 +132,36 @@ impl WebStore {
         }))
     }
 
-    /// Keeps the hash of a fresh code for confirming the session (the tries start again).
-    pub async fn session_code_save(&self, token_hash: &str, code_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE web_session SET confirm_hash = $1, confirm_tries = 0 WHERE token_hash = $2")
-            .bind(code_hash)
-            .bind(token_hash)
-            .execute(self.pool())
-            .await?;
+    /// Keeps the hash of a fresh code for confirming the session, valid until `until` (ms);
+    /// the tries start again.
+    pub async fn session_code_save(
+        &self,
+        token_hash: &str,
+        code_hash: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE web_session SET confirm_hash = $1, confirm_tries = 0, confirm_until = $2 WHERE token_hash = $3",
+        )
+        .bind(code_hash)
+        .bind(until)
+        .bind(token_hash)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// Counts a try at the session's code; returns the hash to compare with, or `None` when no
-    /// code is pending or its tries are used up (see [`WebStore::upload_confirm_try`]).
+    /// code is pending, it expired or its tries are used up (see [`WebStore::upload_confirm_try`]).
     pub async fn session_code_try(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let now = now_ms();
         let row = sqlx::query(
             "UPDATE web_session SET confirm_tries = confirm_tries + 1 WHERE token_hash = $1 AND expires_at > $2 \
-             AND confirm_hash IS NOT NULL AND confirm_tries < $3 RETURNING confirm_hash",
+             AND confirm_hash IS NOT NULL AND confirm_until > $3 AND confirm_tries < $4 RETURNING confirm_hash",
         )
         .bind(token_hash)
-        .bind(now_ms())
+        .bind(now)
+        .bind(now)
         .bind(CONFIRM_TRIES)
         .fetch_optional(self.pool())
         .await?;
@@ -179,26 +190,32 @@ impl WebStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records that a code is about to be sent to `user_id`, unless `max` were sent in the
-    /// last hour; returns whether it may go.
-    pub async fn code_may_be_sent(&self, user_id: &str, max: i64) -> Result<bool, StoreError> {
-        let hour_ago = now_ms() - 3600 * 1000;
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM web_code_sent WHERE sent_at < $1").bind(hour_ago).execute(&mut *tx).await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM web_code_sent WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if row.try_get::<i64, _>("n")? >= max {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO web_code_sent (user_id, sent_at) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+    /// Takes one of the codes `user_id` may be sent, unless none is left; returns whether it
+    /// may go. A burst of `burst` codes, then one every `interval_ms` (the generic cell rate
+    /// algorithm over `due_at`), decided by one statement: concurrent requests, on any node,
+    /// cannot each count under the limit.
+    pub async fn code_may_be_sent(
+        &self,
+        user_id: &str,
+        burst: i64,
+        interval_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM web_code_quota WHERE due_at < $1").bind(now).execute(self.pool()).await?;
+        let taken = sqlx::query(
+            "INSERT INTO web_code_quota (user_id, due_at) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET due_at = CASE WHEN web_code_quota.due_at > $3 \
+             THEN web_code_quota.due_at + $4 ELSE $5 END WHERE web_code_quota.due_at <= $6 RETURNING due_at",
+        )
+        .bind(user_id)
+        .bind(now + interval_ms)
+        .bind(now)
+        .bind(interval_ms)
+        .bind(now + interval_ms)
+        .bind(now + (burst - 1) * interval_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(taken.is_some())
     }
 
     pub async fn session_delete(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -310,3 +327,7 @@ impl WebStore {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -9,7 +9,9 @@
 //!
 //! Confirming the session lets it act for [`CONFIRMED_MS`]. An import can also be confirmed
 //! alone, on its dry-run page, with a code bound to its upload. A code allows
-//! [`CONFIRM_TRIES`] tries, and at most [`CODES_PER_HOUR`] are sent to an account.
+//! [`CONFIRM_TRIES`] tries; a session's lives [`SESSION_CODE_MS`], an upload's as long as the
+//! upload. An account is sent [`CODES_AT_ONCE`] codes at most at once, then one every
+//! [`CODE_INTERVAL_MS`] (five an hour).
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -40,8 +42,14 @@ pub(super) const CODE_PATH: &str = "/relais/referent/code";
 /// How long a confirmed session may act.
 const CONFIRMED_MS: i64 = 15 * 60 * 1000;
 
-/// Codes sent to one account per hour at most, across every node.
-const CODES_PER_HOUR: i64 = 5;
+/// Codes sent to one account at once at most, across every node…
+const CODES_AT_ONCE: i64 = 5;
+
+/// … then one every twelve minutes.
+const CODE_INTERVAL_MS: i64 = 12 * 60 * 1000;
+
+/// How long a session's code may be typed.
+const SESSION_CODE_MS: i64 = 10 * 60 * 1000;
 
 /// What acting asks of the referent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,21 +74,65 @@ impl Confirmation {
         }
     }
 
-    /// The hash of the code to keep with an upload of `actions`, sent to the referent when this
+    /// The code to keep with an upload of `actions`, sent to the referent when this
     /// confirmation is by code and there is something to apply; or the page to answer.
     pub(super) async fn code_for(
         self,
         state: &WebState,
         session: &WebSession,
         actions: &[Action],
-    ) -> Result<Option<String>, Response> {
+    ) -> Result<UploadCode, Response> {
         if self != Self::Code || actions.is_empty() {
-            return Ok(None);
+            return Ok(UploadCode::NotAsked);
         }
         let what = format!("appliquer l'import de {} changements que vous venez de vérifier", actions.len());
-        send_code(state, session, &what).await.map(Some)
+        match send_code(state, session, &what).await {
+            Ok(hash) => Ok(UploadCode::Sent(hash)),
+            // The dry run is still worth showing; applying waits for a confirmed session.
+            Err(CodeNotSent::TooMany) => Ok(UploadCode::TooMany),
+            Err(CodeNotSent::Unavailable) => Err(unavailable()),
+        }
     }
 }
+
+/// What a dry run keeps to confirm its apply by code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum UploadCode {
+    /// Nothing to confirm by code.
+    NotAsked,
+    /// The hash of the code the bot sent.
+    Sent(String),
+    /// Too many codes were sent lately: the referent confirms the session first.
+    TooMany,
+}
+
+impl UploadCode {
+    pub(super) fn hash(&self) -> Option<String> {
+        match self {
+            Self::Sent(hash) => Some(hash.clone()),
+            Self::NotAsked | Self::TooMany => None,
+        }
+    }
+}
+
+/// Why no code went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeNotSent {
+    TooMany,
+    Unavailable,
+}
+
+impl CodeNotSent {
+    fn page(self) -> Response {
+        match self {
+            Self::TooMany => refused(TOO_MANY_CODES),
+            Self::Unavailable => unavailable(),
+        }
+    }
+}
+
+pub(super) const TOO_MANY_CODES: &str =
+    "Trop de codes envoyés à votre compte ces dernières minutes : réessayez dans un quart d'heure.";
 
 /// The signed-in referent when their session may act; otherwise the page that asks them to
 /// confirm (or to sign in).
@@ -101,6 +153,32 @@ fn confirm_page(confirmation: Confirmation, error: Option<&str>) -> Markup {
              bien vous ; l'espace vous laisse ensuite agir pendant 15 minutes."
         }
         @if let Some(error) = error { (alert(error)) }
+        (confirm_form(confirmation))
+        p { a href="/relais/referent" { "Retour" } }
+    };
+    page("Confirmez votre identité", body)
+}
+
+/// The dashboard's word to a session that must confirm before acting, with the way to do it.
+pub(super) fn dashboard_notice(confirmation: Confirmation) -> Markup {
+    html! {
+        @if confirmation != Confirmation::None {
+            section.confirmer aria-labelledby="confirmer" {
+                h2 #confirmer { "Confirmer que c'est vous" }
+                p {
+                    "Connecté·e depuis la messagerie, vous pouvez tout consulter et essayer un import. Pour agir \
+                     (appliquer un import, lettres, comptes, mots de passe, procurations, salons), confirmez \
+                     d'abord que c'est bien vous : l'espace vous laisse ensuite agir pendant 15 minutes."
+                }
+                (confirm_form(confirmation))
+            }
+        }
+    }
+}
+
+/// The password field, or the button that has the bot send a code.
+fn confirm_form(confirmation: Confirmation) -> Markup {
+    html! {
         @match confirmation {
             Confirmation::Code => {
                 form method="post" action=(CODE_PATH) {
@@ -116,9 +194,7 @@ fn confirm_page(confirmation: Confirmation, error: Option<&str>) -> Markup {
                 }
             }
         }
-        p { a href="/relais/referent" { "Retour" } }
-    };
-    page("Confirmez votre identité", body)
+    }
 }
 
 fn code_form() -> Markup {
@@ -146,9 +222,10 @@ pub async fn send_session_code(State(state): State<Arc<WebState>>, headers: Head
     let hash = match send_code(&state, &session, "confirmer votre session de l'espace des référents").await
     {
         Ok(hash) => hash,
-        Err(page) => return page,
+        Err(not_sent) => return not_sent.page(),
     };
-    if let Err(error) = state.web.session_code_save(&token_hash(&token), &hash).await {
+    let until = relais_core::time::now_ms() + SESSION_CODE_MS;
+    if let Err(error) = state.web.session_code_save(&token_hash(&token), &hash, until).await {
         tracing::error!(%error, "cannot keep a session's confirmation code");
         return unavailable();
     }
@@ -209,22 +286,18 @@ pub async fn confirm_session(
 }
 
 /// Makes a code and sends it to the referent in the bot's direct room with them, saying it is
-/// to `what`; returns its hash to keep, or the page to answer.
-async fn send_code(state: &WebState, session: &WebSession, what: &str) -> Result<String, Response> {
+/// to `what`; returns its hash to keep.
+async fn send_code(state: &WebState, session: &WebSession, what: &str) -> Result<String, CodeNotSent> {
     let Ok(user) = <&UserId>::try_from(session.user_id.as_str()) else {
-        return Err(unavailable());
+        return Err(CodeNotSent::Unavailable);
     };
     // Each code is a message to the referent: a replayed token cannot flood them.
-    match state.web.code_may_be_sent(user.as_str(), CODES_PER_HOUR).await {
+    match state.web.code_may_be_sent(user.as_str(), CODES_AT_ONCE, CODE_INTERVAL_MS).await {
         Ok(true) => {}
-        Ok(false) => {
-            return Err(refused(
-                "Trop de codes envoyés à votre compte cette dernière heure : réessayez plus tard.",
-            ));
-        }
+        Ok(false) => return Err(CodeNotSent::TooMany),
         Err(error) => {
             tracing::error!(%error, "cannot count the confirmation codes sent");
-            return Err(unavailable());
+            return Err(CodeNotSent::Unavailable);
         }
     }
     let code = letter_code();
@@ -232,13 +305,13 @@ async fn send_code(state: &WebState, session: &WebSession, what: &str) -> Result
         Ok(room) => room,
         Err(error) => {
             tracing::error!(%error, "cannot open the direct room for a confirmation code");
-            return Err(unavailable());
+            return Err(CodeNotSent::Unavailable);
         }
     };
     let content = RoomMessageEventContent::notice_plain(code_message(what, &display_code(&code)));
     if let Err(error) = state.client.send_message(&room, &TransactionId::new(), &content, None).await {
         tracing::error!(%error, "cannot send a confirmation code");
-        return Err(unavailable());
+        return Err(CodeNotSent::Unavailable);
     }
     Ok(token_hash(&code))
 }

@@ -141,6 +141,7 @@ async fn render(state: &WebState, session: &WebSession) -> Result<Response, Stor
                 button type="submit" { "Se déconnecter" }
             }
         }
+        (super::confirm::dashboard_notice(super::confirm::Confirmation::of(state, session)))
         @if unreadable > 0 {
             (alert(&format!(
                 "{unreadable} fiche(s) d'adhérent sont illisibles dans la base : elles manquent ci-dessous. \

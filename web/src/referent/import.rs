@@ -28,7 +28,7 @@ use relais_provisioning::{
 
 use super::{
     WebState,
-    confirm::{self, Confirmation},
+    confirm::{self, Confirmation, UploadCode},
     login_page, session,
 };
 use crate::page::{alert, page};
@@ -171,8 +171,8 @@ pub async fn dry_run(
         }
     };
     let confirmation = Confirmation::of(&state, &session);
-    let confirm_hash = match confirmation.code_for(&state, &session, &outcome.plan.actions).await {
-        Ok(hash) => hash,
+    let code = match confirmation.code_for(&state, &session, &outcome.plan.actions).await {
+        Ok(code) => code,
         Err(page) => return page,
     };
     let upload = Upload {
@@ -181,7 +181,7 @@ pub async fn dry_run(
         federation: session.federation.clone(),
         file_name: name.clone(),
         content: hex::encode(&bytes),
-        confirm_hash,
+        confirm_hash: code.hash(),
     };
     if state.web.upload_save(&upload).await.is_err() {
         return error_page(
@@ -196,7 +196,7 @@ pub async fn dry_run(
     let max_removal = state.config.provisioning.max_removal_percent;
     page(
         "Ce que l'import changerait",
-        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, confirmation),
+        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, confirmation, &code),
     )
     .into_response()
 }
@@ -227,6 +227,7 @@ fn plan_body(
     max_removal_percent: u32,
     rooms: &BTreeMap<String, String>,
     confirmation: Confirmation,
+    code: &UploadCode,
 ) -> Markup {
     let r = &outcome.report;
     let p = &outcome.plan;
@@ -245,6 +246,14 @@ fn plan_body(
             h2 { "Changements" }
             ul { @for (kind, n) in &counts { li { (n) " " (action_label(kind)) } } }
             (member_changes(outcome, rooms))
+            @if *code == UploadCode::TooMany {
+                (alert(
+                    "Trop de codes envoyés à votre compte ces dernières minutes : aucun code pour cet import. \
+                     Dans un quart d'heure, confirmez votre session depuis l'accueil de l'espace (un seul code \
+                     vaut alors 15 minutes pour tous vos imports), puis refaites cet essai."
+                ))
+                p { a href="/relais/referent" { "Retour" } }
+            } @else {
             form method="post" action="/relais/referent/appliquer" {
                 input type="hidden" name="upload" value=(upload_id);
                 @if outcome.refused {
@@ -275,6 +284,7 @@ fn plan_body(
                 button type="submit" { "Appliquer" }
             }
             p { a href="/relais/referent" { "Annuler" } }
+            }
         }
     }
 }
