@@ -69,24 +69,47 @@ pub async fn direct_room(
     Ok(room)
 }
 
-/// The bot's direct room with `user` where they will read what is sent: the remembered one
-/// while they are in it or invited, a new one (remembered instead) once they left it. One more
-/// request than [`direct_room`]; for messages that must reach them (a confirmation code).
-pub async fn reachable_direct_room(
+/// The bot's direct room with `user` where they alone will read what is sent (a ballot link,
+/// a confirmation code): the remembered one while they are in it or invited and nobody but the
+/// bot is; a new one (remembered instead) once they left it, or let someone else in. One more
+/// request than [`direct_room`].
+pub async fn private_direct_room(
     store: &crate::store::BotStore,
     client: &MatrixClient,
+    bot: &UserId,
     user: &UserId,
 ) -> Result<OwnedRoomId, ServiceError> {
-    use ruma::events::room::member::MembershipState;
     let room = direct_room(store, client, user).await?;
-    match client.membership(&room, user).await? {
-        Some(MembershipState::Join | MembershipState::Invite) => Ok(room),
-        _ => {
-            let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
-            store.set_bot_dm(user.as_str(), room.as_str()).await?;
-            Ok(room)
+    let private = match client.member_events(&room).await {
+        Ok(members) => only_the_two(&members, bot, user),
+        // The bot is no longer in it (the member removed it, or the room is gone).
+        Err(ClientError::Matrix { status: 403 | 404, .. }) => false,
+        Err(other) => return Err(other.into()),
+    };
+    if private {
+        return Ok(room);
+    }
+    let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
+    store.set_bot_dm(user.as_str(), room.as_str()).await?;
+    Ok(room)
+}
+
+/// Whether `user` is in the room (joined or invited) and nobody else but `bot` is, or may come
+/// in, by the room's `m.room.member` events. An event that cannot be read counts as someone else.
+fn only_the_two(members: &[serde_json::Value], bot: &UserId, user: &UserId) -> bool {
+    let mut user_in = false;
+    for event in members {
+        let membership = event["content"]["membership"].as_str();
+        if matches!(membership, Some("leave" | "ban")) {
+            continue;
+        }
+        match event["state_key"].as_str() {
+            Some(who) if who == user.as_str() => user_in = membership != Some("knock"),
+            Some(who) if who == bot.as_str() => {}
+            _ => return false,
         }
     }
+    user_in
 }
 
 /// Where rewritten links point: Relais's redirect, followed by a token.
@@ -114,6 +137,30 @@ fn keyed_hash(secret: &str, user: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(who: &str, membership: &str) -> serde_json::Value {
+        serde_json::json!({"type": "m.room.member", "state_key": who, "content": {"membership": membership}})
+    }
+
+    #[test]
+    fn a_direct_room_is_private_only_with_the_member_in_it_and_nobody_else() {
+        let bot = <&UserId>::try_from("@relais:pcf.test").expect("id");
+        let user = <&UserId>::try_from("@lucie:fed-nord.test").expect("id");
+        let both = [member(bot.as_str(), "join"), member(user.as_str(), "join")];
+        assert!(only_the_two(&both, bot, user));
+        assert!(only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "invite")], bot, user));
+        assert!(!only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "leave")], bot, user));
+        assert!(!only_the_two(&[member(bot.as_str(), "join")], bot, user), "never invited");
+        for someone in ["join", "invite", "knock"] {
+            let three = [both[0].clone(), both[1].clone(), member("@eve:pcf.test", someone)];
+            assert!(!only_the_two(&three, bot, user), "{someone}");
+        }
+        let gone = [both[0].clone(), both[1].clone(), member("@eve:pcf.test", "leave")];
+        assert!(only_the_two(&gone, bot, user), "who left reads nothing new");
+        let unreadable =
+            [both[0].clone(), both[1].clone(), serde_json::json!({"content": {"membership": "join"}})];
+        assert!(!only_the_two(&unreadable, bot, user));
+    }
 
     #[test]
     fn member_keys_are_stable_distinct_and_not_the_id() {

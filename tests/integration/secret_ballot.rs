@@ -18,6 +18,11 @@ pub(crate) const JEANNE: &str = "jeanne.martin@example.org";
 
 /// The ballot link the bot sent `member` in a direct message (joining the DM first).
 async fn ballot_link_by_dm(member: &Member, prefix: &str) -> String {
+    ballot_dm(member, prefix).await.1
+}
+
+/// The direct room the bot invited `member` to (joined), and the ballot link in it.
+async fn ballot_dm(member: &Member, prefix: &str) -> (String, String) {
     let dm = eventually("the bot's direct message", Duration::from_secs(60), || async {
         let sync = member.get("/_matrix/client/v3/sync?timeout=0").await;
         let invites = sync["rooms"]["invite"].as_object()?.clone();
@@ -33,14 +38,24 @@ async fn ballot_link_by_dm(member: &Member, prefix: &str) -> String {
     })
     .await;
     assert_eq!(member.try_join(&dm).await, 200);
-    eventually("the ballot link", Duration::from_secs(60), || async {
-        member.messages(&dm, 50).await.iter().find_map(|e| {
+    let link = eventually("the ballot link", Duration::from_secs(60), || async {
+        links_in(member, &dm, prefix).await.into_iter().next()
+    })
+    .await;
+    (dm, link)
+}
+
+/// Every ballot link `member` can read in `room`.
+async fn links_in(member: &Member, room: &str, prefix: &str) -> Vec<String> {
+    let messages = member.messages(room, 50).await;
+    messages
+        .iter()
+        .filter_map(|e| {
             let body = e["content"]["body"].as_str()?;
             let start = body.find(prefix)?;
             Some(body[start..].split_whitespace().next()?.to_owned())
         })
-    })
-    .await
+        .collect()
 }
 
 /// Votes for the answers numbered `choices` on the ballot page: (status, page).
@@ -196,4 +211,55 @@ async fn a_secret_ballot_counts_every_vote_and_links_no_voter_to_a_choice() {
     assert_unlinked(&stack.relais.dir.path().join("relais.db"), &voters, &receipts);
     let log = stack.relais.log();
     assert!(!receipts.iter().any(|r| log.contains(r)), "receipts never reach the log");
+}
+
+/// A ballot link is a vote: it goes only where the member alone reads it. Sophie let someone
+/// into her direct room with the bot, Karim left his: the next ballots come in new rooms, and
+/// Sophie's guest reads none of them.
+#[tokio::test]
+async fn a_ballot_goes_only_where_the_member_alone_reads_it() {
+    let stack = Stack::start(RelaisOptions::default()).await;
+    let Voters { paul, sophie, karim } = provision(&stack).await;
+    let eve = stack.synapse.register(&unique("eve")).await;
+    let bot = stack.relais.bot();
+    let room = paul.resolve(SECTION).await;
+    let prefix = format!("{}/relais/vote/", stack.relais.web_url);
+    let secret = |question: &str| format!("!sondage \"{question}\" \"Pour\" \"Contre\" --secret");
+
+    let ask = paul.send_text(&room, &secret("Adopter le budget ?")).await;
+    paul.wait_reply(&room, &bot, &ask).await;
+    let (sophie_dm, _) = ballot_dm(&sophie, &prefix).await;
+    let (karim_dm, _) = ballot_dm(&karim, &prefix).await;
+    sophie
+        .post(
+            &format!("/_matrix/client/v3/rooms/{sophie_dm}/invite"),
+            serde_json::json!({"user_id": eve.user_id}),
+        )
+        .await;
+    assert_eq!(eve.try_join(&sophie_dm).await, 200);
+    karim.leave(&karim_dm).await;
+    let close = paul.send_text(&room, "!sondage clore").await;
+    paul.wait_reply(&room, &bot, &close).await;
+
+    let ask = paul.send_text(&room, &secret("Adopter le rapport ?")).await;
+    paul.wait_reply(&room, &bot, &ask).await;
+    let (sophie_new, sophie_link) = ballot_dm(&sophie, &prefix).await;
+    let (karim_new, karim_link) = ballot_dm(&karim, &prefix).await;
+    assert!(sophie_new != sophie_dm && karim_new != karim_dm, "new direct rooms");
+    assert!(
+        reqwest::get(&sophie_link)
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html")
+            .contains("Adopter le rapport ?")
+    );
+    assert_eq!(vote(&karim_link, &[1]).await.0, 200, "Karim votes from his new room");
+    assert_eq!(
+        links_in(&eve, &sophie_dm, &prefix).await.len(),
+        1,
+        "Eve reads only the ballot sent before she came"
+    );
+    assert!(!eve.joined_rooms().await.contains(&sophie_new));
 }

@@ -112,12 +112,13 @@ impl Broadcasts {
             .filter(|h| wanted.as_ref().is_none_or(|w| w.contains(&slug(&h.federation))))
             .collect();
         let mut targets = Targets { direct: true, ..Targets::default() };
+        let bot = self.config.bot_user_id();
         for holder in holders {
             let Some(user) = holder.user_id else {
                 targets.without_account += 1;
                 continue;
             };
-            let room = crate::service::direct_room(&self.store, &self.client, &user).await?;
+            let room = crate::service::private_direct_room(&self.store, &self.client, &bot, &user).await?;
             targets.rooms.push((room.to_string(), holder.federation));
         }
         if targets.rooms.is_empty() {

@@ -156,7 +156,8 @@ impl Polls {
         spec: &PollSpec,
         user: &UserId,
     ) -> Result<(), PollError> {
-        let room_id = crate::service::direct_room(&self.store, &self.client, user).await?;
+        let bot = self.config.bot_user_id();
+        let room_id = crate::service::private_direct_room(&self.store, &self.client, &bot, user).await?;
         let room_name = self.directory.room_name(&poll.room_id).await?;
         let link = self.ballot_link(&poll.poll_id, user.as_str());
         let deadline = spec.deadline.map(format_paris);

@@ -301,7 +301,8 @@ async fn send_code(state: &WebState, session: &WebSession, what: &str) -> Result
         }
     }
     let code = letter_code();
-    let room = match relais_bots::service::reachable_direct_room(&state.bots, &state.client, user).await {
+    let bot = state.config.bot_user_id();
+    let room = match relais_bots::service::private_direct_room(&state.bots, &state.client, &bot, user).await {
         Ok(room) => room,
         Err(error) => {
             tracing::error!(%error, "cannot open the direct room for a confirmation code");
