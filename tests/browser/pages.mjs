@@ -25,6 +25,9 @@ const browser = await chromium.launch({
 // A phone-sized screen: members use their phones.
 const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: "fr-FR" });
 const shot = async (dir, name) => page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+// The page's content alone, for the help page's pictures (scripts/help-images.sh copies them
+// into web/assets/aide/).
+const figure = async (dir, name) => page.locator("main").screenshot({ path: path.join(dir, `aide-${name}.png`) });
 // The referents' page's password sign-in, as a referent types it.
 const signIn = async (base, user, password, out, name) => {
   await page.goto(`${base}/relais/referent`);
@@ -114,9 +117,11 @@ try {
     await page.goto(`${base}/inscription`);
     await page.fill("#code", code.toLowerCase().replaceAll("-", " "));
     await shot(out, "letter-3-code");
+    await figure(out, "code");
     await page.getByRole("button", { name: "Continuer" }).click();
     await page.waitForSelector("#nom");
     await shot(out, "letter-4-invitation");
+    await figure(out, "compte");
     const invitation = new URL(page.url()).pathname;
     await makeAccount(username, newPassword);
     await shot(out, "letter-5-done");
@@ -136,6 +141,7 @@ try {
     const [link, out] = args;
     await page.goto(link);
     await shot(out, "vote-1-link");
+    await figure(out, "sondage-courriel");
     const chosen = await page.locator("input[name=choix]:checked").getAttribute("value");
     await page.getByRole("button", { name: "Confirmer ma réponse" }).click();
     await page.waitForSelector("h1");
@@ -145,6 +151,7 @@ try {
     const [url, out] = args;
     await page.goto(url);
     await shot(out, "preferences-1-lists");
+    await figure(out, "courriels");
     const before = await page.textContent("main");
     // The first list: each message instead of the daily digest.
     await page.getByLabel("chaque message").first().check();
@@ -210,12 +217,15 @@ try {
     const seen = {};
     for (const [name, pathname] of [["aide", "/aide"], ["conditions", "/conditions"], ["confidentialite", "/confidentialite"]]) {
       await page.goto(`${base}${pathname}`);
+      await page.waitForLoadState("load");
       await shot(out, `help-${name}`);
       seen[name] = { title: await page.textContent("h1"), text: await page.textContent("main") };
     }
     await page.goto(`${base}/aide`);
     await page.getByRole("link", { name: "Mot de passe oublié" }).click();
     seen.anchor = new URL(page.url()).hash;
+    // Every picture of the help page is served and drawn.
+    seen.pictures = await page.$$eval("main img", (imgs) => imgs.map((i) => ({ src: i.getAttribute("src"), width: i.naturalWidth })));
     seen.anchorVisible = await page.locator("#mot-de-passe").isVisible();
     console.log(JSON.stringify(seen));
   } else {

@@ -196,6 +196,14 @@ async fn help_terms_and_privacy_pages_in_chromium() {
     assert!(text("confidentialite").contains("donnees@pcf.test"), "the configured contact: {seen}");
     assert_eq!(seen["anchor"], "#mot-de-passe");
     assert_eq!(seen["anchorVisible"], true);
+    // The pictures of Relais's own pages are served and drawn.
+    let pictures = seen["pictures"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pictures.len(), 4, "{seen}");
+    for picture in &pictures {
+        assert!(picture["width"].as_u64().unwrap_or_default() > 300, "{picture} is drawn");
+    }
+    let unknown = reqwest::get(format!("{}/aide/images/../../relais.toml", stack.relais.web_url)).await;
+    assert_eq!(unknown.expect("get").status().as_u16(), 404);
     for shot in ["help-aide", "help-conditions", "help-confidentialite"] {
         assert!(artifacts().join(format!("{shot}.png")).exists(), "{shot}");
     }

@@ -3,16 +3,71 @@
 //! keys of encrypted rooms, the computer and the phone — and the bot's commands, listed from
 //! the bots' own table so the page never lags behind them. Element's help links point here
 //! (element-config/config.json: `help_url`, `help_encryption_url`, `help_key_storage_url`).
+//!
+//! Its pictures are of Relais's own pages as the browser tests see them (`web/assets/aide/`,
+//! refreshed by scripts/help-images.sh); Element's screens are described in words.
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, routing::get};
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use maud::{Markup, html};
 
 use crate::{WebState, page::page};
 
+/// The help page's pictures, by name: what they show, and the PNG.
+const PICTURES: &[(&str, &str, &[u8])] = &[
+    (
+        "code.png",
+        "La page où l'on tape le code d'une lettre d'invitation",
+        include_bytes!("../assets/aide/code.png"),
+    ),
+    (
+        "compte.png",
+        "La page où l'on choisit son nom d'utilisateur et son mot de passe",
+        include_bytes!("../assets/aide/compte.png"),
+    ),
+    (
+        "sondage-courriel.png",
+        "La page qui confirme une réponse à un sondage reçue par courriel",
+        include_bytes!("../assets/aide/sondage-courriel.png"),
+    ),
+    (
+        "courriels.png",
+        "La page des préférences de courriel, salon par salon",
+        include_bytes!("../assets/aide/courriels.png"),
+    ),
+];
+
 pub fn routes() -> Router<Arc<WebState>> {
-    Router::new().route("/aide", get(show))
+    Router::new().route("/aide", get(show)).route("/aide/images/{name}", get(picture))
+}
+
+async fn picture(Path(name): Path<String>) -> Response {
+    match PICTURES.iter().find(|(known, _, _)| *known == name) {
+        Some((_, _, png)) => {
+            ([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "public, max-age=86400")], *png)
+                .into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "Image introuvable.").into_response(),
+    }
+}
+
+/// A picture of the help page, with its caption.
+fn figure(name: &str) -> Markup {
+    let alt = PICTURES.iter().find(|(known, _, _)| *known == name).map_or("", |(_, alt, _)| *alt);
+    html! {
+        figure style="margin:1em 0" {
+            img src={ "/aide/images/" (name) } alt=(alt)
+                style="max-width:100%;height:auto;border:1px solid #ccc;border-radius:4px";
+            figcaption style="font-size:.9em;color:#555" { (alt) }
+        }
+    }
 }
 
 async fn show(State(state): State<Arc<WebState>>) -> Markup {
@@ -46,6 +101,9 @@ fn body(site: &str) -> Markup {
              choisissez un nom d'utilisateur et un mot de passe : votre compte est créé et vous entrez aussitôt \
              dans les salons de votre fédération, de votre section et de votre cellule."
         }
+        p { "Avec une lettre, ouvrez la page indiquée et tapez votre code, en majuscules ou non :" }
+        (figure("code.png"))
+        (figure("compte.png"))
         p {
             "Ensuite, connectez-vous sur " a href=(site) { (site) } " avec ce nom d'utilisateur et ce mot de passe. \
              Notez-les sur papier si cela vous aide : personne du Parti ne vous les demandera jamais."
@@ -63,6 +121,11 @@ fn body(site: &str) -> Markup {
              elle est enregistrée. Vous pouvez en changer jusqu'à la clôture. Pour un vote à bulletin secret, le \
              robot Relais vous envoie un lien personnel : ouvrez-le et suivez la page."
         }
+        p {
+            "Par courriel, chaque réponse est un lien : il ouvre une page qui montre votre choix. Rien n'est \
+             enregistré tant que vous n'avez pas cliqué sur « Confirmer ma réponse »."
+        }
+        (figure("sondage-courriel.png"))
         (by_mail())
         h2 #mot-de-passe { "5. Mot de passe oublié" }
         p {
@@ -103,8 +166,9 @@ fn by_mail() -> Markup {
             "Dans un salon, écrivez " code { "!courriel abonner" } " : vous recevrez ses messages par courriel, un \
              par un ou en résumé chaque jour, et vous pourrez répondre depuis votre messagerie habituelle. "
              code { "!courriel désabonner" } " arrête les envois ; chaque courriel a aussi un lien pour changer \
-             d'avis."
+             d'avis. Ce lien ouvre la page de vos préférences, où chaque salon a son choix :"
         }
+        (figure("courriels.png"))
         p {
             "Les messages échangés avant votre arrivée se lisent dans les " a href="/relais/archives" { "archives des listes" }
             " : connectez-vous avec votre compte, ou suivez le lien « Archives » d'un courriel de la liste. Depuis la \
