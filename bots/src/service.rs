@@ -17,7 +17,13 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Homeserver(#[from] ClientError),
+    /// A direct room for this member could not be made minutes ago: not tried again yet.
+    #[error("a direct room for this member could not be made minutes ago")]
+    DirectRoomTooSoon,
 }
+
+/// How long after a direct room could not be made for a member the bot tries again.
+const DIRECT_ROOM_GAP_MS: i64 = 10 * 60 * 1000;
 
 /// The room a `[bots]` key names (room id, or alias resolved on the homeserver).
 pub async fn configured_room(
@@ -64,6 +70,20 @@ pub async fn direct_room(
             ServiceError::Store(StoreError::Corrupt("a direct room id that is not one".into()))
         });
     }
+    make_direct_room(store, client, user).await
+}
+
+/// A new direct room with `user`, remembered. After a failure (a federated server refusing
+/// the invitation leaves the room made), not tried again for [`DIRECT_ROOM_GAP_MS`]: the bot
+/// cannot be made to make rooms without end.
+async fn make_direct_room(
+    store: &crate::store::BotStore,
+    client: &MatrixClient,
+    user: &UserId,
+) -> Result<OwnedRoomId, ServiceError> {
+    if !store.claim_bot_dm_making(user.as_str(), DIRECT_ROOM_GAP_MS).await? {
+        return Err(ServiceError::DirectRoomTooSoon);
+    }
     let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
     store.set_bot_dm(user.as_str(), room.as_str()).await?;
     Ok(room)
@@ -71,8 +91,8 @@ pub async fn direct_room(
 
 /// The bot's direct room with `user` where they alone will read what is sent (a ballot link,
 /// a confirmation code): the remembered one while they are in it or invited and nobody but the
-/// bot is; a new one (remembered instead) once they left it, or let someone else in. One more
-/// request than [`direct_room`].
+/// bot is; a new one (remembered instead; the bot leaves the old one) once they left it, or let
+/// someone else in. One more request than [`direct_room`].
 pub async fn private_direct_room(
     store: &crate::store::BotStore,
     client: &MatrixClient,
@@ -89,27 +109,29 @@ pub async fn private_direct_room(
     if private {
         return Ok(room);
     }
-    let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
-    store.set_bot_dm(user.as_str(), room.as_str()).await?;
-    Ok(room)
+    let new = make_direct_room(store, client, user).await?;
+    if let Err(error) = client.leave(&room).await {
+        tracing::debug!(%error, "could not leave a direct room it replaced");
+    }
+    Ok(new)
 }
 
-/// Whether `user` is in the room (joined or invited) and nobody else but `bot` is, or may come
-/// in, by the room's `m.room.member` events. An event that cannot be read counts as someone else.
+/// Whether `user` is in the room (joined or invited), the bot joined, and nobody else in it or
+/// on the way in, by the room's `m.room.member` events. An event that cannot be read, or a
+/// membership this code does not know, counts as someone else.
 fn only_the_two(members: &[serde_json::Value], bot: &UserId, user: &UserId) -> bool {
-    let mut user_in = false;
+    let (mut user_in, mut bot_in) = (false, false);
     for event in members {
         let membership = event["content"]["membership"].as_str();
-        if matches!(membership, Some("leave" | "ban")) {
-            continue;
-        }
-        match event["state_key"].as_str() {
-            Some(who) if who == user.as_str() => user_in = membership != Some("knock"),
-            Some(who) if who == bot.as_str() => {}
+        match (event["state_key"].as_str(), membership) {
+            (Some(who), Some("join" | "invite")) if who == user.as_str() => user_in = true,
+            (Some(who), Some("join")) if who == bot.as_str() => bot_in = true,
+            (Some(who), _) if who == user.as_str() || who == bot.as_str() => {}
+            (Some(_), Some("leave" | "ban")) => {}
             _ => return false,
         }
     }
-    user_in
+    user_in && bot_in
 }
 
 /// Where rewritten links point: Relais's redirect, followed by a token.
@@ -151,6 +173,10 @@ mod tests {
         assert!(only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "invite")], bot, user));
         assert!(!only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "leave")], bot, user));
         assert!(!only_the_two(&[member(bot.as_str(), "join")], bot, user), "never invited");
+        let bot_gone = [member(bot.as_str(), "leave"), member(user.as_str(), "join")];
+        assert!(!only_the_two(&bot_gone, bot, user), "the bot left: its messages would fail");
+        let odd = [member(bot.as_str(), "join"), member(user.as_str(), "knock")];
+        assert!(!only_the_two(&odd, bot, user));
         for someone in ["join", "invite", "knock"] {
             let three = [both[0].clone(), both[1].clone(), member("@eve:pcf.test", someone)];
             assert!(!only_the_two(&three, bot, user), "{someone}");

@@ -8,7 +8,7 @@ use ruma::{
         membership::{
             ban_user, get_member_events,
             invite_user::{self, v3::InviteUserId},
-            kick_user, unban_user,
+            kick_user, leave_room, unban_user,
         },
         room::{Visibility, create_room},
         state::{get_state_event_for_key, send_state_event},
@@ -157,6 +157,12 @@ impl MatrixClient {
     pub async fn invite(&self, room_id: &RoomId, user_id: &UserId) -> Result<(), ClientError> {
         let recipient = InviteUserId::new(user_id.to_owned()).into();
         self.send(invite_user::v3::Request::new(room_id.to_owned(), recipient), None).await?;
+        Ok(())
+    }
+
+    /// Leaves the room as the bot.
+    pub async fn leave(&self, room_id: &RoomId) -> Result<(), ClientError> {
+        self.send(leave_room::v3::Request::new(room_id.to_owned()), None).await?;
         Ok(())
     }
 

@@ -165,10 +165,14 @@ impl Broadcasts {
         } else {
             text::scheduled(targets.rooms.len(), &format_paris(send_at))
         };
-        Ok(match targets.without_account {
-            0 => answer,
-            n => format!("{answer} {}", text::without_account(n)),
-        })
+        let mut answer = answer;
+        if targets.without_account > 0 {
+            answer = format!("{answer} {}", text::without_account(targets.without_account));
+        }
+        if targets.unreachable > 0 {
+            answer = format!("{answer} {}", text::unreachable(targets.unreachable));
+        }
+        Ok(answer)
     }
 
     /// (room id, federation) of every federation's announcements room.

@@ -17,6 +17,9 @@ pub(crate) struct Targets {
     pub direct: bool,
     /// Office holders without a Matrix account, not reached.
     pub without_account: usize,
+    /// Office holders whose direct room could not be opened now (their server refuses), not
+    /// reached.
+    pub unreachable: usize,
 }
 
 /// The offices `--rôle` names (accents and case aside).
@@ -118,11 +121,18 @@ impl Broadcasts {
                 targets.without_account += 1;
                 continue;
             };
-            let room = crate::service::private_direct_room(&self.store, &self.client, &bot, &user).await?;
-            targets.rooms.push((room.to_string(), holder.federation));
+            match crate::service::private_direct_room(&self.store, &self.client, &bot, &user).await {
+                Ok(room) => targets.rooms.push((room.to_string(), holder.federation)),
+                Err(BroadcastError::Store(error)) => return Err(BroadcastError::Store(error)),
+                // One holder out of reach holds up nobody else.
+                Err(error) => {
+                    tracing::warn!(%error, "an office holder's direct room could not be opened");
+                    targets.unreachable += 1;
+                }
+            }
         }
         if targets.rooms.is_empty() {
-            return Ok(Err(text::nobody_holds(targets.without_account)));
+            return Ok(Err(text::nobody_holds(targets.without_account, targets.unreachable)));
         }
         Ok(Ok(targets))
     }

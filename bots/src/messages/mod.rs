@@ -268,11 +268,17 @@ pub mod broadcast {
     pub fn unknown_sections(names: &[String]) -> String {
         format!("Section(s) inconnue(s) dans ces fédérations : {}. Rien n'a été diffusé.", names.join(", "))
     }
-    pub fn nobody_holds(without_account: usize) -> String {
-        match without_account {
-            0 => "Personne n'a ce rôle ici dans le fichier des adhérents. Rien n'a été diffusé.".to_owned(),
-            n => format!(
+    pub fn nobody_holds(without_account: usize, unreachable: usize) -> String {
+        match (without_account, unreachable) {
+            (0, 0) => {
+                "Personne n'a ce rôle ici dans le fichier des adhérents. Rien n'a été diffusé.".to_owned()
+            }
+            (n, 0) => format!(
                 "Aucun titulaire de ce rôle n'a de compte Matrix ({n} sans compte). Rien n'a été diffusé."
+            ),
+            (n, u) => format!(
+                "Aucun titulaire de ce rôle n'a pu être joint ({u} injoignable(s) pour l'instant, {n} sans \
+                 compte). Rien n'a été diffusé : réessayez plus tard."
             ),
         }
     }
@@ -281,6 +287,12 @@ pub mod broadcast {
     }
     pub fn without_account(n: usize) -> String {
         format!("{n} titulaire(s) de ce rôle sans compte Matrix n'ont pas été atteint(s).")
+    }
+    pub fn unreachable(n: usize) -> String {
+        format!(
+            "{n} titulaire(s) de ce rôle injoignable(s) pour l'instant (leur serveur refuse le message \
+             privé) n'ont pas été atteint(s)."
+        )
     }
     pub fn wrong_room() -> String {
         "!diffuser s'utilise dans le salon national de communication.".to_owned()

@@ -35,6 +35,9 @@ pub const BALLOT_MAIL: &str = "ballot";
 /// Ballots sent per tick of the bots' clock (the rest follow at the next ticks).
 const NOTIFY_BATCH: i64 = 100;
 
+/// How long a ballot that could not be sent waits before its next try.
+const BALLOT_RETRY_MS: i64 = 3600 * 1000;
+
 /// Pending ballots of a poll that the clock moves out of the ballot box together, in random
 /// order (fewer wait for the next ones, or for the closing): see docs/secret-ballot.md.
 const FLUSH_BATCH: i64 = 10;
@@ -143,7 +146,19 @@ impl Polls {
                     self.outbox.outbox_enqueue_member(BALLOT_MAIL, poll_id, member_id).await?;
                 }
             } else if let Ok(user) = UserId::parse(voter) {
-                self.send_ballot_dm(&poll, &spec, &user).await?;
+                match self.send_ballot_dm(&poll, &spec, &user).await {
+                    Ok(()) => {}
+                    Err(PollError::Store(error)) => return Err(PollError::Store(error)),
+                    // Unreachable for now (their server refuses, or the room just made did not
+                    // serve): they wait, and hold up nobody.
+                    Err(error) => {
+                        tracing::warn!(%error, "a ballot could not be sent: next try in an hour");
+                        self.store
+                            .secret_voter_retry_later(poll_id, voter, now_ms() + BALLOT_RETRY_MS)
+                            .await?;
+                        continue;
+                    }
+                }
             }
             self.store.secret_voter_notified(poll_id, voter).await?;
         }

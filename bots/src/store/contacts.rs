@@ -51,7 +51,32 @@ impl BotStore {
         Ok(row.map(|r| r.try_get("room_id")).transpose()?)
     }
 
+    /// Claims the making of a new direct room for `user_id`, unless a making claimed in the last
+    /// `gap_ms` did not succeed (a room made is remembered by [`BotStore::set_bot_dm`], which
+    /// ends the claim); returns whether it may be made. One statement: two nodes cannot both
+    /// claim.
+    pub async fn claim_bot_dm_making(&self, user_id: &str, gap_ms: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM bot_dm_made WHERE made_at < $1")
+            .bind(now - gap_ms)
+            .execute(self.pool())
+            .await?;
+        let claimed = sqlx::query(
+            "INSERT INTO bot_dm_made (user_id, made_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE \
+             SET made_at = $3 WHERE bot_dm_made.made_at < $4 RETURNING made_at",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(now)
+        .bind(now - gap_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    /// Remembers the bot's direct room with `user_id`, made by the claim it ends.
     pub async fn set_bot_dm(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM bot_dm_made WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
         sqlx::query(
             "INSERT INTO bot_dm (user_id, room_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET room_id = $2",
         )
@@ -97,6 +122,27 @@ mod tests {
     use relais_provisioning::store::{Effect, LEASE, ProvisioningStore};
 
     use super::BotStore;
+
+    #[tokio::test]
+    async fn a_direct_room_that_could_not_be_made_is_not_tried_again_within_the_gap() {
+        on_both(|store| async move {
+            let bots = BotStore::new(store);
+            // Made and remembered: the next may be made at once (the member left, or let
+            // someone in).
+            assert!(bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"));
+            bots.set_bot_dm("@lucie:pcf.test", "!a:pcf.test").await.expect("remembered");
+            // A making that failed holds the next one back for the gap.
+            assert!(bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"));
+            assert!(!bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"), "not twice");
+            assert!(bots.claim_bot_dm_making("@marc:pcf.test", 600_000).await.expect("claim"), "per member");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            assert!(
+                bots.claim_bot_dm_making("@lucie:pcf.test", 1).await.expect("claim"),
+                "once the gap is past"
+            );
+        })
+        .await;
+    }
 
     #[tokio::test]
     async fn a_member_is_welcomed_once_and_their_welcome_goes_with_their_erasure() {

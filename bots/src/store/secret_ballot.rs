@@ -5,7 +5,7 @@
 use rand::seq::SliceRandom;
 use sqlx::Row;
 
-use relais_core::StoreError;
+use relais_core::{StoreError, time::now_ms};
 
 use super::BotStore;
 
@@ -51,8 +51,10 @@ impl BotStore {
     pub async fn secret_voters_to_notify(&self, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT v.poll_id AS poll_id, v.voter AS voter FROM secret_voter v JOIN poll p ON p.poll_id = v.poll_id \
-             WHERE v.notified = 0 AND p.closed_at IS NULL ORDER BY v.poll_id, v.voter LIMIT $1",
+             WHERE v.notified = 0 AND v.notify_after <= $1 AND p.closed_at IS NULL ORDER BY v.poll_id, v.voter \
+             LIMIT $2",
         )
+        .bind(now_ms())
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -60,6 +62,22 @@ impl BotStore {
             .iter()
             .map(|r| Ok((r.try_get("poll_id")?, r.try_get("voter")?)))
             .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Leaves a ballot that could not be sent until `after` (ms): the others go first.
+    pub async fn secret_voter_retry_later(
+        &self,
+        poll_id: &str,
+        voter: &str,
+        after: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE secret_voter SET notify_after = $1 WHERE poll_id = $2 AND voter = $3")
+            .bind(after)
+            .bind(poll_id)
+            .bind(voter)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn secret_voter_notified(&self, poll_id: &str, voter: &str) -> Result<(), StoreError> {

@@ -320,3 +320,24 @@ async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_ballot_that_could_not_be_sent_waits_and_holds_up_nobody() {
+    on_both(|store| async move {
+        let store = BotStore::new(store);
+        open_poll(&store, 0).await;
+        let list: Vec<(String, String, i64)> =
+            (0..3).map(|i| (format!("@v{i}:pcf.test"), format!("hash-{i:02}"), 1)).collect();
+        store.secret_voters_create(POLL, &list).await.expect("voters");
+        let later = relais_core::time::now_ms() + 3_600_000;
+        store.secret_voter_retry_later(POLL, "@v0:pcf.test", later).await.expect("later");
+        let pending = store.secret_voters_to_notify(1).await.expect("pending");
+        assert_eq!(pending, [(POLL.to_owned(), "@v1:pcf.test".to_owned())], "the next voter goes first");
+        let all: Vec<String> =
+            store.secret_voters_to_notify(10).await.expect("pending").into_iter().map(|p| p.1).collect();
+        assert_eq!(all, ["@v1:pcf.test", "@v2:pcf.test"]);
+        store.secret_voter_retry_later(POLL, "@v0:pcf.test", 0).await.expect("due");
+        assert_eq!(store.secret_voters_to_notify(10).await.expect("pending").len(), 3, "its hour is up");
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ use relais_core::{Config, Store};
 use serde_json::{Value, json};
 
 mod corrections;
+mod direct_rooms;
 mod moderation;
 mod themes;
 
