@@ -90,7 +90,11 @@ impl Polls {
         // A response of its own, as a Matrix response is one event: the latest counts.
         let response_id = format!("mail.{}", relais_provisioning::onboarding::new_token());
         let voter = voter_of_member(member_id);
-        self.store.poll_add_response(&poll.poll_id, &response_id, &voter, &answers, now_ms()).await?;
+        // Closed between the page's check and now: said so, nothing recorded (recorded answers
+        // all count: see `BotStore::poll_close`).
+        if !self.store.poll_add_mail_response(&poll.poll_id, &response_id, &voter, &answers).await? {
+            return Ok(MailVoteOutcome::Closed);
+        }
         Ok(MailVoteOutcome::Recorded)
     }
 }

@@ -90,7 +90,7 @@ impl Polls {
         {
             return Ok(ProxyOutcome::AnsweredThemselves);
         }
-        if !self.store.poll_add_proxy_response(poll_id, &voter, holder.as_str(), &answers, now_ms()).await? {
+        if !self.store.poll_add_proxy_response(poll_id, &voter, holder.as_str(), &answers).await? {
             return Ok(ProxyOutcome::Closed);
         }
         Ok(ProxyOutcome::Recorded)

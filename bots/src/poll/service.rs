@@ -208,38 +208,42 @@ impl Polls {
         Ok(Some((spec, result)))
     }
 
-    /// Closes `poll` now: stores the result, then posts the native end event with it. Returns
-    /// the results text, or `None` when another worker closed it first.
+    /// Closes `poll` now, then counts it and posts the results. Returns the results text, or
+    /// `None` when another worker closed it first.
     pub async fn close(&self, poll: &PollRecord) -> Result<Option<String>, PollError> {
-        let closed_at = poll.closed_at.unwrap_or_else(now_ms);
-        if let Some(spec) = spec_of(poll).filter(|s| s.secret) {
-            // Closed first, so that no ballot is stored after the count; the results follow
-            // (posted again by the clock if a crash comes in between).
-            if !self.store.poll_close(&poll.poll_id, closed_at, "").await? {
-                return Ok(None);
-            }
-            let closed = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
-            return self.publish_secret(&closed, &spec).await.map(Some);
+        // Closed first, so that nothing is recorded after the count (an answer by mail or by
+        // proxy waits for the closing, or sees it); the results follow, posted again by the
+        // clock if a crash or the homeserver comes in between.
+        let Some(closed_at) = self.store.poll_close(&poll.poll_id, poll.closed_at).await? else {
+            return Ok(None);
+        };
+        let closed = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
+        match spec_of(&closed).filter(|s| s.secret) {
+            Some(spec) => self.publish_secret(&closed, &spec).await.map(Some),
+            None => self.publish(&closed).await,
         }
-        let closing = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
-        let Some((spec, result)) = self.count(&closing).await? else { return Ok(None) };
+    }
+
+    /// Counts a closed ordinary poll, posts the native end event with its results, and stores
+    /// them. Returns the results text.
+    async fn publish(&self, closed: &PollRecord) -> Result<Option<String>, PollError> {
+        let Some((spec, result)) = self.count(closed).await? else { return Ok(None) };
         let result_json = serde_json::to_string(&result).unwrap_or_default();
-        let text = events::results_text(&spec.question, &result) + &self.proxies_line(&poll.poll_id).await?;
-        let room_id = RoomId::parse(&poll.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
-        // The end event first, with a transaction id of its own: if two workers close at once,
-        // or a crash comes before the record, the homeserver keeps one end event.
-        let txn = format!("poll-end.{}", poll.poll_id.trim_start_matches('$'));
-        let content = events::end_content(&poll.poll_id, &text);
+        let text =
+            events::results_text(&spec.question, &result) + &self.proxies_line(&closed.poll_id).await?;
+        let room_id = RoomId::parse(&closed.room_id).map_err(|e| ClientError::Request(e.to_string()))?;
+        // A transaction id of its own: if two workers publish at once, or a crash comes before
+        // the record, the homeserver keeps one end event.
+        let txn = format!("poll-end.{}", closed.poll_id.trim_start_matches('$'));
+        let content = events::end_content(&closed.poll_id, &text);
         let end = self
             .client
             .send_raw_event(&room_id, events::END, &txn, &content, &self.config.bot_user_id())
             .await?;
-        if !self.store.poll_close(&poll.poll_id, closed_at, &result_json).await? {
-            return Ok(None);
-        }
-        self.store.poll_set_end_event(&poll.poll_id, &end).await?;
+        self.store.poll_set_result(&closed.poll_id, &result_json).await?;
+        self.store.poll_set_end_event(&closed.poll_id, &end).await?;
         if spec.congress {
-            self.post_minutes(&closing, &spec, &result).await?;
+            self.post_minutes(closed, &spec, &result).await?;
         }
         Ok(Some(text))
     }
@@ -269,8 +273,12 @@ impl Polls {
             }
         }
         for poll in self.store.polls_closed_unpublished().await? {
-            if let Some(spec) = spec_of(&poll).filter(|s| s.secret) {
-                self.publish_secret(&poll, &spec).await?;
+            let published = match spec_of(&poll).filter(|s| s.secret) {
+                Some(spec) => self.publish_secret(&poll, &spec).await.map(Some),
+                None => self.publish(&poll).await,
+            };
+            if let Err(error) = published {
+                tracing::warn!(poll_id = %poll.poll_id, %error, "a closed poll's results could not be posted: tried again");
             }
         }
         self.notify_voters().await?;

@@ -176,7 +176,7 @@ mod tests {
             };
             bots.poll_create(&poll, &["member:7".to_owned(), "member:8".to_owned()]).await.expect("poll");
             bots.poll_add_response("$poll", "mail.x", "member:7", "[\"r1\"]", 1).await.expect("answer");
-            let carried = bots.poll_add_proxy_response("$poll", "member:7", "@ref:pcf.test", "[\"r2\"]", 2);
+            let carried = bots.poll_add_proxy_response("$poll", "member:7", "@ref:pcf.test", "[\"r2\"]");
             assert!(carried.await.expect("proxy"), "an open poll");
             assert_eq!(bots.poll_proxies("$poll").await.expect("proxies").len(), 1);
 

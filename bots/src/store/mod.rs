@@ -47,6 +47,8 @@ mod corrections_tests;
 #[cfg(test)]
 mod flood_tests;
 #[cfg(test)]
+mod polls_tests;
+#[cfg(test)]
 mod secret_ballot_tests;
 #[cfg(test)]
 mod stats_tests;

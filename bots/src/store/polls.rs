@@ -4,7 +4,7 @@
 
 use relais_core::{StoreError, time::now_ms};
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
-use sqlx::{Row, any::AnyRow};
+use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use super::BotStore;
 
@@ -149,6 +149,24 @@ impl BotStore {
         Ok(rows.iter().map(|r| r.try_get("user_id")).collect::<Result<_, _>>()?)
     }
 
+    /// Records `voter`'s answer from the mail (response `event_id`), while the poll is open;
+    /// `false`: closed meanwhile, nothing recorded. See [`BotStore::poll_close`].
+    pub async fn poll_add_mail_response(
+        &self,
+        poll_id: &str,
+        event_id: &str,
+        voter: &str,
+        answers_json: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if !lock_open_poll(&mut tx, poll_id).await? {
+            return Ok(false);
+        }
+        insert_response(&mut tx, poll_id, event_id, voter, answers_json, now_ms()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Records `voter`'s answer carried by `holder` (a proxy): the response and who carried it,
     /// in one transaction, while the poll is open. `false`: closed meanwhile, nothing recorded.
     pub async fn poll_add_proxy_response(
@@ -157,25 +175,13 @@ impl BotStore {
         voter: &str,
         holder: &str,
         answers_json: &str,
-        ts: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        // One statement: the answer is written only if the poll is open at that moment.
-        let inserted = sqlx::query(
-            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) \
-             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM poll WHERE poll_id = $2 AND closed_at IS NULL)",
-        )
-        .bind(format!("proxy.{}", relais_provisioning::onboarding::new_token()))
-        .bind(poll_id)
-        .bind(voter)
-        .bind(answers_json)
-        .bind(ts)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        if !lock_open_poll(&mut tx, poll_id).await? {
             return Ok(false);
         }
+        let (event_id, ts) = (format!("proxy.{}", relais_provisioning::onboarding::new_token()), now_ms());
+        insert_response(&mut tx, poll_id, &event_id, voter, answers_json, ts).await?;
         sqlx::query(
             "INSERT INTO poll_proxy (poll_id, voter, holder, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (poll_id, voter) DO UPDATE SET holder = $3, at = $4",
@@ -272,27 +278,28 @@ impl BotStore {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    /// Closes a poll with its result; false when it was already closed (by another worker).
+    /// Closes a poll, at `closed_at` or, when `None`, now; returns when it was closed, or
+    /// `None` when it already was (by another worker). The time is taken once the poll's row
+    /// is held: every answer by mail or by proxy recorded while it was open (they hold that row,
+    /// [`lock_open_poll`]) is committed by then and counts; every later one sees it closed.
     /// A secret poll's pending ballots leave their box for `secret_ballot` in the same
     /// transaction, and the nonces of the tokens that voted are erased: no ballot can come
     /// after this, and none stays behind.
-    pub async fn poll_close(&self, poll_id: &str, closed_at: i64, result: &str) -> Result<bool, StoreError> {
+    pub async fn poll_close(&self, poll_id: &str, closed_at: Option<i64>) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE poll SET closed_at = $1, result = $2 WHERE poll_id = $3 AND closed_at IS NULL",
-        )
-        .bind(closed_at)
-        .bind(result)
-        .bind(poll_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
+        if !lock_open_poll(&mut tx, poll_id).await? {
+            return Ok(None);
         }
+        let closed_at = closed_at.unwrap_or_else(now_ms);
+        sqlx::query("UPDATE poll SET closed_at = $1 WHERE poll_id = $2")
+            .bind(closed_at)
+            .bind(poll_id)
+            .execute(&mut *tx)
+            .await?;
         super::secret_ballot::flush_box(&mut tx, poll_id).await?;
         sqlx::query("DELETE FROM secret_nonce WHERE poll_id = $1").bind(poll_id).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(closed_at))
     }
 
     /// Closed polls whose results were not posted (a crash between closing and posting).
@@ -320,4 +327,38 @@ impl BotStore {
             .await?;
         Ok(())
     }
+}
+
+/// Holds poll `poll_id`'s row for the rest of `tx` if the poll is open (a write that changes
+/// nothing: portable where `SELECT … FOR UPDATE` is not); whether it is. A closing and an
+/// answer recorded outside the room take this row in turn, so the closing's count sees every
+/// answer recorded before it, and no answer comes after it.
+async fn lock_open_poll(tx: &mut AnyConnection, poll_id: &str) -> Result<bool, StoreError> {
+    let held = sqlx::query("UPDATE poll SET closed_at = closed_at WHERE poll_id = $1 AND closed_at IS NULL")
+        .bind(poll_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(held.rows_affected() == 1)
+}
+
+async fn insert_response(
+    tx: &mut AnyConnection,
+    poll_id: &str,
+    event_id: &str,
+    voter: &str,
+    answers_json: &str,
+    ts: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(poll_id)
+    .bind(voter)
+    .bind(answers_json)
+    .bind(ts)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

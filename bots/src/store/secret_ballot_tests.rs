@@ -123,7 +123,7 @@ async fn no_transaction_id_or_row_order_joins_a_voter_to_their_ballot() {
             receipts.push(receipt(cast(&store, voter, i).await));
         }
         assert_eq!(count(&store, "secret_ballot_box").await, 12, "below the batch: still in the box");
-        assert!(store.poll_close(POLL, 20, "").await.expect("close"));
+        assert!(store.poll_close(POLL, Some(20)).await.expect("close").is_some());
         assert_eq!(store.secret_ballots(POLL).await.expect("ballots").len(), 24);
         assert_eq!(count(&store, "secret_ballot_box").await, 0);
         assert_eq!(count(&store, "secret_nonce").await, 0, "the nonces go at closing");
@@ -192,7 +192,7 @@ async fn a_cast_killed_or_unacknowledged_is_retried_without_a_second_ballot() {
             store.secret_ballots(POLL).await.expect("ballots"),
             [(first.clone(), "[\"r1\"]".into(), 1)]
         );
-        assert!(store.poll_close(POLL, 20, "").await.expect("close"));
+        assert!(store.poll_close(POLL, Some(20)).await.expect("close").is_some());
         assert_eq!(store.secret_ballots(POLL).await.expect("ballots"), [(first, "[\"r1\"]".into(), 1)]);
         assert_eq!(count(&store, "secret_ballot").await, 1);
         assert_eq!(cast(&store, &voters[0], 2).await, Cast::Closed);
@@ -214,8 +214,8 @@ async fn batches_leave_the_box_whole_and_closing_flushes_the_rest() {
         assert_eq!(store.secret_flush(1).await.expect("flush"), 0);
         receipt(cast(&store, &voters[4], 4).await);
         assert_eq!(store.secret_turnout(POLL).await.expect("turnout"), (6, 5));
-        assert!(store.poll_close(POLL, 20, "").await.expect("close"));
-        assert!(!store.poll_close(POLL, 21, "").await.expect("closed once"));
+        assert!(store.poll_close(POLL, Some(20)).await.expect("close").is_some());
+        assert!(store.poll_close(POLL, Some(21)).await.expect("closed once").is_none());
         assert_eq!((count(&store, "secret_ballot").await, count(&store, "secret_ballot_box").await), (5, 0));
         assert_eq!(cast(&store, &voters[5], 5).await, Cast::Closed);
         assert_eq!(store.secret_turnout(POLL).await.expect("turnout"), (6, 5));
@@ -233,7 +233,7 @@ async fn closing_during_casts_counts_exactly_the_acknowledged_ballots() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 if i == 15 {
-                    assert!(store.poll_close(POLL, 20, "").await.expect("close"));
+                    assert!(store.poll_close(POLL, Some(20)).await.expect("close").is_some());
                     return None;
                 }
                 if i % 4 == 0 {
@@ -297,7 +297,7 @@ async fn ballots_cast_before_the_ballot_box_keep_counting_and_their_voters_stay_
         for (i, voter) in voters.iter().enumerate().skip(3) {
             receipt(cast(&store, voter, i).await);
         }
-        assert!(store.poll_close(POLL, 20, "").await.expect("close"));
+        assert!(store.poll_close(POLL, Some(20)).await.expect("close").is_some());
         assert_eq!(store.secret_ballots(POLL).await.expect("ballots").len(), 6, "old and new ballots count");
 
         if store.core().backend() == Backend::Postgres {
