@@ -3,6 +3,7 @@
 //! with `--fédérations`), or only the holders of an office (`--rôle référent|secrétaire|
 //! secrétaire-de-section`, in chosen federations or all), each in their direct room with the bot.
 
+use relais_appservice::ClientError;
 use relais_core::text::{fold, slug};
 use relais_provisioning::{desired::RoomKind, model::Role};
 
@@ -123,12 +124,17 @@ impl Broadcasts {
             };
             match crate::service::private_direct_room(&self.store, &self.client, &bot, &user).await {
                 Ok(room) => targets.rooms.push((room.to_string(), holder.federation)),
-                Err(BroadcastError::Store(error)) => return Err(BroadcastError::Store(error)),
-                // One holder out of reach holds up nobody else.
-                Err(error) => {
+                // One holder out of reach (their server refuses, or a room for them could not
+                // be made minutes ago) holds up nobody else; any other failure is the
+                // command's, tried again.
+                Err(
+                    error @ (BroadcastError::DirectRoomTooSoon
+                    | BroadcastError::Homeserver(ClientError::Matrix { status: 403 | 404, .. })),
+                ) => {
                     tracing::warn!(%error, "an office holder's direct room could not be opened");
                     targets.unreachable += 1;
                 }
+                Err(other) => return Err(other),
             }
         }
         if targets.rooms.is_empty() {

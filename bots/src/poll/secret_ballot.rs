@@ -35,8 +35,10 @@ pub const BALLOT_MAIL: &str = "ballot";
 /// Ballots sent per tick of the bots' clock (the rest follow at the next ticks).
 const NOTIFY_BATCH: i64 = 100;
 
-/// How long a ballot that could not be sent waits before its next try.
-const BALLOT_RETRY_MS: i64 = 3600 * 1000;
+/// How long a ballot that could not be sent waits before its next try: as long as a direct
+/// room that could not be made (`service::DIRECT_ROOM_GAP_MS`), short enough for a poll of an
+/// assembly.
+const BALLOT_RETRY_MS: i64 = 10 * 60 * 1000;
 
 /// Pending ballots of a poll that the clock moves out of the ballot box together, in random
 /// order (fewer wait for the next ones, or for the closing): see docs/secret-ballot.md.
@@ -152,7 +154,7 @@ impl Polls {
                     // Unreachable for now (their server refuses, or the room just made did not
                     // serve): they wait, and hold up nobody.
                     Err(error) => {
-                        tracing::warn!(%error, "a ballot could not be sent: next try in an hour");
+                        tracing::warn!(%error, "a ballot could not be sent: next try in ten minutes");
                         self.store
                             .secret_voter_retry_later(poll_id, voter, now_ms() + BALLOT_RETRY_MS)
                             .await?;
@@ -317,10 +319,10 @@ impl Polls {
         self.store
             .poll_set_result(&poll.poll_id, &serde_json::to_string(&result).unwrap_or_default())
             .await?;
-        self.store.poll_set_end_event(&poll.poll_id, &end).await?;
         if spec.congress {
             self.post_minutes(poll, spec, &result).await?;
         }
+        self.store.poll_set_end_event(&poll.poll_id, &end).await?;
         Ok(body)
     }
 }

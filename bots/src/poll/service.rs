@@ -208,19 +208,29 @@ impl Polls {
         Ok(Some((spec, result)))
     }
 
-    /// Closes `poll` now, then counts it and posts the results. Returns the results text, or
-    /// `None` when another worker closed it first.
-    pub async fn close(&self, poll: &PollRecord) -> Result<Option<String>, PollError> {
+    /// Closes `poll` now, then counts it and posts the results. `false` when another worker
+    /// closed it first.
+    pub async fn close(&self, poll: &PollRecord) -> Result<bool, PollError> {
         // Closed first, so that nothing is recorded after the count (an answer by mail or by
         // proxy waits for the closing, or sees it); the results follow, posted again by the
         // clock if a crash or the homeserver comes in between.
         let Some(closed_at) = self.store.poll_close(&poll.poll_id, poll.closed_at).await? else {
-            return Ok(None);
+            return Ok(false);
         };
         let closed = PollRecord { closed_at: Some(closed_at), ..poll.clone() };
-        match spec_of(&closed).filter(|s| s.secret) {
-            Some(spec) => self.publish_secret(&closed, &spec).await.map(Some),
-            None => self.publish(&closed).await,
+        // Closed now: posting the results is the clock's to retry, never the command's (a
+        // `!sondage clore` tried again would close the poll before this one).
+        if let Err(error) = self.publish_any(&closed).await {
+            tracing::warn!(poll_id = %closed.poll_id, %error, "a closed poll's results could not be posted: tried again");
+        }
+        Ok(true)
+    }
+
+    /// Counts a closed poll, ordinary or secret, and posts its results.
+    async fn publish_any(&self, closed: &PollRecord) -> Result<(), PollError> {
+        match spec_of(closed).filter(|s| s.secret) {
+            Some(spec) => self.publish_secret(closed, &spec).await.map(drop),
+            None => self.publish(closed).await.map(drop),
         }
     }
 
@@ -241,10 +251,12 @@ impl Polls {
             .send_raw_event(&room_id, events::END, &txn, &content, &self.config.bot_user_id())
             .await?;
         self.store.poll_set_result(&closed.poll_id, &result_json).await?;
-        self.store.poll_set_end_event(&closed.poll_id, &end).await?;
+        // The end event's id last: until it is kept, the clock posts again what is missing
+        // (the homeserver keeps one of each, by transaction id).
         if spec.congress {
             self.post_minutes(closed, &spec, &result).await?;
         }
+        self.store.poll_set_end_event(&closed.poll_id, &end).await?;
         Ok(Some(text))
     }
 
@@ -257,8 +269,8 @@ impl Polls {
             return Ok(crate::messages::poll_close_refused());
         }
         Ok(match self.close(&poll).await? {
-            Some(_) => crate::messages::poll_closed(),
-            None => crate::messages::no_open_poll(),
+            true => crate::messages::poll_closed(),
+            false => crate::messages::no_open_poll(),
         })
     }
 
@@ -273,11 +285,7 @@ impl Polls {
             }
         }
         for poll in self.store.polls_closed_unpublished().await? {
-            let published = match spec_of(&poll).filter(|s| s.secret) {
-                Some(spec) => self.publish_secret(&poll, &spec).await.map(Some),
-                None => self.publish(&poll).await,
-            };
-            if let Err(error) = published {
+            if let Err(error) = self.publish_any(&poll).await {
                 tracing::warn!(poll_id = %poll.poll_id, %error, "a closed poll's results could not be posted: tried again");
             }
         }

@@ -163,17 +163,7 @@ mod tests {
             bots.mark_welcomed("7", "!other:pcf.test").await.expect("twice is once");
             assert!(bots.welcomed("7").await.expect("welcomed"));
             // Their answer from the mail, on a poll's voter list as an email-only member.
-            let poll = crate::store::polls::PollRecord {
-                poll_id: "$poll".into(),
-                room_id: ruma::owned_room_id!("!room:pcf.test"),
-                author: ruma::owned_user_id!("@a:pcf.test"),
-                spec: "{}".into(),
-                created_at: 1,
-                deadline: None,
-                reminded_at: None,
-                closed_at: None,
-                result: None,
-            };
+            let poll = crate::store::polls::PollRecord::open_for_tests("$poll");
             bots.poll_create(&poll, &["member:7".to_owned(), "member:8".to_owned()]).await.expect("poll");
             bots.poll_add_response("$poll", "mail.x", "member:7", "[\"r1\"]", 1).await.expect("answer");
             let carried = bots.poll_add_proxy_response("$poll", "member:7", "@ref:pcf.test", "[\"r2\"]");

@@ -24,6 +24,24 @@ pub struct PollRecord {
     pub result: Option<String>,
 }
 
+impl PollRecord {
+    /// An open poll `poll_id` in `!room:pcf.test` by `@paul:pcf.test`, for store tests.
+    #[cfg(test)]
+    pub(crate) fn open_for_tests(poll_id: &str) -> Self {
+        Self {
+            poll_id: poll_id.into(),
+            room_id: ruma::owned_room_id!("!room:pcf.test"),
+            author: ruma::owned_user_id!("@paul:pcf.test"),
+            spec: "{}".into(),
+            created_at: 1,
+            deadline: None,
+            reminded_at: None,
+            closed_at: None,
+            result: None,
+        }
+    }
+}
+
 fn poll_from_row(row: &AnyRow) -> Result<PollRecord, StoreError> {
     let room_id: String = row.try_get("room_id")?;
     let author: String = row.try_get("author")?;
@@ -86,18 +104,8 @@ impl BotStore {
         answers_json: &str,
         ts: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO poll_response (event_id, poll_id, voter, answers, ts) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(poll_id)
-        .bind(voter)
-        .bind(answers_json)
-        .bind(ts)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        insert_response(&mut conn, poll_id, event_id, voter, answers_json, ts).await
     }
 
     pub async fn poll(&self, poll_id: &str) -> Result<Option<PollRecord>, StoreError> {
@@ -290,7 +298,21 @@ impl BotStore {
         if !lock_open_poll(&mut tx, poll_id).await? {
             return Ok(None);
         }
-        let closed_at = closed_at.unwrap_or_else(now_ms);
+        let closed_at = match closed_at {
+            Some(at) => at,
+            // Never before an answer recorded while it was open, whatever the clock of the
+            // node that recorded it.
+            None => {
+                let last = sqlx::query(
+                    "SELECT MAX(ts) AS last FROM poll_response WHERE poll_id = $1 \
+                     AND (event_id LIKE 'mail.%' OR event_id LIKE 'proxy.%')",
+                )
+                .bind(poll_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                now_ms().max(last.try_get::<Option<i64>, _>("last")?.unwrap_or(0))
+            }
+        };
         sqlx::query("UPDATE poll SET closed_at = $1 WHERE poll_id = $2")
             .bind(closed_at)
             .bind(poll_id)

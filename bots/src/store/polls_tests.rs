@@ -2,25 +2,13 @@
 //! proxy) while a poll closes is either counted or refused, never recorded and left out.
 
 use relais_core::store::testing::on_both;
-use ruma::{room_id, user_id};
 
 use super::{BotStore, polls::PollRecord};
 
 const POLL: &str = "$ordinary";
 
 async fn open_poll(store: &BotStore) {
-    let poll = PollRecord {
-        poll_id: POLL.into(),
-        room_id: room_id!("!room:pcf.test").to_owned(),
-        author: user_id!("@paul:pcf.test").to_owned(),
-        spec: "{}".into(),
-        created_at: 1,
-        deadline: None,
-        reminded_at: None,
-        closed_at: None,
-        result: None,
-    };
-    store.poll_create(&poll, &[]).await.expect("poll");
+    store.poll_create(&PollRecord::open_for_tests(POLL), &[]).await.expect("poll");
 }
 
 #[tokio::test]

@@ -7,7 +7,6 @@ use relais_core::store::{
     Backend,
     testing::{on_both, on_both_at},
 };
-use ruma::{room_id, user_id};
 use sqlx::Row;
 
 use super::{BotStore, polls::PollRecord, secret_ballot::Cast};
@@ -17,18 +16,7 @@ const POLL: &str = "$secret";
 /// A secret poll with `voters` voters, each notified (as when their ballot is sent): their
 /// (token hash, nonce).
 async fn open_poll(store: &BotStore, voters: usize) -> Vec<(String, String)> {
-    let poll = PollRecord {
-        poll_id: POLL.into(),
-        room_id: room_id!("!room:pcf.test").to_owned(),
-        author: user_id!("@paul:pcf.test").to_owned(),
-        spec: "{}".into(),
-        created_at: 1,
-        deadline: None,
-        reminded_at: None,
-        closed_at: None,
-        result: None,
-    };
-    store.poll_create(&poll, &[]).await.expect("poll");
+    store.poll_create(&PollRecord::open_for_tests(POLL), &[]).await.expect("poll");
     let list: Vec<(String, String, i64)> =
         (0..voters).map(|i| (format!("@v{i}:pcf.test"), format!("hash-{i:02}"), 1)).collect();
     store.secret_voters_create(POLL, &list).await.expect("voters");

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 mod corrections;
 mod direct_rooms;
 mod moderation;
+mod polls;
 mod themes;
 
 const ROOM: &str = "!section:pcf.test";
