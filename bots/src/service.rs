@@ -73,9 +73,9 @@ pub async fn direct_room(
     make_direct_room(store, client, user).await
 }
 
-/// A new direct room with `user`, remembered. After a failure (a federated server refusing
-/// the invitation leaves the room made), not tried again for [`DIRECT_ROOM_GAP_MS`]: the bot
-/// cannot be made to make rooms without end.
+/// A new direct room with `user`, remembered, then `user` invited. A room whose invitation
+/// failed is remembered: the next call invites again there. After a failure to make one, not
+/// tried again for [`DIRECT_ROOM_GAP_MS`]: the bot cannot be made to make rooms without end.
 async fn make_direct_room(
     store: &crate::store::BotStore,
     client: &MatrixClient,
@@ -84,15 +84,17 @@ async fn make_direct_room(
     if !store.claim_bot_dm_making(user.as_str(), DIRECT_ROOM_GAP_MS).await? {
         return Err(ServiceError::DirectRoomTooSoon);
     }
-    let room = client.create_direct(user, &crate::messages::secret_ballot::dm_room_name()).await?;
+    let room = client.create_direct(&crate::messages::secret_ballot::dm_room_name()).await?;
     store.set_bot_dm(user.as_str(), room.as_str()).await?;
+    client.invite_direct(&room, user).await?;
     Ok(room)
 }
 
 /// The bot's direct room with `user` where they alone will read what is sent (a ballot link,
 /// a confirmation code): the remembered one while they are in it or invited and nobody but the
-/// bot is; a new one (remembered instead; the bot leaves the old one) once they left it, or let
-/// someone else in. One more request than [`direct_room`].
+/// bot is (invited again there if their invitation never went out); a new one (remembered
+/// instead; the bot leaves the old one) once they left it, or let someone else in. One more
+/// request than [`direct_room`].
 pub async fn private_direct_room(
     store: &crate::store::BotStore,
     client: &MatrixClient,
@@ -100,38 +102,61 @@ pub async fn private_direct_room(
     user: &UserId,
 ) -> Result<OwnedRoomId, ServiceError> {
     let room = direct_room(store, client, user).await?;
-    let private = match client.member_events(&room).await {
-        Ok(members) => only_the_two(&members, bot, user),
+    let state = match client.member_events(&room).await {
+        Ok(members) => direct_state(&members, bot, user),
         // The bot is no longer in it (the member removed it, or the room is gone).
-        Err(ClientError::Matrix { status: 403 | 404, .. }) => false,
+        Err(ClientError::Matrix { status: 403 | 404, .. }) => DirectState::Replace,
         Err(other) => return Err(other.into()),
     };
-    if private {
-        return Ok(room);
+    match state {
+        DirectState::Private => Ok(room),
+        DirectState::Uninvited => {
+            client.invite_direct(&room, user).await?;
+            Ok(room)
+        }
+        DirectState::Replace => {
+            let new = make_direct_room(store, client, user).await?;
+            if let Err(error) = client.leave(&room).await {
+                tracing::debug!(%error, "could not leave a direct room it replaced");
+            }
+            Ok(new)
+        }
     }
-    let new = make_direct_room(store, client, user).await?;
-    if let Err(error) = client.leave(&room).await {
-        tracing::debug!(%error, "could not leave a direct room it replaced");
-    }
-    Ok(new)
 }
 
-/// Whether `user` is in the room (joined or invited), the bot joined, and nobody else in it or
-/// on the way in, by the room's `m.room.member` events. An event that cannot be read, or a
+/// What a direct room's `m.room.member` events say of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirectState {
+    /// The bot joined, the member joined or invited, nobody else in it or on the way in.
+    Private,
+    /// The bot joined, alone: the member's invitation never went out.
+    Uninvited,
+    /// The member left, or someone else is in, or the bot is not: a new room.
+    Replace,
+}
+
+/// Reads `members` (the room's `m.room.member` events). An event that cannot be read, or a
 /// membership this code does not know, counts as someone else.
-fn only_the_two(members: &[serde_json::Value], bot: &UserId, user: &UserId) -> bool {
-    let (mut user_in, mut bot_in) = (false, false);
+fn direct_state(members: &[serde_json::Value], bot: &UserId, user: &UserId) -> DirectState {
+    let (mut user_in, mut user_seen, mut bot_in) = (false, false, false);
     for event in members {
         let membership = event["content"]["membership"].as_str();
         match (event["state_key"].as_str(), membership) {
-            (Some(who), Some("join" | "invite")) if who == user.as_str() => user_in = true,
+            (Some(who), _) if who == user.as_str() => {
+                user_seen = true;
+                user_in = matches!(membership, Some("join" | "invite"));
+            }
             (Some(who), Some("join")) if who == bot.as_str() => bot_in = true,
-            (Some(who), _) if who == user.as_str() || who == bot.as_str() => {}
+            (Some(who), _) if who == bot.as_str() => {}
             (Some(_), Some("leave" | "ban")) => {}
-            _ => return false,
+            _ => return DirectState::Replace,
         }
     }
-    user_in && bot_in
+    match (bot_in, user_in, user_seen) {
+        (true, true, _) => DirectState::Private,
+        (true, false, false) => DirectState::Uninvited,
+        _ => DirectState::Replace,
+    }
 }
 
 /// Where rewritten links point: Relais's redirect, followed by a token.
@@ -166,26 +191,32 @@ mod tests {
 
     #[test]
     fn a_direct_room_is_private_only_with_the_member_in_it_and_nobody_else() {
+        use DirectState::{Private, Replace, Uninvited};
         let bot = <&UserId>::try_from("@relais:pcf.test").expect("id");
         let user = <&UserId>::try_from("@lucie:fed-nord.test").expect("id");
+        let state = |events: &[serde_json::Value]| direct_state(events, bot, user);
         let both = [member(bot.as_str(), "join"), member(user.as_str(), "join")];
-        assert!(only_the_two(&both, bot, user));
-        assert!(only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "invite")], bot, user));
-        assert!(!only_the_two(&[member(bot.as_str(), "join"), member(user.as_str(), "leave")], bot, user));
-        assert!(!only_the_two(&[member(bot.as_str(), "join")], bot, user), "never invited");
-        let bot_gone = [member(bot.as_str(), "leave"), member(user.as_str(), "join")];
-        assert!(!only_the_two(&bot_gone, bot, user), "the bot left: its messages would fail");
-        let odd = [member(bot.as_str(), "join"), member(user.as_str(), "knock")];
-        assert!(!only_the_two(&odd, bot, user));
+        assert_eq!(state(&both), Private);
+        assert_eq!(state(&[member(bot.as_str(), "join"), member(user.as_str(), "invite")]), Private);
+        assert_eq!(state(&[member(bot.as_str(), "join"), member(user.as_str(), "leave")]), Replace);
+        assert_eq!(state(&[member(bot.as_str(), "join")]), Uninvited, "the invitation never went out");
+        assert_eq!(
+            state(&[member(bot.as_str(), "leave"), member(user.as_str(), "join")]),
+            Replace,
+            "the bot left"
+        );
+        assert_eq!(state(&[member(bot.as_str(), "join"), member(user.as_str(), "knock")]), Replace);
         for someone in ["join", "invite", "knock"] {
             let three = [both[0].clone(), both[1].clone(), member("@eve:pcf.test", someone)];
-            assert!(!only_the_two(&three, bot, user), "{someone}");
+            assert_eq!(state(&three), Replace, "{someone}");
         }
+        let alone_with_eve = [member(bot.as_str(), "join"), member("@eve:pcf.test", "invite")];
+        assert_eq!(state(&alone_with_eve), Replace);
         let gone = [both[0].clone(), both[1].clone(), member("@eve:pcf.test", "leave")];
-        assert!(only_the_two(&gone, bot, user), "who left reads nothing new");
+        assert_eq!(state(&gone), Private, "who left reads nothing new");
         let unreadable =
             [both[0].clone(), both[1].clone(), serde_json::json!({"content": {"membership": "join"}})];
-        assert!(!only_the_two(&unreadable, bot, user));
+        assert_eq!(state(&unreadable), Replace);
     }
 
     #[test]

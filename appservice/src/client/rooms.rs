@@ -128,20 +128,28 @@ impl MatrixClient {
         }
     }
 
-    /// Creates a direct-message room between the bot and `user` (invited, marked direct).
-    pub async fn create_direct(&self, user: &UserId, name: &str) -> Result<OwnedRoomId, ClientError> {
+    /// Makes a direct room for the bot with nobody else in it yet: [`MatrixClient::invite_direct`]
+    /// then invites its member, so an invitation their server refuses leaves a room the bot
+    /// knows (and invites again), not one it cannot name.
+    pub async fn create_direct(&self, name: &str) -> Result<OwnedRoomId, ClientError> {
         let mut request = create_room::v3::Request::new();
         request.name = Some(name.to_owned());
         request.visibility = Visibility::Private;
         request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
         request.is_direct = true;
-        request.invite = vec![user.to_owned()];
         if self.encrypts() {
             // The bot's device can encrypt: the ballot and whatever follows stay between the two.
             let encryption = RoomEncryptionEventContent::with_recommended_defaults();
             request.initial_state = vec![InitialStateEvent::with_empty_state_key(encryption).to_raw_any()];
         }
         Ok(self.send(request, None).await?.room_id)
+    }
+
+    /// Invites `user` to the bot's direct room `room_id`, marked direct (`is_direct`) as
+    /// `createRoom` would: their client lists it among their direct messages.
+    pub async fn invite_direct(&self, room_id: &RoomId, user: &UserId) -> Result<(), ClientError> {
+        let content = serde_json::json!({"membership": "invite", "is_direct": true});
+        self.send_state_raw(room_id, "m.room.member", user.as_str(), &content).await
     }
 
     /// The room an alias points to, if any.

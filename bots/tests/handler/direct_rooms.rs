@@ -74,3 +74,37 @@ async fn a_refused_direct_room_is_not_asked_for_again_at_once() {
     }
     assert_eq!(created(&bot), 1, "asked once, not at every try");
 }
+
+#[tokio::test]
+async fn a_refused_invitation_is_sent_again_in_the_same_room() {
+    let bot = bot().await;
+    let store = BotStore::new(bot.store.clone());
+    let (relais, lucie) = (user_id!("@relais:pcf.test"), user_id!("@lucie:fed-nord.test"));
+    let invite = format!("/_matrix/client/v3/rooms/!created1:pcf.test/state/m.room.member/{lucie}");
+    let refusal = json!({"errcode": "M_FORBIDDEN", "error": "fed-nord.test refused the invitation"});
+    bot.homeserver.answer(Method::PUT, &invite, StatusCode::FORBIDDEN, refusal);
+    let client = client(&bot);
+    let first = private_direct_room(&store, &client, relais, lucie).await;
+    assert!(matches!(first, Err(ServiceError::Homeserver(_))), "{first:?}");
+    assert_eq!(
+        store.bot_dm(lucie.as_str()).await.expect("dm").as_deref(),
+        Some("!created1:pcf.test"),
+        "remembered"
+    );
+
+    // The bot alone in it: the invitation is sent again there, marked direct; no other room.
+    let chunk = json!({"chunk": [member(relais.as_str(), "join")]});
+    bot.homeserver.answer(
+        Method::GET,
+        "/_matrix/client/v3/rooms/!created1:pcf.test/members",
+        StatusCode::OK,
+        chunk,
+    );
+    bot.homeserver.answer(Method::PUT, &invite, StatusCode::OK, json!({"event_id": "$invite"}));
+    let room = private_direct_room(&store, &client, relais, lucie).await.expect("invited");
+    assert_eq!(room.as_str(), "!created1:pcf.test");
+    assert_eq!(created(&bot), 1, "one room made");
+    let invites: Vec<_> = bot.homeserver.requests().into_iter().filter(|r| r.path == invite).collect();
+    assert_eq!(invites.len(), 2);
+    assert_eq!(invites[1].body, json!({"membership": "invite", "is_direct": true}));
+}
