@@ -96,25 +96,41 @@ impl Network {
 /// invited to, in the order they were sent.
 async fn code_from_the_bot(member: &Member, skip: usize) -> (String, String) {
     eventually(&format!("a code for {}", member.user_id), Duration::from_secs(60), || async {
-        let mut codes = Vec::new();
-        for room in member.invites().await.into_iter().chain(member.joined_rooms().await) {
-            // Joining twice is harmless; the provisioned rooms hold no code.
-            if member.try_join(&room).await != 200 {
-                continue;
-            }
-            for event in &member.messages(&room, 20).await {
-                let body = event["content"]["body"].as_str().unwrap_or_default();
-                if let Some(rest) = body.strip_prefix("Code pour ") {
-                    let code = rest.split(" : ").nth(1)?.lines().next()?.to_owned();
-                    codes.push((event["origin_server_ts"].as_i64()?, room.clone(), code));
-                }
-            }
-        }
-        codes.sort();
-        codes.dedup();
-        codes.get(skip).map(|(_, room, code)| (room.clone(), code.clone()))
+        codes_of(member).await.get(skip).map(|(_, room, code)| (room.clone(), code.clone()))
     })
     .await
+}
+
+/// Every code the bot sent `member` in the rooms they are in or invited to: (time, room, code),
+/// oldest first.
+async fn codes_of(member: &Member) -> Vec<(i64, String, String)> {
+    let mut codes = Vec::new();
+    for room in member.invites().await.into_iter().chain(member.joined_rooms().await) {
+        // Joining twice is harmless; the provisioned rooms hold no code.
+        if member.try_join(&room).await != 200 {
+            continue;
+        }
+        for event in &member.messages(&room, 20).await {
+            let body = event["content"]["body"].as_str().unwrap_or_default();
+            let code = body.strip_prefix("Code pour ").and_then(|rest| rest.split(" : ").nth(1));
+            let code = code.and_then(|c| c.lines().next()).map(str::to_owned);
+            if let (Some(code), Some(ts)) = (code, event["origin_server_ts"].as_i64()) {
+                codes.push((ts, room.clone(), code));
+            }
+        }
+    }
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// Asks for the code that applies `upload`, as the dry run's "Recevoir le code" button does.
+async fn ask_code(browser: &Browser, upload: &str) -> (u16, String) {
+    let request =
+        browser.http.post(format!("{}/relais/referent/code", browser.base)).form(&[("upload", upload)]);
+    let response = request.header("cookie", browser.cookie.clone().unwrap_or_default()).send().await;
+    let response = response.expect("post");
+    (response.status().as_u16(), response.text().await.expect("text"))
 }
 
 /// Waits for `member`'s invitation to `room` (it crosses federation), then joins from their
@@ -235,11 +251,14 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     let web = &net.relais.web_url;
     let browser = signed_in(web, openid_sign_in(web, &openid(&lucie).await, "fed-nord.test").await);
 
-    // Her password is on fed-nord.test, out of Relais's reach: the plan asks for a code, which
-    // the bot sends her across federation.
+    // Her password is on fed-nord.test, out of Relais's reach: applying takes a code, which
+    // the bot sends her across federation when she asks for it.
     let nord = format!("{HEADER}{lucie_row}2;Paul;Leroy;;Nord;Lille;;oui;{};messagerie\n", paul.user_id);
     let (html, upload) = dry_run(&browser, &nord).await;
-    assert!(html.contains("name=\"code\"") && !html.contains("mot_de_passe"), "{html}");
+    assert!(html.contains("Recevoir le code") && !html.contains("mot_de_passe"), "{html}");
+    let (status, page) = ask_code(&browser, &upload).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"code\"") && page.contains(&upload), "{page}");
     let (direct, code) = code_from_the_bot(&lucie, 0).await;
     assert_eq!(code.len(), 14, "three groups of four: {code}");
 
@@ -269,6 +288,7 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
     })
     .await;
     let (_, second) = dry_run(&browser, &again).await;
+    assert_eq!(ask_code(&browser, &second).await.0, 200);
     let (other, code) = code_from_the_bot(&lucie, 0).await;
     assert_ne!(other, direct, "a new direct room");
     assert_eq!(
@@ -285,7 +305,7 @@ async fn nords_referent_confirms_an_import_with_the_code_the_bot_sends_to_their_
 }
 
 /// Anything else Lucie's OpenID session would change waits for it to be confirmed, by a code
-/// too; a sixth code in minutes is not sent, and the dry run then says to confirm the session.
+/// too; dry runs send none, and a sixth code in minutes is not sent.
 async fn the_session_confirms_by_code(net: &Network, browser: &Browser, lucie: &Member, again: &str) {
     let web = &net.relais.web_url;
     let post = |path: &str, form: Vec<(&'static str, String)>| {
@@ -305,22 +325,29 @@ async fn the_session_confirms_by_code(net: &Network, browser: &Browser, lucie: &
         dashboard.contains("Confirmer que c'est vous") && dashboard.contains("Recevoir un code"),
         "{dashboard}"
     );
-    // Two more dry runs, two more codes; the session's code makes five in a few minutes.
+    // Trying imports sends no code; asking for two more makes four, the session's five.
+    let (_, third) = dry_run(browser, again).await;
     dry_run(browser, again).await;
-    dry_run(browser, again).await;
+    assert_eq!(ask_code(browser, &third).await.0, 200);
+    assert_eq!(ask_code(browser, &third).await.0, 200);
     let (status, page) = post("/relais/referent/code", Vec::new()).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("name=\"code\""), "{page}");
     let (_, code) = code_from_the_bot(lucie, 3).await;
-    // A sixth: the dry run is still shown, without a code and without the apply button; the
-    // page says to confirm the session instead. No sixth code is sent for the session either.
+    // A sixth is not sent, for an upload or for the session; a dry run is still shown.
     let (status, page) = upload_page(browser, again).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Trop de codes") && page.contains("Jeanne Martin"), "{page}");
-    assert!(!page.contains("name=\"code\"") && !page.contains("Appliquer"), "{page}");
-    let (status, page) = post("/relais/referent/code", Vec::new()).await;
+    assert!(page.contains("Jeanne Martin") && page.contains("Recevoir le code"), "{page}");
+    let (status, page) = ask_code(browser, &third).await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("Trop de codes"), "{page}");
+    let (status, page) = post("/relais/referent/code", Vec::new()).await;
+    assert_eq!(status, 401, "{page}");
+    assert_eq!(
+        codes_of(lucie).await.len(),
+        4,
+        "in her new direct room: the second upload's, two, the session's"
+    );
     assert_eq!(post("/relais/referent/confirmer", vec![("code", "ABCD-EFGH-JKMN".to_owned())]).await.0, 401);
     let request = browser.http.post(format!("{web}/relais/referent/confirmer")).form(&[("code", code)]);
     let response = request.header("cookie", browser.cookie.clone().unwrap_or_default()).send().await;

@@ -247,6 +247,41 @@ impl WebStore {
         Ok(())
     }
 
+    /// Keeps the hash of a fresh code for applying upload `upload_id` of `user_id`, while it
+    /// waits to be applied (the tries start again); whether it does.
+    pub async fn upload_code_save(
+        &self,
+        upload_id: &str,
+        user_id: &str,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let saved = sqlx::query(
+            "UPDATE web_upload SET confirm_hash = $1, confirm_tries = 0 \
+             WHERE upload_id = $2 AND user_id = $3 AND created_at > $4 AND applying_since IS NULL",
+        )
+        .bind(code_hash)
+        .bind(upload_id)
+        .bind(user_id)
+        .bind(now_ms() - UPLOAD_TTL_MS)
+        .execute(self.pool())
+        .await?;
+        Ok(saved.rows_affected() == 1)
+    }
+
+    /// Whether upload `upload_id` of `user_id` waits to be applied.
+    pub async fn upload_pending(&self, upload_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM web_upload WHERE upload_id = $1 AND user_id = $2 AND created_at > $3 \
+             AND applying_since IS NULL",
+        )
+        .bind(upload_id)
+        .bind(user_id)
+        .bind(now_ms() - UPLOAD_TTL_MS)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Claims an upload for applying, once: later claims of the same upload find nothing.
     pub async fn upload_claim(&self, upload_id: &str, user_id: &str) -> Result<Option<Upload>, StoreError> {
         let row = sqlx::query(

@@ -8,7 +8,8 @@
 //!   code the bot sends it in a direct message: reading it takes the account, not a token.
 //!
 //! Confirming the session lets it act for [`CONFIRMED_MS`]. An import can also be confirmed
-//! alone, on its dry-run page, with a code bound to its upload. A code allows
+//! alone, on its dry-run page, with a code bound to its upload, sent when the referent asks
+//! for it (a referent trying imports spends no code). A code allows
 //! [`CONFIRM_TRIES`] tries; a session's lives [`SESSION_CODE_MS`], an upload's as long as the
 //! upload. An account is sent [`CODES_AT_ONCE`] codes at most at once, then one every
 //! [`CODE_INTERVAL_MS`] (five an hour).
@@ -24,10 +25,7 @@ use maud::{Markup, html};
 use ruma::{TransactionId, UserId, events::room::message::RoomMessageEventContent};
 use serde::Deserialize;
 
-use relais_provisioning::{
-    onboarding::{display_code, letter_code, new_token, normalize_code, token_hash},
-    plan::Action,
-};
+use relais_provisioning::onboarding::{display_code, letter_code, new_token, normalize_code, token_hash};
 
 use super::{WebState, login_page, session, session_token};
 use crate::{
@@ -73,46 +71,6 @@ impl Confirmation {
             _ => Self::Password,
         }
     }
-
-    /// The code to keep with an upload of `actions`, sent to the referent when this
-    /// confirmation is by code and there is something to apply; or the page to answer.
-    pub(super) async fn code_for(
-        self,
-        state: &WebState,
-        session: &WebSession,
-        actions: &[Action],
-    ) -> Result<UploadCode, Response> {
-        if self != Self::Code || actions.is_empty() {
-            return Ok(UploadCode::NotAsked);
-        }
-        let what = format!("appliquer l'import de {} changements que vous venez de vérifier", actions.len());
-        match send_code(state, session, &what).await {
-            Ok(hash) => Ok(UploadCode::Sent(hash)),
-            // The dry run is still worth showing; applying waits for a confirmed session.
-            Err(CodeNotSent::TooMany) => Ok(UploadCode::TooMany),
-            Err(CodeNotSent::Unavailable) => Err(unavailable()),
-        }
-    }
-}
-
-/// What a dry run keeps to confirm its apply by code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum UploadCode {
-    /// Nothing to confirm by code.
-    NotAsked,
-    /// The hash of the code the bot sent.
-    Sent(String),
-    /// Too many codes were sent lately: the referent confirms the session first.
-    TooMany,
-}
-
-impl UploadCode {
-    pub(super) fn hash(&self) -> Option<String> {
-        match self {
-            Self::Sent(hash) => Some(hash.clone()),
-            Self::NotAsked | Self::TooMany => None,
-        }
-    }
 }
 
 /// Why no code went.
@@ -131,8 +89,9 @@ impl CodeNotSent {
     }
 }
 
-pub(super) const TOO_MANY_CODES: &str =
-    "Trop de codes envoyés à votre compte ces dernières minutes : réessayez dans un quart d'heure.";
+const TOO_MANY_CODES: &str = "Trop de codes envoyés à votre compte ces dernières minutes : réessayez dans un quart \
+     d'heure. Pour plusieurs imports, confirmez plutôt votre session depuis l'accueil de l'espace : un seul code \
+     vaut alors 15 minutes pour tout.";
 
 /// The signed-in referent when their session may act; otherwise the page that asks them to
 /// confirm (or to sign in).
@@ -211,13 +170,31 @@ fn code_form() -> Markup {
     page("Confirmez votre identité", body)
 }
 
-/// Sends a code that confirms the session to its holder (accounts of another homeserver).
-pub async fn send_session_code(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+/// What asks for a code: nothing (the session's), or an upload's apply form (its fields come
+/// back on the page that asks for the code).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeRequest {
+    upload: Option<String>,
+    confirmer: Option<String>,
+}
+
+/// Sends a code to the session's holder (accounts of another homeserver): one that confirms
+/// the session, or, asked from a dry run's page, one that applies that upload. Never sent
+/// without being asked: a referent trying imports spends no code.
+pub async fn send_session_code(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(request): Form<CodeRequest>,
+) -> Response {
     let (Some(session), Some(token)) = (session(&state, &headers).await, session_token(&headers)) else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
     };
     if Confirmation::of(&state, &session) != Confirmation::Code {
         return Redirect::to("/relais/referent").into_response();
+    }
+    if let Some(upload) = request.upload.as_deref() {
+        return send_upload_code(&state, &session, upload, request.confirmer.is_some()).await;
     }
     let hash = match send_code(&state, &session, "confirmer votre session de l'espace des référents").await
     {
@@ -230,6 +207,55 @@ pub async fn send_session_code(State(state): State<Arc<WebState>>, headers: Head
         return unavailable();
     }
     code_form().into_response()
+}
+
+/// Sends the code that applies `upload` (the session's own, still waiting), and answers the
+/// apply form with the code to type; `confirmer`: the removals were confirmed on the dry run.
+async fn send_upload_code(state: &WebState, session: &WebSession, upload: &str, confirmer: bool) -> Response {
+    match state.web.upload_pending(upload, &session.user_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return super::import::error_page(
+                StatusCode::GONE,
+                "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot read an upload");
+            return unavailable();
+        }
+    }
+    let hash = match send_code(state, session, "appliquer l'import que vous venez de vérifier").await {
+        Ok(hash) => hash,
+        Err(not_sent) => return not_sent.page(),
+    };
+    match state.web.upload_code_save(upload, &session.user_id, &hash).await {
+        Ok(true) => upload_code_form(upload, confirmer).into_response(),
+        Ok(false) => super::import::error_page(
+            StatusCode::GONE,
+            "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
+        ),
+        Err(error) => {
+            tracing::error!(%error, "cannot keep an upload's confirmation code");
+            unavailable()
+        }
+    }
+}
+
+fn upload_code_form(upload: &str, confirmer: bool) -> Markup {
+    let body = html! {
+        p { "Le robot Relais vient de vous envoyer un code en message privé dans la messagerie." }
+        form method="post" action="/relais/referent/appliquer" {
+            input type="hidden" name="upload" value=(upload);
+            @if confirmer { input type="hidden" name="confirmer" value="oui"; }
+            label for="code" { "Code reçu" }
+            input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
+                spellcheck="false" required;
+            button type="submit" { "Appliquer" }
+        }
+        p { a href="/relais/referent" { "Annuler" } }
+    };
+    page("Confirmez l'import", body)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,7 +28,7 @@ use relais_provisioning::{
 
 use super::{
     WebState,
-    confirm::{self, Confirmation, UploadCode},
+    confirm::{self, Confirmation},
     login_page, session,
 };
 use crate::page::{alert, page};
@@ -171,17 +171,14 @@ pub async fn dry_run(
         }
     };
     let confirmation = Confirmation::of(&state, &session);
-    let code = match confirmation.code_for(&state, &session, &outcome.plan.actions).await {
-        Ok(code) => code,
-        Err(page) => return page,
-    };
     let upload = Upload {
         upload_id: new_token(),
         user_id: session.user_id.clone(),
         federation: session.federation.clone(),
         file_name: name.clone(),
         content: hex::encode(&bytes),
-        confirm_hash: code.hash(),
+        // Asked for on the page, when the referent means to apply (`confirm::send_session_code`).
+        confirm_hash: None,
     };
     if state.web.upload_save(&upload).await.is_err() {
         return error_page(
@@ -196,7 +193,7 @@ pub async fn dry_run(
     let max_removal = state.config.provisioning.max_removal_percent;
     page(
         "Ce que l'import changerait",
-        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, confirmation, &code),
+        plan_body(&outcome, &upload.upload_id, max_removal, &rooms, confirmation),
     )
     .into_response()
 }
@@ -227,7 +224,6 @@ fn plan_body(
     max_removal_percent: u32,
     rooms: &BTreeMap<String, String>,
     confirmation: Confirmation,
-    code: &UploadCode,
 ) -> Markup {
     let r = &outcome.report;
     let p = &outcome.plan;
@@ -246,14 +242,6 @@ fn plan_body(
             h2 { "Changements" }
             ul { @for (kind, n) in &counts { li { (n) " " (action_label(kind)) } } }
             (member_changes(outcome, rooms))
-            @if *code == UploadCode::TooMany {
-                (alert(
-                    "Trop de codes envoyés à votre compte ces dernières minutes : aucun code pour cet import. \
-                     Dans un quart d'heure, confirmez votre session depuis l'accueil de l'espace (un seul code \
-                     vaut alors 15 minutes pour tous vos imports), puis refaites cet essai."
-                ))
-                p { a href="/relais/referent" { "Retour" } }
-            } @else {
             form method="post" action="/relais/referent/appliquer" {
                 input type="hidden" name="upload" value=(upload_id);
                 @if outcome.refused {
@@ -273,18 +261,15 @@ fn plan_body(
                     }
                     Confirmation::Code => {
                         p {
-                            "Pour confirmer, le robot Relais vient de vous envoyer un code en message privé \
+                            "Pour appliquer, demandez un code : le robot Relais vous l'envoie en message privé \
                              dans la messagerie."
                         }
-                        label for="code" { "Code reçu (pour confirmer)" }
-                        input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
-                            spellcheck="false" required;
+                        button type="submit" formaction=(confirm::CODE_PATH) { "Recevoir le code" }
                     }
                 }
-                button type="submit" { "Appliquer" }
+                @if confirmation != Confirmation::Code { button type="submit" { "Appliquer" } }
             }
             p { a href="/relais/referent" { "Annuler" } }
-            }
         }
     }
 }
