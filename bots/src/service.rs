@@ -74,20 +74,41 @@ pub async fn direct_room(
 }
 
 /// A new direct room with `user`, remembered, then `user` invited. A room whose invitation
-/// failed is remembered: the next call invites again there. After a failure to make one, not
-/// tried again for [`DIRECT_ROOM_GAP_MS`]: the bot cannot be made to make rooms without end.
+/// failed is remembered: a later call invites again there. After a failure to make one or to
+/// invite, not tried again for [`DIRECT_ROOM_GAP_MS`]: the bot cannot be made to make rooms or
+/// send invitations without end.
 async fn make_direct_room(
     store: &crate::store::BotStore,
     client: &MatrixClient,
     user: &UserId,
 ) -> Result<OwnedRoomId, ServiceError> {
-    if !store.claim_bot_dm_making(user.as_str(), DIRECT_ROOM_GAP_MS).await? {
-        return Err(ServiceError::DirectRoomTooSoon);
-    }
+    claim(store, user).await?;
     let room = client.create_direct(&crate::messages::secret_ballot::dm_room_name()).await?;
     store.set_bot_dm(user.as_str(), room.as_str()).await?;
-    client.invite_direct(&room, user).await?;
+    invite(store, client, &room, user).await?;
     Ok(room)
+}
+
+/// Claims a new direct room or invitation for `user`: not again within
+/// [`DIRECT_ROOM_GAP_MS`] of one that failed.
+async fn claim(store: &crate::store::BotStore, user: &UserId) -> Result<(), ServiceError> {
+    match store.claim_bot_dm_making(user.as_str(), DIRECT_ROOM_GAP_MS).await? {
+        true => Ok(()),
+        false => Err(ServiceError::DirectRoomTooSoon),
+    }
+}
+
+/// Invites `user` to their direct room `room` under a claim, which a success ends (a failure
+/// keeps it: the next try waits).
+async fn invite(
+    store: &crate::store::BotStore,
+    client: &MatrixClient,
+    room: &RoomId,
+    user: &UserId,
+) -> Result<(), ServiceError> {
+    client.invite_direct(room, user).await?;
+    store.end_bot_dm_claim(user.as_str()).await?;
+    Ok(())
 }
 
 /// The bot's direct room with `user` where they alone will read what is sent (a ballot link,
@@ -111,7 +132,8 @@ pub async fn private_direct_room(
     match state {
         DirectState::Private => Ok(room),
         DirectState::Uninvited => {
-            client.invite_direct(&room, user).await?;
+            claim(store, user).await?;
+            invite(store, client, &room, user).await?;
             Ok(room)
         }
         DirectState::Replace => {

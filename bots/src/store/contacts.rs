@@ -51,10 +51,10 @@ impl BotStore {
         Ok(row.map(|r| r.try_get("room_id")).transpose()?)
     }
 
-    /// Claims the making of a new direct room for `user_id`, unless a making claimed in the last
-    /// `gap_ms` did not succeed (a room made is remembered by [`BotStore::set_bot_dm`], which
-    /// ends the claim); returns whether it may be made. One statement: two nodes cannot both
-    /// claim.
+    /// Claims the making of a new direct room for `user_id`, or a new invitation to it, unless
+    /// one claimed in the last `gap_ms` did not succeed (one that did ends its claim:
+    /// [`BotStore::end_bot_dm_claim`]); returns whether it may go. One statement: two nodes
+    /// cannot both claim.
     pub async fn claim_bot_dm_making(&self, user_id: &str, gap_ms: i64) -> Result<bool, StoreError> {
         let now = now_ms();
         sqlx::query("DELETE FROM bot_dm_made WHERE made_at < $1")
@@ -74,9 +74,13 @@ impl BotStore {
         Ok(claimed.is_some())
     }
 
-    /// Remembers the bot's direct room with `user_id`, made by the claim it ends.
-    pub async fn set_bot_dm(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
+    /// Ends the claim of `user_id`'s direct room: made, and its member invited.
+    pub async fn end_bot_dm_claim(&self, user_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM bot_dm_made WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn set_bot_dm(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO bot_dm (user_id, room_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET room_id = $2",
         )
@@ -130,7 +134,7 @@ mod tests {
             // Made and remembered: the next may be made at once (the member left, or let
             // someone in).
             assert!(bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"));
-            bots.set_bot_dm("@lucie:pcf.test", "!a:pcf.test").await.expect("remembered");
+            bots.end_bot_dm_claim("@lucie:pcf.test").await.expect("made and invited");
             // A making that failed holds the next one back for the gap.
             assert!(bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"));
             assert!(!bots.claim_bot_dm_making("@lucie:pcf.test", 600_000).await.expect("claim"), "not twice");

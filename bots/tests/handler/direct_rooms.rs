@@ -92,8 +92,19 @@ async fn a_refused_invitation_is_sent_again_in_the_same_room() {
         "remembered"
     );
 
-    // The bot alone in it: the invitation is sent again there, marked direct; no other room.
+    // The bot alone in it: not again at once…
     let chunk = json!({"chunk": [member(relais.as_str(), "join")]});
+    bot.homeserver.answer(
+        Method::GET,
+        "/_matrix/client/v3/rooms/!created1:pcf.test/members",
+        StatusCode::OK,
+        chunk.clone(),
+    );
+    let again = private_direct_room(&store, &client, relais, lucie).await;
+    assert!(matches!(again, Err(ServiceError::DirectRoomTooSoon)), "{again:?}");
+    // … then, the gap past (its claim dropped, as ten minutes would), the invitation is sent
+    // again there, marked direct; no other room.
+    store.end_bot_dm_claim(lucie.as_str()).await.expect("the gap past");
     bot.homeserver.answer(
         Method::GET,
         "/_matrix/client/v3/rooms/!created1:pcf.test/members",

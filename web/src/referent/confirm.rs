@@ -190,11 +190,17 @@ pub async fn send_session_code(
     let (Some(session), Some(token)) = (session(&state, &headers).await, session_token(&headers)) else {
         return (StatusCode::UNAUTHORIZED, login_page(None)).into_response();
     };
-    if Confirmation::of(&state, &session) != Confirmation::Code {
-        return Redirect::to("/relais/referent").into_response();
-    }
-    if let Some(upload) = request.upload.as_deref() {
-        return send_upload_code(&state, &session, upload, request.confirmer.is_some()).await;
+    let confirmation = Confirmation::of(&state, &session);
+    match (confirmation, request.upload.as_deref()) {
+        (Confirmation::Code, Some(upload)) => {
+            return send_upload_code(&state, &session, upload, request.confirmer.is_some()).await;
+        }
+        (Confirmation::Code, None) => {}
+        // Confirmed meanwhile (another tab): the upload applies without a code.
+        (Confirmation::None, Some(upload)) => {
+            return apply_form(upload, request.confirmer.is_some(), false).into_response();
+        }
+        _ => return Redirect::to("/relais/referent").into_response(),
     }
     let hash = match send_code(&state, &session, "confirmer votre session de l'espace des référents").await
     {
@@ -230,7 +236,7 @@ async fn send_upload_code(state: &WebState, session: &WebSession, upload: &str, 
         Err(not_sent) => return not_sent.page(),
     };
     match state.web.upload_code_save(upload, &session.user_id, &hash).await {
-        Ok(true) => upload_code_form(upload, confirmer).into_response(),
+        Ok(true) => apply_form(upload, confirmer, true).into_response(),
         Ok(false) => super::import::error_page(
             StatusCode::GONE,
             "Ce fichier a expiré ou a déjà été appliqué : recommencez l'import.",
@@ -242,16 +248,29 @@ async fn send_upload_code(state: &WebState, session: &WebSession, upload: &str, 
     }
 }
 
-fn upload_code_form(upload: &str, confirmer: bool) -> Markup {
+/// The apply form of `upload`, with the code to type when `code` (and a way to ask for a new
+/// one); `confirmer`: the removals were confirmed on the dry run.
+fn apply_form(upload: &str, confirmer: bool, code: bool) -> Markup {
+    let carried = html! {
+        input type="hidden" name="upload" value=(upload);
+        @if confirmer { input type="hidden" name="confirmer" value="oui"; }
+    };
     let body = html! {
-        p { "Le robot Relais vient de vous envoyer un code en message privé dans la messagerie." }
+        @if code { p { "Le robot Relais vient de vous envoyer un code en message privé dans la messagerie." } }
         form method="post" action="/relais/referent/appliquer" {
-            input type="hidden" name="upload" value=(upload);
-            @if confirmer { input type="hidden" name="confirmer" value="oui"; }
-            label for="code" { "Code reçu" }
-            input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
-                spellcheck="false" required;
+            (carried)
+            @if code {
+                label for="code" { "Code reçu" }
+                input #code name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
+                    spellcheck="false" required;
+            }
             button type="submit" { "Appliquer" }
+        }
+        @if code {
+            form method="post" action=(CODE_PATH) {
+                (carried)
+                button type="submit" { "Recevoir un nouveau code" }
+            }
         }
         p { a href="/relais/referent" { "Annuler" } }
     };
