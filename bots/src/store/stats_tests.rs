@@ -142,15 +142,8 @@ async fn secret_ballots_are_cast_once_apart_from_the_voter_and_never_after_closi
     on_both(|store| async move {
         let store = BotStore::new(store);
         let poll = PollRecord {
-            poll_id: "$vote".into(),
             room_id: ruma::RoomId::parse(ANNOUNCEMENTS).expect("room id"),
-            author: ruma::user_id!("@paul:pcf.test").to_owned(),
-            spec: "{}".into(),
-            created_at: 1,
-            deadline: None,
-            reminded_at: None,
-            closed_at: None,
-            result: None,
+            ..PollRecord::open_for_tests("$vote")
         };
         store.poll_create(&poll, &[]).await.expect("poll");
         let voters = [
